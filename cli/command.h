@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sluice::cli {
+
+// A sub-command's entry point: receives the arguments after the sub-command's name and returns
+// the process exit code. Errors reach the caller as sluice::Error (or Boost's option errors).
+using CommandFunction = int (*)(const std::vector<std::string>& args);
+
+struct Command {
+  const char* name;
+  const char* summary;
+  CommandFunction run;
+};
+
+int run_check(const std::vector<std::string>& args);
+
+}  // namespace sluice::cli

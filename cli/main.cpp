@@ -1,0 +1,76 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "cli/command.h"
+#include "src/error.h"
+
+namespace {
+
+using sluice::cli::Command;
+
+constexpr Command kCommands[] = {
+    {"check", "report whether a table can be migrated online (settings, privileges, keys)",
+     sluice::cli::run_check},
+};
+
+void print_usage() {
+  std::cout << "sluice " SLUICE_VERSION " - online schema changes for MySQL/MariaDB and "
+               "PostgreSQL\n\nusage: sluice <command> [options]\n\ncommands:\n";
+  for (const Command& command : kCommands) {
+    std::cout << "  " << command.name << std::string(10 - std::string_view(command.name).size(), ' ')
+              << command.summary << '\n';
+  }
+  std::cout << "\nRun 'sluice <command> --help' for the options of one command.\n";
+}
+
+void configure_logging() {
+  auto logger = spdlog::stderr_color_mt("sluice");
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+}
+
+// Reports an error as one line on stderr, and as a JSON object on stdout when the user asked
+// for JSON, so scripts always get something to parse.
+int report_error(const std::string& message, sluice::ExitCode code, bool json) {
+  std::cerr << "sluice: error: " << message << '\n';
+  if (json) {
+    std::cout << nlohmann::json{{"error", message}, {"exit_code", static_cast<int>(code)}}.dump()
+              << '\n';
+  }
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args.front() == "--help" || args.front() == "-h" ||
+      args.front() == "help") {
+    print_usage();
+    return args.empty() ? static_cast<int>(sluice::ExitCode::usage) : 0;
+  }
+  if (args.front() == "--version") {
+    std::cout << "sluice " SLUICE_VERSION "\n";
+    return 0;
+  }
+  const bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+  const auto command = std::find_if(std::begin(kCommands), std::end(kCommands),
+                                    [&](const Command& c) { return args.front() == c.name; });
+  if (command == std::end(kCommands)) {
+    return report_error("unknown command '" + args.front() + "'; run 'sluice --help' for the list",
+                        sluice::ExitCode::usage, json);
+  }
+  configure_logging();
+  try {
+    return command->run(std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const sluice::Error& error) {
+    return report_error(error.what(), error.code(), json);
+  } catch (const std::exception& error) {
+    return report_error(error.what(), sluice::ExitCode::failure, json);
+  }
+}

@@ -1,0 +1,30 @@
+#include "cli/options.h"
+
+#include <iostream>
+
+#include "src/error.h"
+
+namespace sluice::cli {
+
+namespace po = boost::program_options;
+
+bool parse_options(const std::vector<std::string>& args, po::options_description& description,
+                   const std::string& usage) {
+  bool help = false;
+  description.add_options()("help,h", po::bool_switch(&help), "show this help");
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(args).options(description).run(), values);
+    if (help) {
+      std::cout << usage << "\n\n" << description << '\n';
+      return false;
+    }
+    po::notify(values);
+  } catch (const po::error& error) {
+    throw Error(ExitCode::usage, std::string(error.what()) + "; see " + usage.substr(0, usage.find(" [")) +
+                                     " --help");
+  }
+  return true;
+}
+
+}  // namespace sluice::cli

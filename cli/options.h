@@ -1,0 +1,16 @@
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+namespace sluice::cli {
+
+// Parses a sub-command's arguments against `description` (which gains --help). Prints `usage`
+// and the option list and returns false when --help is given. Throws Error(ExitCode::usage) for
+// unknown options, missing required ones and malformed values.
+bool parse_options(const std::vector<std::string>& args,
+                   boost::program_options::options_description& description,
+                   const std::string& usage);
+
+}  // namespace sluice::cli

@@ -1,0 +1,150 @@
+#include "integration/support.h"
+
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace sluice::test {
+
+std::string server_dsn(ServerKind kind) {
+  const char* name = kind == ServerKind::mysql ? "SLUICE_TEST_MYSQL_DSN" : "SLUICE_TEST_PG_DSN";
+  const char* value = std::getenv(name);
+  if (!value) {
+    FAIL(name << " is not set: run `eval \"$(scripts/dbs start)\"` before the integration tests");
+  }
+  return value;
+}
+
+std::unique_ptr<mysql::Connection> mysql_admin() {
+  return std::make_unique<mysql::Connection>(parse_dsn(server_dsn(ServerKind::mysql)),
+                                             std::nullopt);
+}
+
+std::unique_ptr<postgres::Connection> postgres_admin() {
+  return std::make_unique<postgres::Connection>(parse_dsn(server_dsn(ServerKind::postgres)),
+                                                std::nullopt);
+}
+
+namespace {
+
+void drain(int fd, std::string& into) {
+  std::array<char, 65536> buffer;
+  ssize_t n = read(fd, buffer.data(), buffer.size());
+  if (n > 0) {
+    into.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+RunResult run_sluice(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<std::string> argv_storage = {SLUICE_BINARY};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    int devnull = open("/dev/null", 0);
+    dup2(devnull, STDIN_FILENO);
+    for (const auto& [key, value] : env) {
+      setenv(key.c_str(), value.c_str(), 1);
+    }
+    std::vector<char*> argv;
+    for (std::string& arg : argv_storage) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  RunResult result;
+  std::array<pollfd, 2> fds = {pollfd{out_pipe[0], POLLIN, 0}, pollfd{err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    poll(fds.data(), fds.size(), -1);
+    for (pollfd& fd : fds) {
+      if (fd.fd >= 0 && (fd.revents & (POLLIN | POLLHUP))) {
+        std::string& into = &fd == &fds[0] ? result.out : result.err;
+        std::size_t before = into.size();
+        drain(fd.fd, into);
+        if (into.size() == before) {
+          close(fd.fd);
+          fd.fd = -1;
+          --open_fds;
+        }
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+int shell(const std::string& command, std::string* output) {
+  std::string full = command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe) {
+    throw std::runtime_error("popen failed for: " + command);
+  }
+  std::array<char, 4096> buffer;
+  std::string collected;
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) {
+    collected.append(buffer.data(), n);
+  }
+  int status = pclose(pipe);
+  if (output) {
+    *output = collected;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) {
+  std::array<char, 64> dir_template{};
+  std::snprintf(dir_template.data(), dir_template.size(), "/tmp/sluice-private-XXXXXX");
+  if (!mkdtemp(dir_template.data())) {
+    throw std::runtime_error("mkdtemp failed");
+  }
+  state_dir_ = dir_template.data();
+  const bool mysql = kind == ServerKind::mysql;
+  std::string command = std::string("SLUICE_DBS_DIR='") + state_dir_ + "' " +
+                        (mysql ? "SLUICE_DBS_MYSQL_ARGS='" : "SLUICE_DBS_PG_SETTINGS='") +
+                        settings + "' " SLUICE_SOURCE_DIR "/scripts/dbs start --only " +
+                        (mysql ? "mysql" : "postgres");
+  std::string output;
+  if (shell(command, &output) != 0) {
+    throw std::runtime_error("could not start a private server: " + output);
+  }
+  const std::string key = mysql ? "SLUICE_TEST_MYSQL_DSN='" : "SLUICE_TEST_PG_DSN='";
+  std::size_t at = output.find(key);
+  if (at == std::string::npos) {
+    throw std::runtime_error("scripts/dbs printed no DSN: " + output);
+  }
+  at += key.size();
+  dsn_ = output.substr(at, output.find('\'', at) - at);
+}
+
+PrivateServer::~PrivateServer() {
+  shell("SLUICE_DBS_DIR='" + state_dir_ + "' " SLUICE_SOURCE_DIR "/scripts/dbs stop");
+}
+
+}  // namespace sluice::test

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/dsn.h"
+#include "src/mysql/mysql_connection.h"
+#include "src/postgres/pg_connection.h"
+
+namespace sluice::test {
+
+// The DSN of the throwaway server `scripts/dbs start` exported (SLUICE_TEST_MYSQL_DSN /
+// SLUICE_TEST_PG_DSN). Fails the test with instructions when it is not set.
+std::string server_dsn(ServerKind kind);
+
+// A superuser session on the test server, for arranging tables and reading results.
+std::unique_ptr<mysql::Connection> mysql_admin();
+std::unique_ptr<postgres::Connection> postgres_admin();
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the built `sluice` binary with `args` (no shell involved) and extra environment
+// variables, waiting for it to exit.
+RunResult run_sluice(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env = {});
+
+// A server of its own, started by scripts/dbs with extra settings in a private state directory,
+// stopped on destruction. Used for settings that cannot change at run time.
+class PrivateServer {
+ public:
+  // `kind` selects mysql or postgres; `settings` go to SLUICE_DBS_MYSQL_ARGS (space separated
+  // mariadbd arguments) or SLUICE_DBS_PG_SETTINGS ("key = value" lines separated by ';').
+  PrivateServer(ServerKind kind, const std::string& settings);
+  ~PrivateServer();
+  PrivateServer(const PrivateServer&) = delete;
+  PrivateServer& operator=(const PrivateServer&) = delete;
+
+  const std::string& dsn() const { return dsn_; }
+
+ private:
+  std::string state_dir_;
+  std::string dsn_;
+};
+
+// Runs a shell command, returning its exit code; stdout and stderr are captured into `output`.
+int shell(const std::string& command, std::string* output = nullptr);
+
+}  // namespace sluice::test

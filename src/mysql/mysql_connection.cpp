@@ -1,0 +1,131 @@
+#include "src/mysql/mysql_connection.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include <memory>
+
+#include "src/error.h"
+
+namespace sluice::mysql {
+namespace {
+
+constexpr unsigned kConnectTimeoutSeconds = 10;
+
+std::string where(const Dsn& dsn) {
+  return dsn.socket.empty() ? dsn.host + ":" + std::to_string(dsn.port) : dsn.socket;
+}
+
+[[noreturn]] void connect_failed(MYSQL* mysql, const Dsn& dsn, bool had_password) {
+  const unsigned code = mysql_errno(mysql);
+  const std::string server_message = mysql_error(mysql);
+  switch (code) {
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+      throw Error(ExitCode::connection,
+                  "MySQL at " + where(dsn) + " refused the login of user '" + dsn.user + "' (" +
+                      (had_password ? "wrong password or unknown user"
+                                    : "no password was given") +
+                      "); set MYSQL_PWD, use --password-file or --ask-password, and check the "
+                      "user in the DSN");
+    case ER_DBACCESS_DENIED_ERROR:
+      throw Error(ExitCode::connection, "user '" + dsn.user + "' may not use database '" +
+                                            dsn.database + "' on " + where(dsn) +
+                                            "; grant access or fix the database in the DSN");
+    case ER_BAD_DB_ERROR:
+      throw Error(ExitCode::connection, "database '" + dsn.database + "' does not exist on " +
+                                            where(dsn) + "; fix the database part of the DSN");
+    default:
+      throw Error(ExitCode::connection, "cannot connect to MySQL at " + where(dsn) + ": " +
+                                            server_message +
+                                            "; check that the server runs and the DSN's host "
+                                            "and port are right");
+  }
+}
+
+}  // namespace
+
+Connection::Connection(const Dsn& dsn, const std::optional<std::string>& password) {
+  mysql_ = mysql_init(nullptr);
+  if (!mysql_) {
+    throw Error(ExitCode::failure, "out of memory creating a MySQL client handle");
+  }
+  mysql_options(mysql_, MYSQL_OPT_CONNECT_TIMEOUT, &kConnectTimeoutSeconds);
+  mysql_options(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  const unsigned protocol = dsn.socket.empty() ? MYSQL_PROTOCOL_TCP : MYSQL_PROTOCOL_SOCKET;
+  mysql_options(mysql_, MYSQL_OPT_PROTOCOL, &protocol);
+  const char* db = dsn.database.empty() ? nullptr : dsn.database.c_str();
+  const char* socket = dsn.socket.empty() ? nullptr : dsn.socket.c_str();
+  if (!mysql_real_connect(mysql_, dsn.host.c_str(), dsn.user.c_str(),
+                          password ? password->c_str() : nullptr, db, dsn.port, socket,
+                          CLIENT_MULTI_RESULTS)) {
+    std::unique_ptr<MYSQL, decltype(&mysql_close)> closer(mysql_, &mysql_close);
+    mysql_ = nullptr;
+    connect_failed(closer.get(), dsn, password.has_value());
+  }
+}
+
+Connection::~Connection() {
+  if (mysql_) {
+    mysql_close(mysql_);
+  }
+}
+
+void Connection::fail(std::string_view sql) {
+  throw Error(ExitCode::failure, "MySQL error " + std::to_string(mysql_errno(mysql_)) + " (" +
+                                     mysql_error(mysql_) + ") running: " + std::string(sql));
+}
+
+void Connection::execute(std::string_view sql) {
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
+    fail(sql);
+  }
+  if (MYSQL_RES* result = mysql_store_result(mysql_)) {
+    mysql_free_result(result);
+  }
+}
+
+std::vector<ResultRow> Connection::query(std::string_view sql) {
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
+    fail(sql);
+  }
+  std::unique_ptr<MYSQL_RES, decltype(&mysql_free_result)> result(mysql_store_result(mysql_),
+                                                                    &mysql_free_result);
+  std::vector<ResultRow> rows;
+  if (!result) {
+    if (mysql_field_count(mysql_) != 0) {
+      fail(sql);
+    }
+    return rows;
+  }
+  const unsigned columns = mysql_num_fields(result.get());
+  while (MYSQL_ROW row = mysql_fetch_row(result.get())) {
+    unsigned long* lengths = mysql_fetch_lengths(result.get());
+    ResultRow values;
+    values.reserve(columns);
+    for (unsigned i = 0; i < columns; ++i) {
+      values.push_back(row[i] ? std::optional<std::string>(std::string(row[i], lengths[i]))
+                              : std::nullopt);
+    }
+    rows.push_back(std::move(values));
+  }
+  return rows;
+}
+
+std::optional<std::string> Connection::query_value(std::string_view sql) {
+  std::vector<ResultRow> rows = query(sql);
+  if (rows.empty() || rows.front().empty()) {
+    return std::nullopt;
+  }
+  return rows.front().front();
+}
+
+std::string Connection::quote_literal(std::string_view text) {
+  std::string escaped(text.size() * 2 + 1, '\0');
+  unsigned long length = mysql_real_escape_string(mysql_, escaped.data(), text.data(),
+                                                  static_cast<unsigned long>(text.size()));
+  escaped.resize(length);
+  return "'" + escaped + "'";
+}
+
+}  // namespace sluice::mysql

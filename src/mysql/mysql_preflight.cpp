@@ -1,0 +1,302 @@
+#include "src/mysql/mysql_preflight.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "src/error.h"
+
+namespace sluice::mysql {
+namespace {
+
+using ddl::Dialect;
+
+std::string value_or(const std::optional<std::string>& value, std::string fallback) {
+  return value ? *value : std::move(fallback);
+}
+
+std::string upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) {
+    out += (out.empty() ? "" : ", ") + item;
+  }
+  return out;
+}
+
+std::string server_label(Connection& connection) {
+  std::string version = value_or(connection.query_value("SELECT VERSION()"), "unknown");
+  const bool mariadb = version.find("MariaDB") != std::string::npos;
+  return (mariadb ? "MariaDB " : "MySQL ") + version.substr(0, version.find('-'));
+}
+
+std::optional<std::string> global_variable(Connection& connection, const std::string& name) {
+  std::vector<ResultRow> rows =
+      connection.query("SHOW GLOBAL VARIABLES LIKE " + connection.quote_literal(name));
+  if (rows.empty() || rows.front().size() < 2) {
+    return std::nullopt;
+  }
+  return rows.front()[1];
+}
+
+void check_binlog_settings(Connection& connection, PreflightReport& report) {
+  const std::string log_bin = upper(value_or(global_variable(connection, "log_bin"), "OFF"));
+  if (log_bin == "ON" || log_bin == "1") {
+    report.pass("log_bin", "the binary log is on");
+  } else {
+    report.fail("log_bin", "the binary log is off, so sluice cannot see concurrent writes",
+                "start the server with log_bin (e.g. --log-bin=mysql-bin) and restart it");
+  }
+
+  const std::string format = upper(value_or(global_variable(connection, "binlog_format"), ""));
+  if (format == "ROW") {
+    report.pass("binlog_format", "binlog_format is ROW");
+  } else {
+    report.fail("binlog_format",
+                "binlog_format is " + format + "; sluice needs row images of every change",
+                "SET GLOBAL binlog_format = 'ROW' and set it in the server configuration; "
+                "connected clients keep the old format until they reconnect");
+  }
+
+  const std::string image = upper(value_or(global_variable(connection, "binlog_row_image"), ""));
+  if (image == "FULL") {
+    report.pass("binlog_row_image", "binlog_row_image is FULL");
+  } else {
+    report.fail("binlog_row_image",
+                "binlog_row_image is " + image + "; sluice needs the full image of every row",
+                "SET GLOBAL binlog_row_image = 'FULL' and set it in the server configuration");
+  }
+
+  std::optional<std::string> metadata = global_variable(connection, "binlog_row_metadata");
+  if (!metadata) {
+    report.fail("binlog_row_metadata",
+                "the server has no binlog_row_metadata setting, so row events do not name "
+                "their columns",
+                "upgrade to MariaDB 10.5+ or MySQL 8.0+");
+  } else if (upper(*metadata) == "FULL") {
+    report.pass("binlog_row_metadata", "binlog_row_metadata is FULL");
+  } else {
+    report.fail("binlog_row_metadata",
+                "binlog_row_metadata is " + upper(*metadata) +
+                    "; sluice needs column names, signedness and keys in row events",
+                "SET GLOBAL binlog_row_metadata = 'FULL' and set it in the server configuration");
+  }
+
+  const std::string server_id = value_or(global_variable(connection, "server_id"), "0");
+  if (server_id != "0") {
+    report.pass("server_id", "server_id is " + server_id);
+  } else {
+    report.fail("server_id", "server_id is 0, and such a server refuses replication clients",
+                "set server_id to a non-zero value unique in the replication topology");
+  }
+}
+
+// The privileges granted on *.* to the current user (and its active role), upper case.
+std::set<std::string> global_privileges(Connection& connection) {
+  std::set<std::string> privileges;
+  for (const ResultRow& row : connection.query("SHOW GRANTS")) {
+    if (row.empty() || !row.front()) {
+      continue;
+    }
+    const std::string& grant = *row.front();
+    const std::size_t on = grant.find(" ON *.* TO ");
+    if (grant.rfind("GRANT ", 0) != 0 || on == std::string::npos) {
+      continue;
+    }
+    std::string list = grant.substr(6, on - 6);
+    std::size_t start = 0;
+    while (start < list.size()) {
+      std::size_t comma = list.find(", ", start);
+      privileges.insert(upper(list.substr(start, comma - start)));
+      start = comma == std::string::npos ? list.size() : comma + 2;
+    }
+  }
+  return privileges;
+}
+
+void check_privileges(Connection& connection, PreflightReport& report) {
+  const std::set<std::string> privileges = global_privileges(connection);
+  const bool all = privileges.contains("ALL PRIVILEGES");
+  std::vector<std::string> missing;
+  if (!all && !privileges.contains("REPLICATION SLAVE")) {
+    missing.push_back("REPLICATION SLAVE");
+  }
+  if (!all && !privileges.contains("REPLICATION CLIENT") &&
+      !privileges.contains("BINLOG MONITOR")) {
+    missing.push_back("REPLICATION CLIENT");
+  }
+  const std::string user = value_or(connection.query_value("SELECT CURRENT_USER()"), "?");
+  if (missing.empty()) {
+    report.pass("replication_privileges",
+                user + " holds REPLICATION SLAVE and REPLICATION CLIENT (or BINLOG MONITOR)");
+  } else {
+    report.fail("replication_privileges",
+                user + " lacks " + join(missing) + " on *.*, needed to read the binary log",
+                "GRANT " + join(missing) + " ON *.* TO the user sluice connects as");
+  }
+}
+
+void check_table(Connection& connection, const ddl::QualifiedName& table,
+                 const std::string& quoted, PreflightReport& report) {
+  std::vector<ResultRow> rows = connection.query(
+      "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+      connection.quote_literal(table.schema) +
+      " AND TABLE_NAME = " + connection.quote_literal(table.name));
+  if (rows.empty()) {
+    throw Error(ExitCode::not_found, "table " + quoted +
+                                         " does not exist; check --table and the database in "
+                                         "the DSN");
+  }
+  const std::string type = value_or(rows.front()[1], "");
+  const std::string engine = value_or(rows.front()[0], "");
+  if (type != "BASE TABLE") {
+    report.fail("table", quoted + " is a " + type + ", not a base table",
+                "name the underlying table instead");
+  } else if (upper(engine) != "INNODB") {
+    report.fail("table", quoted + " uses the " + engine + " engine; sluice copies InnoDB tables",
+                "convert it with ALTER TABLE ... ENGINE=InnoDB first");
+  } else {
+    report.pass("table", quoted + " exists and uses InnoDB");
+  }
+}
+
+void check_key(Connection& connection, const ddl::QualifiedName& table, const std::string& quoted,
+               PreflightReport& report) {
+  std::vector<ResultRow> rows = connection.query(
+      "SELECT s.INDEX_NAME, s.COLUMN_NAME, c.IS_NULLABLE FROM information_schema.STATISTICS s "
+      "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND "
+      "c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
+      "WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = " +
+      connection.quote_literal(table.schema) +
+      " AND s.TABLE_NAME = " + connection.quote_literal(table.name) +
+      " ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX");
+  struct Candidate {
+    std::vector<std::string> columns;
+    bool nullable = false;
+  };
+  std::map<std::string, Candidate> unique_keys;
+  for (const ResultRow& row : rows) {
+    Candidate& key = unique_keys[value_or(row[0], "")];
+    key.columns.push_back(ddl::quote_identifier(Dialect::mysql, value_or(row[1], "")));
+    key.nullable = key.nullable || value_or(row[2], "NO") == "YES";
+  }
+  if (auto primary = unique_keys.find("PRIMARY"); primary != unique_keys.end()) {
+    report.pass("key", "copy walks the PRIMARY KEY (" + join(primary->second.columns) + ")");
+    return;
+  }
+  const Candidate* best = nullptr;
+  std::string best_name;
+  for (const auto& [name, key] : unique_keys) {
+    if (!key.nullable && (!best || key.columns.size() < best->columns.size())) {
+      best = &key;
+      best_name = name;
+    }
+  }
+  if (best) {
+    report.pass("key", "copy walks the unique key " +
+                           ddl::quote_identifier(Dialect::mysql, best_name) + " (" +
+                           join(best->columns) + "), whose columns are all NOT NULL");
+    return;
+  }
+  report.fail("key",
+              quoted + " has no PRIMARY KEY and no UNIQUE key on NOT NULL columns, so rows "
+                       "cannot be identified in the change stream",
+              "add a primary key (e.g. an AUTO_INCREMENT id) before migrating online");
+}
+
+std::vector<std::string> quoted_names(const std::vector<ResultRow>& rows) {
+  std::vector<std::string> names;
+  for (const ResultRow& row : rows) {
+    std::string name;
+    for (const std::optional<std::string>& part : row) {
+      name += (name.empty() ? "" : ".") + ddl::quote_identifier(Dialect::mysql, value_or(part, "?"));
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+
+void check_triggers(Connection& connection, const ddl::QualifiedName& table,
+                    const std::string& quoted, PreflightReport& report) {
+  std::vector<std::string> triggers = quoted_names(connection.query(
+      "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = " +
+      connection.quote_literal(table.schema) +
+      " AND EVENT_OBJECT_TABLE = " + connection.quote_literal(table.name) +
+      " ORDER BY TRIGGER_NAME"));
+  if (triggers.empty()) {
+    report.pass("triggers", quoted + " has no triggers");
+  } else {
+    report.fail("triggers",
+                quoted + " has triggers (" + join(triggers) +
+                    ") that would not follow the table through the swap",
+                "drop them for the migration and re-create them on the new table afterwards");
+  }
+}
+
+void check_foreign_keys(Connection& connection, const ddl::QualifiedName& table,
+                        const std::string& quoted, PreflightReport& report) {
+  const std::string schema = connection.quote_literal(table.schema);
+  const std::string name = connection.quote_literal(table.name);
+  std::vector<std::string> outgoing = quoted_names(connection.query(
+      "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+      "CONSTRAINT_SCHEMA = " +
+      schema + " AND TABLE_NAME = " + name + " ORDER BY CONSTRAINT_NAME"));
+  std::vector<std::string> incoming = quoted_names(connection.query(
+      "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME FROM "
+      "information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = " +
+      schema + " AND REFERENCED_TABLE_NAME = " + name + " ORDER BY 1, 2, 3"));
+  if (outgoing.empty() && incoming.empty()) {
+    report.pass("foreign_keys", "no foreign keys reference or leave " + quoted);
+    return;
+  }
+  std::string found;
+  if (!outgoing.empty()) {
+    found += "it references other tables through " + join(outgoing);
+  }
+  if (!incoming.empty()) {
+    found += std::string(found.empty() ? "" : " and ") + "other tables reference it through " +
+             join(incoming);
+  }
+  report.fail("foreign_keys",
+              quoted + " takes part in foreign keys (" + found +
+                  "), which a table swap would leave pointing at the old table",
+              "drop the foreign keys for the migration and re-create them afterwards");
+}
+
+void check_generated_columns(Connection& connection, const ddl::QualifiedName& table,
+                             PreflightReport& report) {
+  std::vector<std::string> generated = quoted_names(connection.query(
+      "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+      connection.quote_literal(table.schema) +
+      " AND TABLE_NAME = " + connection.quote_literal(table.name) +
+      " AND COALESCE(GENERATION_EXPRESSION, '') <> '' ORDER BY ORDINAL_POSITION"));
+  if (generated.empty()) {
+    report.pass("generated_columns", "no generated columns");
+  } else {
+    report.pass("generated_columns", "generated columns " + join(generated) +
+                                         " are not copied; the server recomputes them");
+  }
+}
+
+}  // namespace
+
+PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& table) {
+  PreflightReport report;
+  report.server = server_label(connection);
+  report.table = ddl::quote_qualified(Dialect::mysql, table);
+  check_table(connection, table, report.table, report);
+  check_binlog_settings(connection, report);
+  check_privileges(connection, report);
+  check_key(connection, table, report.table, report);
+  check_triggers(connection, table, report.table, report);
+  check_foreign_keys(connection, table, report.table, report);
+  check_generated_columns(connection, table, report);
+  return report;
+}
+
+}  // namespace sluice::mysql

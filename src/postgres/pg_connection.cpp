@@ -1,0 +1,122 @@
+#include "src/postgres/pg_connection.h"
+
+#include <memory>
+
+#include "src/error.h"
+
+namespace sluice::postgres {
+namespace {
+
+std::string first_line(std::string text) {
+  std::size_t newline = text.find('\n');
+  if (newline != std::string::npos) {
+    text.resize(newline);
+  }
+  return text;
+}
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+[[noreturn]] void connect_failed(PGconn* conn, const Dsn& dsn, bool had_password) {
+  const std::string where = dsn.host + ":" + std::to_string(dsn.port);
+  const std::string message = first_line(PQerrorMessage(conn));
+  if (PQconnectionNeedsPassword(conn) && !had_password) {
+    throw Error(ExitCode::connection,
+                "PostgreSQL at " + where + " asks user '" + dsn.user +
+                    "' for a password and none was given; set PGPASSWORD, add it to ~/.pgpass, "
+                    "or use --password-file or --ask-password");
+  }
+  if (contains(message, "password authentication failed") ||
+      contains(message, "authentication failed")) {
+    throw Error(ExitCode::connection, "PostgreSQL at " + where +
+                                          " refused the login of user '" + dsn.user +
+                                          "' (wrong password); check PGPASSWORD, ~/.pgpass or "
+                                          "--password-file");
+  }
+  if (contains(message, "database \"") && contains(message, "does not exist")) {
+    throw Error(ExitCode::connection, "database '" + dsn.database + "' does not exist on " +
+                                          where + "; fix the database part of the DSN");
+  }
+  if (contains(message, "role \"") && contains(message, "does not exist")) {
+    throw Error(ExitCode::connection, "role '" + dsn.user + "' does not exist on " + where +
+                                          "; fix the user part of the DSN");
+  }
+  throw Error(ExitCode::connection, "cannot connect to PostgreSQL at " + where + ": " + message +
+                                        "; check that the server runs and the DSN is right");
+}
+
+}  // namespace
+
+Connection::Connection(const Dsn& dsn, const std::optional<std::string>& password) {
+  std::vector<const char*> keywords = {"dbname", "application_name", "connect_timeout"};
+  std::vector<const char*> values = {dsn.pg_conninfo.c_str(), "sluice", "10"};
+  if (password) {
+    keywords.push_back("password");
+    values.push_back(password->c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keywords.data(), values.data(), /*expand_dbname=*/1);
+  if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+    std::unique_ptr<PGconn, decltype(&PQfinish)> closer(conn_, &PQfinish);
+    conn_ = nullptr;
+    connect_failed(closer.get(), dsn, password.has_value());
+  }
+}
+
+Connection::~Connection() {
+  if (conn_) {
+    PQfinish(conn_);
+  }
+}
+
+std::vector<ResultRow> Connection::query(std::string_view sql,
+                                         const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& param : params) {
+    values.push_back(param.c_str());
+  }
+  std::string statement(sql);
+  std::unique_ptr<PGresult, decltype(&PQclear)> result(
+      PQexecParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr,
+                   values.data(), nullptr, nullptr, 0),
+      &PQclear);
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    throw Error(ExitCode::failure, "PostgreSQL error (" +
+                                       first_line(PQresultErrorMessage(result.get())) +
+                                       ") running: " + statement);
+  }
+  std::vector<ResultRow> rows;
+  const int row_count = PQntuples(result.get());
+  const int column_count = PQnfields(result.get());
+  rows.reserve(static_cast<std::size_t>(row_count));
+  for (int r = 0; r < row_count; ++r) {
+    ResultRow row;
+    row.reserve(static_cast<std::size_t>(column_count));
+    for (int c = 0; c < column_count; ++c) {
+      if (PQgetisnull(result.get(), r, c)) {
+        row.push_back(std::nullopt);
+      } else {
+        row.push_back(std::string(PQgetvalue(result.get(), r, c),
+                                  static_cast<std::size_t>(PQgetlength(result.get(), r, c))));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::optional<std::string> Connection::query_value(std::string_view sql,
+                                                   const std::vector<std::string>& params) {
+  std::vector<ResultRow> rows = query(sql, params);
+  if (rows.empty() || rows.front().empty()) {
+    return std::nullopt;
+  }
+  return rows.front().front();
+}
+
+}  // namespace sluice::postgres

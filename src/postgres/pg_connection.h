@@ -1,0 +1,43 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/dsn.h"
+
+namespace sluice::postgres {
+
+using ResultRow = std::vector<std::optional<std::string>>;
+
+// One client session to a PostgreSQL server, closed on destruction. Identifies itself as
+// application_name 'sluice'.
+class Connection {
+ public:
+  // Connects or throws Error(ExitCode::connection) with one sentence naming the fix (refused,
+  // wrong password, unknown database or role).
+  Connection(const Dsn& dsn, const std::optional<std::string>& password);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs `sql` with text parameters $1, $2, ... and returns every row; NULLs are nullopt.
+  // Throws Error(ExitCode::failure) with the server's message on failure.
+  std::vector<ResultRow> query(std::string_view sql, const std::vector<std::string>& params = {});
+
+  // The first column of the first row, or nullopt for no row or NULL.
+  std::optional<std::string> query_value(std::string_view sql,
+                                         const std::vector<std::string>& params = {});
+
+  void execute(std::string_view sql) { query(sql); }
+
+  PGconn* handle() { return conn_; }
+
+ private:
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace sluice::postgres

@@ -1,0 +1,283 @@
+#include "src/postgres/pg_preflight.h"
+
+#include "src/error.h"
+
+namespace sluice::postgres {
+namespace {
+
+std::string value_or(const std::optional<std::string>& value, std::string fallback) {
+  return value ? *value : std::move(fallback);
+}
+
+std::string join(const std::vector<ResultRow>& rows) {
+  std::string out;
+  for (const ResultRow& row : rows) {
+    out += (out.empty() ? "" : ", ") + value_or(row.front(), "?");
+  }
+  return out;
+}
+
+long to_long(const std::optional<std::string>& value) {
+  return value ? std::stol(*value) : 0;
+}
+
+void check_server(Connection& connection, PreflightReport& report) {
+  const std::string wal_level = value_or(connection.query_value("SHOW wal_level"), "");
+  if (wal_level == "logical") {
+    report.pass("wal_level", "wal_level is logical");
+  } else {
+    report.fail("wal_level",
+                "wal_level is " + wal_level + "; logical decoding needs wal_level = logical",
+                "ALTER SYSTEM SET wal_level = logical and restart the server");
+  }
+
+  const long max_slots = to_long(connection.query_value("SHOW max_replication_slots"));
+  const long used_slots =
+      to_long(connection.query_value("SELECT count(*) FROM pg_replication_slots"));
+  if (used_slots < max_slots) {
+    report.pass("replication_slots", std::to_string(max_slots - used_slots) + " of " +
+                                         std::to_string(max_slots) +
+                                         " replication slots are free");
+  } else {
+    report.fail("replication_slots",
+                "all " + std::to_string(max_slots) +
+                    " replication slots are in use; sluice needs one",
+                "drop an unused slot (pg_drop_replication_slot) or raise max_replication_slots "
+                "and restart");
+  }
+
+  const long max_senders = to_long(connection.query_value("SHOW max_wal_senders"));
+  const long used_senders = to_long(connection.query_value(
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'"));
+  if (used_senders < max_senders) {
+    report.pass("wal_senders", std::to_string(max_senders - used_senders) + " of " +
+                                   std::to_string(max_senders) + " WAL senders are free");
+  } else {
+    report.fail("wal_senders",
+                "all " + std::to_string(max_senders) +
+                    " WAL senders are busy; sluice's change stream needs one",
+                "raise max_wal_senders and restart, or stop an idle replication client");
+  }
+
+  std::vector<ResultRow> role = connection.query(
+      "SELECT current_user, rolreplication OR rolsuper FROM pg_roles WHERE rolname = "
+      "current_user");
+  const std::string user = role.empty() ? "?" : value_or(role.front()[0], "?");
+  if (!role.empty() && value_or(role.front()[1], "f") == "t") {
+    report.pass("replication_role", "role " + user + " may open replication connections");
+  } else {
+    report.fail("replication_role",
+                "role " + user + " has neither REPLICATION nor SUPERUSER, so it cannot "
+                                 "read a replication slot",
+                "ALTER ROLE " + user + " REPLICATION");
+  }
+}
+
+struct TableFacts {
+  std::string oid;
+  std::string kind;
+  std::string persistence;
+  std::string replica_identity;
+  bool is_partition = false;
+  bool owned = false;
+};
+
+TableFacts find_table(Connection& connection, const ddl::QualifiedName& table,
+                      const std::string& quoted) {
+  std::vector<ResultRow> rows = connection.query(
+      "SELECT c.oid, c.relkind, c.relpersistence, c.relreplident, c.relispartition, "
+      "pg_has_role(c.relowner, 'USAGE') FROM pg_class c JOIN pg_namespace n ON n.oid = "
+      "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+      {table.schema, table.name});
+  if (rows.empty()) {
+    throw Error(ExitCode::not_found,
+                "table " + quoted +
+                    " does not exist; check --table (schema.table, default schema public) and "
+                    "the database in the DSN");
+  }
+  const ResultRow& row = rows.front();
+  return TableFacts{value_or(row[0], ""), value_or(row[1], ""), value_or(row[2], ""),
+                    value_or(row[3], ""), value_or(row[4], "f") == "t",
+                    value_or(row[5], "f") == "t"};
+}
+
+void check_table_kind(const TableFacts& facts, const std::string& quoted,
+                      PreflightReport& report) {
+  if (facts.kind == "p") {
+    report.fail("table", quoted + " is a partitioned table, which sluice does not rebuild",
+                "migrate each partition, or change the parent with plain DDL");
+  } else if (facts.kind != "r") {
+    report.fail("table", quoted + " is not an ordinary table (relkind " + facts.kind + ")",
+                "name the underlying table instead");
+  } else if (facts.is_partition) {
+    report.fail("table", quoted + " is a partition of another table",
+                "change the partitioned parent instead");
+  } else if (facts.persistence == "u") {
+    report.fail("table",
+                quoted + " is UNLOGGED, so its changes never reach the logical replication "
+                         "stream",
+                "ALTER TABLE ... SET LOGGED first, or change it with plain DDL");
+  } else if (facts.persistence == "t") {
+    report.fail("table", quoted + " is a temporary table", "temporary tables need no migration");
+  } else {
+    report.pass("table", quoted + " is an ordinary logged table");
+  }
+}
+
+void check_publication_rights(Connection& connection, const TableFacts& facts,
+                              const std::string& quoted, PreflightReport& report) {
+  const bool can_create =
+      value_or(connection.query_value("SELECT has_database_privilege(current_database(), "
+                                      "'CREATE')"),
+               "f") == "t";
+  if (facts.owned && can_create) {
+    report.pass("publication_privileges",
+                "the role owns " + quoted + " and may create publications in this database");
+  } else {
+    report.fail("publication_privileges",
+                std::string("creating a publication for ") + quoted + " needs " +
+                    (facts.owned ? "" : "ownership of the table") +
+                    (!facts.owned && !can_create ? " and " : "") +
+                    (can_create ? "" : "CREATE on the database"),
+                "connect as the table's owner, or GRANT CREATE ON DATABASE to this role");
+  }
+}
+
+void check_inheritance(Connection& connection, const TableFacts& facts, const std::string& quoted,
+                       PreflightReport& report) {
+  std::vector<ResultRow> parents = connection.query(
+      "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = $1::oid ORDER BY 1",
+      {facts.oid});
+  std::vector<ResultRow> children = connection.query(
+      "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = $1::oid ORDER BY 1",
+      {facts.oid});
+  if (facts.is_partition || (parents.empty() && children.empty())) {
+    report.pass("inheritance", quoted + " neither inherits nor is inherited from");
+    return;
+  }
+  std::string found = !parents.empty() ? "inherits from " + join(parents) : "";
+  if (!children.empty()) {
+    found += std::string(found.empty() ? "" : " and ") + "is inherited by " + join(children);
+  }
+  report.fail("inheritance", quoted + " " + found + "; a swap would break the hierarchy",
+              "change inheritance hierarchies with plain DDL");
+}
+
+void check_replica_identity(Connection& connection, const TableFacts& facts,
+                            const std::string& quoted, PreflightReport& report) {
+  // Unique, valid, non-partial indexes on plain columns that are all NOT NULL.
+  std::vector<ResultRow> keys = connection.query(
+      "SELECT i.indexrelid::regclass::text, i.indisprimary, i.indisreplident FROM pg_index i "
+      "WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL "
+      "AND i.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE "
+      "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) AND NOT a.attnotnull) "
+      "ORDER BY NOT i.indisprimary, i.indnatts, 1",
+      {facts.oid});
+  std::optional<std::string> primary;
+  std::optional<std::string> identity_index;
+  for (const ResultRow& key : keys) {
+    if (value_or(key[1], "f") == "t") {
+      primary = value_or(key[0], "?");
+    }
+    if (value_or(key[2], "f") == "t") {
+      identity_index = value_or(key[0], "?");
+    }
+  }
+  const std::string& identity = facts.replica_identity;
+  if (identity == "d" && primary) {
+    report.pass("replica_identity", "replica identity is the primary key " + *primary);
+  } else if (identity == "i" && identity_index) {
+    report.pass("replica_identity", "replica identity is the unique index " + *identity_index);
+  } else if (identity == "f" && !keys.empty()) {
+    report.pass("replica_identity", "replica identity is FULL and the unique key " +
+                                        value_or(keys.front()[0], "?") + " identifies rows");
+  } else if (!keys.empty()) {
+    const std::string index = value_or(keys.front()[0], "?");
+    report.fail("replica_identity",
+                quoted + " has no primary key, so updates and deletes cannot be matched to rows",
+                "ALTER TABLE " + quoted + " REPLICA IDENTITY USING INDEX " + index +
+                    ", or add a primary key");
+  } else {
+    report.fail("replica_identity",
+                quoted + " has no primary key and no unique index on NOT NULL columns, so rows "
+                         "cannot be identified in the change stream",
+                "add a primary key before migrating online");
+  }
+}
+
+void check_foreign_keys(Connection& connection, const TableFacts& facts, const std::string& quoted,
+                        PreflightReport& report) {
+  std::vector<ResultRow> outgoing = connection.query(
+      "SELECT conname || ' -> ' || confrelid::regclass::text FROM pg_constraint WHERE conrelid "
+      "= $1::oid AND contype = 'f' ORDER BY 1",
+      {facts.oid});
+  std::vector<ResultRow> incoming = connection.query(
+      "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE confrelid = "
+      "$1::oid AND contype = 'f' AND conrelid <> confrelid ORDER BY 1",
+      {facts.oid});
+  if (outgoing.empty() && incoming.empty()) {
+    report.pass("foreign_keys", "no foreign keys reference or leave " + quoted);
+    return;
+  }
+  std::string found = !outgoing.empty() ? "it references " + join(outgoing) : "";
+  if (!incoming.empty()) {
+    found += std::string(found.empty() ? "" : " and ") + "it is referenced by " + join(incoming);
+  }
+  report.fail("foreign_keys",
+              quoted + " takes part in foreign keys (" + found +
+                  "), which a table swap would leave pointing at the old table",
+              "drop the foreign keys for the migration and re-create them afterwards");
+}
+
+void check_dependent_views(Connection& connection, const TableFacts& facts,
+                           const std::string& quoted, PreflightReport& report) {
+  std::vector<ResultRow> views = connection.query(
+      "SELECT DISTINCT r.ev_class::regclass::text FROM pg_depend d JOIN pg_rewrite r ON r.oid = "
+      "d.objid WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
+      "AND d.refobjid = $1::oid AND r.ev_class <> $1::oid ORDER BY 1",
+      {facts.oid});
+  if (views.empty()) {
+    report.pass("dependent_views", "no views depend on " + quoted);
+  } else {
+    report.fail("dependent_views",
+                "views " + join(views) + " depend on " + quoted +
+                    " and would keep reading the old table after a swap",
+                "drop the views for the migration and re-create them afterwards");
+  }
+}
+
+void check_triggers(Connection& connection, const TableFacts& facts, const std::string& quoted,
+                    PreflightReport& report) {
+  std::vector<ResultRow> triggers = connection.query(
+      "SELECT tgname FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal ORDER BY 1",
+      {facts.oid});
+  if (triggers.empty()) {
+    report.pass("triggers", quoted + " has no triggers");
+  } else {
+    report.fail("triggers",
+                quoted + " has triggers (" + join(triggers) +
+                    ") that would not follow the table through the swap",
+                "drop them for the migration and re-create them on the new table afterwards");
+  }
+}
+
+}  // namespace
+
+PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& table) {
+  PreflightReport report;
+  report.server =
+      "PostgreSQL " + value_or(connection.query_value("SHOW server_version"), "unknown");
+  report.table = ddl::quote_qualified(ddl::Dialect::postgres, table);
+  const TableFacts facts = find_table(connection, table, report.table);
+  check_table_kind(facts, report.table, report);
+  check_server(connection, report);
+  check_publication_rights(connection, facts, report.table, report);
+  check_inheritance(connection, facts, report.table, report);
+  check_replica_identity(connection, facts, report.table, report);
+  check_foreign_keys(connection, facts, report.table, report);
+  check_dependent_views(connection, facts, report.table, report);
+  check_triggers(connection, facts, report.table, report);
+  return report;
+}
+
+}  // namespace sluice::postgres

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+enum class CheckStatus { pass, warn, fail };
+
+// One precondition of an online migration, as `sluice check` reports it.
+struct CheckResult {
+  std::string name;     // stable identifier scripts can match on, e.g. "binlog_format"
+  CheckStatus status = CheckStatus::pass;
+  std::string message;  // one sentence: what was found
+  std::string fix;      // one sentence: what to do about it (empty on pass)
+};
+
+// Everything `sluice check` found about one table on one server.
+struct PreflightReport {
+  std::string server;  // "MariaDB 10.11.19" / "PostgreSQL 15.18"
+  std::string table;   // quoted, schema-qualified
+  std::vector<CheckResult> checks;
+
+  // True when no check failed: a migration could start.
+  bool can_migrate() const;
+  // Adds a passing check.
+  void pass(std::string name, std::string message);
+  // Adds a warning: the migration can run, but the user should know.
+  void warn(std::string name, std::string message, std::string fix = {});
+  // Adds a blocker.
+  void fail(std::string name, std::string message, std::string fix);
+};
+
+const char* to_string(CheckStatus status);
+
+}  // namespace sluice
