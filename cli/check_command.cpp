@@ -52,14 +52,14 @@ void print_human(const Dsn& dsn, const PreflightReport& report) {
 }
 
 void print_json(const Dsn& dsn, const PreflightReport& report) {
-  nlohmann::json checks = nlohmann::json::array();
+  nlohmann::ordered_json checks = nlohmann::ordered_json::array();
   for (const CheckResult& check : report.checks) {
     checks.push_back({{"name", check.name},
                       {"status", to_string(check.status)},
                       {"message", check.message},
                       {"fix", check.fix}});
   }
-  nlohmann::json out = {{"dsn", dsn.display()},
+  nlohmann::ordered_json out = {{"dsn", dsn.display()},
                         {"server", report.server},
                         {"table", report.table},
                         {"ready", report.can_migrate()},

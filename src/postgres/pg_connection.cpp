@@ -110,6 +110,17 @@ std::vector<ResultRow> Connection::query(std::string_view sql,
   return rows;
 }
 
+void Connection::execute(std::string_view sql) {
+  std::string statement(sql);
+  std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn_, statement.c_str()), &PQclear);
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    throw Error(ExitCode::failure, "PostgreSQL error (" +
+                                       first_line(PQresultErrorMessage(result.get())) +
+                                       ") running: " + statement);
+  }
+}
+
 std::optional<std::string> Connection::query_value(std::string_view sql,
                                                    const std::vector<std::string>& params) {
   std::vector<ResultRow> rows = query(sql, params);

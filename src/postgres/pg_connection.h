@@ -32,7 +32,8 @@ class Connection {
   std::optional<std::string> query_value(std::string_view sql,
                                          const std::vector<std::string>& params = {});
 
-  void execute(std::string_view sql) { query(sql); }
+  // Runs one or more ';'-separated statements without parameters (simple query protocol).
+  void execute(std::string_view sql);
 
   PGconn* handle() { return conn_; }
 

@@ -265,8 +265,8 @@ void check_triggers(Connection& connection, const TableFacts& facts, const std::
 
 PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& table) {
   PreflightReport report;
-  report.server =
-      "PostgreSQL " + value_or(connection.query_value("SHOW server_version"), "unknown");
+  const std::string version = value_or(connection.query_value("SHOW server_version"), "unknown");
+  report.server = "PostgreSQL " + version.substr(0, version.find(' '));
   report.table = ddl::quote_qualified(ddl::Dialect::postgres, table);
   const TableFacts facts = find_table(connection, table, report.table);
   check_table_kind(facts, report.table, report);
