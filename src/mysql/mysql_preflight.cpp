@@ -1,10 +1,10 @@
 #include "src/mysql/mysql_preflight.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include "src/error.h"
+#include "src/mysql/mysql_schema.h"
 
 namespace sluice::mysql {
 namespace {
@@ -167,46 +167,25 @@ void check_table(Connection& connection, const ddl::QualifiedName& table,
 
 void check_key(Connection& connection, const ddl::QualifiedName& table, const std::string& quoted,
                PreflightReport& report) {
-  std::vector<ResultRow> rows = connection.query(
-      "SELECT s.INDEX_NAME, s.COLUMN_NAME, c.IS_NULLABLE FROM information_schema.STATISTICS s "
-      "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND "
-      "c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
-      "WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = " +
-      connection.quote_literal(table.schema) +
-      " AND s.TABLE_NAME = " + connection.quote_literal(table.name) +
-      " ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX");
-  struct Candidate {
-    std::vector<std::string> columns;
-    bool nullable = false;
-  };
-  std::map<std::string, Candidate> unique_keys;
-  for (const ResultRow& row : rows) {
-    Candidate& key = unique_keys[value_or(row[0], "")];
-    key.columns.push_back(ddl::quote_identifier(Dialect::mysql, value_or(row[1], "")));
-    key.nullable = key.nullable || value_or(row[2], "NO") == "YES";
-  }
-  if (auto primary = unique_keys.find("PRIMARY"); primary != unique_keys.end()) {
-    report.pass("key", "copy walks the PRIMARY KEY (" + join(primary->second.columns) + ")");
+  std::optional<ChosenKey> key = choose_key(connection, table);
+  if (!key) {
+    report.fail("key",
+                quoted + " has no PRIMARY KEY and no UNIQUE key on NOT NULL columns, so rows "
+                         "cannot be identified in the change stream",
+                "add a primary key (e.g. an AUTO_INCREMENT id) before migrating online");
     return;
   }
-  const Candidate* best = nullptr;
-  std::string best_name;
-  for (const auto& [name, key] : unique_keys) {
-    if (!key.nullable && (!best || key.columns.size() < best->columns.size())) {
-      best = &key;
-      best_name = name;
-    }
+  std::vector<std::string> columns;
+  for (const std::string& column : key->columns) {
+    columns.push_back(ddl::quote_identifier(Dialect::mysql, column));
   }
-  if (best) {
+  if (key->name == "PRIMARY") {
+    report.pass("key", "copy walks the PRIMARY KEY (" + join(columns) + ")");
+  } else {
     report.pass("key", "copy walks the unique key " +
-                           ddl::quote_identifier(Dialect::mysql, best_name) + " (" +
-                           join(best->columns) + "), whose columns are all NOT NULL");
-    return;
+                           ddl::quote_identifier(Dialect::mysql, key->name) + " (" +
+                           join(columns) + "), whose columns are all NOT NULL");
   }
-  report.fail("key",
-              quoted + " has no PRIMARY KEY and no UNIQUE key on NOT NULL columns, so rows "
-                       "cannot be identified in the change stream",
-              "add a primary key (e.g. an AUTO_INCREMENT id) before migrating online");
 }
 
 std::vector<std::string> quoted_names(const std::vector<ResultRow>& rows) {

@@ -1,0 +1,68 @@
+#include "src/mysql/mysql_schema.h"
+
+#include <map>
+
+#include "src/error.h"
+
+namespace sluice::mysql {
+
+std::optional<ChosenKey> choose_key(Connection& connection, const ddl::QualifiedName& table) {
+  std::vector<ResultRow> rows = connection.query(
+      "SELECT s.INDEX_NAME, s.COLUMN_NAME, c.IS_NULLABLE FROM information_schema.STATISTICS s "
+      "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND "
+      "c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
+      "WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = " +
+      connection.quote_literal(table.schema) +
+      " AND s.TABLE_NAME = " + connection.quote_literal(table.name) +
+      " ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX");
+  struct Candidate {
+    std::vector<std::string> columns;
+    bool nullable = false;
+  };
+  std::map<std::string, Candidate> unique_keys;
+  for (const ResultRow& row : rows) {
+    Candidate& key = unique_keys[row[0].value_or("")];
+    key.columns.push_back(row[1].value_or(""));
+    key.nullable = key.nullable || row[2].value_or("NO") == "YES";
+  }
+  if (auto primary = unique_keys.find("PRIMARY"); primary != unique_keys.end()) {
+    return ChosenKey{"PRIMARY", primary->second.columns};
+  }
+  std::optional<ChosenKey> best;
+  for (const auto& [name, key] : unique_keys) {
+    if (!key.nullable && (!best || key.columns.size() < best->columns.size())) {
+      best = ChosenKey{name, key.columns};
+    }
+  }
+  return best;
+}
+
+TableSchema describe_table(Connection& connection, const ddl::QualifiedName& table) {
+  TableSchema schema;
+  schema.name = table;
+  std::vector<ResultRow> rows = connection.query(
+      "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, COALESCE(CHARACTER_SET_NAME, ''), "
+      "IS_NULLABLE, COALESCE(GENERATION_EXPRESSION, '') <> '' FROM information_schema.COLUMNS "
+      "WHERE TABLE_SCHEMA = " +
+      connection.quote_literal(table.schema) +
+      " AND TABLE_NAME = " + connection.quote_literal(table.name) + " ORDER BY ORDINAL_POSITION");
+  if (rows.empty()) {
+    throw Error(ExitCode::not_found,
+                "table " + ddl::quote_qualified(ddl::Dialect::mysql, table) +
+                    " does not exist; check --table and the database in the DSN");
+  }
+  for (const ResultRow& row : rows) {
+    schema.columns.push_back(ColumnInfo{row[0].value_or(""), row[1].value_or(""),
+                                        row[2].value_or(""), row[3].value_or(""),
+                                        row[4].value_or("YES") == "YES", row[5].value_or("0") == "1"});
+  }
+  if (std::optional<ChosenKey> key = choose_key(connection, table)) {
+    schema.key_name = key->name;
+    for (const std::string& column : key->columns) {
+      schema.key_columns.push_back(*schema.find(column));
+    }
+  }
+  return schema;
+}
+
+}  // namespace sluice::mysql

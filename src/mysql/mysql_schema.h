@@ -1,0 +1,23 @@
+#pragma once
+
+#include <optional>
+
+#include "src/mysql/mysql_connection.h"
+#include "src/table_schema.h"
+
+namespace sluice::mysql {
+
+// The unique key a copy can walk: the PRIMARY KEY, else the UNIQUE key with all columns NOT NULL
+// and the fewest columns. Column names in key order.
+struct ChosenKey {
+  std::string name;
+  std::vector<std::string> columns;
+};
+
+std::optional<ChosenKey> choose_key(Connection& connection, const ddl::QualifiedName& table);
+
+// Reads columns and the chosen key from information_schema. Throws Error(ExitCode::not_found)
+// when the table does not exist. `key_columns` stays empty when the table has no usable key.
+TableSchema describe_table(Connection& connection, const ddl::QualifiedName& table);
+
+}  // namespace sluice::mysql
