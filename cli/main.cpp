@@ -16,6 +16,9 @@ using sluice::cli::Command;
 constexpr Command kCommands[] = {
     {"check", "report whether a table can be migrated online (settings, privileges, keys)",
      sluice::cli::run_check},
+    {"alter", "change a table's schema online (dry run unless --execute)", sluice::cli::run_alter},
+    {"cleanup", "remove the shadow table and sentry a crashed run left behind",
+     sluice::cli::run_cleanup},
 };
 
 void print_usage() {

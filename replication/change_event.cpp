@@ -78,6 +78,33 @@ std::string to_string(const Position& position) {
   return buffer;
 }
 
+namespace {
+
+std::uint64_t file_sequence(const std::string& file) {
+  const std::size_t dot = file.rfind('.');
+  std::uint64_t sequence = 0;
+  for (std::size_t i = dot == std::string::npos ? 0 : dot + 1; i < file.size(); ++i) {
+    if (file[i] >= '0' && file[i] <= '9') {
+      sequence = sequence * 10 + static_cast<std::uint64_t>(file[i] - '0');
+    }
+  }
+  return sequence;
+}
+
+int three_way(std::uint64_t a, std::uint64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
+
+}  // namespace
+
+int compare_positions(const Position& a, const Position& b) {
+  if (!a.file.empty() || !b.file.empty()) {
+    if (int c = three_way(file_sequence(a.file), file_sequence(b.file)); c != 0) {
+      return c;
+    }
+    return three_way(a.offset, b.offset);
+  }
+  return three_way(a.lsn, b.lsn);
+}
+
 std::string format_value(const Value& value) {
   switch (value.kind) {
     case ValueKind::null:

@@ -48,6 +48,10 @@ struct Position {
 // Human form: "bin.000003:1234" (with " gtid 0-1-7" when known) or "0/16B3748".
 std::string to_string(const Position& position);
 
+// Orders two positions of the same change log: <0, 0, >0. Binlog files compare by the number
+// after their last dot (bin.999999 < bin.1000000), then by offset; LSNs numerically.
+int compare_positions(const Position& a, const Position& b);
+
 struct Column {
   std::string name;
   std::string type;  // the server's type name as decoded ("int unsigned", "varchar", "int4")

@@ -11,6 +11,8 @@ namespace sluice::mysql {
 namespace {
 
 constexpr unsigned kConnectTimeoutSeconds = 10;
+// Error messages quote the start of the failed statement, not the row data of a whole batch.
+constexpr std::size_t kQuotedSqlLimit = 300;
 
 std::string where(const Dsn& dsn) {
   return dsn.socket.empty() ? dsn.host + ":" + std::to_string(dsn.port) : dsn.socket;
@@ -72,17 +74,21 @@ Connection::~Connection() {
 }
 
 void Connection::fail(std::string_view sql) {
-  throw Error(ExitCode::failure, "MySQL error " + std::to_string(mysql_errno(mysql_)) + " (" +
-                                     mysql_error(mysql_) + ") running: " + std::string(sql));
+  throw ServerError(mysql_errno(mysql_), "MySQL error " + std::to_string(mysql_errno(mysql_)) + " (" +
+                                     mysql_error(mysql_) + ") running: " +
+                                     std::string(sql.substr(0, kQuotedSqlLimit)) +
+                                     (sql.size() > kQuotedSqlLimit ? "…" : ""));
 }
 
-void Connection::execute(std::string_view sql) {
+std::uint64_t Connection::execute(std::string_view sql) {
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
     fail(sql);
   }
+  const std::uint64_t affected = mysql_affected_rows(mysql_);
   if (MYSQL_RES* result = mysql_store_result(mysql_)) {
     mysql_free_result(result);
   }
+  return affected;
 }
 
 std::vector<ResultRow> Connection::query(std::string_view sql) {

@@ -1,0 +1,43 @@
+#include "src/copier.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+ChunkSizer::ChunkSizer(std::uint64_t initial_rows, std::chrono::milliseconds target,
+                       std::uint64_t min_rows, std::uint64_t max_rows)
+    : rows_(std::clamp(initial_rows, min_rows, max_rows)),
+      target_(target),
+      min_rows_(min_rows),
+      max_rows_(max_rows) {}
+
+void ChunkSizer::record(std::uint64_t rows, std::chrono::nanoseconds elapsed) {
+  if (rows == 0) {
+    return;
+  }
+  const double seconds = std::max(1e-6, std::chrono::duration<double>(elapsed).count());
+  const double wanted = static_cast<double>(rows) / seconds *
+                        std::chrono::duration<double>(target_).count();
+  const double current = static_cast<double>(rows_);
+  const double next = std::clamp(wanted, current / 2, current * 2);
+  rows_ = std::clamp(static_cast<std::uint64_t>(next), min_rows_, max_rows_);
+}
+
+Copier::Copier(CopySource& source, ChunkSizer sizer, std::optional<replication::Row> watermark)
+    : source_(source), sizer_(sizer), watermark_(std::move(watermark)) {}
+
+bool Copier::copy_next_chunk() {
+  const std::uint64_t rows = sizer_.rows();
+  std::optional<replication::Row> end = source_.chunk_end(watermark_, rows);
+  if (!end) {
+    return false;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const std::uint64_t copied = source_.copy_range(watermark_, *end);
+  sizer_.record(std::max<std::uint64_t>(copied, 1), std::chrono::steady_clock::now() - started);
+  rows_copied_ += copied;
+  watermark_ = std::move(end);
+  return true;
+}
+
+}  // namespace sluice

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "replication/change_event.h"
+
+namespace sluice {
+
+// Picks how many rows the next chunk copies so that a chunk takes about the target time: long
+// chunks hold row locks and delay the change stream, short ones waste round trips.
+class ChunkSizer {
+ public:
+  ChunkSizer(std::uint64_t initial_rows, std::chrono::milliseconds target,
+             std::uint64_t min_rows = 100, std::uint64_t max_rows = 1'000'000);
+
+  std::uint64_t rows() const { return rows_; }
+
+  // Feeds back how long a chunk of `rows` rows took. The next size moves toward the rate seen,
+  // by at most a factor of 2 either way so one slow chunk (a lock wait) does not collapse it.
+  void record(std::uint64_t rows, std::chrono::nanoseconds elapsed);
+
+ private:
+  std::uint64_t rows_;
+  std::chrono::milliseconds target_;
+  std::uint64_t min_rows_;
+  std::uint64_t max_rows_;
+};
+
+// The backend's part of a copy: finding chunk boundaries and copying one key range into the
+// shadow table with one statement.
+class CopySource {
+ public:
+  virtual ~CopySource() = default;
+
+  // The key of the `rows`-th row after `after` (from the first row when nullopt), or the last
+  // key when fewer rows remain, or nullopt when no row remains.
+  virtual std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
+                                                    std::uint64_t rows) = 0;
+
+  // Copies the rows with `after` < key <= `up_to` and returns how many the server read.
+  virtual std::uint64_t copy_range(const std::optional<replication::Row>& after,
+                                   const replication::Row& up_to) = 0;
+};
+
+// Walks the table in key order, one chunk per call, from a watermark: every key up to the
+// watermark is committed in the shadow table, so a copy can resume from it.
+class Copier {
+ public:
+  Copier(CopySource& source, ChunkSizer sizer, std::optional<replication::Row> watermark = {});
+
+  // Copies the next chunk. Returns false when the table has no row after the watermark.
+  bool copy_next_chunk();
+
+  const std::optional<replication::Row>& watermark() const { return watermark_; }
+  std::uint64_t rows_copied() const { return rows_copied_; }
+  std::uint64_t chunk_rows() const { return sizer_.rows(); }
+
+ private:
+  CopySource& source_;
+  ChunkSizer sizer_;
+  std::optional<replication::Row> watermark_;
+  std::uint64_t rows_copied_ = 0;
+};
+
+}  // namespace sluice

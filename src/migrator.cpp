@@ -1,0 +1,163 @@
+#include "src/migrator.h"
+
+#include <spdlog/spdlog.h>
+
+#include "src/error.h"
+
+namespace sluice {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kProgressInterval{5000};
+constexpr milliseconds kDrainTimeout{60000};
+
+// Drops the shadow table when a run ends before the swap, however it ends.
+class ShadowGuard {
+ public:
+  explicit ShadowGuard(RebuildBackend& backend) : backend_(backend) {}
+  ~ShadowGuard() {
+    if (!armed_) {
+      return;
+    }
+    try {
+      backend_.drop_shadow();
+      spdlog::info("dropped the shadow table; the original table is untouched");
+    } catch (const std::exception& error) {
+      spdlog::error("could not drop the shadow table ({}); run sluice cleanup", error.what());
+    }
+  }
+  ShadowGuard(const ShadowGuard&) = delete;
+  ShadowGuard& operator=(const ShadowGuard&) = delete;
+  void release() { armed_ = false; }
+
+ private:
+  RebuildBackend& backend_;
+  bool armed_ = true;
+};
+
+}  // namespace
+
+Migrator::Migrator(RebuildBackend& backend, const RebuildOptions& options,
+                   const std::atomic<bool>& stop)
+    : backend_(backend), options_(options), stop_(stop) {}
+
+void Migrator::check_stop() const {
+  if (stop_.load()) {
+    throw Error(ExitCode::interrupted, "interrupted; the original table is untouched");
+  }
+}
+
+RebuildSummary Migrator::execute() {
+  started_ = Clock::now();
+  const RebuildPlan& plan = backend_.plan(options_);
+  if (plan.try_instant && !options_.force_rebuild && backend_.apply_in_place(options_)) {
+    summary_.applied_in_place = true;
+    summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
+    return summary_;
+  }
+  const replication::Position start = backend_.log_position();
+  backend_.create_shadow();
+  ShadowGuard guard(backend_);
+  std::unique_ptr<replication::ChangeStream> stream = backend_.open_stream(start);
+  read_position_ = start;
+  spdlog::info("change stream started at {}", to_string(start));
+  total_rows_ = backend_.count_rows();
+  spdlog::info("copying {} rows in chunks of about {} ms", total_rows_, options_.chunk_time.count());
+
+  Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
+  copy_and_apply(*stream, applier);
+  DrainTo drain = [&](const replication::Position& target) { drain_to(*stream, applier, target); };
+  check_stop();
+  verify(drain);
+  check_stop();
+  summary_.cut_over = backend_.cut_over(options_, drain);
+  guard.release();
+  summary_.changes_applied = applier.applied();
+  summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
+  return summary_;
+}
+
+void Migrator::take(replication::ChangeStream& stream, Applier& applier, milliseconds wait) {
+  while (std::optional<replication::Transaction> transaction = stream.next(wait)) {
+    applier.add(*transaction);
+    read_position_ = transaction->commit_position;
+    wait = milliseconds(0);
+  }
+}
+
+void Migrator::copy_and_apply(replication::ChangeStream& stream, Applier& applier) {
+  Copier copier(backend_, ChunkSizer(1000, options_.chunk_time));
+  last_progress_ = Clock::now();
+  while (copier.copy_next_chunk()) {
+    applier.advance_watermark(*copier.watermark());
+    take(stream, applier, milliseconds(0));
+    applier.flush();
+    report_progress(copier.rows_copied(), applier, false);
+    check_stop();
+  }
+  applier.finish_copy();
+  summary_.rows_copied = copier.rows_copied();
+  report_progress(copier.rows_copied(), applier, true);
+  drain_to(stream, applier, backend_.log_position());
+}
+
+void Migrator::drain_to(replication::ChangeStream& stream, Applier& applier,
+                        const replication::Position& target) {
+  const auto deadline = Clock::now() + kDrainTimeout;
+  while (compare_positions(read_position_, target) < 0) {
+    if (Clock::now() > deadline) {
+      throw Error(ExitCode::stream, "the change stream did not reach " + to_string(target) +
+                                        " within 60 s (it is at " + to_string(read_position_) +
+                                        "); the server may be overloaded");
+    }
+    check_stop();
+    take(stream, applier, milliseconds(20));
+  }
+  applier.flush();
+  stream.confirm(read_position_);
+}
+
+void Migrator::verify(const DrainTo& drain) {
+  VerifyResult result = backend_.verify(drain);
+  if (!result.mismatches.empty()) {
+    spdlog::warn("verification found {} differing ranges; checking once more on a new snapshot",
+                 result.mismatches.size());
+    result = backend_.verify(drain);
+  }
+  if (!result.mismatches.empty()) {
+    std::string report;
+    for (const std::string& mismatch : result.mismatches) {
+      report += "\n  " + mismatch;
+    }
+    throw Error(ExitCode::failure,
+                "verification failed: the shadow table differs from the original in " +
+                    std::to_string(result.mismatches.size()) +
+                    " key ranges, so sluice will not cut over; the original table is untouched" +
+                    report);
+  }
+  summary_.rows_verified = result.rows;
+  spdlog::info("verified {} rows in {} chunks: the shadow table equals the original",
+               result.rows, result.chunks);
+}
+
+void Migrator::report_progress(std::uint64_t copied, const Applier& applier, bool force) {
+  const auto now = Clock::now();
+  if (!force && now - last_progress_ < kProgressInterval) {
+    return;
+  }
+  last_progress_ = now;
+  const double seconds = std::max(1e-3, std::chrono::duration<double>(now - started_).count());
+  const double rate = static_cast<double>(copied) / seconds;
+  const double percent =
+      total_rows_ == 0 ? 100.0 : 100.0 * static_cast<double>(copied) / static_cast<double>(total_rows_);
+  const double eta = rate > 0 && total_rows_ > copied
+                         ? static_cast<double>(total_rows_ - copied) / rate
+                         : 0.0;
+  spdlog::info("copy {:.1f}% ({}/{} rows), {:.0f} rows/s, ETA {:.0f} s, {} changes applied, {} held",
+               std::min(percent, 100.0), copied, total_rows_, rate, eta, applier.applied(),
+               applier.held());
+}
+
+}  // namespace sluice

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "src/rebuild_backend.h"
+
+namespace sluice {
+
+// What a finished `sluice alter --execute` did.
+struct RebuildSummary {
+  bool applied_in_place = false;
+  std::uint64_t rows_copied = 0;
+  std::uint64_t changes_applied = 0;
+  std::uint64_t rows_verified = 0;
+  CutOverResult cut_over;
+  std::chrono::milliseconds duration{0};
+};
+
+// Drives one online rebuild through its steps (DESIGN.md §3): shadow table, change stream
+// started before the copy, chunked copy with the applier draining the stream between chunks,
+// mandatory verification, cut-over. Any failure before the swap drops the shadow table and
+// leaves the original table untouched.
+class Migrator {
+ public:
+  // `stop` is polled between steps; when it turns true the run aborts with ExitCode::interrupted.
+  Migrator(RebuildBackend& backend, const RebuildOptions& options, const std::atomic<bool>& stop);
+
+  RebuildSummary execute();
+
+ private:
+  void copy_and_apply(replication::ChangeStream& stream, Applier& applier);
+  void drain_to(replication::ChangeStream& stream, Applier& applier,
+                const replication::Position& target);
+  void take(replication::ChangeStream& stream, Applier& applier, std::chrono::milliseconds wait);
+  void verify(const DrainTo& drain);
+  void report_progress(std::uint64_t copied, const Applier& applier, bool force);
+  void check_stop() const;
+
+  RebuildBackend& backend_;
+  RebuildOptions options_;
+  const std::atomic<bool>& stop_;
+  std::uint64_t total_rows_ = 0;
+  replication::Position read_position_;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_progress_;
+  RebuildSummary summary_;
+};
+
+}  // namespace sluice

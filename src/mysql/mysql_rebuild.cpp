@@ -1,0 +1,654 @@
+#include "src/mysql/mysql_rebuild.h"
+
+#include <mysqld_error.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <future>
+#include <thread>
+
+#include "ddl/ddl_error.h"
+#include "replication/mysql/binlog_stream.h"
+#include "src/error.h"
+#include "src/mysql/mysql_preflight.h"
+#include "src/mysql/mysql_schema.h"
+#include "src/mysql/mysql_sql.h"
+
+namespace sluice::mysql {
+namespace {
+
+using replication::Position;
+using replication::Row;
+using std::chrono::milliseconds;
+
+constexpr std::uint64_t kVerifyChunkRows = 20000;
+constexpr std::size_t kStatementRows = 500;
+constexpr int kRowLockRetries = 5;
+constexpr const char* kSentryComment = "sluice cut-over sentry";
+// How long the cut-over waits to see its RENAME queued behind the write lock.
+constexpr milliseconds kRenameQueueWait{3000};
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::string quote(const std::string& name) {
+  return ddl::quote_identifier(ddl::Dialect::mysql, name);
+}
+
+std::string quote(const ddl::QualifiedName& name) {
+  return ddl::quote_qualified(ddl::Dialect::mysql, name);
+}
+
+long lock_wait_seconds(milliseconds timeout) {
+  return std::max<long>(1, static_cast<long>((timeout.count() + 999) / 1000));
+}
+
+bool is_retryable_lock_error(const ServerError& error) {
+  return error.server_code() == ER_LOCK_WAIT_TIMEOUT || error.server_code() == ER_LOCK_DEADLOCK;
+}
+
+// Runs `step`, retrying row-lock timeouts and deadlocks with a growing pause: the application
+// holding a lock must win, and sluice must not give up on the first wait.
+template <typename Step>
+auto with_lock_retries(const char* what, Step step) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return step();
+    } catch (const ServerError& error) {
+      if (!is_retryable_lock_error(error) || attempt == kRowLockRetries) {
+        throw;
+      }
+      spdlog::warn("{} waited for a row lock too long (attempt {}/{}); retrying", what, attempt,
+                   kRowLockRetries);
+      std::this_thread::sleep_for(milliseconds(200 * attempt));
+    }
+  }
+}
+
+// The type a column's value is cast to on both sides of a checksum when the ALTER changed the
+// column's type, so equal values print equally (1.5 in DECIMAL(10,1) and DECIMAL(12,3)).
+std::string checksum_cast(const std::string& expression, const ColumnInfo& shadow_column) {
+  const std::string& type = shadow_column.data_type;
+  static const std::vector<std::string> integers = {"tinyint", "smallint", "mediumint", "int",
+                                                    "integer", "bigint", "year"};
+  if (std::find(integers.begin(), integers.end(), type) != integers.end()) {
+    const bool is_unsigned = shadow_column.column_type.find("unsigned") != std::string::npos;
+    return "CAST(" + expression + (is_unsigned ? " AS UNSIGNED)" : " AS SIGNED)");
+  }
+  if (type == "decimal" || type == "numeric") {
+    const std::string& full = shadow_column.column_type;
+    const std::size_t open = full.find('(');
+    const std::size_t close = full.find(')');
+    const std::string precision =
+        open == std::string::npos ? "" : full.substr(open, close - open + 1);
+    return "CAST(" + expression + " AS DECIMAL" + precision + ")";
+  }
+  if (type == "float" || type == "double" || type == "real") {
+    return "CAST(" + expression + " AS DOUBLE)";
+  }
+  if (type == "date") {
+    return "CAST(" + expression + " AS DATE)";
+  }
+  if (type == "datetime" || type == "timestamp" || type == "time") {
+    const std::string& full = shadow_column.column_type;
+    const std::size_t open = full.find('(');
+    const std::string fraction = open == std::string::npos ? "" : full.substr(open);
+    return "CAST(" + expression + (type == "time" ? " AS TIME" : " AS DATETIME") + fraction + ")";
+  }
+  if (type == "bit") {
+    return "CAST(" + expression + " AS UNSIGNED)";
+  }
+  const replication::ValueKind kind = value_kind(shadow_column);
+  if (kind == replication::ValueKind::binary) {
+    return "CAST(" + expression + " AS BINARY)";
+  }
+  if (kind == replication::ValueKind::text && !shadow_column.charset.empty()) {
+    return "CONVERT(" + expression + " USING " + shadow_column.charset + ")";
+  }
+  return expression;
+}
+
+}  // namespace
+
+MysqlRebuild::MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password)
+    : dsn_(dsn), password_(password) {
+  main_ = open_session();
+}
+
+std::unique_ptr<Connection> MysqlRebuild::open_session() {
+  auto connection = std::make_unique<Connection>(dsn_, password_);
+  // UTC so TIMESTAMP values read and written here match the binlog's; strict so a value that
+  // does not fit its new column is an error, never a silent truncation; NO_AUTO_VALUE_ON_ZERO
+  // so a row with id 0 is copied as 0, not given a fresh AUTO_INCREMENT value.
+  connection->execute(
+      "SET SESSION time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO', "
+      "innodb_lock_wait_timeout = 5");
+  return connection;
+}
+
+ddl::QualifiedName MysqlRebuild::resolve(const std::string& table) const {
+  ddl::QualifiedName name;
+  try {
+    name = ddl::parse_qualified_name(ddl::Dialect::mysql, table, dsn_.database);
+  } catch (const ddl::DdlError& error) {
+    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
+  }
+  if (name.schema.empty()) {
+    throw Error(ExitCode::usage,
+                "--table names no database; give it as database.table or put the database in "
+                "the DSN (mysql://user@host:port/database)");
+  }
+  return name;
+}
+
+bool MysqlRebuild::table_exists(const ddl::QualifiedName& name) {
+  return !main_
+              ->query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+                      main_->quote_literal(name.schema) +
+                      " AND TABLE_NAME = " + main_->quote_literal(name.name))
+              .empty();
+}
+
+const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
+  options_ = options;
+  const ddl::QualifiedName table = resolve(options.table);
+  const PreflightReport report = run_preflight(*main_, table);
+  for (const CheckResult& check : report.checks) {
+    if (check.status == CheckStatus::fail) {
+      throw Error(ExitCode::preflight_failed,
+                  "cannot migrate " + report.table + " online: " + check.message + "; fix: " +
+                      check.fix + " (sluice check lists every precondition)");
+    }
+  }
+  try {
+    plan_.analysis = ddl::analyze_alter(ddl::Dialect::mysql, options.alter);
+  } catch (const ddl::DdlError& error) {
+    throw Error(ExitCode::usage, std::string("invalid --alter: ") + error.what());
+  }
+  if (plan_.analysis.adds_unique_key) {
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER adds a UNIQUE or PRIMARY key, and copying into it would silently drop "
+                "rows with duplicate values; deduplicate and add the key with plain DDL, or add "
+                "a non-unique index");
+  }
+  if (plan_.analysis.changes_primary_key) {
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER changes the primary key, which the copy and the change stream use to "
+                "match rows; sluice does not change it online yet");
+  }
+  plan_.alter = options.alter;
+  plan_.source = describe_table(*main_, table);
+  for (std::size_t column : plan_.source.key_columns) {
+    const ColumnInfo& info = plan_.source.columns[column];
+    if (!supports_client_order(value_kind(info)) || info.data_type == "time") {
+      throw Error(ExitCode::preflight_failed,
+                  "the key column " + quote(info.name) + " is of type " + info.column_type +
+                      "; sluice orders keys itself and supports integer, decimal, binary and "
+                      "date/datetime/timestamp key columns so far");
+    }
+  }
+  if (table.name.size() > 59) {
+    throw Error(ExitCode::preflight_failed,
+                "the table name is longer than 59 characters, leaving no room for the shadow "
+                "table's _new suffix within MySQL's 64-character limit");
+  }
+  plan_.shadow = {table.schema, "_" + table.name + "_new"};
+  plan_.old = {table.schema, "_" + table.name + "_old"};
+  if (table_exists(plan_.shadow)) {
+    throw Error(ExitCode::preflight_failed,
+                "the shadow table " + quote(plan_.shadow) +
+                    " already exists, left by an earlier run; run sluice cleanup --table " +
+                    options.table + " to drop it");
+  }
+  if (table_exists(plan_.old)) {
+    throw Error(ExitCode::preflight_failed,
+                quote(plan_.old) +
+                    " exists (the old table of an earlier migration, or its sentry); drop it "
+                    "once you no longer need it, then run sluice alter again");
+  }
+  std::vector<std::string> dropped;
+  for (const std::string& column : plan_.analysis.dropped_columns) {
+    dropped.push_back(lower(column));
+  }
+  plan_.mapped_columns.clear();
+  for (std::size_t i = 0; i < plan_.source.columns.size(); ++i) {
+    const ColumnInfo& column = plan_.source.columns[i];
+    const bool is_dropped =
+        std::find(dropped.begin(), dropped.end(), lower(column.name)) != dropped.end();
+    if (!column.generated && !is_dropped) {
+      plan_.mapped_columns.push_back(i);
+    }
+  }
+  plan_.estimated_rows = std::stoull(
+      main_
+          ->query_value("SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE "
+                        "TABLE_SCHEMA = " +
+                        main_->quote_literal(table.schema) +
+                        " AND TABLE_NAME = " + main_->quote_literal(table.name))
+          .value_or("0"));
+  plan_.try_instant = plan_.analysis.instant_candidate;
+  std::string clauses;
+  for (const std::string& clause : plan_.analysis.clauses) {
+    clauses += (clauses.empty() ? "" : ", ") + clause;
+  }
+  quoted_source_ = quote(table);
+  quoted_shadow_ = quote(plan_.shadow);
+  quoted_old_ = quote(plan_.old);
+  plan_.shadow_ddl = {"CREATE TABLE " + quoted_shadow_ + " LIKE " + quoted_source_,
+                      "ALTER TABLE " + quoted_shadow_ + " " + clauses};
+  force_key_ = " FORCE INDEX (" + quote(plan_.source.key_name) + ")";
+  select_columns_.clear();
+  for (std::size_t column : plan_.mapped_columns) {
+    select_columns_ +=
+        (select_columns_.empty() ? "" : ", ") + quote(plan_.source.columns[column].name);
+  }
+  return plan_;
+}
+
+bool MysqlRebuild::apply_in_place(const RebuildOptions& options) {
+  std::string clauses;
+  for (const std::string& clause : plan_.analysis.clauses) {
+    clauses += clause + ", ";
+  }
+  main_->execute("SET SESSION lock_wait_timeout = " +
+                 std::to_string(lock_wait_seconds(options.cutover_lock_timeout)));
+  for (int attempt = 1; attempt <= options.cutover_attempts; ++attempt) {
+    try {
+      main_->execute("ALTER TABLE " + quoted_source_ + " " + clauses + "ALGORITHM=INSTANT");
+      spdlog::info("the server applied the change in place (ALGORITHM=INSTANT); no copy needed");
+      return true;
+    } catch (const ServerError& error) {
+      if (error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED ||
+          error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON) {
+        spdlog::info("the server cannot apply this change in place; rebuilding online");
+        return false;
+      }
+      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT || attempt == options.cutover_attempts) {
+        throw;
+      }
+      spdlog::warn("in-place ALTER could not get its lock within {} ms (attempt {}/{}); retrying",
+                   options.cutover_lock_timeout.count(), attempt, options.cutover_attempts);
+      std::this_thread::sleep_for(milliseconds(500 * attempt));
+    }
+  }
+  return false;
+}
+
+void MysqlRebuild::create_shadow() {
+  for (const std::string& statement : plan_.shadow_ddl) {
+    try {
+      main_->execute(statement);
+    } catch (const ServerError& error) {
+      main_->execute("DROP TABLE IF EXISTS " + quoted_shadow_);
+      throw Error(ExitCode::usage,
+                  std::string("the server refused the ALTER on the shadow table: ") +
+                      error.what());
+    }
+  }
+  shadow_schema_ = describe_table(*main_, plan_.shadow);
+  for (std::size_t column : plan_.mapped_columns) {
+    const std::string& name = plan_.source.columns[column].name;
+    std::optional<std::size_t> target = shadow_schema_.find(name);
+    if (!target || shadow_schema_.columns[*target].generated) {
+      drop_shadow();
+      throw Error(ExitCode::usage, "the ALTER turns column " + quote(name) +
+                                       " into a generated column or removes it in a way sluice "
+                                       "did not recognise; drop it explicitly with DROP COLUMN");
+    }
+  }
+  std::vector<std::string> source_key;
+  std::vector<std::string> shadow_key;
+  for (std::size_t column : plan_.source.key_columns) {
+    source_key.push_back(plan_.source.columns[column].name);
+  }
+  for (std::size_t column : shadow_schema_.key_columns) {
+    shadow_key.push_back(shadow_schema_.columns[column].name);
+  }
+  if (source_key != shadow_key) {
+    drop_shadow();
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER changes the key the copy walks; sluice does not change it online yet");
+  }
+  apply_ = open_session();
+  spdlog::info("created shadow table {}", quoted_shadow_);
+}
+
+void MysqlRebuild::drop_shadow() { main_->execute("DROP TABLE IF EXISTS " + quoted_shadow_); }
+
+Position MysqlRebuild::log_position() {
+  std::vector<ResultRow> rows = main_->query("SHOW MASTER STATUS");
+  if (rows.empty() || rows.front().size() < 2 || !rows.front()[0] || !rows.front()[1]) {
+    throw Error(ExitCode::preflight_failed,
+                "SHOW MASTER STATUS returned nothing: the binary log is off");
+  }
+  Position position;
+  position.file = *rows.front()[0];
+  position.offset = std::stoull(*rows.front()[1]);
+  return position;
+}
+
+std::unique_ptr<replication::ChangeStream> MysqlRebuild::open_stream(const Position& start) {
+  replication::mysql::BinlogConnectionOptions connection;
+  connection.host = dsn_.host;
+  connection.port = dsn_.port;
+  connection.socket = dsn_.socket;
+  connection.user = dsn_.user;
+  connection.password = password_;
+  connection.heartbeat_period = milliseconds(100);
+  replication::mysql::DecoderOptions decoder;
+  replication::mysql::TableSelector selector;
+  selector.schema = plan_.source.name.schema;
+  selector.table = plan_.source.name.name;
+  for (std::size_t column : plan_.source.key_columns) {
+    selector.key_columns.push_back(plan_.source.columns[column].name);
+  }
+  decoder.tables.push_back(selector);
+  decoder.full_images = true;
+  return std::make_unique<replication::mysql::BinlogStream>(connection, decoder, start);
+}
+
+std::uint64_t MysqlRebuild::count_rows() {
+  return std::stoull(main_->query_value("SELECT COUNT(*) FROM " + quoted_source_).value_or("0"));
+}
+
+std::optional<Row> MysqlRebuild::read_key(Connection& connection, const std::string& sql) {
+  std::vector<ResultRow> rows = connection.query(sql);
+  if (rows.empty()) {
+    return std::nullopt;
+  }
+  Row key;
+  for (std::size_t i = 0; i < plan_.source.key_columns.size(); ++i) {
+    const ColumnInfo& column = plan_.source.columns[plan_.source.key_columns[i]];
+    key.push_back(key_value_from_text(column, rows.front()[i].value_or("")));
+  }
+  return key;
+}
+
+std::optional<Row> MysqlRebuild::snapshot_chunk_end(Connection& connection,
+                                                    const std::optional<Row>& after,
+                                                    std::uint64_t rows) {
+  std::string select;
+  std::string ascending;
+  std::string descending;
+  for (std::size_t column : plan_.source.key_columns) {
+    const ColumnInfo& info = plan_.source.columns[column];
+    select += (select.empty() ? "" : ", ") + key_select_expression(info);
+    ascending += (ascending.empty() ? "" : ", ") + quote(info.name);
+    descending += (descending.empty() ? "" : ", ") + quote(info.name) + " DESC";
+  }
+  const std::string from = " FROM " + quoted_source_ + force_key_ +
+                           (after ? " WHERE " + key_after(plan_.source, *after) : "");
+  if (std::optional<Row> end = read_key(connection, "SELECT " + select + from + " ORDER BY " +
+                                                        ascending + " LIMIT 1 OFFSET " +
+                                                        std::to_string(rows - 1))) {
+    return end;
+  }
+  return read_key(connection,
+                  "SELECT " + select + from + " ORDER BY " + descending + " LIMIT 1");
+}
+
+std::optional<Row> MysqlRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
+  return snapshot_chunk_end(*main_, after, rows);
+}
+
+std::string MysqlRebuild::range_predicate(const std::optional<Row>& after,
+                                          const Row& up_to) const {
+  return (after ? key_after(plan_.source, *after) + " AND " : "") + key_up_to(plan_.source, up_to);
+}
+
+std::uint64_t MysqlRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
+  const std::string sql = "INSERT IGNORE INTO " + quoted_shadow_ + " (" + select_columns_ +
+                          ") SELECT " + select_columns_ + " FROM " + quoted_source_ + force_key_ +
+                          " WHERE " + range_predicate(after, up_to) + " LOCK IN SHARE MODE";
+  const std::uint64_t copied = with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
+  if (main_->warning_count() > 0) {
+    // IGNORE turns conversion errors into warnings too; only duplicate keys are expected (a
+    // row the applier wrote from a later image), anything else would change data.
+    for (const ResultRow& warning : main_->query("SHOW WARNINGS")) {
+      if (warning.size() >= 3 && warning[1].value_or("") != std::to_string(ER_DUP_ENTRY)) {
+        throw Error(ExitCode::failure,
+                    "copying would change data (" + warning[2].value_or("") +
+                        "); the ALTER narrows or converts a column so that existing values do "
+                        "not fit; widen the new column or fix those rows first");
+      }
+    }
+  }
+  return copied;
+}
+
+void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys,
+                                const std::vector<Row>& rows) {
+  std::string target_columns;
+  for (std::size_t column : plan_.mapped_columns) {
+    target_columns +=
+        (target_columns.empty() ? "" : ", ") + quote(plan_.source.columns[column].name);
+  }
+  with_lock_retries("applying changes", [&] {
+    apply_->execute("START TRANSACTION");
+    try {
+      for (std::size_t start = 0; start < delete_keys.size(); start += kStatementRows) {
+        const std::size_t end = std::min(delete_keys.size(), start + kStatementRows);
+        std::vector<Row> batch(delete_keys.begin() + static_cast<std::ptrdiff_t>(start),
+                               delete_keys.begin() + static_cast<std::ptrdiff_t>(end));
+        apply_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " +
+                        key_in(plan_.source, batch));
+      }
+      for (std::size_t start = 0; start < rows.size(); start += kStatementRows) {
+        const std::size_t end = std::min(rows.size(), start + kStatementRows);
+        std::string sql = "REPLACE INTO " + quoted_shadow_ + " (" + target_columns + ") VALUES ";
+        for (std::size_t r = start; r < end; ++r) {
+          sql += r > start ? ", (" : "(";
+          for (std::size_t i = 0; i < plan_.mapped_columns.size(); ++i) {
+            sql += (i > 0 ? ", " : "") +
+                   sql_literal(rows[r][i], plan_.source.columns[plan_.mapped_columns[i]]);
+          }
+          sql += ")";
+        }
+        apply_->execute(sql);
+      }
+      apply_->execute("COMMIT");
+    } catch (...) {
+      apply_->execute("ROLLBACK");
+      throw;
+    }
+    return 0;
+  });
+}
+
+std::string MysqlRebuild::checksum_query(const ddl::QualifiedName& table,
+                                         const std::string& where) const {
+  std::string values;
+  for (std::size_t column : plan_.mapped_columns) {
+    const ColumnInfo& source_column = plan_.source.columns[column];
+    const ColumnInfo& shadow_column = shadow_schema_.columns[*shadow_schema_.find(source_column.name)];
+    std::string expression = quote(source_column.name);
+    if (source_column.column_type != shadow_column.column_type ||
+        source_column.charset != shadow_column.charset) {
+      expression = checksum_cast(expression, shadow_column);
+    }
+    // ISNULL() marks NULLs, which CONCAT_WS would otherwise skip without a trace.
+    values += ", ISNULL(" + quote(source_column.name) + "), " + expression;
+  }
+  return "SELECT COUNT(*), COALESCE(BIT_XOR(CRC32(CONCAT_WS('#'" + values + "))), 0) FROM " +
+         quote(table) + " WHERE " + where;
+}
+
+void MysqlRebuild::lock_for_verify(Connection& lock, const RebuildOptions& options) {
+  lock.execute("SET SESSION lock_wait_timeout = " +
+               std::to_string(lock_wait_seconds(options.cutover_lock_timeout)));
+  for (int attempt = 1;; ++attempt) {
+    try {
+      lock.execute("LOCK TABLES " + quoted_source_ + " READ");
+      return;
+    } catch (const ServerError& error) {
+      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT || attempt == options.cutover_attempts) {
+        throw;
+      }
+      spdlog::warn("verification could not block writes within {} ms (attempt {}/{}); retrying",
+                   options.cutover_lock_timeout.count(), attempt, options.cutover_attempts);
+      std::this_thread::sleep_for(milliseconds(500 * attempt));
+    }
+  }
+}
+
+VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
+  std::unique_ptr<Connection> lock = open_session();
+  std::unique_ptr<Connection> snapshot = open_session();
+  snapshot->execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  lock_for_verify(*lock, options_);
+  const auto blocked = std::chrono::steady_clock::now();
+  try {
+    drain_to(log_position());
+    snapshot->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+  } catch (...) {
+    lock->execute("UNLOCK TABLES");
+    throw;
+  }
+  lock->execute("UNLOCK TABLES");
+  spdlog::info("verification blocked writes for {} ms to take a consistent snapshot",
+               std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked)
+                   .count());
+  VerifyResult result;
+  std::optional<Row> after;
+  while (std::optional<Row> end = snapshot_chunk_end(*snapshot, after, kVerifyChunkRows)) {
+    const std::string where = range_predicate(after, *end);
+    const ResultRow source = snapshot->query(checksum_query(plan_.source.name, where)).front();
+    const ResultRow shadow = snapshot->query(checksum_query(plan_.shadow, where)).front();
+    ++result.chunks;
+    result.rows += std::stoull(source[0].value_or("0"));
+    if (source != shadow) {
+      result.mismatches.push_back("keys after " +
+                                  (after ? replication::format_value(after->front()) : "start") +
+                                  " up to " + replication::format_value(end->front()) +
+                                  ": original has " + source[0].value_or("?") +
+                                  " rows, shadow " + shadow[0].value_or("?"));
+    }
+    after = std::move(end);
+  }
+  // Rows in the shadow beyond the original's last key would be missed by the loop above.
+  const std::string beyond = after ? key_after(plan_.source, *after) : "TRUE";
+  const std::string extra =
+      snapshot->query_value("SELECT COUNT(*) FROM " + quoted_shadow_ + " WHERE " + beyond)
+          .value_or("0");
+  if (extra != "0") {
+    result.mismatches.push_back("the shadow has " + extra +
+                                " rows beyond the original's last key");
+  }
+  snapshot->execute("COMMIT");
+  return result;
+}
+
+bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
+                                milliseconds& write_block) {
+  std::unique_ptr<Connection> lock = open_session();
+  std::unique_ptr<Connection> rename = open_session();
+  const long seconds = lock_wait_seconds(options.cutover_lock_timeout);
+  lock->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
+  // The rename must outlast the drain and the hand-over below.
+  rename->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds + 10));
+  lock->execute("CREATE TABLE " + quoted_old_ + " (sentry INT) COMMENT = '" + kSentryComment +
+                "'");
+  try {
+    lock->execute("LOCK TABLES " + quoted_source_ + " WRITE, " + quoted_old_ + " WRITE");
+  } catch (const ServerError& error) {
+    lock->execute("DROP TABLE IF EXISTS " + quoted_old_);
+    if (error.server_code() == ER_LOCK_WAIT_TIMEOUT) {
+      spdlog::warn("cut-over could not lock {} within {} ms", quoted_source_,
+                   options.cutover_lock_timeout.count());
+      return false;
+    }
+    throw;
+  }
+  const auto blocked = std::chrono::steady_clock::now();
+  // From here until the sentry is dropped, a failure (even sluice dying) leaves the sentry in
+  // place, so the queued RENAME fails and the original table stays where it is.
+  bool sentry_dropped = false;
+  std::future<void> renamed;
+  try {
+    drain_to(log_position());
+    const unsigned long rename_id = rename->id();
+    renamed = std::async(std::launch::async, [&] {
+      rename->execute("RENAME TABLE " + quoted_source_ + " TO " + quoted_old_ + ", " +
+                      quoted_shadow_ + " TO " + quoted_source_);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + kRenameQueueWait;
+    bool queued = false;
+    while (!queued && std::chrono::steady_clock::now() < deadline &&
+           renamed.wait_for(milliseconds(0)) != std::future_status::ready) {
+      queued = !main_->query("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = " +
+                            std::to_string(rename_id) +
+                            " AND STATE LIKE 'Waiting for table metadata lock%'")
+                    .empty();
+      if (!queued) {
+        std::this_thread::sleep_for(milliseconds(2));
+      }
+    }
+    if (queued) {
+      lock->execute("DROP TABLE " + quoted_old_);
+      sentry_dropped = true;
+    }
+  } catch (...) {
+    lock->execute("UNLOCK TABLES");
+    if (renamed.valid()) {
+      renamed.wait();
+    }
+    lock->execute("DROP TABLE IF EXISTS " + quoted_old_);
+    throw;
+  }
+  lock->execute("UNLOCK TABLES");
+  try {
+    renamed.get();
+  } catch (const ServerError& error) {
+    if (!sentry_dropped) {
+      lock->execute("DROP TABLE IF EXISTS " + quoted_old_);
+    }
+    spdlog::warn("cut-over rename did not happen ({}); the original table is untouched",
+                 error.what());
+    return false;
+  }
+  write_block = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked);
+  return sentry_dropped;
+}
+
+CutOverResult MysqlRebuild::cut_over(const RebuildOptions& options, const DrainTo& drain_to) {
+  CutOverResult result;
+  for (result.attempts = 1; result.attempts <= options.cutover_attempts; ++result.attempts) {
+    if (try_cut_over(options, drain_to, result.write_block)) {
+      spdlog::info("cut-over done: {} now has the new schema, the old table is {}; writes were "
+                   "blocked for {} ms",
+                   quoted_source_, quoted_old_, result.write_block.count());
+      return result;
+    }
+    std::this_thread::sleep_for(milliseconds(500 * result.attempts));
+  }
+  throw Error(ExitCode::failure, "cut-over failed " + std::to_string(options.cutover_attempts) +
+                                     " times (the table stayed busy); the original table is "
+                                     "untouched; run sluice alter again at a quieter time");
+}
+
+std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
+  // Only names derived from the table are ever dropped, and the old-table name only when it
+  // carries the sentry's comment: an old table kept after a successful swap stays.
+  const ddl::QualifiedName name = resolve(table);
+  const ddl::QualifiedName shadow{name.schema, "_" + name.name + "_new"};
+  const ddl::QualifiedName old{name.schema, "_" + name.name + "_old"};
+  std::vector<std::string> dropped;
+  if (table_exists(shadow)) {
+    main_->execute("DROP TABLE " + quote(shadow));
+    dropped.push_back(quote(shadow));
+  }
+  const std::optional<std::string> comment = main_->query_value(
+      "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+      main_->quote_literal(old.schema) + " AND TABLE_NAME = " + main_->quote_literal(old.name));
+  if (comment && *comment == kSentryComment) {
+    main_->execute("DROP TABLE " + quote(old));
+    dropped.push_back(quote(old));
+  }
+  return dropped;
+}
+
+}  // namespace sluice::mysql

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "src/dsn.h"
+#include "src/mysql/mysql_connection.h"
+#include "src/rebuild_backend.h"
+
+namespace sluice::mysql {
+
+// The RebuildBackend for MySQL and MariaDB: shadow table by CREATE TABLE … LIKE + ALTER,
+// chunked INSERT … SELECT copy, binlog change stream, CRC32 chunk checksums inside a consistent
+// snapshot, and the two-session sentry cut-over (DESIGN.md §3.5), which works on MariaDB where
+// RENAME TABLE under LOCK TABLES is refused.
+class MysqlRebuild : public RebuildBackend {
+ public:
+  MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password);
+
+  const RebuildPlan& plan(const RebuildOptions& options) override;
+  bool apply_in_place(const RebuildOptions& options) override;
+  void create_shadow() override;
+  void drop_shadow() override;
+  replication::Position log_position() override;
+  std::unique_ptr<replication::ChangeStream> open_stream(
+      const replication::Position& start) override;
+  std::uint64_t count_rows() override;
+  VerifyResult verify(const DrainTo& drain_to) override;
+  CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
+
+  std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
+                                            std::uint64_t rows) override;
+  std::uint64_t copy_range(const std::optional<replication::Row>& after,
+                           const replication::Row& up_to) override;
+  void replace_rows(const std::vector<replication::Row>& delete_keys,
+                    const std::vector<replication::Row>& rows) override;
+
+  std::vector<std::string> cleanup(const std::string& table) override;
+
+ private:
+  std::unique_ptr<Connection> open_session();
+  ddl::QualifiedName resolve(const std::string& table) const;
+  bool table_exists(const ddl::QualifiedName& name);
+  std::optional<replication::Row> read_key(Connection& connection, const std::string& sql);
+  std::string range_predicate(const std::optional<replication::Row>& after,
+                              const replication::Row& up_to) const;
+  // COUNT(*) and BIT_XOR of per-row CRC32s over the mapped columns of `table` in a key range.
+  // Columns whose type the ALTER changed are cast to the new type on both sides.
+  std::string checksum_query(const ddl::QualifiedName& table, const std::string& where) const;
+  std::optional<replication::Row> snapshot_chunk_end(Connection& snapshot,
+                                                     const std::optional<replication::Row>& after,
+                                                     std::uint64_t rows);
+  void lock_for_verify(Connection& lock, const RebuildOptions& options);
+  bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
+                    std::chrono::milliseconds& write_block);
+
+  Dsn dsn_;
+  std::optional<std::string> password_;
+  std::unique_ptr<Connection> main_;
+  std::unique_ptr<Connection> apply_;
+  RebuildOptions options_;
+  RebuildPlan plan_;
+  TableSchema shadow_schema_;
+  std::string quoted_source_;
+  std::string quoted_shadow_;
+  std::string quoted_old_;
+  std::string force_key_;  // FORCE INDEX (`key`)
+  std::string select_columns_;  // the mapped columns, quoted, comma separated
+};
+
+}  // namespace sluice::mysql

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "replication/change_event.h"
+#include "src/table_schema.h"
+
+namespace sluice::mysql {
+
+// How a value of this column travels between sluice and the server as a key or row value.
+replication::ValueKind value_kind(const ColumnInfo& column);
+
+// `value` as a MySQL literal for a column like `target`. Character data is written as a hex
+// literal with the column's character set introducer (_utf8mb4 X'…'), binary data as X'…', so
+// the bytes arrive exactly, whatever they contain. Numbers and temporal values are validated
+// before they are spliced in. Throws Error for an unchanged-TOAST marker or a malformed value.
+std::string sql_literal(const replication::Value& value, const ColumnInfo& target);
+
+// "(`a`, `b`)" for the named columns of `schema`.
+std::string column_list(const TableSchema& schema, const std::vector<std::size_t>& columns);
+
+// A predicate selecting keys strictly after `key` (`strict`) or up to and including it, over the
+// key columns of `schema`, expanded so the server can use the key's index:
+// a > 1 OR (a = 1 AND b > 7).
+std::string key_after(const TableSchema& schema, const replication::Row& key);
+std::string key_up_to(const TableSchema& schema, const replication::Row& key);
+
+// "(`k1`, `k2`) IN ((1, 2), (3, 4))" for the given keys.
+std::string key_in(const TableSchema& schema, const std::vector<replication::Row>& keys);
+
+// A SELECT expression reading a key column so its text converts back into a Value exactly
+// (binary columns through HEX()).
+std::string key_select_expression(const ColumnInfo& column);
+
+// Turns what key_select_expression returned into the column's Value.
+replication::Value key_value_from_text(const ColumnInfo& column, const std::string& text);
+
+}  // namespace sluice::mysql
