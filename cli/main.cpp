@@ -19,6 +19,8 @@ constexpr Command kCommands[] = {
     {"alter", "change a table's schema online (dry run unless --execute)", sluice::cli::run_alter},
     {"cleanup", "remove the shadow table and sentry a crashed run left behind",
      sluice::cli::run_cleanup},
+    {"stream", "print the row changes of one table live, as the change log delivers them",
+     sluice::cli::run_stream},
 };
 
 void print_usage() {

@@ -1,0 +1,288 @@
+#include "replication/mysql/binlog_decoder.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "replication/mysql/byte_reader.h"
+#include "replication/mysql/row_image.h"
+#include "replication/stream_error.h"
+
+namespace sluice::replication::mysql {
+namespace {
+
+bool is_rows_event(std::uint8_t type) {
+  return (type >= kWriteRowsEventV1 && type <= kDeleteRowsEventV1) ||
+         (type >= kWriteRowsEventV2 && type <= kDeleteRowsEventV2);
+}
+
+bool is_update(std::uint8_t type) {
+  return type == kUpdateRowsEventV1 || type == kUpdateRowsEventV2;
+}
+
+bool is_delete(std::uint8_t type) {
+  return type == kDeleteRowsEventV1 || type == kDeleteRowsEventV2;
+}
+
+std::string qualified(std::string_view schema, std::string_view table) {
+  return std::string(schema) + "." + std::string(table);
+}
+
+Row pick(const Row& row, const std::vector<std::size_t>& columns) {
+  Row key;
+  key.reserve(columns.size());
+  for (std::size_t index : columns) {
+    key.push_back(row[index]);
+  }
+  return key;
+}
+
+}  // namespace
+
+BinlogDecoder::BinlogDecoder(DecoderOptions options) : options_(std::move(options)) {}
+
+void BinlogDecoder::start_at(const Position& position, bool checksum) {
+  read_position_ = position;
+  resume_position_ = position;
+  format_.checksum = checksum;
+}
+
+void BinlogDecoder::discard_partial_transaction() {
+  in_transaction_ = false;
+  standalone_ = false;
+  gtid_.clear();
+  changes_.clear();
+}
+
+const TableSelector* BinlogDecoder::select(std::string_view schema, std::string_view table) const {
+  for (const TableSelector& selector : options_.tables) {
+    if (selector.schema == schema && selector.table == table) {
+      return &selector;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> event) {
+  const EventHeader header = parse_header(event);
+  // Events not in the file (the artificial ROTATE and FORMAT_DESCRIPTION a dump starts with)
+  // have no position; a ROTATE's own position belongs to the file it ends.
+  if (header.type != kRotateEvent && header.next_position != 0 &&
+      (header.flags & kArtificialEventFlag) == 0) {
+    read_position_.offset = header.next_position;
+  }
+  if (header.type == kFormatDescriptionEvent) {
+    format_ = parse_format_description(event);
+    return std::nullopt;
+  }
+  const std::size_t trailer = format_.checksum ? kChecksumSize : 0;
+  if (header.event_size < kEventHeaderSize + trailer) {
+    throw StreamError("binlog event of type " + std::to_string(header.type) +
+                      " is shorter than its header and checksum");
+  }
+  const std::span<const std::uint8_t> body =
+      event.subspan(kEventHeaderSize, header.event_size - kEventHeaderSize - trailer);
+  switch (header.type) {
+    case kRotateEvent: {
+      const Rotate rotate = parse_rotate(event, format_.checksum);
+      read_position_.file = rotate.file;
+      read_position_.offset = rotate.position;
+      if (!in_transaction_) {
+        resume_position_.file = rotate.file;
+        resume_position_.offset = rotate.position;
+      }
+      return std::nullopt;
+    }
+    case kMariadbGtidEvent: {
+      const Gtid gtid = parse_mariadb_gtid(event);
+      begin(gtid.text);
+      standalone_ = gtid.standalone;
+      return std::nullopt;
+    }
+    case kMysqlGtidEvent:
+      begin(parse_mysql_gtid(event).text);
+      return std::nullopt;
+    case kMysqlAnonymousGtidEvent:
+      begin("");
+      return std::nullopt;
+    case kQueryEvent: {
+      const std::string query = parse_query_text(event, format_.checksum);
+      if (query == "BEGIN") {
+        in_transaction_ = true;
+      } else if (query == "ROLLBACK") {
+        discard_partial_transaction();
+      } else if (query == "COMMIT" || !in_transaction_ || standalone_) {
+        return commit(header);
+      }
+      return std::nullopt;
+    }
+    case kXidEvent:
+      return commit(header);
+    case kTableMapEvent:
+      on_table_map(body);
+      return std::nullopt;
+    case kHeartbeatEvent:
+      // Sent only when the server has nothing more to send, so never inside a transaction.
+      if (in_transaction_ || header.next_position == 0) {
+        return std::nullopt;
+      }
+      resume_position_.file = read_position_.file;
+      resume_position_.offset = read_position_.offset;
+      return Transaction{{}, resume_position_, std::chrono::system_clock::time_point()};
+    default:
+      if (is_rows_event(header.type) || header.type == kMysqlPartialUpdateRowsEvent ||
+          (header.type >= kMariadbWriteRowsCompressedV1 &&
+           header.type <= kMariadbDeleteRowsCompressedV1)) {
+        on_rows(header, body);
+      }
+      return std::nullopt;
+  }
+}
+
+void BinlogDecoder::begin(std::string gtid) {
+  changes_.clear();
+  in_transaction_ = true;
+  standalone_ = false;
+  gtid_ = std::move(gtid);
+}
+
+std::optional<Transaction> BinlogDecoder::commit(const EventHeader& header) {
+  Transaction transaction;
+  transaction.commit_position = read_position_;
+  transaction.commit_position.gtid = gtid_.empty() ? resume_position_.gtid : gtid_;
+  transaction.commit_time =
+      std::chrono::system_clock::time_point(std::chrono::seconds(header.timestamp));
+  for (ChangeEvent& change : changes_) {
+    change.position = transaction.commit_position;
+  }
+  transaction.changes = std::move(changes_);
+  changes_.clear();
+  in_transaction_ = false;
+  standalone_ = false;
+  gtid_.clear();
+  resume_position_ = transaction.commit_position;
+  return transaction;
+}
+
+void BinlogDecoder::on_table_map(std::span<const std::uint8_t> body) {
+  const std::uint8_t post_header = format_.post_header_lengths[kTableMapEvent];
+  const TableName name = peek_table_map(body, post_header);
+  const TableSelector* selector = nullptr;
+  if (!options_.tables.empty()) {
+    selector = select(name.schema, name.table);
+    if (!selector) {
+      tables_[name.table_id] = nullptr;
+      return;
+    }
+  }
+  auto& slot = tables_[name.table_id];
+  if (slot && std::equal(slot->raw.begin(), slot->raw.end(), body.begin(), body.end())) {
+    return;
+  }
+  auto mapped = std::make_shared<MappedTable>();
+  mapped->raw.assign(body.begin(), body.end());
+  mapped->map = parse_table_map(body, post_header);
+  std::vector<std::size_t> key = mapped->map.primary_key;
+  if (selector && !selector->key_columns.empty()) {
+    key.clear();
+    for (const std::string& column : selector->key_columns) {
+      auto found = std::find_if(mapped->map.columns.begin(), mapped->map.columns.end(),
+                                [&](const ColumnInfo& c) { return c.name == column; });
+      if (found == mapped->map.columns.end()) {
+        throw StreamError("key column " + column + " is not in the binlog's description of " +
+                          qualified(name.schema, name.table) +
+                          " (column names need binlog_row_metadata=FULL)");
+      }
+      key.push_back(static_cast<std::size_t>(found - mapped->map.columns.begin()));
+    }
+  }
+  mapped->description = mapped->map.describe(key);
+  mapped->key_wanted.assign(mapped->map.columns.size(), 0);
+  for (std::size_t index : mapped->description->key_columns) {
+    mapped->key_wanted[index] = 1;
+  }
+  slot = std::move(mapped);
+}
+
+void BinlogDecoder::on_rows(const EventHeader& header, std::span<const std::uint8_t> body) {
+  ByteReader reader(body.data(), body.size());
+  const std::uint8_t post_header = format_.post_header_lengths[header.type];
+  const std::uint64_t table_id = reader.uint(post_header == 6 ? 4 : 6, "rows event table id");
+  const auto found = tables_.find(table_id);
+  if (found == tables_.end()) {
+    throw StreamError("rows event for table id " + std::to_string(table_id) +
+                      " arrived without its table map; the stream must start at a transaction "
+                      "boundary");
+  }
+  if (!found->second) {
+    return;
+  }
+  const MappedTable& table = *found->second;
+  const std::string name = qualified(table.map.schema, table.map.table);
+  if (header.type == kMysqlPartialUpdateRowsEvent) {
+    throw StreamError("the binlog holds a partial JSON update of " + name +
+                      ", which carries no full after image; set binlog_row_value_options='' on "
+                      "the server");
+  }
+  if (!is_rows_event(header.type)) {
+    throw StreamError("the binlog holds compressed rows events for " + name +
+                      ", which sluice cannot decode; set log_bin_compress=OFF on the server");
+  }
+  reader.skip(2, "rows event flags");
+  if (header.type >= kWriteRowsEventV2) {
+    const std::uint64_t extra = reader.uint(2, "rows event extra data");
+    if (extra < 2) {
+      throw StreamError("rows event of " + name + " has a malformed extra-data length");
+    }
+    reader.skip(extra - 2, "rows event extra data");
+  }
+  const std::uint64_t count = reader.packed("rows event column count");
+  if (count != table.map.columns.size()) {
+    throw StreamError("rows event of " + name + " has " + std::to_string(count) +
+                      " columns but its table map has " +
+                      std::to_string(table.map.columns.size()));
+  }
+  const std::size_t bitmap_bytes = (count + 7) / 8;
+  reader.need(bitmap_bytes, "columns-present bitmap");
+  const std::uint8_t* present_before = reader.current();
+  reader.skip(bitmap_bytes, "columns-present bitmap");
+  const std::uint8_t* present_after = present_before;
+  if (is_update(header.type)) {
+    reader.need(bitmap_bytes, "columns-present bitmap");
+    present_after = reader.current();
+    reader.skip(bitmap_bytes, "columns-present bitmap");
+  }
+  const std::vector<char>* wanted = options_.full_images ? nullptr : &table.key_wanted;
+  const std::vector<std::size_t>& key = table.description->key_columns;
+  while (reader.remaining() > 0) {
+    ChangeEvent& change = changes_.emplace_back();
+    change.table = table.description;
+    if (is_update(header.type)) {
+      change.operation = Operation::update;
+      decode_row(table.map, present_before, reader, before_scratch_, wanted);
+      decode_row(table.map, present_after, reader, after_scratch_, wanted);
+      change.key_before = pick(before_scratch_, key);
+      change.key_after = pick(after_scratch_, key);
+      if (options_.full_images) {
+        change.before = before_scratch_;
+        change.after = after_scratch_;
+      }
+    } else if (is_delete(header.type)) {
+      change.operation = Operation::erase;
+      decode_row(table.map, present_before, reader, before_scratch_, wanted);
+      change.key_before = pick(before_scratch_, key);
+      if (options_.full_images) {
+        change.before = before_scratch_;
+      }
+    } else {
+      change.operation = Operation::insert;
+      decode_row(table.map, present_before, reader, after_scratch_, wanted);
+      change.key_after = pick(after_scratch_, key);
+      if (options_.full_images) {
+        change.after = after_scratch_;
+      }
+    }
+    ++rows_decoded_;
+  }
+}
+
+}  // namespace sluice::replication::mysql

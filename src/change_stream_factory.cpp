@@ -1,0 +1,82 @@
+#include "src/change_stream_factory.h"
+
+#include "ddl/ddl_error.h"
+#include "ddl/identifier.h"
+#include "replication/mysql/binlog_stream.h"
+#include "replication/stream_error.h"
+#include "src/error.h"
+#include "src/mysql/mysql_connection.h"
+
+namespace sluice {
+namespace {
+
+std::unique_ptr<replication::ChangeStream> open_mysql_stream(
+    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text,
+    std::uint32_t server_id) {
+  ddl::QualifiedName name;
+  try {
+    name = ddl::parse_qualified_name(ddl::Dialect::mysql, table_text, dsn.database);
+  } catch (const ddl::DdlError& error) {
+    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
+  }
+  if (name.schema.empty()) {
+    throw Error(ExitCode::usage,
+                "--table names no database; give it as database.table or put the database in "
+                "the DSN (mysql://user@host:port/database)");
+  }
+  mysql::Connection connection(dsn, password);
+  const std::string quoted = ddl::quote_qualified(ddl::Dialect::mysql, {name.schema, name.name});
+  if (!connection.query_value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+                              connection.quote_literal(name.schema) + " AND TABLE_NAME = " +
+                              connection.quote_literal(name.name))) {
+    throw Error(ExitCode::not_found, "table " + quoted + " does not exist on " + dsn.display());
+  }
+  std::vector<mysql::ResultRow> status;
+  try {
+    status = connection.query("SHOW MASTER STATUS");
+  } catch (const Error& error) {
+    throw Error(ExitCode::preflight_failed,
+                std::string("cannot read the binlog position (SHOW MASTER STATUS): ") +
+                    error.what() + "; grant BINLOG MONITOR (MariaDB) or REPLICATION CLIENT");
+  }
+  if (status.empty() || !status.front().at(0) || !status.front().at(1)) {
+    throw Error(ExitCode::preflight_failed,
+                "binary logging is off on " + dsn.display() +
+                    "; start the server with log_bin, binlog_format=ROW and "
+                    "binlog_row_metadata=FULL");
+  }
+  replication::Position start;
+  start.file = *status.front()[0];
+  start.offset = std::stoull(*status.front()[1]);
+
+  replication::mysql::BinlogConnectionOptions options;
+  options.host = dsn.host;
+  options.port = dsn.port;
+  options.socket = dsn.socket;
+  options.user = dsn.user;
+  options.password = password;
+  options.server_id = server_id;
+  replication::mysql::DecoderOptions decoder;
+  decoder.tables.push_back({name.schema, name.name, {}});
+  try {
+    return std::make_unique<replication::mysql::BinlogStream>(options, decoder, start);
+  } catch (const replication::StreamError& error) {
+    throw Error(ExitCode::stream, error.what());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<replication::ChangeStream> open_change_stream(
+    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text,
+    std::uint32_t server_id) {
+  switch (dsn.kind) {
+    case ServerKind::mysql:
+      return open_mysql_stream(dsn, password, table_text, server_id);
+    case ServerKind::postgres:
+      throw Error(ExitCode::usage, "sluice stream does not support PostgreSQL yet");
+  }
+  throw Error(ExitCode::usage, "unknown server kind");
+}
+
+}  // namespace sluice
