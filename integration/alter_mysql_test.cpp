@@ -1,0 +1,166 @@
+// `sluice alter` against a real MariaDB while an application writes: every run ends with a full
+// row-for-row comparison of the migrated table with a twin table that received the same writes.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "integration/support.h"
+#include "integration/table_writer.h"
+
+using sluice::ServerKind;
+using namespace sluice::test;
+
+namespace {
+
+std::string dsn() { return server_dsn(ServerKind::mysql); }
+
+bool exists(sluice::mysql::Connection& db, const std::string& table) {
+  return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
+}
+
+// Migrates `table` with `alter` while a writer runs, then compares it with its twin.
+RunResult migrate_under_load(const std::string& table, const std::string& alter, int rows,
+                             bool composite, const std::vector<std::string>& extra = {}) {
+  auto db = mysql_admin();
+  const std::string twin = table + "_twin";
+  create_typed_table(*db, table, twin, rows, composite);
+  TableWriter writer(sluice::parse_dsn(dsn()), table, twin);
+  writer.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<std::string> args = {"alter",   "--dsn",   dsn(),       "--table",
+                                   table,     "--alter", alter,       "--execute",
+                                   "--chunk-time", "20"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunResult run = run_sluice(args);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  writer.stop();
+  INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(writer.transactions() > 0);
+  CHECK(exists(*db, "_" + table + "_old"));
+  CHECK_FALSE(exists(*db, "_" + table + "_new"));
+  const auto migrated = table_rows(*db, table, twin);
+  const auto expected = table_rows(*db, twin, table);
+  CHECK(migrated.size() == expected.size());
+  CHECK(migrated == expected);
+  return run;
+}
+
+std::string column_type(const std::string& table, const std::string& column) {
+  auto db = mysql_admin();
+  return db
+      ->query_value("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                    "DATABASE() AND TABLE_NAME = " +
+                    db->quote_literal(table) + " AND COLUMN_NAME = " + db->quote_literal(column))
+      .value_or("");
+}
+
+}  // namespace
+
+TEST_CASE("change a column type (INT to BIGINT) under concurrent writes") {
+  RunResult run = migrate_under_load("alt_k", "MODIFY k BIGINT NOT NULL DEFAULT 0", 20000, false);
+  CHECK(column_type("alt_k", "k") == "bigint(20)");
+  CHECK(run.out.find("rows verified") != std::string::npos);
+}
+
+TEST_CASE("add a column with a default, drop a column, widen a VARCHAR, add an index") {
+  migrate_under_load("alt_multi",
+                     "ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'n/a', DROP COLUMN data, "
+                     "MODIFY name VARCHAR(200) CHARACTER SET utf8mb4 NULL, ADD INDEX k_idx (k)",
+                     8000, false, {"--force-rebuild"});
+  CHECK(column_type("alt_multi", "name") == "varchar(200)");
+  CHECK(column_type("alt_multi", "note") == "varchar(20)");
+  CHECK(column_type("alt_multi", "data").empty());
+}
+
+TEST_CASE("a composite primary key") {
+  migrate_under_load("alt_comp", "MODIFY amount DECIMAL(14,4) NULL", 6000, true);
+  CHECK(column_type("alt_comp", "amount") == "decimal(14,4)");
+}
+
+TEST_CASE("an empty table and a table of one row") {
+  migrate_under_load("alt_empty", "ENGINE=InnoDB", 0, false);
+  migrate_under_load("alt_one", "MODIFY k BIGINT NOT NULL DEFAULT 0", 1, false);
+}
+
+TEST_CASE("a dry run prints the plan and creates nothing") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_dry", "alt_dry_twin", 10, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_dry", "--alter",
+                              "MODIFY k BIGINT NOT NULL DEFAULT 0, DROP COLUMN data"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("key the copy walks: PRIMARY (`id`)") != std::string::npos);
+  CHECK(run.out.find("columns dropped:    `data`") != std::string::npos);
+  CHECK(run.out.find("CREATE TABLE `sluice_test`.`_alt_dry_new` LIKE") != std::string::npos);
+  CHECK(run.out.find("dry run: nothing was changed") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_alt_dry_new"));
+  CHECK(column_type("alt_dry", "k") == "int(11)");
+}
+
+TEST_CASE("an ADD COLUMN the server can apply in place is applied instantly") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_instant", "alt_instant_twin", 100, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_instant", "--alter",
+                              "ADD COLUMN extra INT NULL", "--execute"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("applied the change in place") != std::string::npos);
+  CHECK(column_type("alt_instant", "extra") == "int(11)");
+  CHECK_FALSE(exists(*db, "_alt_instant_old"));
+}
+
+TEST_CASE("renames and unique keys are refused before anything is created") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_refuse", "alt_refuse_twin", 10, false);
+  for (const char* alter : {"RENAME COLUMN k TO k2", "CHANGE k k2 INT", "ADD UNIQUE KEY (k)",
+                            "DROP PRIMARY KEY", "ADD COLUMN x INT; DROP TABLE alt_refuse"}) {
+    RunResult run = run_sluice(
+        {"alter", "--dsn", dsn(), "--table", "alt_refuse", "--alter", alter, "--execute"});
+    INFO(alter << ": " << run.err);
+    CHECK(run.exit_code != 0);
+    CHECK(run.err.find("sluice: error:") != std::string::npos);
+    CHECK_FALSE(exists(*db, "_alt_refuse_new"));
+    CHECK(exists(*db, "alt_refuse"));
+  }
+}
+
+TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and retries") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_busy", "alt_busy_twin", 3000, false);
+  auto blocker = mysql_admin();
+  blocker->execute("LOCK TABLES alt_busy READ");
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    blocker->execute("UNLOCK TABLES");
+  });
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_busy", "--alter",
+                              "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute",
+                              "--cutover-lock-timeout", "500", "--cutover-attempts", "10"});
+  release.join();
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("cut-over could not lock") != std::string::npos);
+  CHECK(table_rows(*db, "alt_busy", "alt_busy_twin") == table_rows(*db, "alt_busy_twin", "alt_busy"));
+}
+
+TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old table") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_left", "alt_left_twin", 5, false);
+  db->execute("CREATE TABLE _alt_left_new LIKE alt_left");
+  RunResult refused = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_left", "--alter",
+                                  "MODIFY k BIGINT", "--execute"});
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("sluice cleanup") != std::string::npos);
+  db->execute("CREATE TABLE _alt_left_old (sentry INT) COMMENT 'sluice cut-over sentry'");
+  RunResult cleaned = run_sluice({"cleanup", "--dsn", dsn(), "--table", "alt_left"});
+  CHECK(cleaned.exit_code == 0);
+  CHECK(cleaned.out.find("dropped `sluice_test`.`_alt_left_new`") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_alt_left_new"));
+  CHECK_FALSE(exists(*db, "_alt_left_old"));
+  db->execute("CREATE TABLE _alt_left_old LIKE alt_left");
+  RunResult kept = run_sluice({"cleanup", "--dsn", dsn(), "--table", "alt_left"});
+  CHECK(kept.out.find("nothing to clean up") != std::string::npos);
+  CHECK(exists(*db, "_alt_left_old"));
+}
