@@ -18,13 +18,15 @@ struct AlterAnalysis {
   std::vector<std::string> modified_columns;  // type or attribute changes of a kept column
   std::vector<std::string> added_indexes;     // index / key / constraint names ("" when unnamed)
   std::vector<std::string> dropped_indexes;
-  bool adds_unique_key = false;      // ADD UNIQUE / ADD PRIMARY KEY / unique constraint
-  bool changes_primary_key = false;  // DROP PRIMARY KEY or ADD PRIMARY KEY
+  bool adds_unique_key = false;        // ADD UNIQUE / ADD PRIMARY KEY / unique constraint
+  bool changes_primary_key = false;    // DROP PRIMARY KEY or ADD PRIMARY KEY
   bool changes_table_options = false;  // ENGINE=, CHARSET, COMMENT=, ROW_FORMAT, FORCE, ...
   // True when every clause is one the server can apply in its catalog without copying rows
-  // (MariaDB/MySQL ALGORITHM=INSTANT: ADD COLUMN, DROP COLUMN, SET/DROP DEFAULT; PostgreSQL:
-  // ADD COLUMN without a volatile default, DROP COLUMN, SET/DROP DEFAULT). The server has the
-  // last word; this only says whether asking it is worthwhile.
+  // (MariaDB/MySQL ALGORITHM=INSTANT: ADD COLUMN, DROP COLUMN, SET/DROP DEFAULT, RENAME INDEX;
+  // PostgreSQL: ADD COLUMN whose default is a literal or NULL, DROP COLUMN, SET/DROP DEFAULT,
+  // RENAME CONSTRAINT). The server has the last word; this only says whether asking it is
+  // worthwhile. A renamed index or constraint appears in dropped_indexes (old name) and
+  // added_indexes (new name).
   bool instant_candidate = false;
   // The specification with comments removed and whitespace normalised, one entry per
   // top-level clause, ready to append to "ALTER TABLE <shadow> ".

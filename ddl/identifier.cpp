@@ -7,7 +7,9 @@
 namespace sluice::ddl {
 namespace {
 
-char quote_char(Dialect dialect) { return dialect == Dialect::mysql ? '`' : '"'; }
+char quote_char(Dialect dialect) {
+  return dialect == Dialect::mysql ? '`' : '"';
+}
 
 void require_valid(std::string_view name) {
   if (name.empty()) {
@@ -18,7 +20,9 @@ void require_valid(std::string_view name) {
   }
 }
 
-char fold_ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char fold_ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // Splits `text` on dots outside quotes and unquotes each part.
 std::vector<std::string> split_parts(Dialect dialect, std::string_view text) {
