@@ -247,14 +247,10 @@ class Cursor {
   std::size_t pos_ = 0;
 };
 
-// Words that start a clause but never appear inside a column definition: finding one there means
-// a comma is missing (or a comment swallowed it), so the text is not what the user meant.
-void require_column_definition(Dialect dialect, Tokens clause, Tokens definition,
-                               const std::string& column) {
-  if (definition.empty()) {
-    throw DdlError("the ALTER clause '" + excerpt(clause) + "' gives column " +
-                   quoted(dialect, column) + " no type; add its definition");
-  }
+// Words that start a clause but never appear inside a column definition or default: finding
+// one there means a comma is missing (or a comment swallowed it), so the text is not what the
+// user meant.
+void require_no_clause_keyword(Dialect dialect, Tokens definition, const std::string& column) {
   for (std::string_view keyword : {"ADD", "DROP", "ALTER", "MODIFY", "CHANGE", "RENAME"}) {
     if (has_top_level_keyword(definition, keyword)) {
       throw DdlError("the definition of column " + quoted(dialect, column) + " contains " +
@@ -262,6 +258,15 @@ void require_column_definition(Dialect dialect, Tokens clause, Tokens definition
                      ", which starts another clause; separate clauses with commas");
     }
   }
+}
+
+void require_column_definition(Dialect dialect, Tokens clause, Tokens definition,
+                               const std::string& column) {
+  if (definition.empty()) {
+    throw DdlError("the ALTER clause '" + excerpt(clause) + "' gives column " +
+                   quoted(dialect, column) + " no type; add its definition");
+  }
+  require_no_clause_keyword(dialect, definition, column);
 }
 
 class Analyzer {
@@ -520,9 +525,15 @@ class Analyzer {
     }
     cursor.expect("SET");
     cursor.expect("DEFAULT");
+    return set_default(cursor, column);
+  }
+
+  // The rest of `ALTER [COLUMN] c SET DEFAULT expr`; always an instant candidate.
+  bool set_default(const Cursor& cursor, const std::string& column) const {
     if (cursor.at_end()) {
       refuse_unrecognised(cursor.clause());
     }
+    require_no_clause_keyword(dialect_, cursor.rest(), column);
     return true;
   }
 
@@ -700,8 +711,8 @@ class Analyzer {
       cursor.expect_end();
       return true;
     }
-    if (cursor.accept({"SET", "DEFAULT"}) && !cursor.at_end()) {
-      return true;
+    if (cursor.accept({"SET", "DEFAULT"})) {
+      return set_default(cursor, column);
     }
     refuse_unrecognised(cursor.clause());
   }

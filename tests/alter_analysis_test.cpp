@@ -298,6 +298,15 @@ TEST_CASE("injection attempts are refused or stay one clause") {
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x INT # ;\nDROP TABLE t"), "contains DROP"));
   CHECK(contains(refusal(Dialect::postgres, "ADD COLUMN x int /* ; */ DROP TABLE t"),
                  "contains DROP"));
+  CHECK(contains(refusal(Dialect::mysql, "ALTER COLUMN x SET DEFAULT 1 -- ,\nDROP COLUMN y"),
+                 "column `x` contains DROP"));
+  CHECK(contains(refusal(Dialect::postgres, "ALTER x SET DEFAULT 1 /* , */ RENAME TO t"),
+                 "column \"x\" contains RENAME"));
+  CHECK(contains(refusal(Dialect::postgres, "ALTER x TYPE int -- ,\n DROP COLUMN y"),
+                 "column \"x\" contains DROP"));
+  CHECK(contains(refusal(Dialect::postgres, "ADD COLUMN U&\"d\\0061t\" int"), "Unicode escape"));
+  CHECK(pg("ADD COLUMN u int DEFAULT 1, ALTER COLUMN u SET DEFAULT u & 1").added_columns ==
+        Names{"u"});
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x INT /*!50000 ; DROP TABLE t */"),
                  "executable comment"));
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x INT /*M!100000 , DROP COLUMN y */"),
