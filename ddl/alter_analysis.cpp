@@ -458,10 +458,19 @@ class Analyzer {
     if (dialect_ == Dialect::postgres) {
       return !keyed && postgres_add_column_is_instant(definition);
     }
-    // AUTO_INCREMENT and stored generated columns make the server fill every row.
-    return !keyed && !has_top_level_keyword(definition, "AUTO_INCREMENT") &&
-           !has_top_level_keyword(definition, "STORED") &&
-           !has_top_level_keyword(definition, "PERSISTENT");
+    return !keyed && mysql_add_column_is_instant(definition);
+  }
+
+  // AUTO_INCREMENT and stored generated columns make the server fill every row; CHECK and
+  // REFERENCES make it check every row.
+  static bool mysql_add_column_is_instant(Tokens definition) {
+    for (std::string_view keyword :
+         {"AUTO_INCREMENT", "STORED", "PERSISTENT", "CHECK", "REFERENCES"}) {
+      if (has_top_level_keyword(definition, keyword)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   void modify_column(Cursor& cursor, const std::string& column) {

@@ -114,6 +114,8 @@ TEST_CASE(
   CHECK_FALSE(my("ADD COLUMN g INT AS (a + 1) STORED").instant_candidate);
   CHECK_FALSE(my("ADD COLUMN g INT AS (a + 1) PERSISTENT").instant_candidate);
   CHECK(my("ADD COLUMN g INT AS (a + 1) VIRTUAL").instant_candidate);
+  CHECK_FALSE(my("ADD COLUMN c INT CHECK (c > 0)").instant_candidate);
+  CHECK_FALSE(my("ADD COLUMN o INT REFERENCES orders (id)").instant_candidate);
 }
 
 TEST_CASE("MySQL commas inside strings, ENUM lists and function calls do not split clauses") {
