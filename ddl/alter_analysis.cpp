@@ -55,7 +55,12 @@ std::string excerpt(Tokens tokens) {
   constexpr std::size_t max_length = 80;
   std::string text = render(tokens);
   if (text.size() > max_length) {
-    text = text.substr(0, max_length) + "…";
+    std::size_t cut = max_length;
+    // Never cut a UTF-8 character in half: back up over continuation bytes.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    text = text.substr(0, cut) + "…";
   }
   return text;
 }
@@ -444,6 +449,9 @@ class Analyzer {
   bool mysql_add_column_list(Tokens clause, Tokens list) {
     bool instant = true;
     for (Tokens definition : split_top_level(list.subspan(1, list.size() - 2))) {
+      if (definition.empty()) {
+        refuse_unrecognised(clause);
+      }
       Cursor column(dialect_, definition);
       const std::string name = column.name();
       instant = add_column(clause, name, column.rest()) && instant;

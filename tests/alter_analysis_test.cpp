@@ -274,6 +274,11 @@ TEST_CASE("MySQL refusals name what is wrong") {
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x"), "gives column `x` no type"));
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN `` INT"), "empty quoted name"));
   CHECK(contains(refusal(Dialect::mysql, "ADD INDEX idx"), "'ADD INDEX idx'"));
+  CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN (a INT,)"), "'ADD COLUMN (a INT,)'"));
+  // Long clauses are shortened in messages, never in the middle of a UTF-8 character.
+  const std::string long_clause = "FROB " + std::string(74, 'x') + "\xc3\xa4\xc3\xa4";
+  const std::string message = refusal(Dialect::mysql, long_clause);
+  CHECK(contains(message, "'FROB " + std::string(74, 'x') + "…'"));
 }
 
 TEST_CASE("empty specifications, empty clauses and unbalanced parentheses are refused") {
