@@ -1,6 +1,5 @@
 #include "ddl/alter_analysis.h"
 
-#include <cctype>
 #include <initializer_list>
 #include <span>
 
@@ -25,17 +24,9 @@ bool is_any_keyword(const Token& token, std::initializer_list<std::string_view> 
   return false;
 }
 
+// ASCII only, like the servers' keyword matching, and independent of the process locale.
 bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
+  return is_keyword(Token{TokenKind::word, std::string(a)}, b);
 }
 
 // Tokens joined with one space wherever the source had whitespace or a comment.
