@@ -427,6 +427,11 @@ class Analyzer {
     if (constraint(cursor)) {
       return false;
     }
+    // MariaDB's ADD SYSTEM VERSIONING / ADD PERIOD FOR would otherwise read as a column `SYSTEM`.
+    if ((cursor.peek("SYSTEM") && cursor.peek("VERSIONING", 1)) ||
+        (cursor.peek("PERIOD") && cursor.peek("FOR", 1))) {
+      refuse_unrecognised(cursor.clause());
+    }
     cursor.accept("COLUMN");
     cursor.accept({"IF", "NOT", "EXISTS"});
     if (is_parenthesized(cursor.rest())) {

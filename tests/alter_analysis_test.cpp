@@ -275,6 +275,10 @@ TEST_CASE("MySQL refusals name what is wrong") {
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN `` INT"), "empty quoted name"));
   CHECK(contains(refusal(Dialect::mysql, "ADD INDEX idx"), "'ADD INDEX idx'"));
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN (a INT,)"), "'ADD COLUMN (a INT,)'"));
+  CHECK(contains(refusal(Dialect::mysql, "ADD SYSTEM VERSIONING"), "'ADD SYSTEM VERSIONING'"));
+  CHECK(contains(refusal(Dialect::mysql, "DROP SYSTEM VERSIONING"), "'DROP SYSTEM VERSIONING'"));
+  CHECK(contains(refusal(Dialect::mysql, "ADD PERIOD FOR p (s, e)"), "'ADD PERIOD FOR p (s, e)'"));
+  CHECK(my("ADD COLUMN `system` INT").added_columns == Names{"system"});
   // Long clauses are shortened in messages, never in the middle of a UTF-8 character.
   const std::string long_clause = "FROB " + std::string(74, 'x') + "\xc3\xa4\xc3\xa4";
   const std::string message = refusal(Dialect::mysql, long_clause);
