@@ -1,6 +1,5 @@
 #include "ddl/alter_analysis.h"
 
-#include <cctype>
 #include <initializer_list>
 #include <span>
 
@@ -25,17 +24,9 @@ bool is_any_keyword(const Token& token, std::initializer_list<std::string_view> 
   return false;
 }
 
+// ASCII only, like the servers' keyword matching, and independent of the process locale.
 bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
+  return is_keyword(Token{TokenKind::word, std::string(a)}, b);
 }
 
 // Tokens joined with one space wherever the source had whitespace or a comment.
@@ -55,7 +46,12 @@ std::string excerpt(Tokens tokens) {
   constexpr std::size_t max_length = 80;
   std::string text = render(tokens);
   if (text.size() > max_length) {
-    text = text.substr(0, max_length) + "…";
+    std::size_t cut = max_length;
+    // Never cut a UTF-8 character in half: back up over continuation bytes.
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    text = text.substr(0, cut) + "…";
   }
   return text;
 }
@@ -247,14 +243,10 @@ class Cursor {
   std::size_t pos_ = 0;
 };
 
-// Words that start a clause but never appear inside a column definition: finding one there means
-// a comma is missing (or a comment swallowed it), so the text is not what the user meant.
-void require_column_definition(Dialect dialect, Tokens clause, Tokens definition,
-                               const std::string& column) {
-  if (definition.empty()) {
-    throw DdlError("the ALTER clause '" + excerpt(clause) + "' gives column " +
-                   quoted(dialect, column) + " no type; add its definition");
-  }
+// Words that start a clause but never appear inside a column definition or default: finding
+// one there means a comma is missing (or a comment swallowed it), so the text is not what the
+// user meant.
+void require_no_clause_keyword(Dialect dialect, Tokens definition, const std::string& column) {
   for (std::string_view keyword : {"ADD", "DROP", "ALTER", "MODIFY", "CHANGE", "RENAME"}) {
     if (has_top_level_keyword(definition, keyword)) {
       throw DdlError("the definition of column " + quoted(dialect, column) + " contains " +
@@ -262,6 +254,15 @@ void require_column_definition(Dialect dialect, Tokens clause, Tokens definition
                      ", which starts another clause; separate clauses with commas");
     }
   }
+}
+
+void require_column_definition(Dialect dialect, Tokens clause, Tokens definition,
+                               const std::string& column) {
+  if (definition.empty()) {
+    throw DdlError("the ALTER clause '" + excerpt(clause) + "' gives column " +
+                   quoted(dialect, column) + " no type; add its definition");
+  }
+  require_no_clause_keyword(dialect, definition, column);
 }
 
 class Analyzer {
@@ -426,6 +427,11 @@ class Analyzer {
     if (constraint(cursor)) {
       return false;
     }
+    // MariaDB's ADD SYSTEM VERSIONING / ADD PERIOD FOR would otherwise read as a column `SYSTEM`.
+    if ((cursor.peek("SYSTEM") && cursor.peek("VERSIONING", 1)) ||
+        (cursor.peek("PERIOD") && cursor.peek("FOR", 1))) {
+      refuse_unrecognised(cursor.clause());
+    }
     cursor.accept("COLUMN");
     cursor.accept({"IF", "NOT", "EXISTS"});
     if (is_parenthesized(cursor.rest())) {
@@ -439,6 +445,9 @@ class Analyzer {
   bool mysql_add_column_list(Tokens clause, Tokens list) {
     bool instant = true;
     for (Tokens definition : split_top_level(list.subspan(1, list.size() - 2))) {
+      if (definition.empty()) {
+        refuse_unrecognised(clause);
+      }
       Cursor column(dialect_, definition);
       const std::string name = column.name();
       instant = add_column(clause, name, column.rest()) && instant;
@@ -453,10 +462,19 @@ class Analyzer {
     if (dialect_ == Dialect::postgres) {
       return !keyed && postgres_add_column_is_instant(definition);
     }
-    // AUTO_INCREMENT and stored generated columns make the server fill every row.
-    return !keyed && !has_top_level_keyword(definition, "AUTO_INCREMENT") &&
-           !has_top_level_keyword(definition, "STORED") &&
-           !has_top_level_keyword(definition, "PERSISTENT");
+    return !keyed && mysql_add_column_is_instant(definition);
+  }
+
+  // AUTO_INCREMENT and stored generated columns make the server fill every row; CHECK and
+  // REFERENCES make it check every row.
+  static bool mysql_add_column_is_instant(Tokens definition) {
+    for (std::string_view keyword :
+         {"AUTO_INCREMENT", "STORED", "PERSISTENT", "CHECK", "REFERENCES"}) {
+      if (has_top_level_keyword(definition, keyword)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   void modify_column(Cursor& cursor, const std::string& column) {
@@ -520,9 +538,15 @@ class Analyzer {
     }
     cursor.expect("SET");
     cursor.expect("DEFAULT");
+    return set_default(cursor, column);
+  }
+
+  // The rest of `ALTER [COLUMN] c SET DEFAULT expr`; always an instant candidate.
+  bool set_default(const Cursor& cursor, const std::string& column) const {
     if (cursor.at_end()) {
       refuse_unrecognised(cursor.clause());
     }
+    require_no_clause_keyword(dialect_, cursor.rest(), column);
     return true;
   }
 
@@ -700,8 +724,8 @@ class Analyzer {
       cursor.expect_end();
       return true;
     }
-    if (cursor.accept({"SET", "DEFAULT"}) && !cursor.at_end()) {
-      return true;
+    if (cursor.accept({"SET", "DEFAULT"})) {
+      return set_default(cursor, column);
     }
     refuse_unrecognised(cursor.clause());
   }

@@ -38,8 +38,13 @@ struct AlterAnalysis {
 // unbalanced quotes or parentheses; column renames (RENAME COLUMN, CHANGE old new, PostgreSQL
 // RENAME [COLUMN] a TO b), whose message points to the expand-contract path (rename = add +
 // backfill + drop, `sluice plan`); table renames (RENAME TO); partitioning clauses;
-// ALGORITHM= / LOCK= clauses (sluice chooses how to run the change); and clauses it does not
-// recognise.
+// ALGORITHM= / LOCK= clauses (sluice chooses how to run the change); MySQL ORDER BY and
+// DISCARD/IMPORT TABLESPACE; PostgreSQL clauses that make no sense for a rebuilt copy (SET SCHEMA,
+// SET UNLOGGED, OWNER TO, ENABLE/DISABLE TRIGGER/RULE, REPLICA IDENTITY, CLUSTER ON, [NO]
+// INHERIT); text whose meaning the server decides at run time (MySQL executable comments /*! */,
+// MySQL backslash-escaped quotes, which depend on NO_BACKSLASH_ESCAPES, PostgreSQL U& escapes);
+// a column definition or default containing ADD/DROP/ALTER/MODIFY/CHANGE/RENAME (a missing or
+// commented-out comma); and clauses it does not recognise.
 AlterAnalysis analyze_alter(Dialect dialect, std::string_view specification);
 
 }  // namespace sluice::ddl

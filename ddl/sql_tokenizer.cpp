@@ -203,6 +203,12 @@ class Lexer {
       ++i;
     }
     const std::string_view word = sql_.substr(begin, i - begin);
+    if (!mysql() && equals_ignore_case(word, "U") && at(i) == '&' &&
+        (at(i + 1) == '\'' || at(i + 1) == '"')) {
+      throw DdlError(
+          "the ALTER uses a U&'…' or U&\"…\" Unicode escape, which sluice does not decode; write "
+          "the characters themselves");
+    }
     if (at(i) == '\'' && is_string_prefix(word)) {
       pos_ = i;
       const bool escapes = mysql() || equals_ignore_case(word, "E");

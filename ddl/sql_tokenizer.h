@@ -26,7 +26,8 @@ struct Token {
 // and `#` for MySQL; PostgreSQL block comments nest). Throws DdlError for an unterminated string,
 // quoted identifier or comment, for a NUL byte, for MySQL executable comments (`/*! … */`,
 // `/*M! … */`, which the server runs as code), and for a MySQL string with a backslash-escaped
-// quote (`'it\'s'`), whose end depends on the server's NO_BACKSLASH_ESCAPES mode.
+// quote (`'it\'s'`), whose end depends on the server's NO_BACKSLASH_ESCAPES mode, and for
+// PostgreSQL U&'…' / U&"…" Unicode escapes (whose names it would not decode).
 std::vector<Token> tokenize_sql(Dialect dialect, std::string_view sql);
 
 // True when `token` is the bare word `keyword` (ASCII case-insensitive); quoted names never match.

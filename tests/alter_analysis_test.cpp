@@ -114,6 +114,8 @@ TEST_CASE(
   CHECK_FALSE(my("ADD COLUMN g INT AS (a + 1) STORED").instant_candidate);
   CHECK_FALSE(my("ADD COLUMN g INT AS (a + 1) PERSISTENT").instant_candidate);
   CHECK(my("ADD COLUMN g INT AS (a + 1) VIRTUAL").instant_candidate);
+  CHECK_FALSE(my("ADD COLUMN c INT CHECK (c > 0)").instant_candidate);
+  CHECK_FALSE(my("ADD COLUMN o INT REFERENCES orders (id)").instant_candidate);
 }
 
 TEST_CASE("MySQL commas inside strings, ENUM lists and function calls do not split clauses") {
@@ -272,6 +274,15 @@ TEST_CASE("MySQL refusals name what is wrong") {
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x"), "gives column `x` no type"));
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN `` INT"), "empty quoted name"));
   CHECK(contains(refusal(Dialect::mysql, "ADD INDEX idx"), "'ADD INDEX idx'"));
+  CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN (a INT,)"), "'ADD COLUMN (a INT,)'"));
+  CHECK(contains(refusal(Dialect::mysql, "ADD SYSTEM VERSIONING"), "'ADD SYSTEM VERSIONING'"));
+  CHECK(contains(refusal(Dialect::mysql, "DROP SYSTEM VERSIONING"), "'DROP SYSTEM VERSIONING'"));
+  CHECK(contains(refusal(Dialect::mysql, "ADD PERIOD FOR p (s, e)"), "'ADD PERIOD FOR p (s, e)'"));
+  CHECK(my("ADD COLUMN `system` INT").added_columns == Names{"system"});
+  // Long clauses are shortened in messages, never in the middle of a UTF-8 character.
+  const std::string long_clause = "FROB " + std::string(74, 'x') + "\xc3\xa4\xc3\xa4";
+  const std::string message = refusal(Dialect::mysql, long_clause);
+  CHECK(contains(message, "'FROB " + std::string(74, 'x') + "…'"));
 }
 
 TEST_CASE("empty specifications, empty clauses and unbalanced parentheses are refused") {
@@ -298,6 +309,15 @@ TEST_CASE("injection attempts are refused or stay one clause") {
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x INT # ;\nDROP TABLE t"), "contains DROP"));
   CHECK(contains(refusal(Dialect::postgres, "ADD COLUMN x int /* ; */ DROP TABLE t"),
                  "contains DROP"));
+  CHECK(contains(refusal(Dialect::mysql, "ALTER COLUMN x SET DEFAULT 1 -- ,\nDROP COLUMN y"),
+                 "column `x` contains DROP"));
+  CHECK(contains(refusal(Dialect::postgres, "ALTER x SET DEFAULT 1 /* , */ RENAME TO t"),
+                 "column \"x\" contains RENAME"));
+  CHECK(contains(refusal(Dialect::postgres, "ALTER x TYPE int -- ,\n DROP COLUMN y"),
+                 "column \"x\" contains DROP"));
+  CHECK(contains(refusal(Dialect::postgres, "ADD COLUMN U&\"d\\0061t\" int"), "Unicode escape"));
+  CHECK(pg("ADD COLUMN u int DEFAULT 1, ALTER COLUMN u SET DEFAULT u & 1").added_columns ==
+        Names{"u"});
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x INT /*!50000 ; DROP TABLE t */"),
                  "executable comment"));
   CHECK(contains(refusal(Dialect::mysql, "ADD COLUMN x INT /*M!100000 , DROP COLUMN y */"),
