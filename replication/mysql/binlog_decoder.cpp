@@ -38,6 +38,19 @@ Row pick(const Row& row, const std::vector<std::size_t>& columns) {
 
 }  // namespace
 
+std::string next_binlog_file(const std::string& file) {
+  const std::size_t dot = file.rfind('.');
+  const std::string digits = dot == std::string::npos ? "" : file.substr(dot + 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    throw StreamError("binlog file name " + file + " does not end in a sequence number");
+  }
+  std::string next = std::to_string(std::stoull(digits) + 1);
+  if (next.size() < digits.size()) {
+    next.insert(0, digits.size() - next.size(), '0');
+  }
+  return file.substr(0, dot + 1) + next;
+}
+
 BinlogDecoder::BinlogDecoder(DecoderOptions options) : options_(std::move(options)) {}
 
 void BinlogDecoder::start_at(const Position& position, bool checksum) {
@@ -64,6 +77,7 @@ const TableSelector* BinlogDecoder::select(std::string_view schema, std::string_
 
 std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> event) {
   const EventHeader header = parse_header(event);
+  stopped_ = false;
   // Events not in the file (the artificial ROTATE and FORMAT_DESCRIPTION a dump starts with)
   // have no position; a ROTATE's own position belongs to the file it ends.
   if (header.type != kRotateEvent && header.next_position != 0 &&
@@ -117,6 +131,16 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
     }
     case kXidEvent:
       return commit(header);
+    case kStopEvent:
+      // The server stopped; after its restart the binlog goes on in the next file (a dump
+      // would announce that with a ROTATE that libmariadb fails to parse).
+      if (!in_transaction_) {
+        read_position_ = Position{next_binlog_file(read_position_.file), 4, "", 0};
+        resume_position_.file = read_position_.file;
+        resume_position_.offset = read_position_.offset;
+        stopped_ = true;
+      }
+      return std::nullopt;
     case kTableMapEvent:
       on_table_map(body);
       return std::nullopt;

@@ -61,6 +61,9 @@ class BinlogDecoder {
   void discard_partial_transaction();
 
   bool in_transaction() const { return in_transaction_; }
+  // The last event was a STOP: the server shut down and the read position moved to the start
+  // of the next binlog file, where the server continues after its restart.
+  bool stopped() const { return stopped_; }
   // Row changes decoded for selected tables so far.
   std::uint64_t rows_decoded() const { return rows_decoded_; }
 
@@ -85,11 +88,15 @@ class BinlogDecoder {
   std::unordered_map<std::uint64_t, std::shared_ptr<MappedTable>> tables_;
   bool in_transaction_ = false;
   bool standalone_ = false;
+  bool stopped_ = false;
   std::string gtid_;
   std::vector<ChangeEvent> changes_;
   Row before_scratch_;
   Row after_scratch_;
   std::uint64_t rows_decoded_ = 0;
 };
+
+// "bin.000009" -> "bin.000010": the file a server writes after this one.
+std::string next_binlog_file(const std::string& file);
 
 }  // namespace sluice::replication::mysql

@@ -216,8 +216,16 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
     }
     MARIADB_RPL_EVENT* event = mariadb_rpl_fetch(session_->rpl, session_->event);
     if (!event) {
+      // libmariadb frees the event it was handed when a fetch fails.
+      session_->event = nullptr;
       const unsigned code = mysql_errno(session_->mysql);
       const std::string message = mysql_error(session_->mysql);
+      if (decoder_.stopped()) {
+        spdlog::warn("binlog server {} stopped; reconnecting at {}", where(options_),
+                     to_string(decoder_.resume_position()));
+        disconnect();
+        continue;
+      }
       if (!transient(code)) {
         fail_fatal(code, message);
       }
