@@ -42,8 +42,7 @@ Result decode_all(const std::vector<BinlogFile>& files, bool full_images) {
       }
     }
   }
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.rows = decoder.rows_decoded();
   return result;
 }

@@ -1,5 +1,7 @@
 // The MySQL/MariaDB binlog stream against real MariaDB servers: decoded values against SELECT,
 // a server restart mid-stream, a purged binlog, and `sluice stream`.
+#include "replication/mysql/binlog_stream.h"
+
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,7 +15,6 @@
 #include <set>
 
 #include "integration/support.h"
-#include "replication/mysql/binlog_stream.h"
 #include "replication/stream_error.h"
 
 using namespace sluice;
@@ -68,7 +69,9 @@ std::vector<ChangeEvent> collect(BinlogStream& stream, std::size_t count, int se
   return changes;
 }
 
-std::string int_column(const Row& row, std::size_t index = 0) { return row.at(index).text; }
+std::string int_column(const Row& row, std::size_t index = 0) {
+  return row.at(index).text;
+}
 
 // One private server for the tests that restart it or purge its binlog (starting one is slow).
 PrivateServer& private_server() {
@@ -98,7 +101,8 @@ TEST_CASE("every decoded value equals what SELECT returns, after inserts, update
       "  18446744073709551615, -1.25, 2.2250738585072014e-308, -0.001,"
       "  -12345678901234567890.00000000000000000001, 2155, '0000-00-00', '-838:59:59.999',"
       "  '00:00:00', '1000-01-01 00:00:00.000001', '1970-01-01 00:00:01.01', 'a b',"
-      "  CONVERT(X'E9E8' USING latin1), CONCAT(REPEAT('x', 250), CONVERT(X'F09F9880' USING utf8mb4)),"
+      "  CONVERT(X'E9E8' USING latin1), CONCAT(REPEAT('x', 250), CONVERT(X'F09F9880' USING "
+      "utf8mb4)),"
       "  X'01', X'', '', X'00FF', 'green', 'x,z', '{\"a\": [1, 2]}', b'1000000001',"
       "  ST_GeomFromText('LINESTRING(0 0, 1 1)')),"
       " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
@@ -326,8 +330,9 @@ TEST_CASE("sluice stream prints one line per row change and stops cleanly on SIG
   db->execute("UPDATE bs_cli SET id = 2 WHERE id = 1");
   db->execute("DELETE FROM bs_cli WHERE id = 2");
   REQUIRE(process.wait_for("delete sluice_test.bs_cli key (2)", 10));
-  CHECK(process.out().find("insert sluice_test.bs_cli key (1) after (1, 'it\\'s', -0.500) at bin.") !=
-        std::string::npos);
+  CHECK(
+      process.out().find("insert sluice_test.bs_cli key (1) after (1, 'it\\'s', -0.500) at bin.") !=
+      std::string::npos);
   CHECK(process.out().find("update sluice_test.bs_cli key (1) -> (2) before (1, 'it\\'s', -0.500) "
                            "after (2, 'it\\'s', -0.500) at bin.") != std::string::npos);
   CHECK(process.interrupt() == 0);
@@ -336,8 +341,8 @@ TEST_CASE("sluice stream prints one line per row change and stops cleanly on SIG
 
 TEST_CASE("sluice stream refuses what it cannot follow, with documented exit codes") {
   SUBCASE("an unknown table") {
-    RunResult run = run_sluice(
-        {"stream", "--dsn", server_dsn(ServerKind::mysql), "--table", "no_such_table"});
+    RunResult run =
+        run_sluice({"stream", "--dsn", server_dsn(ServerKind::mysql), "--table", "no_such_table"});
     CHECK(run.exit_code == 4);
     CHECK(run.err.find("does not exist") != std::string::npos);
   }

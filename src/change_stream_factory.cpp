@@ -27,8 +27,8 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   mysql::Connection connection(dsn, password);
   const std::string quoted = ddl::quote_qualified(ddl::Dialect::mysql, {name.schema, name.name});
   if (!connection.query_value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-                              connection.quote_literal(name.schema) + " AND TABLE_NAME = " +
-                              connection.quote_literal(name.name))) {
+                              connection.quote_literal(name.schema) +
+                              " AND TABLE_NAME = " + connection.quote_literal(name.name))) {
     throw Error(ExitCode::not_found, "table " + quoted + " does not exist on " + dsn.display());
   }
   std::vector<mysql::ResultRow> status;

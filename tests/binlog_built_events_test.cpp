@@ -21,7 +21,9 @@ void put(Bytes& out, std::uint64_t value, int size) {
   }
 }
 
-void put(Bytes& out, std::string_view text) { out.insert(out.end(), text.begin(), text.end()); }
+void put(Bytes& out, std::string_view text) {
+  out.insert(out.end(), text.begin(), text.end());
+}
 
 class EventBuilder {
  public:
@@ -54,10 +56,14 @@ class EventBuilder {
     body.push_back(19);
     for (int type = 1; type <= 41; ++type) {
       std::uint8_t length = 0;
-      if (type == kQueryEvent) length = 13;
-      if (type == kRotateEvent) length = 8;
-      if (type == kTableMapEvent || (type >= 23 && type <= 25)) length = 8;
-      if ((type >= 30 && type <= 32) || type == kMysqlPartialUpdateRowsEvent) length = 10;
+      if (type == kQueryEvent)
+        length = 13;
+      if (type == kRotateEvent)
+        length = 8;
+      if (type == kTableMapEvent || (type >= 23 && type <= 25))
+        length = 8;
+      if ((type >= 30 && type <= 32) || type == kMysqlPartialUpdateRowsEvent)
+        length = 10;
       body.push_back(length);
     }
     body.push_back(checksum_ ? 1 : 0);
@@ -202,8 +208,8 @@ TEST_CASE("MySQL 8 rows events v2 with extra data, binary JSON and GTIDs decode"
     Bytes after = row(3, json_document(), "");
     update.insert(update.end(), after.begin(), after.end());
     auto transactions = feed_all(
-        decoder, {build.format_description(), build.gtid(), build.query("BEGIN"),
-                  build.table_map(), build.rows(kWriteRowsEventV2, images, {0x00, 0x01, 0x02}),
+        decoder, {build.format_description(), build.gtid(), build.query("BEGIN"), build.table_map(),
+                  build.rows(kWriteRowsEventV2, images, {0x00, 0x01, 0x02}),
                   build.rows(kUpdateRowsEventV2, update),
                   build.rows(kDeleteRowsEventV2, row(3, {}, "", 0b110)), build.xid()});
     REQUIRE(transactions.size() == 1);
@@ -232,10 +238,9 @@ TEST_CASE("key-only decoding skips binary JSON without converting it") {
   decoder.start_at({"binlog.000007", 4, "", 0}, false);
   Bytes broken_json = json_document();
   broken_json[1] = 0x7f;  // a count that would fail conversion: skipping must not look inside
-  auto transactions = feed_all(decoder, {build.format_description(), build.query("BEGIN"),
-                                         build.table_map(),
-                                         build.rows(kWriteRowsEventV2, row(9, broken_json, "z")),
-                                         build.xid()});
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.query("BEGIN"), build.table_map(),
+                         build.rows(kWriteRowsEventV2, row(9, broken_json, "z")), build.xid()});
   REQUIRE(transactions.size() == 1);
   CHECK(transactions[0].changes.at(0).key_after == Row{{ValueKind::number, "9"}});
 }
@@ -261,10 +266,10 @@ TEST_CASE("rows of tables that are not selected are skipped without being decode
   BinlogDecoder decoder(options);
   decoder.start_at({"binlog.000007", 4, "", 0}, false);
   Bytes garbage(40, 0xff);
-  auto transactions = feed_all(decoder, {build.format_description(), build.query("BEGIN"),
-                                         build.table_map("docs"),
-                                         build.rows(kMysqlPartialUpdateRowsEvent, garbage),
-                                         build.rows(kWriteRowsEventV2, garbage), build.xid()});
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.query("BEGIN"), build.table_map("docs"),
+                         build.rows(kMysqlPartialUpdateRowsEvent, garbage),
+                         build.rows(kWriteRowsEventV2, garbage), build.xid()});
   REQUIRE(transactions.size() == 1);
   CHECK(transactions[0].changes.empty());
 }
@@ -273,10 +278,10 @@ TEST_CASE("ROLLBACK discards, DDL is progress, rows without a table map are refu
   EventBuilder build(false);
   BinlogDecoder decoder({});
   decoder.start_at({"binlog.000007", 4, "", 0}, false);
-  auto transactions = feed_all(
-      decoder, {build.format_description(), build.query("BEGIN"), build.table_map(),
-                build.rows(kWriteRowsEventV2, row(1, {}, "", 0b110)), build.query("ROLLBACK"),
-                build.query("CREATE TABLE t (id INT)")});
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.query("BEGIN"), build.table_map(),
+                         build.rows(kWriteRowsEventV2, row(1, {}, "", 0b110)),
+                         build.query("ROLLBACK"), build.query("CREATE TABLE t (id INT)")});
   REQUIRE(transactions.size() == 1);
   CHECK(transactions[0].changes.empty());
   CHECK(transactions[0].commit_position == decoder.read_position());
@@ -289,8 +294,8 @@ TEST_CASE("ROLLBACK discards, DDL is progress, rows without a table map are refu
 
 TEST_CASE("binary JSON scalars, nesting, escapes and opaque values convert to JSON text") {
   auto text = [](Bytes bytes) {
-    return json_binary_to_text(std::string_view(reinterpret_cast<const char*>(bytes.data()),
-                                                bytes.size()));
+    return json_binary_to_text(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   };
   CHECK(text({}) == "null");
   CHECK(text({0x04, 0x02}) == "false");

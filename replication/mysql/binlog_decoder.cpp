@@ -262,8 +262,7 @@ void BinlogDecoder::on_rows(const EventHeader& header, std::span<const std::uint
   const std::uint64_t count = reader.packed("rows event column count");
   if (count != table.map.columns.size()) {
     throw StreamError("rows event of " + name + " has " + std::to_string(count) +
-                      " columns but its table map has " +
-                      std::to_string(table.map.columns.size()));
+                      " columns but its table map has " + std::to_string(table.map.columns.size()));
   }
   const std::size_t bitmap_bytes = (count + 7) / 8;
   reader.need(bitmap_bytes, "columns-present bitmap");

@@ -1,10 +1,10 @@
 #include "replication/mysql/binlog_stream.h"
 
-// mysql.h first: mariadb_rpl.h relies on its declarations.
-#include <mysql.h>
-
-#include <errmsg.h>
+// clang-format off: mysql.h must come first, mariadb_rpl.h relies on its declarations.
 #include <mariadb_rpl.h>
+#include <mysql.h>
+// clang-format on
+#include <errmsg.h>
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -113,8 +113,8 @@ void BinlogStream::connect() {
   mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
   if (!mysql_real_connect(mysql, options_.host.c_str(), options_.user.c_str(),
                           options_.password ? options_.password->c_str() : nullptr, nullptr,
-                          options_.port, options_.socket.empty() ? nullptr : options_.socket.c_str(),
-                          0)) {
+                          options_.port,
+                          options_.socket.empty() ? nullptr : options_.socket.c_str(), 0)) {
     const unsigned code = mysql_errno(mysql);
     const std::string message = mysql_error(mysql);
     if (!transient(code)) {
@@ -135,7 +135,7 @@ void BinlogStream::connect() {
       fail_fatal(mysql_errno(mysql), mysql_error(mysql));
     }
     std::unique_ptr<MYSQL_RES, decltype(&mysql_free_result)> result(mysql_store_result(mysql),
-                                                                      &mysql_free_result);
+                                                                    &mysql_free_result);
     MYSQL_ROW row = result ? mysql_fetch_row(result.get()) : nullptr;
     return row && row[0] ? std::string(row[0]) : std::string();
   };
@@ -238,8 +238,8 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
     if (event->raw_data_size <= 1) {
       throw StreamError("binlog stream from " + where(options_) + " sent an empty event");
     }
-    std::optional<Transaction> transaction = decoder_.feed(
-        std::span<const std::uint8_t>(event->raw_data + 1, event->raw_data_size - 1));
+    std::optional<Transaction> transaction =
+        decoder_.feed(std::span<const std::uint8_t>(event->raw_data + 1, event->raw_data_size - 1));
     if (transaction) {
       if (!transaction->changes.empty()) {
         unreported_progress_.reset();
@@ -259,6 +259,8 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
   }
 }
 
-void BinlogStream::confirm(const Position& position) { confirmed_ = position; }
+void BinlogStream::confirm(const Position& position) {
+  confirmed_ = position;
+}
 
 }  // namespace sluice::replication::mysql

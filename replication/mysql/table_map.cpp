@@ -53,7 +53,9 @@ bool is_character(std::uint8_t type) {
   }
 }
 
-bool is_enum_or_set(std::uint8_t type) { return type == kTypeEnum || type == kTypeSet; }
+bool is_enum_or_set(std::uint8_t type) {
+  return type == kTypeEnum || type == kTypeSet;
+}
 
 void read_type_metadata(ByteReader& reader, ColumnInfo& column) {
   const char* what = "table map column metadata";
@@ -300,8 +302,8 @@ std::string type_name(const ColumnInfo& column) {
       return "double" + sign;
     case kTypeDecimal:
     case kTypeNewDecimal:
-      return "decimal(" + std::to_string(column.precision) + "," +
-             std::to_string(column.scale) + ")" + sign;
+      return "decimal(" + std::to_string(column.precision) + "," + std::to_string(column.scale) +
+             ")" + sign;
     case kTypeDate:
     case kTypeNewDate:
       return "date";

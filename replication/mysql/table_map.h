@@ -59,8 +59,8 @@ struct ColumnInfo {
   std::uint8_t scale = 0;
   bool is_unsigned = false;
   bool nullable = true;
-  std::uint32_t charset = 0;  // 0 when the map does not say (binlog_row_metadata=MINIMAL)
-  std::string name;           // empty when the map does not say
+  std::uint32_t charset = 0;         // 0 when the map does not say (binlog_row_metadata=MINIMAL)
+  std::string name;                  // empty when the map does not say
   std::vector<std::string> members;  // ENUM / SET value strings, when the map lists them
 
   bool is_binary() const { return charset == kBinaryCharset; }
@@ -73,11 +73,12 @@ struct TableMap {
   std::string table;
   std::vector<ColumnInfo> columns;
   std::vector<std::size_t> primary_key;  // column indexes; empty when the map does not say
-  bool has_names = false;  // binlog_row_metadata=FULL was in effect
+  bool has_names = false;                // binlog_row_metadata=FULL was in effect
 
   // The shape handed to consumers: names (or "@1", "@2"… when unknown), type names, and
   // `key_columns` (or every column when empty, so a keyless table still has a row identity).
-  std::shared_ptr<const TableDescription> describe(const std::vector<std::size_t>& key_columns) const;
+  std::shared_ptr<const TableDescription> describe(
+      const std::vector<std::size_t>& key_columns) const;
 };
 
 // Reads the schema and table name of a TABLE_MAP event without decoding its columns, so
