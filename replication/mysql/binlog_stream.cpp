@@ -1,8 +1,9 @@
 #include "replication/mysql/binlog_stream.h"
 
-// clang-format off: mysql.h must come first, mariadb_rpl.h relies on its declarations.
-#include <mariadb_rpl.h>
+// mysql.h must come first: mariadb_rpl.h relies on its declarations.
+// clang-format off
 #include <mysql.h>
+#include <mariadb_rpl.h>
 // clang-format on
 #include <errmsg.h>
 #include <mysqld_error.h>
