@@ -298,6 +298,8 @@ TEST_CASE("the read position follows the file and ends after the last event") {
   }
   CHECK(decoder.read_position().file == "bin.000003");  // the closing ROTATE
   CHECK(decoder.read_position().offset == 4);
+  CHECK(decoder.resume_position().file == "bin.000003");
+  CHECK(decoder.file_switched());
   CHECK_FALSE(decoder.in_transaction());
   // ints 7, nums 4, times 3, strs 3, oldtimes 2, nokey 2, myi 1, other 2, many 300
   CHECK(decoder.rows_decoded() == 7 + 4 + 3 + 3 + 2 + 2 + 1 + 2 + 300);
@@ -317,4 +319,10 @@ TEST_CASE("a truncated event is refused, not read past its end") {
     decoder.feed(event);
   }
   CHECK(refused);
+}
+
+TEST_CASE("the next binlog file keeps the name and the zero padding") {
+  CHECK(next_binlog_file("bin.000009") == "bin.000010");
+  CHECK(next_binlog_file("my.host-bin.999999") == "my.host-bin.1000000");
+  CHECK_THROWS_AS(next_binlog_file("bin"), StreamError);
 }

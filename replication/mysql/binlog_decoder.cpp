@@ -77,7 +77,7 @@ const TableSelector* BinlogDecoder::select(std::string_view schema, std::string_
 
 std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> event) {
   const EventHeader header = parse_header(event);
-  stopped_ = false;
+  file_switched_ = false;
   // Events not in the file (the artificial ROTATE and FORMAT_DESCRIPTION a dump starts with)
   // have no position; a ROTATE's own position belongs to the file it ends.
   if (header.type != kRotateEvent && header.next_position != 0 &&
@@ -104,6 +104,7 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
         resume_position_.file = rotate.file;
         resume_position_.offset = rotate.position;
       }
+      file_switched_ = header.next_position != 0 && (header.flags & kArtificialEventFlag) == 0;
       return std::nullopt;
     }
     case kMariadbGtidEvent: {
@@ -138,7 +139,7 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
         read_position_ = Position{next_binlog_file(read_position_.file), 4, "", 0};
         resume_position_.file = read_position_.file;
         resume_position_.offset = read_position_.offset;
-        stopped_ = true;
+        file_switched_ = true;
       }
       return std::nullopt;
     case kTableMapEvent:

@@ -61,9 +61,10 @@ class BinlogDecoder {
   void discard_partial_transaction();
 
   bool in_transaction() const { return in_transaction_; }
-  // The last event was a STOP: the server shut down and the read position moved to the start
-  // of the next binlog file, where the server continues after its restart.
-  bool stopped() const { return stopped_; }
+  // The last event ended a binlog file: a ROTATE written into the file (FLUSH BINARY LOGS,
+  // max_binlog_size) or a STOP (the server shut down; it goes on in the next file after its
+  // restart). The read position is then the start of the next file.
+  bool file_switched() const { return file_switched_; }
   // Row changes decoded for selected tables so far.
   std::uint64_t rows_decoded() const { return rows_decoded_; }
 
@@ -88,7 +89,7 @@ class BinlogDecoder {
   std::unordered_map<std::uint64_t, std::shared_ptr<MappedTable>> tables_;
   bool in_transaction_ = false;
   bool standalone_ = false;
-  bool stopped_ = false;
+  bool file_switched_ = false;
   std::string gtid_;
   std::vector<ChangeEvent> changes_;
   Row before_scratch_;

@@ -34,6 +34,12 @@ bool transient(unsigned code) {
          code == ER_CONNECTION_KILLED || code == 0;
 }
 
+// A connection attempt that failed for a reason that may pass (server down or restarting).
+class TransientConnectError : public StreamError {
+ public:
+  using StreamError::StreamError;
+};
+
 }  // namespace
 
 std::uint32_t derive_server_id(std::uint32_t avoid) {
@@ -121,11 +127,20 @@ void BinlogStream::connect() {
     if (!transient(code)) {
       fail_fatal(code, message);
     }
-    throw StreamError("cannot connect to MySQL at " + where(options_) + ": " + message);
+    throw TransientConnectError("cannot connect to MySQL at " + where(options_) + ": " + message);
   }
+  auto query_failed = [&](MYSQL* handle) {
+    const unsigned code = mysql_errno(handle);
+    if (transient(code)) {
+      throw TransientConnectError(
+          "MySQL at " + where(options_) +
+          " went away while the binlog dump was set up: " + mysql_error(handle));
+    }
+    fail_fatal(code, mysql_error(handle));
+  };
   auto run = [&](const std::string& sql) {
     if (mysql_real_query(mysql, sql.data(), sql.size()) != 0) {
-      fail_fatal(mysql_errno(mysql), mysql_error(mysql));
+      query_failed(mysql);
     }
     if (MYSQL_RES* result = mysql_store_result(mysql)) {
       mysql_free_result(result);
@@ -133,7 +148,7 @@ void BinlogStream::connect() {
   };
   auto value = [&](const std::string& sql) {
     if (mysql_real_query(mysql, sql.data(), sql.size()) != 0) {
-      fail_fatal(mysql_errno(mysql), mysql_error(mysql));
+      query_failed(mysql);
     }
     std::unique_ptr<MYSQL_RES, decltype(&mysql_free_result)> result(mysql_store_result(mysql),
                                                                     &mysql_free_result);
@@ -176,7 +191,8 @@ void BinlogStream::connect() {
     const unsigned code = mysql_errno(mysql);
     const std::string message = mysql_error(mysql);
     if (transient(code)) {
-      throw StreamError("cannot start the binlog dump from " + where(options_) + ": " + message);
+      throw TransientConnectError("cannot start the binlog dump from " + where(options_) + ": " +
+                                  message);
     }
     fail_fatal(code, message);
   }
@@ -185,7 +201,7 @@ void BinlogStream::connect() {
   session_ = std::move(session);
   disconnected_since_.reset();
   spdlog::info("binlog stream from {} started at {} as replica server_id {}", where(options_),
-               to_string(start), server_id_);
+               by_gtid ? "GTID " + start.gtid : to_string(start), server_id_);
 }
 
 void BinlogStream::disconnect() {
@@ -202,7 +218,7 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
     if (!session_) {
       try {
         connect();
-      } catch (const StreamError& error) {
+      } catch (const TransientConnectError& error) {
         if (!disconnected_since_ ||
             std::chrono::steady_clock::now() - *disconnected_since_ > options_.reconnect_timeout) {
           throw;
@@ -221,8 +237,10 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
       session_->event = nullptr;
       const unsigned code = mysql_errno(session_->mysql);
       const std::string message = mysql_error(session_->mysql);
-      if (decoder_.stopped()) {
-        spdlog::warn("binlog server {} stopped; reconnecting at {}", where(options_),
+      // libmariadb 3.3 fails to parse what follows the end of a binlog file (the artificial
+      // ROTATE after a real one or after a STOP); a new dump at the next file reads on.
+      if (decoder_.file_switched()) {
+        spdlog::info("binlog on {} continues in {}; reconnecting there", where(options_),
                      to_string(decoder_.resume_position()));
         disconnect();
         continue;
