@@ -81,7 +81,7 @@ class EventBuilder {
     }
     put(body, 42, 8);
     body.push_back(2);  // logical timestamps follow in real events; the decoder ignores them
-    put(body, 0, 16);
+    body.insert(body.end(), 16, 0);
     return event(kMysqlGtidEvent, body);
   }
 
