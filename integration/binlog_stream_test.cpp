@@ -370,6 +370,17 @@ TEST_CASE("sluice stream prints one line per row change and stops cleanly on SIG
 }
 
 TEST_CASE("sluice stream refuses what it cannot follow, with documented exit codes") {
+  SUBCASE("a MariaDB 5.3 temporal column with fractional seconds") {
+    PrivateServer& server = private_server();
+    mysql::Connection db(parse_dsn(server.dsn()), std::nullopt);
+    db.execute("SET GLOBAL mysql56_temporal_format = OFF");
+    db.execute("CREATE TABLE IF NOT EXISTS old_temporal (id INT PRIMARY KEY, at DATETIME(3))");
+    db.execute("SET GLOBAL mysql56_temporal_format = ON");
+    RunResult run = run_sluice({"stream", "--dsn", server.dsn(), "--table", "old_temporal"});
+    CHECK(run.exit_code == 5);
+    CHECK(run.err.find("column `at` of `sluice_test`.`old_temporal` uses MariaDB 5.3's temporal "
+                       "format") != std::string::npos);
+  }
   SUBCASE("an unknown table") {
     RunResult run =
         run_sluice({"stream", "--dsn", server_dsn(ServerKind::mysql), "--table", "no_such_table"});

@@ -314,3 +314,17 @@ TEST_CASE("binary JSON scalars, nesting, escapes and opaque values convert to JS
   CHECK_THROWS_AS(text({0x00, 0x05, 0x00, 0x02, 0x00}), StreamError);
   CHECK_THROWS_AS(text({0x42}), StreamError);
 }
+
+TEST_CASE("XA transactions of selected tables and compressed transactions are refused") {
+  EventBuilder build(false);
+  BinlogDecoder decoder({});
+  decoder.start_at({"binlog.000007", 4, "", 0}, false);
+  feed_all(decoder, {build.format_description(), build.query("XA START 'x'"), build.table_map(),
+                     build.rows(kWriteRowsEventV2, row(1, {}, "", 0b110))});
+  CHECK_THROWS_WITH_AS(decoder.feed(build.event(kMysqlXaPrepareEvent, Bytes(12, 0))),
+                       "an XA transaction changed shop.docs; sluice does not follow XA "
+                       "transactions",
+                       StreamError);
+  CHECK_THROWS_AS(decoder.feed(build.event(kMysqlTransactionPayloadEvent, Bytes(8, 0))),
+                  StreamError);
+}

@@ -145,6 +145,19 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
     case kTableMapEvent:
       on_table_map(body);
       return std::nullopt;
+    case kMysqlXaPrepareEvent:
+      // The changes commit later, by an XA COMMIT in another part of the binlog.
+      if (!changes_.empty()) {
+        throw StreamError("an XA transaction changed " + changes_.front().table->schema + "." +
+                          changes_.front().table->table +
+                          "; sluice does not follow XA transactions");
+      }
+      discard_partial_transaction();
+      return std::nullopt;
+    case kMysqlTransactionPayloadEvent:
+      throw StreamError(
+          "the binlog holds compressed transactions, which sluice cannot decode; set "
+          "binlog_transaction_compression=OFF on the server");
     case kHeartbeatEvent:
       // Sent only when the server has nothing more to send, so never inside a transaction.
       if (in_transaction_ || header.next_position == 0) {
@@ -155,8 +168,8 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       return Transaction{{}, resume_position_, std::chrono::system_clock::time_point()};
     default:
       if (is_rows_event(header.type) || header.type == kMysqlPartialUpdateRowsEvent ||
-          (header.type >= kMariadbWriteRowsCompressedV1 &&
-           header.type <= kMariadbDeleteRowsCompressedV1)) {
+          (header.type >= kMariadbFirstCompressedRowsEvent &&
+           header.type <= kMariadbLastCompressedRowsEvent)) {
         on_rows(header, body);
       }
       return std::nullopt;
