@@ -274,6 +274,18 @@ TEST_CASE("rows of tables that are not selected are skipped without being decode
   CHECK(transactions[0].changes.empty());
 }
 
+TEST_CASE("a MySQL DDL after its GTID event is a transaction of its own") {
+  EventBuilder build(false);
+  BinlogDecoder decoder({});
+  decoder.start_at({"binlog.000007", 4, "", 0}, false);
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.gtid(), build.query("DROP TABLE t")});
+  REQUIRE(transactions.size() == 1);
+  CHECK(transactions[0].changes.empty());
+  CHECK(transactions[0].commit_position.gtid == "10111213-1415-1617-1819-1a1b1c1d1e1f:42");
+  CHECK(decoder.resume_position().offset == decoder.read_position().offset);
+}
+
 TEST_CASE("ROLLBACK discards, DDL is progress, rows without a table map are refused") {
   EventBuilder build(false);
   BinlogDecoder decoder({});

@@ -108,16 +108,18 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       return std::nullopt;
     }
     case kMariadbGtidEvent: {
+      // MariaDB's GTID event stands in for BEGIN, unless the statement is standalone (DDL).
       const Gtid gtid = parse_mariadb_gtid(event);
-      begin(gtid.text);
+      begin(gtid.text, true);
       standalone_ = gtid.standalone;
       return std::nullopt;
     }
     case kMysqlGtidEvent:
-      begin(parse_mysql_gtid(event).text);
+      // MySQL follows its GTID event with a BEGIN query, or with the DDL statement alone.
+      begin(parse_mysql_gtid(event).text, false);
       return std::nullopt;
     case kMysqlAnonymousGtidEvent:
-      begin("");
+      begin("", false);
       return std::nullopt;
     case kQueryEvent: {
       const std::string query = parse_query_text(event, format_.checksum);
@@ -176,9 +178,9 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
   }
 }
 
-void BinlogDecoder::begin(std::string gtid) {
+void BinlogDecoder::begin(std::string gtid, bool opens_transaction) {
   changes_.clear();
-  in_transaction_ = true;
+  in_transaction_ = opens_transaction;
   standalone_ = false;
   gtid_ = std::move(gtid);
 }

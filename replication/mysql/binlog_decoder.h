@@ -80,7 +80,7 @@ class BinlogDecoder {
   void on_table_map(std::span<const std::uint8_t> body);
   void on_rows(const EventHeader& header, std::span<const std::uint8_t> body);
   std::optional<Transaction> commit(const EventHeader& header);
-  void begin(std::string gtid);
+  void begin(std::string gtid, bool opens_transaction);
 
   DecoderOptions options_;
   FormatDescription format_;
