@@ -1,8 +1,7 @@
-#include "ddl/identifier.h"
-
 #include <doctest/doctest.h>
 
 #include "ddl/ddl_error.h"
+#include "ddl/identifier.h"
 
 using sluice::ddl::DdlError;
 using sluice::ddl::Dialect;
