@@ -242,6 +242,22 @@ TEST_CASE("a dropped connection is resumed at the last delivered transaction") {
   db->execute("DROP TABLE bs_drop");
 }
 
+TEST_CASE("a server writing binlog_checksum=NONE streams as well") {
+  PrivateServer& server = private_server();
+  mysql::Connection db(parse_dsn(server.dsn()), std::nullopt);
+  db.execute("SET GLOBAL binlog_checksum = NONE");
+  db.execute("CREATE TABLE IF NOT EXISTS plain (id INT PRIMARY KEY, v VARCHAR(10))");
+  BinlogStream stream(connection_for(server.dsn()), only("plain"), binlog_end(db));
+  db.execute("INSERT INTO plain VALUES (1, 'no crc')");
+  db.execute("SET GLOBAL binlog_checksum = CRC32");
+  db.execute("INSERT INTO plain VALUES (2, 'crc')");
+  std::vector<ChangeEvent> changes = collect(stream, 2);
+  REQUIRE(changes.size() == 2);
+  CHECK((*changes[0].after)[1].text == "no crc");
+  CHECK((*changes[1].after)[1].text == "crc");
+  db.execute("DROP TABLE plain");
+}
+
 TEST_CASE("a purged binlog file is a clear StreamError") {
   PrivateServer& server = private_server();
   mysql::Connection db(parse_dsn(server.dsn()), std::nullopt);

@@ -10,6 +10,8 @@
 namespace sluice::replication::mysql {
 namespace {
 
+constexpr std::size_t kMaxRememberedTables = 4096;
+
 bool is_rows_event(std::uint8_t type) {
   return (type >= kWriteRowsEventV1 && type <= kDeleteRowsEventV1) ||
          (type >= kWriteRowsEventV2 && type <= kDeleteRowsEventV2);
@@ -180,6 +182,11 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
 
 void BinlogDecoder::begin(std::string gtid, bool opens_transaction) {
   changes_.clear();
+  // Every transaction repeats the table maps it uses, so forgetting them between transactions
+  // is safe; it bounds the memory of a long stream over ever new table ids.
+  if (tables_.size() > kMaxRememberedTables) {
+    tables_.clear();
+  }
   in_transaction_ = opens_transaction;
   standalone_ = false;
   gtid_ = std::move(gtid);
