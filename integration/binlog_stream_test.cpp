@@ -408,6 +408,31 @@ TEST_CASE("sluice stream refuses what it cannot follow, with documented exit cod
     CHECK(run.exit_code == 2);
     CHECK(run.err.find("does not support PostgreSQL") != std::string::npos);
   }
+  SUBCASE("a user without REPLICATION SLAVE, and without BINLOG MONITOR") {
+    auto db = mysql_admin();
+    db->execute("CREATE TABLE IF NOT EXISTS bs_priv (id INT PRIMARY KEY)");
+    db->execute("DROP USER IF EXISTS 'bs_norepl'@'127.0.0.1'");
+    db->execute("CREATE USER 'bs_norepl'@'127.0.0.1' IDENTIFIED BY 'Stream-pw-1'");
+    db->execute("GRANT SELECT ON sluice_test.* TO 'bs_norepl'@'127.0.0.1'");
+    std::string user_dsn = server_dsn(ServerKind::mysql);
+    user_dsn.replace(user_dsn.find("root@"), 5, "bs_norepl@");
+    const std::map<std::string, std::string> env = {{"MYSQL_PWD", "Stream-pw-1"}};
+    RunResult run = run_sluice({"stream", "--dsn", user_dsn, "--table", "bs_priv"}, env);
+    CHECK(run.exit_code == 5);
+    CHECK(run.err.find("BINLOG MONITOR") != std::string::npos);
+    db->execute("GRANT BINLOG MONITOR ON *.* TO 'bs_norepl'@'127.0.0.1'");
+    run = run_sluice({"stream", "--dsn", user_dsn, "--table", "bs_priv"}, env);
+    INFO(run.err);
+    CHECK(run.exit_code == 6);
+    CHECK(run.err.find("REPLICATION SLAVE") != std::string::npos);
+    CHECK(run.err.find("Stream-pw-1") == std::string::npos);
+    db->execute("DROP USER 'bs_norepl'@'127.0.0.1'");
+  }
+  SUBCASE("--help prints the options and exits 0") {
+    RunResult run = run_sluice({"stream", "--help"});
+    CHECK(run.exit_code == 0);
+    CHECK(run.out.find("--server-id") != std::string::npos);
+  }
   SUBCASE("a missing --table") {
     CHECK(run_sluice({"stream", "--dsn", server_dsn(ServerKind::mysql)}).exit_code == 2);
   }

@@ -200,7 +200,7 @@ void BinlogStream::connect() {
   decoder_.start_at(start, checksum == "CRC32");
   session_ = std::move(session);
   disconnected_since_.reset();
-  spdlog::info("binlog stream from {} started at {} as replica server_id {}", where(options_),
+  spdlog::info("binlog dump from {} requested at {} as replica server_id {}", where(options_),
                by_gtid ? "GTID " + start.gtid : to_string(start), server_id_);
 }
 
