@@ -90,7 +90,8 @@ TEST_CASE("every decoded value equals what SELECT returns, after inserts, update
       " dc DECIMAL(12,3), dw DECIMAL(40,20), y YEAR, dt DATE, tm TIME(3), tm0 TIME,"
       " dtm DATETIME(6), ts TIMESTAMP(2) NULL, c CHAR(3), cl CHAR(5) CHARACTER SET latin1,"
       " v VARCHAR(300), bn BINARY(3), vb VARBINARY(10), tx TEXT, lb LONGBLOB,"
-      " e ENUM('red','green'), st SET('x','y','z'), j JSON, bt BIT(10), g GEOMETRY)"
+      " e ENUM('red','green'), st SET('x','y','z'), j JSON, bt BIT(10), g GEOMETRY,"
+      " yt TINYINT)"
       " DEFAULT CHARSET utf8mb4");
   BinlogStream stream(connection_for(server_dsn(ServerKind::mysql)), only("bs_types"),
                       binlog_end(*db));
@@ -104,12 +105,13 @@ TEST_CASE("every decoded value equals what SELECT returns, after inserts, update
       "  CONVERT(X'E9E8' USING latin1), CONCAT(REPEAT('x', 250), CONVERT(X'F09F9880' USING "
       "utf8mb4)),"
       "  X'01', X'', '', X'00FF', 'green', 'x,z', '{\"a\": [1, 2]}', b'1000000001',"
-      "  ST_GeomFromText('LINESTRING(0 0, 1 1)')),"
+      "  ST_GeomFromText('LINESTRING(0 0, 1 1)'), -7),"
       " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-      "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
+      "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+      "NULL),"
       " (3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '2024-02-29', '00:00:00.5', '-00:00:01',"
       "  '2038-01-19 03:14:08', '2038-01-19 03:14:07.99', '', '', '', X'000000', X'00', 'tx',"
-      "  X'', 'red', '', '[]', b'0', NULL)");
+      "  X'', 'red', '', '[]', b'0', NULL, -128)");
   db->execute("UPDATE bs_types SET id = 4, v = 'moved', ts = '2024-05-01 10:11:12.5' WHERE id = 3");
   db->execute("DELETE FROM bs_types WHERE id = 2");
   db->execute("INSERT INTO bs_types (id) VALUES (5)");

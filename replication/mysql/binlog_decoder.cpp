@@ -227,7 +227,8 @@ void BinlogDecoder::on_table_map(std::span<const std::uint8_t> body) {
   }
   auto mapped = std::make_shared<MappedTable>();
   mapped->raw.assign(body.begin(), body.end());
-  mapped->map = parse_table_map(body, post_header);
+  mapped->map = parse_table_map(body, post_header,
+                                format_.server_version.find("MariaDB") != std::string::npos);
   std::vector<std::size_t> key = mapped->map.primary_key;
   if (selector && !selector->key_columns.empty()) {
     key.clear();

@@ -94,7 +94,10 @@ TableName peek_table_map(std::span<const std::uint8_t> body, std::uint8_t post_h
 // Decodes a whole TABLE_MAP body (same `body` as above), including the optional metadata
 // written with binlog_row_metadata=FULL (or MINIMAL): signedness, charsets, column names,
 // ENUM/SET strings and the primary key. Throws StreamError on malformed bytes.
-TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_header_length);
+// `mariadb`: the map comes from a MariaDB server, whose signedness field also covers YEAR
+// columns (MariaDB's YEAR is an unsigned TINYINT); MySQL's covers only the numeric types.
+TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_header_length,
+                         bool mariadb);
 
 // The server's name for a column type ("int unsigned", "varchar", "datetime(6)").
 std::string type_name(const ColumnInfo& column);
