@@ -46,10 +46,9 @@ class EventBuilder {
     return out;
   }
 
-  Bytes format_description() {
+  Bytes format_description(std::string version = "8.0.36") {
     Bytes body;
     put(body, 4, 2);
-    std::string version = "8.0.36";
     version.resize(50, '\0');
     put(body, version);
     put(body, 0, 4);
@@ -339,4 +338,54 @@ TEST_CASE("XA transactions of selected tables and compressed transactions are re
                        StreamError);
   CHECK_THROWS_AS(decoder.feed(build.event(kMysqlTransactionPayloadEvent, Bytes(8, 0))),
                   StreamError);
+}
+
+TEST_CASE("signedness bits: MariaDB counts YEAR columns, MySQL does not") {
+  // t (y YEAR, i TINYINT): the bitmap lists one bit per signed-capable column, in order.
+  auto table_map = [](EventBuilder& build, std::uint8_t signedness) {
+    Bytes body;
+    put(body, 77, 6);
+    put(body, 1, 2);
+    body.push_back(1);
+    put(body, "s");
+    body.push_back(0);
+    body.push_back(1);
+    put(body, "t");
+    body.push_back(0);
+    body.push_back(2);
+    body.push_back(kTypeYear);
+    body.push_back(kTypeTiny);
+    body.push_back(0);  // no type metadata
+    body.push_back(0);  // not nullable
+    body.push_back(1);  // signedness
+    body.push_back(1);
+    body.push_back(signedness);
+    return build.event(kTableMapEvent, body);
+  };
+  auto rows = [](EventBuilder& build) {
+    Bytes body;
+    put(body, 77, 6);
+    put(body, 1, 2);
+    body.push_back(2);
+    body.push_back(0b11);
+    body.push_back(0);     // null bitmap
+    body.push_back(101);   // YEAR 2001
+    body.push_back(0xff);  // TINYINT -1
+    return build.event(kWriteRowsEventV1, body);
+  };
+  for (bool mariadb : {true, false}) {
+    CAPTURE(mariadb);
+    EventBuilder build(false);
+    BinlogDecoder decoder({});
+    decoder.start_at({"bin.000001", 4, "", 0}, false);
+    // MariaDB: YEAR (unsigned) then TINYINT (signed) -> 10......; MySQL: TINYINT only -> 0.......
+    auto transactions =
+        feed_all(decoder, {build.format_description(mariadb ? "10.11.19-MariaDB-log" : "8.0.36"),
+                           build.query("BEGIN"), table_map(build, mariadb ? 0x80 : 0x00),
+                           rows(build), build.xid()});
+    REQUIRE(transactions.size() == 1);
+    const Row& after = *transactions[0].changes.at(0).after;
+    CHECK(after[0] == Value{ValueKind::number, "2001"});
+    CHECK(after[1] == Value{ValueKind::number, "-1"});
+  }
 }
