@@ -172,6 +172,23 @@ TEST_CASE("two streams with derived server ids run side by side") {
   db->execute("DROP TABLE bs_twins");
 }
 
+TEST_CASE("a second reader with the same server id ends the first with a clear error") {
+  auto db = mysql_admin();
+  const Position start = binlog_end(*db);
+  BinlogConnectionOptions options = connection_for(server_dsn(ServerKind::mysql));
+  options.server_id = 777001;
+  BinlogStream first(options, only("bs_none"), start);
+  first.next(std::chrono::milliseconds(300));
+  BinlogStream second(options, only("bs_none"), start);
+  second.next(std::chrono::milliseconds(300));
+  try {
+    collect(first, 1, 3);
+    FAIL("the first stream went on");
+  } catch (const replication::StreamError& error) {
+    CHECK(std::string(error.what()).find("with server_id 777001") != std::string::npos);
+  }
+}
+
 TEST_CASE("a server restart mid-stream loses no transaction and repeats none") {
   PrivateServer& server = private_server();
   mysql::Connection db(parse_dsn(server.dsn()), std::nullopt);

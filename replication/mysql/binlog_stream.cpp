@@ -94,6 +94,12 @@ void BinlogStream::fail_fatal(unsigned code, const std::string& message) {
                       where(options_) +
                       " (purged); start again from a current position (SHOW MASTER STATUS)");
   }
+  if (code == ER_SLAVE_SAME_ID) {
+    throw StreamError("another replica connected to " + where(options_) + " with server_id " +
+                      std::to_string(server_id_) +
+                      ", which ends this stream; give each reader its own server id "
+                      "(--server-id)");
+  }
   if (code == ER_ACCESS_DENIED_ERROR || code == ER_SPECIFIC_ACCESS_DENIED_ERROR ||
       code == ER_DBACCESS_DENIED_ERROR) {
     throw StreamError("MySQL at " + where(options_) + " refused the binlog stream for user '" +
