@@ -278,15 +278,24 @@ TEST_CASE("key-only decoding yields the same keys without images") {
   }
 }
 
-TEST_CASE("binlog_checksum=NONE and binlog_row_metadata=MINIMAL still decode") {
+TEST_CASE("binlog_checksum=NONE, MINIMAL metadata and MINIMAL row images still decode") {
   auto transactions = decode(kMinimal);
-  REQUIRE(transactions.size() == 2);
+  REQUIRE(transactions.size() == 3);
   const ChangeEvent& insert = transactions[0].changes.at(0);
   CHECK(insert.table->columns[0].name == "@1");
   CHECK(insert.table->columns[0].type == "int unsigned");
   check_row(*insert.after, {num("4294967295"), txt("x"), bin("\x01")});
   CHECK(insert.key_after == *insert.after);  // no primary key in MINIMAL metadata
-  CHECK(transactions[1].changes.at(0).operation == Operation::erase);
+  // Columns-present bitmaps: the before image holds the primary key, the after image only the
+  // changed column; the others are reported as not sent.
+  const Value absent{ValueKind::unchanged, ""};
+  const ChangeEvent& update = transactions[1].changes.at(0);
+  CHECK(update.operation == Operation::update);
+  check_row(*update.before, {num("4294967295"), absent, absent});
+  check_row(*update.after, {absent, txt("y"), absent});
+  const ChangeEvent& erase = transactions[2].changes.at(0);
+  CHECK(erase.operation == Operation::erase);
+  check_row(*erase.before, {num("1"), absent, absent});
 }
 
 TEST_CASE("the read position follows the file and ends after the last event") {
