@@ -448,6 +448,16 @@ TEST_CASE("sluice stream prints one line per row change and stops cleanly on SIG
 }
 
 TEST_CASE("sluice stream refuses what it cannot follow, with documented exit codes") {
+  SUBCASE("a server logging statements instead of rows") {
+    PrivateServer& server = private_server();
+    mysql::Connection db(parse_dsn(server.dsn()), std::nullopt);
+    db.execute("CREATE TABLE IF NOT EXISTS by_statement (id INT PRIMARY KEY)");
+    db.execute("SET GLOBAL binlog_format = 'STATEMENT'");
+    RunResult run = run_sluice({"stream", "--dsn", server.dsn(), "--table", "by_statement"});
+    db.execute("SET GLOBAL binlog_format = 'ROW'");
+    CHECK(run.exit_code == 5);
+    CHECK(run.err.find("binlog_format=STATEMENT") != std::string::npos);
+  }
   SUBCASE("a MariaDB 5.3 temporal column with fractional seconds") {
     PrivateServer& server = private_server();
     mysql::Connection db(parse_dsn(server.dsn()), std::nullopt);

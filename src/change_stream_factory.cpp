@@ -31,6 +31,14 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
                               " AND TABLE_NAME = " + connection.quote_literal(name.name))) {
     throw Error(ExitCode::not_found, "table " + quoted + " does not exist on " + dsn.display());
   }
+  // Statement-based events carry no row images: the stream would silently miss changes.
+  const std::string format = connection.query_value("SELECT @@global.binlog_format").value_or("");
+  if (format != "ROW") {
+    throw Error(ExitCode::preflight_failed,
+                "the server logs binlog_format=" + format +
+                    ", which carries no row images; set binlog_format=ROW (SET GLOBAL "
+                    "binlog_format = 'ROW' and in the server's configuration)");
+  }
   // MariaDB's pre-10.1.2 temporal columns with fractional seconds are written to the binlog
   // without their precision, so their row images cannot be decoded.
   for (const auto& row :
