@@ -1,5 +1,7 @@
 #include "replication/mysql/binlog_decoder.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -27,6 +29,62 @@ bool is_delete(std::uint8_t type) {
 
 std::string qualified(std::string_view schema, std::string_view table) {
   return std::string(schema) + "." + std::string(table);
+}
+
+// MySQL's binlog_transaction_compression: one TRANSACTION_PAYLOAD event holds a whole
+// transaction's events, zstd-compressed, after a header of (type, length, value) fields.
+std::vector<std::uint8_t> transaction_payload(std::span<const std::uint8_t> body) {
+  enum Field : std::uint64_t {
+    kEnd = 0,
+    kPayloadSize = 1,
+    kCompression = 2,
+    kUncompressedSize = 3
+  };
+  constexpr std::uint64_t kZstd = 0;
+  constexpr std::uint64_t kNone = 255;
+  constexpr std::uint64_t kMaxUncompressed = 1ULL << 32;
+  ByteReader reader(body.data(), body.size());
+  std::uint64_t compression = kNone;
+  std::uint64_t payload_size = reader.remaining();
+  std::uint64_t uncompressed_size = 0;
+  for (;;) {
+    const std::uint64_t type = reader.packed("transaction payload header");
+    if (type == kEnd) {
+      break;
+    }
+    const std::uint64_t length = reader.packed("transaction payload header");
+    ByteReader field(reader.current(), length);
+    reader.skip(length, "transaction payload header");
+    const std::uint64_t value = field.packed("transaction payload header");
+    if (type == kPayloadSize) {
+      payload_size = value;
+    } else if (type == kCompression) {
+      compression = value;
+    } else if (type == kUncompressedSize) {
+      uncompressed_size = value;
+    }
+  }
+  const std::string_view payload = reader.bytes(payload_size, "transaction payload");
+  if (compression == kNone) {
+    return std::vector<std::uint8_t>(payload.begin(), payload.end());
+  }
+  if (compression != kZstd) {
+    throw StreamError("the binlog holds a transaction compressed with algorithm " +
+                      std::to_string(compression) + "; only zstd is supported");
+  }
+  if (uncompressed_size == 0 || uncompressed_size > kMaxUncompressed) {
+    throw StreamError("compressed binlog transaction announces an unusable size of " +
+                      std::to_string(uncompressed_size) + " bytes");
+  }
+  std::vector<std::uint8_t> events(uncompressed_size);
+  const std::size_t written =
+      ZSTD_decompress(events.data(), events.size(), payload.data(), payload.size());
+  if (ZSTD_isError(written) || written != events.size()) {
+    throw StreamError("compressed binlog transaction does not decompress: " +
+                      std::string(ZSTD_isError(written) ? ZSTD_getErrorName(written)
+                                                        : "size differs from its header"));
+  }
+  return events;
 }
 
 Row pick(const Row& row, const std::vector<std::size_t>& columns) {
@@ -78,11 +136,17 @@ const TableSelector* BinlogDecoder::select(std::string_view schema, std::string_
 }
 
 std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> event) {
-  const EventHeader header = parse_header(event);
   file_switched_ = false;
+  return feed_event(event, false);
+}
+
+std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_t> event,
+                                                     bool inner) {
+  const EventHeader header = parse_header(event);
   // Events not in the file (the artificial ROTATE and FORMAT_DESCRIPTION a dump starts with)
-  // have no position; a ROTATE's own position belongs to the file it ends.
-  if (header.type != kRotateEvent && header.next_position != 0 &&
+  // have no position; a ROTATE's own position belongs to the file it ends; the events inside a
+  // compressed transaction share the position of the event that holds them.
+  if (!inner && header.type != kRotateEvent && header.next_position != 0 &&
       (header.flags & kArtificialEventFlag) == 0) {
     read_position_.offset = header.next_position;
   }
@@ -90,7 +154,9 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
     format_ = parse_format_description(event);
     return std::nullopt;
   }
-  const std::size_t trailer = format_.checksum ? kChecksumSize : 0;
+  // MySQL writes no checksums on the events inside a compressed transaction.
+  const bool checksum = format_.checksum && !inner;
+  const std::size_t trailer = checksum ? kChecksumSize : 0;
   if (header.event_size < kEventHeaderSize + trailer) {
     throw StreamError("binlog event of type " + std::to_string(header.type) +
                       " is shorter than its header and checksum");
@@ -99,7 +165,7 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       event.subspan(kEventHeaderSize, header.event_size - kEventHeaderSize - trailer);
   switch (header.type) {
     case kRotateEvent: {
-      const Rotate rotate = parse_rotate(event, format_.checksum);
+      const Rotate rotate = parse_rotate(event, checksum);
       read_position_.file = rotate.file;
       read_position_.offset = rotate.position;
       if (!in_transaction_) {
@@ -124,7 +190,7 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       begin("", false);
       return std::nullopt;
     case kQueryEvent: {
-      const std::string query = parse_query_text(event, format_.checksum);
+      const std::string query = parse_query_text(event, checksum);
       if (query == "BEGIN") {
         in_transaction_ = true;
       } else if (query == "ROLLBACK") {
@@ -158,10 +224,22 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       }
       discard_partial_transaction();
       return std::nullopt;
-    case kMysqlTransactionPayloadEvent:
-      throw StreamError(
-          "the binlog holds compressed transactions, which sluice cannot decode; set "
-          "binlog_transaction_compression=OFF on the server");
+    case kMysqlTransactionPayloadEvent: {
+      if (inner) {
+        throw StreamError("binlog holds a compressed transaction inside another one");
+      }
+      const std::vector<std::uint8_t> events = transaction_payload(body);
+      std::optional<Transaction> done;
+      for (std::size_t at = 0; at < events.size();) {
+        const std::span<const std::uint8_t> rest(events.data() + at, events.size() - at);
+        const EventHeader inner_header = parse_header(rest);
+        if (auto transaction = feed_event(rest.first(inner_header.event_size), true)) {
+          done = std::move(transaction);
+        }
+        at += inner_header.event_size;
+      }
+      return done;
+    }
     case kHeartbeatEvent:
       // Sent only when the server has nothing more to send, so never inside a transaction.
       if (in_transaction_ || header.next_position == 0) {

@@ -45,8 +45,9 @@ class BinlogDecoder {
 
   // Decodes one event: the 19-byte header, the body and the CRC32 when the format description
   // announced one (the 0x00 status byte of the network packet removed). Returns the transaction
-  // this event commits. Throws StreamError for malformed events, for partial JSON updates and
-  // compressed rows events of a selected table, and for rows events whose table map is missing.
+  // this event commits (a MySQL compressed transaction payload is unpacked and decoded whole).
+  // Throws StreamError for malformed events, for partial JSON updates and MariaDB compressed
+  // rows events of a selected table, and for rows events whose table map is missing.
   std::optional<Transaction> feed(std::span<const std::uint8_t> event);
 
   // Where the next event starts in the binlog (file and offset of the last event's end).
@@ -76,6 +77,7 @@ class BinlogDecoder {
     std::vector<char> key_wanted;  // per column: part of the key
   };
 
+  std::optional<Transaction> feed_event(std::span<const std::uint8_t> event, bool inner);
   const TableSelector* select(std::string_view schema, std::string_view table) const;
   void on_table_map(std::span<const std::uint8_t> body);
   void on_rows(const EventHeader& header, std::span<const std::uint8_t> body);
