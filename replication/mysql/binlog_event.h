@@ -29,9 +29,7 @@ enum EventType : std::uint8_t {
   kMysqlXaPrepareEvent = 38,  // MariaDB ≥ 10.5 uses the same code
   kMysqlPartialUpdateRowsEvent = 39,
   kMysqlTransactionPayloadEvent = 40,
-  kMariadbAnnotateRowsEvent = 160,
   kMariadbGtidEvent = 162,
-  kMariadbGtidListEvent = 163,
   kMariadbFirstCompressedRowsEvent = 166,  // 166-171: write/update/delete, v0 and v1
   kMariadbLastCompressedRowsEvent = 171,
 };

@@ -201,7 +201,6 @@ void read_optional_metadata(ByteReader& reader, TableMap& map, bool mariadb) {
           const std::uint64_t name_length = field.packed("column name");
           column.name = std::string(field.bytes(name_length, "column name"));
         }
-        map.has_names = true;
         break;
       case kSetStrValue:
         read_members(field, map, kTypeSet);

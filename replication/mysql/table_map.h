@@ -73,7 +73,6 @@ struct TableMap {
   std::string table;
   std::vector<ColumnInfo> columns;
   std::vector<std::size_t> primary_key;  // column indexes; empty when the map does not say
-  bool has_names = false;                // binlog_row_metadata=FULL was in effect
 
   // The shape handed to consumers: names (or "@1", "@2"… when unknown), type names, and
   // `key_columns` (or every column when empty, so a keyless table still has a row identity).
