@@ -27,8 +27,9 @@ struct DecoderOptions {
   // Only these tables are decoded; rows events of every other table are skipped unread. Empty
   // means every table.
   std::vector<TableSelector> tables;
-  // Full before/after images in each ChangeEvent. Off: only the key tuples are decoded, the
-  // other columns are skipped (what a consumer that re-reads rows by key needs).
+  // Full before/after images in each ChangeEvent. Off: only the key tuples are decoded and the
+  // other columns skipped, for consumers that only track which keys changed (applying a
+  // change always needs the full image).
   bool full_images = true;
 };
 
@@ -46,8 +47,9 @@ class BinlogDecoder {
   // Decodes one event: the 19-byte header, the body and the CRC32 when the format description
   // announced one (the 0x00 status byte of the network packet removed). Returns the transaction
   // this event commits (a MySQL compressed transaction payload is unpacked and decoded whole).
-  // Throws StreamError for malformed events, for partial JSON updates and MariaDB compressed
-  // rows events of a selected table, and for rows events whose table map is missing.
+  // Throws StreamError for malformed events; for partial JSON updates, MariaDB compressed rows
+  // events and XA transactions of a selected table; and for rows events whose table map is
+  // missing.
   std::optional<Transaction> feed(std::span<const std::uint8_t> event);
 
   // Where the next event starts in the binlog (file and offset of the last event's end).
