@@ -10,12 +10,12 @@ namespace po = boost::program_options;
 
 bool parse_options(const std::vector<std::string>& args, po::options_description& description,
                    const std::string& usage) {
-  bool help = false;
-  description.add_options()("help,h", po::bool_switch(&help), "show this help");
+  description.add_options()("help,h", po::bool_switch(), "show this help");
   po::variables_map values;
   try {
     po::store(po::command_line_parser(args).options(description).run(), values);
-    if (help) {
+    // bool_switch writes `help` only in notify(), which also enforces required options.
+    if (values.count("help") && values["help"].as<bool>()) {
       std::cout << usage << "\n\n" << description << '\n';
       return false;
     }

@@ -18,7 +18,9 @@ constexpr std::chrono::milliseconds kPollInterval{250};
 
 volatile std::sig_atomic_t stop_requested = 0;
 
-void request_stop(int) { stop_requested = 1; }
+void request_stop(int) {
+  stop_requested = 1;
+}
 
 // Restores the previous SIGINT/SIGTERM handlers when the command ends.
 class StopSignals {
@@ -48,14 +50,12 @@ int run_stream(const std::vector<std::string>& args) {
   std::uint32_t server_id = 0;
   po::options_description description("sluice stream options");
   connection.add_to(description);
-  description.add_options()
-      ("table", po::value(&table)->required(),
-       "table to follow: name or database.name")
-      ("server-id", po::value(&server_id),
-       "replica server id to register with (non-zero, unique among the server's replicas); "
-       "derived from the process id when not given");
-  if (!parse_options(args, description,
-                     "sluice stream --dsn URL --table NAME [--server-id N]")) {
+  description.add_options()("table", po::value(&table)->required(),
+                            "table to follow: name or database.name")(
+      "server-id", po::value(&server_id),
+      "replica server id to register with (non-zero, unique among the server's replicas); "
+      "derived from the process id when not given");
+  if (!parse_options(args, description, "sluice stream --dsn URL --table NAME [--server-id N]")) {
     return 0;
   }
   const Dsn dsn = connection.dsn();

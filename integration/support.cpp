@@ -143,6 +143,14 @@ PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) {
   dsn_ = output.substr(at, output.find('\'', at) - at);
 }
 
+void PrivateServer::restart() {
+  std::string output;
+  if (shell("SLUICE_DBS_DIR='" + state_dir_ + "' " SLUICE_SOURCE_DIR "/scripts/dbs restart-mysql",
+            &output) != 0) {
+    throw std::runtime_error("could not restart the private server: " + output);
+  }
+}
+
 PrivateServer::~PrivateServer() {
   shell("SLUICE_DBS_DIR='" + state_dir_ + "' " SLUICE_SOURCE_DIR "/scripts/dbs stop");
 }

@@ -43,6 +43,9 @@ class PrivateServer {
 
   const std::string& dsn() const { return dsn_; }
 
+  // MariaDB only: stops the server and starts it again on the same port and data directory.
+  void restart();
+
  private:
   std::string state_dir_;
   std::string dsn_;

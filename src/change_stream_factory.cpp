@@ -27,9 +27,31 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   mysql::Connection connection(dsn, password);
   const std::string quoted = ddl::quote_qualified(ddl::Dialect::mysql, {name.schema, name.name});
   if (!connection.query_value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-                              connection.quote_literal(name.schema) + " AND TABLE_NAME = " +
-                              connection.quote_literal(name.name))) {
+                              connection.quote_literal(name.schema) +
+                              " AND TABLE_NAME = " + connection.quote_literal(name.name))) {
     throw Error(ExitCode::not_found, "table " + quoted + " does not exist on " + dsn.display());
+  }
+  // Statement-based events carry no row images: the stream would silently miss changes.
+  const std::string format = connection.query_value("SELECT @@global.binlog_format").value_or("");
+  if (format != "ROW") {
+    throw Error(ExitCode::preflight_failed,
+                "the server logs binlog_format=" + format +
+                    ", which carries no row images; set binlog_format=ROW (SET GLOBAL "
+                    "binlog_format = 'ROW' and in the server's configuration)");
+  }
+  // MariaDB's pre-10.1.2 temporal columns with fractional seconds are written to the binlog
+  // without their precision, so their row images cannot be decoded.
+  for (const auto& row :
+       connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+                        connection.quote_literal(name.schema) +
+                        " AND TABLE_NAME = " + connection.quote_literal(name.name) +
+                        " AND COLUMN_TYPE LIKE '%mariadb-5.3%' AND DATETIME_PRECISION > 0")) {
+    throw Error(ExitCode::preflight_failed,
+                "column " + ddl::quote_identifier(ddl::Dialect::mysql, row.at(0).value_or("")) +
+                    " of " + quoted +
+                    " uses MariaDB 5.3's temporal format with fractional seconds, which the "
+                    "binlog cannot describe; convert the table with ALTER TABLE " +
+                    quoted + " FORCE");
   }
   std::vector<mysql::ResultRow> status;
   try {

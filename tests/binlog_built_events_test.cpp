@@ -1,6 +1,7 @@
 // Events built byte by byte for what a MariaDB fixture cannot hold: MySQL 8's rows events v2
 // (extra-data header), its binary JSON, its GTID events, partial JSON updates, CRC32 trailers.
 #include <doctest/doctest.h>
+#include <zstd.h>
 
 #include <cstring>
 
@@ -21,7 +22,9 @@ void put(Bytes& out, std::uint64_t value, int size) {
   }
 }
 
-void put(Bytes& out, std::string_view text) { out.insert(out.end(), text.begin(), text.end()); }
+void put(Bytes& out, std::string_view text) {
+  out.insert(out.end(), text.begin(), text.end());
+}
 
 class EventBuilder {
  public:
@@ -44,20 +47,23 @@ class EventBuilder {
     return out;
   }
 
-  Bytes format_description() {
+  Bytes format_description(std::string version = "8.0.36") {
     Bytes body;
     put(body, 4, 2);
-    std::string version = "8.0.36";
     version.resize(50, '\0');
     put(body, version);
     put(body, 0, 4);
     body.push_back(19);
     for (int type = 1; type <= 41; ++type) {
       std::uint8_t length = 0;
-      if (type == kQueryEvent) length = 13;
-      if (type == kRotateEvent) length = 8;
-      if (type == kTableMapEvent || (type >= 23 && type <= 25)) length = 8;
-      if ((type >= 30 && type <= 32) || type == kMysqlPartialUpdateRowsEvent) length = 10;
+      if (type == kQueryEvent)
+        length = 13;
+      if (type == kRotateEvent)
+        length = 8;
+      if (type == kTableMapEvent || (type >= 23 && type <= 25))
+        length = 8;
+      if ((type >= 30 && type <= 32) || type == kMysqlPartialUpdateRowsEvent)
+        length = 10;
       body.push_back(length);
     }
     body.push_back(checksum_ ? 1 : 0);
@@ -75,7 +81,7 @@ class EventBuilder {
     }
     put(body, 42, 8);
     body.push_back(2);  // logical timestamps follow in real events; the decoder ignores them
-    put(body, 0, 16);
+    body.insert(body.end(), 16, 0);
     return event(kMysqlGtidEvent, body);
   }
 
@@ -202,8 +208,8 @@ TEST_CASE("MySQL 8 rows events v2 with extra data, binary JSON and GTIDs decode"
     Bytes after = row(3, json_document(), "");
     update.insert(update.end(), after.begin(), after.end());
     auto transactions = feed_all(
-        decoder, {build.format_description(), build.gtid(), build.query("BEGIN"),
-                  build.table_map(), build.rows(kWriteRowsEventV2, images, {0x00, 0x01, 0x02}),
+        decoder, {build.format_description(), build.gtid(), build.query("BEGIN"), build.table_map(),
+                  build.rows(kWriteRowsEventV2, images, {0x00, 0x01, 0x02}),
                   build.rows(kUpdateRowsEventV2, update),
                   build.rows(kDeleteRowsEventV2, row(3, {}, "", 0b110)), build.xid()});
     REQUIRE(transactions.size() == 1);
@@ -232,10 +238,9 @@ TEST_CASE("key-only decoding skips binary JSON without converting it") {
   decoder.start_at({"binlog.000007", 4, "", 0}, false);
   Bytes broken_json = json_document();
   broken_json[1] = 0x7f;  // a count that would fail conversion: skipping must not look inside
-  auto transactions = feed_all(decoder, {build.format_description(), build.query("BEGIN"),
-                                         build.table_map(),
-                                         build.rows(kWriteRowsEventV2, row(9, broken_json, "z")),
-                                         build.xid()});
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.query("BEGIN"), build.table_map(),
+                         build.rows(kWriteRowsEventV2, row(9, broken_json, "z")), build.xid()});
   REQUIRE(transactions.size() == 1);
   CHECK(transactions[0].changes.at(0).key_after == Row{{ValueKind::number, "9"}});
 }
@@ -261,22 +266,34 @@ TEST_CASE("rows of tables that are not selected are skipped without being decode
   BinlogDecoder decoder(options);
   decoder.start_at({"binlog.000007", 4, "", 0}, false);
   Bytes garbage(40, 0xff);
-  auto transactions = feed_all(decoder, {build.format_description(), build.query("BEGIN"),
-                                         build.table_map("docs"),
-                                         build.rows(kMysqlPartialUpdateRowsEvent, garbage),
-                                         build.rows(kWriteRowsEventV2, garbage), build.xid()});
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.query("BEGIN"), build.table_map("docs"),
+                         build.rows(kMysqlPartialUpdateRowsEvent, garbage),
+                         build.rows(kWriteRowsEventV2, garbage), build.xid()});
   REQUIRE(transactions.size() == 1);
   CHECK(transactions[0].changes.empty());
+}
+
+TEST_CASE("a MySQL DDL after its GTID event is a transaction of its own") {
+  EventBuilder build(false);
+  BinlogDecoder decoder({});
+  decoder.start_at({"binlog.000007", 4, "", 0}, false);
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.gtid(), build.query("DROP TABLE t")});
+  REQUIRE(transactions.size() == 1);
+  CHECK(transactions[0].changes.empty());
+  CHECK(transactions[0].commit_position.gtid == "10111213-1415-1617-1819-1a1b1c1d1e1f:42");
+  CHECK(decoder.resume_position().offset == decoder.read_position().offset);
 }
 
 TEST_CASE("ROLLBACK discards, DDL is progress, rows without a table map are refused") {
   EventBuilder build(false);
   BinlogDecoder decoder({});
   decoder.start_at({"binlog.000007", 4, "", 0}, false);
-  auto transactions = feed_all(
-      decoder, {build.format_description(), build.query("BEGIN"), build.table_map(),
-                build.rows(kWriteRowsEventV2, row(1, {}, "", 0b110)), build.query("ROLLBACK"),
-                build.query("CREATE TABLE t (id INT)")});
+  auto transactions =
+      feed_all(decoder, {build.format_description(), build.query("BEGIN"), build.table_map(),
+                         build.rows(kWriteRowsEventV2, row(1, {}, "", 0b110)),
+                         build.query("ROLLBACK"), build.query("CREATE TABLE t (id INT)")});
   REQUIRE(transactions.size() == 1);
   CHECK(transactions[0].changes.empty());
   CHECK(transactions[0].commit_position == decoder.read_position());
@@ -289,8 +306,8 @@ TEST_CASE("ROLLBACK discards, DDL is progress, rows without a table map are refu
 
 TEST_CASE("binary JSON scalars, nesting, escapes and opaque values convert to JSON text") {
   auto text = [](Bytes bytes) {
-    return json_binary_to_text(std::string_view(reinterpret_cast<const char*>(bytes.data()),
-                                                bytes.size()));
+    return json_binary_to_text(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   };
   CHECK(text({}) == "null");
   CHECK(text({0x04, 0x02}) == "false");
@@ -308,4 +325,121 @@ TEST_CASE("binary JSON scalars, nesting, escapes and opaque values convert to JS
   CHECK_THROWS_AS(text({0x0c, 0x05, 'a'}), StreamError);
   CHECK_THROWS_AS(text({0x00, 0x05, 0x00, 0x02, 0x00}), StreamError);
   CHECK_THROWS_AS(text({0x42}), StreamError);
+}
+
+TEST_CASE("XA transactions of selected tables are refused") {
+  EventBuilder build(false);
+  BinlogDecoder decoder({});
+  decoder.start_at({"binlog.000007", 4, "", 0}, false);
+  feed_all(decoder, {build.format_description(), build.query("XA START 'x'"), build.table_map(),
+                     build.rows(kWriteRowsEventV2, row(1, {}, "", 0b110))});
+  CHECK_THROWS_WITH_AS(decoder.feed(build.event(kMysqlXaPrepareEvent, Bytes(12, 0))),
+                       "an XA transaction changed shop.docs; sluice does not follow XA "
+                       "transactions",
+                       StreamError);
+}
+
+TEST_CASE("signedness bits: MariaDB counts YEAR columns, MySQL does not") {
+  // t (y YEAR, i TINYINT): the bitmap lists one bit per signed-capable column, in order.
+  auto table_map = [](EventBuilder& build, std::uint8_t signedness) {
+    Bytes body;
+    put(body, 77, 6);
+    put(body, 1, 2);
+    body.push_back(1);
+    put(body, "s");
+    body.push_back(0);
+    body.push_back(1);
+    put(body, "t");
+    body.push_back(0);
+    body.push_back(2);
+    body.push_back(kTypeYear);
+    body.push_back(kTypeTiny);
+    body.push_back(0);  // no type metadata
+    body.push_back(0);  // not nullable
+    body.push_back(1);  // signedness
+    body.push_back(1);
+    body.push_back(signedness);
+    return build.event(kTableMapEvent, body);
+  };
+  auto rows = [](EventBuilder& build) {
+    Bytes body;
+    put(body, 77, 6);
+    put(body, 1, 2);
+    body.push_back(2);
+    body.push_back(0b11);
+    body.push_back(0);     // null bitmap
+    body.push_back(101);   // YEAR 2001
+    body.push_back(0xff);  // TINYINT -1
+    return build.event(kWriteRowsEventV1, body);
+  };
+  for (bool mariadb : {true, false}) {
+    CAPTURE(mariadb);
+    EventBuilder build(false);
+    BinlogDecoder decoder({});
+    decoder.start_at({"bin.000001", 4, "", 0}, false);
+    // MariaDB: YEAR (unsigned) then TINYINT (signed) -> 10......; MySQL: TINYINT only -> 0.......
+    auto transactions =
+        feed_all(decoder, {build.format_description(mariadb ? "10.11.19-MariaDB-log" : "8.0.36"),
+                           build.query("BEGIN"), table_map(build, mariadb ? 0x80 : 0x00),
+                           rows(build), build.xid()});
+    REQUIRE(transactions.size() == 1);
+    const Row& after = *transactions[0].changes.at(0).after;
+    CHECK(after[0] == Value{ValueKind::number, "2001"});
+    CHECK(after[1] == Value{ValueKind::number, "-1"});
+  }
+}
+
+TEST_CASE("a MySQL compressed transaction (zstd or none) is unpacked and decoded") {
+  for (bool zstd : {true, false}) {
+    CAPTURE(zstd);
+    EventBuilder build(true);
+    BinlogDecoder decoder({});
+    decoder.start_at({"binlog.000009", 4, "", 0}, true);
+    auto transactions = feed_all(decoder, {build.format_description(), build.gtid()});
+    // The inner events carry no checksums: BEGIN, table map, two inserts, XID.
+    EventBuilder inner(false);
+    Bytes events;
+    for (const Bytes& event :
+         {inner.query("BEGIN"), inner.table_map(),
+          inner.rows(kWriteRowsEventV2, row(7, json_document(), "a")),
+          inner.rows(kWriteRowsEventV2, row(8, {}, "b", 0b010)), inner.xid()}) {
+      events.insert(events.end(), event.begin(), event.end());
+    }
+    Bytes payload = events;
+    if (zstd) {
+      payload.resize(ZSTD_compressBound(events.size()));
+      payload.resize(
+          ZSTD_compress(payload.data(), payload.size(), events.data(), events.size(), 3));
+    }
+    auto field = [](Bytes& out, std::uint8_t type, std::uint64_t value) {
+      out.push_back(type);
+      if (value < 251) {
+        out.push_back(1);
+        out.push_back(static_cast<std::uint8_t>(value));
+      } else {
+        out.push_back(3);
+        out.push_back(0xfc);
+        put(out, value, 2);
+      }
+    };
+    Bytes body;
+    field(body, 2, zstd ? 0 : 255);
+    if (zstd) {
+      field(body, 3, events.size());
+    }
+    field(body, 1, payload.size());
+    body.push_back(0);
+    body.insert(body.end(), payload.begin(), payload.end());
+    const Bytes outer = build.event(kMysqlTransactionPayloadEvent, body);
+    auto decoded = feed_all(decoder, {outer});
+    REQUIRE(decoded.size() == 1);
+    REQUIRE(decoded[0].changes.size() == 2);
+    CHECK(decoded[0].changes[0].key_after == Row{{ValueKind::number, "7"}});
+    CHECK((*decoded[0].changes[1].after)[2] == Value{ValueKind::text, "b"});
+    const std::uint32_t end = static_cast<std::uint32_t>(outer[13]) |
+                              static_cast<std::uint32_t>(outer[14]) << 8 |
+                              static_cast<std::uint32_t>(outer[15]) << 16;
+    CHECK(decoded[0].commit_position.offset == end);
+    CHECK(decoded[0].commit_position.gtid == "10111213-1415-1617-1819-1a1b1c1d1e1f:42");
+  }
 }

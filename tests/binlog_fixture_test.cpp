@@ -43,10 +43,18 @@ std::vector<ChangeEvent> changes_of(const std::vector<Transaction>& transactions
   return out;
 }
 
-Value num(std::string text) { return {ValueKind::number, std::move(text)}; }
-Value txt(std::string text) { return {ValueKind::text, std::move(text)}; }
-Value bin(std::string text) { return {ValueKind::binary, std::move(text)}; }
-Value tmp(std::string text) { return {ValueKind::temporal, std::move(text)}; }
+Value num(std::string text) {
+  return {ValueKind::number, std::move(text)};
+}
+Value txt(std::string text) {
+  return {ValueKind::text, std::move(text)};
+}
+Value bin(std::string text) {
+  return {ValueKind::binary, std::move(text)};
+}
+Value tmp(std::string text) {
+  return {ValueKind::temporal, std::move(text)};
+}
 const Value kNull{ValueKind::null, ""};
 
 std::string repeat(const std::string& unit, int times) {
@@ -80,8 +88,8 @@ TEST_CASE("integers of every width decode with their sign at min, max, zero and 
             {num("2"), num("127"), num("255"), num("32767"), num("65535"), num("8388607"),
              num("16777215"), num("2147483647"), num("4294967295"), num("9223372036854775807"),
              num("18446744073709551615")});
-  check_row(*changes[3].after, Row{num("4"), kNull, kNull, kNull, kNull, kNull, kNull, kNull,
-                                   kNull, kNull, kNull});
+  check_row(*changes[3].after,
+            Row{num("4"), kNull, kNull, kNull, kNull, kNull, kNull, kNull, kNull, kNull, kNull});
   check_row(*changes[4].after, {num("5"), num("-1"), num("1"), num("-1"), num("1"), num("-1"),
                                 num("1"), num("-1"), num("1"), num("-1"), num("1")});
   CHECK(changes[0].key_after == Row{num("1")});
@@ -97,15 +105,13 @@ TEST_CASE("floats, decimals of every precision, BIT and YEAR round-trip as exact
              num("-12345678901234567890123456789012345.123456789012345678901234567890"),
              num("-0.0000000001"), num("123456789012345678.99"), bin("\x01"), bin("\x0a\xaa"),
              bin(std::string(8, '\xff')), num("2155")});
-  check_row(*changes[1].after,
-            {num("2"), num("3.4028235e+38"), num("1.7976931348623157e+308"), num("9"),
-             num("1234.567"), num("0.000000000000000000000000000000"), num("0.9999999999"),
-             num("0.00"), bin(std::string(1, '\0')), bin(std::string(2, '\0')),
-             bin(std::string(8, '\0')), num("1901")});
-  check_row(*changes[2].after,
-            {num("3"), num("-1e-10"), num("0.1"), num("0"), num("0.000"),
-             num("1.500000000000000000000000000000"), num("0.5000000000"), num("0.01"), kNull,
-             kNull, kNull, num("0000")});
+  check_row(*changes[1].after, {num("2"), num("3.4028235e+38"), num("1.7976931348623157e+308"),
+                                num("9"), num("1234.567"), num("0.000000000000000000000000000000"),
+                                num("0.9999999999"), num("0.00"), bin(std::string(1, '\0')),
+                                bin(std::string(2, '\0')), bin(std::string(8, '\0')), num("1901")});
+  check_row(*changes[2].after, {num("3"), num("-1e-10"), num("0.1"), num("0"), num("0.000"),
+                                num("1.500000000000000000000000000000"), num("0.5000000000"),
+                                num("0.01"), kNull, kNull, kNull, num("0000")});
   CHECK(changes[0].table->columns[4].type == "decimal(12,3)");
   CHECK(changes[0].table->columns[7].type == "decimal(20,2) unsigned");
 }
@@ -113,28 +119,26 @@ TEST_CASE("floats, decimals of every precision, BIT and YEAR round-trip as exact
 TEST_CASE("temporal values: fractional digits, negative times, zero dates, TIMESTAMP in UTC") {
   auto changes = changes_of(decode(kTypes), "times");
   REQUIRE(changes.size() == 3);
-  check_row(*changes[0].after,
-            {num("1"), tmp("2024-02-29"), tmp("-838:59:59"), tmp("-00:00:00.5"),
-             tmp("12:34:56.789"), tmp("838:59:59.000000"), tmp("1000-01-01 00:00:00"),
-             tmp("9999-12-31 23:59:59.99"), tmp("2024-05-01 10:11:12.123456"),
-             tmp("1970-01-01 00:00:01"), tmp("2038-01-19 03:14:07.999"),
-             tmp("2024-05-01 10:11:12.000001")});
+  check_row(*changes[0].after, {num("1"), tmp("2024-02-29"), tmp("-838:59:59"), tmp("-00:00:00.5"),
+                                tmp("12:34:56.789"), tmp("838:59:59.000000"),
+                                tmp("1000-01-01 00:00:00"), tmp("9999-12-31 23:59:59.99"),
+                                tmp("2024-05-01 10:11:12.123456"), tmp("1970-01-01 00:00:01"),
+                                tmp("2038-01-19 03:14:07.999"), tmp("2024-05-01 10:11:12.000001")});
   check_row(*changes[1].after,
-            {num("2"), tmp("0000-00-00"), tmp("00:00:00"), tmp("-01:02:03.4"),
-             tmp("-12:34:56.789"), tmp("-00:00:00.000001"), tmp("0000-00-00 00:00:00"),
-             tmp("0000-00-00 00:00:00.00"), tmp("2000-01-01 00:00:00.500000"),
-             tmp("0000-00-00 00:00:00"), tmp("0000-00-00 00:00:00.000"),
-             tmp("2000-01-01 00:00:00.100000")});
+            {num("2"), tmp("0000-00-00"), tmp("00:00:00"), tmp("-01:02:03.4"), tmp("-12:34:56.789"),
+             tmp("-00:00:00.000001"), tmp("0000-00-00 00:00:00"), tmp("0000-00-00 00:00:00.00"),
+             tmp("2000-01-01 00:00:00.500000"), tmp("0000-00-00 00:00:00"),
+             tmp("0000-00-00 00:00:00.000"), tmp("2000-01-01 00:00:00.100000")});
   CHECK(changes[0].table->columns[11].type == "timestamp(6)");
 }
 
 TEST_CASE("old-format TIME, DATETIME and TIMESTAMP (mysql56_temporal_format=OFF) decode") {
   auto changes = changes_of(decode(kTypes), "oldtimes");
   REQUIRE(changes.size() == 2);
-  check_row(*changes[0].after, {num("1"), tmp("-12:34:56"), tmp("2024-05-01 10:11:12"),
-                                tmp("2024-05-01 10:11:12")});
-  check_row(*changes[1].after, {num("2"), tmp("00:00:00"), tmp("0000-00-00 00:00:00"),
-                                tmp("0000-00-00 00:00:00")});
+  check_row(*changes[0].after,
+            {num("1"), tmp("-12:34:56"), tmp("2024-05-01 10:11:12"), tmp("2024-05-01 10:11:12")});
+  check_row(*changes[1].after,
+            {num("2"), tmp("00:00:00"), tmp("0000-00-00 00:00:00"), tmp("0000-00-00 00:00:00")});
 }
 
 TEST_CASE("strings, blobs, ENUM, SET, JSON and GEOMETRY: charsets, lengths and empties") {
@@ -143,7 +147,7 @@ TEST_CASE("strings, blobs, ENUM, SET, JSON and GEOMETRY: charsets, lengths and e
   const Row& full = *changes[0].after;
   REQUIRE(full.size() == 21);
   CHECK(full[1] == txt("AB"));
-  CHECK(full[2] == txt("caf\xe9"));  // latin1 bytes, untouched
+  CHECK(full[2] == txt("caf\xe9"));                        // latin1 bytes, untouched
   CHECK(full[3] == txt(repeat("\xf0\x9f\x98\x80", 255)));  // CHAR of 1020 bytes: 2-byte length
   CHECK(full[4] == txt(""));
   CHECK(full[5] == txt(repeat("\xc3\xa4", 300)));
@@ -164,9 +168,9 @@ TEST_CASE("strings, blobs, ENUM, SET, JSON and GEOMETRY: charsets, lengths and e
   CHECK(full[19].text.size() == 25);  // SRID + WKB point
   CHECK(full[20].kind == ValueKind::binary);
   check_row(*changes[1].after,
-            {num("2"), txt(""), txt(""), txt(""), txt(""), txt(""), bin(std::string(4, '\0')),
-             bin(""), txt(""), txt(""), txt(""), txt(""), bin(""), bin(""), bin(""), bin(""),
-             txt("x"), txt(""), txt("[]"), kNull, kNull});
+            {num("2"), txt(""), txt(""),  txt(""), txt(""),   txt(""), bin(std::string(4, '\0')),
+             bin(""),  txt(""), txt(""),  txt(""), txt(""),   bin(""), bin(""),
+             bin(""),  bin(""), txt("x"), txt(""), txt("[]"), kNull,   kNull});
   for (std::size_t i = 1; i < 21; ++i) {
     CHECK((*changes[2].after)[i] == kNull);
   }
@@ -274,15 +278,24 @@ TEST_CASE("key-only decoding yields the same keys without images") {
   }
 }
 
-TEST_CASE("binlog_checksum=NONE and binlog_row_metadata=MINIMAL still decode") {
+TEST_CASE("binlog_checksum=NONE, MINIMAL metadata and MINIMAL row images still decode") {
   auto transactions = decode(kMinimal);
-  REQUIRE(transactions.size() == 2);
+  REQUIRE(transactions.size() == 3);
   const ChangeEvent& insert = transactions[0].changes.at(0);
   CHECK(insert.table->columns[0].name == "@1");
   CHECK(insert.table->columns[0].type == "int unsigned");
   check_row(*insert.after, {num("4294967295"), txt("x"), bin("\x01")});
   CHECK(insert.key_after == *insert.after);  // no primary key in MINIMAL metadata
-  CHECK(transactions[1].changes.at(0).operation == Operation::erase);
+  // Columns-present bitmaps: the before image holds the primary key, the after image only the
+  // changed column; the others are reported as not sent.
+  const Value absent{ValueKind::unchanged, ""};
+  const ChangeEvent& update = transactions[1].changes.at(0);
+  CHECK(update.operation == Operation::update);
+  check_row(*update.before, {num("4294967295"), absent, absent});
+  check_row(*update.after, {absent, txt("y"), absent});
+  const ChangeEvent& erase = transactions[2].changes.at(0);
+  CHECK(erase.operation == Operation::erase);
+  check_row(*erase.before, {num("1"), absent, absent});
 }
 
 TEST_CASE("the read position follows the file and ends after the last event") {
@@ -294,6 +307,8 @@ TEST_CASE("the read position follows the file and ends after the last event") {
   }
   CHECK(decoder.read_position().file == "bin.000003");  // the closing ROTATE
   CHECK(decoder.read_position().offset == 4);
+  CHECK(decoder.resume_position().file == "bin.000003");
+  CHECK(decoder.file_switched());
   CHECK_FALSE(decoder.in_transaction());
   // ints 7, nums 4, times 3, strs 3, oldtimes 2, nokey 2, myi 1, other 2, many 300
   CHECK(decoder.rows_decoded() == 7 + 4 + 3 + 3 + 2 + 2 + 1 + 2 + 300);
@@ -313,4 +328,10 @@ TEST_CASE("a truncated event is refused, not read past its end") {
     decoder.feed(event);
   }
   CHECK(refused);
+}
+
+TEST_CASE("the next binlog file keeps the name and the zero padding") {
+  CHECK(next_binlog_file("bin.000009") == "bin.000010");
+  CHECK(next_binlog_file("my.host-bin.999999") == "my.host-bin.1000000");
+  CHECK_THROWS_AS(next_binlog_file("bin"), StreamError);
 }

@@ -1,5 +1,7 @@
 #include "replication/mysql/binlog_decoder.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -9,6 +11,8 @@
 
 namespace sluice::replication::mysql {
 namespace {
+
+constexpr std::size_t kMaxRememberedTables = 4096;
 
 bool is_rows_event(std::uint8_t type) {
   return (type >= kWriteRowsEventV1 && type <= kDeleteRowsEventV1) ||
@@ -27,6 +31,62 @@ std::string qualified(std::string_view schema, std::string_view table) {
   return std::string(schema) + "." + std::string(table);
 }
 
+// MySQL's binlog_transaction_compression: one TRANSACTION_PAYLOAD event holds a whole
+// transaction's events, zstd-compressed, after a header of (type, length, value) fields.
+std::vector<std::uint8_t> transaction_payload(std::span<const std::uint8_t> body) {
+  enum Field : std::uint64_t {
+    kEnd = 0,
+    kPayloadSize = 1,
+    kCompression = 2,
+    kUncompressedSize = 3
+  };
+  constexpr std::uint64_t kZstd = 0;
+  constexpr std::uint64_t kNone = 255;
+  constexpr std::uint64_t kMaxUncompressed = 1ULL << 32;
+  ByteReader reader(body.data(), body.size());
+  std::uint64_t compression = kNone;
+  std::uint64_t payload_size = reader.remaining();
+  std::uint64_t uncompressed_size = 0;
+  for (;;) {
+    const std::uint64_t type = reader.packed("transaction payload header");
+    if (type == kEnd) {
+      break;
+    }
+    const std::uint64_t length = reader.packed("transaction payload header");
+    ByteReader field(reader.current(), length);
+    reader.skip(length, "transaction payload header");
+    const std::uint64_t value = field.packed("transaction payload header");
+    if (type == kPayloadSize) {
+      payload_size = value;
+    } else if (type == kCompression) {
+      compression = value;
+    } else if (type == kUncompressedSize) {
+      uncompressed_size = value;
+    }
+  }
+  const std::string_view payload = reader.bytes(payload_size, "transaction payload");
+  if (compression == kNone) {
+    return std::vector<std::uint8_t>(payload.begin(), payload.end());
+  }
+  if (compression != kZstd) {
+    throw StreamError("the binlog holds a transaction compressed with algorithm " +
+                      std::to_string(compression) + "; only zstd is supported");
+  }
+  if (uncompressed_size == 0 || uncompressed_size > kMaxUncompressed) {
+    throw StreamError("compressed binlog transaction announces an unusable size of " +
+                      std::to_string(uncompressed_size) + " bytes");
+  }
+  std::vector<std::uint8_t> events(uncompressed_size);
+  const std::size_t written =
+      ZSTD_decompress(events.data(), events.size(), payload.data(), payload.size());
+  if (ZSTD_isError(written) || written != events.size()) {
+    throw StreamError("compressed binlog transaction does not decompress: " +
+                      std::string(ZSTD_isError(written) ? ZSTD_getErrorName(written)
+                                                        : "size differs from its header"));
+  }
+  return events;
+}
+
 Row pick(const Row& row, const std::vector<std::size_t>& columns) {
   Row key;
   key.reserve(columns.size());
@@ -37,6 +97,19 @@ Row pick(const Row& row, const std::vector<std::size_t>& columns) {
 }
 
 }  // namespace
+
+std::string next_binlog_file(const std::string& file) {
+  const std::size_t dot = file.rfind('.');
+  const std::string digits = dot == std::string::npos ? "" : file.substr(dot + 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    throw StreamError("binlog file name " + file + " does not end in a sequence number");
+  }
+  std::string next = std::to_string(std::stoull(digits) + 1);
+  if (next.size() < digits.size()) {
+    next.insert(0, digits.size() - next.size(), '0');
+  }
+  return file.substr(0, dot + 1) + next;
+}
 
 BinlogDecoder::BinlogDecoder(DecoderOptions options) : options_(std::move(options)) {}
 
@@ -63,10 +136,17 @@ const TableSelector* BinlogDecoder::select(std::string_view schema, std::string_
 }
 
 std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> event) {
+  file_switched_ = false;
+  return feed_event(event, false);
+}
+
+std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_t> event,
+                                                     bool inner) {
   const EventHeader header = parse_header(event);
   // Events not in the file (the artificial ROTATE and FORMAT_DESCRIPTION a dump starts with)
-  // have no position; a ROTATE's own position belongs to the file it ends.
-  if (header.type != kRotateEvent && header.next_position != 0 &&
+  // have no position; a ROTATE's own position belongs to the file it ends; the events inside a
+  // compressed transaction share the position of the event that holds them.
+  if (!inner && header.type != kRotateEvent && header.next_position != 0 &&
       (header.flags & kArtificialEventFlag) == 0) {
     read_position_.offset = header.next_position;
   }
@@ -74,7 +154,9 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
     format_ = parse_format_description(event);
     return std::nullopt;
   }
-  const std::size_t trailer = format_.checksum ? kChecksumSize : 0;
+  // MySQL writes no checksums on the events inside a compressed transaction.
+  const bool checksum = format_.checksum && !inner;
+  const std::size_t trailer = checksum ? kChecksumSize : 0;
   if (header.event_size < kEventHeaderSize + trailer) {
     throw StreamError("binlog event of type " + std::to_string(header.type) +
                       " is shorter than its header and checksum");
@@ -83,29 +165,32 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       event.subspan(kEventHeaderSize, header.event_size - kEventHeaderSize - trailer);
   switch (header.type) {
     case kRotateEvent: {
-      const Rotate rotate = parse_rotate(event, format_.checksum);
+      const Rotate rotate = parse_rotate(event, checksum);
       read_position_.file = rotate.file;
       read_position_.offset = rotate.position;
       if (!in_transaction_) {
         resume_position_.file = rotate.file;
         resume_position_.offset = rotate.position;
       }
+      file_switched_ = header.next_position != 0 && (header.flags & kArtificialEventFlag) == 0;
       return std::nullopt;
     }
     case kMariadbGtidEvent: {
+      // MariaDB's GTID event stands in for BEGIN, unless the statement is standalone (DDL).
       const Gtid gtid = parse_mariadb_gtid(event);
-      begin(gtid.text);
+      begin(gtid.text, true);
       standalone_ = gtid.standalone;
       return std::nullopt;
     }
     case kMysqlGtidEvent:
-      begin(parse_mysql_gtid(event).text);
+      // MySQL follows its GTID event with a BEGIN query, or with the DDL statement alone.
+      begin(parse_mysql_gtid(event).text, false);
       return std::nullopt;
     case kMysqlAnonymousGtidEvent:
-      begin("");
+      begin("", false);
       return std::nullopt;
     case kQueryEvent: {
-      const std::string query = parse_query_text(event, format_.checksum);
+      const std::string query = parse_query_text(event, checksum);
       if (query == "BEGIN") {
         in_transaction_ = true;
       } else if (query == "ROLLBACK") {
@@ -117,9 +202,44 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
     }
     case kXidEvent:
       return commit(header);
+    case kStopEvent:
+      // The server stopped; after its restart the binlog goes on in the next file (a dump
+      // would announce that with a ROTATE that libmariadb fails to parse).
+      if (!in_transaction_) {
+        read_position_ = Position{next_binlog_file(read_position_.file), 4, "", 0};
+        resume_position_.file = read_position_.file;
+        resume_position_.offset = read_position_.offset;
+        file_switched_ = true;
+      }
+      return std::nullopt;
     case kTableMapEvent:
       on_table_map(body);
       return std::nullopt;
+    case kMysqlXaPrepareEvent:
+      // The changes commit later, by an XA COMMIT in another part of the binlog.
+      if (!changes_.empty()) {
+        throw StreamError("an XA transaction changed " + changes_.front().table->schema + "." +
+                          changes_.front().table->table +
+                          "; sluice does not follow XA transactions");
+      }
+      discard_partial_transaction();
+      return std::nullopt;
+    case kMysqlTransactionPayloadEvent: {
+      if (inner) {
+        throw StreamError("binlog holds a compressed transaction inside another one");
+      }
+      const std::vector<std::uint8_t> events = transaction_payload(body);
+      std::optional<Transaction> done;
+      for (std::size_t at = 0; at < events.size();) {
+        const std::span<const std::uint8_t> rest(events.data() + at, events.size() - at);
+        const EventHeader inner_header = parse_header(rest);
+        if (auto transaction = feed_event(rest.first(inner_header.event_size), true)) {
+          done = std::move(transaction);
+        }
+        at += inner_header.event_size;
+      }
+      return done;
+    }
     case kHeartbeatEvent:
       // Sent only when the server has nothing more to send, so never inside a transaction.
       if (in_transaction_ || header.next_position == 0) {
@@ -130,17 +250,22 @@ std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> eve
       return Transaction{{}, resume_position_, std::chrono::system_clock::time_point()};
     default:
       if (is_rows_event(header.type) || header.type == kMysqlPartialUpdateRowsEvent ||
-          (header.type >= kMariadbWriteRowsCompressedV1 &&
-           header.type <= kMariadbDeleteRowsCompressedV1)) {
+          (header.type >= kMariadbFirstCompressedRowsEvent &&
+           header.type <= kMariadbLastCompressedRowsEvent)) {
         on_rows(header, body);
       }
       return std::nullopt;
   }
 }
 
-void BinlogDecoder::begin(std::string gtid) {
+void BinlogDecoder::begin(std::string gtid, bool opens_transaction) {
   changes_.clear();
-  in_transaction_ = true;
+  // Every transaction repeats the table maps it uses, so forgetting them between transactions
+  // is safe; it bounds the memory of a long stream over ever new table ids.
+  if (tables_.size() > kMaxRememberedTables) {
+    tables_.clear();
+  }
+  in_transaction_ = opens_transaction;
   standalone_ = false;
   gtid_ = std::move(gtid);
 }
@@ -180,7 +305,8 @@ void BinlogDecoder::on_table_map(std::span<const std::uint8_t> body) {
   }
   auto mapped = std::make_shared<MappedTable>();
   mapped->raw.assign(body.begin(), body.end());
-  mapped->map = parse_table_map(body, post_header);
+  mapped->map = parse_table_map(body, post_header,
+                                format_.server_version.find("MariaDB") != std::string::npos);
   std::vector<std::size_t> key = mapped->map.primary_key;
   if (selector && !selector->key_columns.empty()) {
     key.clear();
@@ -238,8 +364,7 @@ void BinlogDecoder::on_rows(const EventHeader& header, std::span<const std::uint
   const std::uint64_t count = reader.packed("rows event column count");
   if (count != table.map.columns.size()) {
     throw StreamError("rows event of " + name + " has " + std::to_string(count) +
-                      " columns but its table map has " +
-                      std::to_string(table.map.columns.size()));
+                      " columns but its table map has " + std::to_string(table.map.columns.size()));
   }
   const std::size_t bitmap_bytes = (count + 7) / 8;
   reader.need(bitmap_bytes, "columns-present bitmap");

@@ -27,8 +27,9 @@ struct DecoderOptions {
   // Only these tables are decoded; rows events of every other table are skipped unread. Empty
   // means every table.
   std::vector<TableSelector> tables;
-  // Full before/after images in each ChangeEvent. Off: only the key tuples are decoded, the
-  // other columns are skipped (what a consumer that re-reads rows by key needs).
+  // Full before/after images in each ChangeEvent. Off: only the key tuples are decoded and the
+  // other columns skipped, for consumers that only track which keys changed (applying a
+  // change always needs the full image).
   bool full_images = true;
 };
 
@@ -45,8 +46,10 @@ class BinlogDecoder {
 
   // Decodes one event: the 19-byte header, the body and the CRC32 when the format description
   // announced one (the 0x00 status byte of the network packet removed). Returns the transaction
-  // this event commits. Throws StreamError for malformed events, for partial JSON updates and
-  // compressed rows events of a selected table, and for rows events whose table map is missing.
+  // this event commits (a MySQL compressed transaction payload is unpacked and decoded whole).
+  // Throws StreamError for malformed events; for partial JSON updates, MariaDB compressed rows
+  // events and XA transactions of a selected table; and for rows events whose table map is
+  // missing.
   std::optional<Transaction> feed(std::span<const std::uint8_t> event);
 
   // Where the next event starts in the binlog (file and offset of the last event's end).
@@ -61,6 +64,10 @@ class BinlogDecoder {
   void discard_partial_transaction();
 
   bool in_transaction() const { return in_transaction_; }
+  // The last event ended a binlog file: a ROTATE written into the file (FLUSH BINARY LOGS,
+  // max_binlog_size) or a STOP (the server shut down; it goes on in the next file after its
+  // restart). The read position is then the start of the next file.
+  bool file_switched() const { return file_switched_; }
   // Row changes decoded for selected tables so far.
   std::uint64_t rows_decoded() const { return rows_decoded_; }
 
@@ -72,11 +79,12 @@ class BinlogDecoder {
     std::vector<char> key_wanted;  // per column: part of the key
   };
 
+  std::optional<Transaction> feed_event(std::span<const std::uint8_t> event, bool inner);
   const TableSelector* select(std::string_view schema, std::string_view table) const;
   void on_table_map(std::span<const std::uint8_t> body);
   void on_rows(const EventHeader& header, std::span<const std::uint8_t> body);
   std::optional<Transaction> commit(const EventHeader& header);
-  void begin(std::string gtid);
+  void begin(std::string gtid, bool opens_transaction);
 
   DecoderOptions options_;
   FormatDescription format_;
@@ -85,11 +93,15 @@ class BinlogDecoder {
   std::unordered_map<std::uint64_t, std::shared_ptr<MappedTable>> tables_;
   bool in_transaction_ = false;
   bool standalone_ = false;
+  bool file_switched_ = false;
   std::string gtid_;
   std::vector<ChangeEvent> changes_;
   Row before_scratch_;
   Row after_scratch_;
   std::uint64_t rows_decoded_ = 0;
 };
+
+// "bin.000009" -> "bin.000010": the file a server writes after this one.
+std::string next_binlog_file(const std::string& file);
 
 }  // namespace sluice::replication::mysql

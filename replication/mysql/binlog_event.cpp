@@ -20,7 +20,8 @@ ByteReader body_reader(std::span<const std::uint8_t> event, bool checksum, const
   if (header.event_size < kEventHeaderSize + trailer) {
     throw StreamError(std::string("binlog ") + what + " event is shorter than its header");
   }
-  return ByteReader(event.data() + kEventHeaderSize, header.event_size - kEventHeaderSize - trailer);
+  return ByteReader(event.data() + kEventHeaderSize,
+                    header.event_size - kEventHeaderSize - trailer);
 }
 
 // Servers older than MySQL 5.6.1 / MariaDB 5.3 write no checksum-algorithm byte.

@@ -26,13 +26,12 @@ enum EventType : std::uint8_t {
   kDeleteRowsEventV2 = 32,
   kMysqlGtidEvent = 33,
   kMysqlAnonymousGtidEvent = 34,
+  kMysqlXaPrepareEvent = 38,  // MariaDB ≥ 10.5 uses the same code
   kMysqlPartialUpdateRowsEvent = 39,
-  kMariadbAnnotateRowsEvent = 160,
+  kMysqlTransactionPayloadEvent = 40,
   kMariadbGtidEvent = 162,
-  kMariadbGtidListEvent = 163,
-  kMariadbWriteRowsCompressedV1 = 169,
-  kMariadbUpdateRowsCompressedV1 = 170,
-  kMariadbDeleteRowsCompressedV1 = 171,
+  kMariadbFirstCompressedRowsEvent = 166,  // 166-171: write/update/delete, v0 and v1
+  kMariadbLastCompressedRowsEvent = 171,
 };
 
 constexpr std::size_t kEventHeaderSize = 19;

@@ -1,10 +1,11 @@
 #include "replication/mysql/binlog_stream.h"
 
-// mysql.h first: mariadb_rpl.h relies on its declarations.
+// mysql.h must come first: mariadb_rpl.h relies on its declarations.
+// clang-format off
 #include <mysql.h>
-
-#include <errmsg.h>
 #include <mariadb_rpl.h>
+// clang-format on
+#include <errmsg.h>
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -32,6 +33,12 @@ bool transient(unsigned code) {
   return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) || code == ER_SERVER_SHUTDOWN ||
          code == ER_CONNECTION_KILLED || code == 0;
 }
+
+// A connection attempt that failed for a reason that may pass (server down or restarting).
+class TransientConnectError : public StreamError {
+ public:
+  using StreamError::StreamError;
+};
 
 }  // namespace
 
@@ -87,6 +94,12 @@ void BinlogStream::fail_fatal(unsigned code, const std::string& message) {
                       where(options_) +
                       " (purged); start again from a current position (SHOW MASTER STATUS)");
   }
+  if (code == ER_SLAVE_SAME_ID) {
+    throw StreamError("another replica connected to " + where(options_) + " with server_id " +
+                      std::to_string(server_id_) +
+                      ", which ends this stream; give each reader its own server id "
+                      "(--server-id)");
+  }
   if (code == ER_ACCESS_DENIED_ERROR || code == ER_SPECIFIC_ACCESS_DENIED_ERROR ||
       code == ER_DBACCESS_DENIED_ERROR) {
     throw StreamError("MySQL at " + where(options_) + " refused the binlog stream for user '" +
@@ -113,18 +126,27 @@ void BinlogStream::connect() {
   mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocol);
   if (!mysql_real_connect(mysql, options_.host.c_str(), options_.user.c_str(),
                           options_.password ? options_.password->c_str() : nullptr, nullptr,
-                          options_.port, options_.socket.empty() ? nullptr : options_.socket.c_str(),
-                          0)) {
+                          options_.port,
+                          options_.socket.empty() ? nullptr : options_.socket.c_str(), 0)) {
     const unsigned code = mysql_errno(mysql);
     const std::string message = mysql_error(mysql);
     if (!transient(code)) {
       fail_fatal(code, message);
     }
-    throw StreamError("cannot connect to MySQL at " + where(options_) + ": " + message);
+    throw TransientConnectError("cannot connect to MySQL at " + where(options_) + ": " + message);
   }
+  auto query_failed = [&](MYSQL* handle) {
+    const unsigned code = mysql_errno(handle);
+    if (transient(code)) {
+      throw TransientConnectError(
+          "MySQL at " + where(options_) +
+          " went away while the binlog dump was set up: " + mysql_error(handle));
+    }
+    fail_fatal(code, mysql_error(handle));
+  };
   auto run = [&](const std::string& sql) {
     if (mysql_real_query(mysql, sql.data(), sql.size()) != 0) {
-      fail_fatal(mysql_errno(mysql), mysql_error(mysql));
+      query_failed(mysql);
     }
     if (MYSQL_RES* result = mysql_store_result(mysql)) {
       mysql_free_result(result);
@@ -132,10 +154,10 @@ void BinlogStream::connect() {
   };
   auto value = [&](const std::string& sql) {
     if (mysql_real_query(mysql, sql.data(), sql.size()) != 0) {
-      fail_fatal(mysql_errno(mysql), mysql_error(mysql));
+      query_failed(mysql);
     }
     std::unique_ptr<MYSQL_RES, decltype(&mysql_free_result)> result(mysql_store_result(mysql),
-                                                                      &mysql_free_result);
+                                                                    &mysql_free_result);
     MYSQL_ROW row = result ? mysql_fetch_row(result.get()) : nullptr;
     return row && row[0] ? std::string(row[0]) : std::string();
   };
@@ -175,7 +197,8 @@ void BinlogStream::connect() {
     const unsigned code = mysql_errno(mysql);
     const std::string message = mysql_error(mysql);
     if (transient(code)) {
-      throw StreamError("cannot start the binlog dump from " + where(options_) + ": " + message);
+      throw TransientConnectError("cannot start the binlog dump from " + where(options_) + ": " +
+                                  message);
     }
     fail_fatal(code, message);
   }
@@ -183,8 +206,8 @@ void BinlogStream::connect() {
   decoder_.start_at(start, checksum == "CRC32");
   session_ = std::move(session);
   disconnected_since_.reset();
-  spdlog::info("binlog stream from {} started at {} as replica server_id {}", where(options_),
-               to_string(start), server_id_);
+  spdlog::info("binlog dump from {} requested at {} as replica server_id {}", where(options_),
+               by_gtid ? "GTID " + start.gtid : to_string(start), server_id_);
 }
 
 void BinlogStream::disconnect() {
@@ -201,7 +224,7 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
     if (!session_) {
       try {
         connect();
-      } catch (const StreamError& error) {
+      } catch (const TransientConnectError& error) {
         if (!disconnected_since_ ||
             std::chrono::steady_clock::now() - *disconnected_since_ > options_.reconnect_timeout) {
           throw;
@@ -216,8 +239,18 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
     }
     MARIADB_RPL_EVENT* event = mariadb_rpl_fetch(session_->rpl, session_->event);
     if (!event) {
+      // libmariadb frees the event it was handed when a fetch fails.
+      session_->event = nullptr;
       const unsigned code = mysql_errno(session_->mysql);
       const std::string message = mysql_error(session_->mysql);
+      // libmariadb 3.3 fails to parse what follows the end of a binlog file (the artificial
+      // ROTATE after a real one or after a STOP); a new dump at the next file reads on.
+      if (decoder_.file_switched()) {
+        spdlog::info("binlog on {} continues in {}; reconnecting there", where(options_),
+                     to_string(decoder_.resume_position()));
+        disconnect();
+        continue;
+      }
       if (!transient(code)) {
         fail_fatal(code, message);
       }
@@ -230,8 +263,8 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
     if (event->raw_data_size <= 1) {
       throw StreamError("binlog stream from " + where(options_) + " sent an empty event");
     }
-    std::optional<Transaction> transaction = decoder_.feed(
-        std::span<const std::uint8_t>(event->raw_data + 1, event->raw_data_size - 1));
+    std::optional<Transaction> transaction =
+        decoder_.feed(std::span<const std::uint8_t>(event->raw_data + 1, event->raw_data_size - 1));
     if (transaction) {
       if (!transaction->changes.empty()) {
         unreported_progress_.reset();
@@ -251,6 +284,8 @@ std::optional<Transaction> BinlogStream::next(std::chrono::milliseconds timeout)
   }
 }
 
-void BinlogStream::confirm(const Position& position) { confirmed_ = position; }
+void BinlogStream::confirm(const Position& position) {
+  confirmed_ = position;
+}
 
 }  // namespace sluice::replication::mysql

@@ -26,7 +26,9 @@ enum JsonType : std::uint8_t {
   kOpaque = 15,
 };
 
-[[noreturn]] void malformed() { throw StreamError("binary JSON value is malformed"); }
+[[noreturn]] void malformed() {
+  throw StreamError("binary JSON value is malformed");
+}
 
 std::uint64_t read_le(std::string_view data, std::size_t at, std::size_t n) {
   if (at > data.size() || n > data.size() - at) {
@@ -128,8 +130,7 @@ void append_base64(std::string& out, std::string_view data) {
 
 void append_value(std::string& out, std::uint8_t type, std::string_view data, int depth);
 
-void append_container(std::string& out, std::string_view data, bool object, bool large,
-                      int depth) {
+void append_container(std::string& out, std::string_view data, bool object, bool large, int depth) {
   if (depth > 100) {
     throw StreamError("binary JSON value nests deeper than 100 levels");
   }

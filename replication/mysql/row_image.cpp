@@ -65,7 +65,9 @@ void set_temporal(Value& out, const char* begin, const char* end) {
   out.text.assign(begin, end);
 }
 
-int fraction_digits(const ColumnInfo& column) { return column.precision > 6 ? 6 : column.precision; }
+int fraction_digits(const ColumnInfo& column) {
+  return column.precision > 6 ? 6 : column.precision;
+}
 
 // TIMESTAMP2 / DATETIME2 store the fraction after the integer part in (fsp + 1) / 2 big-endian
 // bytes, in units of 1/100, 1/10000 or 1/1000000 of a second.
@@ -88,9 +90,9 @@ void decode_decimal(const ColumnInfo& column, ByteReader& reader, Value& out) {
   const int integer_leading = integer_digits % kDigitsPerGroup;
   const int fraction_groups = column.scale / kDigitsPerGroup;
   const int fraction_trailing = column.scale % kDigitsPerGroup;
-  const std::size_t size = static_cast<std::size_t>(
-      integer_groups * 4 + kDecimalDigitBytes[integer_leading] + fraction_groups * 4 +
-      kDecimalDigitBytes[fraction_trailing]);
+  const std::size_t size =
+      static_cast<std::size_t>(integer_groups * 4 + kDecimalDigitBytes[integer_leading] +
+                               fraction_groups * 4 + kDecimalDigitBytes[fraction_trailing]);
   if (size == 0 || size > 40) {
     throw StreamError("DECIMAL column " + column.name + " has an impossible precision " +
                       std::to_string(column.precision));
@@ -175,8 +177,8 @@ void set_unix_time(Value& out, std::int64_t seconds, std::uint32_t micro, int di
   const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
   set_datetime_parts(out, static_cast<unsigned>(year), static_cast<unsigned>(month),
                      static_cast<unsigned>(day), static_cast<unsigned>(rest / 3600),
-                     static_cast<unsigned>(rest / 60 % 60), static_cast<unsigned>(rest % 60),
-                     micro, digits);
+                     static_cast<unsigned>(rest / 60 % 60), static_cast<unsigned>(rest % 60), micro,
+                     digits);
 }
 
 void set_time(Value& out, bool negative, std::uint64_t hour, unsigned minute, unsigned second,
@@ -198,12 +200,11 @@ void decode_time2(const ColumnInfo& column, ByteReader& reader, Value& out) {
   std::int64_t packed = 0;
   switch ((digits + 1) / 2) {
     case 0:
-      packed = (static_cast<std::int64_t>(reader.uint_be(3, "TIME value")) - kTimeIntOffset)
-               << 24;
+      packed = (static_cast<std::int64_t>(reader.uint_be(3, "TIME value")) - kTimeIntOffset) << 24;
       break;
     case 1: {
-      std::int64_t integer = static_cast<std::int64_t>(reader.uint_be(3, "TIME value")) -
-                             kTimeIntOffset;
+      std::int64_t integer =
+          static_cast<std::int64_t>(reader.uint_be(3, "TIME value")) - kTimeIntOffset;
       std::int64_t fraction = reader.u8("TIME value");
       if (integer < 0 && fraction != 0) {
         integer++;
@@ -213,8 +214,8 @@ void decode_time2(const ColumnInfo& column, ByteReader& reader, Value& out) {
       break;
     }
     case 2: {
-      std::int64_t integer = static_cast<std::int64_t>(reader.uint_be(3, "TIME value")) -
-                             kTimeIntOffset;
+      std::int64_t integer =
+          static_cast<std::int64_t>(reader.uint_be(3, "TIME value")) - kTimeIntOffset;
       std::int64_t fraction = static_cast<std::int64_t>(reader.uint_be(2, "TIME value"));
       if (integer < 0 && fraction != 0) {
         integer++;
@@ -325,8 +326,7 @@ void decode_value(const ColumnInfo& column, ByteReader& reader, Value& out) {
     }
     case kTypeInt24: {
       const auto raw = static_cast<std::uint32_t>(reader.uint(3, "MEDIUMINT"));
-      u ? set_number(out, raw)
-        : set_number(out, static_cast<std::int32_t>(raw << 8) >> 8);
+      u ? set_number(out, raw) : set_number(out, static_cast<std::int32_t>(raw << 8) >> 8);
       return;
     }
     case kTypeLong: {
@@ -383,10 +383,10 @@ void decode_value(const ColumnInfo& column, ByteReader& reader, Value& out) {
       const std::uint64_t raw = reader.uint(8, "DATETIME");
       const std::uint64_t date = raw / 1000000;
       const std::uint64_t time = raw % 1000000;
-      set_datetime_parts(out, static_cast<unsigned>(date / 10000),
-                         static_cast<unsigned>(date / 100 % 100), static_cast<unsigned>(date % 100),
-                         static_cast<unsigned>(time / 10000), static_cast<unsigned>(time / 100 % 100),
-                         static_cast<unsigned>(time % 100), 0, 0);
+      set_datetime_parts(
+          out, static_cast<unsigned>(date / 10000), static_cast<unsigned>(date / 100 % 100),
+          static_cast<unsigned>(date % 100), static_cast<unsigned>(time / 10000),
+          static_cast<unsigned>(time / 100 % 100), static_cast<unsigned>(time % 100), 0, 0);
       return;
     }
     case kTypeTimestamp:
@@ -424,7 +424,8 @@ void decode_value(const ColumnInfo& column, ByteReader& reader, Value& out) {
     case kTypeMediumBlob:
     case kTypeLongBlob: {
       const std::size_t length = blob_length(column, reader);
-      set_bytes(out, column.charset == 0 || column.is_binary() ? ValueKind::binary : ValueKind::text,
+      set_bytes(out,
+                column.charset == 0 || column.is_binary() ? ValueKind::binary : ValueKind::text,
                 reader.bytes(length, "BLOB value"));
       return;
     }

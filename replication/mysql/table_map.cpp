@@ -20,8 +20,10 @@ enum OptionalField : std::uint8_t {
   kEnumAndSetColumnCharset = 11,
 };
 
-bool is_numeric(std::uint8_t type) {
+bool has_sign(std::uint8_t type, bool mariadb) {
   switch (type) {
+    case kTypeYear:
+      return mariadb;
     case kTypeTiny:
     case kTypeShort:
     case kTypeInt24:
@@ -53,7 +55,9 @@ bool is_character(std::uint8_t type) {
   }
 }
 
-bool is_enum_or_set(std::uint8_t type) { return type == kTypeEnum || type == kTypeSet; }
+bool is_enum_or_set(std::uint8_t type) {
+  return type == kTypeEnum || type == kTypeSet;
+}
 
 void read_type_metadata(ByteReader& reader, ColumnInfo& column) {
   const char* what = "table map column metadata";
@@ -161,7 +165,7 @@ void read_members(ByteReader& field, TableMap& map, std::uint8_t type) {
   }
 }
 
-void read_optional_metadata(ByteReader& reader, TableMap& map) {
+void read_optional_metadata(ByteReader& reader, TableMap& map, bool mariadb) {
   while (reader.remaining() > 0) {
     const std::uint8_t type = reader.u8("optional metadata");
     const std::uint64_t length = reader.packed("optional metadata");
@@ -171,7 +175,7 @@ void read_optional_metadata(ByteReader& reader, TableMap& map) {
       case kSignedness: {
         std::size_t bit = 0;
         for (ColumnInfo& column : map.columns) {
-          if (!is_numeric(column.type)) {
+          if (!has_sign(column.type, mariadb)) {
             continue;
           }
           field.need(bit / 8 + 1, "signedness");
@@ -197,7 +201,6 @@ void read_optional_metadata(ByteReader& reader, TableMap& map) {
           const std::uint64_t name_length = field.packed("column name");
           column.name = std::string(field.bytes(name_length, "column name"));
         }
-        map.has_names = true;
         break;
       case kSetStrValue:
         read_members(field, map, kTypeSet);
@@ -246,7 +249,8 @@ TableName peek_table_map(std::span<const std::uint8_t> body, std::uint8_t post_h
   return name;
 }
 
-TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_header_length) {
+TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_header_length,
+                         bool mariadb) {
   ByteReader reader(body.data(), body.size());
   TableMap map;
   map.table_id = read_table_id(reader, post_header_length);
@@ -275,7 +279,7 @@ TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_h
     map.columns[i].nullable = (reader.current()[i / 8] & (1u << (i % 8))) != 0;
   }
   reader.skip(bitmap_bytes, "null bitmap");
-  read_optional_metadata(reader, map);
+  read_optional_metadata(reader, map, mariadb);
   return map;
 }
 
@@ -300,8 +304,8 @@ std::string type_name(const ColumnInfo& column) {
       return "double" + sign;
     case kTypeDecimal:
     case kTypeNewDecimal:
-      return "decimal(" + std::to_string(column.precision) + "," +
-             std::to_string(column.scale) + ")" + sign;
+      return "decimal(" + std::to_string(column.precision) + "," + std::to_string(column.scale) +
+             ")" + sign;
     case kTypeDate:
     case kTypeNewDate:
       return "date";

@@ -59,8 +59,8 @@ struct ColumnInfo {
   std::uint8_t scale = 0;
   bool is_unsigned = false;
   bool nullable = true;
-  std::uint32_t charset = 0;  // 0 when the map does not say (binlog_row_metadata=MINIMAL)
-  std::string name;           // empty when the map does not say
+  std::uint32_t charset = 0;         // 0 when the map does not say (binlog_row_metadata=MINIMAL)
+  std::string name;                  // empty when the map does not say
   std::vector<std::string> members;  // ENUM / SET value strings, when the map lists them
 
   bool is_binary() const { return charset == kBinaryCharset; }
@@ -73,11 +73,11 @@ struct TableMap {
   std::string table;
   std::vector<ColumnInfo> columns;
   std::vector<std::size_t> primary_key;  // column indexes; empty when the map does not say
-  bool has_names = false;  // binlog_row_metadata=FULL was in effect
 
   // The shape handed to consumers: names (or "@1", "@2"… when unknown), type names, and
   // `key_columns` (or every column when empty, so a keyless table still has a row identity).
-  std::shared_ptr<const TableDescription> describe(const std::vector<std::size_t>& key_columns) const;
+  std::shared_ptr<const TableDescription> describe(
+      const std::vector<std::size_t>& key_columns) const;
 };
 
 // Reads the schema and table name of a TABLE_MAP event without decoding its columns, so
@@ -93,7 +93,10 @@ TableName peek_table_map(std::span<const std::uint8_t> body, std::uint8_t post_h
 // Decodes a whole TABLE_MAP body (same `body` as above), including the optional metadata
 // written with binlog_row_metadata=FULL (or MINIMAL): signedness, charsets, column names,
 // ENUM/SET strings and the primary key. Throws StreamError on malformed bytes.
-TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_header_length);
+// `mariadb`: the map comes from a MariaDB server, whose signedness field also covers YEAR
+// columns (MariaDB's YEAR is an unsigned TINYINT); MySQL's covers only the numeric types.
+TableMap parse_table_map(std::span<const std::uint8_t> body, std::uint8_t post_header_length,
+                         bool mariadb);
 
 // The server's name for a column type ("int unsigned", "varchar", "datetime(6)").
 std::string type_name(const ColumnInfo& column);
