@@ -68,8 +68,8 @@ struct TableDescription {
 struct ChangeEvent {
   std::shared_ptr<const TableDescription> table;
   Operation operation = Operation::insert;
-  Row key_before;  // update and delete: the key of the row before the change
-  Row key_after;   // insert and update: the key after the change
+  Row key_before;             // update and delete: the key of the row before the change
+  Row key_after;              // insert and update: the key after the change
   std::optional<Row> before;  // full before image when the stream carries one
   std::optional<Row> after;   // full after image (insert, update)
   Position position;          // commit position of the transaction holding the change

@@ -36,7 +36,8 @@ class Session {
 
   // Runs one statement (with text parameters $1, $2, ... on SQL sessions; replication sessions
   // take none) and returns its rows. Throws StreamError with the server's message.
-  std::vector<SessionRow> query(const std::string& sql, const std::vector<std::string>& params = {});
+  std::vector<SessionRow> query(const std::string& sql,
+                                const std::vector<std::string>& params = {});
 
   // The server's SQLSTATE of the last failed query ("" when none), for callers that retry
   // some failures (a slot still held by an exiting walsender) and not others.

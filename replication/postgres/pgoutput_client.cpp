@@ -70,11 +70,10 @@ bool PgOutputStream::start(bool reconnecting) {
     last_error_ = error.what();
     return false;
   }
-  const std::string command = "START_REPLICATION SLOT " +
-                              ddl::quote_identifier(ddl::Dialect::postgres, options_.slot) +
-                              " LOGICAL " + format_lsn(flush_lsn_) +
-                              " (proto_version '1', publication_names '\"" +
-                              options_.publication + "\"')";
+  const std::string command =
+      "START_REPLICATION SLOT " + ddl::quote_identifier(ddl::Dialect::postgres, options_.slot) +
+      " LOGICAL " + format_lsn(flush_lsn_) + " (proto_version '1', publication_names '\"" +
+      options_.publication + "\"')";
   std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(session->handle(), command.c_str()),
                                                        &PQclear);
   if (PQresultStatus(result.get()) != PGRES_COPY_BOTH) {
@@ -100,18 +99,18 @@ void PgOutputStream::lose_connection(const std::string& why) {
   next_attempt_ = *disconnected_since_;
   backoff_ = std::chrono::milliseconds(100);
   last_error_ = why;
-  spdlog::warn("lost the replication connection of slot {} ({}); reconnecting", options_.slot,
-               why);
+  spdlog::warn("lost the replication connection of slot {} ({}); reconnecting", options_.slot, why);
 }
 
 bool PgOutputStream::try_reconnect(Clock::time_point deadline) {
   const Clock::time_point now = Clock::now();
   if (now - *disconnected_since_ > options_.reconnect_timeout) {
     throw StreamError(
-        "lost the replication connection of slot " + options_.slot + " and could not reconnect "
+        "lost the replication connection of slot " + options_.slot +
+        " and could not reconnect "
         "within " +
-        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.reconnect_timeout)
-                           .count()) +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::seconds>(options_.reconnect_timeout).count()) +
         " s: " + last_error_);
   }
   if (now < next_attempt_) {
@@ -213,7 +212,8 @@ std::optional<Transaction> PgOutputStream::handle(std::string_view copy_data) {
   }
   const std::uint64_t commit_lsn = decoded->transaction.commit_position.lsn;
   if (commit_lsn <= last_delivered_commit_ || commit_lsn <= last_progress_) {
-    spdlog::debug("skipped transaction at {}: delivered before a reconnect", format_lsn(commit_lsn));
+    spdlog::debug("skipped transaction at {}: delivered before a reconnect",
+                  format_lsn(commit_lsn));
     return std::nullopt;
   }
   last_delivered_commit_ = commit_lsn;

@@ -39,7 +39,8 @@ class Reader {
 
   std::string_view take(std::size_t count) {
     if (bytes_.size() - position_ < count) {
-      malformed("it ends after " + std::to_string(bytes_.size()) + " bytes, in the middle of a field");
+      malformed("it ends after " + std::to_string(bytes_.size()) +
+                " bytes, in the middle of a field");
     }
     std::string_view out = bytes_.substr(position_, count);
     position_ += count;
@@ -62,9 +63,12 @@ class Reader {
 };
 
 int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 

@@ -16,7 +16,9 @@ std::string quote(std::string_view identifier) {
   return ddl::quote_identifier(ddl::Dialect::postgres, identifier);
 }
 
-std::string display(const ddl::QualifiedName& table) { return table.schema + "." + table.name; }
+std::string display(const ddl::QualifiedName& table) {
+  return table.schema + "." + table.name;
+}
 
 void check_publishable(Session& session, const ddl::QualifiedName& table) {
   const std::vector<SessionRow> rows = session.query(
@@ -140,9 +142,10 @@ ReplicationSlot::~ReplicationSlot() {
   try {
     drop_slot(params_, name_);
   } catch (const std::exception& error) {
-    spdlog::warn("could not drop replication slot {}: {}; it keeps WAL until dropped with "
-                 "SELECT pg_drop_replication_slot('{}')",
-                 name_, error.what(), name_);
+    spdlog::warn(
+        "could not drop replication slot {}: {}; it keeps WAL until dropped with "
+        "SELECT pg_drop_replication_slot('{}')",
+        name_, error.what(), name_);
   }
 }
 
@@ -170,10 +173,10 @@ std::vector<SlotStatus> list_sluice_slots(const ConnectionParams& params,
     slot.confirmed_flush = row[5] && !row[5]->empty() ? parse_lsn(*row[5]) : 0;
     slot.retained_bytes = std::stoull(row[6].value_or("0"));
     if (slot.retained_bytes > warn_bytes) {
-      spdlog::warn("replication slot {} retains {} MB of WAL{}; if no sluice run uses it any "
-                   "more, drop it with SELECT pg_drop_replication_slot('{}')",
-                   slot.name, slot.retained_bytes >> 20, slot.active ? "" : " and is inactive",
-                   slot.name);
+      spdlog::warn(
+          "replication slot {} retains {} MB of WAL{}; if no sluice run uses it any "
+          "more, drop it with SELECT pg_drop_replication_slot('{}')",
+          slot.name, slot.retained_bytes >> 20, slot.active ? "" : " and is inactive", slot.name);
     }
     slots.push_back(std::move(slot));
   }

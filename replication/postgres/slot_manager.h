@@ -24,7 +24,7 @@ struct SlotStatus {
   std::string database;
   bool active = false;
   bool temporary = false;
-  std::string wal_status;            // reserved, extended, unreserved or lost
+  std::string wal_status;             // reserved, extended, unreserved or lost
   std::uint64_t confirmed_flush = 0;  // 0 when the slot never confirmed anything
   std::uint64_t retained_bytes = 0;   // WAL the server keeps for this slot
 };
