@@ -16,5 +16,6 @@ struct Command {
 };
 
 int run_check(const std::vector<std::string>& args);
+int run_stream(const std::vector<std::string>& args);
 
 }  // namespace sluice::cli

@@ -16,6 +16,8 @@ using sluice::cli::Command;
 constexpr Command kCommands[] = {
     {"check", "report whether a table can be migrated online (settings, privileges, keys)",
      sluice::cli::run_check},
+    {"stream", "print the committed row changes of a table as they happen",
+     sluice::cli::run_stream},
 };
 
 void print_usage() {
