@@ -87,6 +87,7 @@ bool PgOutputStream::start(bool reconnecting) {
     throw StreamError(last_error_);
   }
   session_ = std::move(session);
+  reported_flush_ = 0;
   last_status_ = Clock::now();
   spdlog::debug("streaming slot {} from {}", options_.slot, format_lsn(flush_lsn_));
   return true;
@@ -187,6 +188,7 @@ std::optional<Transaction> PgOutputStream::handle(std::string_view copy_data) {
   const char kind = copy_data.empty() ? '\0' : copy_data[0];
   if (kind == 'k' && copy_data.size() >= 18) {
     const std::uint64_t wal_end = read_u64(copy_data, 1);
+    received_lsn_ = std::max(received_lsn_, wal_end);
     if (copy_data[17] != 0) {
       send_status();
     }
@@ -206,6 +208,7 @@ std::optional<Transaction> PgOutputStream::handle(std::string_view copy_data) {
     throw StreamError(std::string("unexpected replication message '") + kind + "' of " +
                       std::to_string(copy_data.size()) + " bytes");
   }
+  received_lsn_ = std::max(received_lsn_, read_u64(copy_data, 9));
   std::optional<DecodedTransaction> decoded = decoder_.feed(copy_data.substr(25));
   if (!decoded) {
     return std::nullopt;
@@ -236,17 +239,25 @@ void PgOutputStream::confirm(const Position& position) {
 }
 
 void PgOutputStream::send_status() {
+  // The flush position moves the slot; it is sent only when it advanced and is otherwise left
+  // invalid (0), which the server ignores. While the flush position it holds is behind what it
+  // sent, a shutting-down walsender waits for the client (up to wal_sender_timeout) before the
+  // server may stop; with an invalid flush it compares the write position instead, which
+  // reports what was received.
+  const std::uint64_t flush = flush_lsn_ > reported_flush_ ? flush_lsn_ : 0;
   std::string message = "r";
-  append_u64(message, flush_lsn_);  // written
-  append_u64(message, flush_lsn_);  // flushed: the slot's confirmed_flush_lsn follows this
-  append_u64(message, flush_lsn_);  // applied
+  append_u64(message, std::max(received_lsn_, flush_lsn_));  // written
+  append_u64(message, flush);                                // flushed
+  append_u64(message, flush);                                // applied
   append_u64(message, static_cast<std::uint64_t>(postgres_now()));
   message += '\0';  // no reply wanted
   last_status_ = Clock::now();
   if (PQputCopyData(session_->handle(), message.data(), static_cast<int>(message.size())) != 1 ||
       PQflush(session_->handle()) != 0) {
     lose_connection(first_line(PQerrorMessage(session_->handle())));
+    return;
   }
+  reported_flush_ = std::max(reported_flush_, flush);
 }
 
 }  // namespace sluice::replication::postgres

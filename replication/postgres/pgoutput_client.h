@@ -71,6 +71,8 @@ class PgOutputStream : public ChangeStream {
   std::uint64_t last_delivered_commit_ = 0;  // commit LSN of the last transaction returned
   std::uint64_t last_progress_ = 0;          // last keepalive position reported
   std::uint64_t flush_lsn_ = 0;              // what status updates report as flushed
+  std::uint64_t reported_flush_ = 0;         // the flush position this connection last sent
+  std::uint64_t received_lsn_ = 0;           // the server's latest WAL position seen
   // (commit LSN, end LSN) of transactions returned but not yet confirmed, oldest first.
   std::deque<std::pair<std::uint64_t, std::uint64_t>> unconfirmed_;
 
