@@ -1,5 +1,6 @@
 #include "src/postgres/pg_change_stream.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -72,6 +73,12 @@ std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     }
   }
   const pg::ConnectionParams params{dsn.pg_conninfo, password};
+  try {
+    // Only for its warnings about forgotten slots that hold WAL.
+    pg::list_sluice_slots(params);
+  } catch (const replication::StreamError& error) {
+    spdlog::debug("could not list sluice's replication slots: {}", error.what());
+  }
   try {
     return std::make_unique<PostgresChangeStream>(params, stream_name(), table);
   } catch (const replication::StreamError& error) {
