@@ -366,6 +366,45 @@ TEST_CASE("the slot advances only to confirmed positions; an exported snapshot s
   check_nothing_left(*db, "it_" + std::to_string(getpid()));
 }
 
+TEST_CASE("writes to other tables come back as progress that releases the slot's WAL") {
+  auto db = postgres_admin();
+  recreate(*db, "quiet", "(id int PRIMARY KEY)");
+  recreate(*db, "busy", "(id int PRIMARY KEY)");
+  const std::string name = unique_name("quiet");
+  {
+    Subscription sub(shared_server(), name, "quiet");
+    auto confirmed_flush = [&] {
+      return pg::parse_lsn(*db->query_value(
+          "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+          {sub.slot.name()}));
+    };
+    const std::uint64_t at_start = confirmed_flush();
+    db->execute("INSERT INTO stream_it.busy SELECT generate_series(1, 1000)");
+    const std::uint64_t written =
+        pg::parse_lsn(*db->query_value("SELECT pg_current_wal_lsn()::text"));
+    std::optional<Transaction> progress;
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (!progress || progress->commit_position.lsn < written - 1)) {
+      if (std::optional<Transaction> transaction = sub.stream->next(200ms)) {
+        CHECK(transaction->changes.empty());
+        progress = std::move(transaction);
+        sub.stream->confirm(progress->commit_position);
+      }
+    }
+    REQUIRE(progress.has_value());
+    CHECK(progress->commit_position.lsn >= written - 1);
+    for (int i = 0; i < 50 && confirmed_flush() <= at_start; ++i) {
+      sub.stream->next(100ms);
+    }
+    CHECK(confirmed_flush() > at_start);
+    // A change to the streamed table after the progress still arrives.
+    db->execute("INSERT INTO stream_it.quiet VALUES (1)");
+    CHECK(flatten(collect(*sub.stream, 1)).size() == 1);
+  }
+  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+}
+
 TEST_CASE("after the connection is killed the stream resumes with nothing lost or repeated") {
   auto db = postgres_admin();
   recreate(*db, "kill", "(id int PRIMARY KEY)");
