@@ -1,7 +1,8 @@
 // Decoded row changes per second from a real logical replication slot: starts a private
 // PostgreSQL 15 (scripts/dbs), queues N row changes (default 1,000,000, in transactions of 1,000
 // inserts) in a pgoutput slot, then times how long PgOutputStream takes to drain and decode
-// them, confirming each transaction as the engine would.
+// them, confirming each transaction as the engine would. Then times the decoder alone on the
+// same number of insert messages built in memory, to show how much of the drain is sluice's.
 //
 //   build/bench/pgoutput_decode_bench [changes]
 #include <spdlog/spdlog.h>
@@ -15,9 +16,11 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "replication/postgres/pg_session.h"
 #include "replication/postgres/pgoutput_client.h"
+#include "replication/postgres/pgoutput_decoder.h"
 #include "replication/postgres/slot_manager.h"
 
 namespace pg = sluice::replication::postgres;
@@ -77,6 +80,70 @@ class Server {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void put(std::string& out, std::uint64_t value, int bytes) {
+  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
+    out += static_cast<char>((value >> shift) & 0xff);
+  }
+}
+
+void put_text(std::string& out, const std::string& text) {
+  out += 't';
+  put(out, text.size(), 4);
+  out += text;
+}
+
+// Feeds `changes` insert messages of the bench table's shape (in transactions of
+// `per_transaction`) to the decoder and returns the seconds it took.
+double decode_in_memory(long changes, long per_transaction) {
+  std::string relation = "R";
+  put(relation, 16384, 4);
+  relation += std::string("public\0bench\0", 13);
+  relation += 'd';
+  put(relation, 4, 2);
+  const std::pair<const char*, std::uint32_t> columns[] = {
+      {"id", 23}, {"n", 23}, {"note", 25}, {"at", 1184}};
+  for (const auto& [name, type] : columns) {
+    relation += static_cast<char>(std::string(name) == "id" ? 1 : 0);
+    relation += name;
+    relation += '\0';
+    put(relation, type, 4);
+    put(relation, 0xffffffff, 4);
+  }
+  std::vector<std::string> inserts;
+  for (long i = 0; i < per_transaction; ++i) {
+    std::string insert = "I";
+    put(insert, 16384, 4);
+    insert += 'N';
+    put(insert, 4, 2);
+    put_text(insert, std::to_string(i + 1));
+    put_text(insert, std::to_string(i + 1));
+    put_text(insert, "c4ca4238a0b923820dcc509a6f75849b");
+    put_text(insert, "2026-11-23 22:38:47.123456+00");
+    inserts.push_back(std::move(insert));
+  }
+  pg::PgOutputDecoder decoder;
+  decoder.feed(relation);
+  long decoded = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t lsn = 1; decoded < changes; ++lsn) {
+    std::string begin = "B";
+    put(begin, lsn, 8);
+    put(begin, 0, 8);
+    put(begin, 1, 4);
+    decoder.feed(begin);
+    for (const std::string& insert : inserts) {
+      decoder.feed(insert);
+    }
+    std::string commit = "C";
+    commit += '\0';
+    put(commit, lsn, 8);
+    put(commit, lsn + 1, 8);
+    put(commit, 0, 8);
+    decoded += static_cast<long>(decoder.feed(commit)->transaction.changes.size());
+  }
+  return seconds_since(start);
 }
 
 }  // namespace
@@ -146,6 +213,9 @@ int main(int argc, char** argv) {
               << wall << " s: " << static_cast<long>(decoded / wall) << " changes/s (client CPU "
               << user << " s user + " << system << " s system, " << static_cast<long>(decoded / cpu)
               << " changes per client CPU second)\n";
+    const double alone = decode_in_memory(changes, per_transaction);
+    std::cout << "decoder alone: " << changes << " insert messages in " << alone
+              << " s: " << static_cast<long>(changes / alone) << " changes/s\n";
   } catch (const std::exception& error) {
     std::cerr << "pgoutput_decode_bench: " << error.what() << '\n';
     return 1;

@@ -72,9 +72,7 @@ struct Subscription {
 
   pg::Publication publication;
   pg::ReplicationSlot slot;
-  std::unique_ptr<pg::PgOutputStream> stream;
-
-  ~Subscription() { stream.reset(); }
+  std::unique_ptr<pg::PgOutputStream> stream;  // declared last: disconnects before the drops
 };
 
 // Reads transactions with changes until `changes` row changes arrived or `limit` passed.
@@ -497,6 +495,39 @@ TEST_CASE("a server restart mid-stream loses and repeats no transaction") {
   }
   sluice::postgres::Connection check(sluice::parse_dsn(server.dsn()), std::nullopt);
   check_nothing_left(check, "");
+}
+
+TEST_CASE("a server that stays down ends the stream with a StreamError after the timeout") {
+  PrivateServer server(ServerKind::postgres, "");
+  const pg::ConnectionParams params{server.dsn(), std::nullopt};
+  sluice::postgres::Connection db(sluice::parse_dsn(server.dsn()), std::nullopt);
+  const std::string data_dir = *db.query_value("SHOW data_directory");
+  recreate(db, "down", "(id int PRIMARY KEY)");
+  pg::StreamOptions options;
+  options.reconnect_timeout = 1s;
+  Subscription sub(params, "down", "down", options);
+  sub.publication.release();  // the server is gone when they would be dropped
+  sub.slot.release();
+  std::atomic<bool> stopped = false;
+  std::thread stop([&] {
+    shell("runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D '" + data_dir +
+          "' -m fast -w stop");
+    stopped = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  bool failed = false;
+  while (!failed && std::chrono::steady_clock::now() - start < 20s) {
+    try {
+      sub.stream->next(100ms);
+    } catch (const StreamError& error) {
+      failed = true;
+      CHECK(std::string(error.what()).find("could not reconnect within 1 s") != std::string::npos);
+    }
+  }
+  stop.join();
+  CHECK(stopped);
+  CHECK(failed);
+  CHECK_FALSE(sub.stream->connected());
 }
 
 TEST_CASE("a dropped slot ends the stream with a StreamError instead of retrying forever") {

@@ -106,13 +106,11 @@ void PgOutputStream::lose_connection(const std::string& why) {
 bool PgOutputStream::try_reconnect(Clock::time_point deadline) {
   const Clock::time_point now = Clock::now();
   if (now - *disconnected_since_ > options_.reconnect_timeout) {
-    throw StreamError(
-        "lost the replication connection of slot " + options_.slot +
-        " and could not reconnect "
-        "within " +
-        std::to_string(
-            std::chrono::duration_cast<std::chrono::seconds>(options_.reconnect_timeout).count()) +
-        " s: " + last_error_);
+    const auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.reconnect_timeout).count();
+    throw StreamError("lost the replication connection of slot " + options_.slot +
+                      " and could not reconnect within " + std::to_string(limit) +
+                      " s: " + last_error_);
   }
   if (now < next_attempt_) {
     std::this_thread::sleep_until(std::min(next_attempt_, deadline));
