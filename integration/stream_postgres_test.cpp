@@ -603,8 +603,8 @@ class StreamProcess {
     return output_;
   }
 
-  int terminate() {
-    kill(pid_, SIGTERM);
+  int stop(int signal) {
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
@@ -619,7 +619,14 @@ class StreamProcess {
 
 }  // namespace
 
-TEST_CASE("sluice stream prints changes live and leaves nothing behind when terminated") {
+TEST_CASE("sluice stream prints changes live and leaves nothing behind when stopped") {
+  int signal = SIGTERM;
+  SUBCASE("by SIGTERM") {
+    signal = SIGTERM;
+  }
+  SUBCASE("by Ctrl-C (SIGINT)") {
+    signal = SIGINT;
+  }
   auto db = postgres_admin();
   recreate(*db, "cli", "(id int PRIMARY KEY, note text)");
   StreamProcess process(
@@ -641,7 +648,7 @@ TEST_CASE("sluice stream prints changes live and leaves nothing behind when term
   CHECK(output.find("update stream_it.cli key (2) -> (3) after (3, NULL) at ") !=
         std::string::npos);
   CHECK(output.find("delete stream_it.cli key (1) at ") != std::string::npos);
-  CHECK(process.terminate() == 0);
+  CHECK(process.stop(signal) == 0);
   check_nothing_left(*db, prefix);
 }
 
