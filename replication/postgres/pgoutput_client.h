@@ -17,7 +17,9 @@ namespace sluice::replication::postgres {
 struct StreamOptions {
   std::string slot;         // full slot name (ReplicationSlot::name())
   std::string publication;  // full publication name (Publication::name())
-  // Resume after this confirmed LSN; 0 starts at the slot's own confirmed_flush_lsn.
+  // A Position::lsn the caller confirmed in an earlier run (or the slot's consistent point):
+  // transactions committed at or before it are not delivered again. 0 starts at the slot's own
+  // confirmed_flush_lsn.
   std::uint64_t start_lsn = 0;
   // How long to keep trying to reconnect after the connection dropped before giving up.
   std::chrono::milliseconds reconnect_timeout{std::chrono::seconds(60)};
@@ -34,8 +36,12 @@ struct StreamOptions {
 // server restart) the server resends every transaction past it. Transactions it resends that
 // were already delivered (commit LSN at or below the last delivered one) are skipped, so each
 // committed transaction is delivered once. While the stream is between transactions, the
-// server's keepalives are reported as empty transactions at the server's WAL position; confirming
-// them lets the slot release WAL written for other tables.
+// server's keepalives are reported as empty transactions positioned just before the server's
+// WAL position (every transaction committed before it has been delivered); confirming them
+// lets the slot release WAL written for other tables.
+//
+// A transaction is held in memory until its Commit arrives, so a huge source transaction costs
+// memory in proportion to its size.
 //
 // Not thread-safe: one thread calls next() and confirm().
 class PgOutputStream : public ChangeStream {
