@@ -185,7 +185,6 @@ int main(int argc, char** argv) {
       pg::StreamOptions options;
       options.slot = slot.name();
       options.publication = publication.name();
-      options.start_lsn = slot.consistent_point();
       pg::PgOutputStream stream(params, options);
       while (decoded < changes) {
         std::optional<sluice::replication::Transaction> transaction =

@@ -17,9 +17,10 @@ namespace sluice::replication::postgres {
 struct StreamOptions {
   std::string slot;         // full slot name (ReplicationSlot::name())
   std::string publication;  // full publication name (Publication::name())
-  // A Position::lsn the caller confirmed in an earlier run (or the slot's consistent point):
-  // transactions committed at or before it are not delivered again. 0 starts at the slot's own
-  // confirmed_flush_lsn.
+  // A Position::lsn the caller confirmed in an earlier run: transactions committed at or before
+  // it are not delivered again. 0 (for a new slot, or to trust the slot) starts at the slot's
+  // confirmed_flush_lsn. Not the slot's consistent point: a transaction may commit exactly
+  // there, after the snapshot, and must be delivered.
   std::uint64_t start_lsn = 0;
   // How long to keep trying to reconnect after the connection dropped before giving up.
   std::chrono::milliseconds reconnect_timeout{std::chrono::seconds(60)};

@@ -24,9 +24,9 @@ class PostgresChangeStream : public replication::ChangeStream {
                        const ddl::QualifiedName& table)
       : publication_(params, name, {table}),
         slot_(params, name, /*export_snapshot=*/false),
-        stream_(params, pg::StreamOptions{.slot = slot_.name(),
-                                          .publication = publication_.name(),
-                                          .start_lsn = slot_.consistent_point()}) {}
+        stream_(params,
+                pg::StreamOptions{
+                    .slot = slot_.name(), .publication = publication_.name(), .start_lsn = 0}) {}
 
   std::optional<replication::Transaction> next(std::chrono::milliseconds timeout) override {
     try {
