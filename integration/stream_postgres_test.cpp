@@ -435,6 +435,38 @@ TEST_CASE("after the connection is killed the stream resumes with nothing lost o
   check_nothing_left(*db, "it_" + std::to_string(getpid()));
 }
 
+TEST_CASE("a connection killed in the middle of a large transaction delivers it once, whole") {
+  auto db = postgres_admin();
+  recreate(*db, "big", "(id int PRIMARY KEY, note text)");
+  const std::string name = unique_name("big");
+  {
+    Subscription sub(shared_server(), name, "big");
+    db->execute(
+        "INSERT INTO stream_it.big SELECT g, md5(g::text) FROM generate_series(1, 50000) g");
+    db->execute("INSERT INTO stream_it.big VALUES (0, 'after')");
+    std::thread killer([&] {
+      auto admin = postgres_admin();
+      std::this_thread::sleep_for(30ms);
+      admin->query(
+          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+          "WHERE slot_name = $1",
+          {sub.slot.name()});
+    });
+    const std::vector<Transaction> transactions = collect(*sub.stream, 50001, 30s);
+    killer.join();
+    REQUIRE(transactions.size() == 2);
+    CHECK(transactions[0].changes.size() == 50000);
+    CHECK(transactions[1].changes.size() == 1);
+    std::vector<bool> seen(50001, false);
+    for (const ChangeEvent& change : flatten(transactions)) {
+      const int id = std::stoi(change.key_after[0].text);
+      CHECK_FALSE(seen[id]);
+      seen[id] = true;
+    }
+  }
+  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+}
+
 TEST_CASE("a server restart mid-stream loses and repeats no transaction") {
   PrivateServer server(ServerKind::postgres, "");
   const pg::ConnectionParams params{server.dsn(), std::nullopt};
