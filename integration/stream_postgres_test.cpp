@@ -457,12 +457,11 @@ TEST_CASE("a connection killed in the middle of a large transaction delivers it 
     REQUIRE(transactions.size() == 2);
     CHECK(transactions[0].changes.size() == 50000);
     CHECK(transactions[1].changes.size() == 1);
-    std::vector<bool> seen(50001, false);
+    std::vector<int> seen(50001, 0);
     for (const ChangeEvent& change : flatten(transactions)) {
-      const int id = std::stoi(change.key_after[0].text);
-      CHECK_FALSE(seen[id]);
-      seen[id] = true;
+      ++seen.at(static_cast<std::size_t>(std::stoi(change.key_after[0].text)));
     }
+    CHECK(std::count(seen.begin(), seen.end(), 1) == 50001);
   }
   check_nothing_left(*db, "it_" + std::to_string(getpid()));
 }
