@@ -1,9 +1,9 @@
-#include <csignal>
 #include <iostream>
 
 #include "cli/command.h"
 #include "cli/connection_options.h"
 #include "cli/options.h"
+#include "cli/stop_signals.h"
 #include "replication/change_event.h"
 #include "replication/stream_error.h"
 #include "src/change_stream_factory.h"
@@ -15,32 +15,6 @@ namespace {
 namespace po = boost::program_options;
 
 constexpr std::chrono::milliseconds kPollInterval{250};
-
-volatile std::sig_atomic_t stop_requested = 0;
-
-void request_stop(int) {
-  stop_requested = 1;
-}
-
-// Restores the previous SIGINT/SIGTERM handlers when the command ends.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_requested = 0;
-    previous_int_ = std::signal(SIGINT, request_stop);
-    previous_term_ = std::signal(SIGTERM, request_stop);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  void (*previous_int_)(int) = SIG_DFL;
-  void (*previous_term_)(int) = SIG_DFL;
-};
 
 }  // namespace
 
@@ -63,7 +37,7 @@ int run_stream(const std::vector<std::string>& args) {
   std::unique_ptr<replication::ChangeStream> stream =
       open_change_stream(dsn, connection.resolve_password(dsn), table, server_id);
   try {
-    while (!stop_requested) {
+    while (!StopSignals::requested().load()) {
       std::optional<replication::Transaction> transaction = stream->next(kPollInterval);
       if (!transaction) {
         continue;

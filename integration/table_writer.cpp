@@ -45,7 +45,11 @@ void create_typed_table(mysql::Connection& db, const std::string& table, const s
         "seq % 100 FROM seq_1_to_" +
         std::to_string(rows);
     db.execute(insert);
-    db.execute("INSERT INTO `" + twin + "` SELECT * FROM `" + table + "`");
+    const std::string columns = std::string(composite ? "a, " : "") +
+                                "id, code, name, amount, created, ts, doc, kind, tags, flags, "
+                                "data, k";
+    db.execute("INSERT INTO `" + twin + "` (" + columns + ") SELECT " + columns + " FROM `" +
+               table + "`");
   }
 }
 

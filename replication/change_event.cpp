@@ -58,6 +58,8 @@ const char* operation_name(Operation operation) {
       return "update";
     case Operation::erase:
       return "delete";
+    case Operation::truncate:
+      return "truncate";
   }
   return "?";
 }
@@ -129,6 +131,9 @@ std::string format_change(const ChangeEvent& change) {
   if (change.table) {
     out += change.table->schema + "." + change.table->table;
   }
+  if (change.operation == Operation::truncate) {
+    return out + " at " + to_string(change.position);
+  }
   out += " key ";
   switch (change.operation) {
     case Operation::insert:
@@ -142,6 +147,8 @@ std::string format_change(const ChangeEvent& change) {
       if (change.key_before != change.key_after) {
         out += " -> " + format_row(change.key_after);
       }
+      break;
+    case Operation::truncate:
       break;
   }
   if (change.before) {

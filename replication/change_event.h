@@ -31,7 +31,9 @@ struct Value {
 
 using Row = std::vector<Value>;
 
-enum class Operation { insert, update, erase };
+// `truncate` empties the whole table (PostgreSQL TRUNCATE): it carries no keys or images, and a
+// migration must refuse it rather than apply it row by row.
+enum class Operation { insert, update, erase, truncate };
 
 // Where a change sits in the server's change log. `file` and `offset` are a binlog coordinate
 // (MySQL/MariaDB; `gtid` when known); `lsn` is a PostgreSQL log sequence number. Exactly one
@@ -70,8 +72,8 @@ struct TableDescription {
 struct ChangeEvent {
   std::shared_ptr<const TableDescription> table;
   Operation operation = Operation::insert;
-  Row key_before;  // update and delete: the key of the row before the change
-  Row key_after;   // insert and update: the key after the change
+  Row key_before;             // update and delete: the key of the row before the change
+  Row key_after;              // insert and update: the key after the change
   std::optional<Row> before;  // full before image when the stream carries one
   std::optional<Row> after;   // full after image (insert, update)
   Position position;          // commit position of the transaction holding the change
@@ -86,7 +88,8 @@ struct Transaction {
 };
 
 // One line per row change, as `sluice stream` prints it:
-// "update shop.orders key (7) -> (8) before (7, 'a') after (8, 'b') at bin.000003:1234".
+// "update shop.orders key (7) -> (8) before (7, 'a') after (8, 'b') at bin.000003:1234";
+// a truncate has no key: "truncate shop.orders at 0/16B3748".
 std::string format_change(const ChangeEvent& change);
 
 // A value as it would appear in that line: NULL, numbers bare, everything else single-quoted

@@ -6,6 +6,7 @@
 #include "replication/stream_error.h"
 #include "src/error.h"
 #include "src/mysql/mysql_connection.h"
+#include "src/postgres/pg_change_stream.h"
 
 namespace sluice {
 namespace {
@@ -87,6 +88,18 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   }
 }
 
+std::unique_ptr<replication::ChangeStream> open_pg_stream(const Dsn& dsn,
+                                                         const std::optional<std::string>& password,
+                                                         const std::string& table_text) {
+  ddl::QualifiedName table;
+  try {
+    table = ddl::parse_qualified_name(ddl::Dialect::postgres, table_text, "public");
+  } catch (const ddl::DdlError& error) {
+    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
+  }
+  return postgres::open_postgres_stream(dsn, password, table);
+}
+
 }  // namespace
 
 std::unique_ptr<replication::ChangeStream> open_change_stream(
@@ -96,7 +109,7 @@ std::unique_ptr<replication::ChangeStream> open_change_stream(
     case ServerKind::mysql:
       return open_mysql_stream(dsn, password, table_text, server_id);
     case ServerKind::postgres:
-      throw Error(ExitCode::usage, "sluice stream does not support PostgreSQL yet");
+      return open_pg_stream(dsn, password, table_text);
   }
   throw Error(ExitCode::usage, "unknown server kind");
 }

@@ -14,6 +14,8 @@ namespace sluice {
 // `schema.name`, the schema defaulting to the DSN's database), starting at the current end of
 // the server's change log, so it delivers every change committed from now on.
 // MySQL/MariaDB: a binlog dump as replica `server_id` (0: derive a unique one).
+// PostgreSQL: a publication and logical slot of its own (`table_text` defaults to schema public),
+// both dropped when the stream is destroyed.
 // Throws Error: ExitCode::usage for a malformed name or an unsupported server kind,
 // ExitCode::connection when the server cannot be reached, ExitCode::not_found for an unknown
 // table, ExitCode::preflight_failed when binary logging is off, ExitCode::stream when the
