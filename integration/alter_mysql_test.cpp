@@ -66,17 +66,30 @@ TEST_CASE("change a column type (INT to BIGINT) under concurrent writes") {
 
 TEST_CASE("add a column with a default, drop a column, widen a VARCHAR, add an index") {
   migrate_under_load("alt_multi",
-                     "ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'n/a', DROP COLUMN data, "
+                     "ADD COLUMN note VARCHAR(20) NOT NULL DEFAULT 'n/a', DROP COLUMN legacy, "
                      "MODIFY name VARCHAR(200) CHARACTER SET utf8mb4 NULL, ADD INDEX k_idx (k)",
                      8000, false, {"--force-rebuild"});
   CHECK(column_type("alt_multi", "name") == "varchar(200)");
   CHECK(column_type("alt_multi", "note") == "varchar(20)");
-  CHECK(column_type("alt_multi", "data").empty());
+  CHECK(column_type("alt_multi", "legacy").empty());
 }
 
 TEST_CASE("a composite primary key") {
-  migrate_under_load("alt_comp", "MODIFY amount DECIMAL(14,4) NULL", 6000, true);
-  CHECK(column_type("alt_comp", "amount") == "decimal(14,4)");
+  migrate_under_load("alt_comp", "MODIFY k BIGINT NOT NULL DEFAULT 0, ADD INDEX (amount)", 6000,
+                     true);
+  CHECK(column_type("alt_comp", "k") == "bigint(20)");
+}
+
+TEST_CASE("a DECIMAL scale change verifies through casts and keeps every value") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_dec", "alt_dec_twin", 3000, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_dec", "--alter",
+                              "MODIFY amount DECIMAL(14,4) NULL", "--execute"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(db->query_value("SELECT COUNT(*) FROM alt_dec a JOIN alt_dec_twin t ON t.id = a.id AND "
+                        "t.amount <=> a.amount")
+            .value_or("") == "3000");
 }
 
 TEST_CASE("an empty table and a table of one row") {

@@ -28,7 +28,7 @@ void create_typed_table(mysql::Connection& db, const std::string& table, const s
              "amount DECIMAL(12,3) NULL, created DATETIME(3) NULL, ts TIMESTAMP(6) NULL, "
              "doc JSON NULL, kind ENUM('a','b','c') NULL, tags SET('x','y','z') NULL, "
              "flags BIT(5) NULL, data BLOB NULL, k INT NOT NULL DEFAULT 0, "
-             "doubled INT AS (k * 2) VIRTUAL" +
+             "doubled INT AS (k * 2) VIRTUAL, legacy INT NULL" +
              std::string(composite ? ", PRIMARY KEY (a, id), KEY (id)" : "") +
              ") ENGINE=InnoDB");
   db.execute("CREATE TABLE `" + twin + "` LIKE `" + table + "`");

@@ -54,7 +54,8 @@ class TableWriter {
 };
 
 // Creates `table` and its twin with every common MySQL type, a UNIQUE `code`, a generated
-// column and `rows` rows; `composite` makes the primary key (a, id).
+// column, a column `legacy` the writer never touches (so a test may drop it) and `rows` rows;
+// `composite` makes the primary key (a, id).
 void create_typed_table(mysql::Connection& db, const std::string& table, const std::string& twin,
                         int rows, bool composite);
 

@@ -12,6 +12,7 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kProgressInterval{5000};
 constexpr milliseconds kDrainTimeout{60000};
+constexpr milliseconds kTakeBudget{200};
 
 // Drops the shadow table when a run ends before the swap, however it ends.
 class ShadowGuard {
@@ -80,9 +81,15 @@ RebuildSummary Migrator::execute() {
 }
 
 void Migrator::take(replication::ChangeStream& stream, Applier& applier, milliseconds wait) {
+  // Bounded, so the copy keeps moving under a steady write load; a progress report (no
+  // changes) means the stream has caught up with the server.
+  const auto deadline = Clock::now() + kTakeBudget;
   while (std::optional<replication::Transaction> transaction = stream.next(wait)) {
     applier.add(*transaction);
     read_position_ = transaction->commit_position;
+    if (transaction->changes.empty() || Clock::now() > deadline) {
+      return;
+    }
     wait = milliseconds(0);
   }
 }

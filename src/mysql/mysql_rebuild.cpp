@@ -117,6 +117,11 @@ std::string checksum_cast(const std::string& expression, const ColumnInfo& shado
 MysqlRebuild::MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password)
     : dsn_(dsn), password_(password) {
   main_ = open_session();
+  // The copy reads the source without locking it (a consistent read of the latest committed
+  // rows), so it never makes the application wait for or deadlock with a chunk. Rows that change
+  // meanwhile reach the shadow through the change stream, which the applier holds back until
+  // the chunk covering them has committed.
+  main_->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
 }
 
 std::unique_ptr<Connection> MysqlRebuild::open_session() {
@@ -403,7 +408,7 @@ std::string MysqlRebuild::range_predicate(const std::optional<Row>& after,
 std::uint64_t MysqlRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
   const std::string sql = "INSERT IGNORE INTO " + quoted_shadow_ + " (" + select_columns_ +
                           ") SELECT " + select_columns_ + " FROM " + quoted_source_ + force_key_ +
-                          " WHERE " + range_predicate(after, up_to) + " LOCK IN SHARE MODE";
+                          " WHERE " + range_predicate(after, up_to);
   const std::uint64_t copied = with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
   if (main_->warning_count() > 0) {
     // IGNORE turns conversion errors into warnings too; only duplicate keys are expected (a
