@@ -60,8 +60,8 @@ void print_summary(const RebuildSummary& summary) {
             << " rows copied, " << summary.changes_applied << " changes applied, "
             << summary.rows_verified << " rows verified, writes blocked for "
             << summary.cut_over.write_block.count() << " ms at cut-over ("
-            << summary.cut_over.attempts << (summary.cut_over.attempts == 1 ? " attempt" : " attempts")
-            << ")\n";
+            << summary.cut_over.attempts
+            << (summary.cut_over.attempts == 1 ? " attempt" : " attempts") << ")\n";
 }
 
 }  // namespace
@@ -74,20 +74,20 @@ int run_alter(const std::vector<std::string>& args) {
   long lock_ms = 2000;
   po::options_description description("sluice alter options");
   connection.add_to(description);
-  description.add_options()
-      ("table", po::value(&options.table)->required(), "table to change: name or database.name")
-      ("alter", po::value(&options.alter)->required(),
-       "the ALTER TABLE specification, e.g. \"ADD COLUMN note TEXT, MODIFY k BIGINT\"")
-      ("execute", po::bool_switch(&execute),
-       "run the migration (without it: print the plan and change nothing)")
-      ("force-rebuild", po::bool_switch(&options.force_rebuild),
-       "copy the table even when the server could apply the change in place")
-      ("chunk-time", po::value(&chunk_ms)->default_value(500),
-       "target duration of one copy chunk, in milliseconds")
-      ("cutover-lock-timeout", po::value(&lock_ms)->default_value(2000),
-       "longest wait for the write lock at verification and cut-over, in milliseconds")
-      ("cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
-       "how often to retry a cut-over that could not get its lock");
+  description.add_options()("table", po::value(&options.table)->required(),
+                            "table to change: name or database.name")(
+      "alter", po::value(&options.alter)->required(),
+      "the ALTER TABLE specification, e.g. \"ADD COLUMN note TEXT, MODIFY k BIGINT\"")(
+      "execute", po::bool_switch(&execute),
+      "run the migration (without it: print the plan and change nothing)")(
+      "force-rebuild", po::bool_switch(&options.force_rebuild),
+      "copy the table even when the server could apply the change in place")(
+      "chunk-time", po::value(&chunk_ms)->default_value(500),
+      "target duration of one copy chunk, in milliseconds")(
+      "cutover-lock-timeout", po::value(&lock_ms)->default_value(2000),
+      "longest wait for the write lock at verification and cut-over, in milliseconds")(
+      "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
+      "how often to retry a cut-over that could not get its lock");
   if (!parse_options(args, description,
                      "sluice alter --dsn URL --table NAME --alter SPEC [--execute]")) {
     return 0;

@@ -60,10 +60,10 @@ void print_json(const Dsn& dsn, const PreflightReport& report) {
                       {"fix", check.fix}});
   }
   nlohmann::ordered_json out = {{"dsn", dsn.display()},
-                        {"server", report.server},
-                        {"table", report.table},
-                        {"ready", report.can_migrate()},
-                        {"checks", checks}};
+                                {"server", report.server},
+                                {"table", report.table},
+                                {"ready", report.can_migrate()},
+                                {"checks", checks}};
   std::cout << out.dump() << '\n';
 }
 
@@ -75,10 +75,9 @@ int run_check(const std::vector<std::string>& args) {
   bool json = false;
   po::options_description description("sluice check options");
   connection.add_to(description);
-  description.add_options()
-      ("table", po::value(&table)->required(),
-       "table to check: name or schema.name (MySQL: database.name)")
-      ("json", po::bool_switch(&json), "print one JSON object instead of text");
+  description.add_options()("table", po::value(&table)->required(),
+                            "table to check: name or schema.name (MySQL: database.name)")(
+      "json", po::bool_switch(&json), "print one JSON object instead of text");
   if (!parse_options(args, description, "sluice check --dsn URL --table NAME [--json]")) {
     return 0;
   }

@@ -21,14 +21,18 @@ constexpr Command kCommands[] = {
      sluice::cli::run_cleanup},
     {"stream", "print the row changes of one table live, as the change log delivers them",
      sluice::cli::run_stream},
+    {"slots", "list sluice's PostgreSQL replication slots and the WAL they hold; drop leftovers",
+     sluice::cli::run_slots},
 };
 
 void print_usage() {
-  std::cout << "sluice " SLUICE_VERSION " - online schema changes for MySQL/MariaDB and "
+  std::cout << "sluice " SLUICE_VERSION
+               " - online schema changes for MySQL/MariaDB and "
                "PostgreSQL\n\nusage: sluice <command> [options]\n\ncommands:\n";
   for (const Command& command : kCommands) {
-    std::cout << "  " << command.name << std::string(10 - std::string_view(command.name).size(), ' ')
-              << command.summary << '\n';
+    std::cout << "  " << command.name
+              << std::string(10 - std::string_view(command.name).size(), ' ') << command.summary
+              << '\n';
   }
   std::cout << "\nRun 'sluice <command> --help' for the options of one command.\n";
 }
@@ -54,8 +58,7 @@ int report_error(const std::string& message, sluice::ExitCode code, bool json) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args.front() == "--help" || args.front() == "-h" ||
-      args.front() == "help") {
+  if (args.empty() || args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
     print_usage();
     return args.empty() ? static_cast<int>(sluice::ExitCode::usage) : 0;
   }

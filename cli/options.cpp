@@ -21,8 +21,8 @@ bool parse_options(const std::vector<std::string>& args, po::options_description
     }
     po::notify(values);
   } catch (const po::error& error) {
-    throw Error(ExitCode::usage, std::string(error.what()) + "; see " + usage.substr(0, usage.find(" [")) +
-                                     " --help");
+    throw Error(ExitCode::usage, std::string(error.what()) + "; see " +
+                                     usage.substr(0, usage.find(" [")) + " --help");
   }
   return true;
 }

@@ -8,7 +8,9 @@ namespace {
 std::atomic<bool> stop_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
 
-void request_stop(int) { stop_requested.store(true); }
+void request_stop(int) {
+  stop_requested.store(true);
+}
 
 }  // namespace
 
@@ -23,6 +25,8 @@ StopSignals::~StopSignals() {
   std::signal(SIGTERM, previous_term_);
 }
 
-const std::atomic<bool>& StopSignals::requested() { return stop_requested; }
+const std::atomic<bool>& StopSignals::requested() {
+  return stop_requested;
+}
 
 }  // namespace sluice::cli

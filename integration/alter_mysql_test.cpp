@@ -13,7 +13,9 @@ using namespace sluice::test;
 
 namespace {
 
-std::string dsn() { return server_dsn(ServerKind::mysql); }
+std::string dsn() {
+  return server_dsn(ServerKind::mysql);
+}
 
 bool exists(sluice::mysql::Connection& db, const std::string& table) {
   return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
@@ -28,9 +30,8 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
   TableWriter writer(sluice::parse_dsn(dsn()), table, twin);
   writer.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::vector<std::string> args = {"alter",   "--dsn",   dsn(),       "--table",
-                                   table,     "--alter", alter,       "--execute",
-                                   "--chunk-time", "20"};
+  std::vector<std::string> args = {"alter",   "--dsn", dsn(),       "--table",      table,
+                                   "--alter", alter,   "--execute", "--chunk-time", "20"};
   args.insert(args.end(), extra.begin(), extra.end());
   RunResult run = run_sluice(args);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -50,9 +51,10 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
 std::string column_type(const std::string& table, const std::string& column) {
   auto db = mysql_admin();
   return db
-      ->query_value("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-                    "DATABASE() AND TABLE_NAME = " +
-                    db->quote_literal(table) + " AND COLUMN_NAME = " + db->quote_literal(column))
+      ->query_value(
+          "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+          "DATABASE() AND TABLE_NAME = " +
+          db->quote_literal(table) + " AND COLUMN_NAME = " + db->quote_literal(column))
       .value_or("");
 }
 
@@ -155,15 +157,16 @@ TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and re
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
   CHECK(run.err.find("cut-over could not lock") != std::string::npos);
-  CHECK(table_rows(*db, "alt_busy", "alt_busy_twin") == table_rows(*db, "alt_busy_twin", "alt_busy"));
+  CHECK(table_rows(*db, "alt_busy", "alt_busy_twin") ==
+        table_rows(*db, "alt_busy_twin", "alt_busy"));
 }
 
 TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old table") {
   auto db = mysql_admin();
   create_typed_table(*db, "alt_left", "alt_left_twin", 5, false);
   db->execute("CREATE TABLE _alt_left_new LIKE alt_left");
-  RunResult refused = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_left", "--alter",
-                                  "MODIFY k BIGINT", "--execute"});
+  RunResult refused = run_sluice(
+      {"alter", "--dsn", dsn(), "--table", "alt_left", "--alter", "MODIFY k BIGINT", "--execute"});
   CHECK(refused.exit_code == 5);
   CHECK(refused.err.find("sluice cleanup") != std::string::npos);
   db->execute("CREATE TABLE _alt_left_old (sentry INT) COMMENT 'sluice cut-over sentry'");

@@ -475,10 +475,10 @@ TEST_CASE("sluice stream refuses what it cannot follow, with documented exit cod
     CHECK(run.exit_code == 4);
     CHECK(run.err.find("does not exist") != std::string::npos);
   }
-  SUBCASE("PostgreSQL, not supported yet") {
-    RunResult run = run_sluice({"stream", "--dsn", "postgres://u@127.0.0.1:1/db", "--table", "t"});
-    CHECK(run.exit_code == 2);
-    CHECK(run.err.find("does not support PostgreSQL") != std::string::npos);
+  SUBCASE("an unreachable server") {
+    RunResult run = run_sluice({"stream", "--dsn", "mysql://u@127.0.0.1:1/db", "--table", "t"});
+    CHECK(run.exit_code == 3);
+    CHECK(run.err.find("cannot connect") != std::string::npos);
   }
   SUBCASE("a user without REPLICATION SLAVE, and without BINLOG MONITOR") {
     auto db = mysql_admin();

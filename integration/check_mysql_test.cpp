@@ -8,7 +8,9 @@ using namespace sluice::test;
 
 namespace {
 
-std::string dsn() { return server_dsn(ServerKind::mysql); }
+std::string dsn() {
+  return server_dsn(ServerKind::mysql);
+}
 
 void recreate(const std::string& table, const std::string& body) {
   auto db = mysql_admin();
@@ -24,9 +26,9 @@ TEST_CASE("a table with a primary key on a correctly configured server is ready"
   INFO(report.json.dump(2));
   CHECK(report.exit_code == 0);
   CHECK(report.json["ready"] == true);
-  for (const char* name : {"table", "log_bin", "binlog_format", "binlog_row_image",
-                           "binlog_row_metadata", "server_id", "replication_privileges", "key",
-                           "triggers", "foreign_keys", "generated_columns"}) {
+  for (const char* name :
+       {"table", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id",
+        "replication_privileges", "key", "triggers", "foreign_keys", "generated_columns"}) {
     CHECK_MESSAGE(report.status(name) == "pass", name);
   }
   CHECK(report.json["table"] == "`sluice_test`.`chk_ready`");
@@ -126,8 +128,8 @@ TEST_CASE("a user without replication privileges is told which grant is missing"
   CHECK(report.message("replication_privileges").find("REPLICATION SLAVE") != std::string::npos);
 
   db->execute("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'chk_norepl'@'127.0.0.1'");
-  CHECK(run_check(user_dsn, "chk_priv", {{"MYSQL_PWD", "Secret-pw-1"}}).status(
-            "replication_privileges") == "pass");
+  CHECK(run_check(user_dsn, "chk_priv", {{"MYSQL_PWD", "Secret-pw-1"}})
+            .status("replication_privileges") == "pass");
 
   SUBCASE("a wrong password is one line, exit code 3, and the password is never echoed") {
     RunResult run = run_sluice({"check", "--dsn", user_dsn, "--table", "chk_priv"},
@@ -164,13 +166,15 @@ TEST_CASE("bad input: one clear line and a documented exit code") {
     CHECK(run_sluice({"check", "--bogus"}).exit_code == 2);
   }
   SUBCASE("a password inside the DSN is refused before connecting") {
-    RunResult run = run_sluice({"check", "--dsn", "mysql://root:pw123@127.0.0.1/x", "--table", "t"});
+    RunResult run =
+        run_sluice({"check", "--dsn", "mysql://root:pw123@127.0.0.1/x", "--table", "t"});
     CHECK(run.exit_code == 2);
     CHECK(run.err.find("pw123") == std::string::npos);
   }
 }
 
-// MariaDB clamps server_id to at least 1, so server_id = 0 (refused by MySQL) cannot be staged here.
+// MariaDB clamps server_id to at least 1, so server_id = 0 (refused by MySQL) cannot be staged
+// here.
 TEST_CASE("a server without binary log, ROW format, FULL images and row metadata fails each") {
   PrivateServer server(ServerKind::mysql,
                        "--skip-log-bin --binlog-format=STATEMENT --binlog-row-image=MINIMAL "
@@ -180,8 +184,7 @@ TEST_CASE("a server without binary log, ROW format, FULL images and row metadata
   CheckReport report = run_check(server.dsn(), "t");
   INFO(report.json.dump(2));
   CHECK(report.exit_code == 5);
-  for (const char* name :
-       {"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata"}) {
+  for (const char* name : {"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata"}) {
     CHECK_MESSAGE(report.status(name) == "fail", name);
   }
   CHECK(report.status("key") == "pass");

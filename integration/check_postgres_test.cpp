@@ -9,22 +9,26 @@ using namespace sluice::test;
 
 namespace {
 
-std::string dsn() { return server_dsn(ServerKind::postgres); }
+std::string dsn() {
+  return server_dsn(ServerKind::postgres);
+}
 
-void run(const std::string& sql) { postgres_admin()->execute(sql); }
+void run(const std::string& sql) {
+  postgres_admin()->execute(sql);
+}
 
 }  // namespace
 
 TEST_CASE("a table with a primary key on a correctly configured server is ready") {
-  run("DROP TABLE IF EXISTS chk_ready CASCADE; CREATE TABLE chk_ready (id int PRIMARY KEY, v text)");
+  run("DROP TABLE IF EXISTS chk_ready CASCADE; CREATE TABLE chk_ready (id int PRIMARY KEY, v "
+      "text)");
   CheckReport report = run_check(dsn(), "chk_ready");
   INFO(report.json.dump(2));
   CHECK(report.exit_code == 0);
   CHECK(report.json["ready"] == true);
-  for (const char* name :
-       {"table", "wal_level", "replication_slots", "wal_senders", "replication_role",
-        "publication_privileges", "inheritance", "replica_identity", "foreign_keys",
-        "dependent_views", "triggers"}) {
+  for (const char* name : {"table", "wal_level", "replication_slots", "wal_senders",
+                           "replication_role", "publication_privileges", "inheritance",
+                           "replica_identity", "foreign_keys", "dependent_views", "triggers"}) {
     CHECK_MESSAGE(report.status(name) == "pass", name);
   }
   CHECK(report.json["table"] == "\"public\".\"chk_ready\"");
@@ -154,8 +158,8 @@ TEST_CASE("the password can come from --password-file") {
   close(fd);
   std::string user_dsn = dsn();
   user_dsn.replace(user_dsn.find("postgres@"), 9, "chk_filepw@");
-  RunResult run_ok = run_sluice(
-      {"check", "--dsn", user_dsn, "--table", "chk_fileowned", "--password-file", path});
+  RunResult run_ok =
+      run_sluice({"check", "--dsn", user_dsn, "--table", "chk_fileowned", "--password-file", path});
   INFO(run_ok.out << run_ok.err);
   CHECK(run_ok.exit_code == 0);
   unlink(path);
@@ -177,7 +181,8 @@ TEST_CASE("bad input: one clear line and a documented exit code") {
     CHECK(r.err.find("database 'no_such_db' does not exist") != std::string::npos);
   }
   SUBCASE("refused connection") {
-    RunResult r = run_sluice({"check", "--dsn", "postgres://postgres@127.0.0.1:1/x", "--table", "t"});
+    RunResult r =
+        run_sluice({"check", "--dsn", "postgres://postgres@127.0.0.1:1/x", "--table", "t"});
     CHECK(r.exit_code == 3);
     CHECK(r.err.find("cannot connect") != std::string::npos);
   }

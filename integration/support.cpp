@@ -1,8 +1,8 @@
 #include "integration/support.h"
 
 #include <doctest/doctest.h>
-#include <poll.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -7,8 +7,9 @@
 namespace sluice::test {
 namespace {
 
-const char* const kNames[] = {"alice", "Bj\xc3\xb6rk", "\xe6\x97\xa5\xe6\x9c\xac",
-                              "emoji \xf0\x9f\x98\x80", "", "O'Brien \\ \"q\""};
+const char* const kNames[] = {
+    "alice", "Bj\xc3\xb6rk",    "\xe6\x97\xa5\xe6\x9c\xac", "emoji \xf0\x9f\x98\x80",
+    "",      "O'Brien \\ \"q\""};
 
 std::string sql_string(mysql::Connection& db, const std::string& text) {
   return db.quote_literal(text);
@@ -21,16 +22,15 @@ void create_typed_table(mysql::Connection& db, const std::string& table, const s
   for (const std::string& name : {table, twin, "_" + table + "_new", "_" + table + "_old"}) {
     db.execute("DROP TABLE IF EXISTS `" + name + "`");
   }
-  const std::string key = composite ? "a INT NOT NULL, id BIGINT NOT NULL, "
-                                    : "id BIGINT NOT NULL PRIMARY KEY, ";
+  const std::string key =
+      composite ? "a INT NOT NULL, id BIGINT NOT NULL, " : "id BIGINT NOT NULL PRIMARY KEY, ";
   db.execute("CREATE TABLE `" + table + "` (" + key +
              "code INT NULL UNIQUE, name VARCHAR(50) CHARACTER SET utf8mb4 NULL, "
              "amount DECIMAL(12,3) NULL, created DATETIME(3) NULL, ts TIMESTAMP(6) NULL, "
              "doc JSON NULL, kind ENUM('a','b','c') NULL, tags SET('x','y','z') NULL, "
              "flags BIT(5) NULL, data BLOB NULL, k INT NOT NULL DEFAULT 0, "
              "doubled INT AS (k * 2) VIRTUAL, legacy INT NULL" +
-             std::string(composite ? ", PRIMARY KEY (a, id), KEY (id)" : "") +
-             ") ENGINE=InnoDB");
+             std::string(composite ? ", PRIMARY KEY (a, id), KEY (id)" : "") + ") ENGINE=InnoDB");
   db.execute("CREATE TABLE `" + twin + "` LIKE `" + table + "`");
   if (rows > 0) {
     const std::string insert =
@@ -120,9 +120,9 @@ std::string TableWriter::random_row_values(std::int64_t id) {
   const std::string name = kNames[pick(random_) % 6];
   return std::to_string(id) + ", " + maybe(std::to_string(next_code_++)) + ", " +
          maybe(sql_string(*connection_, name)) + ", " +
-         maybe(std::to_string(pick(random_) - 50) + "." + std::to_string(pick(random_))) +
-         ", " + maybe("'2025-06-0" + std::to_string(1 + pick(random_) % 9) + " 10:11:12.345'") +
-         ", " + maybe("'2025-01-01 00:00:00.654321'") + ", " +
+         maybe(std::to_string(pick(random_) - 50) + "." + std::to_string(pick(random_))) + ", " +
+         maybe("'2025-06-0" + std::to_string(1 + pick(random_) % 9) + " 10:11:12.345'") + ", " +
+         maybe("'2025-01-01 00:00:00.654321'") + ", " +
          maybe("'{\"v\": " + std::to_string(pick(random_)) + "}'") + ", " + maybe("'b'") + ", " +
          maybe("'y'") + ", " + maybe("b'10101'") + ", " + maybe("X'00FF10'") + ", " +
          std::to_string(pick(random_));

@@ -93,7 +93,9 @@ std::uint64_t file_sequence(const std::string& file) {
   return sequence;
 }
 
-int three_way(std::uint64_t a, std::uint64_t b) { return a < b ? -1 : (a > b ? 1 : 0); }
+int three_way(std::uint64_t a, std::uint64_t b) {
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
 
 }  // namespace
 

@@ -23,6 +23,7 @@ class Backend {
 };
 
 // Connects to the server named by `dsn` and returns its backend.
-std::unique_ptr<Backend> connect_backend(const Dsn& dsn, const std::optional<std::string>& password);
+std::unique_ptr<Backend> connect_backend(const Dsn& dsn,
+                                         const std::optional<std::string>& password);
 
 }  // namespace sluice

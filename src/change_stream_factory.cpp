@@ -88,9 +88,8 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   }
 }
 
-std::unique_ptr<replication::ChangeStream> open_pg_stream(const Dsn& dsn,
-                                                         const std::optional<std::string>& password,
-                                                         const std::string& table_text) {
+std::unique_ptr<replication::ChangeStream> open_pg_stream(
+    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text) {
   ddl::QualifiedName table;
   try {
     table = ddl::parse_qualified_name(ddl::Dialect::postgres, table_text, "public");

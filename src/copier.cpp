@@ -16,8 +16,8 @@ void ChunkSizer::record(std::uint64_t rows, std::chrono::nanoseconds elapsed) {
     return;
   }
   const double seconds = std::max(1e-6, std::chrono::duration<double>(elapsed).count());
-  const double wanted = static_cast<double>(rows) / seconds *
-                        std::chrono::duration<double>(target_).count();
+  const double wanted =
+      static_cast<double>(rows) / seconds * std::chrono::duration<double>(target_).count();
   const double current = static_cast<double>(rows_);
   const double next = std::clamp(wanted, current / 2, current * 2);
   rows_ = std::clamp(static_cast<std::uint64_t>(next), min_rows_, max_rows_);

@@ -25,9 +25,12 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 }
 
 int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -233,8 +236,9 @@ Dsn parse_dsn(std::string_view text) {
       looks_like_conninfo(text)) {
     return parse_postgres(text);
   }
-  bad_dsn("it must start with mysql://, mariadb://, postgres:// or postgresql://, or be a "
-          "PostgreSQL key=value connection string");
+  bad_dsn(
+      "it must start with mysql://, mariadb://, postgres:// or postgresql://, or be a "
+      "PostgreSQL key=value connection string");
 }
 
 }  // namespace sluice

@@ -65,7 +65,8 @@ RebuildSummary Migrator::execute() {
   read_position_ = start;
   spdlog::info("change stream started at {}", to_string(start));
   total_rows_ = backend_.count_rows();
-  spdlog::info("copying {} rows in chunks of about {} ms", total_rows_, options_.chunk_time.count());
+  spdlog::info("copying {} rows in chunks of about {} ms", total_rows_,
+               options_.chunk_time.count());
 
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
   copy_and_apply(*stream, applier);
@@ -87,6 +88,11 @@ void Migrator::take(replication::ChangeStream& stream, Applier& applier, millise
   while (std::optional<replication::Transaction> transaction = stream.next(wait)) {
     applier.add(*transaction);
     read_position_ = transaction->commit_position;
+    if (!transaction->changes.empty()) {
+      // Commit times have one-second resolution in the binlog, so lag is rounded to seconds.
+      stream_lag_ = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now() -
+                                                             transaction->commit_time);
+    }
     if (transaction->changes.empty() || Clock::now() > deadline) {
       return;
     }
@@ -145,8 +151,8 @@ void Migrator::verify(const DrainTo& drain) {
                     report);
   }
   summary_.rows_verified = result.rows;
-  spdlog::info("verified {} rows in {} chunks: the shadow table equals the original",
-               result.rows, result.chunks);
+  spdlog::info("verified {} rows in {} chunks: the shadow table equals the original", result.rows,
+               result.chunks);
 }
 
 void Migrator::report_progress(std::uint64_t copied, const Applier& applier, bool force) {
@@ -158,13 +164,16 @@ void Migrator::report_progress(std::uint64_t copied, const Applier& applier, boo
   const double seconds = std::max(1e-3, std::chrono::duration<double>(now - started_).count());
   const double rate = static_cast<double>(copied) / seconds;
   const double percent =
-      total_rows_ == 0 ? 100.0 : 100.0 * static_cast<double>(copied) / static_cast<double>(total_rows_);
-  const double eta = rate > 0 && total_rows_ > copied
-                         ? static_cast<double>(total_rows_ - copied) / rate
-                         : 0.0;
-  spdlog::info("copy {:.1f}% ({}/{} rows), {:.0f} rows/s, ETA {:.0f} s, {} changes applied, {} held",
-               std::min(percent, 100.0), copied, total_rows_, rate, eta, applier.applied(),
-               applier.held());
+      total_rows_ == 0 ? 100.0
+                       : 100.0 * static_cast<double>(copied) / static_cast<double>(total_rows_);
+  const double eta =
+      rate > 0 && total_rows_ > copied ? static_cast<double>(total_rows_ - copied) / rate : 0.0;
+  spdlog::info(
+      "copy {:.1f}% ({}/{} rows), {:.0f} rows/s, ETA {:.0f} s, stream lag {:.1f} s, {} changes "
+      "applied, {} held",
+      std::min(percent, 100.0), copied, total_rows_, rate, eta,
+      std::max<double>(0.0, static_cast<double>(stream_lag_.count()) / 1000.0), applier.applied(),
+      applier.held());
 }
 
 }  // namespace sluice

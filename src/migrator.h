@@ -44,6 +44,7 @@ class Migrator {
   const std::atomic<bool>& stop_;
   std::uint64_t total_rows_ = 0;
   replication::Position read_position_;
+  std::chrono::milliseconds stream_lag_{0};  // now minus the commit time of the last change read
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_progress_;
   RebuildSummary summary_;

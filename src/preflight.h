@@ -9,7 +9,7 @@ enum class CheckStatus { pass, warn, fail };
 
 // One precondition of an online migration, as `sluice check` reports it.
 struct CheckResult {
-  std::string name;     // stable identifier scripts can match on, e.g. "binlog_format"
+  std::string name;  // stable identifier scripts can match on, e.g. "binlog_format"
   CheckStatus status = CheckStatus::pass;
   std::string message;  // one sentence: what was found
   std::string fix;      // one sentence: what to do about it (empty on pass)

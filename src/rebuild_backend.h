@@ -19,8 +19,8 @@ namespace sluice {
 
 // What the user asked `sluice alter` to do.
 struct RebuildOptions {
-  std::string table;  // as typed: name or schema.name
-  std::string alter;  // the ALTER TABLE specification
+  std::string table;           // as typed: name or schema.name
+  std::string alter;           // the ALTER TABLE specification
   bool force_rebuild = false;  // copy even when the server could apply the change in place
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
@@ -36,7 +36,7 @@ struct RebuildPlan {
   std::string alter;
   std::vector<std::size_t> mapped_columns;  // source columns copied, by index, in table order
   std::uint64_t estimated_rows = 0;
-  bool try_instant = false;  // ask the server to apply the change in place first
+  bool try_instant = false;             // ask the server to apply the change in place first
   std::vector<std::string> shadow_ddl;  // the statements that create the shadow table
 };
 

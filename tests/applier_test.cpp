@@ -1,7 +1,8 @@
 // The applier's rules from DESIGN.md's copy invariant, checked on built change events.
+#include "src/applier.h"
+
 #include <doctest/doctest.h>
 
-#include "src/applier.h"
 #include "src/error.h"
 
 using sluice::Applier;
@@ -27,11 +28,17 @@ struct RecordingWriter : ShadowWriter {
   }
 };
 
-Value num(int n) { return Value{ValueKind::number, std::to_string(n)}; }
-Value text(const char* s) { return Value{ValueKind::text, s}; }
+Value num(int n) {
+  return Value{ValueKind::number, std::to_string(n)};
+}
+Value text(const char* s) {
+  return Value{ValueKind::text, s};
+}
 
 // Source rows are (id, unique_code, payload); the shadow keeps (id, payload).
-Row image(int id, int code, const char* payload) { return {num(id), num(code), text(payload)}; }
+Row image(int id, int code, const char* payload) {
+  return {num(id), num(code), text(payload)};
+}
 
 ChangeEvent insert(Row after) {
   return ChangeEvent{nullptr, Operation::insert, {}, {}, std::nullopt, std::move(after), {}};
@@ -43,7 +50,9 @@ ChangeEvent erase(Row before) {
   return ChangeEvent{nullptr, Operation::erase, {}, {}, std::move(before), std::nullopt, {}};
 }
 
-Transaction txn(std::vector<ChangeEvent> changes) { return Transaction{std::move(changes), {}, {}}; }
+Transaction txn(std::vector<ChangeEvent> changes) {
+  return Transaction{std::move(changes), {}, {}};
+}
 
 struct Fixture {
   RecordingWriter writer;
@@ -120,7 +129,8 @@ TEST_CASE("an insert then delete of the same key ends as a delete") {
 
 TEST_CASE("advancing the watermark releases exactly the held keys up to it") {
   Fixture f;
-  f.applier.add(txn({insert(image(3, 1, "a")), insert(image(5, 2, "b")), insert(image(9, 3, "c"))}));
+  f.applier.add(
+      txn({insert(image(3, 1, "a")), insert(image(5, 2, "b")), insert(image(9, 3, "c"))}));
   CHECK(f.applier.held() == 3);
   f.applier.advance_watermark({num(5)});
   CHECK(f.applier.held() == 1);

@@ -1,8 +1,9 @@
+#include "src/dsn.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 
-#include "src/dsn.h"
 #include "src/error.h"
 
 using sluice::Dsn;

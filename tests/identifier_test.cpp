@@ -1,7 +1,8 @@
+#include "ddl/identifier.h"
+
 #include <doctest/doctest.h>
 
 #include "ddl/ddl_error.h"
-#include "ddl/identifier.h"
 
 using sluice::ddl::DdlError;
 using sluice::ddl::Dialect;

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "src/key_order.h"
+
+#include <doctest/doctest.h>
 
 using sluice::compare_keys;
 using sluice::replication::Row;
@@ -9,8 +9,12 @@ using sluice::replication::ValueKind;
 
 namespace {
 
-Value num(const char* text) { return Value{ValueKind::number, text}; }
-Value bin(std::string bytes) { return Value{ValueKind::binary, std::move(bytes)}; }
+Value num(const char* text) {
+  return Value{ValueKind::number, text};
+}
+Value bin(std::string bytes) {
+  return Value{ValueKind::binary, std::move(bytes)};
+}
 
 }  // namespace
 

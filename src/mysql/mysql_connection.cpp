@@ -26,8 +26,7 @@ std::string where(const Dsn& dsn) {
     case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
       throw Error(ExitCode::connection,
                   "MySQL at " + where(dsn) + " refused the login of user '" + dsn.user + "' (" +
-                      (had_password ? "wrong password or unknown user"
-                                    : "no password was given") +
+                      (had_password ? "wrong password or unknown user" : "no password was given") +
                       "); set MYSQL_PWD, use --password-file or --ask-password, and check the "
                       "user in the DSN");
     case ER_DBACCESS_DENIED_ERROR:
@@ -74,10 +73,10 @@ Connection::~Connection() {
 }
 
 void Connection::fail(std::string_view sql) {
-  throw ServerError(mysql_errno(mysql_), "MySQL error " + std::to_string(mysql_errno(mysql_)) + " (" +
-                                     mysql_error(mysql_) + ") running: " +
-                                     std::string(sql.substr(0, kQuotedSqlLimit)) +
-                                     (sql.size() > kQuotedSqlLimit ? "…" : ""));
+  throw ServerError(mysql_errno(mysql_), "MySQL error " + std::to_string(mysql_errno(mysql_)) +
+                                             " (" + mysql_error(mysql_) + ") running: " +
+                                             std::string(sql.substr(0, kQuotedSqlLimit)) +
+                                             (sql.size() > kQuotedSqlLimit ? "…" : ""));
 }
 
 std::uint64_t Connection::execute(std::string_view sql) {
@@ -96,7 +95,7 @@ std::vector<ResultRow> Connection::query(std::string_view sql) {
     fail(sql);
   }
   std::unique_ptr<MYSQL_RES, decltype(&mysql_free_result)> result(mysql_store_result(mysql_),
-                                                                    &mysql_free_result);
+                                                                  &mysql_free_result);
   std::vector<ResultRow> rows;
   if (!result) {
     if (mysql_field_count(mysql_) != 0) {

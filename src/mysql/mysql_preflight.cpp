@@ -141,8 +141,8 @@ void check_privileges(Connection& connection, PreflightReport& report) {
   }
 }
 
-void check_table(Connection& connection, const ddl::QualifiedName& table,
-                 const std::string& quoted, PreflightReport& report) {
+void check_table(Connection& connection, const ddl::QualifiedName& table, const std::string& quoted,
+                 PreflightReport& report) {
   std::vector<ResultRow> rows = connection.query(
       "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
       connection.quote_literal(table.schema) +
@@ -170,8 +170,9 @@ void check_key(Connection& connection, const ddl::QualifiedName& table, const st
   std::optional<ChosenKey> key = choose_key(connection, table);
   if (!key) {
     report.fail("key",
-                quoted + " has no PRIMARY KEY and no UNIQUE key on NOT NULL columns, so rows "
-                         "cannot be identified in the change stream",
+                quoted +
+                    " has no PRIMARY KEY and no UNIQUE key on NOT NULL columns, so rows "
+                    "cannot be identified in the change stream",
                 "add a primary key (e.g. an AUTO_INCREMENT id) before migrating online");
     return;
   }
@@ -183,8 +184,8 @@ void check_key(Connection& connection, const ddl::QualifiedName& table, const st
     report.pass("key", "copy walks the PRIMARY KEY (" + join(columns) + ")");
   } else {
     report.pass("key", "copy walks the unique key " +
-                           ddl::quote_identifier(Dialect::mysql, key->name) + " (" +
-                           join(columns) + "), whose columns are all NOT NULL");
+                           ddl::quote_identifier(Dialect::mysql, key->name) + " (" + join(columns) +
+                           "), whose columns are all NOT NULL");
   }
 }
 
@@ -193,7 +194,8 @@ std::vector<std::string> quoted_names(const std::vector<ResultRow>& rows) {
   for (const ResultRow& row : rows) {
     std::string name;
     for (const std::optional<std::string>& part : row) {
-      name += (name.empty() ? "" : ".") + ddl::quote_identifier(Dialect::mysql, value_or(part, "?"));
+      name +=
+          (name.empty() ? "" : ".") + ddl::quote_identifier(Dialect::mysql, value_or(part, "?"));
     }
     names.push_back(name);
   }
@@ -204,9 +206,8 @@ void check_triggers(Connection& connection, const ddl::QualifiedName& table,
                     const std::string& quoted, PreflightReport& report) {
   std::vector<std::string> triggers = quoted_names(connection.query(
       "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = " +
-      connection.quote_literal(table.schema) +
-      " AND EVENT_OBJECT_TABLE = " + connection.quote_literal(table.name) +
-      " ORDER BY TRIGGER_NAME"));
+      connection.quote_literal(table.schema) + " AND EVENT_OBJECT_TABLE = " +
+      connection.quote_literal(table.name) + " ORDER BY TRIGGER_NAME"));
   if (triggers.empty()) {
     report.pass("triggers", quoted + " has no triggers");
   } else {
@@ -249,11 +250,11 @@ void check_foreign_keys(Connection& connection, const ddl::QualifiedName& table,
 
 void check_generated_columns(Connection& connection, const ddl::QualifiedName& table,
                              PreflightReport& report) {
-  std::vector<std::string> generated = quoted_names(connection.query(
-      "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
-      connection.quote_literal(table.schema) +
-      " AND TABLE_NAME = " + connection.quote_literal(table.name) +
-      " AND COALESCE(GENERATION_EXPRESSION, '') <> '' ORDER BY ORDINAL_POSITION"));
+  std::vector<std::string> generated = quoted_names(
+      connection.query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+                       connection.quote_literal(table.schema) +
+                       " AND TABLE_NAME = " + connection.quote_literal(table.name) +
+                       " AND COALESCE(GENERATION_EXPRESSION, '') <> '' ORDER BY ORDINAL_POSITION"));
   if (generated.empty()) {
     report.pass("generated_columns", "no generated columns");
   } else {

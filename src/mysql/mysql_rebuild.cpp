@@ -74,7 +74,7 @@ auto with_lock_retries(const char* what, Step step) {
 std::string checksum_cast(const std::string& expression, const ColumnInfo& shadow_column) {
   const std::string& type = shadow_column.data_type;
   static const std::vector<std::string> integers = {"tinyint", "smallint", "mediumint", "int",
-                                                    "integer", "bigint", "year"};
+                                                    "integer", "bigint",   "year"};
   if (std::find(integers.begin(), integers.end(), type) != integers.end()) {
     const bool is_unsigned = shadow_column.column_type.find("unsigned") != std::string::npos;
     return "CAST(" + expression + (is_unsigned ? " AS UNSIGNED)" : " AS SIGNED)");
@@ -165,8 +165,8 @@ const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
   for (const CheckResult& check : report.checks) {
     if (check.status == CheckStatus::fail) {
       throw Error(ExitCode::preflight_failed,
-                  "cannot migrate " + report.table + " online: " + check.message + "; fix: " +
-                      check.fix + " (sluice check lists every precondition)");
+                  "cannot migrate " + report.table + " online: " + check.message +
+                      "; fix: " + check.fix + " (sluice check lists every precondition)");
     }
   }
   try {
@@ -290,8 +290,7 @@ void MysqlRebuild::create_shadow() {
     } catch (const ServerError& error) {
       main_->execute("DROP TABLE IF EXISTS " + quoted_shadow_);
       throw Error(ExitCode::usage,
-                  std::string("the server refused the ALTER on the shadow table: ") +
-                      error.what());
+                  std::string("the server refused the ALTER on the shadow table: ") + error.what());
     }
   }
   shadow_schema_ = describe_table(*main_, plan_.shadow);
@@ -322,7 +321,9 @@ void MysqlRebuild::create_shadow() {
   spdlog::info("created shadow table {}", quoted_shadow_);
 }
 
-void MysqlRebuild::drop_shadow() { main_->execute("DROP TABLE IF EXISTS " + quoted_shadow_); }
+void MysqlRebuild::drop_shadow() {
+  main_->execute("DROP TABLE IF EXISTS " + quoted_shadow_);
+}
 
 Position MysqlRebuild::log_position() {
   std::vector<ResultRow> rows = main_->query("SHOW MASTER STATUS");
@@ -387,21 +388,19 @@ std::optional<Row> MysqlRebuild::snapshot_chunk_end(Connection& connection,
   }
   const std::string from = " FROM " + quoted_source_ + force_key_ +
                            (after ? " WHERE " + key_after(plan_.source, *after) : "");
-  if (std::optional<Row> end = read_key(connection, "SELECT " + select + from + " ORDER BY " +
-                                                        ascending + " LIMIT 1 OFFSET " +
-                                                        std::to_string(rows - 1))) {
+  if (std::optional<Row> end =
+          read_key(connection, "SELECT " + select + from + " ORDER BY " + ascending +
+                                   " LIMIT 1 OFFSET " + std::to_string(rows - 1))) {
     return end;
   }
-  return read_key(connection,
-                  "SELECT " + select + from + " ORDER BY " + descending + " LIMIT 1");
+  return read_key(connection, "SELECT " + select + from + " ORDER BY " + descending + " LIMIT 1");
 }
 
 std::optional<Row> MysqlRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
   return snapshot_chunk_end(*main_, after, rows);
 }
 
-std::string MysqlRebuild::range_predicate(const std::optional<Row>& after,
-                                          const Row& up_to) const {
+std::string MysqlRebuild::range_predicate(const std::optional<Row>& after, const Row& up_to) const {
   return (after ? key_after(plan_.source, *after) + " AND " : "") + key_up_to(plan_.source, up_to);
 }
 
@@ -409,7 +408,8 @@ std::uint64_t MysqlRebuild::copy_range(const std::optional<Row>& after, const Ro
   const std::string sql = "INSERT IGNORE INTO " + quoted_shadow_ + " (" + select_columns_ +
                           ") SELECT " + select_columns_ + " FROM " + quoted_source_ + force_key_ +
                           " WHERE " + range_predicate(after, up_to);
-  const std::uint64_t copied = with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
+  const std::uint64_t copied =
+      with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
   if (main_->warning_count() > 0) {
     // IGNORE turns conversion errors into warnings too; only duplicate keys are expected (a
     // row the applier wrote from a later image), anything else would change data.
@@ -425,8 +425,7 @@ std::uint64_t MysqlRebuild::copy_range(const std::optional<Row>& after, const Ro
   return copied;
 }
 
-void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys,
-                                const std::vector<Row>& rows) {
+void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows) {
   std::string target_columns;
   for (std::size_t column : plan_.mapped_columns) {
     target_columns +=
@@ -439,8 +438,7 @@ void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys,
         const std::size_t end = std::min(delete_keys.size(), start + kStatementRows);
         std::vector<Row> batch(delete_keys.begin() + static_cast<std::ptrdiff_t>(start),
                                delete_keys.begin() + static_cast<std::ptrdiff_t>(end));
-        apply_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " +
-                        key_in(plan_.source, batch));
+        apply_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " + key_in(plan_.source, batch));
       }
       for (std::size_t start = 0; start < rows.size(); start += kStatementRows) {
         const std::size_t end = std::min(rows.size(), start + kStatementRows);
@@ -469,7 +467,8 @@ std::string MysqlRebuild::checksum_query(const ddl::QualifiedName& table,
   std::string values;
   for (std::size_t column : plan_.mapped_columns) {
     const ColumnInfo& source_column = plan_.source.columns[column];
-    const ColumnInfo& shadow_column = shadow_schema_.columns[*shadow_schema_.find(source_column.name)];
+    const ColumnInfo& shadow_column =
+        shadow_schema_.columns[*shadow_schema_.find(source_column.name)];
     std::string expression = quote(source_column.name);
     if (source_column.column_type != shadow_column.column_type ||
         source_column.charset != shadow_column.charset) {
@@ -514,9 +513,9 @@ VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
     throw;
   }
   lock->execute("UNLOCK TABLES");
-  spdlog::info("verification blocked writes for {} ms to take a consistent snapshot",
-               std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked)
-                   .count());
+  spdlog::info(
+      "verification blocked writes for {} ms to take a consistent snapshot",
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked).count());
   VerifyResult result;
   std::optional<Row> after;
   while (std::optional<Row> end = snapshot_chunk_end(*snapshot, after, kVerifyChunkRows)) {
@@ -526,11 +525,10 @@ VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
     ++result.chunks;
     result.rows += std::stoull(source[0].value_or("0"));
     if (source != shadow) {
-      result.mismatches.push_back("keys after " +
-                                  (after ? replication::format_value(after->front()) : "start") +
-                                  " up to " + replication::format_value(end->front()) +
-                                  ": original has " + source[0].value_or("?") +
-                                  " rows, shadow " + shadow[0].value_or("?"));
+      result.mismatches.push_back(
+          "keys after " + (after ? replication::format_value(after->front()) : "start") +
+          " up to " + replication::format_value(end->front()) + ": original has " +
+          source[0].value_or("?") + " rows, shadow " + shadow[0].value_or("?"));
     }
     after = std::move(end);
   }
@@ -540,8 +538,7 @@ VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
       snapshot->query_value("SELECT COUNT(*) FROM " + quoted_shadow_ + " WHERE " + beyond)
           .value_or("0");
   if (extra != "0") {
-    result.mismatches.push_back("the shadow has " + extra +
-                                " rows beyond the original's last key");
+    result.mismatches.push_back("the shadow has " + extra + " rows beyond the original's last key");
   }
   snapshot->execute("COMMIT");
   return result;
@@ -555,8 +552,7 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
   lock->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
   // The rename must outlast the drain and the hand-over below.
   rename->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds + 10));
-  lock->execute("CREATE TABLE " + quoted_old_ + " (sentry INT) COMMENT = '" + kSentryComment +
-                "'");
+  lock->execute("CREATE TABLE " + quoted_old_ + " (sentry INT) COMMENT = '" + kSentryComment + "'");
   try {
     lock->execute("LOCK TABLES " + quoted_source_ + " WRITE, " + quoted_old_ + " WRITE");
   } catch (const ServerError& error) {
@@ -584,7 +580,8 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
     bool queued = false;
     while (!queued && std::chrono::steady_clock::now() < deadline &&
            renamed.wait_for(milliseconds(0)) != std::future_status::ready) {
-      queued = !main_->query("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = " +
+      queued = !main_
+                    ->query("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = " +
                             std::to_string(rename_id) +
                             " AND STATE LIKE 'Waiting for table metadata lock%'")
                     .empty();
@@ -615,7 +612,8 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
                  error.what());
     return false;
   }
-  write_block = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked);
+  write_block =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked);
   return sentry_dropped;
 }
 
@@ -623,9 +621,10 @@ CutOverResult MysqlRebuild::cut_over(const RebuildOptions& options, const DrainT
   CutOverResult result;
   for (result.attempts = 1; result.attempts <= options.cutover_attempts; ++result.attempts) {
     if (try_cut_over(options, drain_to, result.write_block)) {
-      spdlog::info("cut-over done: {} now has the new schema, the old table is {}; writes were "
-                   "blocked for {} ms",
-                   quoted_source_, quoted_old_, result.write_block.count());
+      spdlog::info(
+          "cut-over done: {} now has the new schema, the old table is {}; writes were "
+          "blocked for {} ms",
+          quoted_source_, quoted_old_, result.write_block.count());
       return result;
     }
     std::this_thread::sleep_for(milliseconds(500 * result.attempts));

@@ -65,7 +65,7 @@ class MysqlRebuild : public RebuildBackend {
   std::string quoted_source_;
   std::string quoted_shadow_;
   std::string quoted_old_;
-  std::string force_key_;  // FORCE INDEX (`key`)
+  std::string force_key_;       // FORCE INDEX (`key`)
   std::string select_columns_;  // the mapped columns, quoted, comma separated
 };
 

@@ -12,9 +12,8 @@ std::optional<ChosenKey> choose_key(Connection& connection, const ddl::Qualified
       "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND "
       "c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "
       "WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = " +
-      connection.quote_literal(table.schema) +
-      " AND s.TABLE_NAME = " + connection.quote_literal(table.name) +
-      " ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX");
+      connection.quote_literal(table.schema) + " AND s.TABLE_NAME = " +
+      connection.quote_literal(table.name) + " ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX");
   struct Candidate {
     std::vector<std::string> columns;
     bool nullable = false;
@@ -52,9 +51,9 @@ TableSchema describe_table(Connection& connection, const ddl::QualifiedName& tab
                     " does not exist; check --table and the database in the DSN");
   }
   for (const ResultRow& row : rows) {
-    schema.columns.push_back(ColumnInfo{row[0].value_or(""), row[1].value_or(""),
-                                        row[2].value_or(""), row[3].value_or(""),
-                                        row[4].value_or("YES") == "YES", row[5].value_or("0") == "1"});
+    schema.columns.push_back(ColumnInfo{
+        row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), row[3].value_or(""),
+        row[4].value_or("YES") == "YES", row[5].value_or("0") == "1"});
   }
   if (std::optional<ChosenKey> key = choose_key(connection, table)) {
     schema.key_name = key->name;

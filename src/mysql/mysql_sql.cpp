@@ -25,9 +25,12 @@ std::string hex(const std::string& bytes) {
 }
 
 int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
   return -1;
 }
 
@@ -70,7 +73,8 @@ std::string key_compare(const TableSchema& schema, const Row& key, const char* l
       const ColumnInfo& column = schema.columns[schema.key_columns[j]];
       const bool last = j == i;
       const bool final_column = i + 1 == schema.key_columns.size();
-      const char* op = !last ? " = " : (final_column ? last_op : (last_op[1] == '>' ? " > " : " < "));
+      const char* op =
+          !last ? " = " : (final_column ? last_op : (last_op[1] == '>' ? " > " : " < "));
       if (j > 0) {
         out += " AND ";
       }
@@ -87,11 +91,10 @@ ValueKind value_kind(const ColumnInfo& column) {
   static const std::set<std::string> numbers = {"tinyint", "smallint", "mediumint", "int",
                                                 "integer", "bigint",   "decimal",   "numeric",
                                                 "float",   "double",   "real",      "year"};
-  static const std::set<std::string> binaries = {"binary",   "varbinary", "tinyblob", "blob",
-                                                 "mediumblob", "longblob", "bit",    "geometry",
-                                                 "point", "linestring", "polygon", "multipoint",
-                                                 "multilinestring", "multipolygon",
-                                                 "geometrycollection"};
+  static const std::set<std::string> binaries = {
+      "binary",   "varbinary",  "tinyblob",        "blob",         "mediumblob",
+      "longblob", "bit",        "geometry",        "point",        "linestring",
+      "polygon",  "multipoint", "multilinestring", "multipolygon", "geometrycollection"};
   static const std::set<std::string> temporals = {"date", "datetime", "timestamp", "time"};
   if (numbers.contains(column.data_type)) {
     return ValueKind::number;

@@ -30,14 +30,14 @@ bool contains(const std::string& text, std::string_view part) {
   }
   if (contains(message, "password authentication failed") ||
       contains(message, "authentication failed")) {
-    throw Error(ExitCode::connection, "PostgreSQL at " + where +
-                                          " refused the login of user '" + dsn.user +
+    throw Error(ExitCode::connection, "PostgreSQL at " + where + " refused the login of user '" +
+                                          dsn.user +
                                           "' (wrong password); check PGPASSWORD, ~/.pgpass or "
                                           "--password-file");
   }
   if (contains(message, "database \"") && contains(message, "does not exist")) {
-    throw Error(ExitCode::connection, "database '" + dsn.database + "' does not exist on " +
-                                          where + "; fix the database part of the DSN");
+    throw Error(ExitCode::connection, "database '" + dsn.database + "' does not exist on " + where +
+                                          "; fix the database part of the DSN");
   }
   if (contains(message, "role \"") && contains(message, "does not exist")) {
     throw Error(ExitCode::connection, "role '" + dsn.user + "' does not exist on " + where +

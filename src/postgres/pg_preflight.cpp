@@ -36,14 +36,13 @@ void check_server(Connection& connection, PreflightReport& report) {
       to_long(connection.query_value("SELECT count(*) FROM pg_replication_slots"));
   if (used_slots < max_slots) {
     report.pass("replication_slots", std::to_string(max_slots - used_slots) + " of " +
-                                         std::to_string(max_slots) +
-                                         " replication slots are free");
+                                         std::to_string(max_slots) + " replication slots are free");
   } else {
-    report.fail("replication_slots",
-                "all " + std::to_string(max_slots) +
-                    " replication slots are in use; sluice needs one",
-                "drop an unused slot (pg_drop_replication_slot) or raise max_replication_slots "
-                "and restart");
+    report.fail(
+        "replication_slots",
+        "all " + std::to_string(max_slots) + " replication slots are in use; sluice needs one",
+        "drop an unused slot (pg_drop_replication_slot) or raise max_replication_slots "
+        "and restart");
   }
 
   const long max_senders = to_long(connection.query_value("SHOW max_wal_senders"));
@@ -67,8 +66,9 @@ void check_server(Connection& connection, PreflightReport& report) {
     report.pass("replication_role", "role " + user + " may open replication connections");
   } else {
     report.fail("replication_role",
-                "role " + user + " has neither REPLICATION nor SUPERUSER, so it cannot "
-                                 "read a replication slot",
+                "role " + user +
+                    " has neither REPLICATION nor SUPERUSER, so it cannot "
+                    "read a replication slot",
                 "ALTER ROLE " + user + " REPLICATION");
   }
 }
@@ -96,13 +96,12 @@ TableFacts find_table(Connection& connection, const ddl::QualifiedName& table,
                     "the database in the DSN");
   }
   const ResultRow& row = rows.front();
-  return TableFacts{value_or(row[0], ""), value_or(row[1], ""), value_or(row[2], ""),
-                    value_or(row[3], ""), value_or(row[4], "f") == "t",
-                    value_or(row[5], "f") == "t"};
+  return TableFacts{value_or(row[0], ""),         value_or(row[1], ""),
+                    value_or(row[2], ""),         value_or(row[3], ""),
+                    value_or(row[4], "f") == "t", value_or(row[5], "f") == "t"};
 }
 
-void check_table_kind(const TableFacts& facts, const std::string& quoted,
-                      PreflightReport& report) {
+void check_table_kind(const TableFacts& facts, const std::string& quoted, PreflightReport& report) {
   if (facts.kind == "p") {
     report.fail("table", quoted + " is a partitioned table, which sluice does not rebuild",
                 "migrate each partition, or change the parent with plain DDL");
@@ -114,8 +113,9 @@ void check_table_kind(const TableFacts& facts, const std::string& quoted,
                 "change the partitioned parent instead");
   } else if (facts.persistence == "u") {
     report.fail("table",
-                quoted + " is UNLOGGED, so its changes never reach the logical replication "
-                         "stream",
+                quoted +
+                    " is UNLOGGED, so its changes never reach the logical replication "
+                    "stream",
                 "ALTER TABLE ... SET LOGGED first, or change it with plain DDL");
   } else if (facts.persistence == "t") {
     report.fail("table", quoted + " is a temporary table", "temporary tables need no migration");
@@ -199,8 +199,9 @@ void check_replica_identity(Connection& connection, const TableFacts& facts,
                     ", or add a primary key");
   } else {
     report.fail("replica_identity",
-                quoted + " has no primary key and no unique index on NOT NULL columns, so rows "
-                         "cannot be identified in the change stream",
+                quoted +
+                    " has no primary key and no unique index on NOT NULL columns, so rows "
+                    "cannot be identified in the change stream",
                 "add a primary key before migrating online");
   }
 }
