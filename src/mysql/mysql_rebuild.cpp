@@ -344,7 +344,10 @@ std::unique_ptr<replication::ChangeStream> MysqlRebuild::open_stream(const Posit
   connection.socket = dsn_.socket;
   connection.user = dsn_.user;
   connection.password = password_;
-  connection.heartbeat_period = milliseconds(100);
+  // The drains at verification and cut-over wait for the stream to report the position read
+  // under the write lock; an idle server only reports it with a heartbeat, so the heartbeat
+  // period bounds how long writes stay blocked.
+  connection.heartbeat_period = milliseconds(20);
   replication::mysql::DecoderOptions decoder;
   replication::mysql::TableSelector selector;
   selector.schema = plan_.source.name.schema;
