@@ -1,3 +1,4 @@
+#include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -41,6 +42,8 @@ void configure_logging() {
   auto logger = spdlog::stderr_color_mt("sluice");
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
+  // SPDLOG_LEVEL=debug shows the steps behind each event (e.g. the cut-over's drain position).
+  spdlog::cfg::load_env_levels();
 }
 
 // Reports an error as one line on stderr, and as a JSON object on stdout when the user asked

@@ -21,6 +21,28 @@ bool exists(sluice::mysql::Connection& db, const std::string& table) {
   return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
 }
 
+using Rows = std::vector<std::vector<std::optional<std::string>>>;
+
+std::string describe(const std::vector<std::optional<std::string>>& row) {
+  std::string out = "(";
+  for (const auto& value : row) {
+    out += (out.size() > 1 ? ", " : "") + value.value_or("NULL");
+  }
+  return out + ")";
+}
+
+// The first row where two key-ordered row lists differ, for a readable failure.
+std::string first_difference(const Rows& migrated, const Rows& expected) {
+  for (std::size_t i = 0; i < std::max(migrated.size(), expected.size()); ++i) {
+    if (i >= migrated.size() || i >= expected.size() || migrated[i] != expected[i]) {
+      return "row " + std::to_string(i) + ": migrated " +
+             (i < migrated.size() ? describe(migrated[i]) : "none") + ", expected " +
+             (i < expected.size() ? describe(expected[i]) : "none");
+    }
+  }
+  return "no difference";
+}
+
 // Migrates `table` with `alter` while a writer runs, then compares it with its twin.
 RunResult migrate_under_load(const std::string& table, const std::string& alter, int rows,
                              bool composite, const std::vector<std::string>& extra = {}) {
@@ -39,12 +61,14 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
   INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(writer.transactions() > 0);
+  MESSAGE(table << ": the writer committed " << writer.transactions() << " transactions, retried "
+                << writer.deadlocks() << " after a deadlock error");
   CHECK(exists(*db, "_" + table + "_old"));
   CHECK_FALSE(exists(*db, "_" + table + "_new"));
   const auto migrated = table_rows(*db, table, twin);
   const auto expected = table_rows(*db, twin, table);
   CHECK(migrated.size() == expected.size());
-  CHECK(migrated == expected);
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
   return run;
 }
 
@@ -169,12 +193,13 @@ TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old 
       {"alter", "--dsn", dsn(), "--table", "alt_left", "--alter", "MODIFY k BIGINT", "--execute"});
   CHECK(refused.exit_code == 5);
   CHECK(refused.err.find("sluice cleanup") != std::string::npos);
-  db->execute("CREATE TABLE _alt_left_old (sentry INT) COMMENT 'sluice cut-over sentry'");
+  db->execute("CREATE TABLE alt_left_sluice_old (sentry INT) COMMENT 'sluice cut-over sentry'");
   RunResult cleaned = run_sluice({"cleanup", "--dsn", dsn(), "--table", "alt_left"});
   CHECK(cleaned.exit_code == 0);
   CHECK(cleaned.out.find("dropped `sluice_test`.`_alt_left_new`") != std::string::npos);
+  CHECK(cleaned.out.find("dropped `sluice_test`.`alt_left_sluice_old`") != std::string::npos);
   CHECK_FALSE(exists(*db, "_alt_left_new"));
-  CHECK_FALSE(exists(*db, "_alt_left_old"));
+  CHECK_FALSE(exists(*db, "alt_left_sluice_old"));
   db->execute("CREATE TABLE _alt_left_old LIKE alt_left");
   RunResult kept = run_sluice({"cleanup", "--dsn", dsn(), "--table", "alt_left"});
   CHECK(kept.out.find("nothing to clean up") != std::string::npos);

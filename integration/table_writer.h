@@ -30,6 +30,8 @@ class TableWriter {
   // Stops the thread and rethrows the first unexpected error it hit.
   void stop();
   std::uint64_t transactions() const { return transactions_.load(); }
+  // Transactions retried after a deadlock error.
+  std::uint64_t deadlocks() const { return deadlocks_.load(); }
 
  private:
   void run();
@@ -50,6 +52,7 @@ class TableWriter {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> transactions_{0};
+  std::atomic<std::uint64_t> deadlocks_{0};
   std::string error_;
 };
 

@@ -26,6 +26,17 @@ constexpr std::uint64_t kVerifyChunkRows = 20000;
 constexpr std::size_t kStatementRows = 500;
 constexpr int kRowLockRetries = 5;
 constexpr const char* kSentryComment = "sluice cut-over sentry";
+// The cut-over renames the table to <table>_sluice_old, which doubles as the sentry. The server
+// takes a RENAME's metadata locks in name order, and a name extending the table's name sorts
+// after it: so the queued RENAME waits on the table itself, where it has priority over the
+// application's queued writes once the lock is released. A sentry named _<table>_old would sort
+// first; the RENAME would wait on the sentry instead, and after the sentry is dropped a write
+// could take the table before the RENAME re-queued, landing in the old table after the drain.
+constexpr std::string_view kSwapSuffix = "_sluice_old";
+
+ddl::QualifiedName swap_name(const ddl::QualifiedName& table) {
+  return {table.schema, table.name + std::string(kSwapSuffix)};
+}
 // How long the cut-over waits to see its RENAME queued behind the write lock.
 constexpr milliseconds kRenameQueueWait{3000};
 
@@ -196,13 +207,22 @@ const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
                       "date/datetime/timestamp key columns so far");
     }
   }
-  if (table.name.size() > 59) {
+  if (table.name.size() > 64 - kSwapSuffix.size()) {
     throw Error(ExitCode::preflight_failed,
-                "the table name is longer than 59 characters, leaving no room for the shadow "
-                "table's _new suffix within MySQL's 64-character limit");
+                "the table name is longer than " + std::to_string(64 - kSwapSuffix.size()) +
+                    " characters, leaving no room for sluice's helper tables within MySQL's "
+                    "64-character limit");
   }
   plan_.shadow = {table.schema, "_" + table.name + "_new"};
   plan_.old = {table.schema, "_" + table.name + "_old"};
+  swap_ = swap_name(table);
+  if (table_exists(swap_)) {
+    throw Error(ExitCode::preflight_failed,
+                quote(swap_) +
+                    " exists, left by an interrupted cut-over; run sluice cleanup "
+                    "--table " +
+                    options.table + " (it drops a sentry) or rename it");
+  }
   if (table_exists(plan_.shadow)) {
     throw Error(ExitCode::preflight_failed,
                 "the shadow table " + quote(plan_.shadow) +
@@ -243,6 +263,7 @@ const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
   quoted_source_ = quote(table);
   quoted_shadow_ = quote(plan_.shadow);
   quoted_old_ = quote(plan_.old);
+  quoted_swap_ = quote(swap_);
   plan_.shadow_ddl = {"CREATE TABLE " + quoted_shadow_ + " LIKE " + quoted_source_,
                       "ALTER TABLE " + quoted_shadow_ + " " + clauses};
   force_key_ = " FORCE INDEX (" + quote(plan_.source.key_name) + ")";
@@ -555,11 +576,12 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
   lock->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
   // The rename must outlast the drain and the hand-over below.
   rename->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds + 10));
-  lock->execute("CREATE TABLE " + quoted_old_ + " (sentry INT) COMMENT = '" + kSentryComment + "'");
+  lock->execute("CREATE TABLE " + quoted_swap_ + " (sentry INT) COMMENT = '" + kSentryComment +
+                "'");
   try {
-    lock->execute("LOCK TABLES " + quoted_source_ + " WRITE, " + quoted_old_ + " WRITE");
+    lock->execute("LOCK TABLES " + quoted_source_ + " WRITE, " + quoted_swap_ + " WRITE");
   } catch (const ServerError& error) {
-    lock->execute("DROP TABLE IF EXISTS " + quoted_old_);
+    lock->execute("DROP TABLE IF EXISTS " + quoted_swap_);
     if (error.server_code() == ER_LOCK_WAIT_TIMEOUT) {
       spdlog::warn("cut-over could not lock {} within {} ms", quoted_source_,
                    options.cutover_lock_timeout.count());
@@ -573,10 +595,12 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
   bool sentry_dropped = false;
   std::future<void> renamed;
   try {
-    drain_to(log_position());
+    const Position target = log_position();
+    drain_to(target);
+    spdlog::debug("cut-over: writes blocked, change stream drained to {}", to_string(target));
     const unsigned long rename_id = rename->id();
     renamed = std::async(std::launch::async, [&] {
-      rename->execute("RENAME TABLE " + quoted_source_ + " TO " + quoted_old_ + ", " +
+      rename->execute("RENAME TABLE " + quoted_source_ + " TO " + quoted_swap_ + ", " +
                       quoted_shadow_ + " TO " + quoted_source_);
     });
     const auto deadline = std::chrono::steady_clock::now() + kRenameQueueWait;
@@ -593,7 +617,7 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
       }
     }
     if (queued) {
-      lock->execute("DROP TABLE " + quoted_old_);
+      lock->execute("DROP TABLE " + quoted_swap_);
       sentry_dropped = true;
     }
   } catch (...) {
@@ -601,7 +625,7 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
     if (renamed.valid()) {
       renamed.wait();
     }
-    lock->execute("DROP TABLE IF EXISTS " + quoted_old_);
+    lock->execute("DROP TABLE IF EXISTS " + quoted_swap_);
     throw;
   }
   lock->execute("UNLOCK TABLES");
@@ -609,7 +633,7 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
     renamed.get();
   } catch (const ServerError& error) {
     if (!sentry_dropped) {
-      lock->execute("DROP TABLE IF EXISTS " + quoted_old_);
+      lock->execute("DROP TABLE IF EXISTS " + quoted_swap_);
     }
     spdlog::warn("cut-over rename did not happen ({}); the original table is untouched",
                  error.what());
@@ -624,6 +648,7 @@ CutOverResult MysqlRebuild::cut_over(const RebuildOptions& options, const DrainT
   CutOverResult result;
   for (result.attempts = 1; result.attempts <= options.cutover_attempts; ++result.attempts) {
     if (try_cut_over(options, drain_to, result.write_block)) {
+      main_->execute("RENAME TABLE " + quoted_swap_ + " TO " + quoted_old_);
       spdlog::info(
           "cut-over done: {} now has the new schema, the old table is {}; writes were "
           "blocked for {} ms",
@@ -642,7 +667,7 @@ std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
   // carries the sentry's comment: an old table kept after a successful swap stays.
   const ddl::QualifiedName name = resolve(table);
   const ddl::QualifiedName shadow{name.schema, "_" + name.name + "_new"};
-  const ddl::QualifiedName old{name.schema, "_" + name.name + "_old"};
+  const ddl::QualifiedName sentry = swap_name(name);
   std::vector<std::string> dropped;
   if (table_exists(shadow)) {
     main_->execute("DROP TABLE " + quote(shadow));
@@ -650,10 +675,11 @@ std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
   }
   const std::optional<std::string> comment = main_->query_value(
       "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-      main_->quote_literal(old.schema) + " AND TABLE_NAME = " + main_->quote_literal(old.name));
+      main_->quote_literal(sentry.schema) +
+      " AND TABLE_NAME = " + main_->quote_literal(sentry.name));
   if (comment && *comment == kSentryComment) {
-    main_->execute("DROP TABLE " + quote(old));
-    dropped.push_back(quote(old));
+    main_->execute("DROP TABLE " + quote(sentry));
+    dropped.push_back(quote(sentry));
   }
   return dropped;
 }

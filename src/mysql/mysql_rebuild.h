@@ -65,6 +65,8 @@ class MysqlRebuild : public RebuildBackend {
   std::string quoted_source_;
   std::string quoted_shadow_;
   std::string quoted_old_;
+  ddl::QualifiedName swap_;  // the RENAME's target and sentry: <table>_sluice_old
+  std::string quoted_swap_;
   std::string force_key_;       // FORCE INDEX (`key`)
   std::string select_columns_;  // the mapped columns, quoted, comma separated
 };
