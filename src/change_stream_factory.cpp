@@ -6,6 +6,7 @@
 #include "replication/stream_error.h"
 #include "src/error.h"
 #include "src/mysql/mysql_connection.h"
+#include "src/mysql/mysql_schema.h"
 #include "src/postgres/pg_change_stream.h"
 
 namespace sluice {
@@ -14,17 +15,7 @@ namespace {
 std::unique_ptr<replication::ChangeStream> open_mysql_stream(
     const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text,
     std::uint32_t server_id) {
-  ddl::QualifiedName name;
-  try {
-    name = ddl::parse_qualified_name(ddl::Dialect::mysql, table_text, dsn.database);
-  } catch (const ddl::DdlError& error) {
-    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
-  }
-  if (name.schema.empty()) {
-    throw Error(ExitCode::usage,
-                "--table names no database; give it as database.table or put the database in "
-                "the DSN (mysql://user@host:port/database)");
-  }
+  const ddl::QualifiedName name = mysql::resolve_table_name(dsn, table_text);
   mysql::Connection connection(dsn, password);
   const std::string quoted = ddl::quote_qualified(ddl::Dialect::mysql, {name.schema, name.name});
   if (!connection.query_value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +

@@ -146,20 +146,6 @@ std::unique_ptr<Connection> MysqlRebuild::open_session() {
   return connection;
 }
 
-ddl::QualifiedName MysqlRebuild::resolve(const std::string& table) const {
-  ddl::QualifiedName name;
-  try {
-    name = ddl::parse_qualified_name(ddl::Dialect::mysql, table, dsn_.database);
-  } catch (const ddl::DdlError& error) {
-    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
-  }
-  if (name.schema.empty()) {
-    throw Error(ExitCode::usage,
-                "--table names no database; give it as database.table or put the database in "
-                "the DSN (mysql://user@host:port/database)");
-  }
-  return name;
-}
 
 bool MysqlRebuild::table_exists(const ddl::QualifiedName& name) {
   return !main_
@@ -171,7 +157,7 @@ bool MysqlRebuild::table_exists(const ddl::QualifiedName& name) {
 
 const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
   options_ = options;
-  const ddl::QualifiedName table = resolve(options.table);
+  const ddl::QualifiedName table = resolve_table_name(dsn_, options.table);
   const PreflightReport report = run_preflight(*main_, table);
   for (const CheckResult& check : report.checks) {
     if (check.status == CheckStatus::fail) {
@@ -665,7 +651,7 @@ CutOverResult MysqlRebuild::cut_over(const RebuildOptions& options, const DrainT
 std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
   // Only names derived from the table are ever dropped, and the old-table name only when it
   // carries the sentry's comment: an old table kept after a successful swap stays.
-  const ddl::QualifiedName name = resolve(table);
+  const ddl::QualifiedName name = resolve_table_name(dsn_, table);
   const ddl::QualifiedName shadow{name.schema, "_" + name.name + "_new"};
   const ddl::QualifiedName sentry = swap_name(name);
   std::vector<std::string> dropped;

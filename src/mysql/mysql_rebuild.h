@@ -40,7 +40,6 @@ class MysqlRebuild : public RebuildBackend {
 
  private:
   std::unique_ptr<Connection> open_session();
-  ddl::QualifiedName resolve(const std::string& table) const;
   bool table_exists(const ddl::QualifiedName& name);
   std::optional<replication::Row> read_key(Connection& connection, const std::string& sql);
   std::string range_predicate(const std::optional<replication::Row>& after,

@@ -2,9 +2,25 @@
 
 #include <map>
 
+#include "ddl/ddl_error.h"
 #include "src/error.h"
 
 namespace sluice::mysql {
+
+ddl::QualifiedName resolve_table_name(const Dsn& dsn, const std::string& table) {
+  ddl::QualifiedName name;
+  try {
+    name = ddl::parse_qualified_name(ddl::Dialect::mysql, table, dsn.database);
+  } catch (const ddl::DdlError& error) {
+    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
+  }
+  if (name.schema.empty()) {
+    throw Error(ExitCode::usage,
+                "--table names no database; give it as database.table or put the database in "
+                "the DSN (mysql://user@host:port/database)");
+  }
+  return name;
+}
 
 std::optional<ChosenKey> choose_key(Connection& connection, const ddl::QualifiedName& table) {
   std::vector<ResultRow> rows = connection.query(

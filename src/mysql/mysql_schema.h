@@ -2,10 +2,16 @@
 
 #include <optional>
 
+#include "src/dsn.h"
 #include "src/mysql/mysql_connection.h"
 #include "src/table_schema.h"
 
 namespace sluice::mysql {
+
+// The table the user named with --table: `name` (in the DSN's database) or `database.name`,
+// either part quoted with backticks. Throws Error(ExitCode::usage) for a malformed name or when
+// neither names a database.
+ddl::QualifiedName resolve_table_name(const Dsn& dsn, const std::string& table);
 
 // The unique key a copy can walk: the PRIMARY KEY, else the UNIQUE key with all columns NOT NULL
 // and the fewest columns. Column names in key order.
