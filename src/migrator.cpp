@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "replication/stream_error.h"
 #include "src/error.h"
 
 namespace sluice {
@@ -12,7 +13,6 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kProgressInterval{5000};
 constexpr milliseconds kDrainTimeout{60000};
-constexpr milliseconds kTakeBudget{200};
 
 // Drops the shadow table when a run ends before the swap, however it ends.
 class ShadowGuard {
@@ -61,7 +61,8 @@ RebuildSummary Migrator::execute() {
   const replication::Position start = backend_.log_position();
   backend_.create_shadow();
   ShadowGuard guard(backend_);
-  std::unique_ptr<replication::ChangeStream> stream = backend_.open_stream(start);
+  std::unique_ptr<replication::ChangeStream> change_stream = backend_.open_stream(start);
+  StreamReader stream(*change_stream);
   read_position_ = start;
   spdlog::info("change stream started at {}", to_string(start));
   total_rows_ = backend_.count_rows();
@@ -69,8 +70,8 @@ RebuildSummary Migrator::execute() {
                options_.chunk_time.count());
 
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
-  copy_and_apply(*stream, applier);
-  DrainTo drain = [&](const replication::Position& target) { drain_to(*stream, applier, target); };
+  copy_and_apply(stream, applier);
+  DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
   check_stop();
   verify(drain);
   check_stop();
@@ -81,26 +82,26 @@ RebuildSummary Migrator::execute() {
   return summary_;
 }
 
-void Migrator::take(replication::ChangeStream& stream, Applier& applier, milliseconds wait) {
-  // Bounded, so the copy keeps moving under a steady write load; a progress report (no
-  // changes) means the stream has caught up with the server.
-  const auto deadline = Clock::now() + kTakeBudget;
-  while (std::optional<replication::Transaction> transaction = stream.next(wait)) {
-    applier.add(*transaction);
-    read_position_ = transaction->commit_position;
-    if (!transaction->changes.empty()) {
+void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
+  std::vector<replication::Transaction> transactions;
+  try {
+    transactions = reader.take(wait);
+  } catch (const replication::StreamError& error) {
+    throw Error(ExitCode::stream, std::string("the change stream stopped: ") + error.what() +
+                                      "; the original table is untouched");
+  }
+  for (const replication::Transaction& transaction : transactions) {
+    applier.add(transaction);
+    read_position_ = transaction.commit_position;
+    if (!transaction.changes.empty()) {
       // Commit times have one-second resolution in the binlog, so lag is rounded to seconds.
       stream_lag_ = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now() -
-                                                             transaction->commit_time);
+                                                             transaction.commit_time);
     }
-    if (transaction->changes.empty() || Clock::now() > deadline) {
-      return;
-    }
-    wait = milliseconds(0);
   }
 }
 
-void Migrator::copy_and_apply(replication::ChangeStream& stream, Applier& applier) {
+void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
   Copier copier(backend_, ChunkSizer(1000, options_.chunk_time));
   last_progress_ = Clock::now();
   while (copier.copy_next_chunk()) {
@@ -116,7 +117,7 @@ void Migrator::copy_and_apply(replication::ChangeStream& stream, Applier& applie
   drain_to(stream, applier, backend_.log_position());
 }
 
-void Migrator::drain_to(replication::ChangeStream& stream, Applier& applier,
+void Migrator::drain_to(StreamReader& stream, Applier& applier,
                         const replication::Position& target) {
   const auto deadline = Clock::now() + kDrainTimeout;
   while (compare_positions(read_position_, target) < 0) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "src/rebuild_backend.h"
+#include "src/stream_reader.h"
 
 namespace sluice {
 
@@ -31,10 +32,10 @@ class Migrator {
   RebuildSummary execute();
 
  private:
-  void copy_and_apply(replication::ChangeStream& stream, Applier& applier);
-  void drain_to(replication::ChangeStream& stream, Applier& applier,
-                const replication::Position& target);
-  void take(replication::ChangeStream& stream, Applier& applier, std::chrono::milliseconds wait);
+  void copy_and_apply(StreamReader& stream, Applier& applier);
+  void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
+  // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
+  void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
   void verify(const DrainTo& drain);
   void report_progress(std::uint64_t copied, const Applier& applier, bool force);
   void check_stop() const;

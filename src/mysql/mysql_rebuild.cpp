@@ -22,7 +22,7 @@ using replication::Position;
 using replication::Row;
 using std::chrono::milliseconds;
 
-constexpr std::uint64_t kVerifyChunkRows = 20000;
+constexpr std::uint64_t kVerifyChunkRows = 50000;
 constexpr std::size_t kStatementRows = 500;
 constexpr int kRowLockRetries = 5;
 constexpr const char* kSentryComment = "sluice cut-over sentry";
@@ -145,7 +145,6 @@ std::unique_ptr<Connection> MysqlRebuild::open_session() {
       "innodb_lock_wait_timeout = 5");
   return connection;
 }
-
 
 bool MysqlRebuild::table_exists(const ddl::QualifiedName& name) {
   return !main_
@@ -511,13 +510,20 @@ void MysqlRebuild::lock_for_verify(Connection& lock, const RebuildOptions& optio
 
 VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
   std::unique_ptr<Connection> lock = open_session();
-  std::unique_ptr<Connection> snapshot = open_session();
-  snapshot->execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  // One snapshot per table, both opened while writes are blocked and the stream is drained (the
+  // shadow is written only by this process, between steps), so they see the same moment and the
+  // two sides are summed in parallel.
+  std::unique_ptr<Connection> source_snapshot = open_session();
+  std::unique_ptr<Connection> shadow_snapshot = open_session();
+  for (Connection* snapshot : {source_snapshot.get(), shadow_snapshot.get()}) {
+    snapshot->execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  }
   lock_for_verify(*lock, options_);
   const auto blocked = std::chrono::steady_clock::now();
   try {
     drain_to(log_position());
-    snapshot->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+    source_snapshot->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+    shadow_snapshot->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
   } catch (...) {
     lock->execute("UNLOCK TABLES");
     throw;
@@ -528,10 +534,14 @@ VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked).count());
   VerifyResult result;
   std::optional<Row> after;
-  while (std::optional<Row> end = snapshot_chunk_end(*snapshot, after, kVerifyChunkRows)) {
+  while (std::optional<Row> end = snapshot_chunk_end(*source_snapshot, after, kVerifyChunkRows)) {
     const std::string where = range_predicate(after, *end);
-    const ResultRow source = snapshot->query(checksum_query(plan_.source.name, where)).front();
-    const ResultRow shadow = snapshot->query(checksum_query(plan_.shadow, where)).front();
+    std::future<ResultRow> shadow_sum = std::async(std::launch::async, [&] {
+      return shadow_snapshot->query(checksum_query(plan_.shadow, where)).front();
+    });
+    const ResultRow source =
+        source_snapshot->query(checksum_query(plan_.source.name, where)).front();
+    const ResultRow shadow = shadow_sum.get();
     ++result.chunks;
     result.rows += std::stoull(source[0].value_or("0"));
     if (source != shadow) {
@@ -545,12 +555,13 @@ VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
   // Rows in the shadow beyond the original's last key would be missed by the loop above.
   const std::string beyond = after ? key_after(plan_.source, *after) : "TRUE";
   const std::string extra =
-      snapshot->query_value("SELECT COUNT(*) FROM " + quoted_shadow_ + " WHERE " + beyond)
+      shadow_snapshot->query_value("SELECT COUNT(*) FROM " + quoted_shadow_ + " WHERE " + beyond)
           .value_or("0");
   if (extra != "0") {
     result.mismatches.push_back("the shadow has " + extra + " rows beyond the original's last key");
   }
-  snapshot->execute("COMMIT");
+  source_snapshot->execute("COMMIT");
+  shadow_snapshot->execute("COMMIT");
   return result;
 }
 

@@ -1,0 +1,71 @@
+#include "src/stream_reader.h"
+
+namespace sluice {
+namespace {
+
+constexpr std::size_t kMaxQueuedTransactions = 50'000;
+// Short, so a position the stream has reached is reported promptly to a waiting drain.
+constexpr std::chrono::milliseconds kReadWait{10};
+
+}  // namespace
+
+StreamReader::StreamReader(replication::ChangeStream& stream)
+    : stream_(stream), thread_([this] { run(); }) {}
+
+StreamReader::~StreamReader() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  drained_.notify_all();
+  thread_.join();
+}
+
+void StreamReader::run() {
+  try {
+    while (true) {
+      std::optional<replication::Position> confirm;
+      {
+        std::unique_lock lock(mutex_);
+        drained_.wait(lock, [&] { return stopping_ || queue_.size() < kMaxQueuedTransactions; });
+        if (stopping_) {
+          return;
+        }
+        confirm.swap(to_confirm_);
+      }
+      if (confirm) {
+        stream_.confirm(*confirm);
+      }
+      std::optional<replication::Transaction> transaction = stream_.next(kReadWait);
+      if (transaction) {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(*transaction));
+        arrived_.notify_all();
+      }
+    }
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    error_ = std::current_exception();
+    arrived_.notify_all();
+  }
+}
+
+std::vector<replication::Transaction> StreamReader::take(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  arrived_.wait_for(lock, wait, [&] { return !queue_.empty() || error_; });
+  if (error_) {
+    std::rethrow_exception(error_);
+  }
+  std::vector<replication::Transaction> taken(std::make_move_iterator(queue_.begin()),
+                                              std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  drained_.notify_all();
+  return taken;
+}
+
+void StreamReader::confirm(const replication::Position& position) {
+  std::lock_guard lock(mutex_);
+  to_confirm_ = position;
+}
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "replication/change_stream.h"
+
+namespace sluice {
+
+// Reads a ChangeStream on a thread of its own, so the copy never waits for the change log (which
+// also carries the copy's own inserts into the shadow table) and the stream keeps up while a
+// chunk runs. The queue is bounded: when the migrator falls behind, the reader pauses and the
+// server keeps the log, so memory stays flat however busy the table is.
+class StreamReader {
+ public:
+  explicit StreamReader(replication::ChangeStream& stream);
+  ~StreamReader();
+  StreamReader(const StreamReader&) = delete;
+  StreamReader& operator=(const StreamReader&) = delete;
+
+  // Every transaction read so far, in commit order; waits up to `wait` when none has arrived.
+  // Rethrows the error that stopped the stream.
+  std::vector<replication::Transaction> take(std::chrono::milliseconds wait);
+
+  // Passes a confirmation (see ChangeStream::confirm) to the reading thread.
+  void confirm(const replication::Position& position);
+
+ private:
+  void run();
+
+  replication::ChangeStream& stream_;
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::condition_variable drained_;
+  std::deque<replication::Transaction> queue_;
+  std::optional<replication::Position> to_confirm_;
+  std::exception_ptr error_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice
