@@ -53,7 +53,8 @@ void StreamReader::run() {
 std::vector<replication::Transaction> StreamReader::take(std::chrono::milliseconds wait) {
   std::unique_lock lock(mutex_);
   arrived_.wait_for(lock, wait, [&] { return !queue_.empty() || error_; });
-  if (error_) {
+  // What was read before the stream failed is still good: hand it out first.
+  if (queue_.empty() && error_) {
     std::rethrow_exception(error_);
   }
   std::vector<replication::Transaction> taken(std::make_move_iterator(queue_.begin()),

@@ -25,7 +25,7 @@ class StreamReader {
   StreamReader& operator=(const StreamReader&) = delete;
 
   // Every transaction read so far, in commit order; waits up to `wait` when none has arrived.
-  // Rethrows the error that stopped the stream.
+  // Once they are all taken, rethrows the error that stopped the stream.
   std::vector<replication::Transaction> take(std::chrono::milliseconds wait);
 
   // Passes a confirmation (see ChangeStream::confirm) to the reading thread.
