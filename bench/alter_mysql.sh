@@ -16,8 +16,9 @@
 # 4. Prints the figures and writes them as Markdown to bench/results/alter_mysql.md; every
 #    tool's full output is kept next to it in bench/results/.
 #
-# Environment: ROWS (1000000), LOAD_THREADS (4), LOAD_TIME (seconds of load per tool; default
-# derived from the idle timings), WARMUP (5 s of load before the tool starts), SKIP_LOAD=1 (only
+# Environment: ROWS (1000000), LOAD_THREADS (4), WARMUP (5 s of load before the tool starts),
+# COOLDOWN (3 s of load after it ends; then sysbench is stopped), LOAD_MAX (3600 s: sysbench's
+# --time, a safety cap), SKIP_LOAD=1 (only
 # step 2), SKIP_PTOSC_LOAD=1 (no pt-osc under load), SLUICE_DBS_MYSQL_ARGS (extra mariadbd
 # arguments, passed to scripts/dbs). Wall-clock seconds from `date +%s.%N`; the figures are noisy,
 # compare them only within one run.
@@ -28,6 +29,8 @@ ROOT=$PWD
 ROWS=${ROWS:-1000000}
 LOAD_THREADS=${LOAD_THREADS:-4}
 WARMUP=${WARMUP:-5}
+COOLDOWN=${COOLDOWN:-3}
+LOAD_MAX=${LOAD_MAX:-3600}
 CHANGE="MODIFY k BIGINT NOT NULL DEFAULT 0"
 RESULTS="$ROOT/bench/results"
 SLUICE="$ROOT/build/cli/sluice"
@@ -130,7 +133,7 @@ deadlocks() { sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'" | awk '{ print
 
 run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against bench_load.sbtest1
   local name=$1 sb_log="$RESULTS/load_$1.sysbench.log" tool_log="$RESULTS/load_$1.log"
-  local start end rc=0 sb_rc=0 d0 d1 tool_start_s tool_end_s
+  local start end rc=0 d0 d1 tool_start_s tool_end_s
   shift
   log "$name under load: preparing bench_load.sbtest1 ($ROWS rows)"
   sql -e "DROP DATABASE IF EXISTS bench_load; CREATE DATABASE bench_load"
@@ -138,28 +141,41 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
     prepare >"$RESULTS/load_$name.prepare.log" 2>&1
   d0=$(deadlocks)
   sysbench oltp_write_only "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$ROWS" \
-    --threads="$LOAD_THREADS" --time="$LOAD_TIME" --report-interval=1 run >"$sb_log" 2>&1 &
+    --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 run >"$sb_log" 2>&1 &
   LOAD_PID=$!
   sleep "$WARMUP"
   tool_start_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 0 }' "$sb_log")
-  log "$name under load ($LOAD_THREADS sysbench threads, ${LOAD_TIME} s): $*"
+  log "$name under load ($LOAD_THREADS sysbench threads): $*"
   start=$(now)
   "$@" >"$tool_log" 2>&1 || rc=$?
   end=$(now)
   LOAD_SECONDS[$name]=$(elapsed "$start" "$end")
   LOAD_STATUS[$name]=$rc
   LOAD_NOTE[$name]=""
+  tool_end_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 1 }' "$sb_log")
+  sleep "$COOLDOWN"
   local load_alive=1
   kill -0 "$LOAD_PID" 2>/dev/null || load_alive=0
-  tool_end_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 0 }' "$sb_log")
-  log "$name finished (exit $rc) in ${LOAD_SECONDS[$name]} s; waiting for sysbench to end"
-  wait "$LOAD_PID" || sb_rc=$?
+  log "$name finished (exit $rc) in ${LOAD_SECONDS[$name]} s; stopping sysbench"
+  local sb_rc=0
+  if [[ $load_alive -eq 1 ]]; then
+    kill "$LOAD_PID" 2>/dev/null || true
+    wait "$LOAD_PID" 2>/dev/null || true
+  else
+    wait "$LOAD_PID" || sb_rc=$?
+  fi
   LOAD_PID=""
   d1=$(deadlocks)
   LOAD_DEADLOCKS[$name]=$((d1 - d0))
-  LOAD_TPS[$name]=$(awk '/transactions:/ { gsub(/\(/, "", $3); print $3; exit }' "$sb_log")
-  LOAD_ERRORS[$name]=$(awk '/ignored errors:/ { print $3; exit }' "$sb_log")
-  LOAD_RECONNECTS[$name]=$(awk '/reconnects:/ { print $2; exit }' "$sb_log")
+  # sysbench is stopped by a signal, so it prints no summary: sum its 1-second interval lines
+  # ("[ 7s ] thds: 4 tps: 512.00 … err/s: 0.00 reconn/s: 0.00") over the whole load run
+  sum_field() {
+    awk -v f="$1" '/^\[ *[0-9]+s \]/ { for (i = 1; i <= NF; i++) if ($i == f) s += $(i + 1); n++ }
+      END { if (f == "tps:") printf "%.0f", (n ? s / n : 0); else printf "%.0f", s }' "$sb_log"
+  }
+  LOAD_TPS[$name]=$(sum_field tps:)
+  LOAD_ERRORS[$name]=$(sum_field err/s:)
+  LOAD_RECONNECTS[$name]=$(sum_field reconn/s:)
   # lowest 1-second throughput while the tool ran (interval lines "[ Ns ] … tps: X …")
   LOAD_MIN_TPS[$name]=$(awk -v a="$tool_start_s" -v b="$tool_end_s" '
     /^\[ *[0-9]+s \]/ { s = $2; sub(/s/, "", s); if (s + 0 > a && s + 0 <= b) {
@@ -168,7 +184,7 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
   if [[ $sb_rc -ne 0 ]]; then
     LOAD_NOTE[$name]+="the application (sysbench) ABORTED (exit $sb_rc) while the tool ran: $(grep -m1 -E 'FATAL|error' "$sb_log" | tr '|' '/' || true); "
   elif [[ $load_alive -eq 0 ]]; then
-    LOAD_NOTE[$name]+="sysbench had ended before the tool finished (raise LOAD_TIME); "
+    LOAD_NOTE[$name]+="sysbench had ended before the tool finished (raise LOAD_MAX); "
   fi
   if [[ $rc -ne 0 ]]; then
     LOAD_NOTE[$name]+="tool FAILED (exit $rc), see bench/results/load_$name.log; "
@@ -178,10 +194,6 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
 }
 
 if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
-  if [[ -z "${LOAD_TIME:-}" ]]; then  # room for the tool to run several times slower under load
-    LOAD_TIME=$(awk -v s="${SECONDS_OF[sluice]}" -v p="${SECONDS_OF[ptosc]}" -v w="$WARMUP" '
-      BEGIN { m = (s > p ? s : p); t = int(6 * m + w + 15); print (t < 40 ? 40 : t) }')
-  fi
   run_under_load sluice "$SLUICE" alter --dsn "$LOAD_DSN" --table sbtest1 --alter "$CHANGE" --execute
   LOAD_BLOCK[sluice]=$(block_at "$RESULTS/load_sluice.log" "writes blocked for")
   LOAD_VERIFY_BLOCK=$(block_at "$RESULTS/load_sluice.log" "verification blocked writes for")
@@ -220,9 +232,9 @@ R_SP=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[ptosc]}")
   echo "sluice's time (from its log): $IDLE_SLUICE_PHASES."
   if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
     echo
-    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${ROWS}-row table (load for ${LOAD_TIME} s, tool started after ${WARMUP} s):"
+    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${ROWS}-row table (load from ${WARMUP} s before the tool starts to ${COOLDOWN} s after it ends):"
     echo
-    echo "| tool | seconds | writes blocked at cut-over | sysbench tps (whole run) | lowest 1 s tps during the tool | sysbench ignored errors | reconnects | Innodb_deadlocks | notes |"
+    echo "| tool | seconds | writes blocked at cut-over | sysbench mean tps | lowest 1 s tps during the tool | sysbench errors (≈, from err/s) | reconnects (≈) | Innodb_deadlocks | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
     for name in sluice ptosc; do
       [[ -n "${LOAD_SECONDS[$name]:-}" ]] || continue
@@ -242,12 +254,13 @@ R_SP=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[ptosc]}")
     echo "sluice progress under load (changes applied / held back for uncopied key ranges):"
     echo
     echo '```'
-    grep -E 'copy [0-9.]+%|stream|verif|cut-over|cutover|lag|held|retry|warn|error' "$RESULTS/load_sluice.log" | tail -n 25 || true
+    grep -E 'copy [0-9.]+%|stream|binlog|reconnect|verif|cut-over|cutover|lag|held|retry|warn|error' "$RESULTS/load_sluice.log" | tail -n 30 || true
     echo '```'
     echo
-    echo "\"sysbench ignored errors\" are the errors sysbench retries (1213 deadlock, 1205 lock wait"
-    echo "timeout, 1020); Innodb_deadlocks is the server's counter over the whole load run (it"
-    echo "includes deadlocks among sysbench's own threads)."
+    echo "sysbench errors are the ones it retries (1213 deadlock, 1205 lock wait timeout, 1020),"
+    echo "summed from its 1-second reports; any other error aborts sysbench (see notes)."
+    echo "Innodb_deadlocks is the server's counter over the whole load run (it includes deadlocks"
+    echo "among sysbench's own threads)."
   fi
 } >"$RESULTS/alter_mysql.md"
 
