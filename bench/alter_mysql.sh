@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Whole-migration benchmark on MariaDB (issue 5, "Performance"): one run, one private server.
+#
+#   bench/alter_mysql.sh                 ROWS=1000000 by default
+#   ROWS=200000 bench/alter_mysql.sh     a smaller table
+#
+# 1. sysbench prepares three identical tables sbtest1..3 of $ROWS rows in sluice_test.
+# 2. With no other load it times MODIFY k BIGINT NOT NULL DEFAULT 0 (a change that copies) with
+#    (a) the server's blocking ALTER TABLE … ALGORITHM=COPY on sbtest1,
+#    (b) pt-online-schema-change on sbtest2,
+#    (c) sluice alter --execute (verification included) on sbtest3.
+# 3. Under sysbench oltp_write_only ($LOAD_THREADS threads) on a fresh table it runs sluice alter,
+#    then pt-online-schema-change, and reports sluice's write-block time at cut-over, its progress
+#    lines (changes applied / held back), sysbench's throughput, ignored errors (deadlock 1213,
+#    lock wait timeout 1205, 1020) and reconnects, and the server's Innodb_deadlocks delta.
+# 4. Prints the figures and writes them as Markdown to bench/results/alter_mysql.md; every
+#    tool's full output is kept next to it in bench/results/.
+#
+# Environment: ROWS (1000000), LOAD_THREADS (4), WARMUP (5 s of load before the tool starts),
+# COOLDOWN (3 s of load after it ends; then sysbench is stopped), LOAD_MAX (3600 s: sysbench's
+# --time, a safety cap), SKIP_LOAD=1 (only
+# step 2), SKIP_PTOSC_LOAD=1 (no pt-osc under load), SLUICE_DBS_MYSQL_ARGS (extra mariadbd
+# arguments, passed to scripts/dbs). Wall-clock seconds from `date +%s.%N`; the figures are noisy,
+# compare them only within one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+ROWS=${ROWS:-1000000}
+LOAD_THREADS=${LOAD_THREADS:-4}
+WARMUP=${WARMUP:-5}
+COOLDOWN=${COOLDOWN:-3}
+LOAD_MAX=${LOAD_MAX:-3600}
+CHANGE="MODIFY k BIGINT NOT NULL DEFAULT 0"
+RESULTS="$ROOT/bench/results"
+SLUICE="$ROOT/build/cli/sluice"
+export SLUICE_DBS_DIR="/tmp/sluice-bench-$$"
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+scripts/install-deps
+[[ -x "$SLUICE" ]] || scripts/build
+mkdir -p "$RESULTS"
+printf '*\n' >"$RESULTS/.gitignore"  # results are not committed
+
+# --- a private server, stopped however the script ends -------------------------------------
+stop_load() { [[ -n "${LOAD_PID:-}" ]] && kill "$LOAD_PID" 2>/dev/null; LOAD_PID=""; }
+cleanup() {
+  stop_load || true
+  scripts/dbs stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+eval "$(scripts/dbs start --only mysql)"
+SOCK=$SLUICE_TEST_MYSQL_SOCKET
+DSN=$SLUICE_TEST_MYSQL_DSN
+LOAD_DSN=${DSN%/*}/bench_load
+sql() { mariadb --no-defaults -S "$SOCK" -uroot -N -B "$@"; }
+SERVER=$(sql -e "SELECT CONCAT(VERSION(), ', innodb_buffer_pool_size ', @@innodb_buffer_pool_size DIV 1048576, ' MiB')")
+log "server: $SERVER ($DSN)"
+
+SB=(--db-driver=mysql --mysql-socket="$SOCK" --mysql-user=root)
+
+k_type() {  # k_type DB TABLE: the column type of k afterwards
+  sql -e "SELECT COLUMN_TYPE FROM information_schema.COLUMNS
+          WHERE TABLE_SCHEMA = '$1' AND TABLE_NAME = '$2' AND COLUMN_NAME = 'k'"
+}
+
+# --- 1. three identical tables ---------------------------------------------------------------
+log "sysbench prepare: 3 tables x $ROWS rows"
+t0=$(now)
+sysbench oltp_read_write "${SB[@]}" --mysql-db=sluice_test --tables=3 --table-size="$ROWS" \
+  prepare >"$RESULTS/prepare.log" 2>&1
+log "prepared in $(elapsed "$t0" "$(now)") s"
+
+# --- 2. idle timings --------------------------------------------------------------------------
+declare -A SECONDS_OF STATUS_OF
+run_timed() {  # run_timed NAME LOGFILE COMMAND...: wall-clock seconds into SECONDS_OF[NAME]
+  local name=$1 logfile=$2 start end rc=0
+  shift 2
+  log "$name: $*"
+  start=$(now)
+  "$@" >"$logfile" 2>&1 || rc=$?
+  end=$(now)
+  SECONDS_OF[$name]=$(elapsed "$start" "$end")
+  STATUS_OF[$name]=$rc
+  if [[ $rc -ne 0 ]]; then
+    log "$name FAILED (exit $rc) after ${SECONDS_OF[$name]} s; last lines of $logfile:"
+    tail -n 15 "$logfile" >&2
+  else
+    log "$name: ${SECONDS_OF[$name]} s"
+  fi
+}
+
+# pt-osc's own default drops the old table; sluice keeps it as _T_old, so keep it here too.
+PTOSC_FLAGS=(--no-drop-old-table ${PTOSC_ARGS:-})
+
+run_timed alter "$RESULTS/idle_alter.log" \
+  sql sluice_test -e "ALTER TABLE sbtest1 $CHANGE, ALGORITHM=COPY"
+run_timed ptosc "$RESULTS/idle_ptosc.log" \
+  pt-online-schema-change --alter "$CHANGE" "${PTOSC_FLAGS[@]}" --execute \
+  "D=sluice_test,t=sbtest2,S=$SOCK,u=root"
+run_timed sluice "$RESULTS/idle_sluice.log" \
+  "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
+for t in sbtest1 sbtest2 sbtest3; do
+  log "sluice_test.$t: k is $(k_type sluice_test "$t"), $(sql -e "SELECT COUNT(*) FROM sluice_test.$t") rows"
+done
+# where sluice's time goes, from its log's timestamps ("2026-11-23 23:39:28.186 info …")
+phases() {
+  awk '
+    function t(   a) { split($2, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
+    $3 == "info" && first == "" { first = t() }
+    /copying [0-9]+ rows/ { c0 = t() }
+    /copy 100.0%/ { c1 = t(); rate = $0; sub(/.*rows\), /, "", rate); sub(/ rows\/s.*/, "", rate) }
+    /verified [0-9]+ rows/ { v = t() }
+    /cut-over done/ { x = t() }
+    END {
+      if (c1 == "" || v == "" || x == "") { print "n/a (incomplete log)"; exit }
+      printf "setup %.2f s, copy %.2f s (%s rows/s overall), drain + verify %.2f s, cut-over %.2f s", \
+        c0 - first, c1 - c0, rate, v - c1, x - v
+    }' "$1"
+}
+block_at() { grep -o "$2 [0-9]* ms" "$1" | grep -o '[0-9]*' | tail -n 1 || echo "n/a"; }
+IDLE_SLUICE_PHASES=$(phases "$RESULTS/idle_sluice.log")
+IDLE_SLUICE_SUMMARY=$(grep -o 'done in .*' "$RESULTS/idle_sluice.log" || echo "no summary line (failed)")
+
+# --- 3. under concurrent writes -------------------------------------------------------------
+declare -A LOAD_SECONDS LOAD_STATUS LOAD_BLOCK LOAD_TPS LOAD_ERRORS LOAD_RECONNECTS LOAD_DEADLOCKS \
+  LOAD_NOTE LOAD_MIN_TPS
+deadlocks() { sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'" | awk '{ print $2 }'; }
+
+run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against bench_load.sbtest1
+  local name=$1 sb_log="$RESULTS/load_$1.sysbench.log" tool_log="$RESULTS/load_$1.log"
+  local start end rc=0 d0 d1 tool_start_s tool_end_s
+  shift
+  log "$name under load: preparing bench_load.sbtest1 ($ROWS rows)"
+  sql -e "DROP DATABASE IF EXISTS bench_load; CREATE DATABASE bench_load"
+  sysbench oltp_read_write "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$ROWS" \
+    prepare >"$RESULTS/load_$name.prepare.log" 2>&1
+  d0=$(deadlocks)
+  sysbench oltp_write_only "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$ROWS" \
+    --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 run >"$sb_log" 2>&1 &
+  LOAD_PID=$!
+  sleep "$WARMUP"
+  tool_start_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 0 }' "$sb_log")
+  log "$name under load ($LOAD_THREADS sysbench threads): $*"
+  start=$(now)
+  "$@" >"$tool_log" 2>&1 || rc=$?
+  end=$(now)
+  LOAD_SECONDS[$name]=$(elapsed "$start" "$end")
+  LOAD_STATUS[$name]=$rc
+  LOAD_NOTE[$name]=""
+  tool_end_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 1 }' "$sb_log")
+  sleep "$COOLDOWN"
+  local load_alive=1
+  kill -0 "$LOAD_PID" 2>/dev/null || load_alive=0
+  log "$name finished (exit $rc) in ${LOAD_SECONDS[$name]} s; stopping sysbench"
+  local sb_rc=0
+  if [[ $load_alive -eq 1 ]]; then
+    kill "$LOAD_PID" 2>/dev/null || true
+    wait "$LOAD_PID" 2>/dev/null || true
+  else
+    wait "$LOAD_PID" || sb_rc=$?
+  fi
+  LOAD_PID=""
+  d1=$(deadlocks)
+  LOAD_DEADLOCKS[$name]=$((d1 - d0))
+  # sysbench is stopped by a signal, so it prints no summary: sum its 1-second interval lines
+  # ("[ 7s ] thds: 4 tps: 512.00 … err/s: 0.00 reconn/s: 0.00") over the whole load run
+  sum_field() {
+    awk -v f="$1" '/^\[ *[0-9]+s \]/ { for (i = 1; i <= NF; i++) if ($i == f) s += $(i + 1); n++ }
+      END { if (f == "tps:") printf "%.0f", (n ? s / n : 0); else printf "%.0f", s }' "$sb_log"
+  }
+  LOAD_TPS[$name]=$(sum_field tps:)
+  LOAD_ERRORS[$name]=$(sum_field err/s:)
+  LOAD_RECONNECTS[$name]=$(sum_field reconn/s:)
+  # lowest 1-second throughput while the tool ran (interval lines "[ Ns ] … tps: X …")
+  LOAD_MIN_TPS[$name]=$(awk -v a="$tool_start_s" -v b="$tool_end_s" '
+    /^\[ *[0-9]+s \]/ { s = $2; sub(/s/, "", s); if (s + 0 > a && s + 0 <= b) {
+      for (i = 1; i <= NF; i++) if ($i == "tps:") { v = $(i + 1) + 0; if (min == "" || v < min) min = v } } }
+    END { print (min == "" ? "n/a" : min) }' "$sb_log")
+  if [[ $sb_rc -ne 0 ]]; then
+    LOAD_NOTE[$name]+="the application (sysbench) ABORTED (exit $sb_rc) while the tool ran: $(grep -m1 -E 'FATAL|error' "$sb_log" | tr '|' '/' || true); "
+  elif [[ $load_alive -eq 0 ]]; then
+    LOAD_NOTE[$name]+="sysbench had ended before the tool finished (raise LOAD_MAX); "
+  fi
+  if [[ $rc -ne 0 ]]; then
+    LOAD_NOTE[$name]+="tool FAILED (exit $rc), see bench/results/load_$name.log; "
+    tail -n 15 "$tool_log" >&2
+  fi
+  log "$name: sysbench tps ${LOAD_TPS[$name]:-?}, lowest 1 s tps while the tool ran ${LOAD_MIN_TPS[$name]}, ignored errors ${LOAD_ERRORS[$name]:-?}, reconnects ${LOAD_RECONNECTS[$name]:-?}, Innodb_deadlocks +${LOAD_DEADLOCKS[$name]}; k is $(k_type bench_load sbtest1)"
+}
+
+if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
+  run_under_load sluice "$SLUICE" alter --dsn "$LOAD_DSN" --table sbtest1 --alter "$CHANGE" --execute
+  LOAD_BLOCK[sluice]=$(block_at "$RESULTS/load_sluice.log" "writes blocked for")
+  LOAD_VERIFY_BLOCK=$(block_at "$RESULTS/load_sluice.log" "verification blocked writes for")
+  LOAD_SLUICE_PHASES=$(phases "$RESULTS/load_sluice.log")
+  LOAD_SLUICE_SUMMARY=$(grep -o 'done in .*' "$RESULTS/load_sluice.log" || echo "no summary line (failed)")
+  if [[ "${SKIP_PTOSC_LOAD:-0}" != 1 ]]; then
+    run_under_load ptosc pt-online-schema-change --alter "$CHANGE" "${PTOSC_FLAGS[@]}" --execute \
+      "D=bench_load,t=sbtest1,S=$SOCK,u=root"
+    LOAD_BLOCK[ptosc]="not measured"
+  fi
+fi
+
+# --- 4. report -------------------------------------------------------------------------------
+status() { [[ "${1:-0}" == 0 ]] && echo "" || echo " (FAILED, exit $1)"; }
+target() { awk -v v="$1" -v lim="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else if (v + 0 <= lim + 0) print "met"; else print "MISSED" }'; }
+A=${SECONDS_OF[alter]}
+R_SLUICE=$(ratio "${SECONDS_OF[sluice]}" "$A")
+R_PTOSC=$(ratio "${SECONDS_OF[ptosc]}" "$A")
+R_SP=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[ptosc]}")
+{
+  echo "### sluice alter vs blocking ALTER vs pt-online-schema-change (MariaDB)"
+  echo
+  echo "\`$CHANGE\` on identical ${ROWS}-row sysbench tables, no other load, one run on $(date -u +%Y-%m-%d)"
+  echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds."
+  echo
+  echo "| tool | seconds | × blocking ALTER |"
+  echo "|---|---:|---:|"
+  echo "| \`ALTER TABLE … ALGORITHM=COPY\` (blocks writes throughout)$(status "${STATUS_OF[alter]}") | $A | 1.00 |"
+  echo "| \`pt-online-schema-change\`$(status "${STATUS_OF[ptosc]}") | ${SECONDS_OF[ptosc]} | $R_PTOSC |"
+  echo "| \`sluice alter --execute\` (verification included)$(status "${STATUS_OF[sluice]}") | ${SECONDS_OF[sluice]} | $R_SLUICE |"
+  echo
+  echo "sluice / pt-online-schema-change: **$R_SP** (target < 1: $(target "$R_SP" 0.9999)); sluice / blocking ALTER: **$R_SLUICE** (target ≤ 1.5: $(target "$R_SLUICE" 1.5))."
+  echo
+  echo "sluice: $IDLE_SLUICE_SUMMARY"
+  echo
+  echo "sluice's time (from its log): $IDLE_SLUICE_PHASES."
+  if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
+    echo
+    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${ROWS}-row table (load from ${WARMUP} s before the tool starts to ${COOLDOWN} s after it ends):"
+    echo
+    echo "| tool | seconds | writes blocked at cut-over | sysbench mean tps | lowest 1 s tps during the tool | sysbench errors (≈, from err/s) | reconnects (≈) | Innodb_deadlocks | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    for name in sluice ptosc; do
+      [[ -n "${LOAD_SECONDS[$name]:-}" ]] || continue
+      label=$([[ $name == sluice ]] && echo '`sluice alter --execute`' || echo '`pt-online-schema-change`')
+      block=${LOAD_BLOCK[$name]}
+      [[ $block =~ ^[0-9]+$ ]] && block="$block ms"
+      echo "| $label | ${LOAD_SECONDS[$name]} | $block | ${LOAD_TPS[$name]:-?} | ${LOAD_MIN_TPS[$name]} | ${LOAD_ERRORS[$name]:-?} | ${LOAD_RECONNECTS[$name]:-?} | ${LOAD_DEADLOCKS[$name]} | ${LOAD_NOTE[$name]} |"
+    done
+    echo
+    blk=${LOAD_BLOCK[sluice]}
+    echo "sluice write-block under load: ${blk} ms (target < 1000 ms: $(target "$blk" 999); typical target < 200 ms: $(target "$blk" 199))."
+    echo "sluice's verification also blocked writes for ${LOAD_VERIFY_BLOCK} ms (consistent snapshot)."
+    echo "sluice under load: $LOAD_SLUICE_SUMMARY"
+    echo
+    echo "sluice's time under load (from its log): $LOAD_SLUICE_PHASES."
+    echo
+    echo "sluice progress under load (changes applied / held back for uncopied key ranges):"
+    echo
+    echo '```'
+    grep -E 'copy [0-9.]+%|stream|binlog|reconnect|verif|cut-over|cutover|lag|held|retry|warn|error' "$RESULTS/load_sluice.log" | tail -n 30 || true
+    echo '```'
+    echo
+    echo "sysbench errors are the ones it retries (1213 deadlock, 1205 lock wait timeout, 1020),"
+    echo "summed from its 1-second reports; any other error aborts sysbench (see notes)."
+    echo "Innodb_deadlocks is the server's counter over the whole load run (it includes deadlocks"
+    echo "among sysbench's own threads)."
+  fi
+} >"$RESULTS/alter_mysql.md"
+
+echo
+cat "$RESULTS/alter_mysql.md"
+echo
+echo "written to bench/results/alter_mysql.md; full tool output in bench/results/*.log"
