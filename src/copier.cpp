@@ -34,7 +34,8 @@ bool Copier::copy_next_chunk() {
   }
   const auto started = std::chrono::steady_clock::now();
   const std::uint64_t copied = source_.copy_range(watermark_, *end);
-  sizer_.record(std::max<std::uint64_t>(copied, 1), std::chrono::steady_clock::now() - started);
+  // The size asked for, not the rows copied: a source may size chunks as key spans with gaps.
+  sizer_.record(rows, std::chrono::steady_clock::now() - started);
   rows_copied_ += copied;
   watermark_ = std::move(end);
   return true;

@@ -34,8 +34,9 @@ class CopySource {
  public:
   virtual ~CopySource() = default;
 
-  // The key of the `rows`-th row after `after` (from the first row when nullopt), or the last
-  // key when fewer rows remain, or nullopt when no row remains.
+  // Where the next chunk of about `rows` rows after `after` (from the start when nullopt) ends:
+  // the key of the `rows`-th row, or, for a dense integer key, `after` + `rows`; never beyond the
+  // last key. nullopt when no row remains after `after`.
   virtual std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
                                                     std::uint64_t rows) = 0;
 

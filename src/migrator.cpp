@@ -66,9 +66,9 @@ RebuildSummary Migrator::execute() {
   StreamReader stream(*change_stream);
   read_position_ = start;
   spdlog::info("change stream started at {}", to_string(start));
-  total_rows_ = backend_.count_rows();
-  spdlog::info("copying {} rows in chunks of about {} ms", total_rows_,
-               options_.chunk_time.count());
+  total_rows_ = plan.estimated_rows;
+  spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
+               total_rows_, options_.chunk_time.count());
 
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
   copy_and_apply(stream, applier);

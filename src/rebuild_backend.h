@@ -35,6 +35,8 @@ struct RebuildPlan {
   ddl::AlterAnalysis analysis;
   std::string alter;
   std::vector<std::size_t> mapped_columns;  // source columns copied, by index, in table order
+  // The server's statistics, not an exact COUNT(*): counting a busy table holds a read view
+  // for minutes, which stalls purge and slows the application.
   std::uint64_t estimated_rows = 0;
   bool try_instant = false;             // ask the server to apply the change in place first
   std::vector<std::string> shadow_ddl;  // the statements that create the shadow table
@@ -75,8 +77,6 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   virtual replication::Position log_position() = 0;
   virtual std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) = 0;
-
-  virtual std::uint64_t count_rows() = 0;
 
   // Blocks writes briefly, drains the stream to that point through `drain_to`, opens one
   // consistent snapshot of both tables, releases writes and compares them chunk by chunk.

@@ -25,7 +25,6 @@ class MysqlRebuild : public RebuildBackend {
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
-  std::uint64_t count_rows() override;
   VerifyResult verify(const DrainTo& drain_to) override;
   CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
 
