@@ -5,6 +5,7 @@
 #include "replication/mysql/binlog_stream.h"
 #include "replication/stream_error.h"
 #include "src/error.h"
+#include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_connection.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/postgres/pg_change_stream.h"
@@ -63,12 +64,7 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   start.file = *status.front()[0];
   start.offset = std::stoull(*status.front()[1]);
 
-  replication::mysql::BinlogConnectionOptions options;
-  options.host = dsn.host;
-  options.port = dsn.port;
-  options.socket = dsn.socket;
-  options.user = dsn.user;
-  options.password = password;
+  replication::mysql::BinlogConnectionOptions options = mysql::binlog_connection(dsn, password);
   options.server_id = server_id;
   replication::mysql::DecoderOptions decoder;
   decoder.tables.push_back({name.schema, name.name, {}});

@@ -12,6 +12,7 @@
 #include "ddl/ddl_error.h"
 #include "replication/mysql/binlog_stream.h"
 #include "src/error.h"
+#include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_preflight.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_sql.h"
@@ -376,12 +377,7 @@ Position MysqlRebuild::log_position() {
 }
 
 std::unique_ptr<replication::ChangeStream> MysqlRebuild::open_stream(const Position& start) {
-  replication::mysql::BinlogConnectionOptions connection;
-  connection.host = dsn_.host;
-  connection.port = dsn_.port;
-  connection.socket = dsn_.socket;
-  connection.user = dsn_.user;
-  connection.password = password_;
+  replication::mysql::BinlogConnectionOptions connection = binlog_connection(dsn_, password_);
   // The drains at verification and cut-over wait for the stream to report the position read
   // under the write lock; an idle server only reports it with a heartbeat, so the heartbeat
   // period bounds how long writes stay blocked.
@@ -452,9 +448,10 @@ std::optional<Row> MysqlRebuild::chunk_end(const std::optional<Row>& after, std:
   if (after) {
     low = parse_integer(after->front().text);
   } else {
-    low = parse_integer(
-              main_->query_value("SELECT MIN(" + column + ") FROM " + quoted_source_).value_or("0")) -
-          1;
+    low =
+        parse_integer(
+            main_->query_value("SELECT MIN(" + column + ") FROM " + quoted_source_).value_or("0")) -
+        1;
   }
   const __int128 high = parse_integer(*last);
   if (low >= high) {
