@@ -14,6 +14,8 @@ using std::chrono::milliseconds;
 constexpr milliseconds kProgressInterval{5000};
 constexpr milliseconds kDrainTimeout{60000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
+constexpr int kCatchUpPasses = 20;
+constexpr milliseconds kCaughtUp{100};
 
 // Drops the shadow table when a run ends before the swap, however it ends.
 class ShadowGuard {
@@ -76,6 +78,16 @@ RebuildSummary Migrator::execute() {
   check_stop();
   verify(drain);
   check_stop();
+  // Catch up with what was written during verification before taking the write lock, so the
+  // drain under the lock covers milliseconds of changes, not the seconds verification took.
+  // Each pass covers what was written during the one before; stop once a pass is short.
+  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+    const auto started = Clock::now();
+    drain(backend_.log_position());
+    if (Clock::now() - started < kCaughtUp) {
+      break;
+    }
+  }
   summary_.cut_over = backend_.cut_over(options_, drain);
   guard.release();
   summary_.changes_applied = applier.applied();
