@@ -350,79 +350,11 @@ TEST_CASE("a purged binlog file is a clear StreamError") {
   }
 }
 
-namespace {
-
-// `sluice stream` running in the background, its stdout collected until it is stopped.
-class StreamProcess {
- public:
-  explicit StreamProcess(const std::vector<std::string>& args) {
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      std::vector<std::string> storage = {SLUICE_BINARY};
-      storage.insert(storage.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (std::string& arg : storage) {
-        argv.push_back(arg.data());
-      }
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    fd_ = out[0];
-  }
-  ~StreamProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(fd_);
-  }
-
-  // Reads output until it contains `text` or `seconds` pass.
-  bool wait_for(const std::string& text, int seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (out_.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      pollfd fd{fd_, POLLIN, 0};
-      if (poll(&fd, 1, 100) > 0) {
-        std::array<char, 4096> buffer;
-        const ssize_t n = read(fd_, buffer.data(), buffer.size());
-        if (n <= 0) {
-          break;
-        }
-        out_.append(buffer.data(), static_cast<std::size_t>(n));
-      }
-    }
-    return out_.find(text) != std::string::npos;
-  }
-
-  int interrupt() {
-    kill(pid_, SIGINT);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  const std::string& out() const { return out_; }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string out_;
-};
-
-}  // namespace
-
 TEST_CASE("sluice stream prints one line per row change and stops cleanly on SIGINT") {
   auto db = mysql_admin();
   db->execute("DROP TABLE IF EXISTS bs_cli");
   db->execute("CREATE TABLE bs_cli (id INT PRIMARY KEY, name VARCHAR(10), amount DECIMAL(6,3))");
-  StreamProcess process({"stream", "--dsn", server_dsn(ServerKind::mysql), "--table", "bs_cli",
+  SluiceProcess process({"stream", "--dsn", server_dsn(ServerKind::mysql), "--table", "bs_cli",
                          "--server-id", "424242"});
   // The stream starts at the binlog end it reads when it connects: wait until it listens.
   bool listening = false;
@@ -437,13 +369,13 @@ TEST_CASE("sluice stream prints one line per row change and stops cleanly on SIG
   db->execute("INSERT INTO bs_cli VALUES (1, 'it''s', -0.5)");
   db->execute("UPDATE bs_cli SET id = 2 WHERE id = 1");
   db->execute("DELETE FROM bs_cli WHERE id = 2");
-  REQUIRE(process.wait_for("delete sluice_test.bs_cli key (2)", 10));
+  REQUIRE(process.wait_for("delete sluice_test.bs_cli key (2)", std::chrono::seconds(10)));
   CHECK(
       process.out().find("insert sluice_test.bs_cli key (1) after (1, 'it\\'s', -0.500) at bin.") !=
       std::string::npos);
   CHECK(process.out().find("update sluice_test.bs_cli key (1) -> (2) before (1, 'it\\'s', -0.500) "
                            "after (2, 'it\\'s', -0.500) at bin.") != std::string::npos);
-  CHECK(process.interrupt() == 0);
+  CHECK(process.stop(SIGINT) == 0);
   db->execute("DROP TABLE bs_cli");
 }
 

@@ -578,76 +578,6 @@ TEST_CASE("a dropped slot ends the stream with a StreamError instead of retrying
   check_nothing_left(*db, "it_" + std::to_string(getpid()));
 }
 
-namespace {
-
-// `sluice stream` running in the background, its stdout read line by line.
-class StreamProcess {
- public:
-  explicit StreamProcess(const std::vector<std::string>& args) {
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      std::vector<std::string> storage = {SLUICE_BINARY};
-      storage.insert(storage.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (std::string& arg : storage) {
-        argv.push_back(arg.data());
-      }
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    out_ = out[0];
-  }
-
-  ~StreamProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(out_);
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // Reads until `lines` lines arrived or `limit` passed; returns what was read.
-  std::string read_lines(std::size_t lines, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::count(output_.begin(), output_.end(), '\n') < static_cast<long>(lines) &&
-           std::chrono::steady_clock::now() < deadline) {
-      pollfd descriptor{out_, POLLIN, 0};
-      if (poll(&descriptor, 1, 100) > 0) {
-        char buffer[4096];
-        const ssize_t n = read(out_, buffer, sizeof buffer);
-        if (n <= 0) {
-          break;
-        }
-        output_.append(buffer, static_cast<std::size_t>(n));
-      }
-    }
-    return output_;
-  }
-
-  int stop(int signal) {
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string output_;
-};
-
-}  // namespace
-
 TEST_CASE("sluice stream prints changes live and leaves nothing behind when stopped") {
   int signal = SIGTERM;
   SUBCASE("by SIGTERM") {
@@ -658,7 +588,7 @@ TEST_CASE("sluice stream prints changes live and leaves nothing behind when stop
   }
   auto db = postgres_admin();
   recreate(*db, "cli", "(id int PRIMARY KEY, note text)");
-  StreamProcess process(
+  SluiceProcess process(
       {"stream", "--dsn", server_dsn(ServerKind::postgres), "--table", "stream_it.cli"});
   const std::string prefix = "stream_" + std::to_string(process.pid()) + "_";
   bool active = false;

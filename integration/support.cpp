@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -44,6 +46,23 @@ void drain(int fd, std::string& into) {
   }
 }
 
+// In a forked child: replaces the process with the built sluice and `args`.
+[[noreturn]] void exec_sluice(const std::vector<std::string>& args) {
+  std::vector<std::string> storage = {SLUICE_BINARY};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& arg : storage) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 }  // namespace
 
 RunResult run_sluice(const std::vector<std::string>& args,
@@ -53,8 +72,6 @@ RunResult run_sluice(const std::vector<std::string>& args,
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  std::vector<std::string> argv_storage = {SLUICE_BINARY};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out_pipe[1], STDOUT_FILENO);
@@ -66,13 +83,7 @@ RunResult run_sluice(const std::vector<std::string>& args,
     for (const auto& [key, value] : env) {
       setenv(key.c_str(), value.c_str(), 1);
     }
-    std::vector<char*> argv;
-    for (std::string& arg : argv_storage) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
+    exec_sluice(args);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -96,8 +107,67 @@ RunResult run_sluice(const std::vector<std::string>& args,
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_code = exit_code_of(status);
   return result;
+}
+
+SluiceProcess::SluiceProcess(const std::vector<std::string>& args) {
+  int out[2];
+  if (pipe(out) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    exec_sluice(args);
+  }
+  close(out[1]);
+  fd_ = out[0];
+}
+
+SluiceProcess::~SluiceProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  close(fd_);
+}
+
+template <typename Done>
+void SluiceProcess::read_until(Done done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    pollfd descriptor{fd_, POLLIN, 0};
+    if (poll(&descriptor, 1, 100) > 0) {
+      std::array<char, 4096> buffer;
+      const ssize_t n = read(fd_, buffer.data(), buffer.size());
+      if (n <= 0) {
+        return;
+      }
+      out_.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+  }
+}
+
+bool SluiceProcess::wait_for(const std::string& text, std::chrono::milliseconds limit) {
+  read_until([&] { return out_.find(text) != std::string::npos; }, limit);
+  return out_.find(text) != std::string::npos;
+}
+
+std::string SluiceProcess::read_lines(std::size_t lines, std::chrono::milliseconds limit) {
+  read_until(
+      [&] { return static_cast<std::size_t>(std::count(out_.begin(), out_.end(), '\n')) >= lines; },
+      limit);
+  return out_;
+}
+
+int SluiceProcess::stop(int signal) {
+  kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return exit_code_of(status);
 }
 
 int shell(const std::string& command, std::string* output) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +50,33 @@ class PrivateServer {
  private:
   std::string state_dir_;
   std::string dsn_;
+};
+
+// The built `sluice` running in the background (no shell involved), its stdout collected.
+// Killed on destruction if still running.
+class SluiceProcess {
+ public:
+  explicit SluiceProcess(const std::vector<std::string>& args);
+  ~SluiceProcess();
+  SluiceProcess(const SluiceProcess&) = delete;
+  SluiceProcess& operator=(const SluiceProcess&) = delete;
+
+  int pid() const { return pid_; }
+  // Reads output until it contains `text` or `limit` passes; true when it appeared.
+  bool wait_for(const std::string& text, std::chrono::milliseconds limit);
+  // Reads output until it holds `lines` lines or `limit` passes; returns all output so far.
+  std::string read_lines(std::size_t lines, std::chrono::milliseconds limit);
+  // Sends `signal`, waits for the exit and returns the exit code (128 + signal when killed).
+  int stop(int signal);
+  const std::string& out() const { return out_; }
+
+ private:
+  template <typename Done>
+  void read_until(Done done, std::chrono::milliseconds limit);
+
+  int pid_ = -1;
+  int fd_ = -1;
+  std::string out_;
 };
 
 // Runs a shell command, returning its exit code; stdout and stderr are captured into `output`.
