@@ -112,13 +112,13 @@ phases() {
   awk '
     function t(   a) { split($2, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
     $3 == "info" && first == "" { first = t() }
-    /copying [0-9]+ rows/ { c0 = t() }
+    /copying about [0-9]+ rows/ { c0 = t() }
     /copy 100.0%/ { c1 = t(); rate = $0; sub(/.*rows\), /, "", rate); sub(/ rows\/s.*/, "", rate) }
     /verified [0-9]+ rows/ { v = t() }
     /cut-over done/ { x = t() }
     END {
       if (c1 == "" || v == "" || x == "") { print "n/a (incomplete log)"; exit }
-      printf "setup %.2f s, copy %.2f s (%s rows/s overall), drain + verify %.2f s, cut-over %.2f s", \
+      printf "setup %.2f s, copy %.2f s (%s rows/s overall), drain + verify %.2f s, catch-up + cut-over %.2f s", \
         c0 - first, c1 - c0, rate, v - c1, x - v
     }' "$1"
 }

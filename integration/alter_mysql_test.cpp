@@ -205,3 +205,84 @@ TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old 
   CHECK(kept.out.find("nothing to clean up") != std::string::npos);
   CHECK(exists(*db, "_alt_left_old"));
 }
+
+namespace {
+
+// Adds a row (id 5000000, after the table's keys, before the writer's new ones) to `table` and
+// its twin that the writer, started before, never touches, and a switch table for a trap on the
+// shadow.
+void add_protected_row(sluice::mysql::Connection& db, const std::string& table) {
+  for (const std::string& name : {table, table + "_twin"}) {
+    db.execute("INSERT INTO `" + name +
+               "` (id, code, name, k, legacy) VALUES (5000000, 5000000, 'protected', 1, 7)");
+  }
+  db.execute("DROP TABLE IF EXISTS `" + table + "_switch`");
+  db.execute("CREATE TABLE `" + table + "_switch` (armed INT NOT NULL)");
+  db.execute("INSERT INTO `" + table + "_switch` VALUES (1)");
+}
+
+// Waits for sluice's shadow table, then puts a trigger on it that writes a wrong `legacy` into
+// the protected row whenever it is written to the shadow (`once`: only the first time). The copy
+// walks the keys in order and reaches the protected row after the trigger is in place.
+std::thread set_shadow_trap(const std::string& table, bool once) {
+  return std::thread([table, once] {
+    auto db = mysql_admin();
+    const std::string shadow = "_" + table + "_new";
+    for (int i = 0; i < 2000 && !exists(*db, shadow); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const std::string disarm = once ? " AND (SELECT armed FROM `" + table +
+                                          "_switch`) = 1 THEN UPDATE `" + table +
+                                          "_switch` SET armed = 0;"
+                                    : " THEN";
+    db->execute("CREATE TRIGGER `" + table + "_trap` BEFORE INSERT ON `" + shadow +
+                "` FOR EACH ROW BEGIN IF NEW.id = 5000000" + disarm +
+                " SET NEW.legacy = -1; END IF; END");
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a key range that differs at verification is copied again, then verified") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_recopy", "alt_recopy_twin", 100000, false);
+  TableWriter writer(sluice::parse_dsn(dsn()), "alt_recopy", "alt_recopy_twin");
+  writer.start();
+  add_protected_row(*db, "alt_recopy");
+  std::thread trap = set_shadow_trap("alt_recopy", true);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_recopy", "--alter",
+                              "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute"});
+  trap.join();
+  writer.stop();
+  db->execute("DROP TRIGGER IF EXISTS alt_recopy_trap");
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  // The trap fired, so the shadow really differed, and the re-copy repaired it.
+  CHECK(db->query_value("SELECT armed FROM alt_recopy_switch") == "0");
+  CHECK(run.err.find("re-copying keys after") != std::string::npos);
+  const auto migrated = table_rows(*db, "alt_recopy", "alt_recopy_twin");
+  const auto expected = table_rows(*db, "alt_recopy_twin", "alt_recopy");
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+}
+
+TEST_CASE("a difference that copying again does not repair stops the migration before cut-over") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_differs", "alt_differs_twin", 100000, false);
+  TableWriter writer(sluice::parse_dsn(dsn()), "alt_differs", "alt_differs_twin");
+  writer.start();
+  add_protected_row(*db, "alt_differs");
+  std::thread trap = set_shadow_trap("alt_differs", false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_differs", "--alter",
+                              "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute"});
+  trap.join();
+  writer.stop();
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("verification failed") != std::string::npos);
+  CHECK(run.err.find("differs from the original in 1 key ranges") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_alt_differs_new"));
+  CHECK(column_type("alt_differs", "k") == "int(11)");
+  const auto original = table_rows(*db, "alt_differs", "alt_differs_twin");
+  const auto expected = table_rows(*db, "alt_differs_twin", "alt_differs");
+  CHECK_MESSAGE(original == expected, first_difference(original, expected));
+}

@@ -16,6 +16,9 @@ constexpr milliseconds kDrainTimeout{60000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
 constexpr int kCatchUpPasses = 20;
 constexpr milliseconds kCaughtUp{100};
+// More differing ranges than this point at a systematic fault (a conversion the checksum and
+// the copy disagree on), which copying again cannot fix.
+constexpr std::size_t kMaxRecopiedRanges = 100;
 
 // Drops the shadow table when a run ends before the swap, however it ends.
 class ShadowGuard {
@@ -80,13 +83,18 @@ RebuildSummary Migrator::execute() {
   check_stop();
   // Catch up with what was written during verification before taking the write lock, so the
   // drain under the lock covers milliseconds of changes, not the seconds verification took.
-  // Each pass covers what was written during the one before; stop once a pass is short.
+  // Each pass covers what was written during the one before; stop once a pass is short, or no
+  // shorter than the one before (under steady load the passes settle at the time it takes to
+  // apply a pass's worth of writes, and more passes gain nothing).
+  Clock::duration previous{};
   for (int pass = 0; pass < kCatchUpPasses; ++pass) {
     const auto started = Clock::now();
     drain(backend_.log_position());
-    if (Clock::now() - started < kCaughtUp) {
+    const Clock::duration took = Clock::now() - started;
+    if (took < kCaughtUp || (pass > 0 && took * 4 > previous * 3)) {
       break;
     }
+    previous = took;
   }
   summary_.cut_over = backend_.cut_over(options_, drain);
   guard.release();
@@ -153,15 +161,19 @@ void Migrator::drain_to(StreamReader& stream, Applier& applier,
 
 void Migrator::verify(const DrainTo& drain) {
   VerifyResult result = backend_.verify(drain);
-  if (!result.mismatches.empty()) {
-    spdlog::warn("verification found {} differing ranges; checking once more on a new snapshot",
+  if (!result.mismatches.empty() && result.mismatches.size() <= kMaxRecopiedRanges) {
+    spdlog::warn("verification found {} differing key ranges; re-copying them and checking again",
                  result.mismatches.size());
+    for (const Mismatch& mismatch : result.mismatches) {
+      spdlog::warn("re-copying {}", mismatch.description);
+      backend_.recopy(mismatch);
+    }
     result = backend_.verify(drain);
   }
   if (!result.mismatches.empty()) {
     std::string report;
-    for (const std::string& mismatch : result.mismatches) {
-      report += "\n  " + mismatch;
+    for (const Mismatch& mismatch : result.mismatches) {
+      report += "\n  " + mismatch.description;
     }
     throw Error(ExitCode::failure,
                 "verification failed: the shadow table differs from the original in " +

@@ -42,10 +42,17 @@ struct RebuildPlan {
   std::vector<std::string> shadow_ddl;  // the statements that create the shadow table
 };
 
+// A key range whose rows differ between the table and its shadow.
+struct Mismatch {
+  std::optional<replication::Row> after;  // keys after this one (from the start when nullopt)
+  std::optional<replication::Row> up_to;  // up to and including this one (to the end when nullopt)
+  std::string description;                // one line for the report
+};
+
 struct VerifyResult {
   std::uint64_t chunks = 0;
   std::uint64_t rows = 0;
-  std::vector<std::string> mismatches;  // one line per key range that differs
+  std::vector<Mismatch> mismatches;
 };
 
 struct CutOverResult {
@@ -81,6 +88,10 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   // Blocks writes briefly, drains the stream to that point through `drain_to`, opens one
   // consistent snapshot of both tables, releases writes and compares them chunk by chunk.
   virtual VerifyResult verify(const DrainTo& drain_to) = 0;
+
+  // Replaces the shadow's rows in a range that failed verification by the table's current rows,
+  // in one transaction. Changes committed meanwhile still reach the shadow through the stream.
+  virtual void recopy(const Mismatch& range) = 0;
 
   // Swaps the shadow in for the table atomically, the old table kept as plan().old. Retries a
   // lock it cannot get within the timeout with back-off; throws Error when every attempt fails,

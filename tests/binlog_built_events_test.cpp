@@ -104,6 +104,24 @@ class EventBuilder {
     return event(kXidEvent, body);
   }
 
+  // The ROTATE a server writes at the end of a file, naming the next one.
+  Bytes rotate(std::string_view next_file) {
+    Bytes body;
+    put(body, 4, 8);
+    put(body, next_file);
+    return event(kRotateEvent, body);
+  }
+  // A heartbeat: the dump thread's file in the body, its offset there in the header.
+  Bytes heartbeat(std::string_view file, std::uint32_t offset) {
+    Bytes body;
+    put(body, file);
+    Bytes out = event(kHeartbeatEvent, body);
+    position_ -= static_cast<std::uint32_t>(out.size());  // not in the file
+    for (int i = 0; i < 4; ++i) {
+      out[13 + i] = static_cast<std::uint8_t>(offset >> (8 * i));
+    }
+    return out;
+  }
   // shop.docs (id INT UNSIGNED PRIMARY KEY, doc JSON, note VARCHAR(20) utf8mb4), FULL metadata.
   Bytes table_map(std::string_view table = "docs") {
     Bytes body;
@@ -442,4 +460,35 @@ TEST_CASE("a MySQL compressed transaction (zstd or none) is unpacked and decoded
     CHECK(decoded[0].commit_position.offset == end);
     CHECK(decoded[0].commit_position.gtid == "10111213-1415-1617-1819-1a1b1c1d1e1f:42");
   }
+}
+
+TEST_CASE("heartbeats after a ROTATE leave the switch pending and never move the position") {
+  // Seen under load at a 1 GiB rotation: ROTATE, then a heartbeat reporting the end of the old
+  // file, then the artificial ROTATE that libmariadb 3.3 cannot parse. The stream must still
+  // know that the file ended and reconnect at the start of the next one.
+  EventBuilder build(true);
+  BinlogDecoder decoder({});
+  decoder.start_at({"bin.000002", 4, "", 0}, true);
+  feed_all(decoder, {build.format_description("10.11.19-MariaDB-log"), build.rotate("bin.000003")});
+  REQUIRE(decoder.file_switched());
+  const auto stale = decoder.feed(build.heartbeat("bin.000002", 1078942028));
+  REQUIRE(stale);
+  CHECK(stale->commit_position.file == "bin.000003");
+  CHECK(stale->commit_position.offset == 4);
+  CHECK(decoder.file_switched());
+  CHECK(decoder.read_position().file == "bin.000003");
+  CHECK(decoder.read_position().offset == 4);
+  CHECK(decoder.resume_position().offset == 4);
+
+  // A heartbeat is progress at the end of the last event read, never at its own position,
+  // which can run ahead of the events delivered.
+  const auto progress = decoder.feed(build.heartbeat("bin.000003", 256));
+  REQUIRE(progress);
+  CHECK(progress->changes.empty());
+  CHECK(progress->commit_position.file == "bin.000003");
+  CHECK(progress->commit_position.offset == 4);
+
+  // The first event written into the new file ends the switch.
+  feed_all(decoder, {build.query("CREATE TABLE t (id INT)")});
+  CHECK_FALSE(decoder.file_switched());
 }

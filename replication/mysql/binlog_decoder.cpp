@@ -117,6 +117,7 @@ void BinlogDecoder::start_at(const Position& position, bool checksum) {
   read_position_ = position;
   resume_position_ = position;
   format_.checksum = checksum;
+  file_switched_ = false;
 }
 
 void BinlogDecoder::discard_partial_transaction() {
@@ -136,7 +137,6 @@ const TableSelector* BinlogDecoder::select(std::string_view schema, std::string_
 }
 
 std::optional<Transaction> BinlogDecoder::feed(std::span<const std::uint8_t> event) {
-  file_switched_ = false;
   return feed_event(event, false);
 }
 
@@ -146,9 +146,13 @@ std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_
   // Events not in the file (the artificial ROTATE and FORMAT_DESCRIPTION a dump starts with)
   // have no position; a ROTATE's own position belongs to the file it ends; the events inside a
   // compressed transaction share the position of the event that holds them.
-  if (!inner && header.type != kRotateEvent && header.next_position != 0 &&
-      (header.flags & kArtificialEventFlag) == 0) {
+  // A heartbeat carries the position of the file it names, which after a ROTATE can still be
+  // the file the ROTATE ended; it is placed by its own case below.
+  if (!inner && header.type != kRotateEvent && header.type != kHeartbeatEvent &&
+      header.next_position != 0 && (header.flags & kArtificialEventFlag) == 0) {
     read_position_.offset = header.next_position;
+    // An event of the new file: the switch is over.
+    file_switched_ = false;
   }
   if (header.type == kFormatDescriptionEvent) {
     format_ = parse_format_description(event);
@@ -172,7 +176,9 @@ std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_
         resume_position_.file = rotate.file;
         resume_position_.offset = rotate.position;
       }
-      file_switched_ = header.next_position != 0 && (header.flags & kArtificialEventFlag) == 0;
+      if (header.next_position != 0 && (header.flags & kArtificialEventFlag) == 0) {
+        file_switched_ = true;
+      }
       return std::nullopt;
     }
     case kMariadbGtidEvent: {
@@ -241,8 +247,11 @@ std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_
       return done;
     }
     case kHeartbeatEvent:
-      // Sent only when the server has nothing more to send, so never inside a transaction.
-      if (in_transaction_ || header.next_position == 0) {
+      // Reports that nothing is pending between transactions. Its own position is not used:
+      // MariaDB's can run ahead of the events delivered (a drain that trusted it skipped the
+      // last transactions before a cut-over), and after a ROTATE it can still name the file the
+      // ROTATE ended. Only the end of the last event read counts.
+      if (in_transaction_) {
         return std::nullopt;
       }
       resume_position_.file = read_position_.file;

@@ -64,9 +64,11 @@ class BinlogDecoder {
   void discard_partial_transaction();
 
   bool in_transaction() const { return in_transaction_; }
-  // The last event ended a binlog file: a ROTATE written into the file (FLUSH BINARY LOGS,
-  // max_binlog_size) or a STOP (the server shut down; it goes on in the next file after its
-  // restart). The read position is then the start of the next file.
+  // A binlog file has ended and no event of the next one has arrived yet: the last positioned
+  // event was a ROTATE written into the file (FLUSH BINARY LOGS, max_binlog_size) or a STOP
+  // (the server shut down; it goes on in the next file after its restart). Heartbeats and
+  // artificial events in between do not end the switch. The read position is then the start
+  // of the next file.
   bool file_switched() const { return file_switched_; }
   // Row changes decoded for selected tables so far.
   std::uint64_t rows_decoded() const { return rows_decoded_; }

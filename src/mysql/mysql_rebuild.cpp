@@ -461,29 +461,65 @@ std::optional<Row> MysqlRebuild::chunk_end(const std::optional<Row>& after, std:
   return Row{replication::Value{replication::ValueKind::number, integer_text(end)}};
 }
 
-std::string MysqlRebuild::range_predicate(const std::optional<Row>& after, const Row& up_to) const {
-  return (after ? key_after(plan_.source, *after) + " AND " : "") + key_up_to(plan_.source, up_to);
+std::string MysqlRebuild::range_predicate(const std::optional<Row>& after,
+                                          const std::optional<Row>& up_to) const {
+  std::vector<std::string> bounds;
+  if (after) {
+    bounds.push_back(key_after(plan_.source, *after));
+  }
+  if (up_to) {
+    bounds.push_back(key_up_to(plan_.source, *up_to));
+  }
+  if (bounds.empty()) {
+    return "TRUE";
+  }
+  return bounds.size() == 1 ? bounds.front() : bounds.front() + " AND " + bounds.back();
+}
+
+std::string MysqlRebuild::copy_statement(const std::string& where) const {
+  return "INSERT IGNORE INTO " + quoted_shadow_ + " (" + select_columns_ + ") SELECT " +
+         select_columns_ + " FROM " + quoted_source_ + force_key_ + " WHERE " + where;
+}
+
+void MysqlRebuild::check_copy_warnings() {
+  if (main_->warning_count() == 0) {
+    return;
+  }
+  // IGNORE turns conversion errors into warnings too; only duplicate keys are expected (a row
+  // the applier wrote from a later image), anything else would change data.
+  for (const ResultRow& warning : main_->query("SHOW WARNINGS")) {
+    if (warning.size() >= 3 && warning[1].value_or("") != std::to_string(ER_DUP_ENTRY)) {
+      throw Error(ExitCode::failure,
+                  "copying would change data (" + warning[2].value_or("") +
+                      "); the ALTER narrows or converts a column so that existing values do "
+                      "not fit; widen the new column or fix those rows first");
+    }
+  }
 }
 
 std::uint64_t MysqlRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
-  const std::string sql = "INSERT IGNORE INTO " + quoted_shadow_ + " (" + select_columns_ +
-                          ") SELECT " + select_columns_ + " FROM " + quoted_source_ + force_key_ +
-                          " WHERE " + range_predicate(after, up_to);
+  const std::string sql = copy_statement(range_predicate(after, up_to));
   const std::uint64_t copied =
       with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
-  if (main_->warning_count() > 0) {
-    // IGNORE turns conversion errors into warnings too; only duplicate keys are expected (a
-    // row the applier wrote from a later image), anything else would change data.
-    for (const ResultRow& warning : main_->query("SHOW WARNINGS")) {
-      if (warning.size() >= 3 && warning[1].value_or("") != std::to_string(ER_DUP_ENTRY)) {
-        throw Error(ExitCode::failure,
-                    "copying would change data (" + warning[2].value_or("") +
-                        "); the ALTER narrows or converts a column so that existing values do "
-                        "not fit; widen the new column or fix those rows first");
-      }
-    }
-  }
+  check_copy_warnings();
   return copied;
+}
+
+void MysqlRebuild::recopy(const Mismatch& range) {
+  const std::string where = range_predicate(range.after, range.up_to);
+  with_lock_retries("re-copying a range", [&] {
+    main_->execute("START TRANSACTION");
+    try {
+      main_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " + where);
+      const std::uint64_t copied = main_->execute(copy_statement(where));
+      check_copy_warnings();
+      main_->execute("COMMIT");
+      return copied;
+    } catch (...) {
+      main_->execute("ROLLBACK");
+      throw;
+    }
+  });
 }
 
 void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows) {
@@ -598,19 +634,21 @@ VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
     result.rows += std::stoull(source[0].value_or("0"));
     if (source != shadow) {
       result.mismatches.push_back(
-          "keys after " + (after ? replication::format_value(after->front()) : "start") +
-          " up to " + replication::format_value(end->front()) + ": original has " +
-          source[0].value_or("?") + " rows, shadow " + shadow[0].value_or("?"));
+          {after, end,
+           "keys after " + (after ? replication::format_value(after->front()) : "start") +
+               " up to " + replication::format_value(end->front()) + ": original has " +
+               source[0].value_or("?") + " rows, shadow " + shadow[0].value_or("?")});
     }
     after = std::move(end);
   }
   // Rows in the shadow beyond the original's last key would be missed by the loop above.
-  const std::string beyond = after ? key_after(plan_.source, *after) : "TRUE";
+  const std::string beyond = range_predicate(after, std::nullopt);
   const std::string extra =
       shadow_snapshot->query_value("SELECT COUNT(*) FROM " + quoted_shadow_ + " WHERE " + beyond)
           .value_or("0");
   if (extra != "0") {
-    result.mismatches.push_back("the shadow has " + extra + " rows beyond the original's last key");
+    result.mismatches.push_back(
+        {after, std::nullopt, "the shadow has " + extra + " rows beyond the original's last key"});
   }
   source_snapshot->execute("COMMIT");
   shadow_snapshot->execute("COMMIT");

@@ -26,6 +26,7 @@ class MysqlRebuild : public RebuildBackend {
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
   VerifyResult verify(const DrainTo& drain_to) override;
+  void recopy(const Mismatch& range) override;
   CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
 
   std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
@@ -42,7 +43,11 @@ class MysqlRebuild : public RebuildBackend {
   bool table_exists(const ddl::QualifiedName& name);
   std::optional<replication::Row> read_key(Connection& connection, const std::string& sql);
   std::string range_predicate(const std::optional<replication::Row>& after,
-                              const replication::Row& up_to) const;
+                              const std::optional<replication::Row>& up_to) const;
+  // INSERT IGNORE … SELECT of the source's rows matching `where` into the shadow.
+  std::string copy_statement(const std::string& where) const;
+  // Fails when the last copy statement converted a value (IGNORE turns that into a warning).
+  void check_copy_warnings();
   // COUNT(*) and BIT_XOR of per-row CRC32s over the mapped columns of `table` in a key range.
   // Columns whose type the ALTER changed are cast to the new type on both sides.
   std::string checksum_query(const ddl::QualifiedName& table, const std::string& where) const;
