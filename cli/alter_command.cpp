@@ -42,6 +42,10 @@ void print_plan(const RebuildPlan& plan) {
   for (const std::string& statement : plan.shadow_ddl) {
     std::cout << "    " << statement << ";\n";
   }
+  if (plan.analysis.adds_unique_key) {
+    std::cout << "  the ALTER adds a UNIQUE key: rows that duplicate a kept row's values in it "
+                 "are discarded and counted (--discard-duplicates)\n";
+  }
   if (plan.try_instant) {
     std::cout << "  the server may apply this change in place (ALGORITHM=INSTANT) without "
                  "copying; --execute tries that first unless --force-rebuild is given\n";
@@ -62,6 +66,10 @@ void print_summary(const RebuildSummary& summary) {
             << summary.cut_over.write_block.count() << " ms at cut-over ("
             << summary.cut_over.attempts
             << (summary.cut_over.attempts == 1 ? " attempt" : " attempts") << ")\n";
+  if (summary.rows_discarded > 0) {
+    std::cout << summary.rows_discarded
+              << " rows were discarded: each duplicated the new unique key of a kept row\n";
+  }
 }
 
 }  // namespace
@@ -82,8 +90,10 @@ int run_alter(const std::vector<std::string>& args) {
       "run the migration (without it: print the plan and change nothing)")(
       "force-rebuild", po::bool_switch(&options.force_rebuild),
       "copy the table even when the server could apply the change in place")(
-      "chunk-time", po::value(&chunk_ms)->default_value(500),
-      "target duration of one copy chunk, in milliseconds")(
+      "discard-duplicates", po::bool_switch(&options.discard_duplicates),
+      "allow an ALTER that adds a UNIQUE key: keep one row per value, discard and count the "
+      "others")("chunk-time", po::value(&chunk_ms)->default_value(500),
+                "target duration of one copy chunk, in milliseconds")(
       "cutover-lock-timeout", po::value(&lock_ms)->default_value(2000),
       "longest wait for the write lock at verification and cut-over, in milliseconds")(
       "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),

@@ -286,3 +286,44 @@ TEST_CASE("a difference that copying again does not repair stops the migration b
   const auto expected = table_rows(*db, "alt_differs_twin", "alt_differs");
   CHECK_MESSAGE(original == expected, first_difference(original, expected));
 }
+
+TEST_CASE("--discard-duplicates adds a UNIQUE key, keeps one row per value and reports the rest") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_unique", "alt_unique_twin", 20000, false);
+  TableWriter writer(sluice::parse_dsn(dsn()), "alt_unique", "alt_unique_twin");
+  writer.start();
+  // 200 rows the writer never touches, ten for each of 20 values of `legacy`.
+  for (const std::string table : {"alt_unique", "alt_unique_twin"}) {
+    db->execute("INSERT INTO " + table +
+                " (id, code, name, k, legacy) SELECT 5000000 + seq, 5000000 + seq, 'dup', 1, seq "
+                "% 20 FROM seq_1_to_200");
+  }
+  const std::vector<std::string> args = {"alter",
+                                         "--dsn",
+                                         dsn(),
+                                         "--table",
+                                         "alt_unique",
+                                         "--alter",
+                                         "ADD UNIQUE KEY legacy_once (legacy)",
+                                         "--execute"};
+  RunResult refused = run_sluice(args);
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("--discard-duplicates") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_alt_unique_new"));
+
+  std::vector<std::string> discarding = args;
+  discarding.push_back("--discard-duplicates");
+  RunResult run = run_sluice(discarding);
+  writer.stop();
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("180 rows were discarded") != std::string::npos);
+  CHECK(db->query_value("SELECT COUNT(*) FROM alt_unique WHERE legacy IS NOT NULL") == "20");
+  CHECK(db->query_value("SELECT COUNT(DISTINCT legacy) FROM alt_unique") == "20");
+  // Apart from the discarded duplicates, the table equals its twin row for row.
+  CHECK(db->execute("DELETE FROM alt_unique_twin WHERE id > 5000000 AND id <= 5000200 AND id NOT "
+                    "IN (SELECT id FROM alt_unique)") == 180);
+  const auto migrated = table_rows(*db, "alt_unique", "alt_unique_twin");
+  const auto expected = table_rows(*db, "alt_unique_twin", "alt_unique");
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+}

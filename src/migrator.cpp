@@ -182,6 +182,13 @@ void Migrator::verify(const DrainTo& drain) {
                     report);
   }
   summary_.rows_verified = result.rows;
+  summary_.rows_discarded = result.discarded;
+  if (result.discarded > 0) {
+    spdlog::warn(
+        "{} rows of the original are not in the shadow table: each duplicates the new "
+        "unique key of a row that is (--discard-duplicates)",
+        result.discarded);
+  }
   spdlog::info("verified {} rows in {} chunks: the shadow table equals the original", result.rows,
                result.chunks);
 }

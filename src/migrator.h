@@ -16,6 +16,7 @@ struct RebuildSummary {
   std::uint64_t rows_copied = 0;
   std::uint64_t changes_applied = 0;
   std::uint64_t rows_verified = 0;
+  std::uint64_t rows_discarded = 0;  // duplicates of a new UNIQUE key (--discard-duplicates)
   CutOverResult cut_over;
   std::chrono::milliseconds duration{0};
 };

@@ -22,6 +22,9 @@ struct RebuildOptions {
   std::string table;           // as typed: name or schema.name
   std::string alter;           // the ALTER TABLE specification
   bool force_rebuild = false;  // copy even when the server could apply the change in place
+  // An ALTER that adds a UNIQUE key keeps one row per duplicate value and discards the others
+  // (counted and reported); without this such an ALTER is refused.
+  bool discard_duplicates = false;
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
@@ -52,6 +55,9 @@ struct Mismatch {
 struct VerifyResult {
   std::uint64_t chunks = 0;
   std::uint64_t rows = 0;
+  // Rows of the table missing from the shadow because a new UNIQUE key holds another row with
+  // the same values (only with RebuildOptions::discard_duplicates).
+  std::uint64_t discarded = 0;
   std::vector<Mismatch> mismatches;
 };
 

@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/dsn.h"
 #include "src/mysql/mysql_connection.h"
@@ -55,6 +56,12 @@ class MysqlRebuild : public RebuildBackend {
                                                      const std::optional<replication::Row>& after,
                                                      std::uint64_t rows);
   void lock_for_verify(Connection& lock, const RebuildOptions& options);
+  // The rows of a key range (`where`) whose key is in the shadow.
+  std::string kept_rows(const std::string& where) const;
+  // Counts the rows of a key range missing from the shadow (discarded as duplicates of a new
+  // unique key) and records a mismatch when one of them has no duplicate in the shadow.
+  std::uint64_t count_discarded(Connection& snapshot, const std::optional<replication::Row>& after,
+                                const replication::Row& up_to, VerifyResult& result);
   bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                     std::chrono::milliseconds& write_block);
 
@@ -72,6 +79,9 @@ class MysqlRebuild : public RebuildBackend {
   std::string quoted_swap_;
   std::string force_key_;       // FORCE INDEX (`key`)
   std::string select_columns_;  // the mapped columns, quoted, comma separated
+  // Column lists of the UNIQUE keys the ALTER adds: verification then accepts rows missing
+  // from the shadow as duplicates, and counts them.
+  std::vector<std::vector<std::string>> added_unique_keys_;
 };
 
 }  // namespace sluice::mysql

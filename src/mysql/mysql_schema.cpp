@@ -22,7 +22,8 @@ ddl::QualifiedName resolve_table_name(const Dsn& dsn, const std::string& table) 
   return name;
 }
 
-std::optional<ChosenKey> choose_key(Connection& connection, const ddl::QualifiedName& table) {
+std::map<std::string, UniqueKey> unique_keys(Connection& connection,
+                                             const ddl::QualifiedName& table) {
   std::vector<ResultRow> rows = connection.query(
       "SELECT s.INDEX_NAME, s.COLUMN_NAME, c.IS_NULLABLE FROM information_schema.STATISTICS s "
       "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND "
@@ -30,16 +31,17 @@ std::optional<ChosenKey> choose_key(Connection& connection, const ddl::Qualified
       "WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = " +
       connection.quote_literal(table.schema) + " AND s.TABLE_NAME = " +
       connection.quote_literal(table.name) + " ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX");
-  struct Candidate {
-    std::vector<std::string> columns;
-    bool nullable = false;
-  };
-  std::map<std::string, Candidate> unique_keys;
+  std::map<std::string, UniqueKey> keys;
   for (const ResultRow& row : rows) {
-    Candidate& key = unique_keys[row[0].value_or("")];
+    UniqueKey& key = keys[row[0].value_or("")];
     key.columns.push_back(row[1].value_or(""));
     key.nullable = key.nullable || row[2].value_or("NO") == "YES";
   }
+  return keys;
+}
+
+std::optional<ChosenKey> choose_key(Connection& connection, const ddl::QualifiedName& table) {
+  const std::map<std::string, UniqueKey> unique_keys = mysql::unique_keys(connection, table);
   if (auto primary = unique_keys.find("PRIMARY"); primary != unique_keys.end()) {
     return ChosenKey{"PRIMARY", primary->second.columns};
   }

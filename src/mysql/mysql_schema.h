@@ -1,6 +1,9 @@
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "src/dsn.h"
 #include "src/mysql/mysql_connection.h"
@@ -21,6 +24,15 @@ struct ChosenKey {
 };
 
 std::optional<ChosenKey> choose_key(Connection& connection, const ddl::QualifiedName& table);
+
+// Every PRIMARY and UNIQUE key of `table`: its columns in key order, and whether one of them
+// is nullable, by index name.
+struct UniqueKey {
+  std::vector<std::string> columns;
+  bool nullable = false;
+};
+std::map<std::string, UniqueKey> unique_keys(Connection& connection,
+                                             const ddl::QualifiedName& table);
 
 // Reads columns and the chosen key from information_schema. Throws Error(ExitCode::not_found)
 // when the table does not exist. `key_columns` stays empty when the table has no usable key.
