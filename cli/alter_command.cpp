@@ -51,7 +51,8 @@ void print_plan(const RebuildPlan& plan) {
                  "copying; --execute tries that first unless --force-rebuild is given\n";
   }
   std::cout << "  the original table is kept as "
-            << ddl::quote_qualified(ddl::Dialect::mysql, plan.old) << " after the swap\n";
+            << ddl::quote_qualified(ddl::Dialect::mysql, plan.old)
+            << " after the swap (dropped with --drop-old-table)\n";
 }
 
 void print_summary(const RebuildSummary& summary) {
@@ -66,6 +67,9 @@ void print_summary(const RebuildSummary& summary) {
             << summary.cut_over.write_block.count() << " ms at cut-over ("
             << summary.cut_over.attempts
             << (summary.cut_over.attempts == 1 ? " attempt" : " attempts") << ")\n";
+  if (summary.old_table_dropped) {
+    std::cout << "the old table was dropped (--drop-old-table)\n";
+  }
   if (summary.rows_discarded > 0) {
     std::cout << summary.rows_discarded
               << " rows were discarded: each duplicated the new unique key of a kept row\n";
@@ -90,6 +94,8 @@ int run_alter(const std::vector<std::string>& args) {
       "run the migration (without it: print the plan and change nothing)")(
       "force-rebuild", po::bool_switch(&options.force_rebuild),
       "copy the table even when the server could apply the change in place")(
+      "drop-old-table", po::bool_switch(&options.drop_old_table),
+      "drop the old table after a successful cut-over (default: keep it)")(
       "discard-duplicates", po::bool_switch(&options.discard_duplicates),
       "allow an ALTER that adds a UNIQUE key: keep one row per value, discard and count the "
       "others")("chunk-time", po::value(&chunk_ms)->default_value(500),

@@ -98,9 +98,26 @@ RebuildSummary Migrator::execute() {
   }
   summary_.cut_over = backend_.cut_over(options_, drain);
   guard.release();
+  if (options_.drop_old_table) {
+    drop_old_table();
+  }
   summary_.changes_applied = applier.applied();
   summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
   return summary_;
+}
+
+void Migrator::drop_old_table() {
+  // The migration has succeeded by now; a failed drop only leaves the old table behind.
+  try {
+    backend_.drop_old_table();
+    summary_.old_table_dropped = true;
+    spdlog::info("dropped the old table (--drop-old-table)");
+  } catch (const std::exception& error) {
+    spdlog::warn(
+        "the migration succeeded, but dropping the old table failed ({}); drop it "
+        "yourself",
+        error.what());
+  }
 }
 
 void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {

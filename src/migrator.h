@@ -18,6 +18,7 @@ struct RebuildSummary {
   std::uint64_t rows_verified = 0;
   std::uint64_t rows_discarded = 0;  // duplicates of a new UNIQUE key (--discard-duplicates)
   CutOverResult cut_over;
+  bool old_table_dropped = false;
   std::chrono::milliseconds duration{0};
 };
 
@@ -38,6 +39,7 @@ class Migrator {
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
   void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
   void verify(const DrainTo& drain);
+  void drop_old_table();
   void report_progress(std::uint64_t copied, const Applier& applier, bool force);
   void check_stop() const;
 

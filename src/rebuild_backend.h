@@ -25,6 +25,7 @@ struct RebuildOptions {
   // An ALTER that adds a UNIQUE key keeps one row per duplicate value and discards the others
   // (counted and reported); without this such an ALTER is refused.
   bool discard_duplicates = false;
+  bool drop_old_table = false;  // drop the old table after a successful cut-over
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
@@ -103,6 +104,9 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   // lock it cannot get within the timeout with back-off; throws Error when every attempt fails,
   // leaving the original table untouched.
   virtual CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) = 0;
+
+  // Drops the old table a successful cut_over kept as plan().old.
+  virtual void drop_old_table() = 0;
 
   // Drops what a crashed run on `table` left behind (shadow table, cut-over sentry), never the
   // table itself or an old table kept after a successful swap. Returns the dropped names.

@@ -810,6 +810,10 @@ CutOverResult MysqlRebuild::cut_over(const RebuildOptions& options, const DrainT
                                      "untouched; run sluice alter again at a quieter time");
 }
 
+void MysqlRebuild::drop_old_table() {
+  main_->execute("DROP TABLE " + quoted_old_);
+}
+
 std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
   // Only names derived from the table are ever dropped, and the old-table name only when it
   // carries the sentry's comment: an old table kept after a successful swap stays.

@@ -37,6 +37,7 @@ class MysqlRebuild : public RebuildBackend {
   void replace_rows(const std::vector<replication::Row>& delete_keys,
                     const std::vector<replication::Row>& rows) override;
 
+  void drop_old_table() override;
   std::vector<std::string> cleanup(const std::string& table) override;
 
  private:
