@@ -1,4 +1,6 @@
+#include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/connection_options.h"
@@ -7,6 +9,7 @@
 #include "src/error.h"
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
+#include "src/run_recorder.h"
 
 namespace sluice::cli {
 namespace {
@@ -76,12 +79,46 @@ void print_summary(const RebuildSummary& summary) {
   }
 }
 
+ddl::Dialect dialect_of(const Dsn& dsn) {
+  return dsn.kind == ServerKind::postgres ? ddl::Dialect::postgres : ddl::Dialect::mysql;
+}
+
+std::optional<std::string> metadata_schema_option(const std::string& value) {
+  return value.empty() ? std::nullopt : std::optional<std::string>(value);
+}
+
+// The phase-metadata record of one `sluice alter --execute` run.
+MigrationRecord run_record(const Dsn& dsn, const ddl::QualifiedName& table,
+                           const RebuildOptions& options, std::string name) {
+  const ddl::Dialect dialect = dialect_of(dsn);
+  if (name.empty()) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    name = "alter-" + table.name + "-" + stamp;
+  }
+  MigrationRecord record;
+  record.name = name;
+  record.table = ddl::quote_qualified(dialect, table);
+  record.operation = "rebuild";
+  record.spec = nlohmann::json{{"alter", options.alter},
+                               {"force_rebuild", options.force_rebuild},
+                               {"discard_duplicates", options.discard_duplicates},
+                               {"drop_old_table", options.drop_old_table}}
+                    .dump();
+  return record;
+}
+
 }  // namespace
 
 int run_alter(const std::vector<std::string>& args) {
   ConnectionOptions connection;
   RebuildOptions options;
   bool execute = false;
+  std::string name;
+  std::string metadata_schema;
   long chunk_ms = 500;
   long lock_ms = 2000;
   po::options_description description("sluice alter options");
@@ -94,8 +131,12 @@ int run_alter(const std::vector<std::string>& args) {
       "run the migration (without it: print the plan and change nothing)")(
       "force-rebuild", po::bool_switch(&options.force_rebuild),
       "copy the table even when the server could apply the change in place")(
-      "drop-old-table", po::bool_switch(&options.drop_old_table),
-      "drop the old table after a successful cut-over (default: keep it)")(
+      "name", po::value(&name),
+      "name of this migration in the phase metadata (default: alter-<table>-<UTC time>)")(
+      "metadata-schema", po::value(&metadata_schema),
+      "where the phase metadata lives (MySQL default: the DSN's database, else the table's; "
+      "PostgreSQL: sluice)")("drop-old-table", po::bool_switch(&options.drop_old_table),
+                             "drop the old table after a successful cut-over (default: keep it)")(
       "discard-duplicates", po::bool_switch(&options.discard_duplicates),
       "allow an ALTER that adds a UNIQUE key: keep one row per value, discard and count the "
       "others")("chunk-time", po::value(&chunk_ms)->default_value(500),
@@ -115,16 +156,32 @@ int run_alter(const std::vector<std::string>& args) {
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();
-  std::unique_ptr<RebuildBackend> backend =
-      connect_rebuild_backend(dsn, connection.resolve_password(dsn));
+  const std::optional<std::string> password = connection.resolve_password(dsn);
+  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
   if (!execute) {
     print_plan(backend->plan(options));
     std::cout << "dry run: nothing was changed; add --execute to migrate\n";
     return 0;
   }
+  const ddl::QualifiedName table = backend->resolve_table(options.table);
+  MigrationRecord record = run_record(dsn, table, options, name);
+  // A live run's shadow table would otherwise be reported as a leftover by the plan.
+  refuse_while_in_progress(
+      *connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), table.schema),
+      record.table);
+  // Every refusal comes before anything is written, the phase metadata included.
+  backend->plan(options);
+  RunRecorder recorder(dsn, password, metadata_schema_option(metadata_schema), table.schema,
+                       std::move(record));
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
-  print_summary(migrator.execute());
+  migrator.set_listener(&recorder);
+  try {
+    print_summary(migrator.execute());
+  } catch (const std::exception& error) {
+    recorder.failed(error.what());
+    throw;
+  }
   return 0;
 }
 
@@ -133,14 +190,21 @@ int run_cleanup(const std::vector<std::string>& args) {
   std::string table;
   po::options_description description("sluice cleanup options");
   connection.add_to(description);
+  std::string metadata_schema;
   description.add_options()("table", po::value(&table)->required(),
-                            "table whose leftovers to remove: name or database.name");
+                            "table whose leftovers to remove: name or database.name")(
+      "metadata-schema", po::value(&metadata_schema),
+      "where the phase metadata lives (to refuse while a run of the table is alive)");
   if (!parse_options(args, description, "sluice cleanup --dsn URL --table NAME")) {
     return 0;
   }
   const Dsn dsn = connection.dsn();
-  std::unique_ptr<RebuildBackend> backend =
-      connect_rebuild_backend(dsn, connection.resolve_password(dsn));
+  const std::optional<std::string> password = connection.resolve_password(dsn);
+  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
+  const ddl::QualifiedName name = backend->resolve_table(table);
+  refuse_while_in_progress(
+      *connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), name.schema),
+      ddl::quote_qualified(dialect_of(dsn), name));
   const std::vector<std::string> dropped = backend->cleanup(table);
   if (dropped.empty()) {
     std::cout << "nothing to clean up for " << table << "\n";

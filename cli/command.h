@@ -20,5 +20,6 @@ int run_alter(const std::vector<std::string>& args);
 int run_cleanup(const std::vector<std::string>& args);
 int run_stream(const std::vector<std::string>& args);
 int run_slots(const std::vector<std::string>& args);
+int run_status(const std::vector<std::string>& args);
 
 }  // namespace sluice::cli

@@ -24,6 +24,8 @@ constexpr Command kCommands[] = {
      sluice::cli::run_stream},
     {"slots", "list sluice's PostgreSQL replication slots and the WAL they hold; drop leftovers",
      sluice::cli::run_slots},
+    {"status", "list recorded migrations and their phases (--json for scripts)",
+     sluice::cli::run_status},
 };
 
 void print_usage() {

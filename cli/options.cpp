@@ -9,11 +9,12 @@ namespace sluice::cli {
 namespace po = boost::program_options;
 
 bool parse_options(const std::vector<std::string>& args, po::options_description& description,
-                   const std::string& usage) {
+                   const std::string& usage, const po::positional_options_description& positional) {
   description.add_options()("help,h", po::bool_switch(), "show this help");
   po::variables_map values;
   try {
-    po::store(po::command_line_parser(args).options(description).run(), values);
+    po::store(po::command_line_parser(args).options(description).positional(positional).run(),
+              values);
     // bool_switch writes `help` only in notify(), which also enforces required options.
     if (values.count("help") && values["help"].as<bool>()) {
       std::cout << usage << "\n\n" << description << '\n';

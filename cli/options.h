@@ -9,8 +9,10 @@ namespace sluice::cli {
 // Parses a sub-command's arguments against `description` (which gains --help). Prints `usage`
 // and the option list and returns false when --help is given. Throws Error(ExitCode::usage) for
 // unknown options, missing required ones and malformed values.
+// `positional` maps bare arguments to options (e.g. `sluice status NAME`).
 bool parse_options(const std::vector<std::string>& args,
                    boost::program_options::options_description& description,
-                   const std::string& usage);
+                   const std::string& usage,
+                   const boost::program_options::positional_options_description& positional = {});
 
 }  // namespace sluice::cli

@@ -54,6 +54,17 @@ void Migrator::check_stop() const {
   if (stop_.load()) {
     throw Error(ExitCode::interrupted, "interrupted; the original table is untouched");
   }
+  if (listener_) {
+    if (std::optional<std::string> reason = listener_->stop_reason()) {
+      throw Error(ExitCode::failure, *reason + "; stopped, the original table is untouched");
+    }
+  }
+}
+
+void Migrator::enter(Phase phase) {
+  if (listener_) {
+    listener_->entered(phase);
+  }
 }
 
 RebuildSummary Migrator::execute() {
@@ -61,6 +72,7 @@ RebuildSummary Migrator::execute() {
   const RebuildPlan& plan = backend_.plan(options_);
   if (plan.try_instant && !options_.force_rebuild && backend_.apply_in_place(options_)) {
     summary_.applied_in_place = true;
+    enter(Phase::switched);
     summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
     return summary_;
   }
@@ -71,11 +83,13 @@ RebuildSummary Migrator::execute() {
   StreamReader stream(*change_stream);
   read_position_ = start;
   spdlog::info("change stream started at {}", to_string(start));
+  enter(Phase::expanding);
   total_rows_ = plan.estimated_rows;
   spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
                total_rows_, options_.chunk_time.count());
 
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
+  enter(Phase::backfilling);
   copy_and_apply(stream, applier);
   DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
   check_stop();
@@ -98,6 +112,7 @@ RebuildSummary Migrator::execute() {
   }
   summary_.cut_over = backend_.cut_over(options_, drain);
   guard.release();
+  enter(Phase::switched);
   if (options_.drop_old_table) {
     drop_old_table();
   }
@@ -112,6 +127,7 @@ void Migrator::drop_old_table() {
     backend_.drop_old_table();
     summary_.old_table_dropped = true;
     spdlog::info("dropped the old table (--drop-old-table)");
+    enter(Phase::contracted);
   } catch (const std::exception& error) {
     spdlog::warn(
         "the migration succeeded, but dropping the old table failed ({}); drop it "

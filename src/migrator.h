@@ -6,6 +6,7 @@
 #include <string>
 
 #include "src/rebuild_backend.h"
+#include "src/run_recorder.h"
 #include "src/stream_reader.h"
 
 namespace sluice {
@@ -31,6 +32,10 @@ class Migrator {
   // `stop` is polled between steps; when it turns true the run aborts with ExitCode::interrupted.
   Migrator(RebuildBackend& backend, const RebuildOptions& options, const std::atomic<bool>& stop);
 
+  // Tells `listener` (not owned; may be null) each phase the run enters, and stops the run when
+  // it gives a reason.
+  void set_listener(PhaseListener* listener) { listener_ = listener; }
+
   RebuildSummary execute();
 
  private:
@@ -40,12 +45,14 @@ class Migrator {
   void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
   void verify(const DrainTo& drain);
   void drop_old_table();
+  void enter(Phase phase);
   void report_progress(std::uint64_t copied, const Applier& applier, bool force);
   void check_stop() const;
 
   RebuildBackend& backend_;
   RebuildOptions options_;
   const std::atomic<bool>& stop_;
+  PhaseListener* listener_ = nullptr;
   std::uint64_t total_rows_ = 0;
   replication::Position read_position_;
   std::chrono::milliseconds stream_lag_{0};  // now minus the commit time of the last change read

@@ -74,6 +74,10 @@ using DrainTo = std::function<void(const replication::Position&)>;
 // SQL. Copying and applying come through CopySource and ShadowWriter.
 class RebuildBackend : public CopySource, public ShadowWriter {
  public:
+  // The table `table` (as the user typed it) names, resolved against the connection's database
+  // or search path; throws Error(ExitCode::usage) for a malformed name. Reads nothing else.
+  virtual ddl::QualifiedName resolve_table(const std::string& table) = 0;
+
   // Runs the preflight and analyses the change; creates nothing. Throws Error when the table or
   // the change cannot be migrated online (the message names the fix).
   virtual const RebuildPlan& plan(const RebuildOptions& options) = 0;

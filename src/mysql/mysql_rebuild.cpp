@@ -187,6 +187,10 @@ bool MysqlRebuild::table_exists(const ddl::QualifiedName& name) {
               .empty();
 }
 
+ddl::QualifiedName MysqlRebuild::resolve_table(const std::string& table) {
+  return resolve_table_name(dsn_, table);
+}
+
 const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
   options_ = options;
   const ddl::QualifiedName table = resolve_table_name(dsn_, options.table);

@@ -19,6 +19,7 @@ class MysqlRebuild : public RebuildBackend {
  public:
   MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password);
 
+  ddl::QualifiedName resolve_table(const std::string& table) override;
   const RebuildPlan& plan(const RebuildOptions& options) override;
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;

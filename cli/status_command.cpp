@@ -1,0 +1,104 @@
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/connection_options.h"
+#include "cli/options.h"
+#include "src/error.h"
+#include "src/phase_store.h"
+
+namespace sluice::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+nlohmann::json to_json(const MigrationRecord& record) {
+  nlohmann::json entered = nlohmann::json::object();
+  for (const auto& [phase, at] : record.entered) {
+    entered[std::string(phase_name(phase))] = at;
+  }
+  nlohmann::json out = {{"name", record.name},
+                        {"table", record.table},
+                        {"operation", record.operation},
+                        {"phase", std::string(phase_name(record.phase))},
+                        {"entered", entered},
+                        {"grace_seconds", record.grace_seconds},
+                        {"owner", record.owner},
+                        {"lease_until", record.lease_until},
+                        {"lease_alive", record.lease_alive}};
+  out["spec"] = nlohmann::json::parse(record.spec, nullptr, false);
+  if (out["spec"].is_discarded()) {
+    out["spec"] = record.spec;
+  }
+  if (!record.checkpoint.empty()) {
+    out["checkpoint"] = nlohmann::json::parse(record.checkpoint, nullptr, false);
+  }
+  if (!record.error.empty()) {
+    out["error"] = record.error;
+  }
+  return out;
+}
+
+void print_human(const MigrationRecord& record) {
+  std::cout << record.name << "  " << record.table << "  " << record.operation << "  "
+            << phase_name(record.phase);
+  const auto since = record.entered.find(record.phase);
+  if (since != record.entered.end()) {
+    std::cout << " since " << since->second << " UTC";
+  }
+  if (record.lease_alive) {
+    std::cout << "  run by " << record.owner << " (lease until " << record.lease_until << " UTC)";
+  } else if (phase_in_progress(record.phase)) {
+    std::cout << "  no runner (last: " << record.owner << ")";
+  }
+  if (!record.error.empty()) {
+    std::cout << "  error: " << record.error;
+  }
+  std::cout << "\n";
+}
+
+}  // namespace
+
+int run_status(const std::vector<std::string>& args) {
+  ConnectionOptions connection;
+  std::string name;
+  std::string metadata_schema;
+  bool json = false;
+  po::options_description description("sluice status options");
+  connection.add_to(description);
+  description.add_options()("name", po::value(&name), "show only this migration")(
+      "json", po::bool_switch(&json), "print one JSON object per migration, one per line")(
+      "metadata-schema", po::value(&metadata_schema),
+      "where the phase metadata lives (MySQL default: the DSN's database; PostgreSQL: sluice)");
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  if (!parse_options(args, description, "sluice status --dsn URL [NAME] [--json]", positional)) {
+    return 0;
+  }
+  const Dsn dsn = connection.dsn();
+  std::unique_ptr<PhaseStore> store = connect_phase_store(
+      dsn, connection.resolve_password(dsn),
+      metadata_schema.empty() ? std::nullopt : std::optional<std::string>(metadata_schema));
+  std::vector<MigrationRecord> records;
+  if (name.empty()) {
+    records = store->list();
+  } else if (std::optional<MigrationRecord> record = store->find(name)) {
+    records.push_back(std::move(*record));
+  } else {
+    throw Error(ExitCode::not_found,
+                "no migration named '" + name + "' is recorded; sluice status lists them all");
+  }
+  if (records.empty() && !json) {
+    std::cout << "no migrations recorded\n";
+  }
+  for (const MigrationRecord& record : records) {
+    if (json) {
+      std::cout << to_json(record).dump() << "\n";
+    } else {
+      print_human(record);
+    }
+  }
+  return 0;
+}
+
+}  // namespace sluice::cli

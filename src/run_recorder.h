@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "src/lease.h"
+#include "src/phase_store.h"
+
+namespace sluice {
+
+// Told where a run stands, between its steps.
+class PhaseListener {
+ public:
+  virtual ~PhaseListener() = default;
+  virtual void entered(Phase phase) = 0;
+  // Why the run must stop now (e.g. its lease was taken over), or nullopt to go on.
+  virtual std::optional<std::string> stop_reason() const = 0;
+};
+
+// Records one `sluice alter` run in the phase metadata (DESIGN.md §4): creates the metadata on
+// first use, refuses to start while another run of the same table holds a live lease, keeps
+// this run's lease alive, and stamps each phase: expanding (shadow table and stream), backfilling
+// (copy), switched (cut-over), contracted (old table dropped), or aborted with the error.
+class RunRecorder : public PhaseListener {
+ public:
+  // `table` is the table's canonical (quoted, qualified) name; `spec` describes the run (JSON).
+  RunRecorder(const Dsn& dsn, const std::optional<std::string>& password,
+              const std::optional<std::string>& metadata_schema, const std::string& fallback_schema,
+              MigrationRecord record);
+
+  void entered(Phase phase) override;
+  std::optional<std::string> stop_reason() const override;
+  // Records that the run failed with `error` (before the swap: aborted).
+  void failed(const std::string& error);
+  const std::string& name() const { return name_; }
+
+ private:
+  std::unique_ptr<PhaseStore> store_;
+  std::int64_t id_ = 0;
+  std::string name_;
+  std::unique_ptr<Lease> lease_;
+  bool switched_ = false;
+};
+
+// Throws Error(ExitCode::preflight_failed) when a migration of `table` is in progress under a
+// live lease: what a cleanup must never interfere with. Reads only.
+void refuse_while_in_progress(PhaseStore& store, const std::string& table);
+
+}  // namespace sluice
