@@ -1,4 +1,5 @@
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -103,12 +104,62 @@ MigrationRecord run_record(const Dsn& dsn, const ddl::QualifiedName& table,
   record.name = name;
   record.table = ddl::quote_qualified(dialect, table);
   record.operation = "rebuild";
-  record.spec = nlohmann::json{{"alter", options.alter},
+  record.spec = nlohmann::json{{"table", record.table},
+                               {"alter", options.alter},
                                {"force_rebuild", options.force_rebuild},
                                {"discard_duplicates", options.discard_duplicates},
                                {"drop_old_table", options.drop_old_table}}
                     .dump();
   return record;
+}
+
+int run_migrator(Migrator& migrator, RunRecorder& recorder,
+                 const std::function<RebuildSummary()>& run) {
+  migrator.set_listener(&recorder);
+  try {
+    print_summary(run());
+  } catch (const std::exception& error) {
+    recorder.failed(error.what());
+    throw;
+  }
+  return 0;
+}
+
+int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
+               const std::optional<std::string>& metadata_schema, const std::string& name,
+               RebuildOptions options) {
+  if (dsn.kind == ServerKind::postgres) {
+    throw Error(ExitCode::usage,
+                "resuming a killed run works on MySQL/MariaDB only so far; on PostgreSQL run "
+                "sluice cleanup and start over");
+  }
+  std::unique_ptr<RunRecorder> recorder =
+      RunRecorder::take_over(dsn, password, metadata_schema, name);
+  const nlohmann::json spec = nlohmann::json::parse(recorder->record().spec, nullptr, false);
+  if (spec.is_discarded() || !spec.contains("alter") || !spec.contains("table")) {
+    throw Error(ExitCode::failure, "the record of migration '" + name +
+                                       "' lacks its table or ALTER, so it cannot resume");
+  }
+  options.table = spec["table"].get<std::string>();
+  options.alter = spec["alter"].get<std::string>();
+  options.discard_duplicates = spec.value("discard_duplicates", false);
+  options.drop_old_table = spec.value("drop_old_table", false);
+  options.resume = true;
+  const Checkpoint checkpoint = checkpoint_from_json(recorder->record().checkpoint);
+  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
+  StopSignals signals;
+  Migrator migrator(*backend, options, StopSignals::requested());
+  try {
+    return run_migrator(migrator, *recorder, [&] { return migrator.resume(checkpoint); });
+  } catch (const Error& error) {
+    if (error.code() != ExitCode::stream) {
+      throw;
+    }
+    throw Error(ExitCode::stream, "cannot resume migration '" + name + "' from its checkpoint (" +
+                                      error.what() +
+                                      "); start a new run with sluice alter (sluice cleanup "
+                                      "removes anything left)");
+  }
 }
 
 }  // namespace
@@ -118,19 +169,23 @@ int run_alter(const std::vector<std::string>& args) {
   RebuildOptions options;
   bool execute = false;
   std::string name;
+  std::string resume;
   std::string metadata_schema;
   long chunk_ms = 500;
   long lock_ms = 2000;
   po::options_description description("sluice alter options");
   connection.add_to(description);
-  description.add_options()("table", po::value(&options.table)->required(),
+  description.add_options()("table", po::value(&options.table),
                             "table to change: name or database.name")(
-      "alter", po::value(&options.alter)->required(),
+      "alter", po::value(&options.alter),
       "the ALTER TABLE specification, e.g. \"ADD COLUMN note TEXT, MODIFY k BIGINT\"")(
       "execute", po::bool_switch(&execute),
       "run the migration (without it: print the plan and change nothing)")(
       "force-rebuild", po::bool_switch(&options.force_rebuild),
       "copy the table even when the server could apply the change in place")(
+      "resume", po::value(&resume),
+      "continue the killed run NAME from its checkpoint (MySQL/MariaDB; the table and the ALTER "
+      "come from its record)")(
       "name", po::value(&name),
       "name of this migration in the phase metadata (default: alter-<table>-<UTC time>)")(
       "metadata-schema", po::value(&metadata_schema),
@@ -156,6 +211,18 @@ int run_alter(const std::vector<std::string>& args) {
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();
+  if (!resume.empty()) {
+    if (!options.table.empty() || !options.alter.empty() || !name.empty()) {
+      throw Error(ExitCode::usage,
+                  "--resume takes the table, the ALTER and the name from the recorded run; leave "
+                  "out --table, --alter and --name");
+    }
+    return resume_run(dsn, connection.resolve_password(dsn),
+                      metadata_schema_option(metadata_schema), resume, options);
+  }
+  if (options.table.empty() || options.alter.empty()) {
+    throw Error(ExitCode::usage, "--table and --alter are required; see sluice alter --help");
+  }
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
   if (!execute) {
@@ -175,14 +242,7 @@ int run_alter(const std::vector<std::string>& args) {
                        std::move(record));
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
-  migrator.set_listener(&recorder);
-  try {
-    print_summary(migrator.execute());
-  } catch (const std::exception& error) {
-    recorder.failed(error.what());
-    throw;
-  }
-  return 0;
+  return run_migrator(migrator, recorder, [&] { return migrator.execute(); });
 }
 
 int run_cleanup(const std::vector<std::string>& args) {

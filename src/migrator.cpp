@@ -16,6 +16,7 @@ constexpr milliseconds kDrainTimeout{60000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
 constexpr int kCatchUpPasses = 20;
 constexpr milliseconds kCaughtUp{100};
+constexpr milliseconds kCheckpointInterval{2000};
 // More differing ranges than this point at a systematic fault (a conversion the checksum and
 // the copy disagree on), which copying again cannot fix.
 constexpr std::size_t kMaxRecopiedRanges = 100;
@@ -78,17 +79,36 @@ RebuildSummary Migrator::execute() {
   }
   const replication::Position start = backend_.log_position();
   backend_.create_shadow();
+  return rebuild(plan, Checkpoint{std::nullopt, start});
+}
+
+RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
+  started_ = Clock::now();
+  const RebuildPlan& plan = backend_.plan(options_);
+  backend_.attach_shadow();
+  spdlog::info("resuming: the copy goes on after key {}, the change stream at {}",
+               checkpoint.watermark ? replication::format_value(checkpoint.watermark->front())
+                                    : std::string("(none yet)"),
+               to_string(checkpoint.position));
+  return rebuild(plan, checkpoint);
+}
+
+RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from) {
   ShadowGuard guard(backend_);
-  std::unique_ptr<replication::ChangeStream> change_stream = backend_.open_stream(start);
+  std::unique_ptr<replication::ChangeStream> change_stream = backend_.open_stream(from.position);
   StreamReader stream(*change_stream);
-  read_position_ = start;
-  spdlog::info("change stream started at {}", to_string(start));
+  read_position_ = from.position;
+  watermark_ = from.watermark;
+  spdlog::info("change stream started at {}", to_string(from.position));
   enter(Phase::expanding);
   total_rows_ = plan.estimated_rows;
   spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
                total_rows_, options_.chunk_time.count());
 
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
+  if (watermark_) {
+    applier.advance_watermark(*watermark_);
+  }
   enter(Phase::backfilling);
   copy_and_apply(stream, applier);
   DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
@@ -156,10 +176,11 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
 }
 
 void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
-  Copier copier(backend_, ChunkSizer(1000, options_.chunk_time));
+  Copier copier(backend_, ChunkSizer(1000, options_.chunk_time), watermark_);
   last_progress_ = Clock::now();
   while (copier.copy_next_chunk()) {
-    applier.advance_watermark(*copier.watermark());
+    watermark_ = copier.watermark();
+    applier.advance_watermark(*watermark_);
     // Held changes wait for the copy to reach their keys. Past the limit, stop taking from the
     // stream: its bounded queue then pauses the reader and the server keeps the log, while each
     // chunk releases held changes. Memory stays flat however hot the uncopied keys are.
@@ -167,6 +188,7 @@ void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
       take(stream, applier, milliseconds(0));
     }
     applier.flush();
+    save_checkpoint(false);
     report_progress(copier.rows_copied(), applier, false);
     check_stop();
   }
@@ -189,7 +211,18 @@ void Migrator::drain_to(StreamReader& stream, Applier& applier,
     take(stream, applier, milliseconds(20));
   }
   applier.flush();
+  save_checkpoint(true);
   stream.confirm(read_position_);
+}
+
+void Migrator::save_checkpoint(bool now) {
+  // Called right after a flush: every change read so far whose key is up to the watermark is
+  // in the shadow table; held changes are for keys the copy has yet to read.
+  if (!listener_ || (!now && Clock::now() - last_checkpoint_ < kCheckpointInterval)) {
+    return;
+  }
+  listener_->checkpoint(Checkpoint{watermark_, read_position_});
+  last_checkpoint_ = Clock::now();
 }
 
 void Migrator::verify(const DrainTo& drain) {

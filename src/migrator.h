@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "src/checkpoint.h"
 #include "src/rebuild_backend.h"
 #include "src/run_recorder.h"
 #include "src/stream_reader.h"
@@ -37,9 +38,15 @@ class Migrator {
   void set_listener(PhaseListener* listener) { listener_ = listener; }
 
   RebuildSummary execute();
+  // Continues a killed run from its checkpoint (options.resume must be set): adopts the shadow
+  // table, copies on after the watermark and reads the change log from the checkpoint's position.
+  RebuildSummary resume(const Checkpoint& checkpoint);
 
  private:
+  RebuildSummary rebuild(const RebuildPlan& plan, const Checkpoint& from);
   void copy_and_apply(StreamReader& stream, Applier& applier);
+  // Hands the listener a checkpoint, at most every few seconds unless `now`.
+  void save_checkpoint(bool now);
   void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
   void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
@@ -55,6 +62,8 @@ class Migrator {
   PhaseListener* listener_ = nullptr;
   std::uint64_t total_rows_ = 0;
   replication::Position read_position_;
+  std::optional<replication::Row> watermark_;  // the copy's: every key up to it is copied
+  std::chrono::steady_clock::time_point last_checkpoint_;
   std::chrono::milliseconds stream_lag_{0};  // now minus the commit time of the last change read
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_progress_;

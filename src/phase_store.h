@@ -77,6 +77,8 @@ class PhaseStore {
 
   // Moves migration `id` to `phase`, stamping the time; `error` is recorded with aborted.
   virtual void set_phase(std::int64_t id, Phase phase, const std::string& error = "") = 0;
+  // Gives `owner` the lease on `id` if nobody holds it (none, or expired); false otherwise.
+  virtual bool take_over(std::int64_t id, const std::string& owner) = 0;
   // Extends `owner`'s lease on `id`; false when the lease is no longer `owner`'s.
   virtual bool renew_lease(std::int64_t id, const std::string& owner) = 0;
   // Ends `owner`'s lease on `id` (the record keeps the owner's name).

@@ -26,6 +26,8 @@ struct RebuildOptions {
   // (counted and reported); without this such an ALTER is refused.
   bool discard_duplicates = false;
   bool drop_old_table = false;  // drop the old table after a successful cut-over
+  // Continue a killed run: its shadow table must exist and is adopted, not created.
+  bool resume = false;
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
@@ -88,6 +90,9 @@ class RebuildBackend : public CopySource, public ShadowWriter {
 
   // Creates the shadow table and checks the planned column mapping against it.
   virtual void create_shadow() = 0;
+  // Adopts the shadow table a killed run created (RebuildOptions::resume) and checks it against
+  // the plan. Throws Error(ExitCode::preflight_failed), changing nothing, when it does not match.
+  virtual void attach_shadow() = 0;
   // Drops the shadow table if it exists (a failed or aborted run).
   virtual void drop_shadow() = 0;
 

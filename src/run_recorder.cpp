@@ -2,24 +2,96 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "src/error.h"
 
 namespace sluice {
+
+namespace {
+
+// Position in the forward order planned → … → contracted.
+std::size_t rank(Phase phase) {
+  const std::vector<Phase>& phases = all_phases();
+  return static_cast<std::size_t>(std::find(phases.begin(), phases.end(), phase) - phases.begin());
+}
+
+}  // namespace
 
 RunRecorder::RunRecorder(const Dsn& dsn, const std::optional<std::string>& password,
                          const std::optional<std::string>& metadata_schema,
                          const std::string& fallback_schema, MigrationRecord record)
     : store_(connect_phase_store(dsn, password, metadata_schema, fallback_schema)),
-      name_(record.name) {
+      record_(std::move(record)),
+      name_(record_.name) {
   store_->ensure_schema();
   const std::string owner = this_runner();
-  id_ = store_->start(record, owner);
+  id_ = store_->start(record_, owner);
+  record_.id = id_;
+  record_.phase = Phase::planned;
   lease_ = std::make_unique<Lease>(
       connect_phase_store(dsn, password, metadata_schema, fallback_schema), id_, owner);
   spdlog::info("recorded as migration '{}' (sluice status shows its phases)", name_);
 }
 
+RunRecorder::RunRecorder(std::unique_ptr<PhaseStore> store, MigrationRecord record,
+                         std::unique_ptr<Lease> lease)
+    : store_(std::move(store)),
+      record_(std::move(record)),
+      id_(record_.id),
+      name_(record_.name),
+      lease_(std::move(lease)) {}
+
+std::unique_ptr<RunRecorder> RunRecorder::take_over(
+    const Dsn& dsn, const std::optional<std::string>& password,
+    const std::optional<std::string>& metadata_schema, const std::string& name) {
+  std::unique_ptr<PhaseStore> store = connect_phase_store(dsn, password, metadata_schema);
+  std::optional<MigrationRecord> record = store->find(name);
+  if (!record) {
+    throw Error(ExitCode::not_found,
+                "no migration named '" + name + "' is recorded; sluice status lists them");
+  }
+  if (record->phase != Phase::expanding && record->phase != Phase::backfilling) {
+    throw Error(ExitCode::preflight_failed,
+                "migration '" + name + "' is " + std::string(phase_name(record->phase)) +
+                    "; only a run killed while expanding or backfilling can resume");
+  }
+  if (record->lease_alive) {
+    throw Error(ExitCode::preflight_failed,
+                "migration '" + name + "' is still run by " + record->owner + " (lease until " +
+                    record->lease_until +
+                    " UTC); stop that run, or wait until its lease expires (" +
+                    std::to_string(PhaseStore::kLeaseSeconds) + " s after it stopped)");
+  }
+  if (record->checkpoint.empty()) {
+    throw Error(ExitCode::preflight_failed,
+                "migration '" + name +
+                    "' has no checkpoint (it stopped before its first chunk was copied); start "
+                    "over: sluice cleanup --table " +
+                    record->table + ", then sluice alter");
+  }
+  const std::string owner = this_runner();
+  if (!store->take_over(record->id, owner)) {
+    throw Error(ExitCode::preflight_failed,
+                "another runner took over migration '" + name + "' first");
+  }
+  auto lease = std::make_unique<Lease>(connect_phase_store(dsn, password, metadata_schema),
+                                       record->id, owner);
+  spdlog::info("took over migration '{}' from {} to resume it", name, record->owner);
+  return std::unique_ptr<RunRecorder>(
+      new RunRecorder(std::move(store), std::move(*record), std::move(lease)));
+}
+
+void RunRecorder::checkpoint(const Checkpoint& checkpoint) {
+  store_->save_checkpoint(id_, to_json(checkpoint));
+}
+
 void RunRecorder::entered(Phase phase) {
+  // A resumed run passes its recorded phases again; their first times stand.
+  if (rank(phase) <= rank(record_.phase)) {
+    return;
+  }
+  record_.phase = phase;
   switched_ = switched_ || phase == Phase::switched;
   try {
     store_->set_phase(id_, phase);

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "src/checkpoint.h"
 #include "src/lease.h"
 #include "src/phase_store.h"
 
@@ -15,6 +16,8 @@ class PhaseListener {
  public:
   virtual ~PhaseListener() = default;
   virtual void entered(Phase phase) = 0;
+  // How far the run has durably come (see Checkpoint).
+  virtual void checkpoint(const Checkpoint& checkpoint) = 0;
   // Why the run must stop now (e.g. its lease was taken over), or nullopt to go on.
   virtual std::optional<std::string> stop_reason() const = 0;
 };
@@ -30,14 +33,29 @@ class RunRecorder : public PhaseListener {
               const std::optional<std::string>& metadata_schema, const std::string& fallback_schema,
               MigrationRecord record);
 
+  // Takes over the recorded run `name` to resume it: refuses (Error) unless it is expanding or
+  // backfilling, its runner's lease has expired, and it has a checkpoint.
+  static std::unique_ptr<RunRecorder> take_over(const Dsn& dsn,
+                                                const std::optional<std::string>& password,
+                                                const std::optional<std::string>& metadata_schema,
+                                                const std::string& name);
+
+  // The run as recorded when this recorder started or took it over.
+  const MigrationRecord& record() const { return record_; }
+
   void entered(Phase phase) override;
+  void checkpoint(const Checkpoint& checkpoint) override;
   std::optional<std::string> stop_reason() const override;
   // Records that the run failed with `error` (before the swap: aborted).
   void failed(const std::string& error);
   const std::string& name() const { return name_; }
 
  private:
+  RunRecorder(std::unique_ptr<PhaseStore> store, MigrationRecord record,
+              std::unique_ptr<Lease> lease);
+
   std::unique_ptr<PhaseStore> store_;
+  MigrationRecord record_;
   std::int64_t id_ = 0;
   std::string name_;
   std::unique_ptr<Lease> lease_;

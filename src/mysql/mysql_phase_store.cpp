@@ -239,6 +239,13 @@ void MysqlPhaseStore::set_phase(std::int64_t id, Phase phase, const std::string&
                        " WHERE id = " + std::to_string(id));
 }
 
+bool MysqlPhaseStore::take_over(std::int64_t id, const std::string& owner) {
+  return connection_->execute(
+             "UPDATE " + migrations_ + " SET owner = " + connection_->quote_literal(owner) +
+             ", lease_until = " + lease_expiry() + " WHERE id = " + std::to_string(id) +
+             " AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(6))") == 1;
+}
+
 bool MysqlPhaseStore::renew_lease(std::int64_t id, const std::string& owner) {
   return connection_->execute("UPDATE " + migrations_ + " SET lease_until = " + lease_expiry() +
                               " WHERE id = " + std::to_string(id) +

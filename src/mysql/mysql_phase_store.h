@@ -20,6 +20,7 @@ class MysqlPhaseStore : public PhaseStore {
   std::optional<MigrationRecord> find(const std::string& name) override;
   std::int64_t start(const MigrationRecord& record, const std::string& owner) override;
   void set_phase(std::int64_t id, Phase phase, const std::string& error) override;
+  bool take_over(std::int64_t id, const std::string& owner) override;
   bool renew_lease(std::int64_t id, const std::string& owner) override;
   void release_lease(std::int64_t id, const std::string& owner) override;
   void save_checkpoint(std::int64_t id, const std::string& checkpoint) override;

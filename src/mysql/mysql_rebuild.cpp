@@ -245,10 +245,16 @@ const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
                     "--table " +
                     options.table + " (it drops a sentry) or rename it");
   }
-  if (table_exists(plan_.shadow)) {
+  if (options.resume && !table_exists(plan_.shadow)) {
     throw Error(ExitCode::preflight_failed,
                 "the shadow table " + quote(plan_.shadow) +
-                    " already exists, left by an earlier run; run sluice cleanup --table " +
+                    " of the run to resume is gone, so it cannot resume; start a new run");
+  }
+  if (!options.resume && table_exists(plan_.shadow)) {
+    throw Error(ExitCode::preflight_failed,
+                "the shadow table " + quote(plan_.shadow) +
+                    " already exists, left by an earlier run; resume that run (sluice resume) "
+                    "or run sluice cleanup --table " +
                     options.table + " to drop it");
   }
   if (table_exists(plan_.old)) {
@@ -336,12 +342,20 @@ void MysqlRebuild::create_shadow() {
                   std::string("the server refused the ALTER on the shadow table: ") + error.what());
     }
   }
+  try {
+    attach_shadow();
+  } catch (const Error&) {
+    drop_shadow();
+    throw;
+  }
+}
+
+void MysqlRebuild::attach_shadow() {
   shadow_schema_ = describe_table(*main_, plan_.shadow);
   for (std::size_t column : plan_.mapped_columns) {
     const std::string& name = plan_.source.columns[column].name;
     std::optional<std::size_t> target = shadow_schema_.find(name);
     if (!target || shadow_schema_.columns[*target].generated) {
-      drop_shadow();
       throw Error(ExitCode::usage, "the ALTER turns column " + quote(name) +
                                        " into a generated column or removes it in a way sluice "
                                        "did not recognise; drop it explicitly with DROP COLUMN");
@@ -356,10 +370,10 @@ void MysqlRebuild::create_shadow() {
     shadow_key.push_back(shadow_schema_.columns[column].name);
   }
   if (source_key != shadow_key) {
-    drop_shadow();
     throw Error(ExitCode::preflight_failed,
                 "the ALTER changes the key the copy walks; sluice does not change it online yet");
   }
+  added_unique_keys_.clear();
   const std::map<std::string, UniqueKey> source_keys = unique_keys(*main_, plan_.source.name);
   for (const auto& [name, key] : unique_keys(*main_, plan_.shadow)) {
     if (std::none_of(source_keys.begin(), source_keys.end(), [&](const auto& existing) {
@@ -369,7 +383,7 @@ void MysqlRebuild::create_shadow() {
     }
   }
   apply_ = open_session();
-  spdlog::info("created shadow table {}", quoted_shadow_);
+  spdlog::info("shadow table {} ready", quoted_shadow_);
 }
 
 void MysqlRebuild::drop_shadow() {

@@ -23,6 +23,7 @@ class MysqlRebuild : public RebuildBackend {
   const RebuildPlan& plan(const RebuildOptions& options) override;
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
+  void attach_shadow() override;
   void drop_shadow() override;
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(

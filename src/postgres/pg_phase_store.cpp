@@ -220,6 +220,15 @@ void PgPhaseStore::set_phase(std::int64_t id, Phase phase, const std::string& er
                      {std::string(phase_name(phase)), error, std::to_string(id)});
 }
 
+bool PgPhaseStore::take_over(std::int64_t id, const std::string& owner) {
+  return connection_
+             ->query("UPDATE " + migrations_ + " SET owner = $2, lease_until = " + lease_expiry() +
+                         " WHERE id = $1 AND (lease_until IS NULL OR lease_until <= "
+                         "clock_timestamp()) RETURNING id",
+                     {std::to_string(id), owner})
+             .size() == 1;
+}
+
 bool PgPhaseStore::renew_lease(std::int64_t id, const std::string& owner) {
   return connection_
              ->query("UPDATE " + migrations_ + " SET lease_until = " + lease_expiry() +

@@ -1,0 +1,120 @@
+// Crash and resume on a real MariaDB: `sluice alter` killed with SIGKILL in the middle of its copy
+// resumes from the checkpoint in the phase metadata (`sluice alter --resume NAME`) while the
+// application keeps writing, and ends identical to the source row for row.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <regex>
+#include <thread>
+
+#include "integration/support.h"
+#include "integration/table_writer.h"
+#include "src/phase_store.h"
+
+using sluice::MigrationRecord;
+using sluice::Phase;
+using sluice::ServerKind;
+using namespace sluice::test;
+
+namespace {
+
+bool exists(sluice::mysql::Connection& db, const std::string& table) {
+  return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
+}
+
+// Waits until the run `name` has saved a checkpoint past its first chunk.
+bool wait_for_checkpoint(const std::string& dsn, const std::string& name) {
+  auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
+  for (int i = 0; i < 600; ++i) {
+    const std::optional<MigrationRecord> record = store->find(name);
+    if (record && record->checkpoint.find("\"watermark\":[") != std::string::npos) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// Starts `sluice alter` on `table` in the background and kills it with SIGKILL once it has
+// checkpointed a part of its copy.
+void start_and_kill(const std::string& dsn, const std::string& table, const std::string& name) {
+  SluiceProcess run({"alter", "--dsn", dsn, "--table", table, "--alter",
+                     "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--name", name,
+                     "--chunk-time", "20"});
+  REQUIRE(wait_for_checkpoint(dsn, name));
+  CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+}
+
+void expire_lease(sluice::mysql::Connection& db, const std::string& name) {
+  db.execute(
+      "UPDATE sluice_migrations SET lease_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE "
+      "name = " +
+      db.quote_literal(name));
+}
+
+}  // namespace
+
+TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to the source") {
+  const std::string dsn = server_dsn(ServerKind::mysql);
+  auto db = mysql_admin();
+  create_typed_table(*db, "rs_kill", "rs_kill_twin", 150000, false);
+  TableWriter writer(sluice::parse_dsn(dsn), "rs_kill", "rs_kill_twin");
+  writer.start();
+  start_and_kill(dsn, "rs_kill", "rs-kill-1");
+  // The kill left the shadow table; the original table is still the application's.
+  CHECK(exists(*db, "_rs_kill_new"));
+  CHECK(db->query_value("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
+                        "= DATABASE() AND TABLE_NAME = 'rs_kill' AND COLUMN_NAME = 'k'") ==
+        "int(11)");
+
+  // The dead runner's lease still looks alive for up to 30 s: resuming is refused meanwhile.
+  RunResult early = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
+  CHECK(early.exit_code == 5);
+  CHECK(early.err.find("is still run by") != std::string::npos);
+  expire_lease(*db, "rs-kill-1");
+
+  RunResult resumed = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
+  writer.stop();
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("resuming: the copy goes on after key") != std::string::npos);
+  // It went on from the checkpoint instead of copying everything again.
+  std::smatch copied;
+  REQUIRE(std::regex_search(resumed.out, copied, std::regex("([0-9]+) rows copied")));
+  CHECK(std::stoull(copied[1]) < 150000);
+  CHECK(table_rows(*db, "rs_kill", "rs_kill_twin") == table_rows(*db, "rs_kill_twin", "rs_kill"));
+  CHECK_FALSE(exists(*db, "_rs_kill_new"));
+
+  auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
+  const std::optional<MigrationRecord> record = store->find("rs-kill-1");
+  REQUIRE(record);
+  CHECK(record->phase == Phase::switched);
+  CHECK_FALSE(record->lease_alive);
+
+  // A finished run cannot be resumed.
+  RunResult again = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
+  CHECK(again.exit_code == 5);
+  CHECK(again.err.find("only a run killed while expanding or backfilling") != std::string::npos);
+}
+
+TEST_CASE("a checkpoint whose binlog was purged cannot be resumed; the run says so") {
+  PrivateServer server(ServerKind::mysql, "");
+  sluice::mysql::Connection db(sluice::parse_dsn(server.dsn()), std::nullopt);
+  create_typed_table(db, "rs_gone", "rs_gone_twin", 150000, false);
+  start_and_kill(server.dsn(), "rs_gone", "rs-gone-1");
+  db.execute("FLUSH BINARY LOGS");
+  const std::string newest = *db.query("SHOW MASTER STATUS").front()[0];
+  db.execute("PURGE BINARY LOGS TO " + db.quote_literal(newest));
+  expire_lease(db, "rs-gone-1");
+
+  RunResult resumed = run_sluice({"alter", "--dsn", server.dsn(), "--resume", "rs-gone-1"});
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.exit_code == 6);
+  CHECK(resumed.err.find("cannot resume") != std::string::npos);
+  CHECK(resumed.err.find("sluice cleanup") != std::string::npos);
+  CHECK(table_rows(db, "rs_gone", "rs_gone_twin") == table_rows(db, "rs_gone_twin", "rs_gone"));
+  auto store =
+      sluice::connect_phase_store(sluice::parse_dsn(server.dsn()), std::nullopt, std::nullopt);
+  CHECK(store->find("rs-gone-1")->phase == Phase::aborted);
+}

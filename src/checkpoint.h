@@ -1,0 +1,27 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "replication/change_event.h"
+
+namespace sluice {
+
+// How far a run has durably come, saved in the phase metadata so a killed run can resume
+// (DESIGN.md §3.5 "checkpoints say applied through"): every row with a key up to `watermark`
+// is in the shadow table, and every change before `position` whose key is up to the watermark
+// is applied there. Changes to keys past the watermark need no record: the copy reads those
+// rows after the resume.
+struct Checkpoint {
+  std::optional<replication::Row> watermark;  // nullopt: the copy has not committed a chunk yet
+  replication::Position position;             // a transaction boundary of the change log
+
+  bool operator==(const Checkpoint&) const = default;
+};
+
+// JSON text for the phase metadata, and back. Throws Error(ExitCode::failure) for text that is
+// not a checkpoint (a damaged record).
+std::string to_json(const Checkpoint& checkpoint);
+Checkpoint checkpoint_from_json(const std::string& text);
+
+}  // namespace sluice
