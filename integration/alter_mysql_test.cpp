@@ -66,7 +66,7 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
                 << writer.deadlocks() << " after a deadlock error");
   const bool drops_old = std::find(extra.begin(), extra.end(), "--drop-old-table") != extra.end();
   CHECK(exists(*db, "_" + table + "_old") != drops_old);
-  CHECK_FALSE(exists(*db, "_" + table + "_new"));
+  CHECK_FALSE(exists(*db, table + "_sluice_new"));
   const auto migrated = table_rows(*db, table, twin);
   const auto expected = table_rows(*db, twin, table);
   CHECK(migrated.size() == expected.size());
@@ -136,9 +136,9 @@ TEST_CASE("a dry run prints the plan and creates nothing") {
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("key the copy walks: PRIMARY (`id`)") != std::string::npos);
   CHECK(run.out.find("columns dropped:    `data`") != std::string::npos);
-  CHECK(run.out.find("CREATE TABLE `sluice_test`.`_alt_dry_new` LIKE") != std::string::npos);
+  CHECK(run.out.find("CREATE TABLE `sluice_test`.`alt_dry_sluice_new` LIKE") != std::string::npos);
   CHECK(run.out.find("dry run: nothing was changed") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_alt_dry_new"));
+  CHECK_FALSE(exists(*db, "alt_dry_sluice_new"));
   CHECK(column_type("alt_dry", "k") == "int(11)");
 }
 
@@ -164,7 +164,7 @@ TEST_CASE("renames and unique keys are refused before anything is created") {
     INFO(alter << ": " << run.err);
     CHECK(run.exit_code != 0);
     CHECK(run.err.find("sluice: error:") != std::string::npos);
-    CHECK_FALSE(exists(*db, "_alt_refuse_new"));
+    CHECK_FALSE(exists(*db, "alt_refuse_sluice_new"));
     CHECK(exists(*db, "alt_refuse"));
   }
 }
@@ -192,7 +192,7 @@ TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and re
 TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old table") {
   auto db = mysql_admin();
   create_typed_table(*db, "alt_left", "alt_left_twin", 5, false);
-  db->execute("CREATE TABLE _alt_left_new LIKE alt_left");
+  db->execute("CREATE TABLE alt_left_sluice_new LIKE alt_left");
   RunResult refused = run_sluice(
       {"alter", "--dsn", dsn(), "--table", "alt_left", "--alter", "MODIFY k BIGINT", "--execute"});
   CHECK(refused.exit_code == 5);
@@ -200,9 +200,9 @@ TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old 
   db->execute("CREATE TABLE alt_left_sluice_old (sentry INT) COMMENT 'sluice cut-over sentry'");
   RunResult cleaned = run_sluice({"cleanup", "--dsn", dsn(), "--table", "alt_left"});
   CHECK(cleaned.exit_code == 0);
-  CHECK(cleaned.out.find("dropped `sluice_test`.`_alt_left_new`") != std::string::npos);
+  CHECK(cleaned.out.find("dropped `sluice_test`.`alt_left_sluice_new`") != std::string::npos);
   CHECK(cleaned.out.find("dropped `sluice_test`.`alt_left_sluice_old`") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_alt_left_new"));
+  CHECK_FALSE(exists(*db, "alt_left_sluice_new"));
   CHECK_FALSE(exists(*db, "alt_left_sluice_old"));
   db->execute("CREATE TABLE _alt_left_old LIKE alt_left");
   RunResult kept = run_sluice({"cleanup", "--dsn", dsn(), "--table", "alt_left"});
@@ -231,7 +231,7 @@ void add_protected_row(sluice::mysql::Connection& db, const std::string& table) 
 std::thread set_shadow_trap(const std::string& table, bool once) {
   return std::thread([table, once] {
     auto db = mysql_admin();
-    const std::string shadow = "_" + table + "_new";
+    const std::string shadow = table + "_sluice_new";
     for (int i = 0; i < 2000 && !exists(*db, shadow); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -242,6 +242,18 @@ std::thread set_shadow_trap(const std::string& table, bool once) {
     db->execute("CREATE TRIGGER `" + table + "_trap` BEFORE INSERT ON `" + shadow +
                 "` FOR EACH ROW BEGIN IF NEW.id = 5000000" + disarm +
                 " SET NEW.legacy = -1; END IF; END");
+    if (!once) {
+      return;
+    }
+    // Once it has fired the trap goes, so that it does not travel with the shadow table into
+    // the application's table at the swap.
+    for (int i = 0; i < 6000; ++i) {
+      if (db->query_value("SELECT armed FROM `" + table + "_switch`") == "0") {
+        db->execute("DROP TRIGGER `" + table + "_trap`");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   });
 }
 
@@ -258,7 +270,6 @@ TEST_CASE("a key range that differs at verification is copied again, then verifi
                               "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute"});
   trap.join();
   writer.stop();
-  db->execute("DROP TRIGGER IF EXISTS alt_recopy_trap");
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
   // The trap fired, so the shadow really differed, and the re-copy repaired it.
@@ -284,7 +295,7 @@ TEST_CASE("a difference that copying again does not repair stops the migration b
   CHECK(run.exit_code == 1);
   CHECK(run.err.find("verification failed") != std::string::npos);
   CHECK(run.err.find("differs from the original in 1 key ranges") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_alt_differs_new"));
+  CHECK_FALSE(exists(*db, "alt_differs_sluice_new"));
   CHECK(column_type("alt_differs", "k") == "int(11)");
   const auto original = table_rows(*db, "alt_differs", "alt_differs_twin");
   const auto expected = table_rows(*db, "alt_differs_twin", "alt_differs");
@@ -313,7 +324,7 @@ TEST_CASE("--discard-duplicates adds a UNIQUE key, keeps one row per value and r
   RunResult refused = run_sluice(args);
   CHECK(refused.exit_code == 5);
   CHECK(refused.err.find("--discard-duplicates") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_alt_unique_new"));
+  CHECK_FALSE(exists(*db, "alt_unique_sluice_new"));
 
   std::vector<std::string> discarding = args;
   discarding.push_back("--discard-duplicates");

@@ -26,7 +26,20 @@ std::string mysql_dsn() {
   return server_dsn(ServerKind::mysql);
 }
 
+// An empty metadata database at the first use in this process, so that the tests can run again
+// on the same server.
+void fresh_metadata() {
+  static const bool done = [] {
+    auto db = mysql_admin();
+    db->execute(std::string("DROP DATABASE IF EXISTS ") + kMetadata);
+    db->execute(std::string("CREATE DATABASE ") + kMetadata);
+    return true;
+  }();
+  (void)done;
+}
+
 std::unique_ptr<sluice::PhaseStore> mysql_store(const std::string& schema = kMetadata) {
+  fresh_metadata();
   mysql_admin()->execute("CREATE DATABASE IF NOT EXISTS `" + schema + "`");
   auto store = sluice::connect_phase_store(sluice::parse_dsn(mysql_dsn()), std::nullopt, schema);
   store->ensure_schema();
@@ -49,8 +62,8 @@ bool exists(sluice::mysql::Connection& db, const std::string& table) {
 // Runs `sluice alter --execute` on `table` while the writer changes it, then compares it with
 // its twin row for row.
 RunResult alter_under_load(const std::string& table, const std::vector<std::string>& extra) {
+  fresh_metadata();
   auto db = mysql_admin();
-  db->execute(std::string("CREATE DATABASE IF NOT EXISTS ") + kMetadata);
   create_typed_table(*db, table, table + "_twin", 2000, false);
   TableWriter writer(sluice::parse_dsn(mysql_dsn()), table, table + "_twin");
   writer.start();
@@ -108,7 +121,7 @@ TEST_CASE("sluice alter records every phase of its run and sluice status shows t
                                 "pm-rec-1", "--metadata-schema", kMetadata});
   CHECK(again.exit_code == 2);
   CHECK(again.err.find("already recorded") != std::string::npos);
-  CHECK_FALSE(exists(*mysql_admin(), "_pm_rec_new"));
+  CHECK_FALSE(exists(*mysql_admin(), "pm_rec_sluice_new"));
 
   RunResult nowhere = run_sluice({"alter", "--dsn", mysql_dsn(), "--table", "pm_rec", "--alter",
                                   "MODIFY k INT NOT NULL DEFAULT 0", "--execute",
@@ -125,7 +138,7 @@ TEST_CASE("sluice alter records every phase of its run and sluice status shows t
 TEST_CASE("a failed run is recorded as aborted with its error") {
   auto db = mysql_admin();
   create_typed_table(*db, "pm_fail", "pm_fail_twin", 10, false);
-  db->execute(std::string("CREATE DATABASE IF NOT EXISTS ") + kMetadata);
+  fresh_metadata();
   // VARCHAR(50) to VARCHAR(2) truncates existing names: the copy stops, the table stays.
   RunResult run = run_sluice({"alter", "--dsn", mysql_dsn(), "--table", "pm_fail", "--alter",
                               "MODIFY name VARCHAR(2)", "--execute", "--name", "pm-fail-1",
@@ -136,7 +149,7 @@ TEST_CASE("a failed run is recorded as aborted with its error") {
   CHECK(record->phase == Phase::aborted);
   CHECK(record->error.find("copying would change data") != std::string::npos);
   CHECK(record->entered.count(Phase::backfilling) == 1);
-  CHECK_FALSE(exists(*db, "_pm_fail_new"));
+  CHECK_FALSE(exists(*db, "pm_fail_sluice_new"));
 }
 
 TEST_CASE("a live lease keeps a second run and cleanup away; an expired one is taken over") {
@@ -145,7 +158,7 @@ TEST_CASE("a live lease keeps a second run and cleanup away; an expired one is t
   create_typed_table(*db, "pm_busy", "pm_busy_twin", 50, false);
   store->start(record_of("pm-busy-other", "`sluice_test`.`pm_busy`"), "elsewhere:42");
   // What the other runner would have created, which is not a leftover while it lives.
-  db->execute("CREATE TABLE _pm_busy_new LIKE pm_busy");
+  db->execute("CREATE TABLE pm_busy_sluice_new LIKE pm_busy");
 
   RunResult second = run_sluice({"alter", "--dsn", mysql_dsn(), "--table", "pm_busy", "--alter",
                                  "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute",
@@ -156,7 +169,7 @@ TEST_CASE("a live lease keeps a second run and cleanup away; an expired one is t
       {"cleanup", "--dsn", mysql_dsn(), "--table", "pm_busy", "--metadata-schema", kMetadata});
   CHECK(cleanup.exit_code == 5);
   CHECK(cleanup.err.find("is running") != std::string::npos);
-  CHECK(exists(*db, "_pm_busy_new"));
+  CHECK(exists(*db, "pm_busy_sluice_new"));
 
   // The other runner died: its lease runs out, cleanup removes its shadow, a new run takes over.
   db->execute(std::string("UPDATE ") + kMetadata +

@@ -39,6 +39,10 @@ bool wait_for_checkpoint(const std::string& dsn, const std::string& name) {
 // Starts `sluice alter` on `table` in the background and kills it with SIGKILL once it has
 // checkpointed a part of its copy.
 void start_and_kill(const std::string& dsn, const std::string& table, const std::string& name) {
+  // A record of an earlier run of this test would make the name taken.
+  sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt)->ensure_schema();
+  sluice::mysql::Connection(sluice::parse_dsn(dsn), std::nullopt)
+      .execute("DELETE FROM sluice_migrations WHERE name = '" + name + "'");
   SluiceProcess run({"alter", "--dsn", dsn, "--table", table, "--alter",
                      "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--name", name,
                      "--chunk-time", "20"});
@@ -63,7 +67,7 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   writer.start();
   start_and_kill(dsn, "rs_kill", "rs-kill-1");
   // The kill left the shadow table; the original table is still the application's.
-  CHECK(exists(*db, "_rs_kill_new"));
+  CHECK(exists(*db, "rs_kill_sluice_new"));
   CHECK(db->query_value("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
                         "= DATABASE() AND TABLE_NAME = 'rs_kill' AND COLUMN_NAME = 'k'") ==
         "int(11)");
@@ -84,7 +88,7 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   REQUIRE(std::regex_search(resumed.out, copied, std::regex("([0-9]+) rows copied")));
   CHECK(std::stoull(copied[1]) < 150000);
   CHECK(table_rows(*db, "rs_kill", "rs_kill_twin") == table_rows(*db, "rs_kill_twin", "rs_kill"));
-  CHECK_FALSE(exists(*db, "_rs_kill_new"));
+  CHECK_FALSE(exists(*db, "rs_kill_sluice_new"));
 
   auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
   const std::optional<MigrationRecord> record = store->find("rs-kill-1");
@@ -105,7 +109,12 @@ TEST_CASE("a checkpoint whose binlog was purged cannot be resumed; the run says 
   start_and_kill(server.dsn(), "rs_gone", "rs-gone-1");
   db.execute("FLUSH BINARY LOGS");
   const std::string newest = *db.query("SHOW MASTER STATUS").front()[0];
-  db.execute("PURGE BINARY LOGS TO " + db.quote_literal(newest));
+  // The server keeps a file a dump thread still reads; the killed run's goes away shortly.
+  for (int i = 0; i < 100 && *db.query("SHOW BINARY LOGS").front()[0] != newest; ++i) {
+    db.execute("PURGE BINARY LOGS TO " + db.quote_literal(newest));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(*db.query("SHOW BINARY LOGS").front()[0] == newest);
   expire_lease(db, "rs-gone-1");
 
   RunResult resumed = run_sluice({"alter", "--dsn", server.dsn(), "--resume", "rs-gone-1"});

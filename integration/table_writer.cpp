@@ -19,7 +19,7 @@ std::string sql_string(mysql::Connection& db, const std::string& text) {
 
 void create_typed_table(mysql::Connection& db, const std::string& table, const std::string& twin,
                         int rows, bool composite) {
-  for (const std::string& name : {table, twin, "_" + table + "_new", "_" + table + "_old"}) {
+  for (const std::string& name : {table, twin, table + "_sluice_new", "_" + table + "_old"}) {
     db.execute("DROP TABLE IF EXISTS `" + name + "`");
   }
   const std::string key =

@@ -211,6 +211,8 @@ void Migrator::drain_to(StreamReader& stream, Applier& applier,
     take(stream, applier, milliseconds(20));
   }
   applier.flush();
+  spdlog::debug("drained to {} (target {}); {} changes applied so far", to_string(read_position_),
+                to_string(target), applier.applied());
   save_checkpoint(true);
   stream.confirm(read_position_);
 }

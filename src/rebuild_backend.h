@@ -36,7 +36,7 @@ struct RebuildOptions {
 // Everything decided before anything is created: printed by a dry run, followed by --execute.
 struct RebuildPlan {
   TableSchema source;
-  ddl::QualifiedName shadow;  // _<table>_new
+  ddl::QualifiedName shadow;  // MySQL: <table>_sluice_new
   ddl::QualifiedName old;     // _<table>_old: the sentry during cut-over, the old table after
   ddl::AlterAnalysis analysis;
   std::string alter;

@@ -480,8 +480,7 @@ TEST_CASE("heartbeats after a ROTATE leave the switch pending and never move the
   CHECK(decoder.read_position().offset == 4);
   CHECK(decoder.resume_position().offset == 4);
 
-  // A heartbeat is progress at the end of the last event read, never at its own position,
-  // which can run ahead of the events delivered.
+  // A heartbeat is progress at the end of the last event read, never at its own position.
   const auto progress = decoder.feed(build.heartbeat("bin.000003", 256));
   REQUIRE(progress);
   CHECK(progress->changes.empty());

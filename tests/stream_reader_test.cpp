@@ -1,9 +1,10 @@
+#include "src/stream_reader.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 
 #include "replication/stream_error.h"
-#include "src/stream_reader.h"
 
 using namespace std::chrono_literals;
 using sluice::StreamReader;

@@ -248,9 +248,9 @@ std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_
     }
     case kHeartbeatEvent:
       // Reports that nothing is pending between transactions. Its own position is not used:
-      // MariaDB's can run ahead of the events delivered (a drain that trusted it skipped the
-      // last transactions before a cut-over), and after a ROTATE it can still name the file the
-      // ROTATE ended. Only the end of the last event read counts.
+      // after a ROTATE it can still name the file the ROTATE ended, and every event up to the
+      // end of the binlog reaches the stream anyway, so the end of the last event read is the
+      // one position a drain can trust.
       if (in_transaction_) {
         return std::nullopt;
       }

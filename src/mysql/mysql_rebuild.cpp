@@ -35,9 +35,19 @@ constexpr const char* kSentryComment = "sluice cut-over sentry";
 // first; the RENAME would wait on the sentry instead, and after the sentry is dropped a write
 // could take the table before the RENAME re-queued, landing in the old table after the drain.
 constexpr std::string_view kSwapSuffix = "_sluice_old";
+// The shadow table's name extends the table's name for the same reason. The RENAME locks the
+// table first, then the shadow: with a shadow named _<table>_new the RENAME would lock the
+// shadow first, and MariaDB's purge holds metadata locks on a table whose rows were deleted (the
+// applier deletes in the shadow). The RENAME then waited on the shadow, looked queued, and writes
+// took the table in the meantime: writes lost at cut-over, caught by the re-copy test.
+constexpr std::string_view kShadowSuffix = "_sluice_new";
 
 ddl::QualifiedName swap_name(const ddl::QualifiedName& table) {
   return {table.schema, table.name + std::string(kSwapSuffix)};
+}
+
+ddl::QualifiedName shadow_name(const ddl::QualifiedName& table) {
+  return {table.schema, table.name + std::string(kShadowSuffix)};
 }
 // How long the cut-over waits to see its RENAME queued behind the write lock.
 constexpr milliseconds kRenameQueueWait{3000};
@@ -235,7 +245,7 @@ const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
                     " characters, leaving no room for sluice's helper tables within MySQL's "
                     "64-character limit");
   }
-  plan_.shadow = {table.schema, "_" + table.name + "_new"};
+  plan_.shadow = shadow_name(table);
   plan_.old = {table.schema, "_" + table.name + "_old"};
   swap_ = swap_name(table);
   if (table_exists(swap_)) {
@@ -836,7 +846,7 @@ std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
   // Only names derived from the table are ever dropped, and the old-table name only when it
   // carries the sentry's comment: an old table kept after a successful swap stays.
   const ddl::QualifiedName name = resolve_table_name(dsn_, table);
-  const ddl::QualifiedName shadow{name.schema, "_" + name.name + "_new"};
+  const ddl::QualifiedName shadow = shadow_name(name);
   const ddl::QualifiedName sentry = swap_name(name);
   std::vector<std::string> dropped;
   if (table_exists(shadow)) {
