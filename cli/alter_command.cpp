@@ -2,8 +2,10 @@
 
 #include "cli/command.h"
 #include "cli/connection_options.h"
+#include "cli/control_options.h"
 #include "cli/options.h"
 #include "cli/stop_signals.h"
+#include "src/controller.h"
 #include "src/error.h"
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
@@ -50,24 +52,11 @@ void print_plan(const RebuildPlan& plan) {
             << ddl::quote_qualified(ddl::Dialect::mysql, plan.old) << " after the swap\n";
 }
 
-void print_summary(const RebuildSummary& summary) {
-  if (summary.applied_in_place) {
-    std::cout << "done: the server applied the change in place in " << summary.duration.count()
-              << " ms; no rows were copied\n";
-    return;
-  }
-  std::cout << "done in " << summary.duration.count() << " ms: " << summary.rows_copied
-            << " rows copied, " << summary.changes_applied << " changes applied, "
-            << summary.rows_verified << " rows verified, writes blocked for "
-            << summary.cut_over.write_block.count() << " ms at cut-over ("
-            << summary.cut_over.attempts
-            << (summary.cut_over.attempts == 1 ? " attempt" : " attempts") << ")\n";
-}
-
 }  // namespace
 
 int run_alter(const std::vector<std::string>& args) {
   ConnectionOptions connection;
+  ControlOptions control;
   RebuildOptions options;
   bool execute = false;
   long chunk_ms = 500;
@@ -88,6 +77,7 @@ int run_alter(const std::vector<std::string>& args) {
       "longest wait for the write lock at verification and cut-over, in milliseconds")(
       "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
       "how often to retry a cut-over that could not get its lock");
+  control.add_to(description);
   if (!parse_options(args, description,
                      "sluice alter --dsn URL --table NAME --alter SPEC [--execute]")) {
     return 0;
@@ -99,16 +89,34 @@ int run_alter(const std::vector<std::string>& args) {
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();
-  std::unique_ptr<RebuildBackend> backend =
-      connect_rebuild_backend(dsn, connection.resolve_password(dsn));
+  ControllerSettings settings = control.settings(dsn);
+  const std::optional<std::string> password = connection.resolve_password(dsn);
+  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
   if (!execute) {
     print_plan(backend->plan(options));
     std::cout << "dry run: nothing was changed; add --execute to migrate\n";
     return 0;
   }
+  settings.hook_environment["SLUICE_TABLE"] = options.table;
+  settings.hook_environment["SLUICE_ALTER"] = options.alter;
+  std::unique_ptr<LoadProbe> probe;
+  if (control.needs_probe()) {
+    probe = connect_load_probe(dsn, password, control.replica_list());
+  }
+  Controller controller(std::move(settings), std::move(probe), std::cout);
   StopSignals signals;
-  Migrator migrator(*backend, options, StopSignals::requested());
-  print_summary(migrator.execute());
+  try {
+    controller.start(options.table);
+    Migrator migrator(*backend, options, StopSignals::requested());
+    migrator.set_control(controller);
+    controller.succeeded(migrator.execute());
+  } catch (const Error& error) {
+    controller.failed(error.code(), error.what());
+    throw;
+  } catch (const std::exception& error) {
+    controller.failed(ExitCode::failure, error.what());
+    throw;
+  }
   return 0;
 }
 

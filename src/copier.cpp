@@ -12,7 +12,7 @@ ChunkSizer::ChunkSizer(std::uint64_t initial_rows, std::chrono::milliseconds tar
       max_rows_(max_rows) {}
 
 void ChunkSizer::record(std::uint64_t rows, std::chrono::nanoseconds elapsed) {
-  if (rows == 0) {
+  if (rows == 0 || pinned_) {
     return;
   }
   const double seconds = std::max(1e-6, std::chrono::duration<double>(elapsed).count());
@@ -21,6 +21,13 @@ void ChunkSizer::record(std::uint64_t rows, std::chrono::nanoseconds elapsed) {
   const double current = static_cast<double>(rows_);
   const double next = std::clamp(wanted, current / 2, current * 2);
   rows_ = std::clamp(static_cast<std::uint64_t>(next), min_rows_, max_rows_);
+}
+
+void ChunkSizer::pin(std::optional<std::uint64_t> rows) {
+  pinned_ = rows.has_value();
+  if (rows) {
+    rows_ = std::max<std::uint64_t>(1, *rows);
+  }
 }
 
 Copier::Copier(CopySource& source, ChunkSizer sizer, std::optional<replication::Row> watermark)

@@ -21,11 +21,16 @@ class ChunkSizer {
   // by at most a factor of 2 either way so one slow chunk (a lock wait) does not collapse it.
   void record(std::uint64_t rows, std::chrono::nanoseconds elapsed);
 
+  // Fixes the size at `rows` (a user's choice wins over the measured rate) or, with nullopt,
+  // returns to sizing by the target time from the current size.
+  void pin(std::optional<std::uint64_t> rows);
+
  private:
   std::uint64_t rows_;
   std::chrono::milliseconds target_;
   std::uint64_t min_rows_;
   std::uint64_t max_rows_;
+  bool pinned_ = false;
 };
 
 // The backend's part of a copy: finding chunk boundaries and copying one key range into the
@@ -57,6 +62,7 @@ class Copier {
   const std::optional<replication::Row>& watermark() const { return watermark_; }
   std::uint64_t rows_copied() const { return rows_copied_; }
   std::uint64_t chunk_rows() const { return sizer_.rows(); }
+  void pin_chunk_rows(std::optional<std::uint64_t> rows) { sizer_.pin(rows); }
 
  private:
   CopySource& source_;
