@@ -83,8 +83,8 @@ bool Hooks::run(const std::string& event,
     if (Clock::now() >= deadline) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      spdlog::error("hook {} ran longer than its {} s limit and was killed", path,
-                    std::chrono::duration_cast<std::chrono::seconds>(time_limit_).count());
+      spdlog::error("hook {} ran longer than its {} ms limit and was killed", path,
+                    time_limit_.count());
       return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
