@@ -24,10 +24,23 @@ void ChunkSizer::record(std::uint64_t rows, std::chrono::nanoseconds elapsed) {
 }
 
 void ChunkSizer::pin(std::optional<std::uint64_t> rows) {
-  pinned_ = rows.has_value();
-  if (rows) {
+  if (rows != pinned_ && rows) {
     rows_ = std::max<std::uint64_t>(1, *rows);
   }
+  pinned_ = rows;
+}
+
+void ChunkSizer::record_copied(std::uint64_t asked, std::uint64_t copied) {
+  if (!pinned_ || asked == 0) {
+    return;
+  }
+  const double current = static_cast<double>(asked);
+  const double wanted = copied == 0
+                            ? current * 2
+                            : current * static_cast<double>(*pinned_) / static_cast<double>(copied);
+  const double next = std::clamp(wanted, current / 2, current * 2);
+  rows_ = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(next), std::min(*pinned_, min_rows_),
+                                    std::max(*pinned_, max_rows_));
 }
 
 Copier::Copier(CopySource& source, ChunkSizer sizer, std::optional<replication::Row> watermark)
@@ -43,6 +56,7 @@ bool Copier::copy_next_chunk() {
   const std::uint64_t copied = source_.copy_range(watermark_, *end);
   // The size asked for, not the rows copied: a source may size chunks as key spans with gaps.
   sizer_.record(rows, std::chrono::steady_clock::now() - started);
+  sizer_.record_copied(rows, copied);
   rows_copied_ += copied;
   watermark_ = std::move(end);
   return true;
