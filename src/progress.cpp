@@ -1,10 +1,11 @@
 #include "src/progress.h"
 
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <iostream>
+#include <mutex>
 
 namespace sluice {
 namespace {
@@ -43,6 +44,34 @@ std::string state_key(const MigrationStatus& status) {
   return std::string(phase_name(status.phase)) + "|" + state_name(status) + "|" +
          status.throttle_reason + "|" + status.postpone_reason;
 }
+
+// Wraps the logger's sinks: clears an open status line before a log line is written.
+class LineClearingSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  LineClearingSink(std::vector<spdlog::sink_ptr> sinks, std::shared_ptr<std::atomic<bool>> open)
+      : sinks_(std::move(sinks)), open_(std::move(open)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    if (open_->exchange(false)) {
+      std::fputs("\r\033[K", stderr);
+    }
+    for (const spdlog::sink_ptr& sink : sinks_) {
+      if (sink->should_log(message.level)) {
+        sink->log(message);
+      }
+    }
+  }
+  void flush_() override {
+    for (const spdlog::sink_ptr& sink : sinks_) {
+      sink->flush();
+    }
+  }
+
+ private:
+  std::vector<spdlog::sink_ptr> sinks_;
+  std::shared_ptr<std::atomic<bool>> open_;
+};
 
 }  // namespace
 
@@ -126,7 +155,33 @@ nlohmann::ordered_json status_json(const MigrationStatus& status, double rows_pe
 }
 
 Progress::Progress(ProgressSettings settings, std::ostream& out)
-    : settings_(settings), out_(out), last_periodic_(Clock::now()) {}
+    : settings_(settings), out_(out), last_periodic_(Clock::now()) {
+  if (settings_.tty) {
+    logger_ = spdlog::default_logger();
+    original_sinks_ = logger_->sinks();
+    logger_->sinks() = {std::make_shared<LineClearingSink>(original_sinks_, line_open_)};
+  }
+}
+
+Progress::~Progress() {
+  end_line();
+  if (logger_) {
+    logger_->sinks() = original_sinks_;
+  }
+}
+
+void Progress::draw(const std::string& line) {
+  last_refresh_ = Clock::now();
+  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  std::fflush(stderr);
+  line_open_->store(true);
+}
+
+void Progress::end_line() {
+  if (line_open_->exchange(false)) {
+    std::fputs("\n", stderr);
+  }
+}
 
 bool Progress::update(const MigrationStatus& status, double rows_per_second) {
   const auto now = Clock::now();
@@ -140,9 +195,7 @@ bool Progress::update(const MigrationStatus& status, double rows_per_second) {
     return true;
   }
   if (settings_.tty && now - last_refresh_ >= kTtyRefresh) {
-    last_refresh_ = now;
-    std::fprintf(stderr, "\r%s\033[K", status_line(status, rows_per_second).c_str());
-    line_open_ = true;
+    draw(status_line(status, rows_per_second));
   }
   return false;
 }
@@ -150,9 +203,7 @@ bool Progress::update(const MigrationStatus& status, double rows_per_second) {
 void Progress::show(const MigrationStatus& status, double rows_per_second) {
   const std::string line = status_line(status, rows_per_second);
   if (settings_.tty) {
-    last_refresh_ = Clock::now();
-    std::fprintf(stderr, "\r%s\033[K", line.c_str());
-    line_open_ = true;
+    draw(line);
   } else {
     spdlog::info("{}", line);
   }
@@ -163,10 +214,7 @@ void Progress::show(const MigrationStatus& status, double rows_per_second) {
 
 void Progress::event(std::string_view name, const MigrationStatus& status,
                      const std::string& detail) {
-  if (line_open_) {
-    std::fputs("\n", stderr);
-    line_open_ = false;
-  }
+  end_line();
   if (!detail.empty()) {
     spdlog::info("{}: {}", name, detail);
   }
@@ -181,10 +229,7 @@ void Progress::event(std::string_view name, const MigrationStatus& status,
 }
 
 void Progress::summary(const RebuildSummary& summary, const MigrationStatus& status) {
-  if (line_open_) {
-    std::fputs("\n", stderr);
-    line_open_ = false;
-  }
+  end_line();
   if (settings_.json) {
     out_ << nlohmann::ordered_json{{"event", "summary"},
                                    {"table", status.table},

@@ -1,7 +1,11 @@
 #pragma once
 
+#include <spdlog/logger.h>
+
+#include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -45,7 +49,12 @@ struct ProgressSettings {
 // the same events as JSON lines on `out`. Called on the migrator's thread only.
 class Progress {
  public:
+  // On a terminal, log lines from any thread first clear the status line (which is redrawn on
+  // the next refresh), so the two never share a line; the destructor undoes that.
   Progress(ProgressSettings settings, std::ostream& out);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
 
   // Renders `status` when due. Returns true for a periodic status event (one per interval), so
   // the caller can run the on-status hook at the same pace.
@@ -56,13 +65,18 @@ class Progress {
 
  private:
   void show(const MigrationStatus& status, double rows_per_second);
+  void draw(const std::string& line);
+  void end_line();
 
   ProgressSettings settings_;
   std::ostream& out_;
   std::chrono::steady_clock::time_point last_periodic_;
   std::chrono::steady_clock::time_point last_refresh_;
   std::string last_state_;
-  bool line_open_ = false;  // a TTY line is shown without its newline
+  // A TTY status line is shown without its newline; shared with the log sink's thread.
+  std::shared_ptr<std::atomic<bool>> line_open_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<spdlog::logger> logger_;
+  std::vector<spdlog::sink_ptr> original_sinks_;
 };
 
 }  // namespace sluice
