@@ -201,6 +201,16 @@ TEST_CASE("a throttle flag file pauses the copy until it is removed; nothing is 
     CHECK(event["throttle_reason"] == "throttle flag file " + scratch.file("throttle") + " exists");
   }
   CHECK(run.db->query_value("SELECT COUNT(*) FROM _ctl_throttle_new") == "0");
+  // The change stream is still read while paused: the application's changes pile up in
+  // sluice (held for keys not copied yet), not in the server.
+  const auto held = [&] {
+    return status_events(run.sluice->out(), "paused").back()["changes_held"].get<std::uint64_t>();
+  };
+  const std::uint64_t held_before = held();
+  REQUIRE(eventually([&] {
+    run.read_more();
+    return held() > held_before;
+  }));
   scratch.remove("throttle");
   REQUIRE(run.finish() == 0);
   const std::vector<json> all = events(run.sluice->out());
