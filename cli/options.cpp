@@ -11,9 +11,8 @@ namespace po = boost::program_options;
 
 bool parse_options(const std::vector<std::string>& args, po::options_description& description,
                    const std::string& usage) {
-  std::string config;
   description.add_options()("help,h", po::bool_switch(), "show this help")(
-      "config", po::value(&config),
+      "config", po::value<std::string>(),
       "read options from this INI file (name = value lines); the command line wins");
   po::variables_map values;
   try {
