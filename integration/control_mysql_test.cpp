@@ -405,7 +405,22 @@ TEST_CASE("--max-load pauses on a real status variable until the limit is raised
 
 TEST_CASE("--critical-load aborts; a misnamed status variable is refused before anything runs") {
   {
+    // Critical from the start: refused before anything is created.
     Migration run("ctl_critical", 3000, {"--critical-load", "Threads_running=0"});
+    CHECK(run.finish() == 7);
+    CHECK(run.sluice->out().find("critical-load Threads_running=") != std::string::npos);
+    run.check_untouched();
+  }
+  {
+    // Critical once the copy runs: the socket lowers the limit of a running migration.
+    Scratch scratch;
+    const std::string socket = scratch.file("sluice.sock");
+    scratch.touch("postpone");
+    Migration run("ctl_critical2", 5000,
+                  {"--critical-load", "Threads_running=100000", "--serve-socket-file", socket,
+                   "--postpone-cutover-flag-file", scratch.file("postpone")});
+    REQUIRE(run.reaches("waiting"));
+    CHECK(ask(socket, "critical-load=Threads_running=0").find("critical-load set") == 0);
     CHECK(run.finish() == 7);
     CHECK(run.sluice->out().find("critical-load Threads_running=") != std::string::npos);
     run.check_untouched();

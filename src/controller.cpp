@@ -40,6 +40,9 @@ void Controller::start(const std::string& table) {
     latest_.table = table;
   }
   throttler_.start();
+  if (const std::optional<std::string> reason = throttler_.abort_reason()) {
+    throw Error(ExitCode::aborted, "not started (" + *reason + "); nothing was changed");
+  }
   if (!settings_.socket_path.empty()) {
     socket_ = std::make_unique<ControlSocket>(
         settings_.socket_path, [this](const std::string& line) { return handle_command(line); });

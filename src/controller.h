@@ -39,8 +39,9 @@ class Controller : public MigrationControl {
   Controller(ControllerSettings settings, std::unique_ptr<LoadProbe> probe, std::ostream& out);
   ~Controller() override;
 
-  // Starts probing and the socket and runs on-startup. Throws Error when a setting is wrong or
-  // the on-startup hook fails (nothing has been created yet).
+  // Starts probing and the socket and runs on-startup. Throws Error when a setting is wrong,
+  // the panic file already exists, the load is already critical, or the on-startup hook fails
+  // (nothing has been created yet).
   void start(const std::string& table);
   // The run's end: summary and on-success, or the failure event and on-failure.
   void succeeded(const RebuildSummary& summary);
