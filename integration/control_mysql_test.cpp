@@ -295,6 +295,14 @@ TEST_CASE("the control socket answers status json and steers the migration") {
   CHECK(ask(socket, "no-throttle") == "resumed\n");
   CHECK(ask(socket, "nice-ratio=0.1") == "nice ratio set to 0.1\n");
   CHECK(ask(socket, "max-load=Threads_running=1000") == "max-load set to 'Threads_running=1000'\n");
+  // A throttle query set over the socket pauses the copy until it is removed.
+  CHECK(ask(socket, "throttle-query=SELECT 1") == "throttle query set to: SELECT 1\n");
+  REQUIRE(eventually([&] {
+    const json now = json::parse(ask(socket, "status json"));
+    return now["throttle_reason"] == "throttle query returned 1";
+  }));
+  CHECK(ask(socket, "throttle-query=") == "no throttle query\n");
+  CHECK(ask(socket, "max-lag-millis=0") == "replica lag is no longer checked\n");
   CHECK(ask(socket, "critical-load=Threads_running=100000") ==
         "critical-load set to 'Threads_running=100000'\n");
   CHECK(ask(socket, "help").find("status json") != std::string::npos);

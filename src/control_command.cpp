@@ -30,6 +30,7 @@ std::optional<Number> parse_number(std::string_view text) {
 ControlCommand parse_control_command(std::string_view line) {
   using Kind = ControlCommand::Kind;
   line = trim(line);
+  // The SQL of throttle-query= may contain '=' itself: only the first one separates.
   const auto equals = line.find('=');
   const std::string_view name = trim(line.substr(0, equals));
   const std::string_view argument =
@@ -75,6 +76,18 @@ ControlCommand parse_control_command(std::string_view line) {
       throw Error(ExitCode::usage, "nice-ratio takes a number from 0 to 100, e.g. 0.5");
     }
     command.nice_ratio = *ratio;
+  } else if (name == "max-lag-millis") {
+    command.kind = Kind::max_lag;
+    const std::optional<std::uint64_t> millis = parse_number<std::uint64_t>(argument);
+    if (!millis) {
+      throw Error(ExitCode::usage, "max-lag-millis takes milliseconds (0: do not check lag)");
+    }
+    if (*millis > 0) {
+      command.max_lag = std::chrono::milliseconds(*millis);
+    }
+  } else if (name == "throttle-query") {
+    command.kind = Kind::throttle_query;
+    command.throttle_query = std::string(argument);
   } else {
     throw Error(ExitCode::usage,
                 "unknown command '" + std::string(name) + "='; send 'help' for the list");
@@ -92,6 +105,8 @@ std::string control_help() {
          "  max-load=NAME=N,…   replace the --max-load limits (max-load= removes them)\n"
          "  critical-load=…     replace the --critical-load limits\n"
          "  nice-ratio=R        sleep R times each chunk's duration after it\n"
+         "  max-lag-millis=MS   replace --max-lag-millis (0: do not check lag)\n"
+         "  throttle-query=SQL  replace --throttle-query (throttle-query= removes it)\n"
          "  cut-over            cut over even though the postpone flag file exists\n"
          "  panic               abort now: drop the shadow table, keep the original\n";
 }

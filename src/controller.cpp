@@ -241,6 +241,10 @@ std::string Controller::handle_command(const std::string& line) {
       object["nice_ratio"] = throttler_.nice_ratio();
       object["max_load"] = throttler_.max_load();
       object["critical_load"] = throttler_.critical_load();
+      const std::optional<milliseconds> max_lag = throttler_.max_lag();
+      object["max_lag_millis"] =
+          max_lag ? nlohmann::ordered_json(max_lag->count()) : nlohmann::ordered_json();
+      object["throttle_query"] = throttler_.throttle_query();
       return object.dump();
     }
     case Kind::throttle:
@@ -268,6 +272,14 @@ std::string Controller::handle_command(const std::string& line) {
     case Kind::nice_ratio:
       throttler_.set_nice_ratio(command.nice_ratio);
       return "nice ratio set to " + fmt::format("{}", command.nice_ratio);
+    case Kind::max_lag:
+      throttler_.set_max_lag(command.max_lag);
+      return command.max_lag ? "max-lag-millis set to " + std::to_string(command.max_lag->count())
+                             : std::string("replica lag is no longer checked");
+    case Kind::throttle_query:
+      throttler_.set_throttle_query(command.throttle_query);
+      return command.throttle_query.empty() ? "no throttle query"
+                                            : "throttle query set to: " + command.throttle_query;
     case Kind::cut_over:
       throttler_.request_cut_over();
       return "the cut-over no longer waits for the postpone flag file";

@@ -266,6 +266,26 @@ void Throttler::set_nice_ratio(double ratio) {
   settings_.nice_ratio = ratio;
 }
 
+void Throttler::set_max_lag(std::optional<milliseconds> max_lag) {
+  std::lock_guard lock(mutex_);
+  settings_.max_lag = max_lag;
+}
+
+void Throttler::set_throttle_query(std::string sql) {
+  std::lock_guard lock(mutex_);
+  settings_.throttle_query = std::move(sql);
+}
+
+std::optional<milliseconds> Throttler::max_lag() const {
+  std::lock_guard lock(mutex_);
+  return settings_.max_lag;
+}
+
+std::string Throttler::throttle_query() const {
+  std::lock_guard lock(mutex_);
+  return settings_.throttle_query;
+}
+
 double Throttler::nice_ratio() const {
   std::lock_guard lock(mutex_);
   return settings_.nice_ratio;

@@ -94,10 +94,14 @@ class Throttler {
   void set_max_load(std::vector<LoadThreshold> limits);
   void set_critical_load(std::vector<LoadThreshold> limits);
   void set_nice_ratio(double ratio);
+  void set_max_lag(std::optional<std::chrono::milliseconds> max_lag);
+  void set_throttle_query(std::string sql);
 
   double nice_ratio() const;
   std::string max_load() const;
   std::string critical_load() const;
+  std::optional<std::chrono::milliseconds> max_lag() const;
+  std::string throttle_query() const;
 
  private:
   void run();

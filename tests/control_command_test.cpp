@@ -32,14 +32,26 @@ TEST_CASE("every control command parses") {
   CHECK(parse_control_command("max-load=").load.empty());
   CHECK(parse_control_command("critical-load=Threads_running=200").kind == Kind::critical_load);
 
+  const ControlCommand lag = parse_control_command("max-lag-millis=1500");
+  CHECK(lag.kind == Kind::max_lag);
+  CHECK(lag.max_lag == std::chrono::milliseconds(1500));
+  CHECK_FALSE(parse_control_command("max-lag-millis=0").max_lag);
+
+  const ControlCommand query =
+      parse_control_command("throttle-query=SELECT COUNT(*) FROM jobs WHERE state = 'busy'");
+  CHECK(query.kind == Kind::throttle_query);
+  CHECK(query.throttle_query == "SELECT COUNT(*) FROM jobs WHERE state = 'busy'");
+  CHECK(parse_control_command("throttle-query=").throttle_query.empty());
+
   const ControlCommand nice = parse_control_command("nice-ratio=0.25");
   CHECK(nice.kind == Kind::nice_ratio);
   CHECK(nice.nice_ratio == 0.25);
 }
 
 TEST_CASE("malformed control commands are refused with a sentence") {
-  for (const char* bad : {"", "stats", "chunk-size=0", "chunk-size=-5", "chunk-size=many",
-                          "nice-ratio=-1", "nice-ratio=x", "max-load=Threads_running", "speed=3"}) {
+  for (const char* bad :
+       {"", "stats", "chunk-size=0", "chunk-size=-5", "chunk-size=many", "nice-ratio=-1",
+        "nice-ratio=x", "max-lag-millis=soon", "max-load=Threads_running", "speed=3"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(parse_control_command(bad), sluice::Error);
   }
