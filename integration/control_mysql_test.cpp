@@ -222,7 +222,9 @@ TEST_CASE("a throttle flag file pauses the copy until it is removed; nothing is 
 TEST_CASE("a postpone flag file holds the cut-over while changes keep being applied") {
   Scratch scratch;
   scratch.touch("postpone");
-  Migration run("ctl_postpone", 5000, {"--postpone-cutover-flag-file", scratch.file("postpone")});
+  Migration run("ctl_postpone", 5000,
+                {"--postpone-cutover-flag-file", scratch.file("postpone"), "--throttle-flag-file",
+                 scratch.file("throttle")});
   REQUIRE(run.reaches("waiting"));
   // Held: still the old schema, and the shadow table follows the application's writes.
   const std::uint64_t applied_before =
@@ -236,6 +238,24 @@ TEST_CASE("a postpone flag file holds the cut-over while changes keep being appl
   CHECK(exists(*run.db, "_ctl_postpone_new"));
   CHECK(status_events(run.sluice->out(), "waiting").back()["postpone_reason"] ==
         "postpone flag file " + scratch.file("postpone") + " exists");
+  // A throttle file created now pauses the writes to the shadow table too.
+  scratch.touch("throttle");
+  REQUIRE(run.reaches("paused"));
+  REQUIRE(eventually([&] {
+    run.read_more();
+    return status_events(run.sluice->out(), "paused").size() >= 4;
+  }));
+  const auto paused = status_events(run.sluice->out(), "paused");
+  for (std::size_t i = 1; i < paused.size(); ++i) {
+    CHECK(paused[i]["changes_applied"] == paused[1]["changes_applied"]);
+    CHECK(paused[i]["phase"] == "waiting");
+  }
+  const std::size_t waiting_before = status_events(run.sluice->out(), "waiting").size();
+  scratch.remove("throttle");
+  REQUIRE(eventually([&] {
+    run.read_more();
+    return status_events(run.sluice->out(), "waiting").size() > waiting_before;
+  }));
   scratch.remove("postpone");
   REQUIRE(run.finish() == 0);
   run.check_migrated();
