@@ -5,8 +5,10 @@
 
 #include "cli/command.h"
 #include "cli/connection_options.h"
+#include "cli/control_options.h"
 #include "cli/options.h"
 #include "cli/stop_signals.h"
+#include "src/controller.h"
 #include "src/error.h"
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
@@ -59,27 +61,6 @@ void print_plan(const RebuildPlan& plan) {
             << " after the swap (dropped with --drop-old-table)\n";
 }
 
-void print_summary(const RebuildSummary& summary) {
-  if (summary.applied_in_place) {
-    std::cout << "done: the server applied the change in place in " << summary.duration.count()
-              << " ms; no rows were copied\n";
-    return;
-  }
-  std::cout << "done in " << summary.duration.count() << " ms: " << summary.rows_copied
-            << " rows copied, " << summary.changes_applied << " changes applied, "
-            << summary.rows_verified << " rows verified, writes blocked for "
-            << summary.cut_over.write_block.count() << " ms at cut-over ("
-            << summary.cut_over.attempts
-            << (summary.cut_over.attempts == 1 ? " attempt" : " attempts") << ")\n";
-  if (summary.old_table_dropped) {
-    std::cout << "the old table was dropped (--drop-old-table)\n";
-  }
-  if (summary.rows_discarded > 0) {
-    std::cout << summary.rows_discarded
-              << " rows were discarded: each duplicated the new unique key of a kept row\n";
-  }
-}
-
 ddl::Dialect dialect_of(const Dsn& dsn) {
   return dsn.kind == ServerKind::postgres ? ddl::Dialect::postgres : ddl::Dialect::mysql;
 }
@@ -113,21 +94,53 @@ MigrationRecord run_record(const Dsn& dsn, const ddl::QualifiedName& table,
   return record;
 }
 
-int run_migrator(Migrator& migrator, RunRecorder& recorder,
-                 const std::function<RebuildSummary()>& run) {
+// The Controller of one run: its files, probes, socket, progress output and hooks.
+std::unique_ptr<Controller> make_controller(const ControlOptions& control, const Dsn& dsn,
+                                            const std::optional<std::string>& password,
+                                            const RebuildOptions& options) {
+  ControllerSettings settings = control.settings(dsn);
+  settings.hook_environment["SLUICE_TABLE"] = options.table;
+  settings.hook_environment["SLUICE_ALTER"] = options.alter;
+  std::unique_ptr<LoadProbe> probe;
+  if (control.needs_probe()) {
+    probe = connect_load_probe(dsn, password, control.replica_list());
+  }
+  return std::make_unique<Controller>(std::move(settings), std::move(probe), std::cout);
+}
+
+// Runs `run` with the migrator steered by `controller` and recorded by `recorder`: the summary
+// or the failure reaches both.
+int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& controller,
+                  const std::function<RebuildSummary()>& run) {
   migrator.set_listener(&recorder);
+  migrator.set_control(controller);
   try {
-    print_summary(run());
+    controller.succeeded(run());
+  } catch (const Error& error) {
+    recorder.failed(error.what());
+    controller.failed(error.code(), error.what());
+    throw;
   } catch (const std::exception& error) {
     recorder.failed(error.what());
+    controller.failed(ExitCode::failure, error.what());
     throw;
   }
   return 0;
 }
 
+// Starts the controller (on-startup, panic file, critical load), reporting a refusal to it.
+void start_controller(Controller& controller, const std::string& table) {
+  try {
+    controller.start(table);
+  } catch (const Error& error) {
+    controller.failed(error.code(), error.what());
+    throw;
+  }
+}
+
 int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
                const std::optional<std::string>& metadata_schema, const std::string& name,
-               RebuildOptions options) {
+               const ControlOptions& control, RebuildOptions options) {
   if (dsn.kind == ServerKind::postgres) {
     throw Error(ExitCode::usage,
                 "resuming a killed run works on MySQL/MariaDB only so far; on PostgreSQL run "
@@ -147,10 +160,13 @@ int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
   options.resume = true;
   const Checkpoint checkpoint = checkpoint_from_json(recorder->record().checkpoint);
   std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
+  std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
+  start_controller(*controller, options.table);
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
   try {
-    return run_migrator(migrator, *recorder, [&] { return migrator.resume(checkpoint); });
+    return run_migration(migrator, *recorder, *controller,
+                         [&] { return migrator.resume(checkpoint); });
   } catch (const Error& error) {
     if (error.code() != ExitCode::stream) {
       throw;
@@ -166,6 +182,7 @@ int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
 
 int run_alter(const std::vector<std::string>& args) {
   ConnectionOptions connection;
+  ControlOptions control;
   RebuildOptions options;
   bool execute = false;
   std::string name;
@@ -200,6 +217,7 @@ int run_alter(const std::vector<std::string>& args) {
       "longest wait for the write lock at verification and cut-over, in milliseconds")(
       "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
       "how often to retry a cut-over that could not get its lock");
+  control.add_to(description);
   if (!parse_options(args, description,
                      "sluice alter --dsn URL --table NAME --alter SPEC [--execute]")) {
     return 0;
@@ -218,11 +236,12 @@ int run_alter(const std::vector<std::string>& args) {
                   "out --table, --alter and --name");
     }
     return resume_run(dsn, connection.resolve_password(dsn),
-                      metadata_schema_option(metadata_schema), resume, options);
+                      metadata_schema_option(metadata_schema), resume, control, options);
   }
   if (options.table.empty() || options.alter.empty()) {
     throw Error(ExitCode::usage, "--table and --alter are required; see sluice alter --help");
   }
+  control.settings(dsn);  // bad steering options are refused before anything else
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
   if (!execute) {
@@ -238,11 +257,19 @@ int run_alter(const std::vector<std::string>& args) {
       record.table);
   // Every refusal comes before anything is written, the phase metadata included.
   backend->plan(options);
-  RunRecorder recorder(dsn, password, metadata_schema_option(metadata_schema), table.schema,
-                       std::move(record));
+  std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
+  start_controller(*controller, options.table);
+  std::unique_ptr<RunRecorder> recorder;
+  try {
+    recorder = std::make_unique<RunRecorder>(dsn, password, metadata_schema_option(metadata_schema),
+                                             table.schema, std::move(record));
+  } catch (const Error& error) {
+    controller->failed(error.code(), error.what());
+    throw;
+  }
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
-  return run_migrator(migrator, recorder, [&] { return migrator.execute(); });
+  return run_migration(migrator, *recorder, *controller, [&] { return migrator.execute(); });
 }
 
 int run_cleanup(const std::vector<std::string>& args) {

@@ -6,7 +6,8 @@
 
 namespace sluice::cli {
 
-// Parses a sub-command's arguments against `description` (which gains --help). Prints `usage`
+// Parses a sub-command's arguments against `description` (which gains --help and --config FILE,
+// an INI file of the same options that the command line overrides). Prints `usage`
 // and the option list and returns false when --help is given. Throws Error(ExitCode::usage) for
 // unknown options, missing required ones and malformed values.
 // `positional` maps bare arguments to options (e.g. `sluice status NAME`).

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -168,6 +169,23 @@ int SluiceProcess::stop(int signal) {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   return exit_code_of(status);
+}
+
+int SluiceProcess::wait(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    read_until([] { return false; }, std::chrono::milliseconds(100));
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      read_until([] { return false; }, std::chrono::milliseconds(100));
+      pid_ = -1;
+      return exit_code_of(status);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 int shell(const std::string& command, std::string* output) {

@@ -68,6 +68,9 @@ class SluiceProcess {
   std::string read_lines(std::size_t lines, std::chrono::milliseconds limit);
   // Sends `signal`, waits for the exit and returns the exit code (128 + signal when killed).
   int stop(int signal);
+  // Collects output until the process exits by itself and returns its exit code, or -1 when it
+  // is still running after `limit`.
+  int wait(std::chrono::milliseconds limit);
   const std::string& out() const { return out_; }
 
  private:

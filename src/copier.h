@@ -21,11 +21,21 @@ class ChunkSizer {
   // by at most a factor of 2 either way so one slow chunk (a lock wait) does not collapse it.
   void record(std::uint64_t rows, std::chrono::nanoseconds elapsed);
 
+  // Fixes the size at about `rows` rows copied per chunk (a user's choice wins over the measured
+  // rate) or, with nullopt, returns to sizing by the target time from the current size.
+  void pin(std::optional<std::uint64_t> rows);
+
+  // Feeds back how many rows a chunk of `asked` rows copied. Only a pinned size uses it: a source
+  // that sizes chunks as key spans copies fewer rows than asked across gaps, so the span widens
+  // (by at most a factor of 2 per chunk) until chunks copy about the pinned number of rows.
+  void record_copied(std::uint64_t asked, std::uint64_t copied);
+
  private:
   std::uint64_t rows_;
   std::chrono::milliseconds target_;
   std::uint64_t min_rows_;
   std::uint64_t max_rows_;
+  std::optional<std::uint64_t> pinned_;
 };
 
 // The backend's part of a copy: finding chunk boundaries and copying one key range into the
@@ -57,6 +67,7 @@ class Copier {
   const std::optional<replication::Row>& watermark() const { return watermark_; }
   std::uint64_t rows_copied() const { return rows_copied_; }
   std::uint64_t chunk_rows() const { return sizer_.rows(); }
+  void pin_chunk_rows(std::optional<std::uint64_t> rows) { sizer_.pin(rows); }
 
  private:
   CopySource& source_;

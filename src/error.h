@@ -15,6 +15,7 @@ enum class ExitCode : int {
   not_found = 4,         // the named table (or migration) does not exist
   preflight_failed = 5,  // the server or table does not meet a precondition for an online change
   stream = 6,            // the change stream cannot go on (binlog purged, slot lost)
+  aborted = 7,           // aborted on request (panic file or command) or by --critical-load
   interrupted = 130,     // stopped by SIGINT/SIGTERM after cleaning up
 };
 

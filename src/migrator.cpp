@@ -11,7 +11,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kProgressInterval{5000};
 constexpr milliseconds kDrainTimeout{60000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
 constexpr int kCatchUpPasses = 20;
@@ -49,7 +48,7 @@ class ShadowGuard {
 
 Migrator::Migrator(RebuildBackend& backend, const RebuildOptions& options,
                    const std::atomic<bool>& stop)
-    : backend_(backend), options_(options), stop_(stop) {}
+    : backend_(backend), options_(options), stop_(stop), control_(&passive_control()) {}
 
 void Migrator::check_stop() const {
   if (stop_.load()) {
@@ -59,6 +58,11 @@ void Migrator::check_stop() const {
     if (std::optional<std::string> reason = listener_->stop_reason()) {
       throw Error(ExitCode::failure, *reason + "; stopped, the original table is untouched");
     }
+  }
+  if (std::optional<std::string> reason = control_->abort_reason()) {
+    throw Error(ExitCode::aborted, "aborted (" + *reason +
+                                       "); the shadow table is dropped and the original table "
+                                       "is untouched");
   }
 }
 
@@ -94,14 +98,18 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
 }
 
 RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from) {
+  status_.table = options_.table;
   ShadowGuard guard(backend_);
   std::unique_ptr<replication::ChangeStream> change_stream = backend_.open_stream(from.position);
   StreamReader stream(*change_stream);
   read_position_ = from.position;
+  confirmable_ = from.position;
   watermark_ = from.watermark;
   spdlog::info("change stream started at {}", to_string(from.position));
   enter(Phase::expanding);
   total_rows_ = plan.estimated_rows;
+  status_.rows_estimated = total_rows_;
+  control_->event(MigrationEvent::rowcount_complete, status_);
   spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
                total_rows_, options_.chunk_time.count());
 
@@ -110,11 +118,19 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from
     applier.advance_watermark(*watermark_);
   }
   enter(Phase::backfilling);
+  control_->event(MigrationEvent::begin_copy, status_);
   copy_and_apply(stream, applier);
   DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
   check_stop();
+  status_.phase = MigrationPhase::verify;
+  report_progress(applier);
   verify(drain);
   check_stop();
+  // Held here, the shadow table keeps up with the stream exactly as during the catch-up passes.
+  control_->wait_for_cut_over(status_, keep_up_with(stream, applier));
+  check_stop();
+  status_.phase = MigrationPhase::cut_over;
+  report_progress(applier);
   // Catch up with what was written during verification before taking the write lock, so the
   // drain under the lock covers milliseconds of changes, not the seconds verification took.
   // Each pass covers what was written during the one before; stop once a pass is short, or no
@@ -175,10 +191,32 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
   }
 }
 
+std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, Applier& applier) {
+  return [this, &stream, &applier](bool flush) {
+    if (applier.held() + applier.pending() < kMaxHeldChanges) {
+      take(stream, applier, milliseconds(0));
+    }
+    if (flush) {
+      applier.flush();
+      save_checkpoint(false);
+      stream.confirm(confirmable_);
+    }
+    update_status(applier);
+    check_stop();
+  };
+}
+
 void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
   Copier copier(backend_, ChunkSizer(1000, options_.chunk_time), watermark_);
-  last_progress_ = Clock::now();
-  while (copier.copy_next_chunk()) {
+  status_.phase = MigrationPhase::copy;
+  const std::function<void(bool)> keep_up = keep_up_with(stream, applier);
+  for (;;) {
+    control_->wait_while_throttled(status_, keep_up);
+    copier.pin_chunk_rows(control_->chunk_rows());
+    status_.chunk_rows = copier.chunk_rows();
+    if (!copier.copy_next_chunk()) {
+      break;
+    }
     watermark_ = copier.watermark();
     applier.advance_watermark(*watermark_);
     // Held changes wait for the copy to reach their keys. Past the limit, stop taking from the
@@ -189,12 +227,14 @@ void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
     }
     applier.flush();
     save_checkpoint(false);
-    report_progress(copier.rows_copied(), applier, false);
+    status_.rows_copied = copier.rows_copied();
+    report_progress(applier);
     check_stop();
   }
   applier.finish_copy();
   summary_.rows_copied = copier.rows_copied();
-  report_progress(copier.rows_copied(), applier, true);
+  status_.rows_copied = copier.rows_copied();
+  report_progress(applier);
   drain_to(stream, applier, backend_.log_position());
 }
 
@@ -214,17 +254,23 @@ void Migrator::drain_to(StreamReader& stream, Applier& applier,
   spdlog::debug("drained to {} (target {}); {} changes applied so far", to_string(read_position_),
                 to_string(target), applier.applied());
   save_checkpoint(true);
-  stream.confirm(read_position_);
+  stream.confirm(confirmable_);
 }
 
 void Migrator::save_checkpoint(bool now) {
   // Called right after a flush: every change read so far whose key is up to the watermark is
   // in the shadow table; held changes are for keys the copy has yet to read.
-  if (!listener_ || (!now && Clock::now() - last_checkpoint_ < kCheckpointInterval)) {
+  if (!listener_) {
+    confirmable_ = read_position_;
+    return;
+  }
+  if (!now && Clock::now() - last_checkpoint_ < kCheckpointInterval) {
     return;
   }
   listener_->checkpoint(Checkpoint{watermark_, read_position_});
   last_checkpoint_ = Clock::now();
+  // The change log may forget what lies before a saved checkpoint, never more.
+  confirmable_ = read_position_;
 }
 
 void Migrator::verify(const DrainTo& drain) {
@@ -261,25 +307,16 @@ void Migrator::verify(const DrainTo& drain) {
                result.chunks);
 }
 
-void Migrator::report_progress(std::uint64_t copied, const Applier& applier, bool force) {
-  const auto now = Clock::now();
-  if (!force && now - last_progress_ < kProgressInterval) {
-    return;
-  }
-  last_progress_ = now;
-  const double seconds = std::max(1e-3, std::chrono::duration<double>(now - started_).count());
-  const double rate = static_cast<double>(copied) / seconds;
-  const double percent =
-      total_rows_ == 0 ? 100.0
-                       : 100.0 * static_cast<double>(copied) / static_cast<double>(total_rows_);
-  const double eta =
-      rate > 0 && total_rows_ > copied ? static_cast<double>(total_rows_ - copied) / rate : 0.0;
-  spdlog::info(
-      "copy {:.1f}% ({}/{} rows), {:.0f} rows/s, ETA {:.0f} s, stream lag {:.1f} s, {} changes "
-      "applied, {} held",
-      std::min(percent, 100.0), copied, total_rows_, rate, eta,
-      std::max<double>(0.0, static_cast<double>(stream_lag_.count()) / 1000.0), applier.applied(),
-      applier.held());
+void Migrator::update_status(const Applier& applier) {
+  status_.changes_applied = applier.applied();
+  status_.changes_held = applier.held();
+  status_.stream_lag = std::max(milliseconds(0), stream_lag_);
+  status_.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
+}
+
+void Migrator::report_progress(const Applier& applier) {
+  update_status(applier);
+  control_->status(status_);
 }
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "src/checkpoint.h"
+#include "src/migration_control.h"
 #include "src/rebuild_backend.h"
 #include "src/run_recorder.h"
 #include "src/stream_reader.h"
@@ -36,6 +37,9 @@ class Migrator {
   // Tells `listener` (not owned; may be null) each phase the run enters, and stops the run when
   // it gives a reason.
   void set_listener(PhaseListener* listener) { listener_ = listener; }
+  // Who steers the run (throttling, postponed cut-over, panic, progress output); without one
+  // the run is never paused and reports nothing.
+  void set_control(MigrationControl& control) { control_ = &control; }
 
   RebuildSummary execute();
   // Continues a killed run from its checkpoint (options.resume must be set): adopts the shadow
@@ -45,7 +49,8 @@ class Migrator {
  private:
   RebuildSummary rebuild(const RebuildPlan& plan, const Checkpoint& from);
   void copy_and_apply(StreamReader& stream, Applier& applier);
-  // Hands the listener a checkpoint, at most every few seconds unless `now`.
+  // Hands the listener a checkpoint, at most every few seconds unless `now`; moves
+  // confirmable_ along.
   void save_checkpoint(bool now);
   void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
@@ -53,20 +58,27 @@ class Migrator {
   void verify(const DrainTo& drain);
   void drop_old_table();
   void enter(Phase phase);
-  void report_progress(std::uint64_t copied, const Applier& applier, bool force);
+  // What the control calls while it holds the run: reads the stream (within the held-changes
+  // limit), writes to the shadow table when `flush`, refreshes status_, checks for a stop.
+  std::function<void(bool flush)> keep_up_with(StreamReader& stream, Applier& applier);
+  void update_status(const Applier& applier);
+  void report_progress(const Applier& applier);
   void check_stop() const;
 
   RebuildBackend& backend_;
   RebuildOptions options_;
   const std::atomic<bool>& stop_;
   PhaseListener* listener_ = nullptr;
+  MigrationControl* control_;
+  MigrationStatus status_;
   std::uint64_t total_rows_ = 0;
   replication::Position read_position_;
   std::optional<replication::Row> watermark_;  // the copy's: every key up to it is copied
   std::chrono::steady_clock::time_point last_checkpoint_;
+  // How far the change log may be confirmed: the position of the last saved checkpoint.
+  replication::Position confirmable_;
   std::chrono::milliseconds stream_lag_{0};  // now minus the commit time of the last change read
   std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_progress_;
   RebuildSummary summary_;
 };
 

@@ -89,3 +89,23 @@ TEST_CASE("the copier covers every key exactly once, in order, and resumes from 
   REQUIRE(resumed.copied.size() == 1);
   CHECK(resumed.copied.front() == std::pair<int, int>{2000, 2500});
 }
+
+TEST_CASE("a pinned chunk size holds, and widens a key span across gaps to copy that many rows") {
+  ChunkSizer sizer(1000, 500ms);
+  sizer.pin(300);
+  CHECK(sizer.rows() == 300);
+  sizer.record(300, 10s);  // the measured time no longer matters
+  sizer.record_copied(300, 300);
+  CHECK(sizer.rows() == 300);
+  sizer.record_copied(300, 0);  // an empty span: twice as wide next time
+  CHECK(sizer.rows() == 600);
+  sizer.record_copied(600, 0);
+  CHECK(sizer.rows() == 1200);
+  sizer.record_copied(1200, 1200);  // dense again: back toward 300, by halves
+  CHECK(sizer.rows() == 600);
+  sizer.record_copied(600, 600);
+  CHECK(sizer.rows() == 300);
+  sizer.pin(std::nullopt);
+  sizer.record(300, 250ms);  // sizing by time again
+  CHECK(sizer.rows() == 600);
+}

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/dsn.h"
+
+namespace sluice {
+
+// How far one replica is behind; nullopt when it is not replicating at all (stopped, broken),
+// which throttles like an unbounded lag.
+struct ReplicaLag {
+  std::string replica;
+  std::optional<std::chrono::milliseconds> lag;
+};
+
+// The server-side readings the throttler asks for about once a second, on a session of its
+// own so a probe never waits behind a chunk. One implementation per server family:
+// mysql::MysqlLoadProbe (SHOW GLOBAL STATUS, replicas' SHOW SLAVE STATUS), postgres::PgLoadProbe
+// (pg_stat_activity, pg_stat_replication).
+class LoadProbe {
+ public:
+  virtual ~LoadProbe() = default;
+
+  // The current value of each named metric. Throws Error(ExitCode::usage) for a name the
+  // server does not report, and Error for a failed query.
+  virtual std::map<std::string, double> load(const std::vector<std::string>& names) = 0;
+
+  // The lag of each replica that throttles the copy.
+  virtual std::vector<ReplicaLag> replica_lag() = 0;
+
+  // Runs the user's --throttle-query and returns its first column as a number (NULL or no row
+  // is 0). Throws Error when the query fails or returns something that is not a number.
+  virtual double throttle_query(const std::string& sql) = 0;
+};
+
+// Connects a probe to the server of `dsn`. `replicas` are DSNs (MySQL: replicas to connect to,
+// sharing the password; PostgreSQL: application_name values of standbys in
+// pg_stat_replication, all standbys when empty).
+std::unique_ptr<LoadProbe> connect_load_probe(const Dsn& dsn,
+                                              const std::optional<std::string>& password,
+                                              const std::vector<std::string>& replicas);
+
+}  // namespace sluice
