@@ -56,6 +56,56 @@ bool phase_in_progress(Phase phase) {
   return phase == Phase::planned || phase == Phase::expanding || phase == Phase::backfilling;
 }
 
+bool layout_needs_upgrade(int version, const std::string& where) {
+  if (version > PhaseStore::kSchemaVersion) {
+    throw Error(ExitCode::preflight_failed,
+                "sluice's phase metadata in " + where + " has layout version " +
+                    std::to_string(version) + ", newer than this sluice understands (" +
+                    std::to_string(PhaseStore::kSchemaVersion) + "); run a newer sluice");
+  }
+  return version < PhaseStore::kSchemaVersion;
+}
+
+MigrationRecord record_from_row(const std::vector<std::optional<std::string>>& row) {
+  MigrationRecord record;
+  record.id = std::stoll(row.at(0).value_or("0"));
+  record.name = row[1].value_or("");
+  record.table = row[2].value_or("");
+  record.operation = row[3].value_or("");
+  record.spec = row[4].value_or("");
+  record.phase = parse_phase(row[5].value_or("")).value_or(Phase::aborted);
+  record.checkpoint = row[6].value_or("");
+  record.grace_seconds = std::stoll(row[7].value_or("0"));
+  record.owner = row[8].value_or("");
+  record.lease_until = row[9].value_or("");
+  const std::string alive = row[10].value_or("0");
+  record.lease_alive = alive == "1" || alive == "t";
+  record.error = row[11].value_or("");
+  for (std::size_t i = 0; i < all_phases().size(); ++i) {
+    if (row.at(12 + i)) {
+      record.entered[all_phases()[i]] = *row[12 + i];
+    }
+  }
+  return record;
+}
+
+void claim_table(PhaseStore& store, const MigrationRecord& record, const std::string& owner,
+                 const std::vector<MigrationRecord>& in_progress) {
+  for (const MigrationRecord& other : in_progress) {
+    if (other.lease_alive) {
+      throw Error(ExitCode::preflight_failed,
+                  "migration '" + other.name + "' of " + record.table + " is in progress (" +
+                      std::string(phase_name(other.phase)) + ") and run by " + other.owner +
+                      ", whose lease runs until " + other.lease_until +
+                      " UTC; wait for it to end (a stopped runner's lease expires within " +
+                      std::to_string(PhaseStore::kLeaseSeconds) + " s)");
+    }
+    store.set_phase(
+        other.id, Phase::aborted,
+        "its runner " + other.owner + " stopped renewing its lease; taken over by " + owner);
+  }
+}
+
 std::unique_ptr<PhaseStore> connect_phase_store(const Dsn& dsn,
                                                 const std::optional<std::string>& password,
                                                 const std::optional<std::string>& schema,

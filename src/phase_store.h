@@ -86,6 +86,22 @@ class PhaseStore {
   virtual void save_checkpoint(std::int64_t id, const std::string& checkpoint) = 0;
 };
 
+// The columns every PhaseStore selects, in this order, for record_from_row: id, name,
+// table_name, operation, spec, phase, checkpoint, grace_seconds, owner, lease_until (text, UTC),
+// lease alive (a boolean as the server prints it), error, then one `<phase>_at` per phase in
+// all_phases() order.
+MigrationRecord record_from_row(const std::vector<std::optional<std::string>>& row);
+
+// Before `owner` starts `record`: throws Error(ExitCode::preflight_failed) naming the runner when
+// one of `in_progress` (the table's migrations in progress) holds a live lease, and marks those
+// whose lease expired as aborted in `store`.
+void claim_table(PhaseStore& store, const MigrationRecord& record, const std::string& owner,
+                 const std::vector<MigrationRecord>& in_progress);
+
+// Whether a stored layout `version` needs upgrading to kSchemaVersion. Throws
+// Error(ExitCode::preflight_failed) for a newer layout; `where` names its place for the message.
+bool layout_needs_upgrade(int version, const std::string& where);
+
 // Opens the phase metadata of the server behind `dsn`. `schema` overrides where it lives
 // (MySQL default: the DSN's database, else `fallback_schema`; PostgreSQL default: "sluice").
 std::unique_ptr<PhaseStore> connect_phase_store(const Dsn& dsn,

@@ -72,13 +72,7 @@ int MysqlPhaseStore::schema_version() {
 void MysqlPhaseStore::ensure_schema() {
   NamedLock lock(*connection_, "sluice_metadata:" + schema_);
   const int version = schema_version();
-  if (version > kSchemaVersion) {
-    throw Error(ExitCode::preflight_failed,
-                "sluice's phase metadata in " + quote(schema_) + " has layout version " +
-                    std::to_string(version) + ", newer than this sluice understands (" +
-                    std::to_string(kSchemaVersion) + "); run a newer sluice");
-  }
-  if (version == kSchemaVersion) {
+  if (!layout_needs_upgrade(version, quote(schema_))) {
     return;
   }
   try {
@@ -157,25 +151,7 @@ std::vector<MigrationRecord> MysqlPhaseStore::select(const std::string& where) {
       phase_times + " FROM " + migrations_ + " WHERE " + where + " ORDER BY id");
   std::vector<MigrationRecord> records;
   for (const ResultRow& row : rows) {
-    MigrationRecord record;
-    record.id = std::stoll(row[0].value_or("0"));
-    record.name = row[1].value_or("");
-    record.table = row[2].value_or("");
-    record.operation = row[3].value_or("");
-    record.spec = row[4].value_or("");
-    record.phase = parse_phase(row[5].value_or("")).value_or(Phase::aborted);
-    record.checkpoint = row[6].value_or("");
-    record.grace_seconds = std::stoll(row[7].value_or("0"));
-    record.owner = row[8].value_or("");
-    record.lease_until = row[9].value_or("");
-    record.lease_alive = row[10].value_or("0") == "1";
-    record.error = row[11].value_or("");
-    for (std::size_t i = 0; i < all_phases().size(); ++i) {
-      if (row[12 + i]) {
-        record.entered[all_phases()[i]] = *row[12 + i];
-      }
-    }
-    records.push_back(std::move(record));
+    records.push_back(record_from_row(row));
   }
   return records;
 }
@@ -206,20 +182,9 @@ std::int64_t MysqlPhaseStore::start(const MigrationRecord& record, const std::st
           std::string(in_progress.empty() ? "" : ", ") + "'" + std::string(phase_name(phase)) + "'";
     }
   }
-  for (const MigrationRecord& other :
-       select("table_name = " + connection_->quote_literal(record.table) + " AND phase IN (" +
-              in_progress + ")")) {
-    if (other.lease_alive) {
-      throw Error(ExitCode::preflight_failed,
-                  "migration '" + other.name + "' of " + record.table + " is in progress (" +
-                      std::string(phase_name(other.phase)) + ") and run by " + other.owner +
-                      ", whose lease runs until " + other.lease_until +
-                      " UTC; wait for it to end (a stopped runner's lease expires within " +
-                      std::to_string(kLeaseSeconds) + " s)");
-    }
-    set_phase(other.id, Phase::aborted,
-              "its runner " + other.owner + " stopped renewing its lease; taken over by " + owner);
-  }
+  claim_table(*this, record, owner,
+              select("table_name = " + connection_->quote_literal(record.table) +
+                     " AND phase IN (" + in_progress + ")"));
   connection_->execute("INSERT INTO " + migrations_ +
                        " (name, table_name, operation, spec, phase, planned_at, grace_seconds, "
                        "owner, lease_until) VALUES (" +

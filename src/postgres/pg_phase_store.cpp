@@ -72,13 +72,7 @@ void PgPhaseStore::ensure_schema() {
   // Concurrent runners upgrade once: the second waits here and then finds the new version.
   connection_->query("SELECT pg_advisory_xact_lock(hashtext($1))", {"sluice_metadata:" + schema_});
   const int version = schema_version();
-  if (version > kSchemaVersion) {
-    throw Error(ExitCode::preflight_failed,
-                "sluice's phase metadata in schema " + quote(schema_) + " has layout version " +
-                    std::to_string(version) + ", newer than this sluice understands (" +
-                    std::to_string(kSchemaVersion) + "); run a newer sluice");
-  }
-  if (version == kSchemaVersion) {
+  if (!layout_needs_upgrade(version, "schema " + quote(schema_))) {
     return;
   }
   try {
@@ -144,25 +138,7 @@ std::vector<MigrationRecord> PgPhaseStore::select(const std::string& where,
       params);
   std::vector<MigrationRecord> records;
   for (const ResultRow& row : rows) {
-    MigrationRecord record;
-    record.id = std::stoll(row[0].value_or("0"));
-    record.name = row[1].value_or("");
-    record.table = row[2].value_or("");
-    record.operation = row[3].value_or("");
-    record.spec = row[4].value_or("");
-    record.phase = parse_phase(row[5].value_or("")).value_or(Phase::aborted);
-    record.checkpoint = row[6].value_or("");
-    record.grace_seconds = std::stoll(row[7].value_or("0"));
-    record.owner = row[8].value_or("");
-    record.lease_until = row[9].value_or("");
-    record.lease_alive = row[10].value_or("f") == "t";
-    record.error = row[11].value_or("");
-    for (std::size_t i = 0; i < all_phases().size(); ++i) {
-      if (row[12 + i]) {
-        record.entered[all_phases()[i]] = *row[12 + i];
-      }
-    }
-    records.push_back(std::move(record));
+    records.push_back(record_from_row(row));
   }
   return records;
 }
@@ -188,20 +164,9 @@ std::int64_t PgPhaseStore::start(const MigrationRecord& record, const std::strin
     throw Error(ExitCode::usage,
                 "a migration named '" + record.name + "' is already recorded; choose another name");
   }
-  for (const MigrationRecord& other :
-       select("table_name = $1 AND phase IN ('planned', 'expanding', 'backfilling')",
-              {record.table})) {
-    if (other.lease_alive) {
-      throw Error(ExitCode::preflight_failed,
-                  "migration '" + other.name + "' of " + record.table + " is in progress (" +
-                      std::string(phase_name(other.phase)) + ") and run by " + other.owner +
-                      ", whose lease runs until " + other.lease_until +
-                      " UTC; wait for it to end (a stopped runner's lease expires within " +
-                      std::to_string(kLeaseSeconds) + " s)");
-    }
-    set_phase(other.id, Phase::aborted,
-              "its runner " + other.owner + " stopped renewing its lease; taken over by " + owner);
-  }
+  claim_table(*this, record, owner,
+              select("table_name = $1 AND phase IN ('planned', 'expanding', 'backfilling')",
+                     {record.table}));
   const std::optional<std::string> id = connection_->query_value(
       "INSERT INTO " + migrations_ +
           " (name, table_name, operation, spec, phase, planned_at, grace_seconds, owner, "
