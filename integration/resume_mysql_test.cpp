@@ -127,3 +127,64 @@ TEST_CASE("a checkpoint whose binlog was purged cannot be resumed; the run says 
       sluice::connect_phase_store(sluice::parse_dsn(server.dsn()), std::nullopt, std::nullopt);
   CHECK(store->find("rs-gone-1")->phase == Phase::aborted);
 }
+
+namespace {
+
+// Runs `sluice alter` on a fresh `table` with the cut-over postponed by a flag file and kills it
+// with SIGKILL once it waits there: everything is copied and verified, the swap not done.
+void kill_before_cut_over(const std::string& dsn, const std::string& table,
+                          const std::string& name) {
+  sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt)->ensure_schema();
+  auto db = mysql_admin();
+  db->execute("DELETE FROM sluice_migrations WHERE name = '" + name + "'");
+  db->execute("DROP TABLE IF EXISTS `" + table + "_sluice_old`");
+  const std::string flag = "/tmp/sluice-resume-test-postpone-" + name;
+  shell("touch " + flag);
+  SluiceProcess run({"alter", "--dsn", dsn, "--table", table, "--alter",
+                     "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--name", name,
+                     "--postpone-cutover-flag-file", flag, "--json", "--status-interval", "0.2"});
+  REQUIRE(run.wait_for("\"state\":\"waiting\"", std::chrono::milliseconds(120000)));
+  CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+  shell("rm -f " + flag);
+}
+
+}  // namespace
+
+TEST_CASE("a run killed during its cut-over resumes: the sentry goes and the cut-over is redone") {
+  const std::string dsn = server_dsn(ServerKind::mysql);
+  auto db = mysql_admin();
+  create_typed_table(*db, "rs_cut", "rs_cut_twin", 3000, false);
+  TableWriter writer(sluice::parse_dsn(dsn), "rs_cut", "rs_cut_twin");
+  writer.start();
+  kill_before_cut_over(dsn, "rs_cut", "rs-cut-1");
+  // What a kill between creating the sentry and the swap leaves: the sentry, the shadow table.
+  db->execute("CREATE TABLE rs_cut_sluice_old (sentry INT) COMMENT 'sluice cut-over sentry'");
+  expire_lease(*db, "rs-cut-1");
+  RunResult resumed = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-cut-1"});
+  writer.stop();
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("dropped the sentry") != std::string::npos);
+  CHECK(exists(*db, "_rs_cut_old"));
+  CHECK_FALSE(exists(*db, "rs_cut_sluice_old"));
+  CHECK(table_rows(*db, "rs_cut", "rs_cut_twin") == table_rows(*db, "rs_cut_twin", "rs_cut"));
+}
+
+TEST_CASE("a run killed right after its swap resumes by recording the swap") {
+  const std::string dsn = server_dsn(ServerKind::mysql);
+  auto db = mysql_admin();
+  create_typed_table(*db, "rs_swap", "rs_swap_twin", 3000, false);
+  kill_before_cut_over(dsn, "rs_swap", "rs-swap-1");
+  // What a kill after the RENAME leaves (no writes run here: the shadow is complete).
+  db->execute("RENAME TABLE rs_swap TO rs_swap_sluice_old, rs_swap_sluice_new TO rs_swap");
+  expire_lease(*db, "rs-swap-1");
+  RunResult resumed = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-swap-1"});
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("had swapped the tables already") != std::string::npos);
+  CHECK(exists(*db, "_rs_swap_old"));
+  CHECK_FALSE(exists(*db, "rs_swap_sluice_old"));
+  CHECK(table_rows(*db, "rs_swap", "rs_swap_twin") == table_rows(*db, "rs_swap_twin", "rs_swap"));
+  auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
+  CHECK(store->find("rs-swap-1")->phase == Phase::switched);
+}

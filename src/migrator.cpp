@@ -88,6 +88,11 @@ RebuildSummary Migrator::execute() {
 
 RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
   started_ = Clock::now();
+  if (backend_.complete_interrupted_swap(options_.table)) {
+    enter(Phase::switched);
+    summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
+    return summary_;
+  }
   const RebuildPlan& plan = backend_.plan(options_);
   backend_.attach_shadow();
   spdlog::info("resuming: the copy goes on after key {}, the change stream at {}",

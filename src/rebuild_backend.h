@@ -90,6 +90,12 @@ class RebuildBackend : public CopySource, public ShadowWriter {
 
   // Creates the shadow table and checks the planned column mapping against it.
   virtual void create_shadow() = 0;
+  // For a resumed run, before plan(): settles a cut-over the killed run was in the middle of.
+  // When the tables had been swapped (the shadow is gone, the old table holds the swap's name),
+  // gives the old table its kept name and returns true: the migration is done. When they had
+  // not, drops the run's sentry so the cut-over can be tried again, and returns false.
+  virtual bool complete_interrupted_swap(const std::string& table) = 0;
+
   // Adopts the shadow table a killed run created (RebuildOptions::resume) and checks it against
   // the plan. Throws Error(ExitCode::preflight_failed), changing nothing, when it does not match.
   virtual void attach_shadow() = 0;

@@ -49,6 +49,11 @@ ddl::QualifiedName swap_name(const ddl::QualifiedName& table) {
 ddl::QualifiedName shadow_name(const ddl::QualifiedName& table) {
   return {table.schema, table.name + std::string(kShadowSuffix)};
 }
+
+// Where the old table is kept after the swap.
+ddl::QualifiedName old_name(const ddl::QualifiedName& table) {
+  return {table.schema, "_" + table.name + "_old"};
+}
 // How long the cut-over waits to see its RENAME queued behind the write lock.
 constexpr milliseconds kRenameQueueWait{3000};
 
@@ -197,6 +202,41 @@ bool MysqlRebuild::table_exists(const ddl::QualifiedName& name) {
               .empty();
 }
 
+bool MysqlRebuild::is_sentry(const ddl::QualifiedName& name) {
+  return main_->query_value(
+             "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE "
+             "TABLE_SCHEMA = " +
+             main_->quote_literal(name.schema) +
+             " AND TABLE_NAME = " + main_->quote_literal(name.name)) == kSentryComment;
+}
+
+bool MysqlRebuild::complete_interrupted_swap(const std::string& table) {
+  const ddl::QualifiedName name = resolve_table_name(dsn_, table);
+  const ddl::QualifiedName swap = swap_name(name);
+  if (!table_exists(swap)) {
+    return false;
+  }
+  if (is_sentry(swap)) {
+    // The RENAME queued behind it failed or never ran: the table is the original.
+    main_->execute("DROP TABLE " + quote(swap));
+    spdlog::info("dropped the sentry {} of the interrupted cut-over", quote(swap));
+    return false;
+  }
+  if (table_exists(shadow_name(name))) {
+    throw Error(ExitCode::preflight_failed,
+                quote(swap) +
+                    " exists and is not sluice's sentry, yet the shadow table was not "
+                    "swapped in; rename or drop it, then resume again");
+  }
+  const ddl::QualifiedName old = old_name(name);
+  main_->execute("RENAME TABLE " + quote(swap) + " TO " + quote(old));
+  spdlog::info(
+      "the killed run had swapped the tables already: {} has the new schema, the old "
+      "table is kept as {}",
+      quote(name), quote(old));
+  return true;
+}
+
 ddl::QualifiedName MysqlRebuild::resolve_table(const std::string& table) {
   return resolve_table_name(dsn_, table);
 }
@@ -246,7 +286,7 @@ const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
                     "64-character limit");
   }
   plan_.shadow = shadow_name(table);
-  plan_.old = {table.schema, "_" + table.name + "_old"};
+  plan_.old = old_name(table);
   swap_ = swap_name(table);
   if (table_exists(swap_)) {
     throw Error(ExitCode::preflight_failed,
@@ -853,11 +893,7 @@ std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
     main_->execute("DROP TABLE " + quote(shadow));
     dropped.push_back(quote(shadow));
   }
-  const std::optional<std::string> comment = main_->query_value(
-      "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-      main_->quote_literal(sentry.schema) +
-      " AND TABLE_NAME = " + main_->quote_literal(sentry.name));
-  if (comment && *comment == kSentryComment) {
+  if (is_sentry(sentry)) {
     main_->execute("DROP TABLE " + quote(sentry));
     dropped.push_back(quote(sentry));
   }

@@ -24,6 +24,7 @@ class MysqlRebuild : public RebuildBackend {
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
   void attach_shadow() override;
+  bool complete_interrupted_swap(const std::string& table) override;
   void drop_shadow() override;
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
@@ -45,6 +46,8 @@ class MysqlRebuild : public RebuildBackend {
  private:
   std::unique_ptr<Connection> open_session();
   bool table_exists(const ddl::QualifiedName& name);
+  // Whether `name` is a cut-over sentry (it carries the sentry's comment).
+  bool is_sentry(const ddl::QualifiedName& name);
   std::optional<replication::Row> read_key(Connection& connection, const std::string& sql);
   std::string range_predicate(const std::optional<replication::Row>& after,
                               const std::optional<replication::Row>& up_to) const;
