@@ -1,0 +1,112 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/dsn.h"
+#include "src/postgres/pg_connection.h"
+#include "src/rebuild_backend.h"
+
+namespace sluice::postgres {
+
+// The RebuildBackend for PostgreSQL 15: a shadow table made with CREATE TABLE … (LIKE …
+// INCLUDING ALL) plus the user's ALTER, with the table's comment, storage parameters, owner,
+// grants and row-level security policies; a chunked INSERT … SELECT copy in key order; a
+// publication and logical replication slot (sluice_alter_<table oid>) created before the copy
+// for the change stream; hash-sum chunk checksums inside one exported snapshot of both tables;
+// and a cut-over in one transaction under ACCESS EXCLUSIVE with a bounded lock_timeout that
+// also carries identity and owned sequences, and index names, over to the new table.
+//
+// Refused up front (sluice check explains each): foreign keys to or from the table, views
+// depending on it, triggers, and keys other than integer or numeric columns.
+class PostgresRebuild : public RebuildBackend {
+ public:
+  PostgresRebuild(const Dsn& dsn, const std::optional<std::string>& password);
+
+  const RebuildPlan& plan(const RebuildOptions& options) override;
+  bool apply_in_place(const RebuildOptions& options) override;
+  void create_shadow() override;
+  void drop_shadow() override;
+  replication::Position log_position() override;
+  std::unique_ptr<replication::ChangeStream> open_stream(
+      const replication::Position& start) override;
+  VerifyResult verify(const DrainTo& drain_to) override;
+  CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
+
+  std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
+                                            std::uint64_t rows) override;
+  std::uint64_t copy_range(const std::optional<replication::Row>& after,
+                           const replication::Row& up_to) override;
+  void replace_rows(const std::vector<replication::Row>& delete_keys,
+                    const std::vector<replication::Row>& rows,
+                    const std::vector<replication::Row>& fill_from) override;
+
+  std::vector<std::string> cleanup(const std::string& table) override;
+
+ private:
+  // A key range as SQL with its parameters.
+  struct Predicate {
+    std::string sql;
+    Params params;
+  };
+  // A sequence feeding a column of the table: an identity column's own sequence (the shadow has
+  // a new one, which must continue where the old one stands) or a serial's owned sequence (the
+  // shadow's default already calls it; only its ownership moves).
+  struct SequenceMove {
+    std::string column;
+    std::string source;  // as pg_get_serial_sequence prints it: quoted, schema-qualified
+    std::string source_name;
+    std::optional<std::string> shadow;  // the shadow's identity sequence, quoted
+  };
+
+  std::unique_ptr<Connection> open_session();
+  bool table_exists(const ddl::QualifiedName& name);
+  std::string slot_name(const std::string& table_oid) const;
+  void describe_source(const ddl::QualifiedName& table);
+  std::vector<std::string> copy_statements(const ddl::QualifiedName& table);
+  Predicate range(const std::optional<replication::Row>& after,
+                  const replication::Row& up_to) const;
+  std::optional<replication::Row> read_key(Connection& connection, const std::string& sql,
+                                           const Params& params);
+  std::optional<replication::Row> offset_chunk_end(Connection& connection,
+                                                   const std::optional<replication::Row>& after,
+                                                   std::uint64_t rows);
+  // A row image ready to insert: its unchanged-TOAST values filled in.
+  struct Completed {
+    replication::Row values;
+    std::vector<bool> from_shadow;  // per value: read from the shadow, already converted
+    bool keep = true;               // false: the row is gone from the source, skip it
+  };
+  // Fills unchanged-TOAST values of `rows` from the shadow rows under `fill_from`, else from the
+  // source.
+  std::vector<Completed> fill_unchanged(const std::vector<replication::Row>& rows,
+                                        const std::vector<replication::Row>& fill_from);
+  void insert_rows(const std::vector<Completed>& rows);
+  bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
+                    std::chrono::milliseconds& write_block);
+  std::vector<std::string> index_renames(Connection& connection);
+
+  Dsn dsn_;
+  std::optional<std::string> password_;
+  std::unique_ptr<Connection> main_;
+  std::unique_ptr<Connection> apply_;
+  RebuildOptions options_;
+  RebuildPlan plan_;
+  std::string table_oid_;
+  std::vector<std::string> source_types_;  // format_type() of each source column
+  std::string quoted_source_;
+  std::string quoted_shadow_;
+  std::string target_columns_;                   // the mapped columns, quoted, comma separated
+  std::string select_columns_;                   // per mapped column, the value for the new column
+  std::string values_columns_;                   // the mapped columns' names for a VALUES alias
+  std::vector<std::string> select_expressions_;  // select_columns_, one per mapped column
+  std::vector<std::string> shadow_types_;        // format_type() of each mapped shadow column
+  std::vector<std::string> key_;                 // key columns, quoted
+  std::vector<std::size_t> key_in_mapped_;       // where each key column sits in a mapped image
+  std::vector<SequenceMove> sequences_;
+  bool force_row_security_ = false;
+};
+
+}  // namespace sluice::postgres
