@@ -1,0 +1,321 @@
+// `sluice alter` against a real PostgreSQL 15 while an application writes: every run ends with a
+// full row-for-row comparison of the migrated table with a twin table that received the same
+// writes.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "integration/pg_table_writer.h"
+#include "integration/support.h"
+
+using sluice::ServerKind;
+using namespace sluice::test;
+
+namespace {
+
+using Rows = std::vector<std::vector<std::optional<std::string>>>;
+
+std::string dsn() {
+  return server_dsn(ServerKind::postgres);
+}
+
+bool exists(sluice::postgres::Connection& db, const std::string& table) {
+  return db.query_value("SELECT to_regclass($1)::text", {"public.\"" + table + "\""}).has_value();
+}
+
+std::string column_type(sluice::postgres::Connection& db, const std::string& table,
+                        const std::string& column) {
+  return db
+      .query_value(
+          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
+          {"public.\"" + table + "\"", column})
+      .value_or("");
+}
+
+std::string sluice_objects(sluice::postgres::Connection& db) {
+  return db
+      .query_value(
+          "SELECT string_agg(n, ', ') FROM (SELECT slot_name::text AS n FROM "
+          "pg_replication_slots WHERE slot_name LIKE 'sluice_alter%' UNION ALL SELECT "
+          "pubname::text FROM pg_publication WHERE pubname LIKE 'sluice_alter%') o")
+      .value_or("");
+}
+
+std::string describe(const std::vector<std::optional<std::string>>& row) {
+  std::string out = "(";
+  for (const auto& value : row) {
+    const std::string text = value.value_or("NULL");
+    out += (out.size() > 1 ? ", " : "") + (text.size() > 40 ? text.substr(0, 40) + "…" : text);
+  }
+  return out + ")";
+}
+
+std::string first_difference(const Rows& migrated, const Rows& expected) {
+  for (std::size_t i = 0; i < std::max(migrated.size(), expected.size()); ++i) {
+    if (i >= migrated.size() || i >= expected.size() || migrated[i] != expected[i]) {
+      return "row " + std::to_string(i) + ": migrated " +
+             (i < migrated.size() ? describe(migrated[i]) : "none") + ", expected " +
+             (i < expected.size() ? describe(expected[i]) : "none");
+    }
+  }
+  return "no difference";
+}
+
+// Migrates `table` with `alter` while a writer runs, then compares it with its twin.
+RunResult migrate_under_load(const std::string& table, const std::string& alter, int rows,
+                             bool composite, const std::vector<std::string>& extra = {}) {
+  auto db = postgres_admin();
+  const std::string twin = table + "_twin";
+  create_pg_table(*db, table, twin, rows, composite);
+  PgTableWriter writer(sluice::parse_dsn(dsn()), table, twin);
+  writer.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<std::string> args = {"alter",   "--dsn", dsn(),       "--table",      table,
+                                   "--alter", alter,   "--execute", "--chunk-time", "20"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunResult run = run_sluice(args);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  writer.stop();
+  INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(writer.transactions() > 0);
+  MESSAGE(table << ": the writer committed " << writer.transactions() << " transactions and "
+                << "rolled back " << writer.rollbacks());
+  CHECK(exists(*db, "_" + table + "_old"));
+  CHECK_FALSE(exists(*db, "_" + table + "_new"));
+  CHECK(sluice_objects(*db).empty());
+  const Rows migrated = pg_table_rows(*db, table, table);
+  const Rows expected = pg_table_rows(*db, twin, table);
+  CHECK(migrated.size() == expected.size());
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+  // The generated column is recomputed by the new table.
+  CHECK(db->query_value("SELECT count(*) FROM \"" + table +
+                        "\" WHERE doubled IS DISTINCT FROM code * 2") == "0");
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("change types (key integer to bigint, varchar to text, text to jsonb USING) under load") {
+  RunResult run = migrate_under_load("pg_types",
+                                     "ALTER COLUMN id TYPE bigint, ALTER COLUMN k TYPE bigint, "
+                                     "ALTER COLUMN name TYPE text, ALTER COLUMN doc TYPE jsonb "
+                                     "USING doc::jsonb",
+                                     20000, false);
+  auto db = postgres_admin();
+  CHECK(column_type(*db, "pg_types", "id") == "bigint");
+  CHECK(column_type(*db, "pg_types", "name") == "text");
+  CHECK(column_type(*db, "pg_types", "doc") == "jsonb");
+  CHECK(run.out.find("rows verified") != std::string::npos);
+  CHECK(run.err.find("writes were blocked for") != std::string::npos);
+  // The key's unique constraint kept its name, so ON CONFLICT ON CONSTRAINT still works.
+  CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = 'pg_types'::regclass "
+                        "AND contype = 'p'") == "pg_types_pkey");
+}
+
+TEST_CASE("add a column with a default, drop a column, add a CHECK constraint, under load") {
+  migrate_under_load("pg_multi",
+                     "ADD COLUMN note text NOT NULL DEFAULT 'n/a', DROP COLUMN legacy, "
+                     "ADD CONSTRAINT amount_range CHECK (amount > -100000)",
+                     8000, false, {"--force-rebuild"});
+  auto db = postgres_admin();
+  CHECK(column_type(*db, "pg_multi", "note") == "text");
+  CHECK(column_type(*db, "pg_multi", "legacy").empty());
+  CHECK(db->query_value("SELECT count(*) FROM pg_multi WHERE note = 'n/a'") ==
+        db->query_value("SELECT count(*) FROM pg_multi"));
+  CHECK(db->query_value("SELECT 1 FROM pg_constraint WHERE conname = 'amount_range'") == "1");
+}
+
+TEST_CASE("a composite primary key whose column type changes") {
+  migrate_under_load(
+      "pg_comp", "ALTER COLUMN a TYPE bigint, ALTER COLUMN amount TYPE numeric(14,4)", 6000, true);
+  auto db = postgres_admin();
+  CHECK(column_type(*db, "pg_comp", "a") == "bigint");
+}
+
+TEST_CASE("an empty table and a table of one row") {
+  migrate_under_load("pg_empty", "ALTER COLUMN k TYPE bigint", 0, false);
+  migrate_under_load("pg_one", "ALTER COLUMN k TYPE bigint", 1, false);
+}
+
+TEST_CASE("identity and serial sequences continue after the cut-over") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP TABLE IF EXISTS pg_ident, _pg_ident_old, pg_serial, _pg_serial_old CASCADE; "
+      "CREATE TABLE pg_ident (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v integer); "
+      "CREATE TABLE pg_serial (id serial PRIMARY KEY, v integer); "
+      "INSERT INTO pg_ident (v) SELECT g FROM generate_series(1, 500) g; "
+      "INSERT INTO pg_serial (v) SELECT g FROM generate_series(1, 500) g");
+  for (const std::string table : {"pg_ident", "pg_serial"}) {
+    RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", table, "--alter",
+                                "ALTER COLUMN v TYPE bigint", "--execute"});
+    INFO(table << ": " << run.out << run.err);
+    REQUIRE(run.exit_code == 0);
+    CHECK(db->query_value("INSERT INTO " + table + " (v) VALUES (0) RETURNING id") == "501");
+    CHECK(db->query_value("SELECT pg_get_serial_sequence('" + table + "', 'id')") ==
+          "public." + table + "_id_seq");
+    // The sequence no longer belongs to the old table: dropping it leaves the new one working.
+    db->execute("DROP TABLE _" + table + "_old");
+    CHECK(db->query_value("INSERT INTO " + table + " (v) VALUES (0) RETURNING id") == "502");
+  }
+}
+
+TEST_CASE("comments, storage parameters, grants and row security policies are kept") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP TABLE IF EXISTS pg_kept, _pg_kept_old CASCADE; DROP ROLE IF EXISTS kept_reader; "
+      "CREATE ROLE kept_reader; "
+      "CREATE TABLE pg_kept (id integer PRIMARY KEY, owner_name text, v integer CHECK (v >= 0)) "
+      "WITH (fillfactor = 70); "
+      "COMMENT ON TABLE pg_kept IS 'kept table'; COMMENT ON COLUMN pg_kept.v IS 'the value'; "
+      "GRANT SELECT, UPDATE ON pg_kept TO kept_reader; "
+      "ALTER TABLE pg_kept ENABLE ROW LEVEL SECURITY; "
+      "CREATE POLICY own_rows ON pg_kept FOR SELECT TO kept_reader USING (owner_name = "
+      "current_user); "
+      "INSERT INTO pg_kept SELECT g, 'u' || g, g FROM generate_series(1, 100) g");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_kept", "--alter",
+                              "ALTER COLUMN v TYPE bigint", "--execute"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(db->query_value("SELECT obj_description('pg_kept'::regclass, 'pg_class')") == "kept table");
+  CHECK(db->query_value("SELECT col_description('pg_kept'::regclass, 3)") == "the value");
+  CHECK(db->query_value("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
+                        "'pg_kept'::regclass") == "fillfactor=70");
+  CHECK(db->query_value("SELECT has_table_privilege('kept_reader', 'pg_kept', 'UPDATE')") == "t");
+  CHECK(db->query_value("SELECT relrowsecurity FROM pg_class WHERE oid = 'pg_kept'::regclass") ==
+        "t");
+  CHECK(db->query_value("SELECT count(*) FROM pg_policies WHERE tablename = 'pg_kept'") == "1");
+  CHECK_THROWS(db->execute("INSERT INTO pg_kept VALUES (1000, 'x', -1)"));
+}
+
+TEST_CASE("a dry run prints the plan and creates nothing") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_dry", "pg_dry_twin", 10, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_dry", "--alter",
+                              "ALTER COLUMN k TYPE bigint, DROP COLUMN data"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("key the copy walks: pg_dry_pkey (\"id\")") != std::string::npos);
+  CHECK(run.out.find("columns dropped:    \"data\"") != std::string::npos);
+  CHECK(run.out.find("CREATE TABLE \"public\".\"_pg_dry_new\" (LIKE \"public\".\"pg_dry\" "
+                     "INCLUDING ALL)") != std::string::npos);
+  CHECK(run.out.find("dry run: nothing was changed") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_dry_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_dry", "k") == "integer");
+}
+
+TEST_CASE("a nullable ADD COLUMN is applied in the catalog, without a copy") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_instant", "pg_instant_twin", 100, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_instant", "--alter",
+                              "ADD COLUMN extra integer", "--execute"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("applied the change in place") != std::string::npos);
+  CHECK(column_type(*db, "pg_instant", "extra") == "integer");
+  CHECK_FALSE(exists(*db, "_pg_instant_old"));
+}
+
+TEST_CASE("foreign keys to the table and dependent views are refused before anything is made") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_parent", "pg_parent_twin", 10, false);
+  db->execute(
+      "DROP TABLE IF EXISTS pg_child; DROP VIEW IF EXISTS pg_parent_view; "
+      "CREATE TABLE pg_child (id integer PRIMARY KEY, parent integer REFERENCES pg_parent)");
+  RunResult fk = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_parent", "--alter",
+                             "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(fk.exit_code == 5);
+  CHECK(fk.err.find("foreign keys") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_parent_new"));
+  CHECK(sluice_objects(*db).empty());
+  db->execute("DROP TABLE pg_child; CREATE VIEW pg_parent_view AS SELECT id, k FROM pg_parent");
+  RunResult view = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_parent", "--alter",
+                               "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(view.exit_code == 5);
+  CHECK(view.err.find("views") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_parent_new"));
+  CHECK(column_type(*db, "pg_parent", "k") == "integer");
+  db->execute("DROP VIEW pg_parent_view");
+}
+
+TEST_CASE("unique constraints, primary key changes and renames are refused") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_refuse", "pg_refuse_twin", 10, false);
+  for (const char* alter :
+       {"ADD CONSTRAINT k_unique UNIQUE (k)", "DROP CONSTRAINT pg_refuse_pkey",
+        "RENAME COLUMN k TO k2", "ALTER COLUMN k TYPE bigint; DROP TABLE pg_refuse"}) {
+    RunResult run = run_sluice(
+        {"alter", "--dsn", dsn(), "--table", "pg_refuse", "--alter", alter, "--execute"});
+    INFO(alter << ": " << run.err);
+    CHECK(run.exit_code != 0);
+    CHECK(run.err.find("sluice: error:") != std::string::npos);
+    CHECK_FALSE(exists(*db, "_pg_refuse_new"));
+    CHECK(exists(*db, "pg_refuse"));
+  }
+}
+
+TEST_CASE("a TRUNCATE during the copy stops the migration and leaves nothing behind") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_trunc", "pg_trunc_twin", 100000, false);
+  const std::string oid = *db->query_value("SELECT 'pg_trunc'::regclass::oid::text");
+  std::atomic<bool> finished{false};
+  std::atomic<bool> truncated{false};
+  std::thread truncate([&] {
+    auto session = postgres_admin();
+    // Once the slot exists, the TRUNCATE is in the change stream.
+    while (!finished) {
+      if (session->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                               {"sluice_alter_" + oid})) {
+        session->execute("TRUNCATE pg_trunc");
+        truncated = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_trunc", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "5"});
+  finished = true;
+  truncate.join();
+  REQUIRE(truncated);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code != 0);
+  CHECK(run.err.find("truncated") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_trunc_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_trunc", "k") == "integer");
+}
+
+TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed run") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_left", "pg_left_twin", 5, false);
+  const std::string name =
+      "sluice_alter_" + *db->query_value("SELECT 'pg_left'::regclass::oid::text");
+  // What a run killed with SIGKILL during the copy leaves behind.
+  db->execute("CREATE PUBLICATION " + name + " FOR TABLE pg_left");
+  db->query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", {name});
+  db->execute("CREATE TABLE _pg_left_new (LIKE pg_left INCLUDING ALL)");
+  RunResult refused = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_left", "--alter",
+                                  "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("sluice cleanup") != std::string::npos);
+  RunResult cleaned = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_left"});
+  INFO(cleaned.out << cleaned.err);
+  CHECK(cleaned.exit_code == 0);
+  CHECK(cleaned.out.find("dropped replication slot " + name) != std::string::npos);
+  CHECK(cleaned.out.find("dropped publication " + name) != std::string::npos);
+  CHECK(cleaned.out.find("dropped \"public\".\"_pg_left_new\"") != std::string::npos);
+  CHECK(sluice_objects(*db).empty());
+  CHECK_FALSE(exists(*db, "_pg_left_new"));
+  RunResult again = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_left", "--alter",
+                                "ALTER COLUMN k TYPE bigint", "--execute"});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  RunResult nothing = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_left"});
+  CHECK(nothing.out.find("nothing to clean up") != std::string::npos);
+  CHECK(exists(*db, "_pg_left_old"));
+}
