@@ -87,8 +87,8 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
   CHECK(exists(*db, "_" + table + "_old"));
   CHECK_FALSE(exists(*db, "_" + table + "_new"));
   CHECK(sluice_objects(*db).empty());
-  const Rows migrated = pg_table_rows(*db, table, table);
-  const Rows expected = pg_table_rows(*db, twin, table);
+  const Rows migrated = pg_table_rows(*db, table, twin, table);
+  const Rows expected = pg_table_rows(*db, twin, table, table);
   CHECK(migrated.size() == expected.size());
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
   // The generated column is recomputed by the new table.

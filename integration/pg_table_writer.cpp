@@ -56,13 +56,15 @@ void create_pg_table(postgres::Connection& db, const std::string& table, const s
 
 std::vector<std::vector<std::optional<std::string>>> pg_table_rows(postgres::Connection& db,
                                                                    const std::string& table,
+                                                                   const std::string& other,
                                                                    const std::string& types_from) {
   const std::vector<postgres::ResultRow> columns = db.query(
       "SELECT quote_ident(c.attname), format_type(m.atttypid, m.atttypmod) FROM pg_attribute c "
-      "JOIN pg_attribute m ON m.attrelid = $2::regclass AND m.attname = c.attname AND m.attnum "
-      "> 0 AND NOT m.attisdropped WHERE c.attrelid = $1::regclass AND c.attnum > 0 AND NOT "
+      "JOIN pg_attribute o ON o.attrelid = $2::regclass AND o.attname = c.attname AND NOT "
+      "o.attisdropped JOIN pg_attribute m ON m.attrelid = $3::regclass AND m.attname = c.attname "
+      "AND NOT m.attisdropped WHERE c.attrelid = $1::regclass AND c.attnum > 0 AND NOT "
       "c.attisdropped ORDER BY c.attnum",
-      {table, types_from});
+      {table, other, types_from});
   std::string select;
   for (const postgres::ResultRow& column : columns) {
     select += (select.empty() ? "" : ", ") + *column[0] + "::" + *column[1] + "::text";

@@ -64,10 +64,12 @@ class PgTableWriter {
 void create_pg_table(postgres::Connection& db, const std::string& table, const std::string& twin,
                      int rows, bool composite);
 
-// Every row of the columns both tables share, in key order, as text; the twin's values are cast
-// to the migrated table's column types first, so a migrated type prints as the twin's would.
+// Every row of `table` over the columns it shares with `other`, in key order, as text; values
+// are cast to the types the columns have in `types_from` (the migrated table) first, so a twin's
+// value prints as the migrated one would.
 std::vector<std::vector<std::optional<std::string>>> pg_table_rows(postgres::Connection& db,
                                                                    const std::string& table,
+                                                                   const std::string& other,
                                                                    const std::string& types_from);
 
 }  // namespace sluice::test
