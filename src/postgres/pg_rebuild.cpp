@@ -29,6 +29,7 @@ constexpr std::uint64_t kVerifyChunkRows = 50000;
 // PostgreSQL binds at most 65535 parameters per statement.
 constexpr std::size_t kStatementParams = 30000;
 constexpr const char* kLockTimeout = "55P03";
+constexpr const char* kUniqueViolation = "23505";
 constexpr const char* kIntegerTypes[] = {"int2", "int4", "int8"};
 
 std::string quote(const std::string& name) {
@@ -368,6 +369,8 @@ void PostgresRebuild::create_shadow() {
   values_columns_.clear();
   select_expressions_.clear();
   shadow_types_.clear();
+  shadow_hashed_.clear();
+  source_hashed_.clear();
   for (std::size_t column : plan_.mapped_columns) {
     const ColumnInfo& info = plan_.source.columns[column];
     const std::optional<std::string> shadow_type = main_->query_value(
@@ -388,9 +391,35 @@ void PostgresRebuild::create_shadow() {
     }
     select_expressions_.push_back(value);
     shadow_types_.push_back(*shadow_type);
+    // Verification hashes values with their type's hash function; a type without one (json,
+    // point, arrays of them) is hashed as its text.
+    const bool hashable =
+        main_
+            ->query_value(
+                "SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE "
+                "a.amname = 'hash' AND c.opcdefault AND c.opcintype = $1::regtype",
+                {*shadow_type})
+            .has_value();
+    shadow_hashed_ += std::string(shadow_hashed_.empty() ? "" : ", ") + quote(info.name) +
+                      (hashable ? "" : "::text");
+    source_hashed_ += std::string(source_hashed_.empty() ? "" : ", ") +
+                      (hashable ? value : "(" + value + ")::text");
     target_columns_ += (target_columns_.empty() ? "" : ", ") + quote(info.name);
     select_columns_ += (select_columns_.empty() ? "" : ", ") + value;
     values_columns_ += (values_columns_.empty() ? "" : ", ") + quote(info.name);
+  }
+  // Indexes that no constraint needs are built after the bulk copy, which is faster than
+  // maintaining them row by row; the applier finds rows by the key's index, which stays.
+  deferred_indexes_.clear();
+  for (const ResultRow& index : main_->query(
+           "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || "
+           "quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
+           "pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = $1::regclass AND NOT "
+           "i.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = "
+           "i.indexrelid) ORDER BY c.relname",
+           {quoted_shadow_})) {
+    main_->execute("DROP INDEX " + index[1].value_or(""));
+    deferred_indexes_.push_back(index[0].value_or(""));
   }
   sequences_.clear();
   for (const ColumnInfo& column : plan_.source.columns) {
@@ -515,15 +544,23 @@ std::optional<Row> PostgresRebuild::chunk_end(const std::optional<Row>& after, s
 }
 
 std::uint64_t PostgresRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
-  // ON CONFLICT DO NOTHING: a row may collide on a unique value with a row the applier wrote
-  // from a newer image; that row's own change is held until this chunk commits and then lands.
-  // The plan refuses ALTERs that add a unique constraint, where skipping would lose rows.
   const Predicate where = range(after, up_to);
+  const std::string insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
+                             ") OVERRIDING SYSTEM VALUE SELECT " + select_columns_ + " FROM " +
+                             quoted_source_ + " WHERE " + where.sql;
   std::uint64_t copied = 0;
-  main_->query_params("INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                          ") OVERRIDING SYSTEM VALUE SELECT " + select_columns_ + " FROM " +
-                          quoted_source_ + " WHERE " + where.sql + " ON CONFLICT DO NOTHING",
-                      where.params, &copied);
+  try {
+    main_->query_params(insert, where.params, &copied);
+  } catch (const ServerError& error) {
+    if (error.sqlstate() != kUniqueViolation) {
+      throw;
+    }
+    // A row collides on a unique value with a row the applier wrote from a newer image; its own
+    // change is held until this chunk commits and then lands, so the chunk skips it. (ON
+    // CONFLICT on every chunk would cost a speculative insertion per row.) The plan refuses
+    // ALTERs that add a unique constraint, where skipping would lose rows.
+    main_->query_params(insert + " ON CONFLICT DO NOTHING", where.params, &copied);
+  }
   return copied;
 }
 
@@ -686,7 +723,25 @@ void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
   }
 }
 
+void PostgresRebuild::build_deferred_indexes() {
+  for (const std::string& definition : deferred_indexes_) {
+    const auto started = std::chrono::steady_clock::now();
+    main_->execute(definition);
+    spdlog::info(
+        "built an index of the shadow table in {} ms: {}",
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started)
+            .count(),
+        definition);
+  }
+  deferred_indexes_.clear();
+}
+
 VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
+  if (!deferred_indexes_.empty()) {
+    build_deferred_indexes();
+    // Catch up with what was written meanwhile, so the drain under the lock below is short.
+    drain_to(log_position());
+  }
   std::unique_ptr<Connection> lock = open_session();
   std::unique_ptr<Connection> source_snapshot = open_session();
   std::unique_ptr<Connection> shadow_snapshot = open_session();
@@ -726,13 +781,14 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
   spdlog::info(
       "verification blocked writes for {} ms to take a consistent snapshot",
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked).count());
-  // Each side sums a hash of its rows' text, the source's values converted to the new types
-  // first, so equal rows hash equally; sums do not depend on row order.
+  // Each side XORs a hash of its rows, the source's values converted to the new types first,
+  // so equal rows hash equally; XOR does not depend on row order, and the key rules out
+  // duplicate rows cancelling out.
   auto checksum = [&](Connection& connection, const std::string& table, const std::string& values,
                       const Predicate& where) {
     return connection
-        .query_params("SELECT count(*), coalesce(sum(hashtextextended(ROW(" + values +
-                          ")::text, 0)), 0) FROM " + table + " WHERE " + where.sql,
+        .query_params("SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(" + values +
+                          "), 0)), 0) FROM " + table + " WHERE " + where.sql,
                       where.params)
         .front();
   };
@@ -741,9 +797,9 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
   while (std::optional<Row> end = offset_chunk_end(*source_snapshot, after, kVerifyChunkRows)) {
     const Predicate where = range(after, *end);
     std::future<ResultRow> shadow_sum = std::async(std::launch::async, [&] {
-      return checksum(*shadow_snapshot, quoted_shadow_, target_columns_, where);
+      return checksum(*shadow_snapshot, quoted_shadow_, shadow_hashed_, where);
     });
-    const ResultRow source = checksum(*source_snapshot, quoted_source_, select_columns_, where);
+    const ResultRow source = checksum(*source_snapshot, quoted_source_, source_hashed_, where);
     const ResultRow shadow = shadow_sum.get();
     ++result.chunks;
     result.rows += std::stoull(source[0].value_or("0"));

@@ -84,6 +84,7 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<Completed> fill_unchanged(const std::vector<replication::Row>& rows,
                                         const std::vector<replication::Row>& fill_from);
   void insert_rows(const std::vector<Completed>& rows);
+  void build_deferred_indexes();
   bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                     std::chrono::milliseconds& write_block);
   std::vector<std::string> index_renames(Connection& connection);
@@ -103,8 +104,11 @@ class PostgresRebuild : public RebuildBackend {
   std::string values_columns_;                   // the mapped columns' names for a VALUES alias
   std::vector<std::string> select_expressions_;  // select_columns_, one per mapped column
   std::vector<std::string> shadow_types_;        // format_type() of each mapped shadow column
-  std::vector<std::string> key_;                 // key columns, quoted
-  std::vector<std::size_t> key_in_mapped_;       // where each key column sits in a mapped image
+  std::string shadow_hashed_;  // the shadow's mapped columns as verification hashes them
+  std::string source_hashed_;  // the same values computed from the source
+  std::vector<std::string> deferred_indexes_;  // CREATE INDEX statements run after the copy
+  std::vector<std::string> key_;               // key columns, quoted
+  std::vector<std::size_t> key_in_mapped_;     // where each key column sits in a mapped image
   std::vector<SequenceMove> sequences_;
   bool force_row_security_ = false;
 };
