@@ -220,26 +220,81 @@ TEST_CASE("a nullable ADD COLUMN is applied in the catalog, without a copy") {
   CHECK_FALSE(exists(*db, "_pg_instant_old"));
 }
 
-TEST_CASE("foreign keys to the table and dependent views are refused before anything is made") {
+TEST_CASE("foreign keys to and from the table and dependent views follow it to the new table") {
   auto db = postgres_admin();
-  create_pg_table(*db, "pg_parent", "pg_parent_twin", 10, false);
   db->execute(
-      "DROP TABLE IF EXISTS pg_child; DROP VIEW IF EXISTS pg_parent_view; "
-      "CREATE TABLE pg_child (id integer PRIMARY KEY, parent integer REFERENCES pg_parent)");
-  RunResult fk = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_parent", "--alter",
-                             "ALTER COLUMN k TYPE bigint", "--execute"});
-  CHECK(fk.exit_code == 5);
-  CHECK(fk.err.find("foreign keys") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_parent_new"));
-  CHECK(sluice_objects(*db).empty());
-  db->execute("DROP TABLE pg_child; CREATE VIEW pg_parent_view AS SELECT id, k FROM pg_parent");
-  RunResult view = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_parent", "--alter",
+      "DROP TABLE IF EXISTS pg_child, pg_mid, _pg_mid_old, pg_top CASCADE; "
+      "CREATE TABLE pg_top (id integer PRIMARY KEY); "
+      "CREATE TABLE pg_mid (id integer PRIMARY KEY, top_id integer REFERENCES pg_top ON DELETE "
+      "CASCADE, v integer, note text); "
+      "CREATE TABLE pg_child (id integer PRIMARY KEY, mid_id integer NOT NULL REFERENCES pg_mid "
+      "(id)); "
+      "CREATE VIEW pg_mid_view WITH (security_barrier = true) AS SELECT id, top_id FROM pg_mid "
+      "WHERE top_id IS NOT NULL; "
+      "GRANT SELECT ON pg_mid_view TO PUBLIC; "
+      "INSERT INTO pg_top SELECT g FROM generate_series(1, 100) g; "
+      "INSERT INTO pg_mid SELECT g, g % 100 + 1, g, 'n' FROM generate_series(1, 3000) g; "
+      "INSERT INTO pg_child SELECT g, g FROM generate_series(1, 3000, 3) g");
+  RunResult run =
+      run_sluice({"alter", "--dsn", dsn(), "--table", "pg_mid", "--alter",
+                  "ALTER COLUMN v TYPE bigint, ALTER COLUMN note TYPE varchar(20)", "--execute"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.err.find("validated foreign key") != std::string::npos);
+  CHECK(column_type(*db, "pg_mid", "v") == "bigint");
+  // The child's foreign key now points at the new table, validated, and enforces.
+  CHECK(db->query_value("SELECT confrelid::regclass::text || ' ' || convalidated FROM "
+                        "pg_constraint WHERE conrelid = 'pg_child'::regclass AND contype = "
+                        "'f'") == "pg_mid true");
+  CHECK_THROWS(db->execute("INSERT INTO pg_child VALUES (100000, 999999)"));
+  CHECK_THROWS(db->execute("DELETE FROM pg_mid WHERE id = 1"));
+  db->execute(
+      "INSERT INTO pg_mid VALUES (5000, 1, 1, 'x'); INSERT INTO pg_child VALUES (5000, "
+      "5000)");
+  // The new table's own foreign key enforces and cascades; the old table's is gone.
+  CHECK(db->query_value("SELECT count(*) FROM pg_constraint WHERE conrelid = "
+                        "'_pg_mid_old'::regclass AND contype = 'f'") == "0");
+  CHECK_THROWS(db->execute("INSERT INTO pg_mid VALUES (6000, 424242, 1, 'x')"));
+  db->execute("DELETE FROM pg_child; DELETE FROM pg_top WHERE id = 2");
+  CHECK(db->query_value("SELECT count(*) FROM pg_mid WHERE top_id = 2") == "0");
+  // The view reads the new table and kept its options and grants.
+  CHECK(db->query_value("SELECT count(*) FROM pg_mid_view WHERE id = 5000") == "1");
+  CHECK(db->query_value("SELECT refobjid::regclass::text FROM pg_depend d JOIN pg_rewrite r ON "
+                        "r.oid = d.objid WHERE r.ev_class = 'pg_mid_view'::regclass AND "
+                        "d.refobjid <> r.ev_class AND d.refclassid = 'pg_class'::regclass "
+                        "LIMIT 1") == "pg_mid");
+  CHECK(db->query_value("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
+                        "'pg_mid_view'::regclass") == "security_barrier=true");
+  CHECK(db->query_value("SELECT has_table_privilege('public', 'pg_mid_view', 'SELECT')") == "t");
+}
+
+TEST_CASE("views reading a changed column, materialized views and self references are refused") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_viewed", "pg_viewed_twin", 10, false);
+  db->execute(
+      "DROP VIEW IF EXISTS pg_viewed_k; CREATE VIEW pg_viewed_k AS SELECT id, k FROM "
+      "pg_viewed");
+  RunResult changed = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
+                                  "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(changed.exit_code == 5);
+  CHECK(changed.err.find("pg_viewed_k reads column \"k\"") != std::string::npos);
+  db->execute(
+      "DROP VIEW pg_viewed_k; CREATE MATERIALIZED VIEW pg_viewed_m AS SELECT id FROM "
+      "pg_viewed");
+  RunResult materialized = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
+                                       "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(materialized.exit_code == 5);
+  CHECK(materialized.err.find("materialized") != std::string::npos);
+  db->execute(
+      "DROP MATERIALIZED VIEW pg_viewed_m; ALTER TABLE pg_viewed ADD COLUMN parent "
+      "integer REFERENCES pg_viewed (id)");
+  RunResult self = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
                                "ALTER COLUMN k TYPE bigint", "--execute"});
-  CHECK(view.exit_code == 5);
-  CHECK(view.err.find("views") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_parent_new"));
-  CHECK(column_type(*db, "pg_parent", "k") == "integer");
-  db->execute("DROP VIEW pg_parent_view");
+  CHECK(self.exit_code == 5);
+  CHECK(self.err.find("referencing itself") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_viewed_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_viewed", "k") == "integer");
 }
 
 TEST_CASE("unique constraints, primary key changes and renames are refused") {

@@ -26,10 +26,13 @@ using replication::ValueKind;
 using std::chrono::milliseconds;
 
 constexpr std::uint64_t kVerifyChunkRows = 50000;
+constexpr int kCatchUpPasses = 20;
+constexpr milliseconds kCaughtUp{100};
 // PostgreSQL binds at most 65535 parameters per statement.
 constexpr std::size_t kStatementParams = 30000;
 constexpr const char* kLockTimeout = "55P03";
 constexpr const char* kUniqueViolation = "23505";
+constexpr const char* kDeadlock = "40P01";
 constexpr const char* kIntegerTypes[] = {"int2", "int4", "int8"};
 
 std::string quote(const std::string& name) {
@@ -243,6 +246,25 @@ const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
     }
     key_.push_back(quote(plan_.source.columns[column].name));
     key_in_mapped_.push_back(static_cast<std::size_t>(found - plan_.mapped_columns.begin()));
+  }
+  for (const ResultRow& use : main_->query(
+           "SELECT DISTINCT r.ev_class::regclass::text, a.attname FROM pg_depend d JOIN "
+           "pg_rewrite r ON r.oid = d.objid JOIN pg_attribute a ON a.attrelid = d.refobjid AND "
+           "a.attnum = d.refobjsubid WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid "
+           "= 'pg_class'::regclass AND d.refobjid = $1::oid AND r.ev_class <> $1::oid ORDER BY 1, "
+           "2",
+           {table_oid_})) {
+    const std::string column = use[1].value_or("");
+    const auto& dropped = plan_.analysis.dropped_columns;
+    const auto& modified = plan_.analysis.modified_columns;
+    if (std::find(dropped.begin(), dropped.end(), column) != dropped.end() ||
+        std::find(modified.begin(), modified.end(), column) != modified.end()) {
+      throw Error(ExitCode::preflight_failed,
+                  "the view " + use[0].value_or("?") + " reads column " + quote(column) +
+                      ", which the ALTER drops or changes, so it cannot be re-created on the new "
+                      "table unchanged; drop the view for the migration and re-create it "
+                      "afterwards");
+    }
   }
   const std::string estimate =
       main_
@@ -737,10 +759,15 @@ void PostgresRebuild::build_deferred_indexes() {
 }
 
 VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
-  if (!deferred_indexes_.empty()) {
-    build_deferred_indexes();
-    // Catch up with what was written meanwhile, so the drain under the lock below is short.
+  build_deferred_indexes();
+  // Catch up with what was written meanwhile (the index builds, an earlier verification) in
+  // passes until one is short, so the drain under the lock below covers milliseconds of writes.
+  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+    const auto started = std::chrono::steady_clock::now();
     drain_to(log_position());
+    if (std::chrono::steady_clock::now() - started < kCaughtUp) {
+      break;
+    }
   }
   std::unique_ptr<Connection> lock = open_session();
   std::unique_ptr<Connection> source_snapshot = open_session();
@@ -865,8 +892,78 @@ std::vector<std::string> PostgresRebuild::index_renames(Connection& connection) 
   return statements;
 }
 
+std::vector<PostgresRebuild::Dependent> PostgresRebuild::read_dependents(Connection& lock) {
+  // Read inside the cut-over transaction, before the renames: the definitions then name the
+  // table by the name the new table is about to take.
+  std::vector<Dependent> dependents;
+  for (const ResultRow& row : lock.query(
+           "SELECT format('%I.%I', n.nspname, c.relname), quote_ident(k.conname), "
+           "pg_get_constraintdef(k.oid), k.conrelid = $1::oid FROM pg_constraint k JOIN pg_class "
+           "c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+           "k.contype = 'f' AND (k.confrelid = $1::oid OR k.conrelid = $1::oid) ORDER BY 1, 2",
+           {table_oid_})) {
+    Dependent dependent;
+    dependent.kind = Dependent::Kind::foreign_key;
+    dependent.table = row[3].value_or("f") == "t" ? quoted_source_ : row[0].value_or("");
+    dependent.old_table = row[3].value_or("f") == "t" ? quote(plan_.old) : dependent.table;
+    dependent.name = row[1].value_or("");
+    dependent.definition = row[2].value_or("");
+    // A constraint that was NOT VALID stays so; a valid one is validated after the swap.
+    const std::string suffix = " NOT VALID";
+    dependent.validate = dependent.definition.size() < suffix.size() ||
+                         dependent.definition.compare(dependent.definition.size() - suffix.size(),
+                                                      suffix.size(), suffix) != 0;
+    if (dependent.validate) {
+      dependent.definition += suffix;
+    }
+    dependents.push_back(dependent);
+  }
+  for (const ResultRow& row : lock.query(
+           "SELECT DISTINCT format('%I.%I', n.nspname, c.relname), pg_get_viewdef(c.oid, true), "
+           "array_to_string(c.reloptions, ', ') FROM pg_depend d JOIN pg_rewrite r ON r.oid = "
+           "d.objid JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = "
+           "c.relnamespace WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = "
+           "'pg_class'::regclass AND d.refobjid = $1::oid AND c.oid <> $1::oid AND c.relkind = "
+           "'v' ORDER BY 1",
+           {table_oid_})) {
+    Dependent view;
+    view.kind = Dependent::Kind::view;
+    view.name = row[0].value_or("");
+    std::string definition = row[1].value_or("");
+    while (!definition.empty() && (definition.back() == ';' || definition.back() == ' ')) {
+      definition.pop_back();
+    }
+    view.definition = definition;
+    view.options = row[2].value_or("");
+    dependents.push_back(view);
+  }
+  return dependents;
+}
+
+std::vector<std::string> PostgresRebuild::recreate_dependents(
+    const std::vector<Dependent>& dependents) {
+  std::vector<std::string> statements;
+  for (const Dependent& dependent : dependents) {
+    if (dependent.kind == Dependent::Kind::foreign_key) {
+      // The old table's own foreign keys go too: kept, they would keep checking (and blocking
+      // deletes of) parent rows on behalf of rows the application has since changed.
+      statements.push_back("ALTER TABLE " + dependent.old_table + " DROP CONSTRAINT " +
+                           dependent.name);
+      statements.push_back("ALTER TABLE " + dependent.table + " ADD CONSTRAINT " + dependent.name +
+                           " " + dependent.definition);
+    } else {
+      // The same query, now resolving the table's name to the new table; grants, owner,
+      // comments and views built on this view stay as they are.
+      statements.push_back("CREATE OR REPLACE VIEW " + dependent.name +
+                           (dependent.options.empty() ? "" : " WITH (" + dependent.options + ")") +
+                           " AS " + dependent.definition);
+    }
+  }
+  return statements;
+}
+
 bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
-                                   milliseconds& write_block) {
+                                   milliseconds& write_block, std::vector<Dependent>& recreated) {
   std::unique_ptr<Connection> lock = open_session();
   try {
     lock->execute("BEGIN; SET LOCAL lock_timeout = " + ms_setting(options.cutover_lock_timeout) +
@@ -886,6 +983,7 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
     const Position target = log_position();
     drain_to(target);
     spdlog::debug("cut-over: writes blocked, change stream drained to {}", to_string(target));
+    const std::vector<Dependent> dependents = read_dependents(*lock);
     std::vector<std::string> statements = index_renames(*lock);
     statements.push_back("ALTER TABLE " + quoted_source_ + " RENAME TO " + quote(plan_.old.name));
     statements.push_back("ALTER TABLE " + quoted_shadow_ + " RENAME TO " +
@@ -910,10 +1008,23 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
     if (force_row_security_) {
       statements.push_back("ALTER TABLE " + quoted_source_ + " FORCE ROW LEVEL SECURITY");
     }
+    for (const std::string& statement : recreate_dependents(dependents)) {
+      statements.push_back(statement);
+    }
     for (const std::string& statement : statements) {
       lock->execute(statement);
     }
     lock->execute("COMMIT");
+    recreated = dependents;
+  } catch (const ServerError& error) {
+    lock->execute("ROLLBACK");
+    // Another table the swap touches (a referencing table, a parent) was busy too, or the
+    // application deadlocked with the swap: the same as a busy table, retried.
+    if (error.sqlstate() == kLockTimeout || error.sqlstate() == kDeadlock) {
+      spdlog::warn("cut-over rolled back: {}", error.what());
+      return false;
+    }
+    throw;
   } catch (...) {
     lock->execute("ROLLBACK");
     throw;
@@ -923,14 +1034,36 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
   return true;
 }
 
+void PostgresRebuild::validate_foreign_keys(const std::vector<Dependent>& dependents) {
+  // VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE, which lets writes go on.
+  for (const Dependent& dependent : dependents) {
+    if (dependent.kind != Dependent::Kind::foreign_key || !dependent.validate) {
+      continue;
+    }
+    const std::string statement =
+        "ALTER TABLE " + dependent.table + " VALIDATE CONSTRAINT " + dependent.name;
+    try {
+      main_->execute(statement);
+      spdlog::info("re-created and validated foreign key {} on {}", dependent.name,
+                   dependent.table);
+    } catch (const ServerError& error) {
+      spdlog::warn(
+          "foreign key {} on {} is in place but NOT VALID ({}); run {} when the table is quieter",
+          dependent.name, dependent.table, error.what(), statement);
+    }
+  }
+}
+
 CutOverResult PostgresRebuild::cut_over(const RebuildOptions& options, const DrainTo& drain_to) {
   CutOverResult result;
   for (result.attempts = 1; result.attempts <= options.cutover_attempts; ++result.attempts) {
-    if (try_cut_over(options, drain_to, result.write_block)) {
+    std::vector<Dependent> recreated;
+    if (try_cut_over(options, drain_to, result.write_block, recreated)) {
       spdlog::info(
           "cut-over done: {} now has the new schema, the old table is {}; writes were "
           "blocked for {} ms",
           quoted_source_, quote(plan_.old), result.write_block.count());
+      validate_foreign_keys(recreated);
       return result;
     }
     std::this_thread::sleep_for(milliseconds(500 * result.attempts));

@@ -19,8 +19,11 @@ namespace sluice::postgres {
 // and a cut-over in one transaction under ACCESS EXCLUSIVE with a bounded lock_timeout that
 // also carries identity and owned sequences, and index names, over to the new table.
 //
-// Refused up front (sluice check explains each): foreign keys to or from the table, views
-// depending on it, triggers, and keys other than integer or numeric columns.
+// Foreign keys to and from the table are re-created on the new table inside the swap (NOT
+// VALID) and validated after it; views reading the table are re-created with CREATE OR REPLACE
+// VIEW inside the swap. Refused up front (sluice check explains each): self-referencing foreign
+// keys, materialized views, views reading a column the ALTER drops or changes, triggers, and
+// keys other than integer or numeric columns.
 class PostgresRebuild : public RebuildBackend {
  public:
   PostgresRebuild(const Dsn& dsn, const std::optional<std::string>& password);
@@ -84,9 +87,24 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<Completed> fill_unchanged(const std::vector<replication::Row>& rows,
                                         const std::vector<replication::Row>& fill_from);
   void insert_rows(const std::vector<Completed>& rows);
+  // What the swap re-creates on the new table: foreign keys to and from it (NOT VALID inside
+  // the swap, validated after it) and views reading it.
+  struct Dependent {
+    enum class Kind { foreign_key, view };
+    Kind kind = Kind::foreign_key;
+    std::string table;       // foreign key: the table it is on after the swap, quoted
+    std::string old_table;   // foreign key: the table it is on before the swap, quoted
+    std::string name;        // constraint name, or the view's qualified name, quoted
+    std::string definition;  // pg_get_constraintdef / pg_get_viewdef
+    std::string options;     // view: reloptions ("security_barrier=true")
+    bool validate = false;   // foreign key: valid before, so validated after the swap
+  };
+  std::vector<Dependent> read_dependents(Connection& lock);
+  std::vector<std::string> recreate_dependents(const std::vector<Dependent>& dependents);
+  void validate_foreign_keys(const std::vector<Dependent>& dependents);
   void build_deferred_indexes();
   bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
-                    std::chrono::milliseconds& write_block);
+                    std::chrono::milliseconds& write_block, std::vector<Dependent>& recreated);
   std::vector<std::string> index_renames(Connection& connection);
 
   Dsn dsn_;
