@@ -92,13 +92,12 @@ TEST_CASE("foreign keys in both directions, dependent views and triggers are rep
       "FUNCTION chk_noop()");
   CheckReport parent = run_check(dsn(), "chk_parent");
   INFO(parent.json.dump(2));
-  CHECK(parent.exit_code == 5);
   // sluice alter re-creates foreign keys and views at the swap: reported, not refused.
   CHECK(parent.status("foreign_keys") == "warn");
   CHECK(parent.message("foreign_keys").find("referenced by chk_child") != std::string::npos);
   CHECK(parent.status("dependent_views") == "warn");
   CHECK(parent.message("dependent_views").find("chk_parent_ids") != std::string::npos);
-  CHECK(parent.status("triggers") == "fail");
+  CHECK(parent.status("triggers") == "warn");
   CheckReport child = run_check(dsn(), "chk_child");
   CHECK(child.status("foreign_keys") == "warn");
   CHECK(child.message("foreign_keys").find("references") != std::string::npos);

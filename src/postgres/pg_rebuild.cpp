@@ -321,6 +321,31 @@ std::vector<std::string> PostgresRebuild::copy_statements(const ddl::QualifiedNa
   }
   // FORCE would subject the copy itself to the policies; it is set at the swap.
   force_row_security_ = facts[5].value_or("f") == "t";
+  // Triggers fire on the new table once it is live; while it fills they stay disabled: the row
+  // images it receives already carry what the triggers did on the original.
+  triggers_.clear();
+  for (const ResultRow& trigger : main_->query(
+           "SELECT pg_get_triggerdef(t.oid), quote_ident(t.tgname), t.tgenabled, format('%I.%I', "
+           "n.nspname, c.relname) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN "
+           "pg_namespace n ON n.oid = c.relnamespace WHERE t.tgrelid = $1::oid AND NOT "
+           "t.tgisinternal ORDER BY t.tgname",
+           {table_oid_})) {
+    std::string definition = trigger[0].value_or("");
+    const std::string on = " ON " + trigger[3].value_or("") + " ";
+    const std::size_t at = definition.find(on);
+    if (at == std::string::npos) {
+      throw Error(ExitCode::preflight_failed,
+                  "cannot re-create trigger " + trigger[1].value_or("?") +
+                      " on the new table (unexpected definition: " + definition +
+                      "); drop it for the migration and re-create it afterwards");
+    }
+    definition.replace(at, on.size(), " ON " + quoted_shadow_ + " ");
+    statements.push_back(definition);
+    triggers_.emplace_back(trigger[1].value_or(""), trigger[2].value_or("O"));
+  }
+  if (!triggers_.empty()) {
+    statements.push_back("ALTER TABLE " + quoted_shadow_ + " DISABLE TRIGGER USER");
+  }
   for (const ResultRow& policy : main_->query(
            "SELECT policyname, permissive, cmd, (SELECT string_agg(CASE WHEN r = 'public' THEN "
            "'PUBLIC' ELSE quote_ident(r) END, ', ') FROM unnest(roles) r), qual, with_check "
@@ -1007,6 +1032,17 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
     }
     if (force_row_security_) {
       statements.push_back("ALTER TABLE " + quoted_source_ + " FORCE ROW LEVEL SECURITY");
+    }
+    for (const auto& [name, enabled] : triggers_) {
+      // As they were on the original: O fires normally, R only for replication, A always,
+      // D never.
+      const std::string mode = enabled == "R"   ? "ENABLE REPLICA"
+                               : enabled == "A" ? "ENABLE ALWAYS"
+                               : enabled == "D" ? ""
+                                                : "ENABLE";
+      if (!mode.empty()) {
+        statements.push_back("ALTER TABLE " + quoted_source_ + " " + mode + " TRIGGER " + name);
+      }
     }
     for (const std::string& statement : recreate_dependents(dependents)) {
       statements.push_back(statement);

@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/dsn.h"
@@ -21,9 +22,10 @@ namespace sluice::postgres {
 //
 // Foreign keys to and from the table are re-created on the new table inside the swap (NOT
 // VALID) and validated after it; views reading the table are re-created with CREATE OR REPLACE
-// VIEW inside the swap. Refused up front (sluice check explains each): self-referencing foreign
-// keys, materialized views, views reading a column the ALTER drops or changes, triggers, and
-// keys other than integer or numeric columns.
+// VIEW inside the swap; triggers are created on the shadow disabled and enabled at the swap.
+// Refused up front (sluice check explains each): self-referencing foreign keys, materialized
+// views, views reading a column the ALTER drops or changes, and keys other than integer or
+// numeric columns.
 class PostgresRebuild : public RebuildBackend {
  public:
   PostgresRebuild(const Dsn& dsn, const std::optional<std::string>& password);
@@ -129,6 +131,8 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<std::size_t> key_in_mapped_;     // where each key column sits in a mapped image
   std::vector<SequenceMove> sequences_;
   bool force_row_security_ = false;
+  // The original's triggers (quoted name, pg_trigger.tgenabled), re-enabled alike at the swap.
+  std::vector<std::pair<std::string, std::string>> triggers_;
 };
 
 }  // namespace sluice::postgres
