@@ -786,13 +786,18 @@ void PostgresRebuild::build_deferred_indexes() {
 VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
   build_deferred_indexes();
   // Catch up with what was written meanwhile (the index builds, an earlier verification) in
-  // passes until one is short, so the drain under the lock below covers milliseconds of writes.
+  // passes, so the drain under the lock below covers only the last moments of writes. Under a
+  // steady load a pass never gets shorter than the stream's own delay: stop once passes stop
+  // getting shorter.
+  auto previous = std::chrono::steady_clock::duration::max();
   for (int pass = 0; pass < kCatchUpPasses; ++pass) {
     const auto started = std::chrono::steady_clock::now();
     drain_to(log_position());
-    if (std::chrono::steady_clock::now() - started < kCaughtUp) {
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (took < kCaughtUp || took > previous * 4 / 5) {
       break;
     }
+    previous = took;
   }
   std::unique_ptr<Connection> lock = open_session();
   std::unique_ptr<Connection> source_snapshot = open_session();
@@ -1118,10 +1123,17 @@ std::vector<std::string> PostgresRebuild::cleanup(const std::string& table) {
   }
   std::vector<std::string> dropped;
   const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
-  if (const std::optional<std::string> oid = main_->query_value(
-          "SELECT c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-          "WHERE n.nspname = $1 AND c.relname = $2",
-          {name.schema, name.name})) {
+  // The slot is named after the oid of the table as it was when the run started: the table
+  // itself, or _<table>_old when the run died between its swap and dropping the slot.
+  const ddl::QualifiedName old{name.schema, derived_name(name.name, "_old")};
+  for (const ddl::QualifiedName& candidate : {name, old}) {
+    const std::optional<std::string> oid = main_->query_value(
+        "SELECT c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        {candidate.schema, candidate.name});
+    if (!oid) {
+      continue;
+    }
     const std::string object = pg::sluice_object_name(slot_name(*oid));
     const std::optional<std::string> active = main_->query_value(
         "SELECT active::text FROM pg_replication_slots WHERE slot_name = $1", {object});
