@@ -126,8 +126,9 @@ int run_cleanup(const std::vector<std::string>& args) {
   std::string table;
   po::options_description description("sluice cleanup options");
   connection.add_to(description);
-  description.add_options()("table", po::value(&table)->required(),
-                            "table whose leftovers to remove: name or database.name");
+  description.add_options()(
+      "table", po::value(&table)->required(),
+      "table whose leftovers to remove: name or database.name (PostgreSQL: schema.name)");
   if (!parse_options(args, description, "sluice cleanup --dsn URL --table NAME")) {
     return 0;
   }
