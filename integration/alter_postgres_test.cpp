@@ -227,6 +227,31 @@ TEST_CASE("triggers do not fire while the new table fills, and fire on it after 
         "Bump it=O,log_it=O,off_it=D");
 }
 
+TEST_CASE("quoted names in another schema, and a numeric key") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP SCHEMA IF EXISTS \"Sales EU\" CASCADE; CREATE SCHEMA \"Sales EU\"; "
+      "CREATE TABLE \"Sales EU\".\"Order \"\"Items\"\"; x\" (\"Key\" numeric(12,2) PRIMARY "
+      "KEY, \"Qty\" integer NOT NULL, \"select\" text, \"ünï\" varchar(10)); "
+      "INSERT INTO \"Sales EU\".\"Order \"\"Items\"\"; x\" SELECT g / 4.0, g, 'v' || g, 'ä' "
+      "FROM generate_series(1, 5000) g");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table",
+                              "\"Sales EU\".\"Order \"\"Items\"\"; x\"", "--alter",
+                              "ALTER COLUMN \"Qty\" TYPE bigint, DROP COLUMN \"select\", "
+                              "ALTER COLUMN \"ünï\" TYPE text",
+                              "--execute", "--chunk-time", "5"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(db->query_value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                        "attrelid = '\"Sales EU\".\"Order \"\"Items\"\"; x\"'::regclass AND "
+                        "attname = 'Qty'") == "bigint");
+  CHECK(db->query_value("SELECT count(*) || ' ' || sum(\"Key\") || ' ' || sum(\"Qty\") FROM "
+                        "\"Sales EU\".\"Order \"\"Items\"\"; x\"") == "5000 3125625.00 12502500");
+  CHECK(db->query_value("SELECT to_regclass('\"Sales EU\".\"_Order \"\"Items\"\"; x_old\"')::text")
+            .has_value());
+  db->execute("DROP SCHEMA \"Sales EU\" CASCADE");
+}
+
 TEST_CASE("a dry run prints the plan and creates nothing") {
   auto db = postgres_admin();
   create_pg_table(*db, "pg_dry", "pg_dry_twin", 10, false);
