@@ -252,6 +252,46 @@ TEST_CASE("quoted names in another schema, and a numeric key") {
   db->execute("DROP SCHEMA \"Sales EU\" CASCADE");
 }
 
+TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and retries") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_busy", "pg_busy_twin", 3000, false);
+  // A reader with an open transaction: it blocks only the ACCESS EXCLUSIVE lock of the swap.
+  auto blocker = postgres_admin();
+  blocker->execute("BEGIN; SELECT count(*) FROM pg_busy");
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    blocker->execute("COMMIT");
+  });
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_busy", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--cutover-lock-timeout",
+                              "300", "--cutover-attempts", "10"});
+  release.join();
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("cut-over could not lock") != std::string::npos);
+  CHECK(column_type(*db, "pg_busy", "k") == "bigint");
+  CHECK(pg_table_rows(*db, "pg_busy", "pg_busy_twin", "pg_busy") ==
+        pg_table_rows(*db, "pg_busy_twin", "pg_busy", "pg_busy"));
+}
+
+TEST_CASE("a cut-over that never gets its lock gives up and leaves the original table") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_stuck", "pg_stuck_twin", 100, false);
+  auto blocker = postgres_admin();
+  blocker->execute("BEGIN; SELECT count(*) FROM pg_stuck");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_stuck", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--cutover-lock-timeout",
+                              "100", "--cutover-attempts", "2"});
+  blocker->execute("COMMIT");
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("cut-over failed 2 times") != std::string::npos);
+  CHECK(column_type(*db, "pg_stuck", "k") == "integer");
+  CHECK_FALSE(exists(*db, "_pg_stuck_new"));
+  CHECK_FALSE(exists(*db, "_pg_stuck_old"));
+  CHECK(sluice_objects(*db).empty());
+}
+
 TEST_CASE("a dry run prints the plan and creates nothing") {
   auto db = postgres_admin();
   create_pg_table(*db, "pg_dry", "pg_dry_twin", 10, false);
