@@ -175,7 +175,10 @@ TEST_CASE("comments, storage parameters, grants and row security policies are ke
       "ALTER TABLE pg_kept ENABLE ROW LEVEL SECURITY; "
       "CREATE POLICY own_rows ON pg_kept FOR SELECT TO kept_reader USING (owner_name = "
       "current_user); "
-      "INSERT INTO pg_kept SELECT g, 'u' || g, g FROM generate_series(1, 100) g");
+      "INSERT INTO pg_kept SELECT g, 'u' || g, g FROM generate_series(1, 100) g; "
+      "ALTER TABLE pg_kept REPLICA IDENTITY FULL; "
+      "DROP PUBLICATION IF EXISTS kept_cdc; "
+      "CREATE PUBLICATION kept_cdc FOR TABLE pg_kept (id, v) WHERE (v > 10)");
   RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_kept", "--alter",
                               "ALTER COLUMN v TYPE bigint", "--execute"});
   INFO(run.out << run.err);
@@ -189,6 +192,13 @@ TEST_CASE("comments, storage parameters, grants and row security policies are ke
         "t");
   CHECK(db->query_value("SELECT count(*) FROM pg_policies WHERE tablename = 'pg_kept'") == "1");
   CHECK_THROWS(db->execute("INSERT INTO pg_kept VALUES (1000, 'x', -1)"));
+  // The application's own publication and replica identity follow the table.
+  CHECK(db->query_value("SELECT relreplident FROM pg_class WHERE oid = 'pg_kept'::regclass") ==
+        "f");
+  CHECK(db->query_value("SELECT string_agg(tablename || ' ' || array_to_string(attnames, ',') || "
+                        "' ' || rowfilter, '; ') FROM pg_publication_tables WHERE pubname = "
+                        "'kept_cdc'") == "pg_kept id,v (v > 10)");
+  db->execute("DROP PUBLICATION kept_cdc");
 }
 
 TEST_CASE("triggers do not fire while the new table fills, and fire on it after the swap") {

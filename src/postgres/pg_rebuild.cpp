@@ -992,6 +992,45 @@ std::vector<std::string> PostgresRebuild::recreate_dependents(
   return statements;
 }
 
+// The replica identity and the application's own publications (CDC, logical replicas) belong
+// to the table by oid, so they must be moved to the new table, or they would keep following
+// the old one. Run after the renames in the statement list: the new table has the table's name
+// and its indexes the original index names by then. Read before the renames.
+std::vector<std::string> PostgresRebuild::carry_identity_and_publications(Connection& lock) {
+  std::vector<std::string> statements;
+  const ResultRow identity =
+      lock.query(
+              "SELECT c.relreplident, (SELECT quote_ident(ic.relname) FROM pg_index i JOIN "
+              "pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid AND "
+              "i.indisreplident) FROM pg_class c WHERE c.oid = $1::oid",
+              {table_oid_})
+          .front();
+  const std::string kind = identity[0].value_or("d");
+  if (kind == "f") {
+    statements.push_back("ALTER TABLE " + quoted_source_ + " REPLICA IDENTITY FULL");
+  } else if (kind == "n") {
+    statements.push_back("ALTER TABLE " + quoted_source_ + " REPLICA IDENTITY NOTHING");
+  } else if (kind == "i" && identity[1]) {
+    statements.push_back("ALTER TABLE " + quoted_source_ + " REPLICA IDENTITY USING INDEX " +
+                         *identity[1]);
+  }
+  for (const ResultRow& publication : lock.query(
+           "SELECT quote_ident(p.pubname), (SELECT string_agg(quote_ident(a.attname), ', ' ORDER "
+           "BY a.attnum) FROM pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = "
+           "ANY(r.prattrs)), pg_get_expr(r.prqual, r.prrelid) FROM pg_publication_rel r JOIN "
+           "pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = $1::oid AND p.pubname <> $2 "
+           "ORDER BY 1",
+           {table_oid_, pg::sluice_object_name(slot_name(table_oid_))})) {
+    const std::string name = publication[0].value_or("");
+    statements.push_back("ALTER PUBLICATION " + name + " DROP TABLE " + quote(plan_.old));
+    // With the publication's column list and row filter, as they were.
+    statements.push_back("ALTER PUBLICATION " + name + " ADD TABLE " + quoted_source_ +
+                         (publication[1] ? " (" + *publication[1] + ")" : "") +
+                         (publication[2] ? " WHERE (" + *publication[2] + ")" : ""));
+  }
+  return statements;
+}
+
 bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                                    milliseconds& write_block, std::vector<Dependent>& recreated) {
   std::unique_ptr<Connection> lock = open_session();
@@ -1050,6 +1089,9 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
       }
     }
     for (const std::string& statement : recreate_dependents(dependents)) {
+      statements.push_back(statement);
+    }
+    for (const std::string& statement : carry_identity_and_publications(*lock)) {
       statements.push_back(statement);
     }
     for (const std::string& statement : statements) {

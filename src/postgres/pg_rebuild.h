@@ -104,6 +104,7 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<Dependent> read_dependents(Connection& lock);
   std::vector<std::string> recreate_dependents(const std::vector<Dependent>& dependents);
   void validate_foreign_keys(const std::vector<Dependent>& dependents);
+  std::vector<std::string> carry_identity_and_publications(Connection& lock);
   void build_deferred_indexes();
   bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                     std::chrono::milliseconds& write_block, std::vector<Dependent>& recreated);
