@@ -14,18 +14,21 @@ namespace sluice::postgres {
 
 // The RebuildBackend for PostgreSQL 15: a shadow table made with CREATE TABLE … (LIKE …
 // INCLUDING ALL) plus the user's ALTER, with the table's comment, storage parameters, owner,
-// grants and row-level security policies; a chunked INSERT … SELECT copy in key order; a
-// publication and logical replication slot (sluice_alter_<table oid>) created before the copy
-// for the change stream; hash-sum chunk checksums inside one exported snapshot of both tables;
-// and a cut-over in one transaction under ACCESS EXCLUSIVE with a bounded lock_timeout that
-// also carries identity and owned sequences, and index names, over to the new table.
+// grants, row-level security policies and triggers (disabled until the swap), its
+// non-constraint indexes built after the bulk copy; a chunked INSERT … SELECT copy in key order
+// that converts each changed column by its USING expression or a cast; a publication and
+// logical replication slot (sluice_alter_<table oid>) created before the copy for the change
+// stream, unchanged-TOAST values filled in from the shadow or the source; chunk checksums
+// (count and bit_xor of hash_record_extended) inside one exported snapshot of both tables; and
+// a cut-over in one transaction under ACCESS EXCLUSIVE with a bounded lock_timeout that also
+// carries identity and owned sequences, index names, the replica identity and the
+// application's publications over to the new table.
 //
 // Foreign keys to and from the table are re-created on the new table inside the swap (NOT
 // VALID) and validated after it; views reading the table are re-created with CREATE OR REPLACE
-// VIEW inside the swap; triggers are created on the shadow disabled and enabled at the swap.
-// Refused up front (sluice check explains each): self-referencing foreign keys, materialized
-// views, views reading a column the ALTER drops or changes, and keys other than integer or
-// numeric columns.
+// VIEW inside the swap. Refused up front (sluice check explains each): self-referencing foreign
+// keys, materialized views, views reading a column the ALTER drops or changes, and keys other
+// than integer or numeric columns.
 class PostgresRebuild : public RebuildBackend {
  public:
   PostgresRebuild(const Dsn& dsn, const std::optional<std::string>& password);
