@@ -114,6 +114,10 @@ TEST_CASE("change types (key integer to bigint, varchar to text, text to jsonb U
   // The key's unique constraint kept its name, so ON CONFLICT ON CONSTRAINT still works.
   CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = 'pg_types'::regclass "
                         "AND contype = 'p'") == "pg_types_pkey");
+  // The index on k was built after the copy, on the new type, under its original name.
+  CHECK(run.err.find("built an index of the shadow table") != std::string::npos);
+  CHECK(db->query_value("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = "
+                        "'pg_types'::regclass AND NOT indisunique") == "pg_types_k");
 }
 
 TEST_CASE("add a column with a default, drop a column, add a CHECK constraint, under load") {
@@ -383,14 +387,14 @@ TEST_CASE("views reading a changed column, materialized views and self reference
   auto db = postgres_admin();
   create_pg_table(*db, "pg_viewed", "pg_viewed_twin", 10, false);
   db->execute(
-      "DROP VIEW IF EXISTS pg_viewed_k; CREATE VIEW pg_viewed_k AS SELECT id, k FROM "
+      "DROP VIEW IF EXISTS pg_viewed_kv; CREATE VIEW pg_viewed_kv AS SELECT id, k FROM "
       "pg_viewed");
   RunResult changed = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
                                   "ALTER COLUMN k TYPE bigint", "--execute"});
   CHECK(changed.exit_code == 5);
-  CHECK(changed.err.find("pg_viewed_k reads column \"k\"") != std::string::npos);
+  CHECK(changed.err.find("pg_viewed_kv reads column \"k\"") != std::string::npos);
   db->execute(
-      "DROP VIEW pg_viewed_k; CREATE MATERIALIZED VIEW pg_viewed_m AS SELECT id FROM "
+      "DROP VIEW pg_viewed_kv; CREATE MATERIALIZED VIEW pg_viewed_m AS SELECT id FROM "
       "pg_viewed");
   RunResult materialized = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
                                        "ALTER COLUMN k TYPE bigint", "--execute"});

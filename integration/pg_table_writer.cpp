@@ -34,6 +34,7 @@ void create_pg_table(postgres::Connection& db, const std::string& table, const s
         "timestamp(3), ts timestamptz, doc text, data bytea, big text, k integer NOT NULL "
         "DEFAULT 0, doubled bigint GENERATED ALWAYS AS (code::bigint * 2) STORED, legacy integer" +
         std::string(composite ? ", PRIMARY KEY (a, id)" : "") + ")");
+    db.execute("CREATE INDEX \"" + name + "_k\" ON \"" + name + "\" (k)");
   }
   if (rows > 0) {
     const std::string columns = std::string(composite ? "a, " : "") +

@@ -57,10 +57,10 @@ class PgTableWriter {
   std::string error_;
 };
 
-// Creates `table` and its twin (integer key `id`, or (a, id) when `composite`), with a UNIQUE
-// `code`, text, numeric, timestamp, timestamptz, JSON-as-text, bytea, TOASTed text, a generated
-// column (from `code`, which no test alters) and a column `legacy` the writer never touches (so a
-// test may drop it), and `rows` rows.
+// Creates `table` and its twin (integer key `id`, or (a, id) when `composite`), with an index
+// <table>_k on `k`, a UNIQUE `code`, text, numeric, timestamp, timestamptz, JSON-as-text, bytea,
+// TOASTed text, a generated column (from `code`, which no test alters) and a column `legacy` the
+// writer never touches (so a test may drop it), and `rows` rows.
 void create_pg_table(postgres::Connection& db, const std::string& table, const std::string& twin,
                      int rows, bool composite);
 

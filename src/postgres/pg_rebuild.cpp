@@ -770,10 +770,10 @@ void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
   }
 }
 
-void PostgresRebuild::build_deferred_indexes() {
+void PostgresRebuild::build_deferred_indexes(Connection& connection) {
   for (const std::string& definition : deferred_indexes_) {
     const auto started = std::chrono::steady_clock::now();
-    main_->execute(definition);
+    connection.execute(definition);
     spdlog::info(
         "built an index of the shadow table in {} ms: {}",
         std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started)
@@ -784,11 +784,9 @@ void PostgresRebuild::build_deferred_indexes() {
 }
 
 VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
-  build_deferred_indexes();
-  // Catch up with what was written meanwhile (the index builds, an earlier verification) in
-  // passes, so the drain under the lock below covers only the last moments of writes. Under a
-  // steady load a pass never gets shorter than the stream's own delay: stop once passes stop
-  // getting shorter.
+  // Catch up with what was written meanwhile (an earlier verification) in passes, so the drain
+  // under the lock below covers only the last moments of writes. Under a steady load a pass
+  // never gets shorter than the stream's own delay: stop once passes stop getting shorter.
   auto previous = std::chrono::steady_clock::duration::max();
   for (int pass = 0; pass < kCatchUpPasses; ++pass) {
     const auto started = std::chrono::steady_clock::now();
@@ -838,6 +836,15 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
   spdlog::info(
       "verification blocked writes for {} ms to take a consistent snapshot",
       std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked).count());
+  // The shadow's deferred indexes are built while the snapshot is compared: verification reads
+  // by the key, which the shadow has had all along, and nothing writes to the shadow until the
+  // cut-over drains the stream. CREATE INDEX's SHARE lock lets the snapshot read.
+  std::unique_ptr<Connection> index_session;
+  std::future<void> indexes;
+  if (!deferred_indexes_.empty()) {
+    index_session = open_session();
+    indexes = std::async(std::launch::async, [&] { build_deferred_indexes(*index_session); });
+  }
   // Each side XORs a hash of its rows, the source's values converted to the new types first,
   // so equal rows hash equally; XOR does not depend on row order, and the key rules out
   // duplicate rows cancelling out.
@@ -887,6 +894,9 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
   }
   source_snapshot->execute("COMMIT");
   shadow_snapshot->execute("COMMIT");
+  if (indexes.valid()) {
+    indexes.get();
+  }
   return result;
 }
 

@@ -108,7 +108,7 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<std::string> recreate_dependents(const std::vector<Dependent>& dependents);
   void validate_foreign_keys(const std::vector<Dependent>& dependents);
   std::vector<std::string> carry_identity_and_publications(Connection& lock);
-  void build_deferred_indexes();
+  void build_deferred_indexes(Connection& connection);
   bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                     std::chrono::milliseconds& write_block, std::vector<Dependent>& recreated);
   std::vector<std::string> index_renames(Connection& connection);
