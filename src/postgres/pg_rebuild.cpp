@@ -856,9 +856,35 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
                       where.params)
         .front();
   };
+  // Chunk ends: for a single integer key, spans of key values between the snapshot's first and
+  // last key (no extra index walk per chunk); otherwise the key of every kVerifyChunkRows-th row.
+  std::optional<std::pair<long long, long long>> span;
+  if (key_.size() == 1 && is_integer(plan_.source.columns[plan_.source.key_columns.front()])) {
+    const ResultRow bounds = source_snapshot
+                                 ->query("SELECT min(" + key_.front() + ")::text, max(" +
+                                         key_.front() + ")::text FROM " + quoted_source_)
+                                 .front();
+    if (bounds[0] && bounds[1]) {
+      span.emplace(std::stoll(*bounds[0]) - 1, std::stoll(*bounds[1]));
+    } else {
+      span.emplace(0, 0);
+    }
+  }
+  auto next_end = [&](const std::optional<Row>& after) -> std::optional<Row> {
+    if (!span) {
+      return offset_chunk_end(*source_snapshot, after, kVerifyChunkRows);
+    }
+    const long long low = after ? std::stoll(after->front().text) : span->first;
+    if (low >= span->second) {
+      return std::nullopt;
+    }
+    const long long end =
+        std::min<long long>(span->second, low + static_cast<long long>(kVerifyChunkRows));
+    return Row{Value{ValueKind::number, std::to_string(end)}};
+  };
   VerifyResult result;
   std::optional<Row> after;
-  while (std::optional<Row> end = offset_chunk_end(*source_snapshot, after, kVerifyChunkRows)) {
+  while (std::optional<Row> end = next_end(after)) {
     const Predicate where = range(after, *end);
     std::future<ResultRow> shadow_sum = std::async(std::launch::async, [&] {
       return checksum(*shadow_snapshot, quoted_shadow_, shadow_hashed_, where);
