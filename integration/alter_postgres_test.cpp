@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 #include "integration/pg_table_writer.h"
@@ -458,6 +459,30 @@ TEST_CASE("a TRUNCATE during the copy stops the migration and leaves nothing beh
   CHECK_FALSE(exists(*db, "_pg_trunc_new"));
   CHECK(sluice_objects(*db).empty());
   CHECK(column_type(*db, "pg_trunc", "k") == "integer");
+}
+
+TEST_CASE("SIGTERM during the copy drops the shadow table, slot and publication") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_stop", "pg_stop_twin", 100000, false);
+  const std::string slot =
+      "sluice_alter_" + *db->query_value("SELECT 'pg_stop'::regclass::oid::text");
+  SluiceProcess sluice({"alter", "--dsn", dsn(), "--table", "pg_stop", "--alter",
+                        "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "5"});
+  // Once the slot exists the copy is about to start or running.
+  bool started = false;
+  for (int i = 0; i < 2000 && !started; ++i) {
+    started = db->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot})
+                  .has_value();
+    if (!started) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  REQUIRE(started);
+  CHECK(sluice.stop(SIGTERM) == 130);
+  CHECK_FALSE(exists(*db, "_pg_stop_new"));
+  CHECK_FALSE(exists(*db, "_pg_stop_old"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_stop", "k") == "integer");
 }
 
 TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed run") {

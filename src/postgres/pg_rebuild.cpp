@@ -746,6 +746,12 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
 void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
                                    const std::vector<Row>& rows,
                                    const std::vector<Row>& fill_from) {
+  const auto started = std::chrono::steady_clock::now();
+  struct Timer {
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::duration& total;
+    ~Timer() { total += std::chrono::steady_clock::now() - started; }
+  } timer{started, apply_time_};
   apply_->execute("BEGIN");
   try {
     // Read before the deletes below, which may remove the rows holding the values.
@@ -1085,9 +1091,17 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
   const auto blocked = std::chrono::steady_clock::now();
   // Until COMMIT, any failure rolls the whole swap back: the original table stays in place.
   try {
+    const auto apply_before = apply_time_;
     const Position target = log_position();
+    const auto positioned = std::chrono::steady_clock::now();
     drain_to(target);
-    spdlog::debug("cut-over: writes blocked, change stream drained to {}", to_string(target));
+    const auto drained = std::chrono::steady_clock::now();
+    spdlog::debug(
+        "cut-over: writes blocked, change stream drained to {}: {} ms to write the position, {} "
+        "ms to drain, of which {} ms applying",
+        to_string(target), std::chrono::duration_cast<milliseconds>(positioned - blocked).count(),
+        std::chrono::duration_cast<milliseconds>(drained - positioned).count(),
+        std::chrono::duration_cast<milliseconds>(apply_time_ - apply_before).count());
     const std::vector<Dependent> dependents = read_dependents(*lock);
     std::vector<std::string> statements = index_renames(*lock);
     statements.push_back("ALTER TABLE " + quoted_source_ + " RENAME TO " + quote(plan_.old.name));
@@ -1130,10 +1144,19 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
     for (const std::string& statement : carry_identity_and_publications(*lock)) {
       statements.push_back(statement);
     }
+    const auto swapping = std::chrono::steady_clock::now();
     for (const std::string& statement : statements) {
       lock->execute(statement);
     }
+    const auto swapped = std::chrono::steady_clock::now();
     lock->execute("COMMIT");
+    spdlog::debug(
+        "cut-over: {} ms reading dependents, {} ms for {} swap statements, {} ms to "
+        "commit",
+        std::chrono::duration_cast<milliseconds>(swapping - drained).count(),
+        std::chrono::duration_cast<milliseconds>(swapped - swapping).count(), statements.size(),
+        std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - swapped)
+            .count());
     recreated = dependents;
   } catch (const ServerError& error) {
     lock->execute("ROLLBACK");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,6 +136,7 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<std::size_t> key_in_mapped_;     // where each key column sits in a mapped image
   std::vector<SequenceMove> sequences_;
   bool force_row_security_ = false;
+  std::chrono::steady_clock::duration apply_time_{};  // spent in replace_rows, for the logs
   // The original's triggers (quoted name, pg_trigger.tgenabled), re-enabled alike at the swap.
   std::vector<std::pair<std::string, std::string>> triggers_;
 };
