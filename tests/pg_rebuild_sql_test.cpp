@@ -29,3 +29,9 @@ TEST_CASE("literals double quotes, and backslashes under E''") {
   CHECK(quote_literal("it's") == "'it''s'");
   CHECK(quote_literal("a\\b'") == "E'a\\\\b'''");
 }
+
+TEST_CASE("array literals quote every element and escape quotes and backslashes") {
+  CHECK(array_literal({}) == "{}");
+  CHECK(array_literal({"a", std::nullopt, "NULL", "say \"hi\"", "back\\slash", "{,}"}) ==
+        "{\"a\",NULL,\"NULL\",\"say \\\"hi\\\"\",\"back\\\\slash\",\"{,}\"}");
+}

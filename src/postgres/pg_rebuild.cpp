@@ -30,6 +30,8 @@ constexpr int kCatchUpPasses = 20;
 constexpr milliseconds kCaughtUp{100};
 // PostgreSQL binds at most 65535 parameters per statement.
 constexpr std::size_t kStatementParams = 30000;
+// Rows per batched statement of the applier (one array parameter per column).
+constexpr std::size_t kBatchRows = 10000;
 constexpr const char* kLockTimeout = "55P03";
 constexpr const char* kUniqueViolation = "23505";
 constexpr const char* kDeadlock = "40P01";
@@ -691,56 +693,76 @@ std::vector<PostgresRebuild::Completed> PostgresRebuild::fill_unchanged(
 
 void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
   const std::size_t width = plan_.mapped_columns.size();
-  const std::size_t batch =
-      std::max<std::size_t>(1, kStatementParams / std::max<std::size_t>(1, width));
-  // A row holding values taken from the shadow goes alone: those values are already in the new
-  // column types and must not pass through the conversion (a USING expression) a second time.
-  std::vector<std::vector<std::size_t>> statements(1);
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    if (!rows[r].keep) {
-      continue;
-    }
-    const bool alone = std::find(rows[r].from_shadow.begin(), rows[r].from_shadow.end(), true) !=
-                       rows[r].from_shadow.end();
-    if (alone) {
-      statements.push_back({r});
-    } else {
-      if (statements.front().size() == batch) {
-        statements.insert(statements.begin(), std::vector<std::size_t>{});
-      }
-      statements.front().push_back(r);
-    }
+  std::string select_expressions;
+  for (const std::string& expression : select_expressions_) {
+    select_expressions += (select_expressions.empty() ? "" : ", ") + expression;
   }
-  for (const std::vector<std::size_t>& statement : statements) {
-    if (statement.empty()) {
+  // Most rows go in batches, one text array per column: two parameters instead of thousands
+  // keep parsing and planning cheap. Stream values are the source type's text: each is cast to
+  // the source type, then converted to the new column exactly as the copy converts it (USING
+  // expression or cast).
+  std::string unnest_columns;
+  std::string typed_columns;
+  for (std::size_t i = 0; i < width; ++i) {
+    const std::string name = quote(plan_.source.columns[plan_.mapped_columns[i]].name);
+    unnest_columns += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::text[]";
+    typed_columns += std::string(i > 0 ? ", " : "") + "CAST(u.c" + std::to_string(i) + " AS " +
+                     source_types_[plan_.mapped_columns[i]] + ") AS " + name;
+  }
+  std::string aliases;
+  for (std::size_t i = 0; i < width; ++i) {
+    aliases += (i > 0 ? ", c" : "c") + std::to_string(i);
+  }
+  const std::string batch_insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
+                                   ") OVERRIDING SYSTEM VALUE SELECT " + select_expressions +
+                                   " FROM (SELECT " + typed_columns + " FROM unnest(" +
+                                   unnest_columns + ") AS u (" + aliases + ")) AS s";
+  std::vector<std::vector<std::optional<std::string>>> columns(width);
+  auto insert_batch = [&] {
+    if (columns.front().empty()) {
+      return;
+    }
+    Params params;
+    for (auto& column : columns) {
+      params.push_back(array_literal(column));
+      column.clear();
+    }
+    apply_->query_params(batch_insert, params);
+  };
+  for (const Completed& row : rows) {
+    if (!row.keep) {
       continue;
     }
-    const Completed& first = rows[statement.front()];
-    std::string select;
-    for (std::size_t i = 0; i < width; ++i) {
-      select += (i > 0 ? ", " : "") +
-                (first.from_shadow[i] ? quote(plan_.source.columns[plan_.mapped_columns[i]].name)
-                                      : select_expressions_[i]);
+    const bool from_shadow =
+        std::find(row.from_shadow.begin(), row.from_shadow.end(), true) != row.from_shadow.end();
+    if (!from_shadow) {
+      for (std::size_t i = 0; i < width; ++i) {
+        columns[i].push_back(bind_text(row.values[i]));
+      }
+      if (columns.front().size() == kBatchRows) {
+        insert_batch();
+      }
+      continue;
     }
+    // A row holding values taken from the shadow goes alone: those values are already in the
+    // new column types and must not pass through the conversion a second time.
+    std::string select;
     std::string values;
     Params params;
-    for (std::size_t r : statement) {
-      values += r == statement.front() ? "(" : ", (";
-      for (std::size_t i = 0; i < width; ++i) {
-        params.push_back(bind_text(rows[r].values[i]));
-        // Stream values are the source type's text; typed here, then converted to the new
-        // column exactly as the copy converts them (USING expression or cast).
-        values +=
-            (i > 0 ? ", $" : "$") + std::to_string(params.size()) + "::" +
-            (rows[r].from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
-      }
-      values += ")";
+    for (std::size_t i = 0; i < width; ++i) {
+      select += (i > 0 ? ", " : "") +
+                (row.from_shadow[i] ? quote(plan_.source.columns[plan_.mapped_columns[i]].name)
+                                    : select_expressions_[i]);
+      params.push_back(bind_text(row.values[i]));
+      values += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::" +
+                (row.from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
     }
     apply_->query_params("INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                             ") OVERRIDING SYSTEM VALUE SELECT " + select + " FROM (VALUES " +
-                             values + ") AS s (" + values_columns_ + ")",
+                             ") OVERRIDING SYSTEM VALUE SELECT " + select + " FROM (VALUES (" +
+                             values + ")) AS s (" + values_columns_ + ")",
                          params);
   }
+  insert_batch();
 }
 
 void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
@@ -756,7 +778,8 @@ void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
   try {
     // Read before the deletes below, which may remove the rows holding the values.
     const std::vector<Completed> completed = fill_unchanged(rows, fill_from);
-    const std::size_t batch = std::max<std::size_t>(1, kStatementParams / key_.size());
+    const std::size_t batch =
+        key_.size() == 1 ? kBatchRows : std::max<std::size_t>(1, kStatementParams / key_.size());
     for (std::size_t start = 0; start < delete_keys.size(); start += batch) {
       const std::size_t end = std::min(delete_keys.size(), start + batch);
       Params params;
@@ -765,8 +788,16 @@ void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
           params.push_back(bind_text(value));
         }
       }
-      apply_->query_params(
-          "DELETE FROM " + quoted_shadow_ + " WHERE " + key_in(key_, end - start, 1), params);
+      if (key_.size() == 1) {
+        // One array parameter, compared in the key column's own type so its index is used.
+        apply_->query_params("DELETE FROM " + quoted_shadow_ + " WHERE " + key_.front() +
+                                 " = ANY(CAST($1::text[] AS " + shadow_types_[key_in_mapped_[0]] +
+                                 "[]))",
+                             {array_literal(params)});
+      } else {
+        apply_->query_params(
+            "DELETE FROM " + quoted_shadow_ + " WHERE " + key_in(key_, end - start, 1), params);
+      }
     }
     insert_rows(completed);
     apply_->execute("COMMIT");

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,10 @@ std::string key_in(const std::vector<std::string>& columns, std::size_t keys, st
 // quotes doubled; E'' with doubled backslashes when the text holds a backslash, so it reads the
 // same whatever that setting is.
 std::string quote_literal(const std::string& text);
+
+// A one-dimensional text array literal ('{"a","b",NULL}') of `values`, every element quoted
+// (so that the text NULL stays text), quotes and backslashes escaped: a whole batch of values
+// binds as one parameter, and unnest() turns it back into rows.
+std::string array_literal(const std::vector<std::optional<std::string>>& values);
 
 }  // namespace sluice::postgres
