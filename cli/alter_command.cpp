@@ -19,10 +19,10 @@ namespace {
 
 namespace po = boost::program_options;
 
-std::string join_names(const std::vector<std::string>& names) {
+std::string join_names(ddl::Dialect dialect, const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) {
-    out += (out.empty() ? "" : ", ") + ddl::quote_identifier(ddl::Dialect::mysql, name);
+    out += (out.empty() ? "" : ", ") + ddl::quote_identifier(dialect, name);
   }
   return out.empty() ? "none" : out;
 }
@@ -37,13 +37,17 @@ void print_plan(const RebuildPlan& plan) {
   for (std::size_t column : plan.mapped_columns) {
     copied.push_back(source.columns[column].name);
   }
-  std::cout << "plan for " << ddl::quote_qualified(ddl::Dialect::mysql, source.name) << "\n"
-            << "  key the copy walks: " << source.key_name << " (" << join_names(key) << ")\n"
+  const ddl::Dialect dialect = plan.dialect;
+  std::cout << "plan for " << ddl::quote_qualified(dialect, source.name) << "\n"
+            << "  key the copy walks: " << source.key_name << " (" << join_names(dialect, key)
+            << ")\n"
             << "  estimated rows:     " << plan.estimated_rows << "\n"
-            << "  columns copied:     " << join_names(copied) << "\n"
-            << "  columns added:      " << join_names(plan.analysis.added_columns) << "\n"
-            << "  columns dropped:    " << join_names(plan.analysis.dropped_columns) << "\n"
-            << "  columns changed:    " << join_names(plan.analysis.modified_columns) << "\n"
+            << "  columns copied:     " << join_names(dialect, copied) << "\n"
+            << "  columns added:      " << join_names(dialect, plan.analysis.added_columns) << "\n"
+            << "  columns dropped:    " << join_names(dialect, plan.analysis.dropped_columns)
+            << "\n"
+            << "  columns changed:    " << join_names(dialect, plan.analysis.modified_columns)
+            << "\n"
             << "  shadow table:\n";
   for (const std::string& statement : plan.shadow_ddl) {
     std::cout << "    " << statement << ";\n";
@@ -53,11 +57,13 @@ void print_plan(const RebuildPlan& plan) {
                  "are discarded and counted (--discard-duplicates)\n";
   }
   if (plan.try_instant) {
-    std::cout << "  the server may apply this change in place (ALGORITHM=INSTANT) without "
-                 "copying; --execute tries that first unless --force-rebuild is given\n";
+    std::cout << (dialect == ddl::Dialect::mysql
+                      ? "  the server may apply this change in place (ALGORITHM=INSTANT) without "
+                        "copying"
+                      : "  the server applies this change in its catalog without copying")
+              << "; --execute tries that first unless --force-rebuild is given\n";
   }
-  std::cout << "  the original table is kept as "
-            << ddl::quote_qualified(ddl::Dialect::mysql, plan.old)
+  std::cout << "  the original table is kept as " << ddl::quote_qualified(dialect, plan.old)
             << " after the swap (dropped with --drop-old-table)\n";
 }
 
@@ -192,10 +198,12 @@ int run_alter(const std::vector<std::string>& args) {
   long lock_ms = 2000;
   po::options_description description("sluice alter options");
   connection.add_to(description);
-  description.add_options()("table", po::value(&options.table),
-                            "table to change: name or database.name")(
+  description.add_options()(
+      "table", po::value(&options.table),
+      "table to change: name or database.name (MySQL), name or schema.name (PostgreSQL)")(
       "alter", po::value(&options.alter),
-      "the ALTER TABLE specification, e.g. \"ADD COLUMN note TEXT, MODIFY k BIGINT\"")(
+      "the ALTER TABLE specification, e.g. \"ADD COLUMN note TEXT, MODIFY k BIGINT\" or, on "
+      "PostgreSQL, \"ALTER COLUMN k TYPE bigint\"")(
       "execute", po::bool_switch(&execute),
       "run the migration (without it: print the plan and change nothing)")(
       "force-rebuild", po::bool_switch(&options.force_rebuild),
@@ -278,8 +286,9 @@ int run_cleanup(const std::vector<std::string>& args) {
   po::options_description description("sluice cleanup options");
   connection.add_to(description);
   std::string metadata_schema;
-  description.add_options()("table", po::value(&table)->required(),
-                            "table whose leftovers to remove: name or database.name")(
+  description.add_options()(
+      "table", po::value(&table)->required(),
+      "table whose leftovers to remove: name or database.name (PostgreSQL: schema.name)")(
       "metadata-schema", po::value(&metadata_schema),
       "where the phase metadata lives (to refuse while a run of the table is alive)");
   if (!parse_options(args, description, "sluice cleanup --dsn URL --table NAME")) {

@@ -18,7 +18,9 @@ constexpr Command kCommands[] = {
     {"check", "report whether a table can be migrated online (settings, privileges, keys)",
      sluice::cli::run_check},
     {"alter", "change a table's schema online (dry run unless --execute)", sluice::cli::run_alter},
-    {"cleanup", "remove the shadow table and sentry a crashed run left behind",
+    {"cleanup",
+     "remove what a crashed alter left behind (shadow table, sentry; PostgreSQL: slot, "
+     "publication)",
      sluice::cli::run_cleanup},
     {"stream", "print the row changes of one table live, as the change log delivers them",
      sluice::cli::run_stream},

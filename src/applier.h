@@ -20,8 +20,14 @@ class ShadowWriter {
   // unique value in one source transaction land without a conflict. A row may still collide on
   // a unique value with a row the copier read later than this change: the writer then replaces
   // that row, whose own later change is still coming through the stream and restores it.
+  //
+  // `fill_from` runs parallel to `rows`. A row may hold ValueKind::unchanged values (PostgreSQL
+  // sends an unchanged TOASTed value as a marker, not as data); fill_from[i] is then the key of
+  // the shadow row that holds those values before this write (the row's own key, or its key
+  // before an update moved it), and empty when rows[i] has no such value.
   virtual void replace_rows(const std::vector<replication::Row>& delete_keys,
-                            const std::vector<replication::Row>& rows) = 0;
+                            const std::vector<replication::Row>& rows,
+                            const std::vector<replication::Row>& fill_from) = 0;
 };
 
 // Carries committed source changes over to the shadow table under the copy invariant
@@ -57,11 +63,20 @@ class Applier {
       return compare_keys(a, b) < 0;
     }
   };
-  // The latest state of one key: a row image, or nullopt for "deleted".
-  using KeyStates = std::map<replication::Row, std::optional<replication::Row>, KeyLess>;
+  // The latest state of one key: a row image (nullopt for "deleted") and, while the image still
+  // holds unchanged-TOAST markers, the key of the shadow row that has their values.
+  struct KeyState {
+    std::optional<replication::Row> image;
+    replication::Row fill_from;
+  };
+  using KeyStates = std::map<replication::Row, KeyState, KeyLess>;
 
   replication::Row key_of(const replication::Row& image) const;
-  void record(replication::Row key, std::optional<replication::Row> image);
+  // The key a row had before an update or delete: from the full before image when the stream
+  // sends one (binlog), else from the event's key (PostgreSQL's default replica identity).
+  replication::Row old_key_of(const replication::ChangeEvent& change) const;
+  const KeyState* find_state(const replication::Row& key) const;
+  void record(replication::Row key, KeyState state);
   bool below_watermark(const replication::Row& key) const;
 
   ShadowWriter& writer_;

@@ -35,6 +35,7 @@ struct RebuildOptions {
 
 // Everything decided before anything is created: printed by a dry run, followed by --execute.
 struct RebuildPlan {
+  ddl::Dialect dialect = ddl::Dialect::mysql;  // how names are quoted when the plan is printed
   TableSchema source;
   ddl::QualifiedName shadow;  // MySQL: <table>_sluice_new
   ddl::QualifiedName old;     // _<table>_old: the sentry during cut-over, the old table after
@@ -128,8 +129,8 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   virtual std::vector<std::string> cleanup(const std::string& table) = 0;
 };
 
-// Connects to the server named by `dsn` and returns its rebuild backend. Throws
-// Error(ExitCode::usage) for a server family whose online rebuild has not landed yet.
+// Connects to the server named by `dsn` and returns its rebuild backend (MySQL/MariaDB or
+// PostgreSQL).
 std::unique_ptr<RebuildBackend> connect_rebuild_backend(const Dsn& dsn,
                                                         const std::optional<std::string>& password);
 

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include "src/error.h"
 
 using sluice::Applier;
@@ -21,10 +23,12 @@ struct RecordingWriter : ShadowWriter {
   struct Call {
     std::vector<Row> deletes;
     std::vector<Row> rows;
+    std::vector<Row> fill_from;
   };
   std::vector<Call> calls;
-  void replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows) override {
-    calls.push_back({delete_keys, rows});
+  void replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows,
+                    const std::vector<Row>& fill_from) override {
+    calls.push_back({delete_keys, rows, fill_from});
   }
 };
 
@@ -146,4 +150,71 @@ TEST_CASE("events without full images are refused") {
   ChangeEvent partial = update(image(1, 1, "a"), image(1, 1, "b"));
   partial.before.reset();
   CHECK_THROWS_AS(f.applier.add(txn({partial})), sluice::Error);
+}
+
+namespace {
+
+Value unchanged() {
+  return Value{ValueKind::unchanged, {}};
+}
+
+// PostgreSQL's default replica identity: an update or delete carries the key, no before image.
+std::shared_ptr<const sluice::replication::TableDescription> keyed_by_id() {
+  auto table = std::make_shared<sluice::replication::TableDescription>();
+  table->key_columns = {0};
+  return table;
+}
+
+ChangeEvent pg_update(int old_id, Row after) {
+  return ChangeEvent{
+      keyed_by_id(), Operation::update, {num(old_id)}, {}, std::nullopt, std::move(after), {}};
+}
+
+ChangeEvent pg_erase(int id) {
+  return ChangeEvent{keyed_by_id(), Operation::erase, {num(id)}, {},
+                     std::nullopt,  std::nullopt,     {}};
+}
+
+}  // namespace
+
+TEST_CASE("without a before image the old key comes from the event's key") {
+  Fixture f;
+  f.applier.finish_copy();
+  f.applier.add(txn({pg_update(1, image(2, 1, "a")), pg_erase(5)}));
+  f.applier.flush();
+  REQUIRE(f.writer.calls.size() == 1);
+  CHECK(f.writer.calls[0].deletes == std::vector<Row>{{num(1)}, {num(2)}, {num(5)}});
+  CHECK(f.writer.calls[0].rows == std::vector<Row>{{num(2), text("a")}});
+}
+
+TEST_CASE("an unchanged TOAST value is taken from the key's previous image") {
+  Fixture f;
+  f.applier.finish_copy();
+  f.applier.add(txn({insert(image(1, 1, "big"))}));
+  f.applier.add(txn({pg_update(1, {num(1), num(2), unchanged()})}));
+  f.applier.flush();
+  CHECK(f.writer.calls[0].rows == std::vector<Row>{{num(1), text("big")}});
+  CHECK(f.writer.calls[0].fill_from == std::vector<Row>{{}});
+}
+
+TEST_CASE("an unchanged TOAST value not in memory is read from the shadow row it was in") {
+  Fixture f;
+  f.applier.finish_copy();
+  // Moved from key 1 to key 2: the value sits in the shadow row of key 1 until this write.
+  f.applier.add(txn({pg_update(1, {num(2), num(1), unchanged()})}));
+  f.applier.add(txn({pg_update(2, {num(2), num(3), unchanged()})}));
+  f.applier.flush();
+  REQUIRE(f.writer.calls.size() == 1);
+  CHECK(f.writer.calls[0].deletes == std::vector<Row>{{num(1)}, {num(2)}});
+  CHECK(f.writer.calls[0].rows == std::vector<Row>{{num(2), unchanged()}});
+  CHECK(f.writer.calls[0].fill_from == std::vector<Row>{{num(1)}});
+}
+
+TEST_CASE("a held key keeps its place when a later change finds it below the watermark") {
+  Fixture f;
+  f.applier.add(txn({insert(image(7, 1, "a"))}));
+  f.applier.advance_watermark({num(7)});
+  f.applier.add(txn({pg_update(7, image(7, 1, "b"))}));
+  CHECK(f.applier.flush() == 1);
+  CHECK(f.writer.calls[0].rows == std::vector<Row>{{num(7), text("b")}});
 }

@@ -598,7 +598,8 @@ void MysqlRebuild::recopy(const Mismatch& range) {
   });
 }
 
-void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows) {
+void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows,
+                                const std::vector<Row>& /*fill_from*/) {
   std::string target_columns;
   for (std::size_t column : plan_.mapped_columns) {
     target_columns +=

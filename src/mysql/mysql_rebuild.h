@@ -37,8 +37,10 @@ class MysqlRebuild : public RebuildBackend {
                                             std::uint64_t rows) override;
   std::uint64_t copy_range(const std::optional<replication::Row>& after,
                            const replication::Row& up_to) override;
+  // MySQL row images are always complete, so `fill_from` is always empty here.
   void replace_rows(const std::vector<replication::Row>& delete_keys,
-                    const std::vector<replication::Row>& rows) override;
+                    const std::vector<replication::Row>& rows,
+                    const std::vector<replication::Row>& fill_from) override;
 
   void drop_old_table() override;
   std::vector<std::string> cleanup(const std::string& table) override;

@@ -60,7 +60,8 @@ std::string stream_name() {
 }  // namespace
 
 std::unique_ptr<replication::ChangeStream> open_postgres_stream(
-    const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table) {
+    const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table,
+    const std::string& name) {
   {
     Connection connection(dsn, password);
     const std::optional<std::string> exists = connection.query_value(
@@ -80,7 +81,8 @@ std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     spdlog::debug("could not list sluice's replication slots: {}", error.what());
   }
   try {
-    return std::make_unique<PostgresChangeStream>(params, stream_name(), table);
+    return std::make_unique<PostgresChangeStream>(params, name.empty() ? stream_name() : name,
+                                                  table);
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::preflight_failed, std::string("cannot stream ") + table.schema + "." +
                                                 table.name + ": " + error.what());

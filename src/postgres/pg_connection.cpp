@@ -47,6 +47,18 @@ bool contains(const std::string& text, std::string_view part) {
                                         "; check that the server runs and the DSN is right");
 }
 
+// Throws ServerError unless `result` reports success.
+void check(PGresult* result, const std::string& statement) {
+  const ExecStatusType status = PQresultStatus(result);
+  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+    return;
+  }
+  const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  throw ServerError(
+      sqlstate ? sqlstate : "",
+      "PostgreSQL error (" + first_line(PQresultErrorMessage(result)) + ") running: " + statement);
+}
+
 }  // namespace
 
 Connection::Connection(const Dsn& dsn, const std::optional<std::string>& password) {
@@ -74,21 +86,25 @@ Connection::~Connection() {
 
 std::vector<ResultRow> Connection::query(std::string_view sql,
                                          const std::vector<std::string>& params) {
+  return query_params(sql, Params(params.begin(), params.end()));
+}
+
+std::vector<ResultRow> Connection::query_params(std::string_view sql, const Params& params,
+                                                std::uint64_t* affected) {
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const std::string& param : params) {
-    values.push_back(param.c_str());
+  for (const std::optional<std::string>& param : params) {
+    values.push_back(param ? param->c_str() : nullptr);
   }
   std::string statement(sql);
   std::unique_ptr<PGresult, decltype(&PQclear)> result(
       PQexecParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr,
                    values.data(), nullptr, nullptr, 0),
       &PQclear);
-  const ExecStatusType status = PQresultStatus(result.get());
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    throw Error(ExitCode::failure, "PostgreSQL error (" +
-                                       first_line(PQresultErrorMessage(result.get())) +
-                                       ") running: " + statement);
+  check(result.get(), statement);
+  if (affected) {
+    const char* tuples = PQcmdTuples(result.get());
+    *affected = tuples && *tuples ? std::stoull(tuples) : 0;
   }
   std::vector<ResultRow> rows;
   const int row_count = PQntuples(result.get());
@@ -113,12 +129,7 @@ std::vector<ResultRow> Connection::query(std::string_view sql,
 void Connection::execute(std::string_view sql) {
   std::string statement(sql);
   std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn_, statement.c_str()), &PQclear);
-  const ExecStatusType status = PQresultStatus(result.get());
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    throw Error(ExitCode::failure, "PostgreSQL error (" +
-                                       first_line(PQresultErrorMessage(result.get())) +
-                                       ") running: " + statement);
-  }
+  check(result.get(), statement);
 }
 
 std::optional<std::string> Connection::query_value(std::string_view sql,

@@ -2,16 +2,32 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "src/dsn.h"
+#include "src/error.h"
 
 namespace sluice::postgres {
 
 using ResultRow = std::vector<std::optional<std::string>>;
+// Text parameters of a statement; nullopt binds SQL NULL.
+using Params = std::vector<std::optional<std::string>>;
+
+// A statement the server refused. `sqlstate()` lets callers tell a lock timeout (55P03) or a
+// unique violation (23505) from other failures.
+class ServerError : public Error {
+ public:
+  ServerError(std::string sqlstate, const std::string& message)
+      : Error(ExitCode::failure, message), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
+};
 
 // One client session to a PostgreSQL server, closed on destruction. Identifies itself as
 // application_name 'sluice'.
@@ -25,8 +41,13 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Runs `sql` with text parameters $1, $2, ... and returns every row; NULLs are nullopt.
-  // Throws Error(ExitCode::failure) with the server's message on failure.
+  // Throws ServerError (ExitCode::failure) with the server's message on failure.
   std::vector<ResultRow> query(std::string_view sql, const std::vector<std::string>& params = {});
+
+  // Runs `sql` with parameters that may be NULL; returns the rows and, through `affected`, the
+  // number of rows the statement inserted, updated or deleted.
+  std::vector<ResultRow> query_params(std::string_view sql, const Params& params,
+                                      std::uint64_t* affected = nullptr);
 
   // The first column of the first row, or nullopt for no row or NULL.
   std::optional<std::string> query_value(std::string_view sql,

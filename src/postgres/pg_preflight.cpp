@@ -210,12 +210,23 @@ void check_foreign_keys(Connection& connection, const TableFacts& facts, const s
                         PreflightReport& report) {
   std::vector<ResultRow> outgoing = connection.query(
       "SELECT conname || ' -> ' || confrelid::regclass::text FROM pg_constraint WHERE conrelid "
-      "= $1::oid AND contype = 'f' ORDER BY 1",
+      "= $1::oid AND contype = 'f' AND confrelid <> conrelid ORDER BY 1",
       {facts.oid});
   std::vector<ResultRow> incoming = connection.query(
       "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint WHERE confrelid = "
       "$1::oid AND contype = 'f' AND conrelid <> confrelid ORDER BY 1",
       {facts.oid});
+  std::vector<ResultRow> own = connection.query(
+      "SELECT conname FROM pg_constraint WHERE conrelid = $1::oid AND confrelid = $1::oid AND "
+      "contype = 'f' ORDER BY 1",
+      {facts.oid});
+  if (!own.empty()) {
+    report.fail("foreign_keys",
+                quoted + " has foreign keys referencing itself (" + join(own) +
+                    "), which sluice does not re-create",
+                "drop them for the migration and re-create them afterwards");
+    return;
+  }
   if (outgoing.empty() && incoming.empty()) {
     report.pass("foreign_keys", "no foreign keys reference or leave " + quoted);
     return;
@@ -224,26 +235,38 @@ void check_foreign_keys(Connection& connection, const TableFacts& facts, const s
   if (!incoming.empty()) {
     found += std::string(found.empty() ? "" : " and ") + "it is referenced by " + join(incoming);
   }
-  report.fail("foreign_keys",
+  report.warn("foreign_keys",
               quoted + " takes part in foreign keys (" + found +
-                  "), which a table swap would leave pointing at the old table",
-              "drop the foreign keys for the migration and re-create them afterwards");
+                  "); sluice alter re-creates them on the new table at the swap (NOT VALID, "
+                  "validated right after), which briefly locks the other tables too");
 }
 
 void check_dependent_views(Connection& connection, const TableFacts& facts,
                            const std::string& quoted, PreflightReport& report) {
   std::vector<ResultRow> views = connection.query(
-      "SELECT DISTINCT r.ev_class::regclass::text FROM pg_depend d JOIN pg_rewrite r ON r.oid = "
-      "d.objid WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
-      "AND d.refobjid = $1::oid AND r.ev_class <> $1::oid ORDER BY 1",
+      "SELECT DISTINCT r.ev_class::regclass::text, c.relkind = 'm' FROM pg_depend d JOIN "
+      "pg_rewrite r ON r.oid = d.objid JOIN pg_class c ON c.oid = r.ev_class WHERE d.classid = "
+      "'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::oid "
+      "AND r.ev_class <> $1::oid ORDER BY 1",
       {facts.oid});
+  std::vector<ResultRow> materialized;
+  for (const ResultRow& view : views) {
+    if (value_or(view[1], "f") == "t") {
+      materialized.push_back(view);
+    }
+  }
   if (views.empty()) {
     report.pass("dependent_views", "no views depend on " + quoted);
-  } else {
+  } else if (!materialized.empty()) {
     report.fail("dependent_views",
+                "materialized views " + join(materialized) + " depend on " + quoted +
+                    " and would keep the old table after a swap",
+                "drop them for the migration and re-create them afterwards");
+  } else {
+    report.warn("dependent_views",
                 "views " + join(views) + " depend on " + quoted +
-                    " and would keep reading the old table after a swap",
-                "drop the views for the migration and re-create them afterwards");
+                    "; sluice alter re-creates them on the new table at the swap, unless one "
+                    "reads a column the ALTER drops or changes (then it refuses)");
   }
 }
 
@@ -255,10 +278,9 @@ void check_triggers(Connection& connection, const TableFacts& facts, const std::
   if (triggers.empty()) {
     report.pass("triggers", quoted + " has no triggers");
   } else {
-    report.fail("triggers",
-                quoted + " has triggers (" + join(triggers) +
-                    ") that would not follow the table through the swap",
-                "drop them for the migration and re-create them on the new table afterwards");
+    report.warn("triggers", quoted + " has triggers (" + join(triggers) +
+                                "); sluice alter re-creates them on the new table, disabled "
+                                "while it fills and enabled at the swap");
   }
 }
 

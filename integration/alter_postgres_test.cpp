@@ -1,0 +1,516 @@
+// `sluice alter` against a real PostgreSQL 15 while an application writes: every run ends with a
+// full row-for-row comparison of the migrated table with a twin table that received the same
+// writes.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "integration/pg_table_writer.h"
+#include "integration/support.h"
+
+using sluice::ServerKind;
+using namespace sluice::test;
+
+namespace {
+
+using Rows = std::vector<std::vector<std::optional<std::string>>>;
+
+std::string dsn() {
+  return server_dsn(ServerKind::postgres);
+}
+
+bool exists(sluice::postgres::Connection& db, const std::string& table) {
+  return db.query_value("SELECT to_regclass($1)::text", {"public.\"" + table + "\""}).has_value();
+}
+
+std::string column_type(sluice::postgres::Connection& db, const std::string& table,
+                        const std::string& column) {
+  return db
+      .query_value(
+          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
+          {"public.\"" + table + "\"", column})
+      .value_or("");
+}
+
+std::string sluice_objects(sluice::postgres::Connection& db) {
+  return db
+      .query_value(
+          "SELECT string_agg(n, ', ') FROM (SELECT slot_name::text AS n FROM "
+          "pg_replication_slots WHERE slot_name LIKE 'sluice_alter%' UNION ALL SELECT "
+          "pubname::text FROM pg_publication WHERE pubname LIKE 'sluice_alter%') o")
+      .value_or("");
+}
+
+std::string describe(const std::vector<std::optional<std::string>>& row) {
+  std::string out = "(";
+  for (const auto& value : row) {
+    const std::string text = value.value_or("NULL");
+    out += (out.size() > 1 ? ", " : "") + (text.size() > 40 ? text.substr(0, 40) + "…" : text);
+  }
+  return out + ")";
+}
+
+std::string first_difference(const Rows& migrated, const Rows& expected) {
+  for (std::size_t i = 0; i < std::max(migrated.size(), expected.size()); ++i) {
+    if (i >= migrated.size() || i >= expected.size() || migrated[i] != expected[i]) {
+      return "row " + std::to_string(i) + ": migrated " +
+             (i < migrated.size() ? describe(migrated[i]) : "none") + ", expected " +
+             (i < expected.size() ? describe(expected[i]) : "none");
+    }
+  }
+  return "no difference";
+}
+
+// Migrates `table` with `alter` while a writer runs, then compares it with its twin.
+RunResult migrate_under_load(const std::string& table, const std::string& alter, int rows,
+                             bool composite, const std::vector<std::string>& extra = {}) {
+  auto db = postgres_admin();
+  const std::string twin = table + "_twin";
+  create_pg_table(*db, table, twin, rows, composite);
+  PgTableWriter writer(sluice::parse_dsn(dsn()), table, twin);
+  writer.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<std::string> args = {"alter",   "--dsn", dsn(),       "--table",      table,
+                                   "--alter", alter,   "--execute", "--chunk-time", "20"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  RunResult run = run_sluice(args);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  writer.stop();
+  INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(writer.transactions() > 0);
+  MESSAGE(table << ": the writer committed " << writer.transactions() << " transactions and "
+                << "rolled back " << writer.rollbacks());
+  CHECK(exists(*db, "_" + table + "_old"));
+  CHECK_FALSE(exists(*db, "_" + table + "_new"));
+  CHECK(sluice_objects(*db).empty());
+  const Rows migrated = pg_table_rows(*db, table, twin, table);
+  const Rows expected = pg_table_rows(*db, twin, table, table);
+  CHECK(migrated.size() == expected.size());
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+  // The generated column is recomputed by the new table.
+  CHECK(db->query_value("SELECT count(*) FROM \"" + table +
+                        "\" WHERE doubled IS DISTINCT FROM code * 2") == "0");
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("change types (key integer to bigint, varchar to text, text to jsonb USING) under load") {
+  RunResult run = migrate_under_load("pg_types",
+                                     "ALTER COLUMN id TYPE bigint, ALTER COLUMN k TYPE bigint, "
+                                     "ALTER COLUMN name TYPE text, ALTER COLUMN doc TYPE jsonb "
+                                     "USING doc::jsonb",
+                                     20000, false);
+  auto db = postgres_admin();
+  CHECK(column_type(*db, "pg_types", "id") == "bigint");
+  CHECK(column_type(*db, "pg_types", "name") == "text");
+  CHECK(column_type(*db, "pg_types", "doc") == "jsonb");
+  CHECK(run.out.find("rows verified") != std::string::npos);
+  CHECK(run.err.find("writes were blocked for") != std::string::npos);
+  // The key's unique constraint kept its name, so ON CONFLICT ON CONSTRAINT still works.
+  CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = 'pg_types'::regclass "
+                        "AND contype = 'p'") == "pg_types_pkey");
+  // The index on k was built after the copy, on the new type, under its original name.
+  CHECK(run.err.find("built an index of the shadow table") != std::string::npos);
+  CHECK(db->query_value("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = "
+                        "'pg_types'::regclass AND NOT indisunique") == "pg_types_k");
+}
+
+TEST_CASE("add a column with a default, drop a column, add a CHECK constraint, under load") {
+  migrate_under_load("pg_multi",
+                     "ADD COLUMN note text NOT NULL DEFAULT 'n/a', DROP COLUMN legacy, "
+                     "ADD CONSTRAINT amount_range CHECK (amount > -100000)",
+                     8000, false, {"--force-rebuild"});
+  auto db = postgres_admin();
+  CHECK(column_type(*db, "pg_multi", "note") == "text");
+  CHECK(column_type(*db, "pg_multi", "legacy").empty());
+  CHECK(db->query_value("SELECT count(*) FROM pg_multi WHERE note = 'n/a'") ==
+        db->query_value("SELECT count(*) FROM pg_multi"));
+  CHECK(db->query_value("SELECT 1 FROM pg_constraint WHERE conname = 'amount_range'") == "1");
+}
+
+TEST_CASE("a composite primary key whose column type changes") {
+  migrate_under_load(
+      "pg_comp", "ALTER COLUMN a TYPE bigint, ALTER COLUMN amount TYPE numeric(14,4)", 6000, true);
+  auto db = postgres_admin();
+  CHECK(column_type(*db, "pg_comp", "a") == "bigint");
+}
+
+TEST_CASE("an empty table and a table of one row") {
+  migrate_under_load("pg_empty", "ALTER COLUMN k TYPE bigint", 0, false);
+  migrate_under_load("pg_one", "ALTER COLUMN k TYPE bigint", 1, false);
+}
+
+TEST_CASE("identity and serial sequences continue after the cut-over") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP TABLE IF EXISTS pg_ident, _pg_ident_old, pg_serial, _pg_serial_old CASCADE; "
+      "CREATE TABLE pg_ident (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v integer); "
+      "CREATE TABLE pg_serial (id serial PRIMARY KEY, v integer); "
+      "INSERT INTO pg_ident (v) SELECT g FROM generate_series(1, 500) g; "
+      "INSERT INTO pg_serial (v) SELECT g FROM generate_series(1, 500) g");
+  for (const std::string table : {"pg_ident", "pg_serial"}) {
+    RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", table, "--alter",
+                                "ALTER COLUMN v TYPE bigint", "--execute"});
+    INFO(table << ": " << run.out << run.err);
+    REQUIRE(run.exit_code == 0);
+    CHECK(db->query_value("INSERT INTO " + table + " (v) VALUES (0) RETURNING id") == "501");
+    CHECK(db->query_value("SELECT pg_get_serial_sequence('" + table + "', 'id')") ==
+          "public." + table + "_id_seq");
+    // The sequence no longer belongs to the old table: dropping it leaves the new one working.
+    db->execute("DROP TABLE _" + table + "_old");
+    CHECK(db->query_value("INSERT INTO " + table + " (v) VALUES (0) RETURNING id") == "502");
+  }
+}
+
+TEST_CASE("comments, storage parameters, grants and row security policies are kept") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP TABLE IF EXISTS pg_kept, _pg_kept_old CASCADE; DROP ROLE IF EXISTS kept_reader; "
+      "CREATE ROLE kept_reader; "
+      "CREATE TABLE pg_kept (id integer PRIMARY KEY, owner_name text, v integer CHECK (v >= 0)) "
+      "WITH (fillfactor = 70); "
+      "COMMENT ON TABLE pg_kept IS 'kept table'; COMMENT ON COLUMN pg_kept.v IS 'the value'; "
+      "GRANT SELECT, UPDATE ON pg_kept TO kept_reader; "
+      "ALTER TABLE pg_kept ENABLE ROW LEVEL SECURITY; "
+      "CREATE POLICY own_rows ON pg_kept FOR SELECT TO kept_reader USING (owner_name = "
+      "current_user); "
+      "INSERT INTO pg_kept SELECT g, 'u' || g, g FROM generate_series(1, 100) g; "
+      "ALTER TABLE pg_kept REPLICA IDENTITY FULL; "
+      "DROP PUBLICATION IF EXISTS kept_cdc; "
+      "CREATE PUBLICATION kept_cdc FOR TABLE pg_kept (id, v) WHERE (v > 10)");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_kept", "--alter",
+                              "ALTER COLUMN v TYPE bigint", "--execute"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(db->query_value("SELECT obj_description('pg_kept'::regclass, 'pg_class')") == "kept table");
+  CHECK(db->query_value("SELECT col_description('pg_kept'::regclass, 3)") == "the value");
+  CHECK(db->query_value("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
+                        "'pg_kept'::regclass") == "fillfactor=70");
+  CHECK(db->query_value("SELECT has_table_privilege('kept_reader', 'pg_kept', 'UPDATE')") == "t");
+  CHECK(db->query_value("SELECT relrowsecurity FROM pg_class WHERE oid = 'pg_kept'::regclass") ==
+        "t");
+  CHECK(db->query_value("SELECT count(*) FROM pg_policies WHERE tablename = 'pg_kept'") == "1");
+  CHECK_THROWS(db->execute("INSERT INTO pg_kept VALUES (1000, 'x', -1)"));
+  // The application's own publication and replica identity follow the table.
+  CHECK(db->query_value("SELECT relreplident FROM pg_class WHERE oid = 'pg_kept'::regclass") ==
+        "f");
+  CHECK(db->query_value("SELECT string_agg(tablename || ' ' || array_to_string(attnames, ',') || "
+                        "' ' || rowfilter, '; ') FROM pg_publication_tables WHERE pubname = "
+                        "'kept_cdc'") == "pg_kept id,v (v > 10)");
+  db->execute("DROP PUBLICATION kept_cdc");
+}
+
+TEST_CASE("triggers do not fire while the new table fills, and fire on it after the swap") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP TABLE IF EXISTS pg_trig, _pg_trig_old, pg_trig_audit CASCADE; "
+      "CREATE TABLE pg_trig_audit (id integer, op text); "
+      "CREATE TABLE pg_trig (id integer PRIMARY KEY, v integer, touched integer DEFAULT 0); "
+      "CREATE OR REPLACE FUNCTION pg_trig_bump() RETURNS trigger LANGUAGE plpgsql AS "
+      "'BEGIN NEW.touched := NEW.touched + 1; RETURN NEW; END'; "
+      "CREATE OR REPLACE FUNCTION pg_trig_log() RETURNS trigger LANGUAGE plpgsql AS "
+      "'BEGIN INSERT INTO pg_trig_audit VALUES (NEW.id, TG_OP); RETURN NULL; END'; "
+      "CREATE TRIGGER \"Bump it\" BEFORE INSERT OR UPDATE ON pg_trig FOR EACH ROW EXECUTE "
+      "FUNCTION pg_trig_bump(); "
+      "CREATE TRIGGER log_it AFTER INSERT OR UPDATE ON pg_trig FOR EACH ROW EXECUTE FUNCTION "
+      "pg_trig_log(); "
+      "CREATE TRIGGER off_it AFTER DELETE ON pg_trig FOR EACH ROW EXECUTE FUNCTION "
+      "pg_trig_log(); "
+      "ALTER TABLE pg_trig DISABLE TRIGGER off_it; "
+      "INSERT INTO pg_trig (id, v) SELECT g, g FROM generate_series(1, 200) g");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_trig", "--alter",
+                              "ALTER COLUMN v TYPE bigint", "--execute"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  // Neither the copy nor the applier fired them: values and the audit are as before.
+  CHECK(db->query_value("SELECT count(*) FROM pg_trig_audit") == "200");
+  CHECK(db->query_value("SELECT sum(touched) FROM pg_trig") == "200");
+  db->execute(
+      "INSERT INTO pg_trig (id, v) VALUES (1000, 1); UPDATE pg_trig SET v = 2 WHERE id = "
+      "1; DELETE FROM pg_trig WHERE id = 2");
+  CHECK(db->query_value("SELECT count(*) FROM pg_trig_audit") == "202");
+  CHECK(db->query_value("SELECT touched FROM pg_trig WHERE id = 1") == "2");
+  CHECK(db->query_value(
+            "SELECT string_agg(tgname || '=' || tgenabled::text, ',' ORDER BY tgname) FROM "
+            "pg_trigger WHERE tgrelid = 'pg_trig'::regclass AND NOT tgisinternal") ==
+        "Bump it=O,log_it=O,off_it=D");
+}
+
+TEST_CASE("quoted names in another schema, and a numeric key") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP SCHEMA IF EXISTS \"Sales EU\" CASCADE; CREATE SCHEMA \"Sales EU\"; "
+      "CREATE TABLE \"Sales EU\".\"Order \"\"Items\"\"; x\" (\"Key\" numeric(12,2) PRIMARY "
+      "KEY, \"Qty\" integer NOT NULL, \"select\" text, \"ünï\" varchar(10)); "
+      "INSERT INTO \"Sales EU\".\"Order \"\"Items\"\"; x\" SELECT g / 4.0, g, 'v' || g, 'ä' "
+      "FROM generate_series(1, 5000) g");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table",
+                              "\"Sales EU\".\"Order \"\"Items\"\"; x\"", "--alter",
+                              "ALTER COLUMN \"Qty\" TYPE bigint, DROP COLUMN \"select\", "
+                              "ALTER COLUMN \"ünï\" TYPE text",
+                              "--execute", "--chunk-time", "5"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(db->query_value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                        "attrelid = '\"Sales EU\".\"Order \"\"Items\"\"; x\"'::regclass AND "
+                        "attname = 'Qty'") == "bigint");
+  CHECK(db->query_value("SELECT count(*) || ' ' || sum(\"Key\") || ' ' || sum(\"Qty\") FROM "
+                        "\"Sales EU\".\"Order \"\"Items\"\"; x\"") == "5000 3125625.00 12502500");
+  CHECK(db->query_value("SELECT to_regclass('\"Sales EU\".\"_Order \"\"Items\"\"; x_old\"')::text")
+            .has_value());
+  db->execute("DROP SCHEMA \"Sales EU\" CASCADE");
+}
+
+TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and retries") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_busy", "pg_busy_twin", 3000, false);
+  // A reader with an open transaction: it blocks only the ACCESS EXCLUSIVE lock of the swap.
+  auto blocker = postgres_admin();
+  blocker->execute("BEGIN; SELECT count(*) FROM pg_busy");
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+    blocker->execute("COMMIT");
+  });
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_busy", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--cutover-lock-timeout",
+                              "300", "--cutover-attempts", "10"});
+  release.join();
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("cut-over could not lock") != std::string::npos);
+  CHECK(column_type(*db, "pg_busy", "k") == "bigint");
+  CHECK(pg_table_rows(*db, "pg_busy", "pg_busy_twin", "pg_busy") ==
+        pg_table_rows(*db, "pg_busy_twin", "pg_busy", "pg_busy"));
+}
+
+TEST_CASE("a cut-over that never gets its lock gives up and leaves the original table") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_stuck", "pg_stuck_twin", 100, false);
+  auto blocker = postgres_admin();
+  blocker->execute("BEGIN; SELECT count(*) FROM pg_stuck");
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_stuck", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--cutover-lock-timeout",
+                              "100", "--cutover-attempts", "2"});
+  blocker->execute("COMMIT");
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("cut-over failed 2 times") != std::string::npos);
+  CHECK(column_type(*db, "pg_stuck", "k") == "integer");
+  CHECK_FALSE(exists(*db, "_pg_stuck_new"));
+  CHECK_FALSE(exists(*db, "_pg_stuck_old"));
+  CHECK(sluice_objects(*db).empty());
+}
+
+TEST_CASE("a dry run prints the plan and creates nothing") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_dry", "pg_dry_twin", 10, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_dry", "--alter",
+                              "ALTER COLUMN k TYPE bigint, DROP COLUMN data"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("key the copy walks: pg_dry_pkey (\"id\")") != std::string::npos);
+  CHECK(run.out.find("columns dropped:    \"data\"") != std::string::npos);
+  CHECK(run.out.find("CREATE TABLE \"public\".\"_pg_dry_new\" (LIKE \"public\".\"pg_dry\" "
+                     "INCLUDING ALL)") != std::string::npos);
+  CHECK(run.out.find("dry run: nothing was changed") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_dry_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_dry", "k") == "integer");
+}
+
+TEST_CASE("a nullable ADD COLUMN is applied in the catalog, without a copy") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_instant", "pg_instant_twin", 100, false);
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_instant", "--alter",
+                              "ADD COLUMN extra integer", "--execute"});
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("applied the change in place") != std::string::npos);
+  CHECK(column_type(*db, "pg_instant", "extra") == "integer");
+  CHECK_FALSE(exists(*db, "_pg_instant_old"));
+}
+
+TEST_CASE("foreign keys to and from the table and dependent views follow it to the new table") {
+  auto db = postgres_admin();
+  db->execute(
+      "DROP TABLE IF EXISTS pg_child, pg_mid, _pg_mid_old, pg_top CASCADE; "
+      "CREATE TABLE pg_top (id integer PRIMARY KEY); "
+      "CREATE TABLE pg_mid (id integer PRIMARY KEY, top_id integer REFERENCES pg_top ON DELETE "
+      "CASCADE, v integer, note text); "
+      "CREATE TABLE pg_child (id integer PRIMARY KEY, mid_id integer NOT NULL REFERENCES pg_mid "
+      "(id)); "
+      "CREATE VIEW pg_mid_view WITH (security_barrier = true) AS SELECT id, top_id FROM pg_mid "
+      "WHERE top_id IS NOT NULL; "
+      "GRANT SELECT ON pg_mid_view TO PUBLIC; "
+      "INSERT INTO pg_top SELECT g FROM generate_series(1, 100) g; "
+      "INSERT INTO pg_mid SELECT g, g % 100 + 1, g, 'n' FROM generate_series(1, 3000) g; "
+      "INSERT INTO pg_child SELECT g, g FROM generate_series(1, 3000, 3) g");
+  RunResult run =
+      run_sluice({"alter", "--dsn", dsn(), "--table", "pg_mid", "--alter",
+                  "ALTER COLUMN v TYPE bigint, ALTER COLUMN note TYPE varchar(20)", "--execute"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.err.find("validated foreign key") != std::string::npos);
+  CHECK(column_type(*db, "pg_mid", "v") == "bigint");
+  // The child's foreign key now points at the new table, validated, and enforces.
+  CHECK(db->query_value("SELECT confrelid::regclass::text || ' ' || convalidated FROM "
+                        "pg_constraint WHERE conrelid = 'pg_child'::regclass AND contype = "
+                        "'f'") == "pg_mid true");
+  CHECK_THROWS(db->execute("INSERT INTO pg_child VALUES (100000, 999999)"));
+  CHECK_THROWS(db->execute("DELETE FROM pg_mid WHERE id = 1"));
+  db->execute(
+      "INSERT INTO pg_mid VALUES (5000, 1, 1, 'x'); INSERT INTO pg_child VALUES (5000, "
+      "5000)");
+  // The new table's own foreign key enforces and cascades; the old table's is gone.
+  CHECK(db->query_value("SELECT count(*) FROM pg_constraint WHERE conrelid = "
+                        "'_pg_mid_old'::regclass AND contype = 'f'") == "0");
+  CHECK_THROWS(db->execute("INSERT INTO pg_mid VALUES (6000, 424242, 1, 'x')"));
+  db->execute("DELETE FROM pg_child; DELETE FROM pg_top WHERE id = 2");
+  CHECK(db->query_value("SELECT count(*) FROM pg_mid WHERE top_id = 2") == "0");
+  // The view reads the new table and kept its options and grants.
+  CHECK(db->query_value("SELECT count(*) FROM pg_mid_view WHERE id = 5000") == "1");
+  CHECK(db->query_value("SELECT refobjid::regclass::text FROM pg_depend d JOIN pg_rewrite r ON "
+                        "r.oid = d.objid WHERE r.ev_class = 'pg_mid_view'::regclass AND "
+                        "d.refobjid <> r.ev_class AND d.refclassid = 'pg_class'::regclass "
+                        "LIMIT 1") == "pg_mid");
+  CHECK(db->query_value("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = "
+                        "'pg_mid_view'::regclass") == "security_barrier=true");
+  CHECK(db->query_value("SELECT has_table_privilege('public', 'pg_mid_view', 'SELECT')") == "t");
+}
+
+TEST_CASE("views reading a changed column, materialized views and self references are refused") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_viewed", "pg_viewed_twin", 10, false);
+  db->execute(
+      "DROP VIEW IF EXISTS pg_viewed_kv; CREATE VIEW pg_viewed_kv AS SELECT id, k FROM "
+      "pg_viewed");
+  RunResult changed = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
+                                  "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(changed.exit_code == 5);
+  CHECK(changed.err.find("pg_viewed_kv reads column \"k\"") != std::string::npos);
+  db->execute(
+      "DROP VIEW pg_viewed_kv; CREATE MATERIALIZED VIEW pg_viewed_m AS SELECT id FROM "
+      "pg_viewed");
+  RunResult materialized = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
+                                       "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(materialized.exit_code == 5);
+  CHECK(materialized.err.find("materialized") != std::string::npos);
+  db->execute(
+      "DROP MATERIALIZED VIEW pg_viewed_m; ALTER TABLE pg_viewed ADD COLUMN parent "
+      "integer REFERENCES pg_viewed (id)");
+  RunResult self = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_viewed", "--alter",
+                               "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(self.exit_code == 5);
+  CHECK(self.err.find("referencing itself") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_viewed_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_viewed", "k") == "integer");
+}
+
+TEST_CASE("unique constraints, primary key changes and renames are refused") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_refuse", "pg_refuse_twin", 10, false);
+  for (const char* alter :
+       {"ADD CONSTRAINT k_unique UNIQUE (k)", "DROP CONSTRAINT pg_refuse_pkey",
+        "RENAME COLUMN k TO k2", "ALTER COLUMN k TYPE bigint; DROP TABLE pg_refuse"}) {
+    RunResult run = run_sluice(
+        {"alter", "--dsn", dsn(), "--table", "pg_refuse", "--alter", alter, "--execute"});
+    INFO(alter << ": " << run.err);
+    CHECK(run.exit_code != 0);
+    CHECK(run.err.find("sluice: error:") != std::string::npos);
+    CHECK_FALSE(exists(*db, "_pg_refuse_new"));
+    CHECK(exists(*db, "pg_refuse"));
+  }
+}
+
+TEST_CASE("a TRUNCATE during the copy stops the migration and leaves nothing behind") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_trunc", "pg_trunc_twin", 100000, false);
+  const std::string oid = *db->query_value("SELECT 'pg_trunc'::regclass::oid::text");
+  std::atomic<bool> finished{false};
+  std::atomic<bool> truncated{false};
+  std::thread truncate([&] {
+    auto session = postgres_admin();
+    // Once the slot exists, the TRUNCATE is in the change stream.
+    while (!finished) {
+      if (session->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                               {"sluice_alter_" + oid})) {
+        session->execute("TRUNCATE pg_trunc");
+        truncated = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_trunc", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "5"});
+  finished = true;
+  truncate.join();
+  REQUIRE(truncated);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code != 0);
+  CHECK(run.err.find("truncated") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_trunc_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_trunc", "k") == "integer");
+}
+
+TEST_CASE("SIGTERM during the copy drops the shadow table, slot and publication") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_stop", "pg_stop_twin", 100000, false);
+  const std::string slot =
+      "sluice_alter_" + *db->query_value("SELECT 'pg_stop'::regclass::oid::text");
+  SluiceProcess sluice({"alter", "--dsn", dsn(), "--table", "pg_stop", "--alter",
+                        "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "5"});
+  // Once the slot exists the copy is about to start or running.
+  bool started = false;
+  for (int i = 0; i < 2000 && !started; ++i) {
+    started = db->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot})
+                  .has_value();
+    if (!started) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  REQUIRE(started);
+  CHECK(sluice.stop(SIGTERM) == 130);
+  CHECK_FALSE(exists(*db, "_pg_stop_new"));
+  CHECK_FALSE(exists(*db, "_pg_stop_old"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_stop", "k") == "integer");
+}
+
+TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed run") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_left", "pg_left_twin", 5, false);
+  const std::string name =
+      "sluice_alter_" + *db->query_value("SELECT 'pg_left'::regclass::oid::text");
+  // What a run killed with SIGKILL during the copy leaves behind.
+  db->execute("CREATE PUBLICATION " + name + " FOR TABLE pg_left");
+  db->query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", {name});
+  db->execute("CREATE TABLE _pg_left_new (LIKE pg_left INCLUDING ALL)");
+  RunResult refused = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_left", "--alter",
+                                  "ALTER COLUMN k TYPE bigint", "--execute"});
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("sluice cleanup") != std::string::npos);
+  RunResult cleaned = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_left"});
+  INFO(cleaned.out << cleaned.err);
+  CHECK(cleaned.exit_code == 0);
+  CHECK(cleaned.out.find("dropped replication slot " + name) != std::string::npos);
+  CHECK(cleaned.out.find("dropped publication " + name) != std::string::npos);
+  CHECK(cleaned.out.find("dropped \"public\".\"_pg_left_new\"") != std::string::npos);
+  CHECK(sluice_objects(*db).empty());
+  CHECK_FALSE(exists(*db, "_pg_left_new"));
+  RunResult again = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_left", "--alter",
+                                "ALTER COLUMN k TYPE bigint", "--execute"});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  RunResult nothing = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_left"});
+  CHECK(nothing.out.find("nothing to clean up") != std::string::npos);
+  CHECK(exists(*db, "_pg_left_old"));
+}
