@@ -6,10 +6,14 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "integration/pg_table_writer.h"
 #include "integration/support.h"
+#include "src/phase_store.h"
 
 using sluice::ServerKind;
 using namespace sluice::test;
@@ -513,4 +517,84 @@ TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed r
   RunResult nothing = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_left"});
   CHECK(nothing.out.find("nothing to clean up") != std::string::npos);
   CHECK(exists(*db, "_pg_left_old"));
+}
+
+namespace {
+
+// A file under /tmp named for the test, removed on destruction.
+struct FlagFile {
+  std::string path;
+  explicit FlagFile(const std::string& name) : path("/tmp/sluice-pg-steer-" + name) {
+    std::filesystem::remove(path);
+  }
+  ~FlagFile() { std::filesystem::remove(path); }
+  void touch() const { std::ofstream(path) << ""; }
+  void remove() const { std::filesystem::remove(path); }
+};
+
+// Removes the record of an earlier run of `name`, so that a test can run again.
+void forget_run(const std::string& name) {
+  sluice::connect_phase_store(sluice::parse_dsn(dsn()), std::nullopt, std::nullopt)
+      ->ensure_schema();
+  postgres_admin()->query("DELETE FROM sluice.migrations WHERE name = $1", {name});
+}
+
+std::string phase_of(const std::string& name) {
+  RunResult status = run_sluice({"status", "--dsn", dsn(), name, "--json"});
+  REQUIRE(status.exit_code == 0);
+  return nlohmann::json::parse(status.out)["phase"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone file the swap") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_steer", "pg_steer_twin", 20000, false);
+  forget_run("pg-steer-1");
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_steer", "pg_steer_twin");
+  writer.start();
+  FlagFile throttle("throttle");
+  FlagFile postpone("postpone");
+  throttle.touch();
+  postpone.touch();
+  SluiceProcess sluice({"alter", "--dsn", dsn(), "--table", "pg_steer", "--alter",
+                        "ALTER COLUMN k TYPE bigint", "--execute", "--name", "pg-steer-1",
+                        "--throttle-flag-file", throttle.path, "--postpone-cutover-flag-file",
+                        postpone.path, "--json", "--status-interval", "0.2"});
+  REQUIRE(sluice.wait_for("\"state\":\"paused\"", std::chrono::milliseconds(60000)));
+  // Paused before its first chunk: the shadow table exists and is empty; the run is recorded.
+  CHECK(db->query_value("SELECT count(*) FROM _pg_steer_new") == "0");
+  CHECK(phase_of("pg-steer-1") == "backfilling");
+
+  throttle.remove();
+  REQUIRE(sluice.wait_for("\"state\":\"waiting\"", std::chrono::milliseconds(120000)));
+  CHECK(column_type(*db, "pg_steer", "k") == "integer");
+
+  postpone.remove();
+  CHECK(sluice.wait(std::chrono::milliseconds(120000)) == 0);
+  writer.stop();
+  CHECK(column_type(*db, "pg_steer", "k") == "bigint");
+  CHECK(sluice_objects(*db).empty());
+  const Rows migrated = pg_table_rows(*db, "pg_steer", "pg_steer_twin", "pg_steer");
+  const Rows expected = pg_table_rows(*db, "pg_steer_twin", "pg_steer", "pg_steer");
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+  CHECK(phase_of("pg-steer-1") == "switched");
+}
+
+TEST_CASE("a panic file aborts a PostgreSQL run: no shadow, slot or publication is left") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_panic", "pg_panic_twin", 100000, false);
+  forget_run("pg-panic-1");
+  FlagFile panic("panic");
+  SluiceProcess sluice({"alter", "--dsn", dsn(), "--table", "pg_panic", "--alter",
+                        "ALTER COLUMN k TYPE bigint", "--execute", "--name", "pg-panic-1",
+                        "--chunk-time", "5", "--panic-flag-file", panic.path, "--json",
+                        "--status-interval", "0.2"});
+  REQUIRE(sluice.wait_for("\"state\":\"running\"", std::chrono::milliseconds(60000)));
+  panic.touch();
+  CHECK(sluice.wait(std::chrono::milliseconds(60000)) == 7);
+  CHECK_FALSE(exists(*db, "_pg_panic_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_panic", "k") == "integer");
+  CHECK(phase_of("pg-panic-1") == "aborted");
 }
