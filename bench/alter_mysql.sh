@@ -113,13 +113,14 @@ phases() {
     function t(   a) { split($2, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
     $3 == "info" && first == "" { first = t() }
     /copying about [0-9]+ rows/ { c0 = t() }
-    /copy 100.0%/ { c1 = t(); rate = $0; sub(/.*rows\), /, "", rate); sub(/ rows\/s.*/, "", rate) }
+    /info (verify [0-9.]+%|verification blocked)/ && c1 == "" { c1 = t() }
+    /rows copied/ { rows = $0; sub(/.*ms: /, "", rows); sub(/ rows copied.*/, "", rows) }
     /verified [0-9]+ rows/ { v = t() }
     /cut-over done/ { x = t() }
     END {
       if (c1 == "" || v == "" || x == "") { print "n/a (incomplete log)"; exit }
-      printf "setup %.2f s, copy %.2f s (%s rows/s overall), drain + verify %.2f s, catch-up + cut-over %.2f s", \
-        c0 - first, c1 - c0, rate, v - c1, x - v
+      printf "setup %.2f s, copy %.2f s (%.0f rows/s overall), drain + verify %.2f s, catch-up + cut-over %.2f s", \
+        c0 - first, c1 - c0, rows / (c1 - c0 > 0 ? c1 - c0 : 1), v - c1, x - v
     }' "$1"
 }
 block_at() { grep -o "$2 [0-9]* ms" "$1" | grep -o '[0-9]*' | tail -n 1 || echo "n/a"; }
