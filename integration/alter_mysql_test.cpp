@@ -342,3 +342,66 @@ TEST_CASE("--discard-duplicates adds a UNIQUE key, keeps one row per value and r
   const auto expected = table_rows(*db, "alt_unique_twin", "alt_unique");
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
 }
+
+TEST_CASE("hostile table and column names are quoted everywhere and migrate under writes") {
+  auto db = mysql_admin();
+  // Backticks, quotes, a semicolon, spaces, a comment marker and multi-byte text.
+  const std::string table = "we`ird; 'tab' -- \xc3\xa4";
+  const std::string twin = "hostile twin";
+  const auto q = [](const std::string& name) {
+    std::string out = "`";
+    for (char c : name) {
+      out += c == '`' ? std::string("``") : std::string(1, c);
+    }
+    return out + "`";
+  };
+  for (const std::string& name : {table, twin, table + "_sluice_new", "_" + table + "_old"}) {
+    db->execute("DROP TABLE IF EXISTS " + q(name));
+  }
+  const std::string columns =
+      "(`i``d` INT NOT NULL PRIMARY KEY, `v; DROP TABLE x` INT NOT NULL, "
+      "`n \"\xc3\xa4\"` VARCHAR(20) NULL)";
+  db->execute("CREATE TABLE " + q(table) + " " + columns);
+  db->execute("CREATE TABLE " + q(twin) + " " + columns);
+  for (const std::string& name : {table, twin}) {
+    db->execute("INSERT INTO " + q(name) +
+                " SELECT seq, seq % 7, CONCAT('r', seq) FROM seq_1_to_3000");
+  }
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto app = mysql_admin();
+    for (int i = 0; !stop; ++i) {
+      for (const std::string& name : {table, twin}) {
+        app->execute("START TRANSACTION");
+        app->execute("UPDATE " + q(name) +
+                     " SET `v; DROP TABLE x` = `v; DROP TABLE x` + 1 WHERE `i``d` = " +
+                     std::to_string(1 + (i * 7919) % 3000));
+        app->execute("REPLACE INTO " + q(name) + " VALUES (" + std::to_string(10000 + i) +
+                     ", 1, 'new \xc3\xa4')");
+        app->execute("DELETE FROM " + q(name) +
+                     " WHERE `i``d` = " + std::to_string(1 + (i * 104729) % 3000));
+        app->execute("COMMIT");
+      }
+    }
+  });
+  // The name on the command line is quoted as in SQL, backticks doubled.
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", q(table), "--alter",
+                              "MODIFY `v; DROP TABLE x` BIGINT NOT NULL, ADD INDEX `ix ``;` "
+                              "(`n \"\xc3\xa4\"`)",
+                              "--execute", "--chunk-time", "20"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  writer.join();
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(exists(*db, "x") == false);
+  const auto rows = [&](const std::string& name) {
+    return db->query("SELECT * FROM " + q(name) + " ORDER BY 1");
+  };
+  CHECK(rows(table) == rows(twin));
+  CHECK(db->query_value("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                        "DATABASE() AND TABLE_NAME = " +
+                        db->quote_literal(table) + " AND COLUMN_NAME = 'v; DROP TABLE x'") ==
+        "bigint");
+  CHECK(exists(*db, "_" + table + "_old"));
+}
