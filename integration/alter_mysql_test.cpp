@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "integration/row_diff.h"
 #include "integration/support.h"
 #include "integration/table_writer.h"
 
@@ -20,28 +21,6 @@ std::string dsn() {
 
 bool exists(sluice::mysql::Connection& db, const std::string& table) {
   return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
-}
-
-using Rows = std::vector<std::vector<std::optional<std::string>>>;
-
-std::string describe(const std::vector<std::optional<std::string>>& row) {
-  std::string out = "(";
-  for (const auto& value : row) {
-    out += (out.size() > 1 ? ", " : "") + value.value_or("NULL");
-  }
-  return out + ")";
-}
-
-// The first row where two key-ordered row lists differ, for a readable failure.
-std::string first_difference(const Rows& migrated, const Rows& expected) {
-  for (std::size_t i = 0; i < std::max(migrated.size(), expected.size()); ++i) {
-    if (i >= migrated.size() || i >= expected.size() || migrated[i] != expected[i]) {
-      return "row " + std::to_string(i) + ": migrated " +
-             (i < migrated.size() ? describe(migrated[i]) : "none") + ", expected " +
-             (i < expected.size() ? describe(expected[i]) : "none");
-    }
-  }
-  return "no difference";
 }
 
 // Migrates `table` with `alter` while a writer runs, then compares it with its twin.

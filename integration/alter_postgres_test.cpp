@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "integration/pg_table_writer.h"
+#include "integration/row_diff.h"
 #include "integration/support.h"
 #include "src/phase_store.h"
 
@@ -19,8 +20,6 @@ using sluice::ServerKind;
 using namespace sluice::test;
 
 namespace {
-
-using Rows = std::vector<std::vector<std::optional<std::string>>>;
 
 std::string dsn() {
   return server_dsn(ServerKind::postgres);
@@ -47,26 +46,6 @@ std::string sluice_objects(sluice::postgres::Connection& db) {
           "pg_replication_slots WHERE slot_name LIKE 'sluice_alter%' UNION ALL SELECT "
           "pubname::text FROM pg_publication WHERE pubname LIKE 'sluice_alter%') o")
       .value_or("");
-}
-
-std::string describe(const std::vector<std::optional<std::string>>& row) {
-  std::string out = "(";
-  for (const auto& value : row) {
-    const std::string text = value.value_or("NULL");
-    out += (out.size() > 1 ? ", " : "") + (text.size() > 40 ? text.substr(0, 40) + "…" : text);
-  }
-  return out + ")";
-}
-
-std::string first_difference(const Rows& migrated, const Rows& expected) {
-  for (std::size_t i = 0; i < std::max(migrated.size(), expected.size()); ++i) {
-    if (i >= migrated.size() || i >= expected.size() || migrated[i] != expected[i]) {
-      return "row " + std::to_string(i) + ": migrated " +
-             (i < migrated.size() ? describe(migrated[i]) : "none") + ", expected " +
-             (i < expected.size() ? describe(expected[i]) : "none");
-    }
-  }
-  return "no difference";
 }
 
 // Migrates `table` with `alter` while a writer runs, then compares it with its twin.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "src/error.h"
+
 namespace sluice {
 
 bool PreflightReport::can_migrate() const {
@@ -19,6 +21,16 @@ void PreflightReport::warn(std::string name, std::string message, std::string fi
 
 void PreflightReport::fail(std::string name, std::string message, std::string fix) {
   checks.push_back({std::move(name), CheckStatus::fail, std::move(message), std::move(fix)});
+}
+
+void PreflightReport::refuse_unless_ready() const {
+  for (const CheckResult& check : checks) {
+    if (check.status == CheckStatus::fail) {
+      throw Error(ExitCode::preflight_failed,
+                  "cannot migrate " + table + " online: " + check.message + "; fix: " + check.fix +
+                      " (sluice check lists every precondition)");
+    }
+  }
 }
 
 const char* to_string(CheckStatus status) {

@@ -29,6 +29,8 @@ struct PreflightReport {
   void warn(std::string name, std::string message, std::string fix = {});
   // Adds a blocker.
   void fail(std::string name, std::string message, std::string fix);
+  // Throws Error(ExitCode::preflight_failed) naming the first failed check and its fix.
+  void refuse_unless_ready() const;
 };
 
 const char* to_string(CheckStatus status);

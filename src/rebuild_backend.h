@@ -129,6 +129,10 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   virtual std::vector<std::string> cleanup(const std::string& table) = 0;
 };
 
+// The ALTER given with --alter, analysed for `dialect`; Error(ExitCode::usage) when it is
+// malformed or unsupported.
+ddl::AlterAnalysis analyze_alter_option(ddl::Dialect dialect, const std::string& alter);
+
 // Connects to the server named by `dsn` and returns its rebuild backend (MySQL/MariaDB or
 // PostgreSQL).
 std::unique_ptr<RebuildBackend> connect_rebuild_backend(const Dsn& dsn,

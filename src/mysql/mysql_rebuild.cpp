@@ -244,19 +244,8 @@ ddl::QualifiedName MysqlRebuild::resolve_table(const std::string& table) {
 const RebuildPlan& MysqlRebuild::plan(const RebuildOptions& options) {
   options_ = options;
   const ddl::QualifiedName table = resolve_table_name(dsn_, options.table);
-  const PreflightReport report = run_preflight(*main_, table);
-  for (const CheckResult& check : report.checks) {
-    if (check.status == CheckStatus::fail) {
-      throw Error(ExitCode::preflight_failed,
-                  "cannot migrate " + report.table + " online: " + check.message +
-                      "; fix: " + check.fix + " (sluice check lists every precondition)");
-    }
-  }
-  try {
-    plan_.analysis = ddl::analyze_alter(ddl::Dialect::mysql, options.alter);
-  } catch (const ddl::DdlError& error) {
-    throw Error(ExitCode::usage, std::string("invalid --alter: ") + error.what());
-  }
+  run_preflight(*main_, table).refuse_unless_ready();
+  plan_.analysis = analyze_alter_option(ddl::Dialect::mysql, options.alter);
   if (plan_.analysis.changes_primary_key) {
     throw Error(ExitCode::preflight_failed,
                 "the ALTER changes the primary key, which the copy and the change stream use to "

@@ -190,19 +190,8 @@ void PostgresRebuild::drop_old_table() {
 const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
   options_ = options;
   const ddl::QualifiedName table = resolve_table(options.table);
-  const PreflightReport report = run_preflight(*main_, table);
-  for (const CheckResult& check : report.checks) {
-    if (check.status == CheckStatus::fail) {
-      throw Error(ExitCode::preflight_failed,
-                  "cannot migrate " + report.table + " online: " + check.message +
-                      "; fix: " + check.fix + " (sluice check lists every precondition)");
-    }
-  }
-  try {
-    plan_.analysis = ddl::analyze_alter(ddl::Dialect::postgres, options.alter);
-  } catch (const ddl::DdlError& error) {
-    throw Error(ExitCode::usage, std::string("invalid --alter: ") + error.what());
-  }
+  run_preflight(*main_, table).refuse_unless_ready();
+  plan_.analysis = analyze_alter_option(ddl::Dialect::postgres, options.alter);
   if (plan_.analysis.adds_unique_key) {
     throw Error(ExitCode::preflight_failed,
                 "the ALTER adds a UNIQUE, PRIMARY KEY or EXCLUDE constraint, and copying into it "
