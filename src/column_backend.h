@@ -64,11 +64,13 @@ class ColumnBackend {
                                     const KeyRange& range, std::size_t samples,
                                     std::vector<KeyText>& sample_keys) = 0;
 
-  // Sessions other than this one for which `condition` (an SQL condition over
+  // Sessions other than this one and `own_sessions` (sluice's other sessions) for which
+  // `condition` (an SQL condition over
   // information_schema.PROCESSLIST on MySQL, pg_stat_activity on PostgreSQL) holds, each as
   // "id user@host application". Throws Error(ExitCode::usage) for a condition the server
   // refuses.
-  virtual std::vector<std::string> sessions_where(const std::string& condition) = 0;
+  virtual std::vector<std::string> sessions_where(const std::string& condition,
+                                                  const std::vector<std::string>& own_sessions) = 0;
 
   // The key values and `column`'s value of the rows in `range` (for an archive).
   virtual std::vector<ArchivedRow> read_column(const ddl::QualifiedName& table,

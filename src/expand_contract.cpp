@@ -523,7 +523,8 @@ std::optional<std::string> ExpandContract::blocker_of(Session& session,
   if (condition.empty()) {
     return std::nullopt;
   }
-  const std::vector<std::string> sessions = backend_->sessions_where(condition);
+  const std::vector<std::string> sessions = backend_->sessions_where(
+      condition, {session.store->session_id(), session.lease->session_id()});
   if (sessions.empty()) {
     return std::nullopt;
   }

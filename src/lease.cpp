@@ -8,6 +8,7 @@ namespace sluice {
 
 Lease::Lease(std::unique_ptr<PhaseStore> store, std::int64_t id, std::string owner)
     : store_(std::move(store)), id_(id), owner_(std::move(owner)) {
+  session_id_ = store_->session_id();
   thread_ = std::thread([this] { renew_until_stopped(); });
 }
 

@@ -24,6 +24,8 @@ class Lease {
   Lease& operator=(const Lease&) = delete;
 
   bool lost() const { return lost_.load(); }
+  // The server session that renews the lease (see PhaseStore::session_id).
+  const std::string& session_id() const { return session_id_; }
 
  private:
   void renew_until_stopped();
@@ -31,6 +33,7 @@ class Lease {
   std::unique_ptr<PhaseStore> store_;
   std::int64_t id_;
   std::string owner_;
+  std::string session_id_;
   std::atomic<bool> lost_{false};
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -87,6 +87,9 @@ class PhaseStore {
   // Seconds since migration `id` entered `phase`, by the server's clock; nullopt when it never
   // did.
   virtual std::optional<std::int64_t> seconds_since(std::int64_t id, Phase phase) = 0;
+  // The server's id of this store's session (MySQL: CONNECTION_ID(); PostgreSQL: the backend
+  // pid), so that checks for other clients can leave sluice's own sessions out.
+  virtual std::string session_id() = 0;
 };
 
 // The columns every PhaseStore selects, in this order, for record_from_row: id, name,

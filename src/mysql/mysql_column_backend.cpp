@@ -247,12 +247,18 @@ std::uint64_t MysqlColumnBackend::count_where(const ddl::QualifiedName& table,
   return count;
 }
 
-std::vector<std::string> MysqlColumnBackend::sessions_where(const std::string& condition) {
+std::vector<std::string> MysqlColumnBackend::sessions_where(
+    const std::string& condition, const std::vector<std::string>& own_sessions) {
+  std::string own = "CONNECTION_ID()";
+  for (const std::string& id : own_sessions) {
+    own += ", " + std::to_string(std::stoull(id));
+  }
   std::vector<ResultRow> rows;
   try {
     rows = connection_->query(
-        "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID <> "
-        "CONNECTION_ID() AND COMMAND <> 'Daemon' AND (" +
+        "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID NOT IN "
+        "(" +
+        own + ") AND COMMAND <> 'Daemon' AND (" +
         condition + ")");
   } catch (const ServerError& error) {
     throw Error(ExitCode::usage,

@@ -33,7 +33,8 @@ class MysqlColumnBackend : public ColumnBackend {
   std::uint64_t count_where(const ddl::QualifiedName& table, const std::string& condition,
                             const KeyRange& range, std::size_t samples,
                             std::vector<KeyText>& sample_keys) override;
-  std::vector<std::string> sessions_where(const std::string& condition) override;
+  std::vector<std::string> sessions_where(const std::string& condition,
+                                                  const std::vector<std::string>& own_sessions) override;
   std::vector<ArchivedRow> read_column(const ddl::QualifiedName& table, const std::string& column,
                                        const KeyRange& range) override;
   std::uint64_t write_column(const ddl::QualifiedName& table, const std::string& column,

@@ -239,4 +239,8 @@ std::optional<std::int64_t> MysqlPhaseStore::seconds_since(std::int64_t id, Phas
   return std::stoll(*seconds);
 }
 
+std::string MysqlPhaseStore::session_id() {
+  return std::to_string(connection_->id());
+}
+
 }  // namespace sluice::mysql

@@ -262,12 +262,18 @@ std::uint64_t PgColumnBackend::count_where(const ddl::QualifiedName& table,
   return rows;
 }
 
-std::vector<std::string> PgColumnBackend::sessions_where(const std::string& condition) {
+std::vector<std::string> PgColumnBackend::sessions_where(
+    const std::string& condition, const std::vector<std::string>& own_sessions) {
+  std::string own = "pg_backend_pid()";
+  for (const std::string& id : own_sessions) {
+    own += ", " + std::to_string(std::stoll(id));
+  }
   std::vector<ResultRow> rows;
   try {
     rows = connection_->query(
         "SELECT pid::text, coalesce(usename::text, ''), coalesce(client_addr::text, 'local'), "
-        "application_name FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+        "application_name FROM pg_stat_activity WHERE pid NOT IN (" +
+        own + ") AND "
         "backend_type = 'client backend' AND (" +
         condition + ")");
   } catch (const ServerError& error) {

@@ -224,4 +224,8 @@ std::optional<std::int64_t> PgPhaseStore::seconds_since(std::int64_t id, Phase p
   return std::stoll(*seconds);
 }
 
+std::string PgPhaseStore::session_id() {
+  return std::to_string(PQbackendPID(connection_->handle()));
+}
+
 }  // namespace sluice::postgres
