@@ -17,6 +17,10 @@ TEST_CASE("MySQL: one runner per migration; a killed backfill continues from its
   runners_and_resumed_backfill(mysql_scenario());
 }
 
+TEST_CASE("MySQL: add-not-null, drop-column, add-index and rebuild, each to contract") {
+  other_operations(mysql_scenario());
+}
+
 TEST_CASE("MySQL: sluice run advances a directory of migrations, never past a grace period") {
   nightly_run(mysql_scenario());
 }

@@ -17,6 +17,10 @@ TEST_CASE("PostgreSQL: one runner per migration; a killed backfill continues fro
   runners_and_resumed_backfill(postgres_scenario());
 }
 
+TEST_CASE("PostgreSQL: add-not-null, drop-column, add-index and rebuild, each to contract") {
+  other_operations(postgres_scenario());
+}
+
 TEST_CASE("PostgreSQL: sluice run advances a directory of migrations, never past a grace period") {
   nightly_run(postgres_scenario());
 }
