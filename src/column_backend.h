@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,12 @@ class ColumnBackend {
                                      const std::vector<std::string>& key,
                                      const std::vector<ArchivedRow>& rows) = 0;
 };
+
+// Runs `attempt` for `step` until it returns true; false means it timed out waiting for its
+// lock, and it is tried again after a pause that doubles from 500 ms, up to `attempts` times in
+// all. Logs each retry; throws Error(ExitCode::failure) when the attempts are used up.
+void retry_lock_timeouts(const Step& step, std::chrono::milliseconds lock_timeout, int attempts,
+                         const std::function<bool()>& attempt);
 
 std::unique_ptr<ColumnBackend> connect_column_backend(const Dsn& dsn,
                                                       const std::optional<std::string>& password);

@@ -127,17 +127,23 @@ std::optional<MigrationRecord> ExpandContract::find(const std::string& name) {
   return store(dsn_.database).find(name);
 }
 
+std::optional<ColumnFacts> ExpandContract::subject_of(const MigrationSpec& spec,
+                                                      const ddl::QualifiedName& table) {
+  if (!reads_existing_column(spec.operation)) {
+    return std::nullopt;
+  }
+  std::optional<ColumnFacts> subject = backend_->column(table, spec.column);
+  if (!subject) {
+    throw Error(ExitCode::not_found, "column " + backend_->ddl().quote(spec.column) +
+                                         " does not exist in " +
+                                         ddl::quote_qualified(backend_->ddl().dialect(), table));
+  }
+  return subject;
+}
+
 void ExpandContract::plan(const MigrationSpec& spec, std::ostream& out) {
   const ddl::QualifiedName table = backend_->resolve_table(spec.table);
-  std::optional<ColumnFacts> subject;
-  if (reads_existing_column(spec.operation)) {
-    subject = backend_->column(table, spec.column);
-    if (!subject) {
-      throw Error(ExitCode::not_found, "column " + backend_->ddl().quote(spec.column) +
-                                           " does not exist in " +
-                                           ddl::quote_qualified(backend_->ddl().dialect(), table));
-    }
-  }
+  const std::optional<ColumnFacts> subject = subject_of(spec, table);
   const PhasePlan plan = plan_phases(spec, table, subject, backend_->ddl());
   if (plan.backfill) {
     backend_->check_expression(table, plan.backfill->expression);
@@ -190,14 +196,8 @@ void ExpandContract::expand(const MigrationSpec& spec) {
   }
   nlohmann::json checkpoint = nlohmann::json::object();
   if (!recorded) {
-    std::optional<ColumnFacts> subject;
-    if (reads_existing_column(spec.operation)) {
-      subject = backend_->column(table, spec.column);
-      if (!subject) {
-        throw Error(ExitCode::not_found, "column " + backend_->ddl().quote(spec.column) +
-                                             " does not exist in " +
-                                             ddl::quote_qualified(dialect, table));
-      }
+    const std::optional<ColumnFacts> subject = subject_of(spec, table);
+    if (subject) {
       checkpoint["subject"] = facts_json(*subject);
     }
     const std::string added =

@@ -70,6 +70,9 @@ class ExpandContract {
   class Session;
 
   PhaseStore& store(const std::string& fallback_schema);
+  // The facts of the existing column `spec` works on (nullopt for operations that read none).
+  // Throws Error(ExitCode::not_found) when it does not exist.
+  std::optional<ColumnFacts> subject_of(const MigrationSpec& spec, const ddl::QualifiedName& table);
   std::unique_ptr<Session> open(const std::string& name, const std::vector<Phase>& allowed,
                                 const std::string& command);
   void run_steps(Session& session, const std::vector<Step>& steps);

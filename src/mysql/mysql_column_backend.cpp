@@ -1,9 +1,6 @@
 #include "src/mysql/mysql_column_backend.h"
 
 #include <mysqld_error.h>
-#include <spdlog/spdlog.h>
-
-#include <thread>
 
 #include "src/error.h"
 #include "src/mysql/mysql_column_ddl.h"
@@ -140,12 +137,11 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
   // application's statements queue behind this one.
   const long seconds = std::max<long>(1, static_cast<long>((lock_timeout.count() + 999) / 1000));
   connection_->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
-  std::chrono::milliseconds pause{500};
-  for (int attempt = 1;; ++attempt) {
+  retry_lock_timeouts(step, lock_timeout, attempts, [&] {
     try {
       connection_->execute(step.sql);
       schemas_.clear();
-      return;
+      return true;
     } catch (const ServerError& error) {
       if (error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON ||
           error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED) {
@@ -153,16 +149,12 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
                     "the server cannot run '" + step.sql + "' without blocking writes (" +
                         error.what() + "); use operation rebuild, which copies the table online");
       }
-      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT || attempt >= attempts) {
+      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT) {
         throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
       }
-      spdlog::warn(
-          "waited {} ms for the table's lock for '{}' (attempt {} of {}); retrying in {} ms",
-          lock_timeout.count(), step.sql, attempt, attempts, pause.count());
-      std::this_thread::sleep_for(pause);
-      pause *= 2;
+      return false;
     }
-  }
+  });
 }
 
 void MysqlColumnBackend::check_expression(const ddl::QualifiedName& table,
@@ -256,10 +248,10 @@ std::vector<std::string> MysqlColumnBackend::sessions_where(
   std::vector<ResultRow> rows;
   try {
     rows = connection_->query(
-        "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID NOT IN "
+        "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID NOT "
+        "IN "
         "(" +
-        own + ") AND COMMAND <> 'Daemon' AND (" +
-        condition + ")");
+        own + ") AND COMMAND <> 'Daemon' AND (" + condition + ")");
   } catch (const ServerError& error) {
     throw Error(ExitCode::usage,
                 "the old-clients condition '" + condition +

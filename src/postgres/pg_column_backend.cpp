@@ -1,9 +1,5 @@
 #include "src/postgres/pg_column_backend.h"
 
-#include <spdlog/spdlog.h>
-
-#include <thread>
-
 #include "ddl/ddl_error.h"
 #include "src/error.h"
 #include "src/postgres/pg_column_ddl.h"
@@ -159,27 +155,22 @@ void PgColumnBackend::run(const ddl::QualifiedName& table, const Step& step,
   // lock_timeout bounds the wait for the table's lock, and with it how long the application's
   // statements queue behind this one.
   connection_->execute("SET lock_timeout = " + std::to_string(lock_timeout.count()));
-  std::chrono::milliseconds pause{500};
-  for (int attempt = 1;; ++attempt) {
+  retry_lock_timeouts(step, lock_timeout, attempts, [&] {
     try {
       connection_->execute(step.sql);
-      return;
+      return true;
     } catch (const ServerError& error) {
       if (step.kind == StepKind::create_index) {
         // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
         connection_->execute("DROP INDEX CONCURRENTLY IF EXISTS " +
                              qualified(ddl::QualifiedName{table.schema, step.object}));
       }
-      if (error.sqlstate() != "55P03" || attempt >= attempts) {
+      if (error.sqlstate() != "55P03") {
         throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
       }
-      spdlog::warn(
-          "waited {} ms for the table's lock for '{}' (attempt {} of {}); retrying in {} ms",
-          lock_timeout.count(), step.sql, attempt, attempts, pause.count());
-      std::this_thread::sleep_for(pause);
-      pause *= 2;
+      return false;
     }
-  }
+  });
 }
 
 void PgColumnBackend::check_expression(const ddl::QualifiedName& table,
@@ -273,7 +264,8 @@ std::vector<std::string> PgColumnBackend::sessions_where(
     rows = connection_->query(
         "SELECT pid::text, coalesce(usename::text, ''), coalesce(client_addr::text, 'local'), "
         "application_name FROM pg_stat_activity WHERE pid NOT IN (" +
-        own + ") AND "
+        own +
+        ") AND "
         "backend_type = 'client backend' AND (" +
         condition + ")");
   } catch (const ServerError& error) {
