@@ -724,6 +724,55 @@ std::vector<PostgresRebuild::Completed> PostgresRebuild::fill_unchanged(
   return completed;
 }
 
+void PostgresRebuild::insert_replacing(const std::string& rows, const Params& params) {
+  const std::string insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
+                             ") OVERRIDING SYSTEM VALUE " + rows;
+  apply_->execute("SAVEPOINT sluice_apply");
+  try {
+    apply_->query_params(insert, params);
+  } catch (const ServerError& error) {
+    if (error.sqlstate() != kUniqueViolation) {
+      throw;
+    }
+    // A row of the shadow still holds, from an older image, a unique value that a newer image
+    // being applied now takes: the source had already moved it on, and that change comes later
+    // in the stream (or was copied), so it goes now, as MySQL's REPLACE does. Verification
+    // proves the result.
+    apply_->execute("ROLLBACK TO SAVEPOINT sluice_apply");
+    for (const std::vector<std::string>& columns : shadow_unique_columns()) {
+      std::string match;
+      for (const std::string& column : columns) {
+        match += (match.empty() ? "" : " AND ") + std::string("t.") + column + " = n." + column;
+      }
+      apply_->query_params("DELETE FROM " + quoted_shadow_ + " AS t USING (" + rows + ") AS n (" +
+                               target_columns_ + ") WHERE " + match,
+                           params);
+    }
+    apply_->query_params(insert, params);
+  }
+  apply_->execute("RELEASE SAVEPOINT sluice_apply");
+}
+
+const std::vector<std::vector<std::string>>& PostgresRebuild::shadow_unique_columns() {
+  if (!shadow_unique_columns_) {
+    std::map<std::string, std::vector<std::string>> by_index;
+    for (const ResultRow& row : apply_->query(
+             "SELECT i.indexrelid::text, quote_ident(a.attname) FROM pg_index i "
+             "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) "
+             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+             "WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT i.indisprimary AND "
+             "i.indexprs IS NULL AND i.indpred IS NULL ORDER BY i.indexrelid, k.ord",
+             {quoted_shadow_})) {
+      by_index[row[0].value_or("")].push_back(row[1].value_or(""));
+    }
+    shadow_unique_columns_.emplace();
+    for (auto& [index, columns] : by_index) {
+      shadow_unique_columns_->push_back(std::move(columns));
+    }
+  }
+  return *shadow_unique_columns_;
+}
+
 void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
   const std::size_t width = plan_.mapped_columns.size();
   std::string select_expressions;
@@ -746,10 +795,9 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
   for (std::size_t i = 0; i < width; ++i) {
     aliases += (i > 0 ? ", c" : "c") + std::to_string(i);
   }
-  const std::string batch_insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                                   ") OVERRIDING SYSTEM VALUE SELECT " + select_expressions +
-                                   " FROM (SELECT " + typed_columns + " FROM unnest(" +
-                                   unnest_columns + ") AS u (" + aliases + ")) AS s";
+  const std::string batch_rows = "SELECT " + select_expressions + " FROM (SELECT " + typed_columns +
+                                 " FROM unnest(" + unnest_columns + ") AS u (" + aliases +
+                                 ")) AS s";
   std::vector<std::vector<std::optional<std::string>>> columns(width);
   auto insert_batch = [&] {
     if (columns.front().empty()) {
@@ -760,7 +808,7 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
       params.push_back(array_literal(column));
       column.clear();
     }
-    apply_->query_params(batch_insert, params);
+    insert_replacing(batch_rows, params);
   };
   for (const Completed& row : rows) {
     if (!row.keep) {
@@ -790,10 +838,9 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
       values += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::" +
                 (row.from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
     }
-    apply_->query_params("INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                             ") OVERRIDING SYSTEM VALUE SELECT " + select + " FROM (VALUES (" +
-                             values + ")) AS s (" + values_columns_ + ")",
-                         params);
+    insert_replacing(
+        "SELECT " + select + " FROM (VALUES (" + values + ")) AS s (" + values_columns_ + ")",
+        params);
   }
   insert_batch();
 }
