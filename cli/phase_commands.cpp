@@ -208,10 +208,6 @@ struct RunOutcome {
   std::string note;
 };
 
-bool backfilled(const MigrationRecord& record) {
-  return record.checkpoint.find("\"done\":true") != std::string::npos;
-}
-
 // Advances one migration as far as its phase rules allow; "waiting" notes say what holds it.
 RunOutcome advance(ExpandContract& driver, const MigrationSpec& spec) {
   std::optional<MigrationRecord> record = driver.find(spec.name);
@@ -220,11 +216,9 @@ RunOutcome advance(ExpandContract& driver, const MigrationSpec& spec) {
     record = driver.find(spec.name);
   }
   if (record->phase == Phase::expanding || record->phase == Phase::backfilling) {
-    if (record->phase == Phase::expanding || !backfilled(*record) || spec.has_backfill()) {
-      // A fresh pass is cheap where everything is filled, and fills rows that arrived from
-      // clients that did not write the new column yet.
-      driver.backfill(spec.name);
-    }
+    // A completed backfill runs a fresh pass: cheap where everything is filled, and it fills
+    // rows that clients of the previous release inserted without the new column since.
+    driver.backfill(spec.name);
     const VerifyReport report = driver.verify(spec.name);
     if (report.mismatches > 0) {
       return {spec.name, "backfilling",
