@@ -32,6 +32,10 @@ void abort_before_switch(const Scenario& scenario);
 void runners_and_resumed_backfill(const Scenario& scenario);
 // add-not-null, drop-column, add-index and rebuild, each from expand to contract.
 void other_operations(const Scenario& scenario);
+// A rebuild contracted with --archive (refused, dropping nothing, while the archive path
+// exists) and the old table restored under another name and under its own: every row and
+// column type comes back.
+void rebuild_archive_and_restore(const Scenario& scenario);
 // `sluice run DIR` takes a rename and a type change from nothing to contract, never past a
 // grace period, with a summary and exit code 0.
 void nightly_run(const Scenario& scenario);
