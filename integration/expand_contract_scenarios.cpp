@@ -395,7 +395,8 @@ void rebuild_archive_and_restore(const Scenario& scenario) {
         "row ', seq)), CONCAT(UNHEX(LPAD(HEX(seq), 8, '0')), X'00FF0A27'), seq * "
         "1234567.0123456789 - 99999, seq / 7e0, seq / 3e0, '2026-03-29 01:30:00.123456' + "
         "INTERVAL seq HOUR, '2026-10-25 00:59:59.999999' + INTERVAL seq MINUTE, '1999-12-31' + "
-        "INTERVAL seq DAY, SEC_TO_TIME(seq * 300 - 400000), seq % 1024, IF(seq % 2 = 0, 'a', "
+        "INTERVAL seq DAY, SEC_TO_TIME(CAST(seq AS SIGNED) * 300 - 400000), seq % 1024, IF(seq % 2 "
+        "= 0, 'a', "
         "NULL), 'àé' FROM seq_1_to_2500");
   }
   const std::string rows_of =
