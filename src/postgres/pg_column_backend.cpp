@@ -330,13 +330,7 @@ void PgColumnBackend::use_portable_text() {
 }
 
 bool PgColumnBackend::table_exists(const ddl::QualifiedName& table) {
-  // Tables, views, sequences and indexes share one namespace: any of them blocks CREATE TABLE.
-  return connection_
-      ->query_value(
-          "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
-          "n.nspname = $1 AND c.relname = $2",
-          {table.schema, table.name})
-      .has_value();
+  return relation_exists(*connection_, table);
 }
 
 TableDefinition PgColumnBackend::table_definition(const ddl::QualifiedName& table) {
