@@ -30,7 +30,8 @@ void abort_before_switch(const Scenario& scenario);
 // A second runner is refused while the first holds the migration's lease; a backfill killed
 // mid-way continues from its checkpoint once the lease has expired.
 void runners_and_resumed_backfill(const Scenario& scenario);
-// add-not-null, drop-column, add-index and rebuild, each from expand to contract.
+// add-not-null, drop-column, add-index and rebuild, each from expand to contract, with
+// --archive where contract drops something and refused where it drops nothing.
 void other_operations(const Scenario& scenario);
 // A rebuild contracted with --archive (refused, dropping nothing, while the archive path
 // exists) and the old table restored under another name and under its own: every row and
