@@ -327,6 +327,8 @@ class CreatedTable {
     }
     try {
       backend_.drop_table(table_);
+      spdlog::warn("the restore failed; dropped the partly restored table {}",
+                   ddl::quote_qualified(backend_.ddl().dialect(), table_));
     } catch (const std::exception& error) {
       spdlog::error("could not drop the partly restored table {}: {}",
                     ddl::quote_qualified(backend_.ddl().dialect(), table_), error.what());
