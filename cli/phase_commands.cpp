@@ -177,8 +177,9 @@ int run_contract(const std::vector<std::string>& args) {
       "pg_stat_activity, e.g. \"application_name LIKE 'shop-v41%'\"; MySQL: over "
       "information_schema.PROCESSLIST, e.g. \"USER = 'shop_v41'\"); overrides the file's")(
       "archive", po::value(&archive),
-      "first write the dropped column with its keys to this zstd file (sluice restore loads it "
-      "back); it is read back and checked before anything is dropped");
+      "first write what contract drops (the dropped column with its keys, or the whole original "
+      "table a rebuild kept) to this zstd file (sluice restore loads it back); it is read back and "
+      "checked before anything is dropped");
   return run_phase_command(args, "sluice contract --dsn URL NAME", "the migration's name or file",
                            description, [&](ExpandContract& driver, const std::string& target) {
                              contract.archive = archive;
@@ -298,23 +299,29 @@ int run_run(const std::vector<std::string>& args) {
 int run_restore(const std::vector<std::string>& args) {
   ConnectionOptions connection;
   std::string archive;
+  std::string table;
   long lock_ms = 2000;
   po::options_description description("sluice restore options");
   connection.add_to(description);
   description.add_options()("archive", po::value(&archive)->required(),
                             "the archive sluice contract --archive wrote")(
+      "table", po::value(&table),
+      "restore into this table (name, or schema.name; a bare name is in the archived table's "
+      "schema) instead of the archived one; a table archive creates it, so it must not exist")(
       "lock-timeout", po::value(&lock_ms)->default_value(2000),
       "longest wait for the table's lock to re-create the column, in milliseconds");
   po::positional_options_description positional;
   positional.add("archive", 1);
-  if (!parse_options(args, description, "sluice restore --dsn URL ARCHIVE", positional)) {
+  if (!parse_options(args, description, "sluice restore --dsn URL ARCHIVE [--table NAME]",
+                     positional)) {
     return 0;
   }
   const Dsn dsn = connection.dsn();
   std::unique_ptr<ColumnBackend> backend =
       connect_column_backend(dsn, connection.resolve_password(dsn));
   const std::uint64_t rows =
-      restore_archive(*backend, archive, std::chrono::milliseconds(std::max(1L, lock_ms)));
+      restore_archive(*backend, archive, std::chrono::milliseconds(std::max(1L, lock_ms)),
+                      table.empty() ? std::nullopt : std::optional<std::string>(table));
   std::cout << "restored " << rows << " rows\n";
   return 0;
 }

@@ -21,6 +21,10 @@ TEST_CASE("MySQL: add-not-null, drop-column, add-index and rebuild, each to cont
   other_operations(mysql_scenario());
 }
 
+TEST_CASE("MySQL: a rebuild contracted with --archive restores row for row") {
+  rebuild_archive_and_restore(mysql_scenario());
+}
+
 TEST_CASE("MySQL: sluice run advances a directory of migrations, never past a grace period") {
   nightly_run(mysql_scenario());
 }

@@ -21,6 +21,10 @@ TEST_CASE("PostgreSQL: add-not-null, drop-column, add-index and rebuild, each to
   other_operations(postgres_scenario());
 }
 
+TEST_CASE("PostgreSQL: a rebuild contracted with --archive restores row for row") {
+  rebuild_archive_and_restore(postgres_scenario());
+}
+
 TEST_CASE("PostgreSQL: sluice run advances a directory of migrations, never past a grace period") {
   nightly_run(postgres_scenario());
 }

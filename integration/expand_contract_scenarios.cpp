@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "integration/app_simulator.h"
+#include "integration/row_diff.h"
 #include "integration/support.h"
 
 namespace sluice::test {
@@ -339,7 +340,17 @@ void other_operations(const Scenario& scenario) {
       check_ok(sluice(scenario, {"backfill", names[i]}));
     }
     check_ok(sluice(scenario, {"switch", names[i]}));
-    check_ok(sluice(scenario, {"contract", names[i], "--force"}));
+    // --archive keeps what contract drops: the column of drop-column, the original table of a
+    // rebuild (and of MySQL's add-not-null, whose switch rebuilds the table).
+    const std::string archive = dir.path() + "/" + names[i] + ".zst";
+    if (i == 1 || i == 3 || (i == 0 && !postgres)) {
+      check_ok(sluice(scenario, {"contract", names[i], "--force", "--archive", archive}));
+      CHECK(std::filesystem::exists(archive));
+    } else {
+      check_refused(sluice(scenario, {"contract", names[i], "--force", "--archive", archive}), 2,
+                    "drops neither a column nor a table");
+      check_ok(sluice(scenario, {"contract", names[i], "--force"}));
+    }
     CHECK(phase_of(*db, scenario, names[i]) == "contracted");
   }
   const std::string id_type = postgres ? "numeric" : "decimal";
@@ -355,6 +366,115 @@ void other_operations(const Scenario& scenario) {
   // The rebuild kept the original table until contract, which dropped it.
   CHECK(db->value("SELECT COUNT(*) FROM information_schema.tables WHERE table_name LIKE "
                   "'%ec_operations%'") == "1");
+}
+
+void rebuild_archive_and_restore(const Scenario& scenario) {
+  const bool postgres = scenario.text_type == "text";
+  const std::string table = "ec_archive";
+  const std::string old_table = "_ec_archive_old";
+  const std::string name = "ec-archive-rebuild";
+  std::unique_ptr<SqlSession> db = fresh_table(scenario, table, {name});
+  db->execute("DROP TABLE IF EXISTS " + table + ", " + old_table);
+  // Every kind of value that must come back exactly: unicode text with quotes and backslashes,
+  // bytes that are not text (0x00 included), exact and floating-point numbers at the ends of
+  // their precision, temporal values, NULLs. 2,500 rows: more than one restore batch.
+  if (postgres) {
+    db->execute(
+        "CREATE TABLE ec_archive (id bigint PRIMARY KEY, note text, data bytea NOT NULL, "
+        "amount numeric(30,10), ratio double precision, small real, at timestamp(6), "
+        "at_tz timestamptz, day date, span interval, flag boolean, doc jsonb, tags text[])");
+    db->execute(
+        "INSERT INTO ec_archive SELECT i, CASE WHEN i % 5 = 0 THEN NULL ELSE "
+        "'ä☃😀 ''quoted'' \\ row ' || i END, decode(lpad(to_hex(i), 8, '0') || '00ff0a27', "
+        "'hex'), i * 1234567.0123456789 - 99999, i / 7.0::float8, (i / 3.0)::real, "
+        "timestamp '2026-03-29 01:30:00.123456' + i * interval '1 hour 1 microsecond', "
+        "timestamptz '2026-10-25 00:59:59.999999+00' + i * interval '1 minute', "
+        "date '1999-12-31' + i, i * interval '1 day 3 seconds', i % 2 = 0, "
+        "jsonb_build_object('i', i, 's', 'ä\"'), ARRAY['a', NULL, 'b,' || i] "
+        "FROM generate_series(1, 2500) AS i");
+  } else {
+    db->execute(
+        "CREATE TABLE ec_archive (id BIGINT PRIMARY KEY, note VARCHAR(60) CHARACTER SET utf8mb4, "
+        "data VARBINARY(16) NOT NULL, amount DECIMAL(30,10), ratio DOUBLE, small FLOAT, "
+        "at DATETIME(6), at_tz TIMESTAMP(6) NULL, day DATE, span TIME(3), bits BIT(10), "
+        "kind ENUM('a','b'), latin VARCHAR(20) CHARACTER SET latin1, twice BIGINT AS (id * 2) "
+        "VIRTUAL) ENGINE=InnoDB");
+    db->execute(
+        "INSERT INTO ec_archive (id, note, data, amount, ratio, small, at, at_tz, day, span, "
+        "bits, kind, latin) SELECT seq, IF(seq % 5 = 0, NULL, CONCAT('ä☃😀 ''quoted'' \\\\ "
+        "row ', seq)), CONCAT(UNHEX(LPAD(HEX(seq), 8, '0')), X'00FF0A27'), seq * "
+        "1234567.0123456789 - 99999, seq / 7e0, seq / 3e0, '2026-03-29 01:30:00.123456' + "
+        "INTERVAL seq HOUR, '2026-10-25 00:59:59.999999' + INTERVAL seq MINUTE, '1999-12-31' + "
+        "INTERVAL seq DAY, SEC_TO_TIME(CAST(seq AS SIGNED) * 300 - 400000), seq % 1024, IF(seq % 2 "
+        "= 0, 'a', "
+        "NULL), 'àé' FROM seq_1_to_2500");
+  }
+  const std::string rows_of =
+      postgres ? "SELECT id::text, note, data::text, amount::text, ratio::text, small::text, "
+                 "at::text, at_tz::text, day::text, span::text, flag::text, doc::text, "
+                 "tags::text FROM "
+               : "SELECT id, note, HEX(data), amount, ratio, CAST(small AS DOUBLE), at, "
+                 "UNIX_TIMESTAMP(at_tz), day, span, HEX(bits), "
+                 "kind, HEX(latin), twice FROM ";
+  const std::string types_of =
+      "SELECT column_name, data_type, is_nullable, numeric_precision, numeric_scale, "
+      "datetime_precision, character_maximum_length FROM information_schema.columns WHERE "
+      "table_schema = " +
+      std::string(postgres ? "'public'" : "DATABASE()") + " AND table_name = ";
+  MigrationDir dir;
+  const std::string file = dir.write(
+      "rebuild.ini",
+      "name = " + name + "\ntable = " + table + "\noperation = rebuild\nalter = " +
+          (postgres ? "ALTER COLUMN id TYPE numeric(20)" : "MODIFY id DECIMAL(20) NOT NULL") +
+          "\n");
+  check_ok(sluice(scenario, {"expand", file}));
+  check_ok(sluice(scenario, {"switch", name}));
+  // What contract drops: the original table the rebuild kept, as it is now.
+  const Rows kept = db->query(rows_of + old_table + " ORDER BY id");
+  REQUIRE(kept.size() == 2500);
+  const Rows kept_types = db->query(types_of + db->literal(old_table) + " ORDER BY column_name");
+
+  const std::string archive = dir.path() + "/old-table.zst";
+  std::ofstream(archive) << "an older archive";
+  check_refused(sluice(scenario, {"contract", name, "--force", "--archive", archive}), 2,
+                "already exists");
+  CHECK(phase_of(*db, scenario, name) == "switched");
+  CHECK(db->value("SELECT COUNT(*) FROM " + old_table) == "2500");  // nothing dropped
+  std::ifstream older(archive);
+  CHECK(std::string(std::istreambuf_iterator<char>(older), {}) == "an older archive");
+  std::filesystem::remove(archive);
+
+  const RunResult contracted =
+      sluice(scenario, {"contract", name, "--force", "--archive", archive});
+  check_ok(contracted);
+  CHECK(contracted.err.find("archived 2500 rows of table") != std::string::npos);
+  CHECK(phase_of(*db, scenario, name) == "contracted");
+  CHECK(db->value("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = " +
+                  db->literal(old_table)) == "0");
+
+  // Under another name that needs quoting, then under its archived name, which exists after.
+  const std::string restored_name = "Ec Archive \"restored\" `x`";
+  const std::string restored = db->quote(restored_name);
+  db->execute("DROP TABLE IF EXISTS " + restored);
+  const RunResult restore = sluice(scenario, {"restore", archive, "--table", restored});
+  check_ok(restore);
+  CHECK(restore.out.find("restored 2500 rows") != std::string::npos);
+  const Rows back = db->query(rows_of + restored + " ORDER BY id");
+  CHECK_MESSAGE(back == kept, first_difference(back, kept));
+  CHECK(db->query(types_of + db->literal(restored_name) + " ORDER BY column_name") == kept_types);
+  if (!postgres) {
+    // The generated column is re-created as a generated column.
+    CHECK(db->value("SELECT EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = " +
+                    db->literal(restored_name) + " AND COLUMN_NAME = 'twice'") ==
+          "VIRTUAL GENERATED");
+  }
+  check_refused(sluice(scenario, {"restore", archive, "--table", restored}), 5, "already exists");
+  check_ok(sluice(scenario, {"restore", archive}));
+  CHECK(db->value("SELECT COUNT(*) FROM " + old_table) == "2500");
+  check_refused(sluice(scenario, {"restore", archive}), 5, "already exists");
+  db->execute("DROP TABLE " + restored);
+  db->execute("DROP TABLE " + old_table);
 }
 
 Scenario mysql_scenario() {

@@ -30,8 +30,13 @@ void abort_before_switch(const Scenario& scenario);
 // A second runner is refused while the first holds the migration's lease; a backfill killed
 // mid-way continues from its checkpoint once the lease has expired.
 void runners_and_resumed_backfill(const Scenario& scenario);
-// add-not-null, drop-column, add-index and rebuild, each from expand to contract.
+// add-not-null, drop-column, add-index and rebuild, each from expand to contract, with
+// --archive where contract drops something and refused where it drops nothing.
 void other_operations(const Scenario& scenario);
+// A rebuild contracted with --archive (refused, dropping nothing, while the archive path
+// exists) and the old table restored under another name and under its own: every row and
+// column type comes back.
+void rebuild_archive_and_restore(const Scenario& scenario);
 // `sluice run DIR` takes a rename and a type change from nothing to contract, never past a
 // grace period, with a summary and exit code 0.
 void nightly_run(const Scenario& scenario);

@@ -4,13 +4,75 @@
 
 #include <array>
 
+#include "ddl/ddl_error.h"
 #include "src/error.h"
 
 namespace sluice {
 namespace {
 
 constexpr const char* kFormat = "sluice-archive";
-constexpr int kVersion = 1;
+// Version 2 added table archives and the header's "kind"; version 1 files are column archives.
+constexpr int kVersion = 2;
+constexpr int kColumnsOnlyVersion = 1;
+
+nlohmann::json header_json(const ArchiveHeader& header) {
+  nlohmann::json json{{"format", kFormat},
+                      {"version", kVersion},
+                      {"kind", header.kind == ArchiveKind::table ? "table" : "column"},
+                      {"migration", header.migration},
+                      {"dialect", header.dialect},
+                      {"schema", header.table.schema},
+                      {"table", header.table.name},
+                      {"key", header.key},
+                      {"encoding", header.encoding}};
+  if (header.kind == ArchiveKind::column) {
+    json["column"] = header.column;
+    json["type"] = header.type;
+    return json;
+  }
+  nlohmann::json columns = nlohmann::json::array();
+  for (const ArchivedColumn& column : header.columns) {
+    columns.push_back({{"name", column.name},
+                       {"type", column.type},
+                       {"nullable", column.nullable},
+                       {"generated", column.generated}});
+  }
+  json["columns"] = std::move(columns);
+  json["definition"] = header.definition;
+  return json;
+}
+
+// nullopt for an unknown kind or a table without columns; throws nlohmann::json::exception for
+// a missing or mistyped field.
+std::optional<ArchiveHeader> header_from_json(const nlohmann::json& json, int version) {
+  ArchiveHeader header;
+  const std::string kind =
+      version == kColumnsOnlyVersion ? "column" : json.at("kind").get<std::string>();
+  header.migration = json.at("migration").get<std::string>();
+  header.dialect = json.at("dialect").get<std::string>();
+  header.table = {json.at("schema").get<std::string>(), json.at("table").get<std::string>()};
+  header.key = json.at("key").get<std::vector<std::string>>();
+  header.encoding = json.at("encoding").get<std::string>();
+  if (kind == "column") {
+    header.column = json.at("column").get<std::string>();
+    header.type = json.at("type").get<std::string>();
+    return header;
+  }
+  if (kind != "table") {
+    return std::nullopt;
+  }
+  header.kind = ArchiveKind::table;
+  for (const nlohmann::json& column : json.at("columns")) {
+    header.columns.push_back(
+        {column.at("name").get<std::string>(), column.at("type").get<std::string>(),
+         column.at("nullable").get<bool>(), column.at("generated").get<bool>()});
+  }
+  header.definition = json.at("definition").get<std::string>();
+  if (header.columns.empty()) {
+    return std::nullopt;
+  }
+  return header;
+}
 
 nlohmann::json row_json(const ArchivedRow& row) {
   nlohmann::json values = nlohmann::json::array();
@@ -23,7 +85,9 @@ nlohmann::json row_json(const ArchivedRow& row) {
 }  // namespace
 
 ArchiveWriter::ArchiveWriter(std::filesystem::path path, const ArchiveHeader& header)
-    : path_(std::move(path)), partial_(path_.string() + ".partial") {
+    : path_(std::move(path)),
+      partial_(path_.string() + ".partial"),
+      row_width_(header.row_width()) {
   if (std::filesystem::exists(path_)) {
     throw Error(ExitCode::usage, "the archive " + path_.string() +
                                      " already exists; choose another path or move it away");
@@ -34,16 +98,7 @@ ArchiveWriter::ArchiveWriter(std::filesystem::path path, const ArchiveHeader& he
                                      "; check that its directory exists and is writable");
   }
   context_ = ZSTD_createCCtx();
-  write_line({{"format", kFormat},
-              {"version", kVersion},
-              {"migration", header.migration},
-              {"dialect", header.dialect},
-              {"schema", header.table.schema},
-              {"table", header.table.name},
-              {"key", header.key},
-              {"column", header.column},
-              {"type", header.type},
-              {"encoding", header.encoding}});
+  write_line(header_json(header));
 }
 
 ArchiveWriter::~ArchiveWriter() {
@@ -82,6 +137,11 @@ void ArchiveWriter::write_line(const nlohmann::json& line) {
 }
 
 void ArchiveWriter::add(const ArchivedRow& row) {
+  if (row.size() != row_width_) {
+    throw Error(ExitCode::failure, "a row of " + std::to_string(row.size()) +
+                                       " values does not fit the archive's " +
+                                       std::to_string(row_width_) + " columns");
+  }
   write_line(row_json(row));
   ++rows_;
 }
@@ -109,21 +169,20 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
   if (!header.is_object() || header.value("format", "") != kFormat) {
     damaged("it is not a sluice archive");
   }
-  if (header.value("version", 0) != kVersion) {
-    damaged("its version " + std::to_string(header.value("version", 0)) +
-            " is not one this sluice reads");
+  const int version = header.value("version", 0);
+  if (version != kVersion && version != kColumnsOnlyVersion) {
+    damaged("its version " + std::to_string(version) + " is not one this sluice reads");
   }
+  std::optional<ArchiveHeader> parsed;
   try {
-    header_.migration = header.at("migration").get<std::string>();
-    header_.dialect = header.at("dialect").get<std::string>();
-    header_.table = {header.at("schema").get<std::string>(), header.at("table").get<std::string>()};
-    header_.key = header.at("key").get<std::vector<std::string>>();
-    header_.column = header.at("column").get<std::string>();
-    header_.type = header.at("type").get<std::string>();
-    header_.encoding = header.at("encoding").get<std::string>();
+    parsed = header_from_json(header, version);
   } catch (const nlohmann::json::exception&) {
     damaged("its header is incomplete");
   }
+  if (!parsed) {
+    damaged("its header describes neither a column nor a table");
+  }
+  header_ = std::move(*parsed);
 }
 
 ArchiveReader::~ArchiveReader() {
@@ -182,7 +241,7 @@ std::optional<ArchivedRow> ArchiveReader::next() {
     ended_ = true;
     return std::nullopt;
   }
-  if (!json.is_array() || json.size() != header_.key.size() + 1) {
+  if (!json.is_array() || json.size() != header_.row_width()) {
     damaged("row " + std::to_string(rows_ + 1) + " is malformed");
   }
   ArchivedRow row;
@@ -199,30 +258,38 @@ std::optional<ArchivedRow> ArchiveReader::next() {
   return row;
 }
 
-void check_archive(const std::filesystem::path& path, std::uint64_t rows) {
+namespace {
+
+// Reads the whole archive (every check the reader makes) and returns how many rows it holds.
+std::uint64_t archived_rows(const std::filesystem::path& path) {
   ArchiveReader reader(path);
-  std::uint64_t read = 0;
+  std::uint64_t rows = 0;
   while (reader.next()) {
-    ++read;
+    ++rows;
   }
-  if (read != rows) {
-    throw Error(ExitCode::failure, "the archive " + path.string() + " holds " +
-                                       std::to_string(read) + " rows, not the " +
-                                       std::to_string(rows) + " written; nothing was dropped");
+  return rows;
+}
+
+// Where to restore: `table` when given (an unqualified name in the archived table's schema),
+// else the archived table.
+ddl::QualifiedName restore_target(const ColumnBackend& backend, const ArchiveHeader& header,
+                                  const std::optional<std::string>& table) {
+  if (!table) {
+    return header.table;
+  }
+  try {
+    return ddl::parse_qualified_name(backend.ddl().dialect(), *table, header.table.schema);
+  } catch (const ddl::DdlError& error) {
+    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
   }
 }
 
-std::uint64_t restore_archive(ColumnBackend& backend, const std::filesystem::path& path,
-                              std::chrono::milliseconds lock_timeout) {
-  ArchiveReader reader(path);
+std::uint64_t restore_column(ColumnBackend& backend, ArchiveReader& reader,
+                             const ddl::QualifiedName& target,
+                             std::chrono::milliseconds lock_timeout) {
   const ArchiveHeader& header = reader.header();
-  const bool mysql = backend.ddl().dialect() == ddl::Dialect::mysql;
-  if (header.dialect != (mysql ? "mysql" : "postgres")) {
-    throw Error(ExitCode::usage, "the archive " + path.string() + " was written on " +
-                                     header.dialect + " and cannot be restored here");
-  }
   const ddl::QualifiedName table =
-      backend.resolve_table(ddl::quote_qualified(backend.ddl().dialect(), header.table));
+      backend.resolve_table(ddl::quote_qualified(backend.ddl().dialect(), target));
   if (!backend.column(table, header.column)) {
     for (const Step& step : backend.ddl().add_column(table, header.column, header.type)) {
       spdlog::info("running: {}", step.sql);
@@ -244,8 +311,107 @@ std::uint64_t restore_archive(ColumnBackend& backend, const std::filesystem::pat
     }
   }
   flush();
-  spdlog::info("restored column {} of {} rows from {}", header.column, rows, path.string());
+  spdlog::info("restored column {} of {} rows", header.column, rows);
   return rows;
+}
+
+// Drops the table a restore created unless the restore completed, so that a failed restore can
+// simply be run again.
+class CreatedTable {
+ public:
+  CreatedTable(ColumnBackend& backend, ddl::QualifiedName table)
+      : backend_(backend), table_(std::move(table)) {}
+  ~CreatedTable() {
+    if (kept_) {
+      return;
+    }
+    try {
+      backend_.drop_table(table_);
+      spdlog::warn("the restore failed; dropped the partly restored table {}",
+                   ddl::quote_qualified(backend_.ddl().dialect(), table_));
+    } catch (const std::exception& error) {
+      spdlog::error("could not drop the partly restored table {}: {}",
+                    ddl::quote_qualified(backend_.ddl().dialect(), table_), error.what());
+    }
+  }
+  CreatedTable(const CreatedTable&) = delete;
+  CreatedTable& operator=(const CreatedTable&) = delete;
+  void keep() { kept_ = true; }
+
+ private:
+  ColumnBackend& backend_;
+  ddl::QualifiedName table_;
+  bool kept_ = false;
+};
+
+std::uint64_t restore_table(ColumnBackend& backend, const std::filesystem::path& path,
+                            ArchiveReader& reader, const ddl::QualifiedName& target) {
+  const ArchiveHeader& header = reader.header();
+  const std::string name = ddl::quote_qualified(backend.ddl().dialect(), target);
+  if (backend.table_exists(target)) {
+    throw Error(ExitCode::preflight_failed,
+                "table " + name + " already exists; restore under another name with --table NAME");
+  }
+  // A damaged archive is refused before anything is created.
+  archived_rows(path);
+  backend.create_table(target, header.definition);
+  CreatedTable created(backend, target);
+  // Batches stay well inside a statement's limits: PostgreSQL's 65535 parameters, MySQL's
+  // max_allowed_packet (16 MiB by default; hex doubles the bytes).
+  constexpr std::size_t kBatchRows = 1000;
+  constexpr std::size_t kBatchValues = 30000;
+  constexpr std::size_t kBatchBytes = 4 << 20;
+  std::vector<ArchivedRow> batch;
+  std::size_t batch_bytes = 0;
+  std::uint64_t rows = 0;
+  const auto flush = [&] {
+    if (!batch.empty()) {
+      backend.insert_rows(target, header.columns, batch);
+    }
+    rows += batch.size();
+    batch.clear();
+    batch_bytes = 0;
+  };
+  while (std::optional<ArchivedRow> row = reader.next()) {
+    for (const std::optional<std::string>& value : *row) {
+      batch_bytes += value ? value->size() : 0;
+    }
+    batch.push_back(std::move(*row));
+    if (batch.size() == kBatchRows || (batch.size() + 1) * header.columns.size() > kBatchValues ||
+        batch_bytes >= kBatchBytes) {
+      flush();
+    }
+  }
+  flush();
+  created.keep();
+  spdlog::info("restored table {} with {} rows", name, rows);
+  return rows;
+}
+
+}  // namespace
+
+void check_archive(const std::filesystem::path& path, std::uint64_t rows) {
+  const std::uint64_t read = archived_rows(path);
+  if (read != rows) {
+    throw Error(ExitCode::failure, "the archive " + path.string() + " holds " +
+                                       std::to_string(read) + " rows, not the " +
+                                       std::to_string(rows) + " written; nothing was dropped");
+  }
+}
+
+std::uint64_t restore_archive(ColumnBackend& backend, const std::filesystem::path& path,
+                              std::chrono::milliseconds lock_timeout,
+                              const std::optional<std::string>& table) {
+  ArchiveReader reader(path);
+  const ArchiveHeader& header = reader.header();
+  const bool mysql = backend.ddl().dialect() == ddl::Dialect::mysql;
+  if (header.dialect != (mysql ? "mysql" : "postgres")) {
+    throw Error(ExitCode::usage, "the archive " + path.string() + " was written on " +
+                                     header.dialect + " and cannot be restored here");
+  }
+  const ddl::QualifiedName target = restore_target(backend, header, table);
+  return header.kind == ArchiveKind::table ? restore_table(backend, path, reader, target)
+                                           : restore_column(backend, reader, target, lock_timeout);
 }
 
 }  // namespace sluice

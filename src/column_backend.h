@@ -20,8 +20,27 @@ struct KeyRange {
   std::optional<KeyText> after;
   std::optional<KeyText> up_to;
 };
-// One row read for an archive: the key's values, then the archived column's (nullopt: NULL).
+// One row read for an archive (nullopt: NULL): a column archive holds the key's values, then
+// the archived column's; a table archive holds every column's, in table order.
 using ArchivedRow = std::vector<std::optional<std::string>>;
+
+// One column of a table archived whole, as its archive's header describes it.
+struct ArchivedColumn {
+  std::string name;
+  std::string type;  // the SQL type as the server prints it
+  bool nullable = true;
+  // Computed by the server (MySQL generated columns): archived, never inserted on restore.
+  bool generated = false;
+};
+
+// What a whole-table archive needs to re-create a table.
+struct TableDefinition {
+  std::vector<ArchivedColumn> columns;  // in table order
+  std::vector<std::string> key;         // the key the archive walks, unquoted
+  // What follows `CREATE TABLE <name> ` to re-create the table under any name (MySQL: the rest
+  // of SHOW CREATE TABLE; PostgreSQL: columns with their types, NOT NULL and the primary key).
+  std::string definition;
+};
 
 // One server family's work for column-level migrations, over one connection: reading the
 // catalog, running planned steps with bounded lock waits, and walking the table by key in
@@ -81,6 +100,23 @@ class ColumnBackend {
   virtual std::uint64_t write_column(const ddl::QualifiedName& table, const std::string& column,
                                      const std::vector<std::string>& key,
                                      const std::vector<ArchivedRow>& rows) = 0;
+
+  // Whole-table archives. Values travel as read_column's do (MySQL: hex of their bytes;
+  // PostgreSQL: their text form, read and written with session settings that make it portable).
+  virtual bool table_exists(const ddl::QualifiedName& table) = 0;
+  // Throws Error(ExitCode::preflight_failed) when the table has no key to walk.
+  virtual TableDefinition table_definition(const ddl::QualifiedName& table) = 0;
+  // Every column's value of the rows in `range`, in table order, sorted by key.
+  virtual std::vector<ArchivedRow> read_rows(const ddl::QualifiedName& table,
+                                             const KeyRange& range) = 0;
+  // CREATE TABLE `table` with `definition` (a TableDefinition's).
+  virtual void create_table(const ddl::QualifiedName& table, const std::string& definition) = 0;
+  virtual void drop_table(const ddl::QualifiedName& table) = 0;
+  // Inserts `rows` (laid out as `columns`; generated columns are left to the server) in one
+  // statement, so all of them or none.
+  virtual void insert_rows(const ddl::QualifiedName& table,
+                           const std::vector<ArchivedColumn>& columns,
+                           const std::vector<ArchivedRow>& rows) = 0;
 };
 
 // Runs `attempt` for `step` until it returns true; false means it timed out waiting for its

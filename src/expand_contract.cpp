@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "src/archive.h"
@@ -292,12 +293,12 @@ void ExpandContract::run_steps(Session& session, const std::vector<Step>& steps)
     }
     Step runnable = step;
     if (step.kind == StepKind::drop_old_table) {
-      if (!session.checkpoint.contains("old_table")) {
+      const std::optional<ddl::QualifiedName> old = old_table(session);
+      if (!old) {
         continue;  // the rebuild happened in place: there is no old table
       }
-      const ddl::QualifiedName old{session.checkpoint["old_table"]["schema"].get<std::string>(),
-                                   session.checkpoint["old_table"]["name"].get<std::string>()};
-      runnable.sql = "DROP TABLE IF EXISTS " + ddl::quote_qualified(backend_->ddl().dialect(), old);
+      runnable.sql =
+          "DROP TABLE IF EXISTS " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
     } else if (backend_->done(session.table, step)) {
       spdlog::info("already done: {}", step.sql);
       continue;
@@ -305,6 +306,17 @@ void ExpandContract::run_steps(Session& session, const std::vector<Step>& steps)
     spdlog::info("running: {}", runnable.sql);
     backend_->run(session.table, runnable, settings_.lock_timeout, settings_.lock_attempts);
   }
+}
+
+std::optional<ddl::QualifiedName> ExpandContract::old_table(const Session& session) const {
+  const bool drops_it =
+      std::any_of(session.plan.contract.begin(), session.plan.contract.end(),
+                  [](const Step& step) { return step.kind == StepKind::drop_old_table; });
+  if (!drops_it || !session.checkpoint.contains("old_table")) {
+    return std::nullopt;
+  }
+  const nlohmann::json& old = session.checkpoint["old_table"];
+  return ddl::QualifiedName{old["schema"].get<std::string>(), old["name"].get<std::string>()};
 }
 
 void ExpandContract::run_online_rebuild(Session& session, const Step& step) {
@@ -469,28 +481,59 @@ void ExpandContract::switch_over(const std::string& name) {
 }
 
 void ExpandContract::write_archive(Session& session, const std::filesystem::path& path) {
-  const std::string& column = session.plan.dropped_column;
-  const std::optional<ColumnFacts> facts = backend_->column(session.table, column);
-  if (!facts) {
-    throw Error(ExitCode::preflight_failed, "column " + backend_->ddl().quote(column) +
-                                                " is already dropped; there is nothing to "
-                                                "archive (re-run contract without --archive)");
-  }
   const bool mysql = backend_->ddl().dialect() == ddl::Dialect::mysql;
-  ArchiveHeader header{session.record.name,
-                       mysql ? "mysql" : "postgres",
-                       session.table,
-                       backend_->key_columns(session.table),
-                       column,
-                       facts->type,
-                       mysql ? "hex" : "text"};
+  ArchiveHeader header;
+  header.migration = session.record.name;
+  header.dialect = mysql ? "mysql" : "postgres";
+  header.encoding = mysql ? "hex" : "text";
+  // Reads the archived values of one batch of `header.table`'s rows.
+  std::function<std::vector<ArchivedRow>(const KeyRange&)> read_batch;
+  std::string what;
+  if (!session.plan.dropped_column.empty()) {
+    const std::string& column = session.plan.dropped_column;
+    const std::optional<ColumnFacts> facts = backend_->column(session.table, column);
+    if (!facts) {
+      throw Error(ExitCode::preflight_failed, "column " + backend_->ddl().quote(column) +
+                                                  " is already dropped; there is nothing to "
+                                                  "archive (re-run contract without --archive)");
+    }
+    header.table = session.table;
+    header.key = backend_->key_columns(session.table);
+    header.column = column;
+    header.type = facts->type;
+    read_batch = [&](const KeyRange& range) {
+      return backend_->read_column(session.table, column, range);
+    };
+    what = "column " + backend_->ddl().quote(column);
+  } else {
+    const std::optional<ddl::QualifiedName> old = old_table(session);
+    if (!old) {
+      throw Error(ExitCode::usage, "contracting migration '" + session.record.name +
+                                       "' drops neither a column nor a table; leave out --archive");
+    }
+    if (!backend_->table_exists(*old)) {
+      throw Error(ExitCode::preflight_failed,
+                  "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old) +
+                      " is already dropped; there is nothing to archive (re-run contract "
+                      "without --archive)");
+    }
+    TableDefinition definition = backend_->table_definition(*old);
+    header.kind = ArchiveKind::table;
+    header.table = *old;
+    header.key = std::move(definition.key);
+    header.columns = std::move(definition.columns);
+    header.definition = std::move(definition.definition);
+    read_batch = [this, old = *old](const KeyRange& range) {
+      return backend_->read_rows(old, range);
+    };
+    what = "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
+  }
   ArchiveWriter writer(path, header);
   std::optional<KeyText> after;
   for (;;) {
     session.check_lease();
-    const std::optional<KeyText> end = backend_->batch_end(session.table, after, kVerifyBatchRows);
-    for (const ArchivedRow& row :
-         backend_->read_column(session.table, column, KeyRange{after, end})) {
+    const std::optional<KeyText> end = backend_->batch_end(header.table, after, kVerifyBatchRows);
+    for (const ArchivedRow& row : read_batch(KeyRange{after, end})) {
       writer.add(row);
     }
     if (!end) {
@@ -500,8 +543,7 @@ void ExpandContract::write_archive(Session& session, const std::filesystem::path
   }
   writer.finish();
   check_archive(path, writer.rows());
-  spdlog::info("archived {} rows of column {} to {} (checked)", writer.rows(), column,
-               path.string());
+  spdlog::info("archived {} rows of {} to {} (checked)", writer.rows(), what, path.string());
 }
 
 std::optional<std::string> ExpandContract::blocker_of(Session& session,
@@ -552,10 +594,6 @@ void ExpandContract::contract(const std::string& name, const ContractOptions& op
     throw Error(ExitCode::preflight_failed, *blocker);
   }
   if (!options.archive.empty()) {
-    if (session->plan.dropped_column.empty()) {
-      throw Error(ExitCode::usage, "--archive keeps dropped columns, and contracting migration '" +
-                                       name + "' drops no column; leave out --archive");
-    }
     write_archive(*session, options.archive);
   }
   run_steps(*session, session->plan.contract);

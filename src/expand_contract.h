@@ -77,8 +77,13 @@ class ExpandContract {
                                 const std::string& command);
   void run_steps(Session& session, const std::vector<Step>& steps);
   void run_online_rebuild(Session& session, const Step& step);
+  // The original table an online rebuild kept and contract drops, or nullopt when the
+  // migration drops none (no rebuild, or one the server applied in place).
+  std::optional<ddl::QualifiedName> old_table(const Session& session) const;
   VerifyReport check_rows(Session& session);
   std::optional<std::string> blocker_of(Session& session, const ContractOptions& options);
+  // Archives what contract is about to drop (the dropped column with its keys, or the whole
+  // old table), reading the table in key-order batches, and reads the file back to check it.
   void write_archive(Session& session, const std::filesystem::path& path);
   void wait_turn(const std::string& table, std::uint64_t done, std::uint64_t rows);
 

@@ -26,6 +26,28 @@ replication::Row key_row(const TableSchema& schema, const KeyText& key) {
   return row;
 }
 
+// A SELECT expression giving the hex of a column's bytes as the server prints them, which
+// UNHEX() turns back into the same value on insert (strings, numbers, temporal values, BIT and
+// binary data alike). FLOAT prints with 6 digits, so it is widened to DOUBLE, which prints
+// enough digits to round back to the same FLOAT.
+std::string archive_value(const ColumnInfo& column) {
+  const std::string value = column.data_type == "float"
+                                ? "CAST(" + quote(column.name) + " AS DOUBLE)"
+                                : quote(column.name);
+  return "HEX(CAST(" + value + " AS BINARY))";
+}
+
+// An archived value as SQL: UNHEX('…') or NULL. Throws for a value that is not hex.
+std::string unhex(const std::optional<std::string>& value) {
+  if (!value) {
+    return "NULL";
+  }
+  if (value->find_first_not_of("0123456789ABCDEFabcdef") != std::string::npos) {
+    throw Error(ExitCode::usage, "the archive holds a value that is not hex; it is damaged");
+  }
+  return "UNHEX('" + *value + "')";
+}
+
 KeyText key_text(const ResultRow& row, std::size_t columns) {
   KeyText key;
   for (std::size_t i = 0; i < columns; ++i) {
@@ -269,11 +291,17 @@ std::vector<ArchivedRow> MysqlColumnBackend::read_column(const ddl::QualifiedNam
                                                          const std::string& column,
                                                          const KeyRange& range) {
   const TableSchema& described = schema(table);
+  const std::optional<std::size_t> index = described.find(column);
+  if (!index) {
+    throw Error(ExitCode::not_found,
+                "table " + qualified(table) + " has no column " + quote(column) + " to archive");
+  }
+  use_utc_for_archives();
   std::vector<ArchivedRow> rows;
-  for (ResultRow& row : connection_->query("SELECT " + key_select(described) + ", HEX(CAST(" +
-                                           quote(column) + " AS BINARY)) FROM " + qualified(table) +
-                                           " WHERE " + range_predicate(described, range) +
-                                           " ORDER BY " + key_order(described))) {
+  for (ResultRow& row : connection_->query(
+           "SELECT " + key_select(described) + ", " + archive_value(described.columns[*index]) +
+           " FROM " + qualified(table) + " WHERE " + range_predicate(described, range) +
+           " ORDER BY " + key_order(described))) {
     rows.push_back(std::move(row));
   }
   return rows;
@@ -293,6 +321,7 @@ std::uint64_t MysqlColumnBackend::write_column(const ddl::QualifiedName& table,
     }
     key_info.push_back(described.columns[*index]);
   }
+  use_utc_for_archives();
   std::uint64_t changed = 0;
   connection_->execute("START TRANSACTION");
   try {
@@ -302,13 +331,8 @@ std::uint64_t MysqlColumnBackend::write_column(const ddl::QualifiedName& table,
         where += (where.empty() ? "" : " AND ") + quote(key[i]) + " = " +
                  sql_literal(key_value_from_text(key_info[i], row.at(i).value_or("")), key_info[i]);
       }
-      const std::optional<std::string>& value = row.at(key.size());
-      if (value && value->find_first_not_of("0123456789ABCDEFabcdef") != std::string::npos) {
-        throw Error(ExitCode::usage, "the archive holds a value that is not hex; it is damaged");
-      }
-      changed +=
-          connection_->execute("UPDATE " + qualified(table) + " SET " + quote(column) + " = " +
-                               (value ? "UNHEX('" + *value + "')" : "NULL") + " WHERE " + where);
+      changed += connection_->execute("UPDATE " + qualified(table) + " SET " + quote(column) +
+                                      " = " + unhex(row.at(key.size())) + " WHERE " + where);
     }
     connection_->execute("COMMIT");
   } catch (...) {
@@ -316,6 +340,93 @@ std::uint64_t MysqlColumnBackend::write_column(const ddl::QualifiedName& table,
     throw;
   }
   return changed;
+}
+
+void MysqlColumnBackend::use_utc_for_archives() {
+  connection_->execute("SET SESSION time_zone = '+00:00'");
+}
+
+bool MysqlColumnBackend::table_exists(const ddl::QualifiedName& table) {
+  return connection_
+      ->query_value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+                    connection_->quote_literal(table.schema) +
+                    " AND TABLE_NAME = " + connection_->quote_literal(table.name))
+      .has_value();
+}
+
+TableDefinition MysqlColumnBackend::table_definition(const ddl::QualifiedName& table) {
+  const TableSchema& described = schema(table);
+  TableDefinition definition;
+  for (const ColumnInfo& column : described.columns) {
+    definition.columns.push_back(
+        {column.name,
+         column.column_type + (column.charset.empty() ? "" : " CHARACTER SET " + column.charset),
+         column.nullable, column.generated});
+  }
+  definition.key = key_columns(table);
+  const std::vector<ResultRow> created =
+      connection_->query("SHOW CREATE TABLE " + qualified(table));
+  const std::string text = created.at(0).at(1).value_or("");
+  // SHOW CREATE TABLE names the table without its database; what follows the name re-creates
+  // it under any name.
+  const std::string prefix = "CREATE TABLE " + quote(table.name) + " ";
+  if (text.rfind(prefix, 0) != 0) {
+    throw Error(ExitCode::failure, "SHOW CREATE TABLE " + qualified(table) +
+                                       " does not start with '" + prefix + "'; cannot archive it");
+  }
+  definition.definition = text.substr(prefix.size());
+  return definition;
+}
+
+std::vector<ArchivedRow> MysqlColumnBackend::read_rows(const ddl::QualifiedName& table,
+                                                       const KeyRange& range) {
+  const TableSchema& described = schema(table);
+  std::string select;
+  for (const ColumnInfo& column : described.columns) {
+    select += (select.empty() ? "" : ", ") + archive_value(column);
+  }
+  use_utc_for_archives();
+  std::vector<ArchivedRow> rows;
+  for (ResultRow& row : connection_->query("SELECT " + select + " FROM " + qualified(table) +
+                                           " WHERE " + range_predicate(described, range) +
+                                           " ORDER BY " + key_order(described))) {
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void MysqlColumnBackend::create_table(const ddl::QualifiedName& table,
+                                      const std::string& definition) {
+  connection_->execute("CREATE TABLE " + qualified(table) + " " + definition);
+  schemas_.clear();
+}
+
+void MysqlColumnBackend::drop_table(const ddl::QualifiedName& table) {
+  connection_->execute("DROP TABLE IF EXISTS " + qualified(table));
+  schemas_.clear();
+}
+
+void MysqlColumnBackend::insert_rows(const ddl::QualifiedName& table,
+                                     const std::vector<ArchivedColumn>& columns,
+                                     const std::vector<ArchivedRow>& rows) {
+  std::string names;
+  for (const ArchivedColumn& column : columns) {
+    if (!column.generated) {
+      names += (names.empty() ? "" : ", ") + quote(column.name);
+    }
+  }
+  std::string values;
+  for (const ArchivedRow& row : rows) {
+    std::string tuple;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      if (!columns[i].generated) {
+        tuple += (tuple.empty() ? "" : ", ") + unhex(row.at(i));
+      }
+    }
+    values += (values.empty() ? "(" : ", (") + tuple + ")";
+  }
+  use_utc_for_archives();
+  connection_->execute("INSERT INTO " + qualified(table) + " (" + names + ") VALUES " + values);
 }
 
 }  // namespace sluice::mysql

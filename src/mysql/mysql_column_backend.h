@@ -34,12 +34,20 @@ class MysqlColumnBackend : public ColumnBackend {
                             const KeyRange& range, std::size_t samples,
                             std::vector<KeyText>& sample_keys) override;
   std::vector<std::string> sessions_where(const std::string& condition,
-                                                  const std::vector<std::string>& own_sessions) override;
+                                          const std::vector<std::string>& own_sessions) override;
   std::vector<ArchivedRow> read_column(const ddl::QualifiedName& table, const std::string& column,
                                        const KeyRange& range) override;
   std::uint64_t write_column(const ddl::QualifiedName& table, const std::string& column,
                              const std::vector<std::string>& key,
                              const std::vector<ArchivedRow>& rows) override;
+  bool table_exists(const ddl::QualifiedName& table) override;
+  TableDefinition table_definition(const ddl::QualifiedName& table) override;
+  std::vector<ArchivedRow> read_rows(const ddl::QualifiedName& table,
+                                     const KeyRange& range) override;
+  void create_table(const ddl::QualifiedName& table, const std::string& definition) override;
+  void drop_table(const ddl::QualifiedName& table) override;
+  void insert_rows(const ddl::QualifiedName& table, const std::vector<ArchivedColumn>& columns,
+                   const std::vector<ArchivedRow>& rows) override;
 
  private:
   // The table's columns and key, read once: the key does not change during a migration.
@@ -48,6 +56,9 @@ class MysqlColumnBackend : public ColumnBackend {
   std::string key_select(const TableSchema& schema);
   std::string key_order(const TableSchema& schema);
   bool index_exists(const ddl::QualifiedName& table, const std::string& index);
+  // Archived TIMESTAMP values are UTC, so that no daylight-saving fold changes them on the way
+  // back and an archive restores the same on a server in another time zone.
+  void use_utc_for_archives();
 
   Dsn dsn_;
   std::unique_ptr<Connection> connection_;

@@ -16,6 +16,19 @@ std::string qualified(const ddl::QualifiedName& table) {
   return ddl::quote_qualified(ddl::Dialect::postgres, table);
 }
 
+// The columns of table $1.$2: name, type, COLLATE clause when not the type's default,
+// nullable, default expression.
+constexpr const char* kColumnsOf =
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+    "CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation "
+    "THEN ' COLLATE ' || quote_ident(co.collname) ELSE '' END, "
+    "NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid) "
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+    "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+    "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+    "WHERE a.attrelid = (quote_ident($1) || '.' || quote_ident($2))::regclass "
+    "AND a.attnum > 0 AND NOT a.attisdropped";
+
 KeyText key_text(const ResultRow& row, std::size_t columns) {
   KeyText key;
   for (std::size_t i = 0; i < columns; ++i) {
@@ -57,24 +70,15 @@ ddl::QualifiedName PgColumnBackend::resolve_table(const std::string& table) {
 std::optional<ColumnFacts> PgColumnBackend::column(const ddl::QualifiedName& table,
                                                    const std::string& column) {
   const std::vector<ResultRow> rows = connection_->query(
-      "SELECT format_type(a.atttypid, a.atttypmod), "
-      "CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation "
-      "THEN ' COLLATE ' || quote_ident(co.collname) ELSE '' END, "
-      "NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid) "
-      "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-      "LEFT JOIN pg_collation co ON co.oid = a.attcollation "
-      "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-      "WHERE a.attrelid = (quote_ident($1) || '.' || quote_ident($2))::regclass "
-      "AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
-      {table.schema, table.name, column});
+      std::string(kColumnsOf) + " AND a.attname = $3", {table.schema, table.name, column});
   if (rows.empty()) {
     return std::nullopt;
   }
   const ResultRow& row = rows.front();
   ColumnFacts facts;
-  facts.type = row[0].value_or("") + row[1].value_or("");
-  facts.nullable = row[2].value_or("t") == "t";
-  facts.default_sql = row[3];
+  facts.type = row[1].value_or("") + row[2].value_or("");
+  facts.nullable = row[3].value_or("t") == "t";
+  facts.default_sql = row[4];
   return facts;
 }
 
@@ -284,6 +288,7 @@ std::vector<ArchivedRow> PgColumnBackend::read_column(const ddl::QualifiedName& 
                                                       const std::string& column,
                                                       const KeyRange& range) {
   const Predicate where = range_predicate(table, range);
+  use_portable_text();
   return select("SELECT " + key_list(table, "::text") + ", " + quote(column) + "::text FROM " +
                     qualified(table) + " WHERE " + where.sql + " ORDER BY " + key_list(table, ""),
                 where.params);
@@ -299,6 +304,7 @@ std::uint64_t PgColumnBackend::write_column(const ddl::QualifiedName& table,
   }
   const std::string sql =
       "UPDATE " + qualified(table) + " SET " + quote(column) + " = $1 WHERE " + where;
+  use_portable_text();
   std::uint64_t changed = 0;
   connection_->execute("BEGIN");
   try {
@@ -315,6 +321,81 @@ std::uint64_t PgColumnBackend::write_column(const ddl::QualifiedName& table,
     throw;
   }
   return changed;
+}
+
+void PgColumnBackend::use_portable_text() {
+  connection_->execute(
+      "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; "
+      "SET bytea_output = 'hex'; SET TimeZone = 'UTC'");
+}
+
+bool PgColumnBackend::table_exists(const ddl::QualifiedName& table) {
+  return relation_exists(*connection_, table);
+}
+
+TableDefinition PgColumnBackend::table_definition(const ddl::QualifiedName& table) {
+  TableDefinition definition;
+  definition.key = key_columns(table);
+  std::string body;
+  for (const ResultRow& row : connection_->query(std::string(kColumnsOf) + " ORDER BY a.attnum",
+                                                 {table.schema, table.name})) {
+    ArchivedColumn column{row[0].value_or(""), row[1].value_or("") + row[2].value_or(""),
+                          row[3].value_or("t") == "t", false};
+    body += "  " + quote(column.name) + " " + column.type + (column.nullable ? "" : " NOT NULL") +
+            ",\n";
+    definition.columns.push_back(std::move(column));
+  }
+  std::string key;
+  for (const std::string& name : definition.key) {
+    key += (key.empty() ? "" : ", ") + quote(name);
+  }
+  definition.definition = "(\n" + body + "  PRIMARY KEY (" + key + ")\n)";
+  return definition;
+}
+
+std::vector<ArchivedRow> PgColumnBackend::read_rows(const ddl::QualifiedName& table,
+                                                    const KeyRange& range) {
+  std::string columns;
+  for (const ResultRow& row : connection_->query(std::string(kColumnsOf) + " ORDER BY a.attnum",
+                                                 {table.schema, table.name})) {
+    columns += (columns.empty() ? "" : ", ") + quote(row[0].value_or("")) + "::text";
+  }
+  const Predicate where = range_predicate(table, range);
+  use_portable_text();
+  return select("SELECT " + columns + " FROM " + qualified(table) + " WHERE " + where.sql +
+                    " ORDER BY " + key_list(table, ""),
+                where.params);
+}
+
+void PgColumnBackend::create_table(const ddl::QualifiedName& table, const std::string& definition) {
+  connection_->execute("CREATE TABLE " + qualified(table) + " " + definition);
+}
+
+void PgColumnBackend::drop_table(const ddl::QualifiedName& table) {
+  connection_->execute("DROP TABLE IF EXISTS " + qualified(table));
+}
+
+void PgColumnBackend::insert_rows(const ddl::QualifiedName& table,
+                                  const std::vector<ArchivedColumn>& columns,
+                                  const std::vector<ArchivedRow>& rows) {
+  std::string names;
+  for (const ArchivedColumn& column : columns) {
+    names += (names.empty() ? "" : ", ") + quote(column.name);
+  }
+  // Untyped parameters take the target columns' types, so each text form is read as its type.
+  std::string values;
+  Params params;
+  for (const ArchivedRow& row : rows) {
+    std::string tuple;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      params.push_back(row.at(i));
+      tuple += (tuple.empty() ? "$" : ", $") + std::to_string(params.size());
+    }
+    values += (values.empty() ? "(" : ", (") + tuple + ")";
+  }
+  use_portable_text();
+  connection_->query_params("INSERT INTO " + qualified(table) + " (" + names + ") VALUES " + values,
+                            params);
 }
 
 }  // namespace sluice::postgres

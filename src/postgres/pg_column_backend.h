@@ -32,12 +32,24 @@ class PgColumnBackend : public ColumnBackend {
                             const KeyRange& range, std::size_t samples,
                             std::vector<KeyText>& sample_keys) override;
   std::vector<std::string> sessions_where(const std::string& condition,
-                                                  const std::vector<std::string>& own_sessions) override;
+                                          const std::vector<std::string>& own_sessions) override;
   std::vector<ArchivedRow> read_column(const ddl::QualifiedName& table, const std::string& column,
                                        const KeyRange& range) override;
   std::uint64_t write_column(const ddl::QualifiedName& table, const std::string& column,
                              const std::vector<std::string>& key,
                              const std::vector<ArchivedRow>& rows) override;
+  bool table_exists(const ddl::QualifiedName& table) override;
+  // Columns with format_type's type, a non-default collation and NOT NULL, and the primary key.
+  // Not carried: defaults, identity and sequences, generated expressions (the column keeps its
+  // values as a plain column), CHECK, UNIQUE and foreign-key constraints, other indexes,
+  // triggers, storage parameters, grants, comments.
+  TableDefinition table_definition(const ddl::QualifiedName& table) override;
+  std::vector<ArchivedRow> read_rows(const ddl::QualifiedName& table,
+                                     const KeyRange& range) override;
+  void create_table(const ddl::QualifiedName& table, const std::string& definition) override;
+  void drop_table(const ddl::QualifiedName& table) override;
+  void insert_rows(const ddl::QualifiedName& table, const std::vector<ArchivedColumn>& columns,
+                   const std::vector<ArchivedRow>& rows) override;
 
  private:
   // A WHERE condition and its parameters.
@@ -52,6 +64,9 @@ class PgColumnBackend : public ColumnBackend {
   std::optional<bool> check_validated(const ddl::QualifiedName& table,
                                       const std::string& constraint);
   std::vector<ResultRow> select(const std::string& sql, const Params& params);
+  // Archived values are text; these settings make that text mean the same on any server
+  // whatever its defaults (dates in ISO order, exact floats, hex bytea).
+  void use_portable_text();
 
   std::unique_ptr<Connection> connection_;
 };

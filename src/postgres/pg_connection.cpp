@@ -141,4 +141,13 @@ std::optional<std::string> Connection::query_value(std::string_view sql,
   return rows.front().front();
 }
 
+bool relation_exists(Connection& connection, const ddl::QualifiedName& name) {
+  return connection
+      .query_value(
+          "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "WHERE n.nspname = $1 AND c.relname = $2",
+          {name.schema, name.name})
+      .has_value();
+}
+
 }  // namespace sluice::postgres

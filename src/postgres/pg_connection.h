@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ddl/identifier.h"
 #include "src/dsn.h"
 #include "src/error.h"
 
@@ -61,5 +62,9 @@ class Connection {
  private:
   PGconn* conn_ = nullptr;
 };
+
+// Whether a relation of this name exists: a table, view, sequence or index, which share one
+// namespace, so that any of them keeps CREATE TABLE (or a rename) from taking the name.
+bool relation_exists(Connection& connection, const ddl::QualifiedName& name);
 
 }  // namespace sluice::postgres

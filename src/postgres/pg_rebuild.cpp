@@ -99,12 +99,7 @@ std::unique_ptr<Connection> PostgresRebuild::open_session() {
 }
 
 bool PostgresRebuild::table_exists(const ddl::QualifiedName& name) {
-  return main_
-      ->query_value(
-          "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-          "WHERE n.nspname = $1 AND c.relname = $2",
-          {name.schema, name.name})
-      .has_value();
+  return relation_exists(*main_, name);
 }
 
 std::string PostgresRebuild::slot_name(const std::string& table_oid) const {
