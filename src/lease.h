@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,10 +16,13 @@ namespace sluice {
 // Keeps one migration's lease in the phase metadata alive for as long as it lives: renews it
 // every PhaseStore::kRenewSeconds from a thread of its own (with a store, and so a connection,
 // of its own) and releases it on destruction. When a renewal finds the lease taken over by
-// another runner, lost() turns true and stays true; the runner must then stop.
+// another runner, lost() turns true and stays true; the runner must then stop. A renewal that
+// lost its connection opens a new store through `connect` at the next renewal.
 class Lease {
  public:
-  Lease(std::unique_ptr<PhaseStore> store, std::int64_t id, std::string owner);
+  using StoreFactory = std::function<std::unique_ptr<PhaseStore>()>;
+
+  Lease(StoreFactory connect, std::int64_t id, std::string owner);
   ~Lease();
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
@@ -28,7 +32,8 @@ class Lease {
  private:
   void renew_until_stopped();
 
-  std::unique_ptr<PhaseStore> store_;
+  StoreFactory connect_;
+  std::unique_ptr<PhaseStore> store_;  // null after a lost connection until the next renewal
   std::int64_t id_;
   std::string owner_;
   std::atomic<bool> lost_{false};
