@@ -41,6 +41,18 @@ std::string sluice_objects(sluice::postgres::Connection& db) {
       .value_or("");
 }
 
+// A server of this test binary's own: the tests count sluice's slots, which runs of other test
+// binaries on the shared server would add to.
+const std::string& own_dsn() {
+  static PrivateServer server(ServerKind::postgres, "");
+  return server.dsn();
+}
+
+std::unique_ptr<sluice::postgres::Connection> own_admin() {
+  return std::make_unique<sluice::postgres::Connection>(sluice::parse_dsn(own_dsn()),
+                                                        std::nullopt);
+}
+
 void check_equal(sluice::postgres::Connection& db, const std::string& table) {
   const std::string twin = table + "_twin";
   const Rows migrated = pg_table_rows(db, table, twin, table);
@@ -52,11 +64,11 @@ void check_equal(sluice::postgres::Connection& db, const std::string& table) {
 }  // namespace
 
 TEST_CASE("sluice's sessions terminated again and again mid-copy: it reconnects and finishes") {
-  const std::string admin = server_dsn(ServerKind::postgres);
+  const std::string admin = own_dsn();
   const FaultUser user = fault_user(ServerKind::postgres, admin);
   // Inherited by the sluice child process; never on its command line.
   setenv("PGPASSWORD", user.password.c_str(), 1);
-  auto db = postgres_admin();
+  auto db = own_admin();
   create_pg_table(*db, "ft_kill", "ft_kill_twin", 60000, false);
   forget_run(ServerKind::postgres, admin, "ft-kill");
   PgTableWriter writer(sluice::parse_dsn(admin), "ft_kill", "ft_kill_twin");
@@ -147,8 +159,8 @@ TEST_CASE("PostgreSQL gone longer than --reconnect-timeout: a one-line error, th
 }
 
 TEST_CASE("a PostgreSQL run killed mid-copy keeps its slot and resumes from its checkpoint") {
-  const std::string admin = server_dsn(ServerKind::postgres);
-  auto db = postgres_admin();
+  const std::string admin = own_dsn();
+  auto db = own_admin();
   create_pg_table(*db, "ft_resume", "ft_resume_twin", 100000, false);
   forget_run(ServerKind::postgres, admin, "ft-resume");
   PgTableWriter writer(sluice::parse_dsn(admin), "ft_resume", "ft_resume_twin");
@@ -200,8 +212,8 @@ TEST_CASE("a PostgreSQL run killed mid-copy keeps its slot and resumes from its 
 }
 
 TEST_CASE("a PostgreSQL run whose slot is gone cannot resume; it says so") {
-  const std::string admin = server_dsn(ServerKind::postgres);
-  auto db = postgres_admin();
+  const std::string admin = own_dsn();
+  auto db = own_admin();
   create_pg_table(*db, "ft_gone", "ft_gone_twin", 100000, false);
   forget_run(ServerKind::postgres, admin, "ft-gone");
   {

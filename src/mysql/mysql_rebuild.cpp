@@ -232,7 +232,17 @@ bool MysqlRebuild::is_sentry(const ddl::QualifiedName& name) {
 bool MysqlRebuild::complete_interrupted_swap(const std::string& table) {
   const ddl::QualifiedName name = resolve_table_name(dsn_, table);
   const ddl::QualifiedName swap = swap_name(name);
+  const ddl::QualifiedName old = old_name(name);
   if (!table_exists(swap)) {
+    // Killed after the swap and after giving the old table its kept name: a run only starts
+    // while that name is free, so the table under it is this run's old table.
+    if (!table_exists(shadow_name(name)) && table_exists(old)) {
+      spdlog::info(
+          "the killed run had swapped the tables already: {} has the new schema, the old "
+          "table is kept as {}",
+          quote(name), quote(old));
+      return true;
+    }
     return false;
   }
   if (is_sentry(swap)) {
@@ -247,7 +257,6 @@ bool MysqlRebuild::complete_interrupted_swap(const std::string& table) {
                     " exists and is not sluice's sentry, yet the shadow table was not "
                     "swapped in; rename or drop it, then resume again");
   }
-  const ddl::QualifiedName old = old_name(name);
   main_->execute("RENAME TABLE " + quote(swap) + " TO " + quote(old));
   spdlog::info(
       "the killed run had swapped the tables already: {} has the new schema, the old "
