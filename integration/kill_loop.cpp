@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <limits>
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -28,7 +29,8 @@ struct Moment {
 constexpr Moment kMoments[] = {
     {"copy", "copying about", milliseconds(800)},
     {"verify", "verification blocked writes for", milliseconds(150)},
-    {"cut-over", "the shadow table equals the original", milliseconds(60)},
+    // A debug line written while the cut-over holds the write lock.
+    {"cut-over", "cut-over: writes blocked", milliseconds(10)},
     {"after the swap", "cut-over done", milliseconds(15)},
 };
 
@@ -47,11 +49,13 @@ void check_table_alive(const KillLoopServer& server, const KillLoopServer::Write
   (void)server;
 }
 
-// Collects the process's output for `delay`, then kills it with SIGKILL unless it exited by
-// itself; returns its exit code.
+// Kills the process with SIGKILL after `delay` (unless it exited by itself) and returns its exit
+// code, with its output collected.
 int kill_after(SluiceProcess& process, milliseconds delay) {
-  const int code = process.wait(delay);
-  return code == -1 ? process.stop(SIGKILL) : code;
+  std::this_thread::sleep_for(delay);
+  const int code = process.stop(SIGKILL);
+  process.read_lines(std::numeric_limits<std::size_t>::max(), milliseconds(500));
+  return code;
 }
 
 }  // namespace
@@ -75,12 +79,17 @@ void kill_loop_trial(const KillLoopServer& server, int trial, std::uint64_t seed
                 << " ms after the marker, seed " << seed);
 
   std::string log;
+  int first_exit = -1;
   {
+    // Debug lines mark the moments inside the cut-over; the child inherits the setting.
+    setenv("SPDLOG_LEVEL", "debug", 1);
     SluiceProcess run({"alter", "--dsn", server.dsn, "--table", table, "--alter", server.alter,
                        "--execute", "--name", name, "--chunk-time", chunk_time},
                       /*with_stderr=*/true);
+    unsetenv("SPDLOG_LEVEL");
     REQUIRE(run.wait_for(moment.marker, std::chrono::seconds(90)));
     const int code = kill_after(run, delay);
+    first_exit = code;
     log += run.out();
     // The run may have finished just before the kill.
     CHECK((code == 128 + SIGKILL || code == 0));
@@ -130,9 +139,10 @@ void kill_loop_trial(const KillLoopServer& server, int trial, std::uint64_t seed
   }
   writer->stop();
   if (done) {
-    MESSAGE("trial " << trial << ": killed in " << std::string(moment.step) << " " << delay.count()
-                     << " ms after its marker; " << resumes << " resumes (" << resumes_killed
-                     << " of them killed)");
+    MESSAGE("trial " << trial << ": " << std::string(moment.step) << ", " << delay.count()
+                     << " ms after its marker: "
+                     << std::string(first_exit == 0 ? "finished before the kill" : "killed") << "; "
+                     << resumes << " resumes (" << resumes_killed << " of them killed)");
   }
   INFO(log);
   REQUIRE(done);

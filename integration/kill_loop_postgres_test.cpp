@@ -42,7 +42,7 @@ KillLoopServer postgresql() {
   server.kind = ServerKind::postgres;
   server.dsn = own_dsn();
   server.alter = "ALTER COLUMN k TYPE bigint, ALTER COLUMN name TYPE text";
-  server.rows = 20000;
+  server.rows = 40000;
   server.create_table = [](const std::string& table, int rows) {
     create_pg_table(*own_admin(), table, table + "_twin", rows, false);
   };
