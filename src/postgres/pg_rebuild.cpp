@@ -887,23 +887,69 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
     }
     // A row holding values taken from the shadow goes alone: those values are already in the
     // new column types and must not pass through the conversion a second time.
-    std::string select;
-    std::string values;
     Params params;
-    for (std::size_t i = 0; i < width; ++i) {
-      select += (i > 0 ? ", " : "") +
-                (row.from_shadow[i] ? quote(plan_.source.columns[plan_.mapped_columns[i]].name)
-                                    : select_expressions_[i]);
-      params.push_back(bind_text(row.values[i]));
-      values += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::" +
-                (row.from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
-    }
+    const std::string select = converted_row(row, params);
     apply_->query_params("INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                             ") OVERRIDING SYSTEM VALUE SELECT " + select + " FROM (VALUES (" +
-                             values + ")) AS s (" + values_columns_ + ")",
+                             ") OVERRIDING SYSTEM VALUE " + select,
                          params);
   }
   insert_batch();
+}
+
+std::string PostgresRebuild::converted_row(const Completed& row, Params& params) const {
+  std::string select;
+  std::string values;
+  for (std::size_t i = 0; i < row.values.size(); ++i) {
+    const std::string& name = plan_.source.columns[plan_.mapped_columns[i]].name;
+    select += (i > 0 ? ", " : "") + (row.from_shadow[i] ? quote(name) : select_expressions_[i]) +
+              " AS " + quote(name);
+    params.push_back(bind_text(row.values[i]));
+    values += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::" +
+              (row.from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
+  }
+  return "SELECT " + select + " FROM (VALUES (" + values + ")) AS s (" + values_columns_ + ")";
+}
+
+void PostgresRebuild::delete_unique_collisions(const std::vector<Completed>& rows) {
+  // The shadow's unique constraints besides the key, as column lists.
+  std::vector<std::vector<std::string>> uniques;
+  for (const ResultRow& index : apply_->query(
+           "SELECT array_to_string(array_agg(quote_ident(a.attname) ORDER BY k.n), ',') FROM "
+           "pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, n) JOIN "
+           "pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid "
+           "= $1::regclass AND i.indisunique AND NOT i.indisprimary AND i.indexprs IS NULL AND "
+           "i.indpred IS NULL GROUP BY i.indexrelid",
+           {quoted_shadow_})) {
+    std::vector<std::string> columns;
+    std::string list = index[0].value_or("");
+    for (std::size_t start = 0; start <= list.size();) {
+      const std::size_t comma = std::min(list.find(',', start), list.size());
+      columns.push_back(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+    uniques.push_back(std::move(columns));
+  }
+  std::size_t deleted = 0;
+  for (const Completed& row : rows) {
+    if (!row.keep) {
+      continue;
+    }
+    for (const std::vector<std::string>& columns : uniques) {
+      std::string same;
+      for (const std::string& column : columns) {
+        same += (same.empty() ? "" : " AND ") + ("t." + column) + " = n." + column;
+      }
+      Params params;
+      const std::string select = converted_row(row, params);
+      std::uint64_t affected = 0;
+      apply_->query_params(
+          "DELETE FROM " + quoted_shadow_ + " AS t USING (" + select + ") AS n WHERE " + same,
+          params, &affected);
+      deleted += affected;
+    }
+  }
+  spdlog::debug("replaced {} shadow rows holding a unique value that a newer row image takes",
+                deleted);
 }
 
 void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
@@ -947,7 +993,20 @@ void PostgresRebuild::write_batch(const std::vector<Row>& delete_keys, const std
             "DELETE FROM " + quoted_shadow_ + " WHERE " + key_in(key_, end - start, 1), params);
       }
     }
-    insert_rows(completed);
+    // A row image may take a unique value that a shadow row written at another moment still
+    // holds (a row the copy read later, or, after a resume, earlier): like MySQL's REPLACE, that
+    // row goes; its own change, later in the stream or held for the copy, restores it.
+    apply_->execute("SAVEPOINT images");
+    try {
+      insert_rows(completed);
+    } catch (const ServerError& error) {
+      if (error.sqlstate() != kUniqueViolation) {
+        throw;
+      }
+      apply_->execute("ROLLBACK TO SAVEPOINT images");
+      delete_unique_collisions(completed);
+      insert_rows(completed);
+    }
     apply_->execute("COMMIT");
   } catch (...) {
     apply_->execute("ROLLBACK");

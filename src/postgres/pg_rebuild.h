@@ -117,6 +117,12 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<Completed> fill_unchanged(const std::vector<replication::Row>& rows,
                                         const std::vector<replication::Row>& fill_from);
   void insert_rows(const std::vector<Completed>& rows);
+  // SELECT of one row image converted to the new column types (named like them), its values
+  // appended to `params` from $1.
+  std::string converted_row(const Completed& row, Params& params) const;
+  // Deletes the shadow rows that hold a value of a unique constraint (other than the key) that
+  // one of `rows` is about to take.
+  void delete_unique_collisions(const std::vector<Completed>& rows);
   // What the swap re-creates on the new table: foreign keys to and from it (NOT VALID inside
   // the swap, validated after it) and views reading it.
   struct Dependent {
