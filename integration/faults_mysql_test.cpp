@@ -56,7 +56,9 @@ TEST_CASE("sluice's sessions killed again and again mid-copy: it reconnects and 
   writer.stop();
   INFO(run.out());
   REQUIRE(exit_code == 0);
-  CHECK(rounds_with_kills >= 5);
+  CHECK(rounds_with_kills >= 3);
+  MESSAGE(rounds_with_kills << " rounds of kills; the writer committed " << writer.transactions()
+                            << " transactions");
   CHECK(contains(run.out(), "lost the connection during"));
   CHECK(contains(run.out(), "reconnected to"));
   CHECK(contains(run.out(), "binlog stream from"));
