@@ -104,14 +104,8 @@ MigrationRecord run_record(const Dsn& dsn, const ddl::QualifiedName& table,
 std::unique_ptr<Controller> make_controller(const ControlOptions& control, const Dsn& dsn,
                                             const std::optional<std::string>& password,
                                             const RebuildOptions& options) {
-  ControllerSettings settings = control.settings(dsn);
-  settings.hook_environment["SLUICE_TABLE"] = options.table;
-  settings.hook_environment["SLUICE_ALTER"] = options.alter;
-  std::unique_ptr<LoadProbe> probe;
-  if (control.needs_probe()) {
-    probe = connect_load_probe(dsn, password, control.replica_list());
-  }
-  return std::make_unique<Controller>(std::move(settings), std::move(probe), std::cout);
+  return control.make_controller(
+      dsn, password, {{"SLUICE_TABLE", options.table}, {"SLUICE_ALTER", options.alter}});
 }
 
 // Runs `run` with the migrator steered by `controller` and recorded by `recorder`: the summary

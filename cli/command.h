@@ -21,5 +21,14 @@ int run_cleanup(const std::vector<std::string>& args);
 int run_stream(const std::vector<std::string>& args);
 int run_slots(const std::vector<std::string>& args);
 int run_status(const std::vector<std::string>& args);
+int run_plan(const std::vector<std::string>& args);
+int run_expand(const std::vector<std::string>& args);
+int run_backfill(const std::vector<std::string>& args);
+int run_verify(const std::vector<std::string>& args);
+int run_switch(const std::vector<std::string>& args);
+int run_contract(const std::vector<std::string>& args);
+int run_abort(const std::vector<std::string>& args);
+int run_run(const std::vector<std::string>& args);
+int run_restore(const std::vector<std::string>& args);
 
 }  // namespace sluice::cli

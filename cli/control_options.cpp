@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <iostream>
+
 #include "src/error.h"
+#include "src/load_probe.h"
 
 namespace sluice::cli {
 
@@ -110,6 +113,18 @@ ControllerSettings ControlOptions::settings(const Dsn& dsn) const {
   settings.hook_environment["SLUICE_DSN"] = dsn.display();
   settings.hook_environment["SLUICE_DATABASE"] = dsn.database;
   return settings;
+}
+
+std::unique_ptr<Controller> ControlOptions::make_controller(
+    const Dsn& dsn, const std::optional<std::string>& password,
+    const std::map<std::string, std::string>& hook_environment) const {
+  ControllerSettings controller = settings(dsn);
+  controller.hook_environment.insert(hook_environment.begin(), hook_environment.end());
+  std::unique_ptr<LoadProbe> probe;
+  if (needs_probe()) {
+    probe = connect_load_probe(dsn, password, replica_list());
+  }
+  return std::make_unique<Controller>(std::move(controller), std::move(probe), std::cout);
 }
 
 }  // namespace sluice::cli

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -41,6 +43,12 @@ struct ControlOptions {
 
   // The replicas of --throttle-control-replicas, split at commas.
   std::vector<std::string> replica_list() const;
+
+  // The Controller of one run (its files, probes, socket, progress output and hooks); the hooks
+  // also get `hook_environment`.
+  std::unique_ptr<Controller> make_controller(
+      const Dsn& dsn, const std::optional<std::string>& password,
+      const std::map<std::string, std::string>& hook_environment) const;
 };
 
 }  // namespace sluice::cli

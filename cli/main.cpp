@@ -28,6 +28,22 @@ constexpr Command kCommands[] = {
      sluice::cli::run_slots},
     {"status", "list recorded migrations and their phases (--json for scripts)",
      sluice::cli::run_status},
+    {"plan", "print each phase of a migration file: its SQL and what the application must do",
+     sluice::cli::run_plan},
+    {"expand", "add the new schema next to the old (a migration file's first phase)",
+     sluice::cli::run_expand},
+    {"backfill", "fill the new schema from the old in throttled, resumable batches",
+     sluice::cli::run_backfill},
+    {"verify", "check that old and new schema agree on every row", sluice::cli::run_verify},
+    {"switch", "verify, then make the new schema the one the application relies on",
+     sluice::cli::run_switch},
+    {"contract", "drop the old schema after the grace period, once old clients are gone",
+     sluice::cli::run_contract},
+    {"abort", "undo an expand before its switch", sluice::cli::run_abort},
+    {"run", "advance every migration file of a directory as far as its phase rules allow",
+     sluice::cli::run_run},
+    {"restore", "load an archive written by contract --archive back into its table",
+     sluice::cli::run_restore},
 };
 
 void print_usage() {

@@ -22,7 +22,7 @@ std::string server_dsn(ServerKind kind) {
   const char* name = kind == ServerKind::mysql ? "SLUICE_TEST_MYSQL_DSN" : "SLUICE_TEST_PG_DSN";
   const char* value = std::getenv(name);
   if (!value) {
-    FAIL(name << " is not set: run `eval \"$(scripts/dbs start)\"` before the integration tests");
+    FAIL(std::string(name) << " is not set: run `eval \"$(scripts/dbs start)\"` before the integration tests");
   }
   return value;
 }

@@ -10,6 +10,7 @@ namespace sluice {
 
 Lease::Lease(StoreFactory connect, std::int64_t id, std::string owner)
     : connect_(std::move(connect)), store_(connect_()), id_(id), owner_(std::move(owner)) {
+  session_id_ = store_->session_id();
   thread_ = std::thread([this] { renew_until_stopped(); });
 }
 
@@ -31,6 +32,11 @@ Lease::~Lease() {
   }
 }
 
+std::string Lease::session_id() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return session_id_;
+}
+
 void Lease::renew_until_stopped() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!wake_.wait_for(lock, std::chrono::seconds(PhaseStore::kRenewSeconds),
@@ -38,6 +44,7 @@ void Lease::renew_until_stopped() {
     try {
       if (!store_) {
         store_ = connect_();
+        session_id_ = store_->session_id();
       }
       if (!store_->renew_lease(id_, owner_)) {
         lost_ = true;

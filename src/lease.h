@@ -28,6 +28,9 @@ class Lease {
   Lease& operator=(const Lease&) = delete;
 
   bool lost() const { return lost_.load(); }
+  // The server session that renews the lease (see PhaseStore::session_id); a new one after a
+  // lost connection.
+  std::string session_id() const;
 
  private:
   void renew_until_stopped();
@@ -36,8 +39,9 @@ class Lease {
   std::unique_ptr<PhaseStore> store_;  // null after a lost connection until the next renewal
   std::int64_t id_;
   std::string owner_;
+  std::string session_id_;  // guarded by mutex_
   std::atomic<bool> lost_{false};
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include <array>
 
 #include "src/error.h"
+#include "src/migration_spec.h"
 #include "src/mysql/mysql_phase_store.h"
 #include "src/postgres/pg_phase_store.h"
 

@@ -84,6 +84,12 @@ class PhaseStore {
   // Ends `owner`'s lease on `id` (the record keeps the owner's name).
   virtual void release_lease(std::int64_t id, const std::string& owner) = 0;
   virtual void save_checkpoint(std::int64_t id, const std::string& checkpoint) = 0;
+  // Seconds since migration `id` entered `phase`, by the server's clock; nullopt when it never
+  // did.
+  virtual std::optional<std::int64_t> seconds_since(std::int64_t id, Phase phase) = 0;
+  // The server's id of this store's session (MySQL: CONNECTION_ID(); PostgreSQL: the backend
+  // pid), so that checks for other clients can leave sluice's own sessions out.
+  virtual std::string session_id() = 0;
 };
 
 // The columns every PhaseStore selects, in this order, for record_from_row: id, name,
@@ -93,8 +99,9 @@ class PhaseStore {
 MigrationRecord record_from_row(const std::vector<std::optional<std::string>>& row);
 
 // Before `owner` starts `record`: throws Error(ExitCode::preflight_failed) naming the runner when
-// one of `in_progress` (the table's migrations in progress) holds a live lease, and marks those
-// whose lease expired as aborted in `store`.
+// one of `in_progress` (the table's migrations in progress) holds a live lease, and marks the
+// `sluice alter` runs whose lease expired as aborted in `store` (their runner died). Migrations
+// of a migration file wait between commands without a lease and are left alone.
 void claim_table(PhaseStore& store, const MigrationRecord& record, const std::string& owner,
                  const std::vector<MigrationRecord>& in_progress);
 

@@ -229,4 +229,18 @@ void MysqlPhaseStore::save_checkpoint(std::int64_t id, const std::string& checkp
                        " WHERE id = " + std::to_string(id));
 }
 
+std::optional<std::int64_t> MysqlPhaseStore::seconds_since(std::int64_t id, Phase phase) {
+  const std::optional<std::string> seconds = connection_->query_value(
+      "SELECT TIMESTAMPDIFF(SECOND, " + timestamp_column(phase) + ", UTC_TIMESTAMP(6)) FROM " +
+      migrations_ + " WHERE id = " + std::to_string(id));
+  if (!seconds) {
+    return std::nullopt;
+  }
+  return std::stoll(*seconds);
+}
+
+std::string MysqlPhaseStore::session_id() {
+  return std::to_string(connection_->id());
+}
+
 }  // namespace sluice::mysql

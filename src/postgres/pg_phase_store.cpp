@@ -213,4 +213,19 @@ void PgPhaseStore::save_checkpoint(std::int64_t id, const std::string& checkpoin
                      {checkpoint, std::to_string(id)});
 }
 
+std::optional<std::int64_t> PgPhaseStore::seconds_since(std::int64_t id, Phase phase) {
+  const std::optional<std::string> seconds = connection_->query_value(
+      "SELECT floor(extract(epoch FROM clock_timestamp() - " + timestamp_column(phase) +
+          "))::bigint FROM " + migrations_ + " WHERE id = $1",
+      {std::to_string(id)});
+  if (!seconds) {
+    return std::nullopt;
+  }
+  return std::stoll(*seconds);
+}
+
+std::string PgPhaseStore::session_id() {
+  return std::to_string(PQbackendPID(connection_->handle()));
+}
+
 }  // namespace sluice::postgres

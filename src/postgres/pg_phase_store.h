@@ -24,6 +24,8 @@ class PgPhaseStore : public PhaseStore {
   bool renew_lease(std::int64_t id, const std::string& owner) override;
   void release_lease(std::int64_t id, const std::string& owner) override;
   void save_checkpoint(std::int64_t id, const std::string& checkpoint) override;
+  std::optional<std::int64_t> seconds_since(std::int64_t id, Phase phase) override;
+  std::string session_id() override;
 
  private:
   // Runs the layout steps after `from` up to kSchemaVersion (inside the caller's transaction).

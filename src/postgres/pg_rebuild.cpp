@@ -832,6 +832,55 @@ std::vector<PostgresRebuild::Completed> PostgresRebuild::fill_unchanged(
   return completed;
 }
 
+void PostgresRebuild::insert_replacing(const std::string& rows, const Params& params) {
+  const std::string insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
+                             ") OVERRIDING SYSTEM VALUE " + rows;
+  apply_->execute("SAVEPOINT sluice_apply");
+  try {
+    apply_->query_params(insert, params);
+  } catch (const ServerError& error) {
+    if (error.sqlstate() != kUniqueViolation) {
+      throw;
+    }
+    // A row of the shadow still holds, from an older image, a unique value that a newer image
+    // being applied now takes: the source had already moved it on, and that change comes later
+    // in the stream (or was copied), so it goes now, as MySQL's REPLACE does. Verification
+    // proves the result.
+    apply_->execute("ROLLBACK TO SAVEPOINT sluice_apply");
+    for (const std::vector<std::string>& columns : shadow_unique_columns()) {
+      std::string match;
+      for (const std::string& column : columns) {
+        match += (match.empty() ? "" : " AND ") + std::string("t.") + column + " = n." + column;
+      }
+      apply_->query_params("DELETE FROM " + quoted_shadow_ + " AS t USING (" + rows + ") AS n (" +
+                               target_columns_ + ") WHERE " + match,
+                           params);
+    }
+    apply_->query_params(insert, params);
+  }
+  apply_->execute("RELEASE SAVEPOINT sluice_apply");
+}
+
+const std::vector<std::vector<std::string>>& PostgresRebuild::shadow_unique_columns() {
+  if (!shadow_unique_columns_) {
+    std::map<std::string, std::vector<std::string>> by_index;
+    for (const ResultRow& row : apply_->query(
+             "SELECT i.indexrelid::text, quote_ident(a.attname) FROM pg_index i "
+             "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) "
+             "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+             "WHERE i.indrelid = $1::regclass AND i.indisunique AND NOT i.indisprimary AND "
+             "i.indexprs IS NULL AND i.indpred IS NULL ORDER BY i.indexrelid, k.ord",
+             {quoted_shadow_})) {
+      by_index[row[0].value_or("")].push_back(row[1].value_or(""));
+    }
+    shadow_unique_columns_.emplace();
+    for (auto& [index, columns] : by_index) {
+      shadow_unique_columns_->push_back(std::move(columns));
+    }
+  }
+  return *shadow_unique_columns_;
+}
+
 void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
   const std::size_t width = plan_.mapped_columns.size();
   std::string select_expressions;
@@ -854,10 +903,9 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
   for (std::size_t i = 0; i < width; ++i) {
     aliases += (i > 0 ? ", c" : "c") + std::to_string(i);
   }
-  const std::string batch_insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                                   ") OVERRIDING SYSTEM VALUE SELECT " + select_expressions +
-                                   " FROM (SELECT " + typed_columns + " FROM unnest(" +
-                                   unnest_columns + ") AS u (" + aliases + ")) AS s";
+  const std::string batch_rows = "SELECT " + select_expressions + " FROM (SELECT " + typed_columns +
+                                 " FROM unnest(" + unnest_columns + ") AS u (" + aliases +
+                                 ")) AS s";
   std::vector<std::vector<std::optional<std::string>>> columns(width);
   auto insert_batch = [&] {
     if (columns.front().empty()) {
@@ -868,7 +916,7 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
       params.push_back(array_literal(column));
       column.clear();
     }
-    apply_->query_params(batch_insert, params);
+    insert_replacing(batch_rows, params);
   };
   for (const Completed& row : rows) {
     if (!row.keep) {
@@ -887,69 +935,22 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
     }
     // A row holding values taken from the shadow goes alone: those values are already in the
     // new column types and must not pass through the conversion a second time.
+    std::string select;
+    std::string values;
     Params params;
-    const std::string select = converted_row(row, params);
-    apply_->query_params("INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
-                             ") OVERRIDING SYSTEM VALUE " + select,
-                         params);
+    for (std::size_t i = 0; i < width; ++i) {
+      select += (i > 0 ? ", " : "") +
+                (row.from_shadow[i] ? quote(plan_.source.columns[plan_.mapped_columns[i]].name)
+                                    : select_expressions_[i]);
+      params.push_back(bind_text(row.values[i]));
+      values += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::" +
+                (row.from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
+    }
+    insert_replacing(
+        "SELECT " + select + " FROM (VALUES (" + values + ")) AS s (" + values_columns_ + ")",
+        params);
   }
   insert_batch();
-}
-
-std::string PostgresRebuild::converted_row(const Completed& row, Params& params) const {
-  std::string select;
-  std::string values;
-  for (std::size_t i = 0; i < row.values.size(); ++i) {
-    const std::string& name = plan_.source.columns[plan_.mapped_columns[i]].name;
-    select += (i > 0 ? ", " : "") + (row.from_shadow[i] ? quote(name) : select_expressions_[i]) +
-              " AS " + quote(name);
-    params.push_back(bind_text(row.values[i]));
-    values += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::" +
-              (row.from_shadow[i] ? shadow_types_[i] : source_types_[plan_.mapped_columns[i]]);
-  }
-  return "SELECT " + select + " FROM (VALUES (" + values + ")) AS s (" + values_columns_ + ")";
-}
-
-void PostgresRebuild::delete_unique_collisions(const std::vector<Completed>& rows) {
-  // The shadow's unique constraints besides the key, as column lists.
-  std::vector<std::vector<std::string>> uniques;
-  for (const ResultRow& index : apply_->query(
-           "SELECT array_to_string(array_agg(quote_ident(a.attname) ORDER BY k.n), ',') FROM "
-           "pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, n) JOIN "
-           "pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid "
-           "= $1::regclass AND i.indisunique AND NOT i.indisprimary AND i.indexprs IS NULL AND "
-           "i.indpred IS NULL GROUP BY i.indexrelid",
-           {quoted_shadow_})) {
-    std::vector<std::string> columns;
-    std::string list = index[0].value_or("");
-    for (std::size_t start = 0; start <= list.size();) {
-      const std::size_t comma = std::min(list.find(',', start), list.size());
-      columns.push_back(list.substr(start, comma - start));
-      start = comma + 1;
-    }
-    uniques.push_back(std::move(columns));
-  }
-  std::size_t deleted = 0;
-  for (const Completed& row : rows) {
-    if (!row.keep) {
-      continue;
-    }
-    for (const std::vector<std::string>& columns : uniques) {
-      std::string same;
-      for (const std::string& column : columns) {
-        same += (same.empty() ? "" : " AND ") + ("t." + column) + " = n." + column;
-      }
-      Params params;
-      const std::string select = converted_row(row, params);
-      std::uint64_t affected = 0;
-      apply_->query_params(
-          "DELETE FROM " + quoted_shadow_ + " AS t USING (" + select + ") AS n WHERE " + same,
-          params, &affected);
-      deleted += affected;
-    }
-  }
-  spdlog::debug("replaced {} shadow rows holding a unique value that a newer row image takes",
-                deleted);
 }
 
 void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
@@ -993,20 +994,7 @@ void PostgresRebuild::write_batch(const std::vector<Row>& delete_keys, const std
             "DELETE FROM " + quoted_shadow_ + " WHERE " + key_in(key_, end - start, 1), params);
       }
     }
-    // A row image may take a unique value that a shadow row written at another moment still
-    // holds (a row the copy read later, or, after a resume, earlier): like MySQL's REPLACE, that
-    // row goes; its own change, later in the stream or held for the copy, restores it.
-    apply_->execute("SAVEPOINT images");
-    try {
-      insert_rows(completed);
-    } catch (const ServerError& error) {
-      if (error.sqlstate() != kUniqueViolation) {
-        throw;
-      }
-      apply_->execute("ROLLBACK TO SAVEPOINT images");
-      delete_unique_collisions(completed);
-      insert_rows(completed);
-    }
+    insert_rows(completed);
     apply_->execute("COMMIT");
   } catch (...) {
     apply_->execute("ROLLBACK");

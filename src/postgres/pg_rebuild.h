@@ -117,12 +117,11 @@ class PostgresRebuild : public RebuildBackend {
   std::vector<Completed> fill_unchanged(const std::vector<replication::Row>& rows,
                                         const std::vector<replication::Row>& fill_from);
   void insert_rows(const std::vector<Completed>& rows);
-  // SELECT of one row image converted to the new column types (named like them), its values
-  // appended to `params` from $1.
-  std::string converted_row(const Completed& row, Params& params) const;
-  // Deletes the shadow rows that hold a value of a unique constraint (other than the key) that
-  // one of `rows` is about to take.
-  void delete_unique_collisions(const std::vector<Completed>& rows);
+  // Inserts the rows `rows` (a SELECT of the shadow's columns, with `params`) into the shadow;
+  // rows of the shadow that hold one of their values of a unique index are deleted first.
+  void insert_replacing(const std::string& rows, const Params& params);
+  // The columns (quoted) of each unique index of the shadow other than its primary key.
+  const std::vector<std::vector<std::string>>& shadow_unique_columns();
   // What the swap re-creates on the new table: foreign keys to and from it (NOT VALID inside
   // the swap, validated after it) and views reading it.
   struct Dependent {
@@ -158,7 +157,8 @@ class PostgresRebuild : public RebuildBackend {
   std::string select_columns_;                   // per mapped column, the value for the new column
   std::string values_columns_;                   // the mapped columns' names for a VALUES alias
   std::vector<std::string> select_expressions_;  // select_columns_, one per mapped column
-  std::vector<std::string> shadow_types_;        // format_type() of each mapped shadow column
+  std::optional<std::vector<std::vector<std::string>>> shadow_unique_columns_;
+  std::vector<std::string> shadow_types_;  // format_type() of each mapped shadow column
   std::string shadow_hashed_;  // the shadow's mapped columns as verification hashes them
   std::string source_hashed_;  // the same values computed from the source
   std::vector<std::string> deferred_indexes_;  // CREATE INDEX statements run after the copy

@@ -1,0 +1,26 @@
+// Expand-contract migrations on MariaDB (scenarios in expand_contract_scenarios.h).
+#include <doctest/doctest.h>
+
+#include "integration/expand_contract_scenarios.h"
+
+using namespace sluice::test;
+
+TEST_CASE("MySQL: a column rename goes through every phase while the application writes") {
+  rename_through_every_phase(mysql_scenario());
+}
+
+TEST_CASE("MySQL: abort before switch puts the table back as it was") {
+  abort_before_switch(mysql_scenario());
+}
+
+TEST_CASE("MySQL: one runner per migration; a killed backfill continues from its checkpoint") {
+  runners_and_resumed_backfill(mysql_scenario());
+}
+
+TEST_CASE("MySQL: add-not-null, drop-column, add-index and rebuild, each to contract") {
+  other_operations(mysql_scenario());
+}
+
+TEST_CASE("MySQL: sluice run advances a directory of migrations, never past a grace period") {
+  nightly_run(mysql_scenario());
+}

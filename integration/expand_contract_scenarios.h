@@ -1,0 +1,39 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "integration/sql_session.h"
+#include "src/dsn.h"
+
+namespace sluice::test {
+
+// What the expand-contract scenarios need to know about one test server.
+struct Scenario {
+  std::string dsn;          // sluice's --dsn
+  std::string text_type;    // a NOT NULL-able text type: varchar(200) or text
+  std::string migrations;   // the phase metadata table, quoted and qualified
+  std::string old_clients;  // an old-clients condition matching `connect_old_client`
+  std::function<std::unique_ptr<SqlSession>()> connect_old_client;
+};
+
+Scenario mysql_scenario();
+Scenario postgres_scenario();
+
+// A rename-column migration driven through plan, expand, backfill, verify, switch and
+// contract (with an archive, then restored) while an application simulator writes through its
+// releases; contract is refused inside the grace period and while an old client is connected.
+void rename_through_every_phase(const Scenario& scenario);
+// Abort after expand and backfill puts the table back exactly as it was.
+void abort_before_switch(const Scenario& scenario);
+// A second runner is refused while the first holds the migration's lease; a backfill killed
+// mid-way continues from its checkpoint once the lease has expired.
+void runners_and_resumed_backfill(const Scenario& scenario);
+// add-not-null, drop-column, add-index and rebuild, each from expand to contract.
+void other_operations(const Scenario& scenario);
+// `sluice run DIR` takes a rename and a type change from nothing to contract, never past a
+// grace period, with a summary and exit code 0.
+void nightly_run(const Scenario& scenario);
+
+}  // namespace sluice::test

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/dsn.h"
+#include "src/phase_plan.h"
+
+namespace sluice {
+
+// One key of the table, each column's value as the server prints it as text, in key order.
+using KeyText = std::vector<std::string>;
+// A key range (after, up_to]: nullopt bounds are open.
+struct KeyRange {
+  std::optional<KeyText> after;
+  std::optional<KeyText> up_to;
+};
+// One row read for an archive: the key's values, then the archived column's (nullopt: NULL).
+using ArchivedRow = std::vector<std::optional<std::string>>;
+
+// One server family's work for column-level migrations, over one connection: reading the
+// catalog, running planned steps with bounded lock waits, and walking the table by key in
+// batches. Use from one thread.
+class ColumnBackend {
+ public:
+  virtual ~ColumnBackend() = default;
+
+  virtual const ColumnDdl& ddl() const = 0;
+  // The table the user named (MySQL: in the DSN's database; PostgreSQL: in `public`). Throws
+  // Error(ExitCode::not_found) when it does not exist, Error(ExitCode::usage) for a bad name.
+  virtual ddl::QualifiedName resolve_table(const std::string& table) = 0;
+  virtual std::optional<ColumnFacts> column(const ddl::QualifiedName& table,
+                                            const std::string& column) = 0;
+  // The primary key's columns (unquoted). Throws Error(ExitCode::preflight_failed) when the
+  // table has none.
+  virtual std::vector<std::string> key_columns(const ddl::QualifiedName& table) = 0;
+
+  // Whether `step` is already in effect (so a re-run skips it).
+  virtual bool done(const ddl::QualifiedName& table, const Step& step) = 0;
+  // Runs one SQL step. Lock waits are bounded by `lock_timeout`; a step that times out on its
+  // lock is retried with back-off, up to `attempts` times, then fails with Error.
+  virtual void run(const ddl::QualifiedName& table, const Step& step,
+                   std::chrono::milliseconds lock_timeout, int attempts) = 0;
+  // Throws Error(ExitCode::preflight_failed) when `expression` does not evaluate over the
+  // table's rows (unknown column, syntax error), quoting the server's message.
+  virtual void check_expression(const ddl::QualifiedName& table, const std::string& expression) = 0;
+
+  // The key `rows` rows after `after` (from the start when nullopt), or nullopt when fewer rows
+  // remain: the end of the next batch.
+  virtual std::optional<KeyText> batch_end(const ddl::QualifiedName& table,
+                                           const std::optional<KeyText>& after,
+                                           std::uint64_t rows) = 0;
+  // Sets the backfill's column to its expression in `range`, only where the column is NULL
+  // (never over a value the application wrote). Returns the rows changed.
+  virtual std::uint64_t backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
+                                 const KeyRange& range) = 0;
+  // The rows in `range` for which `condition` holds; up to `samples` of their keys go to
+  // `sample_keys`.
+  virtual std::uint64_t count_where(const ddl::QualifiedName& table, const std::string& condition,
+                                    const KeyRange& range, std::size_t samples,
+                                    std::vector<KeyText>& sample_keys) = 0;
+
+  // Sessions other than this one and `own_sessions` (sluice's other sessions) for which
+  // `condition` (an SQL condition over
+  // information_schema.PROCESSLIST on MySQL, pg_stat_activity on PostgreSQL) holds, each as
+  // "id user@host application". Throws Error(ExitCode::usage) for a condition the server
+  // refuses.
+  virtual std::vector<std::string> sessions_where(const std::string& condition,
+                                                  const std::vector<std::string>& own_sessions) = 0;
+
+  // The key values and `column`'s value of the rows in `range` (for an archive).
+  virtual std::vector<ArchivedRow> read_column(const ddl::QualifiedName& table,
+                                               const std::string& column,
+                                               const KeyRange& range) = 0;
+  // Writes `column`'s value back into each row's key (from an archive); returns rows changed.
+  virtual std::uint64_t write_column(const ddl::QualifiedName& table, const std::string& column,
+                                     const std::vector<std::string>& key,
+                                     const std::vector<ArchivedRow>& rows) = 0;
+};
+
+// Runs `attempt` for `step` until it returns true; false means it timed out waiting for its
+// lock, and it is tried again after a pause that doubles from 500 ms, up to `attempts` times in
+// all. Logs each retry; throws Error(ExitCode::failure) when the attempts are used up.
+void retry_lock_timeouts(const Step& step, std::chrono::milliseconds lock_timeout, int attempts,
+                         const std::function<bool()>& attempt);
+
+std::unique_ptr<ColumnBackend> connect_column_backend(const Dsn& dsn,
+                                                      const std::optional<std::string>& password);
+
+}  // namespace sluice

@@ -1,0 +1,583 @@
+#include "src/expand_contract.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "src/archive.h"
+#include "src/error.h"
+#include "src/lease.h"
+#include "src/migrator.h"
+#include "src/rebuild_backend.h"
+
+namespace sluice {
+namespace {
+
+constexpr std::size_t kSampleKeys = 5;
+constexpr std::uint64_t kVerifyBatchRows = 10000;
+
+nlohmann::json facts_json(const ColumnFacts& facts) {
+  nlohmann::json json{{"type", facts.type}, {"nullable", facts.nullable}};
+  if (facts.default_sql) {
+    json["default"] = *facts.default_sql;
+  }
+  return json;
+}
+
+ColumnFacts facts_from_json(const nlohmann::json& json) {
+  ColumnFacts facts;
+  facts.type = json.at("type").get<std::string>();
+  facts.nullable = json.at("nullable").get<bool>();
+  if (json.contains("default")) {
+    facts.default_sql = json["default"].get<std::string>();
+  }
+  return facts;
+}
+
+// Operations that read an existing column, which must be there before expand.
+bool reads_existing_column(Operation operation) {
+  return operation == Operation::rename_column || operation == Operation::change_type ||
+         operation == Operation::add_not_null || operation == Operation::drop_column;
+}
+
+std::string describe_key(const KeyText& key) {
+  std::string text = "(";
+  for (const std::string& value : key) {
+    text += (text.size() > 1 ? ", " : "") + value;
+  }
+  return text + ")";
+}
+
+std::string phase_list(const std::vector<Phase>& phases) {
+  std::string text;
+  for (Phase phase : phases) {
+    text += (text.empty() ? "" : " or ") + std::string(phase_name(phase));
+  }
+  return text;
+}
+
+void print_steps(std::ostream& out, const std::vector<Step>& steps) {
+  if (steps.empty()) {
+    out << "    (no schema change)\n";
+  }
+  for (const Step& step : steps) {
+    switch (step.kind) {
+      case StepKind::online_rebuild:
+        out << "    sluice's online rebuild (shadow copy, change stream, verify, swap) with ALTER "
+               "TABLE … "
+            << step.sql << ";\n";
+        break;
+      case StepKind::drop_old_table:
+        out << "    DROP TABLE of the original table the rebuild kept;\n";
+        break;
+      default:
+        out << "    " << step.sql << ";\n";
+    }
+  }
+}
+
+}  // namespace
+
+// One command's hold on a migration: its record, spec, plan and checkpoint, and its lease.
+class ExpandContract::Session {
+ public:
+  MigrationRecord record;
+  MigrationSpec spec;
+  ddl::QualifiedName table;
+  PhasePlan plan;
+  nlohmann::json checkpoint = nlohmann::json::object();
+  std::unique_ptr<Lease> lease;
+  PhaseStore* store = nullptr;
+
+  void save() { store->save_checkpoint(record.id, checkpoint.dump()); }
+  void enter(Phase phase) {
+    store->set_phase(record.id, phase);
+    record.phase = phase;
+    spdlog::info("migration {} is {}", record.name, phase_name(phase));
+  }
+  void check_lease() const {
+    if (lease && lease->lost()) {
+      throw Error(ExitCode::aborted, "migration '" + record.name +
+                                         "' was taken over by another runner; this one stops");
+    }
+  }
+};
+
+ExpandContract::ExpandContract(const Dsn& dsn, std::optional<std::string> password,
+                               ExpandContractSettings settings, MigrationControl& control,
+                               const std::atomic<bool>& stop)
+    : dsn_(dsn),
+      password_(std::move(password)),
+      settings_(std::move(settings)),
+      control_(control),
+      stop_(stop),
+      backend_(connect_column_backend(dsn, password_)) {}
+
+ExpandContract::~ExpandContract() = default;
+
+PhaseStore& ExpandContract::store(const std::string& fallback_schema) {
+  if (!store_) {
+    store_ = connect_phase_store(dsn_, password_, settings_.metadata_schema, fallback_schema);
+  }
+  return *store_;
+}
+
+std::optional<MigrationRecord> ExpandContract::find(const std::string& name) {
+  return store(dsn_.database).find(name);
+}
+
+std::optional<ColumnFacts> ExpandContract::subject_of(const MigrationSpec& spec,
+                                                      const ddl::QualifiedName& table) {
+  if (!reads_existing_column(spec.operation)) {
+    return std::nullopt;
+  }
+  std::optional<ColumnFacts> subject = backend_->column(table, spec.column);
+  if (!subject) {
+    throw Error(ExitCode::not_found, "column " + backend_->ddl().quote(spec.column) +
+                                         " does not exist in " +
+                                         ddl::quote_qualified(backend_->ddl().dialect(), table));
+  }
+  return subject;
+}
+
+void ExpandContract::plan(const MigrationSpec& spec, std::ostream& out) {
+  const ddl::QualifiedName table = backend_->resolve_table(spec.table);
+  const std::optional<ColumnFacts> subject = subject_of(spec, table);
+  const PhasePlan plan = plan_phases(spec, table, subject, backend_->ddl());
+  if (plan.backfill) {
+    backend_->check_expression(table, plan.backfill->expression);
+  }
+  out << "migration " << spec.name << ": " << operation_name(spec.operation) << " on "
+      << ddl::quote_qualified(backend_->ddl().dialect(), table) << "\n"
+      << "  expand (sluice expand FILE):\n";
+  print_steps(out, plan.expand);
+  out << "  then the application: " << plan.after_expand << "\n";
+  out << "  backfill (sluice backfill " << spec.name << "):\n";
+  if (plan.backfill) {
+    out << "    in key order, in batches: SET " << backend_->ddl().quote(plan.backfill->column)
+        << " = (" << plan.backfill->expression << ") where it IS NULL\n";
+  } else {
+    out << "    (nothing to copy)\n";
+  }
+  out << "  verify (sluice verify " << spec.name << "; switch verifies again):\n"
+      << "    " << (plan.mismatch ? "no row may satisfy " + *plan.mismatch : "(no row check)")
+      << "\n  switch (sluice switch " << spec.name << "):\n";
+  print_steps(out, plan.switch_steps);
+  out << "  then the application: " << plan.after_switch << "\n"
+      << "  contract (sluice contract " << spec.name << ", after a grace period of "
+      << spec.grace_seconds << " s"
+      << (spec.old_clients.empty() ? "" : " and once no session matches " + spec.old_clients)
+      << "):\n";
+  print_steps(out, plan.contract);
+  out << "  abort before switch (sluice abort " << spec.name << "):\n";
+  print_steps(out, plan.abort);
+}
+
+void ExpandContract::expand(const MigrationSpec& spec) {
+  const ddl::QualifiedName table = backend_->resolve_table(spec.table);
+  const ddl::Dialect dialect = backend_->ddl().dialect();
+  PhaseStore& phases = store(table.schema);
+  phases.ensure_schema();
+  std::optional<MigrationRecord> recorded = phases.find(spec.name);
+  if (recorded && !is_phased_spec(recorded->spec)) {
+    throw Error(ExitCode::usage,
+                "the name '" + spec.name + "' belongs to a sluice alter run; rename the migration");
+  }
+  if (recorded && MigrationSpec::from_json(recorded->spec).to_json() != spec.to_json()) {
+    throw Error(ExitCode::usage, "migration '" + spec.name +
+                                     "' was expanded from a different file; a migration's file "
+                                     "must not change after expand (write a new migration)");
+  }
+  if (recorded && recorded->phase != Phase::planned && recorded->phase != Phase::expanding) {
+    spdlog::info("migration {} is already {}; nothing to expand", spec.name,
+                 phase_name(recorded->phase));
+    return;
+  }
+  nlohmann::json checkpoint = nlohmann::json::object();
+  if (!recorded) {
+    const std::optional<ColumnFacts> subject = subject_of(spec, table);
+    if (subject) {
+      checkpoint["subject"] = facts_json(*subject);
+    }
+    const std::string added =
+        spec.operation == Operation::add_column ? spec.column : spec.new_column;
+    if (!added.empty() && backend_->column(table, added)) {
+      throw Error(ExitCode::preflight_failed,
+                  "column " + backend_->ddl().quote(added) + " already exists in " +
+                      ddl::quote_qualified(dialect, table) + "; choose another name");
+    }
+    const PhasePlan plan = plan_phases(spec, table, subject, backend_->ddl());
+    if (plan.backfill) {
+      backend_->check_expression(table, plan.backfill->expression);
+      backend_->key_columns(table);
+    }
+    MigrationRecord record;
+    record.name = spec.name;
+    record.table = ddl::quote_qualified(dialect, table);
+    record.operation = std::string(operation_name(spec.operation));
+    record.spec = spec.to_json();
+    record.grace_seconds = spec.grace_seconds;
+    const std::int64_t id = phases.start(record, this_runner());
+    phases.save_checkpoint(id, checkpoint.dump());
+    phases.release_lease(id, this_runner());
+  }
+  std::unique_ptr<Session> session = open(spec.name, {Phase::planned, Phase::expanding}, "expand");
+  run_steps(*session, session->plan.expand);
+  session->enter(Phase::expanding);
+  spdlog::info("expanded {}; next, the application: {}", spec.name, session->plan.after_expand);
+}
+
+std::unique_ptr<ExpandContract::Session> ExpandContract::open(const std::string& name,
+                                                              const std::vector<Phase>& allowed,
+                                                              const std::string& command) {
+  PhaseStore& phases = store(dsn_.database);
+  std::optional<MigrationRecord> record = phases.find(name);
+  if (!record) {
+    throw Error(ExitCode::not_found, "no migration named '" + name +
+                                         "' is recorded; run sluice expand FILE first (or check "
+                                         "--metadata-schema)");
+  }
+  if (!is_phased_spec(record->spec)) {
+    throw Error(ExitCode::usage, "migration '" + name +
+                                     "' is a sluice alter run; see sluice status and sluice "
+                                     "alter --resume");
+  }
+  if (std::find(allowed.begin(), allowed.end(), record->phase) == allowed.end()) {
+    throw Error(ExitCode::preflight_failed, "sluice " + command + " needs migration '" + name +
+                                                "' to be " + phase_list(allowed) + ", but it is " +
+                                                std::string(phase_name(record->phase)) +
+                                                "; see sluice status " + name);
+  }
+  auto session = std::make_unique<Session>();
+  session->store = &phases;
+  session->spec = MigrationSpec::from_json(record->spec);
+  session->table = backend_->resolve_table(record->table);
+  if (!record->checkpoint.empty()) {
+    session->checkpoint = nlohmann::json::parse(record->checkpoint, nullptr, false);
+    if (!session->checkpoint.is_object()) {
+      throw Error(ExitCode::failure, "the checkpoint of migration '" + name + "' is damaged");
+    }
+  }
+  std::optional<ColumnFacts> subject;
+  if (session->checkpoint.contains("subject")) {
+    subject = facts_from_json(session->checkpoint["subject"]);
+  }
+  session->plan = plan_phases(session->spec, session->table, subject, backend_->ddl());
+  if (!phases.take_over(record->id, this_runner())) {
+    throw Error(ExitCode::preflight_failed,
+                "migration '" + name + "' is being driven by " + record->owner +
+                    ", whose lease runs until " + record->lease_until +
+                    " UTC; wait for it to finish (a stopped runner's lease expires within " +
+                    std::to_string(PhaseStore::kLeaseSeconds) + " s)");
+  }
+  session->lease = std::make_unique<Lease>(
+      [dsn = dsn_, password = password_, schema = settings_.metadata_schema,
+       fallback = session->table.schema] {
+        return connect_phase_store(dsn, password, schema, fallback);
+      },
+      record->id, this_runner());
+  session->record = std::move(*record);
+  return session;
+}
+
+void ExpandContract::run_steps(Session& session, const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    session.check_lease();
+    if (stop_.load()) {
+      throw Error(ExitCode::interrupted,
+                  "interrupted; every finished step is recorded, re-run "
+                  "the command to go on");
+    }
+    if (step.kind == StepKind::online_rebuild) {
+      run_online_rebuild(session, step);
+      continue;
+    }
+    Step runnable = step;
+    if (step.kind == StepKind::drop_old_table) {
+      if (!session.checkpoint.contains("old_table")) {
+        continue;  // the rebuild happened in place: there is no old table
+      }
+      const ddl::QualifiedName old{session.checkpoint["old_table"]["schema"].get<std::string>(),
+                                   session.checkpoint["old_table"]["name"].get<std::string>()};
+      runnable.sql = "DROP TABLE IF EXISTS " + ddl::quote_qualified(backend_->ddl().dialect(), old);
+    } else if (backend_->done(session.table, step)) {
+      spdlog::info("already done: {}", step.sql);
+      continue;
+    }
+    spdlog::info("running: {}", runnable.sql);
+    backend_->run(session.table, runnable, settings_.lock_timeout, settings_.lock_attempts);
+  }
+}
+
+void ExpandContract::run_online_rebuild(Session& session, const Step& step) {
+  if (!step.object.empty() ? backend_->done(session.table, step)
+                           : session.checkpoint.value("rebuilt", false)) {
+    spdlog::info("already done: the online rebuild with {}", step.sql);
+    return;
+  }
+  RebuildOptions options;
+  options.table = ddl::quote_qualified(backend_->ddl().dialect(), session.table);
+  options.alter = step.sql;
+  options.chunk_time = settings_.batch_time;
+  options.cutover_lock_timeout = settings_.lock_timeout;
+  options.cutover_attempts = settings_.lock_attempts;
+  std::unique_ptr<RebuildBackend> rebuild = connect_rebuild_backend(dsn_, password_);
+  // Recorded before the swap: a crash after it must still let contract drop the old table. The
+  // plan refuses when that name is taken, so the name can only ever be the rebuild's own table.
+  const ddl::QualifiedName old = rebuild->plan(options).old;
+  session.checkpoint["old_table"] = {{"schema", old.schema}, {"name", old.name}};
+  session.save();
+  spdlog::info("rebuilding {} online with {}", options.table, step.sql);
+  Migrator migrator(*rebuild, options, stop_);
+  migrator.set_control(control_);
+  migrator.execute();
+  session.checkpoint["rebuilt"] = true;
+  session.save();
+}
+
+void ExpandContract::wait_turn(const std::string& table, std::uint64_t done, std::uint64_t rows) {
+  MigrationStatus status;
+  status.phase = MigrationPhase::copy;
+  status.table = table;
+  status.rows_copied = done;
+  status.chunk_rows = rows;
+  control_.wait_while_throttled(status, [](bool) {});
+  if (std::optional<std::string> reason = control_.abort_reason()) {
+    throw Error(ExitCode::aborted,
+                "stopped: " + *reason + "; progress is recorded, re-run the command to go on");
+  }
+  if (stop_.load()) {
+    throw Error(ExitCode::interrupted,
+                "interrupted; progress is recorded, re-run the command to go on");
+  }
+}
+
+void ExpandContract::backfill(const std::string& name) {
+  std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "backfill");
+  if (session->record.phase == Phase::expanding) {
+    session->enter(Phase::backfilling);
+  }
+  if (!session->plan.backfill) {
+    spdlog::info("migration {} has nothing to backfill", name);
+    session->checkpoint["backfill"] = {{"done", true}};
+    session->save();
+    return;
+  }
+  nlohmann::json& progress = session->checkpoint["backfill"];
+  std::optional<KeyText> after;
+  if (progress.is_object() && !progress.value("done", false) && progress.contains("after")) {
+    after = progress["after"].get<KeyText>();
+    spdlog::info("backfill of {} continues after key {}", name, describe_key(*after));
+  }
+  const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session->table);
+  std::uint64_t batch = control_.chunk_rows().value_or(1000);
+  std::uint64_t filled = 0;
+  std::uint64_t batches = 0;
+  auto reported = std::chrono::steady_clock::now();
+  for (;;) {
+    session->check_lease();
+    wait_turn(table, filled, batch);
+    if (std::chrono::steady_clock::now() - reported > std::chrono::seconds(10)) {
+      reported = std::chrono::steady_clock::now();
+      spdlog::info("backfill of {}: {} rows filled, now after key {}, batches of {} rows", name,
+                   filled, after ? describe_key(*after) : "(start)", batch);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const std::optional<KeyText> end = backend_->batch_end(session->table, after, batch);
+    filled += backend_->backfill(session->table, *session->plan.backfill, KeyRange{after, end});
+    ++batches;
+    if (!end) {
+      break;
+    }
+    after = end;
+    progress = {{"done", false}, {"after", *after}};
+    session->save();
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (!control_.chunk_rows()) {
+      // Size batches so each takes about --batch-time: long enough to be efficient, short
+      // enough that its row locks never stall the application.
+      if (took < settings_.batch_time / 2) {
+        batch = std::min<std::uint64_t>(batch * 2, 100000);
+      } else if (took > settings_.batch_time * 2) {
+        batch = std::max<std::uint64_t>(batch / 2, 10);
+      }
+    } else {
+      batch = *control_.chunk_rows();
+    }
+  }
+  progress = {{"done", true}};
+  session->save();
+  spdlog::info("backfill of {} done: {} rows filled in {} batches", name, filled, batches);
+}
+
+VerifyReport ExpandContract::check_rows(Session& session) {
+  VerifyReport report;
+  if (!session.plan.mismatch) {
+    return report;
+  }
+  report.checked = true;
+  const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session.table);
+  std::optional<KeyText> after;
+  std::uint64_t checked = 0;
+  for (;;) {
+    session.check_lease();
+    wait_turn(table, checked, kVerifyBatchRows);
+    const std::optional<KeyText> end = backend_->batch_end(session.table, after, kVerifyBatchRows);
+    report.mismatches += backend_->count_where(
+        session.table, *session.plan.mismatch, KeyRange{after, end},
+        kSampleKeys - std::min(kSampleKeys, report.samples.size()), report.samples);
+    checked += kVerifyBatchRows;
+    if (!end) {
+      return report;
+    }
+    after = end;
+  }
+}
+
+VerifyReport ExpandContract::verify(const std::string& name) {
+  std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "verify");
+  const VerifyReport report = check_rows(*session);
+  if (report.mismatches > 0) {
+    spdlog::warn("migration {}: {} rows fail the check {}", name, report.mismatches,
+                 *session->plan.mismatch);
+  }
+  return report;
+}
+
+void ExpandContract::switch_over(const std::string& name) {
+  std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "switch");
+  const nlohmann::json backfill = session->checkpoint.value("backfill", nlohmann::json::object());
+  if (session->plan.backfill && !backfill.value("done", false)) {
+    throw Error(
+        ExitCode::preflight_failed,
+        "migration '" + name + "' is not backfilled yet; run sluice backfill " + name + " first");
+  }
+  const VerifyReport report = check_rows(*session);
+  if (report.mismatches > 0) {
+    std::string keys;
+    for (const KeyText& key : report.samples) {
+      keys += (keys.empty() ? "" : ", ") + describe_key(key);
+    }
+    throw Error(ExitCode::preflight_failed,
+                "refusing to switch migration '" + name +
+                    "': " + std::to_string(report.mismatches) + " rows fail the check " +
+                    *session->plan.mismatch + " (keys " + keys +
+                    "); make the application write both columns, run sluice backfill " + name +
+                    " again, then switch");
+  }
+  run_steps(*session, session->plan.switch_steps);
+  session->enter(Phase::switched);
+  spdlog::info("switched {}; next, the application: {}", name, session->plan.after_switch);
+}
+
+void ExpandContract::write_archive(Session& session, const std::filesystem::path& path) {
+  const std::string& column = session.plan.dropped_column;
+  const std::optional<ColumnFacts> facts = backend_->column(session.table, column);
+  if (!facts) {
+    throw Error(ExitCode::preflight_failed, "column " + backend_->ddl().quote(column) +
+                                                " is already dropped; there is nothing to "
+                                                "archive (re-run contract without --archive)");
+  }
+  const bool mysql = backend_->ddl().dialect() == ddl::Dialect::mysql;
+  ArchiveHeader header{session.record.name,
+                       mysql ? "mysql" : "postgres",
+                       session.table,
+                       backend_->key_columns(session.table),
+                       column,
+                       facts->type,
+                       mysql ? "hex" : "text"};
+  ArchiveWriter writer(path, header);
+  std::optional<KeyText> after;
+  for (;;) {
+    session.check_lease();
+    const std::optional<KeyText> end = backend_->batch_end(session.table, after, kVerifyBatchRows);
+    for (const ArchivedRow& row :
+         backend_->read_column(session.table, column, KeyRange{after, end})) {
+      writer.add(row);
+    }
+    if (!end) {
+      break;
+    }
+    after = end;
+  }
+  writer.finish();
+  check_archive(path, writer.rows());
+  spdlog::info("archived {} rows of column {} to {} (checked)", writer.rows(), column,
+               path.string());
+}
+
+std::optional<std::string> ExpandContract::blocker_of(Session& session,
+                                                      const ContractOptions& options) {
+  if (options.force) {
+    return std::nullopt;
+  }
+  const std::string& name = session.record.name;
+  const std::int64_t grace = session.spec.grace_seconds;
+  const std::int64_t since =
+      session.store->seconds_since(session.record.id, Phase::switched).value_or(0);
+  if (since < grace) {
+    return "migration '" + name + "' switched " + std::to_string(since) +
+           " s ago; its grace period of " + std::to_string(grace) + " s ends in " +
+           std::to_string(grace - since) + " s (--force contracts now)";
+  }
+  const std::string condition =
+      options.old_clients.empty() ? session.spec.old_clients : options.old_clients;
+  if (condition.empty()) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> sessions = backend_->sessions_where(
+      condition, {session.store->session_id(), session.lease->session_id()});
+  if (sessions.empty()) {
+    return std::nullopt;
+  }
+  return std::to_string(sessions.size()) +
+         " client(s) of the previous version are still "
+         "connected (" +
+         sessions.front() + (sessions.size() > 1 ? ", …" : "") + ", matching " + condition +
+         "); contract once they are gone (--force contracts now)";
+}
+
+std::optional<std::string> ExpandContract::contract_blocker(const std::string& name,
+                                                            const ContractOptions& options) {
+  std::unique_ptr<Session> session = open(name, {Phase::switched}, "contract");
+  return blocker_of(*session, options);
+}
+
+void ExpandContract::contract(const std::string& name, const ContractOptions& options) {
+  if (const std::optional<MigrationRecord> record = find(name);
+      record && record->phase == Phase::contracted) {
+    spdlog::info("migration {} is already contracted", name);
+    return;
+  }
+  std::unique_ptr<Session> session = open(name, {Phase::switched}, "contract");
+  if (const std::optional<std::string> blocker = blocker_of(*session, options)) {
+    throw Error(ExitCode::preflight_failed, *blocker);
+  }
+  if (!options.archive.empty()) {
+    if (session->plan.dropped_column.empty()) {
+      throw Error(ExitCode::usage, "--archive keeps dropped columns, and contracting migration '" +
+                                       name + "' drops no column; leave out --archive");
+    }
+    write_archive(*session, options.archive);
+  }
+  run_steps(*session, session->plan.contract);
+  session->enter(Phase::contracted);
+}
+
+void ExpandContract::abort(const std::string& name) {
+  const std::optional<MigrationRecord> record = find(name);
+  if (record && record->phase == Phase::switched) {
+    throw Error(ExitCode::preflight_failed,
+                "migration '" + name +
+                    "' is switched: the application may already depend on the new schema, so "
+                    "abort would break it; write a new migration to undo it");
+  }
+  std::unique_ptr<Session> session =
+      open(name, {Phase::planned, Phase::expanding, Phase::backfilling}, "abort");
+  run_steps(*session, session->plan.abort);
+  session->store->set_phase(session->record.id, Phase::aborted, "aborted on request");
+  spdlog::info("migration {} is aborted; the table is as it was before expand", name);
+}
+
+}  // namespace sluice

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "src/column_backend.h"
+#include "src/dsn.h"
+#include "src/migration_control.h"
+#include "src/migration_spec.h"
+#include "src/phase_plan.h"
+#include "src/phase_store.h"
+
+namespace sluice {
+
+struct ExpandContractSettings {
+  std::optional<std::string> metadata_schema;    // where the phase metadata lives
+  std::chrono::milliseconds lock_timeout{2000};  // longest wait for a table lock per attempt
+  int lock_attempts = 5;
+  std::chrono::milliseconds batch_time{500};  // target duration of one backfill batch
+};
+
+struct ContractOptions {
+  bool force = false;             // contract inside the grace period / with old clients
+  std::string old_clients;        // overrides the file's old-clients condition
+  std::filesystem::path archive;  // where to archive what is dropped; empty: no archive
+};
+
+// Rows that differ between the old schema and the new one.
+struct VerifyReport {
+  std::uint64_t mismatches = 0;
+  std::vector<KeyText> samples;  // the first few differing rows' keys
+  bool checked = false;          // false when the operation has nothing to check row by row
+};
+
+// Drives column-level (expand-contract) migrations through their phases (docs/migrations.md):
+// each command checks the phase rules, holds the migration's lease while it works, skips steps
+// that are already done (so every command is safe to re-run after a crash) and records the
+// phase it reaches. Commands after expand take the migration's name and read its spec from
+// the phase metadata. Throws Error with the exit code of docs/exit-codes.md.
+class ExpandContract {
+ public:
+  ExpandContract(const Dsn& dsn, std::optional<std::string> password,
+                 ExpandContractSettings settings, MigrationControl& control,
+                 const std::atomic<bool>& stop);
+  ~ExpandContract();
+
+  // Prints each phase's SQL and what the application must do between phases. Reads only.
+  void plan(const MigrationSpec& spec, std::ostream& out);
+  void expand(const MigrationSpec& spec);
+  void backfill(const std::string& name);
+  VerifyReport verify(const std::string& name);
+  void switch_over(const std::string& name);
+  void contract(const std::string& name, const ContractOptions& options);
+  // Why contract would refuse now (grace period, old clients), or nullopt when it may go on.
+  std::optional<std::string> contract_blocker(const std::string& name,
+                                              const ContractOptions& options);
+  void abort(const std::string& name);
+
+  // The recorded migration `name`, or nullopt.
+  std::optional<MigrationRecord> find(const std::string& name);
+
+ private:
+  class Session;
+
+  PhaseStore& store(const std::string& fallback_schema);
+  // The facts of the existing column `spec` works on (nullopt for operations that read none).
+  // Throws Error(ExitCode::not_found) when it does not exist.
+  std::optional<ColumnFacts> subject_of(const MigrationSpec& spec, const ddl::QualifiedName& table);
+  std::unique_ptr<Session> open(const std::string& name, const std::vector<Phase>& allowed,
+                                const std::string& command);
+  void run_steps(Session& session, const std::vector<Step>& steps);
+  void run_online_rebuild(Session& session, const Step& step);
+  VerifyReport check_rows(Session& session);
+  std::optional<std::string> blocker_of(Session& session, const ContractOptions& options);
+  void write_archive(Session& session, const std::filesystem::path& path);
+  void wait_turn(const std::string& table, std::uint64_t done, std::uint64_t rows);
+
+  Dsn dsn_;
+  std::optional<std::string> password_;
+  ExpandContractSettings settings_;
+  MigrationControl& control_;
+  const std::atomic<bool>& stop_;
+  std::unique_ptr<ColumnBackend> backend_;
+  std::unique_ptr<PhaseStore> store_;
+};
+
+}  // namespace sluice

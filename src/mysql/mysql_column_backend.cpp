@@ -1,0 +1,321 @@
+#include "src/mysql/mysql_column_backend.h"
+
+#include <mysqld_error.h>
+
+#include "src/error.h"
+#include "src/mysql/mysql_column_ddl.h"
+#include "src/mysql/mysql_schema.h"
+#include "src/mysql/mysql_sql.h"
+
+namespace sluice::mysql {
+namespace {
+
+std::string quote(const std::string& name) {
+  return ddl::quote_identifier(ddl::Dialect::mysql, name);
+}
+
+std::string qualified(const ddl::QualifiedName& table) {
+  return ddl::quote_qualified(ddl::Dialect::mysql, table);
+}
+
+replication::Row key_row(const TableSchema& schema, const KeyText& key) {
+  replication::Row row;
+  for (std::size_t i = 0; i < schema.key_columns.size(); ++i) {
+    row.push_back(key_value_from_text(schema.columns[schema.key_columns[i]], key.at(i)));
+  }
+  return row;
+}
+
+KeyText key_text(const ResultRow& row, std::size_t columns) {
+  KeyText key;
+  for (std::size_t i = 0; i < columns; ++i) {
+    key.push_back(row[i].value_or(""));
+  }
+  return key;
+}
+
+}  // namespace
+
+MysqlColumnBackend::MysqlColumnBackend(const Dsn& dsn, const std::optional<std::string>& password)
+    : dsn_(dsn), connection_(std::make_unique<Connection>(dsn, password)) {}
+
+const ColumnDdl& MysqlColumnBackend::ddl() const {
+  return mysql_column_ddl();
+}
+
+ddl::QualifiedName MysqlColumnBackend::resolve_table(const std::string& table) {
+  const ddl::QualifiedName name = resolve_table_name(dsn_, table);
+  schema(name);  // throws not_found
+  return name;
+}
+
+const TableSchema& MysqlColumnBackend::schema(const ddl::QualifiedName& table) {
+  const std::string name = qualified(table);
+  auto found = schemas_.find(name);
+  if (found == schemas_.end()) {
+    found = schemas_.emplace(name, describe_table(*connection_, table)).first;
+  }
+  return found->second;
+}
+
+std::optional<ColumnFacts> MysqlColumnBackend::column(const ddl::QualifiedName& table,
+                                                      const std::string& column) {
+  const std::vector<ResultRow> rows = connection_->query(
+      "SELECT COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, IS_NULLABLE, COLUMN_DEFAULT FROM "
+      "information_schema.COLUMNS WHERE TABLE_SCHEMA = " +
+      connection_->quote_literal(table.schema) +
+      " AND TABLE_NAME = " + connection_->quote_literal(table.name) +
+      " AND COLUMN_NAME = " + connection_->quote_literal(column));
+  if (rows.empty()) {
+    return std::nullopt;
+  }
+  const ResultRow& row = rows.front();
+  ColumnFacts facts;
+  facts.type = row[0].value_or("");
+  if (row[1] && row[2]) {
+    facts.type += " CHARACTER SET " + *row[1] + " COLLATE " + *row[2];
+  }
+  facts.nullable = row[3].value_or("YES") == "YES";
+  // MariaDB prints the default as SQL: 'text', 42, current_timestamp(), or NULL.
+  if (row[4] && *row[4] != "NULL") {
+    facts.default_sql = *row[4];
+  }
+  return facts;
+}
+
+std::vector<std::string> MysqlColumnBackend::key_columns(const ddl::QualifiedName& table) {
+  const TableSchema& described = schema(table);
+  if (described.key_columns.empty()) {
+    throw Error(ExitCode::preflight_failed,
+                "table " + qualified(table) +
+                    " has no PRIMARY KEY or NOT NULL UNIQUE key for the backfill to walk; add "
+                    "one first");
+  }
+  std::vector<std::string> names;
+  for (std::size_t column : described.key_columns) {
+    names.push_back(described.columns[column].name);
+  }
+  return names;
+}
+
+bool MysqlColumnBackend::index_exists(const ddl::QualifiedName& table, const std::string& index) {
+  return connection_
+      ->query_value("SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
+                    connection_->quote_literal(table.schema) +
+                    " AND TABLE_NAME = " + connection_->quote_literal(table.name) +
+                    " AND INDEX_NAME = " + connection_->quote_literal(index) + " LIMIT 1")
+      .has_value();
+}
+
+bool MysqlColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
+  switch (step.kind) {
+    case StepKind::add_column:
+      return column(table, step.object).has_value();
+    case StepKind::drop_column:
+      return !column(table, step.object).has_value();
+    case StepKind::drop_not_null: {
+      const std::optional<ColumnFacts> facts = column(table, step.object);
+      return !facts || facts->nullable;
+    }
+    case StepKind::set_not_null:
+    case StepKind::online_rebuild: {
+      const std::optional<ColumnFacts> facts = column(table, step.object);
+      return facts && !facts->nullable;
+    }
+    case StepKind::create_index:
+      return index_exists(table, step.object);
+    case StepKind::drop_index:
+      return !index_exists(table, step.object);
+    default:
+      return false;
+  }
+}
+
+void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& step,
+                             std::chrono::milliseconds lock_timeout, int attempts) {
+  // lock_wait_timeout bounds the wait for the table's metadata lock, and with it how long the
+  // application's statements queue behind this one.
+  const long seconds = std::max<long>(1, static_cast<long>((lock_timeout.count() + 999) / 1000));
+  connection_->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
+  retry_lock_timeouts(step, lock_timeout, attempts, [&] {
+    try {
+      connection_->execute(step.sql);
+      schemas_.clear();
+      return true;
+    } catch (const ServerError& error) {
+      if (error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON ||
+          error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED) {
+        throw Error(ExitCode::preflight_failed,
+                    "the server cannot run '" + step.sql + "' without blocking writes (" +
+                        error.what() + "); use operation rebuild, which copies the table online");
+      }
+      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT) {
+        throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
+      }
+      return false;
+    }
+  });
+}
+
+void MysqlColumnBackend::check_expression(const ddl::QualifiedName& table,
+                                          const std::string& expression) {
+  try {
+    connection_->query("SELECT (" + expression + ") FROM " + qualified(table) + " LIMIT 0");
+  } catch (const ServerError& error) {
+    throw Error(ExitCode::preflight_failed, "the backfill '" + expression +
+                                                "' does not evaluate over " + qualified(table) +
+                                                ": " + error.what());
+  }
+}
+
+std::string MysqlColumnBackend::key_select(const TableSchema& schema) {
+  std::string select;
+  for (std::size_t column : schema.key_columns) {
+    select += (select.empty() ? "" : ", ") + key_select_expression(schema.columns[column]);
+  }
+  return select;
+}
+
+std::string MysqlColumnBackend::key_order(const TableSchema& schema) {
+  std::string order;
+  for (std::size_t column : schema.key_columns) {
+    order += (order.empty() ? "" : ", ") + quote(schema.columns[column].name);
+  }
+  return order;
+}
+
+std::string MysqlColumnBackend::range_predicate(const TableSchema& schema, const KeyRange& range) {
+  std::string predicate = "TRUE";
+  if (range.after) {
+    predicate += " AND (" + key_after(schema, key_row(schema, *range.after)) + ")";
+  }
+  if (range.up_to) {
+    predicate += " AND (" + key_up_to(schema, key_row(schema, *range.up_to)) + ")";
+  }
+  return predicate;
+}
+
+std::optional<KeyText> MysqlColumnBackend::batch_end(const ddl::QualifiedName& table,
+                                                     const std::optional<KeyText>& after,
+                                                     std::uint64_t rows) {
+  const TableSchema& described = schema(table);
+  key_columns(table);
+  const std::vector<ResultRow> found = connection_->query(
+      "SELECT " + key_select(described) + " FROM " + qualified(table) + " WHERE " +
+      range_predicate(described, KeyRange{after, std::nullopt}) + " ORDER BY " +
+      key_order(described) + " LIMIT 1 OFFSET " + std::to_string(rows - 1));
+  if (found.empty()) {
+    return std::nullopt;
+  }
+  return key_text(found.front(), described.key_columns.size());
+}
+
+std::uint64_t MysqlColumnBackend::backfill(const ddl::QualifiedName& table,
+                                           const BackfillPlan& plan, const KeyRange& range) {
+  const TableSchema& described = schema(table);
+  const std::string column = quote(plan.column);
+  return connection_->execute("UPDATE " + qualified(table) + " SET " + column + " = (" +
+                              plan.expression + ") WHERE " + range_predicate(described, range) +
+                              " AND " + column + " IS NULL AND (" + plan.expression +
+                              ") IS NOT NULL");
+}
+
+std::uint64_t MysqlColumnBackend::count_where(const ddl::QualifiedName& table,
+                                              const std::string& condition, const KeyRange& range,
+                                              std::size_t samples,
+                                              std::vector<KeyText>& sample_keys) {
+  const TableSchema& described = schema(table);
+  const std::string where = " FROM " + qualified(table) + " WHERE " +
+                            range_predicate(described, range) + " AND (" + condition + ")";
+  const std::uint64_t count =
+      std::stoull(connection_->query_value("SELECT COUNT(*)" + where).value_or("0"));
+  if (count > 0 && samples > 0) {
+    for (const ResultRow& row :
+         connection_->query("SELECT " + key_select(described) + where + " ORDER BY " +
+                            key_order(described) + " LIMIT " + std::to_string(samples))) {
+      sample_keys.push_back(key_text(row, described.key_columns.size()));
+    }
+  }
+  return count;
+}
+
+std::vector<std::string> MysqlColumnBackend::sessions_where(
+    const std::string& condition, const std::vector<std::string>& own_sessions) {
+  std::string own = "CONNECTION_ID()";
+  for (const std::string& id : own_sessions) {
+    own += ", " + std::to_string(std::stoull(id));
+  }
+  std::vector<ResultRow> rows;
+  try {
+    rows = connection_->query(
+        "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID NOT "
+        "IN "
+        "(" +
+        own + ") AND COMMAND <> 'Daemon' AND (" + condition + ")");
+  } catch (const ServerError& error) {
+    throw Error(ExitCode::usage,
+                "the old-clients condition '" + condition +
+                    "' is not valid over information_schema.PROCESSLIST: " + error.what());
+  }
+  std::vector<std::string> sessions;
+  for (const ResultRow& row : rows) {
+    sessions.push_back(row[0].value_or("") + " " + row[1].value_or("") + "@" + row[2].value_or("") +
+                       " " + row[3].value_or(""));
+  }
+  return sessions;
+}
+
+std::vector<ArchivedRow> MysqlColumnBackend::read_column(const ddl::QualifiedName& table,
+                                                         const std::string& column,
+                                                         const KeyRange& range) {
+  const TableSchema& described = schema(table);
+  std::vector<ArchivedRow> rows;
+  for (ResultRow& row : connection_->query("SELECT " + key_select(described) + ", HEX(CAST(" +
+                                           quote(column) + " AS BINARY)) FROM " + qualified(table) +
+                                           " WHERE " + range_predicate(described, range) +
+                                           " ORDER BY " + key_order(described))) {
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::uint64_t MysqlColumnBackend::write_column(const ddl::QualifiedName& table,
+                                               const std::string& column,
+                                               const std::vector<std::string>& key,
+                                               const std::vector<ArchivedRow>& rows) {
+  const TableSchema& described = schema(table);
+  std::vector<ColumnInfo> key_info;
+  for (const std::string& name : key) {
+    const std::optional<std::size_t> index = described.find(name);
+    if (!index) {
+      throw Error(ExitCode::preflight_failed, "table " + qualified(table) + " has no column " +
+                                                  quote(name) + " to find the archived rows by");
+    }
+    key_info.push_back(described.columns[*index]);
+  }
+  std::uint64_t changed = 0;
+  connection_->execute("START TRANSACTION");
+  try {
+    for (const ArchivedRow& row : rows) {
+      std::string where;
+      for (std::size_t i = 0; i < key.size(); ++i) {
+        where += (where.empty() ? "" : " AND ") + quote(key[i]) + " = " +
+                 sql_literal(key_value_from_text(key_info[i], row.at(i).value_or("")), key_info[i]);
+      }
+      const std::optional<std::string>& value = row.at(key.size());
+      if (value && value->find_first_not_of("0123456789ABCDEFabcdef") != std::string::npos) {
+        throw Error(ExitCode::usage, "the archive holds a value that is not hex; it is damaged");
+      }
+      changed +=
+          connection_->execute("UPDATE " + qualified(table) + " SET " + quote(column) + " = " +
+                               (value ? "UNHEX('" + *value + "')" : "NULL") + " WHERE " + where);
+    }
+    connection_->execute("COMMIT");
+  } catch (...) {
+    connection_->execute("ROLLBACK");
+    throw;
+  }
+  return changed;
+}
+
+}  // namespace sluice::mysql
