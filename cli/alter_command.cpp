@@ -116,6 +116,15 @@ int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& control
   migrator.set_control(controller);
   try {
     controller.succeeded(run());
+  } catch (const RunSuspended& error) {
+    // Not aborted: the record stays resumable, with its checkpoint.
+    const Error suspended(error.code(), std::string(error.what()) +
+                                            "; the shadow table and the checkpoint are kept: "
+                                            "once the server is reachable, run sluice alter "
+                                            "--resume " +
+                                            recorder.name() + " (or sluice cleanup to drop them)");
+    controller.failed(suspended.code(), suspended.what());
+    throw suspended;
   } catch (const Error& error) {
     recorder.failed(error.what());
     controller.failed(error.code(), error.what());
@@ -141,11 +150,6 @@ void start_controller(Controller& controller, const std::string& table) {
 int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
                const std::optional<std::string>& metadata_schema, const std::string& name,
                const ControlOptions& control, RebuildOptions options) {
-  if (dsn.kind == ServerKind::postgres) {
-    throw Error(ExitCode::usage,
-                "resuming a killed run works on MySQL/MariaDB only so far; on PostgreSQL run "
-                "sluice cleanup and start over");
-  }
   std::unique_ptr<RunRecorder> recorder =
       RunRecorder::take_over(dsn, password, metadata_schema, name);
   const nlohmann::json spec = nlohmann::json::parse(recorder->record().spec, nullptr, false);
@@ -190,6 +194,7 @@ int run_alter(const std::vector<std::string>& args) {
   std::string metadata_schema;
   long chunk_ms = 500;
   long lock_ms = 2000;
+  long reconnect_seconds = 60;
   po::options_description description("sluice alter options");
   connection.add_to(description);
   description.add_options()(
@@ -203,8 +208,8 @@ int run_alter(const std::vector<std::string>& args) {
       "force-rebuild", po::bool_switch(&options.force_rebuild),
       "copy the table even when the server could apply the change in place")(
       "resume", po::value(&resume),
-      "continue the killed run NAME from its checkpoint (MySQL/MariaDB; the table and the ALTER "
-      "come from its record)")(
+      "continue the killed run NAME from its checkpoint (the table and the ALTER come from its "
+      "record)")(
       "name", po::value(&name),
       "name of this migration in the phase metadata (default: alter-<table>-<UTC time>)")(
       "metadata-schema", po::value(&metadata_schema),
@@ -218,16 +223,21 @@ int run_alter(const std::vector<std::string>& args) {
       "cutover-lock-timeout", po::value(&lock_ms)->default_value(2000),
       "longest wait for the write lock at verification and cut-over, in milliseconds")(
       "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
-      "how often to retry a cut-over that could not get its lock");
+      "how often to retry a cut-over that could not get its lock")(
+      "reconnect-timeout", po::value(&reconnect_seconds)->default_value(60),
+      "after losing a connection to the server, keep reconnecting (with back-off) this many "
+      "seconds before giving up; the run can then be resumed with --resume");
   control.add_to(description);
   if (!parse_options(args, description,
                      "sluice alter --dsn URL --table NAME --alter SPEC [--execute]")) {
     return 0;
   }
-  if (chunk_ms <= 0 || lock_ms <= 0 || options.cutover_attempts <= 0) {
+  if (chunk_ms <= 0 || lock_ms <= 0 || options.cutover_attempts <= 0 || reconnect_seconds <= 0) {
     throw Error(ExitCode::usage,
-                "--chunk-time, --cutover-lock-timeout and --cutover-attempts must be positive");
+                "--chunk-time, --cutover-lock-timeout, --cutover-attempts and --reconnect-timeout "
+                "must be positive");
   }
+  options.reconnect.give_up_after = std::chrono::seconds(reconnect_seconds);
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();

@@ -1,7 +1,11 @@
 #include "integration/pg_table_writer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
+
+#include "src/reconnect.h"
 
 namespace sluice::test {
 namespace {
@@ -112,10 +116,35 @@ void PgTableWriter::stop() {
 void PgTableWriter::run() {
   try {
     while (!stopping_) {
-      one_transaction();
+      const std::vector<std::int64_t> ids = ids_;
+      try {
+        one_transaction();
+      } catch (const ConnectionLost&) {
+        // The server restarted or terminated the session: the transaction rolled back, or (lost
+        // during COMMIT) committed to both tables alike. Known ids go back to before it (an id
+        // that is gone after all only makes later statements touch no row, in both tables);
+        // new ids and codes stay used, so none is inserted twice.
+        ids_ = ids;
+        reconnect();
+      }
     }
   } catch (const std::exception& error) {
     error_ = error.what();
+  }
+}
+
+void PgTableWriter::reconnect() {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      connection_ = std::make_unique<postgres::Connection>(dsn_, std::nullopt);
+      ++reconnects_;
+      return;
+    } catch (const Error& error) {
+      if (error.code() != ExitCode::connection || attempt == 600) {
+        throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 }
 

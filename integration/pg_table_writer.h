@@ -32,10 +32,13 @@ class PgTableWriter {
   void stop();
   std::uint64_t transactions() const { return transactions_.load(); }
   std::uint64_t rollbacks() const { return rollbacks_.load(); }
+  // Times the writer got a new session after losing one (server restart, terminated session).
+  std::uint64_t reconnects() const { return reconnects_.load(); }
 
  private:
   void run();
   void one_transaction();
+  void reconnect();
   std::string random_row_values(std::int64_t id);
   std::string random_big();
   std::int64_t random_existing_id();
@@ -54,6 +57,7 @@ class PgTableWriter {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> rollbacks_{0};
+  std::atomic<std::uint64_t> reconnects_{0};
   std::string error_;
 };
 

@@ -192,9 +192,12 @@ TEST_CASE("a lease taken over by another runner is noticed as lost") {
   auto store = mysql_store();
   const std::int64_t id =
       store->start(record_of("pm-lease", "`sluice_test`.`pm_lease`"), "me.example:1");
-  sluice::Lease lease(sluice::connect_phase_store(sluice::parse_dsn(mysql_dsn()), std::nullopt,
-                                                  std::string(kMetadata)),
-                      id, "me.example:1");
+  sluice::Lease lease(
+      [] {
+        return sluice::connect_phase_store(sluice::parse_dsn(mysql_dsn()), std::nullopt,
+                                           std::string(kMetadata));
+      },
+      id, "me.example:1");
   CHECK_FALSE(lease.lost());
   mysql_admin()->execute(
       std::string("UPDATE ") + kMetadata +

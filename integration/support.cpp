@@ -112,7 +112,7 @@ RunResult run_sluice(const std::vector<std::string>& args,
   return result;
 }
 
-SluiceProcess::SluiceProcess(const std::vector<std::string>& args) {
+SluiceProcess::SluiceProcess(const std::vector<std::string>& args, bool with_stderr) {
   int out[2];
   if (pipe(out) != 0) {
     throw std::runtime_error("pipe failed");
@@ -120,6 +120,9 @@ SluiceProcess::SluiceProcess(const std::vector<std::string>& args) {
   pid_ = fork();
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
+    if (with_stderr) {
+      dup2(out[1], STDERR_FILENO);
+    }
     close(out[0]);
     exec_sluice(args);
   }
@@ -164,6 +167,9 @@ std::string SluiceProcess::read_lines(std::size_t lines, std::chrono::millisecon
 }
 
 int SluiceProcess::stop(int signal) {
+  if (pid_ <= 0) {
+    return -1;  // already reaped: never signal pid -1, which means every process
+  }
   kill(pid_, signal);
   int status = 0;
   waitpid(pid_, &status, 0);
@@ -172,6 +178,9 @@ int SluiceProcess::stop(int signal) {
 }
 
 int SluiceProcess::wait(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) {
+    return -1;
+  }
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (;;) {
     read_until([] { return false; }, std::chrono::milliseconds(100));
@@ -206,7 +215,7 @@ int shell(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) {
+PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) : kind_(kind) {
   std::array<char, 64> dir_template{};
   std::snprintf(dir_template.data(), dir_template.size(), "/tmp/sluice-private-XXXXXX");
   if (!mkdtemp(dir_template.data())) {
@@ -231,9 +240,11 @@ PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) {
   dsn_ = output.substr(at, output.find('\'', at) - at);
 }
 
-void PrivateServer::restart() {
+void PrivateServer::restart(std::chrono::seconds down) {
   std::string output;
-  if (shell("SLUICE_DBS_DIR='" + state_dir_ + "' " SLUICE_SOURCE_DIR "/scripts/dbs restart-mysql",
+  if (shell("SLUICE_DBS_DIR='" + state_dir_ + "' " SLUICE_SOURCE_DIR "/scripts/dbs " +
+                (kind_ == ServerKind::mysql ? "restart-mysql " : "restart-postgres ") +
+                std::to_string(down.count()),
             &output) != 0) {
     throw std::runtime_error("could not restart the private server: " + output);
   }

@@ -44,19 +44,21 @@ class PrivateServer {
 
   const std::string& dsn() const { return dsn_; }
 
-  // MariaDB only: stops the server and starts it again on the same port and data directory.
-  void restart();
+  // Stops the server, waits `down`, and starts it again on the same port and data directory
+  // (PostgreSQL: fast shutdown, which terminates every session).
+  void restart(std::chrono::seconds down = std::chrono::seconds(0));
 
  private:
+  ServerKind kind_;
   std::string state_dir_;
   std::string dsn_;
 };
 
-// The built `sluice` running in the background (no shell involved), its stdout collected.
-// Killed on destruction if still running.
+// The built `sluice` running in the background (no shell involved), its stdout (and with
+// `with_stderr` its log lines too) collected. Killed on destruction if still running.
 class SluiceProcess {
  public:
-  explicit SluiceProcess(const std::vector<std::string>& args);
+  explicit SluiceProcess(const std::vector<std::string>& args, bool with_stderr = false);
   ~SluiceProcess();
   SluiceProcess(const SluiceProcess&) = delete;
   SluiceProcess& operator=(const SluiceProcess&) = delete;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <thread>
+
+#include "src/reconnect.h"
 
 namespace sluice::test {
 namespace {
@@ -112,6 +115,13 @@ void TableWriter::run() {
       try {
         one_transaction();
         ++transactions_;
+      } catch (const ConnectionLost&) {
+        // The server restarted or killed the session: the transaction rolled back, or (lost
+        // during COMMIT) committed to both tables alike. Known ids go back to before it (an id
+        // that is gone after all only makes later statements touch no row, in both tables);
+        // new ids and codes stay used, so none is inserted twice.
+        ids_ = ids;
+        reconnect();
       } catch (const mysql::ServerError& error) {
         // A transaction that read the table and then writes to it while the cut-over takes its
         // lock is chosen as a metadata-lock deadlock victim (as with any table swap); an
@@ -128,6 +138,21 @@ void TableWriter::run() {
     }
   } catch (const std::exception& error) {
     error_ = error.what();
+  }
+}
+
+void TableWriter::reconnect() {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      connection_ = std::make_unique<mysql::Connection>(dsn_, std::nullopt);
+      ++reconnects_;
+      return;
+    } catch (const Error& error) {
+      if (error.code() != ExitCode::connection || attempt == 600) {
+        throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 }
 

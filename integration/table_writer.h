@@ -32,10 +32,14 @@ class TableWriter {
   std::uint64_t transactions() const { return transactions_.load(); }
   // Transactions retried after a deadlock error.
   std::uint64_t deadlocks() const { return deadlocks_.load(); }
+  // Times the writer got a new session after losing one (server restart, killed session), as
+  // an application with a connection pool would.
+  std::uint64_t reconnects() const { return reconnects_.load(); }
 
  private:
   void run();
   void one_transaction();
+  void reconnect();
   std::string random_row_values(std::int64_t id);
   std::int64_t random_existing_id();
   void both(const std::string& statement_for_table);
@@ -53,6 +57,7 @@ class TableWriter {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> transactions_{0};
   std::atomic<std::uint64_t> deadlocks_{0};
+  std::atomic<std::uint64_t> reconnects_{0};
   std::string error_;
 };
 

@@ -23,6 +23,10 @@ class ChangeStream {
   // Tells the stream that every change up to and including `position` is durably applied by the
   // caller; a reconnect resumes after it, and a PostgreSQL slot may release WAL before it.
   virtual void confirm(const Position& position) = 0;
+
+  // Leaves the stream's server-side objects (a PostgreSQL slot and publication) in place when it
+  // is destroyed, so that a resumed run reads on from them. The binlog needs none.
+  virtual void keep_server_objects() {}
 };
 
 }  // namespace sluice::replication

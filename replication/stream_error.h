@@ -11,4 +11,12 @@ class StreamError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown when a stream lost its connection and could not get it back within its reconnect
+// timeout (server down, network gone). Unlike other StreamErrors the log is still there: a
+// later run can read on from the last confirmed position.
+class StreamDisconnected : public StreamError {
+ public:
+  using StreamError::StreamError;
+};
+
 }  // namespace sluice::replication

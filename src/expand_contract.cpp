@@ -273,7 +273,10 @@ std::unique_ptr<ExpandContract::Session> ExpandContract::open(const std::string&
                     std::to_string(PhaseStore::kLeaseSeconds) + " s)");
   }
   session->lease = std::make_unique<Lease>(
-      connect_phase_store(dsn_, password_, settings_.metadata_schema, session->table.schema),
+      [dsn = dsn_, password = password_, schema = settings_.metadata_schema,
+       fallback = session->table.schema] {
+        return connect_phase_store(dsn, password, schema, fallback);
+      },
       record->id, this_runner());
   session->record = std::move(*record);
   return session;

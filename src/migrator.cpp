@@ -106,11 +106,33 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from
   status_.table = options_.table;
   ShadowGuard guard(backend_);
   std::unique_ptr<replication::ChangeStream> change_stream = backend_.open_stream(from.position);
-  StreamReader stream(*change_stream);
   read_position_ = from.position;
   confirmable_ = from.position;
   watermark_ = from.watermark;
   spdlog::info("change stream started at {}", to_string(from.position));
+  try {
+    StreamReader stream(*change_stream);
+    run_to_cut_over(plan, stream);
+  } catch (const Error& error) {
+    if (!is_connection_error(error)) {
+      throw;
+    }
+    // The server is out of reach: dropping the shadow table is impossible anyway, and keeping
+    // it with the slot and the checkpoint lets a resumed run go on where this one stopped.
+    guard.release();
+    change_stream->keep_server_objects();
+    throw RunSuspended(error.what());
+  }
+  guard.release();
+  enter(Phase::switched);
+  if (options_.drop_old_table) {
+    drop_old_table();
+  }
+  summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
+  return summary_;
+}
+
+void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
   enter(Phase::expanding);
   total_rows_ = plan.estimated_rows;
   status_.rows_estimated = total_rows_;
@@ -151,15 +173,21 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from
     }
     previous = took;
   }
-  summary_.cut_over = backend_.cut_over(options_, drain);
-  guard.release();
-  enter(Phase::switched);
-  if (options_.drop_old_table) {
-    drop_old_table();
-  }
+  summary_.cut_over = cut_over(drain);
   summary_.changes_applied = applier.applied();
-  summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
-  return summary_;
+}
+
+CutOverResult Migrator::cut_over(const DrainTo& drain) {
+  bool attempted = false;
+  return retry_on_connection_loss(
+      "the cut-over", options_.reconnect, [this] { backend_.reconnect(); },
+      [&] {
+        if (attempted && backend_.complete_interrupted_swap(options_.table)) {
+          return CutOverResult{};
+        }
+        attempted = true;
+        return backend_.cut_over(options_, drain);
+      });
 }
 
 void Migrator::drop_old_table() {
@@ -181,6 +209,8 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
   std::vector<replication::Transaction> transactions;
   try {
     transactions = reader.take(wait);
+  } catch (const replication::StreamDisconnected& error) {
+    throw Error(ExitCode::connection, std::string("the change stream stopped: ") + error.what());
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::stream, std::string("the change stream stopped: ") + error.what() +
                                       "; the original table is untouched");
@@ -279,6 +309,12 @@ void Migrator::save_checkpoint(bool now) {
 }
 
 void Migrator::verify(const DrainTo& drain) {
+  retry_on_connection_loss(
+      "verification", options_.reconnect, [this] { backend_.reconnect(); },
+      [&] { verify_once(drain); });
+}
+
+void Migrator::verify_once(const DrainTo& drain) {
   VerifyResult result = backend_.verify(drain);
   if (!result.mismatches.empty() && result.mismatches.size() <= kMaxRecopiedRanges) {
     spdlog::warn("verification found {} differing key ranges; re-copying them and checking again",

@@ -13,6 +13,15 @@
 
 namespace sluice {
 
+// The run lost its server for longer than RebuildOptions::reconnect allows. Unlike other
+// failures it leaves the shadow table, the change stream's server objects and the checkpoint in
+// place, so that `sluice alter --resume` continues it once the server is back (or `sluice
+// cleanup` removes them). The original table is untouched.
+class RunSuspended : public Error {
+ public:
+  explicit RunSuspended(const std::string& message) : Error(ExitCode::connection, message) {}
+};
+
 // What a finished `sluice alter --execute` did.
 struct RebuildSummary {
   bool applied_in_place = false;
@@ -55,7 +64,13 @@ class Migrator {
   void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
   void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
+  // Verifies (re-copying differing ranges); redone from the start when a session is lost.
   void verify(const DrainTo& drain);
+  void verify_once(const DrainTo& drain);
+  // The backend's cut-over; when a session is lost, settles what the interrupted attempt did
+  // (the swap may have happened) and tries again.
+  CutOverResult cut_over(const DrainTo& drain);
+  void run_to_cut_over(const RebuildPlan& plan, StreamReader& stream);
   void drop_old_table();
   void enter(Phase phase);
   // What the control calls while it holds the run: reads the stream (within the held-changes

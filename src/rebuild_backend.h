@@ -13,6 +13,7 @@
 #include "src/applier.h"
 #include "src/copier.h"
 #include "src/dsn.h"
+#include "src/reconnect.h"
 #include "src/table_schema.h"
 
 namespace sluice {
@@ -31,6 +32,8 @@ struct RebuildOptions {
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
+  // How a lost session (the copier's, the applier's, the change stream's) is got back.
+  ReconnectPolicy reconnect;
 };
 
 // Everything decided before anything is created: printed by a dry run, followed by --execute.
@@ -102,6 +105,12 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   virtual void attach_shadow() = 0;
   // Drops the shadow table if it exists (a failed or aborted run).
   virtual void drop_shadow() = 0;
+
+  // Opens new sessions for the copy and the applier after a lost connection. Throws
+  // Error(ExitCode::connection) while the server cannot be reached. The copy, the applier and
+  // log_position() call it themselves (with back-off, see RebuildOptions::reconnect), redoing
+  // the interrupted chunk or batch, which is safe to redo.
+  virtual void reconnect() = 0;
 
   // The current end of the change log; a stream started here misses nothing written later.
   virtual replication::Position log_position() = 0;

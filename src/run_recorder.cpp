@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "src/error.h"
+#include "src/reconnect.h"
 
 namespace sluice {
 
@@ -21,7 +22,9 @@ std::size_t rank(Phase phase) {
 RunRecorder::RunRecorder(const Dsn& dsn, const std::optional<std::string>& password,
                          const std::optional<std::string>& metadata_schema,
                          const std::string& fallback_schema, MigrationRecord record)
-    : store_(connect_phase_store(dsn, password, metadata_schema, fallback_schema)),
+    : connect_(
+          [=] { return connect_phase_store(dsn, password, metadata_schema, fallback_schema); }),
+      store_(connect_()),
       record_(std::move(record)),
       name_(record_.name) {
   store_->ensure_schema();
@@ -29,14 +32,14 @@ RunRecorder::RunRecorder(const Dsn& dsn, const std::optional<std::string>& passw
   id_ = store_->start(record_, owner);
   record_.id = id_;
   record_.phase = Phase::planned;
-  lease_ = std::make_unique<Lease>(
-      connect_phase_store(dsn, password, metadata_schema, fallback_schema), id_, owner);
+  lease_ = std::make_unique<Lease>(connect_, id_, owner);
   spdlog::info("recorded as migration '{}' (sluice status shows its phases)", name_);
 }
 
-RunRecorder::RunRecorder(std::unique_ptr<PhaseStore> store, MigrationRecord record,
-                         std::unique_ptr<Lease> lease)
-    : store_(std::move(store)),
+RunRecorder::RunRecorder(Lease::StoreFactory connect, std::unique_ptr<PhaseStore> store,
+                         MigrationRecord record, std::unique_ptr<Lease> lease)
+    : connect_(std::move(connect)),
+      store_(std::move(store)),
       record_(std::move(record)),
       id_(record_.id),
       name_(record_.name),
@@ -75,15 +78,23 @@ std::unique_ptr<RunRecorder> RunRecorder::take_over(
     throw Error(ExitCode::preflight_failed,
                 "another runner took over migration '" + name + "' first");
   }
-  auto lease = std::make_unique<Lease>(connect_phase_store(dsn, password, metadata_schema),
-                                       record->id, owner);
+  Lease::StoreFactory connect = [=] { return connect_phase_store(dsn, password, metadata_schema); };
+  auto lease = std::make_unique<Lease>(connect, record->id, owner);
   spdlog::info("took over migration '{}' from {} to resume it", name, record->owner);
   return std::unique_ptr<RunRecorder>(
-      new RunRecorder(std::move(store), std::move(*record), std::move(lease)));
+      new RunRecorder(connect, std::move(store), std::move(*record), std::move(lease)));
+}
+
+template <typename Write>
+void RunRecorder::write_to_store(const char* what, Write write) {
+  retry_on_connection_loss(
+      what, ReconnectPolicy{}, [this] { store_ = connect_(); }, [&] { write(*store_); });
 }
 
 void RunRecorder::checkpoint(const Checkpoint& checkpoint) {
-  store_->save_checkpoint(id_, to_json(checkpoint));
+  const std::string saved = to_json(checkpoint);
+  write_to_store("saving a checkpoint",
+                 [&](PhaseStore& store) { store.save_checkpoint(id_, saved); });
 }
 
 void RunRecorder::entered(Phase phase) {
@@ -94,7 +105,7 @@ void RunRecorder::entered(Phase phase) {
   record_.phase = phase;
   switched_ = switched_ || phase == Phase::switched;
   try {
-    store_->set_phase(id_, phase);
+    write_to_store("recording a phase", [&](PhaseStore& store) { store.set_phase(id_, phase); });
   } catch (const std::exception& error) {
     // Before the swap an unrecorded run must not go on; after it, the swap stands.
     if (!switched_) {

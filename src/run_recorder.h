@@ -51,9 +51,13 @@ class RunRecorder : public PhaseListener {
   const std::string& name() const { return name_; }
 
  private:
-  RunRecorder(std::unique_ptr<PhaseStore> store, MigrationRecord record,
-              std::unique_ptr<Lease> lease);
+  RunRecorder(Lease::StoreFactory connect, std::unique_ptr<PhaseStore> store,
+              MigrationRecord record, std::unique_ptr<Lease> lease);
+  // Runs `write` on the store, on a new connection after a lost one (with back-off).
+  template <typename Write>
+  void write_to_store(const char* what, Write write);
 
+  Lease::StoreFactory connect_;
   std::unique_ptr<PhaseStore> store_;
   MigrationRecord record_;
   std::int64_t id_ = 0;

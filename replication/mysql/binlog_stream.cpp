@@ -35,9 +35,9 @@ bool transient(unsigned code) {
 }
 
 // A connection attempt that failed for a reason that may pass (server down or restarting).
-class TransientConnectError : public StreamError {
+class TransientConnectError : public StreamDisconnected {
  public:
-  using StreamError::StreamError;
+  using StreamDisconnected::StreamDisconnected;
 };
 
 }  // namespace

@@ -108,7 +108,7 @@ bool PgOutputStream::try_reconnect(Clock::time_point deadline) {
   if (now - *disconnected_since_ > options_.reconnect_timeout) {
     const auto limit =
         std::chrono::duration_cast<std::chrono::seconds>(options_.reconnect_timeout).count();
-    throw StreamError("lost the replication connection of slot " + options_.slot +
+    throw StreamDisconnected("lost the replication connection of slot " + options_.slot +
                       " and could not reconnect within " + std::to_string(limit) +
                       " s: " + last_error_);
   }

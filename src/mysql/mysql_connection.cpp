@@ -6,9 +6,27 @@
 #include <memory>
 
 #include "src/error.h"
+#include "src/reconnect.h"
 
 namespace sluice::mysql {
 namespace {
+
+// Errors that mean the session is gone (killed, server shut down or restarting, network), as
+// opposed to a statement the server refused.
+bool session_lost(unsigned code) {
+  switch (code) {
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_SERVER_LOST_EXTENDED:
+    case ER_CONNECTION_KILLED:
+    case ER_SERVER_SHUTDOWN:
+      return true;
+    default:
+      return false;
+  }
+}
 
 constexpr unsigned kConnectTimeoutSeconds = 10;
 // Error messages quote the start of the failed statement, not the row data of a whole batch.
@@ -73,6 +91,10 @@ Connection::~Connection() {
 }
 
 void Connection::fail(std::string_view sql) {
+  if (session_lost(mysql_errno(mysql_))) {
+    throw ConnectionLost("MySQL session lost (error " + std::to_string(mysql_errno(mysql_)) + ": " +
+                         mysql_error(mysql_) + ")");
+  }
   throw ServerError(mysql_errno(mysql_), "MySQL error " + std::to_string(mysql_errno(mysql_)) +
                                              " (" + mysql_error(mysql_) + ") running: " +
                                              std::string(sql.substr(0, kQuotedSqlLimit)) +

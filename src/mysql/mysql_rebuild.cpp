@@ -175,12 +175,31 @@ std::string integer_text(__int128 value) {
 
 MysqlRebuild::MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password)
     : dsn_(dsn), password_(password) {
-  main_ = open_session();
+  main_ = open_copy_session();
+}
+
+std::unique_ptr<Connection> MysqlRebuild::open_copy_session() {
+  std::unique_ptr<Connection> connection = open_session();
   // The copy reads the source without locking it (a consistent read of the latest committed
   // rows), so it never makes the application wait for or deadlock with a chunk. Rows that change
   // meanwhile reach the shadow through the change stream, which the applier holds back until
   // the chunk covering them has committed.
-  main_->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  connection->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+  return connection;
+}
+
+void MysqlRebuild::reconnect() {
+  main_ = open_copy_session();
+  if (apply_) {
+    apply_ = open_session();
+  }
+  spdlog::info("reconnected to {}", dsn_.display());
+}
+
+template <typename Unit>
+auto MysqlRebuild::reconnecting(const char* what, Unit unit) {
+  return retry_on_connection_loss(
+      what, options_.reconnect, [this] { reconnect(); }, unit);
 }
 
 std::unique_ptr<Connection> MysqlRebuild::open_session() {
@@ -213,7 +232,17 @@ bool MysqlRebuild::is_sentry(const ddl::QualifiedName& name) {
 bool MysqlRebuild::complete_interrupted_swap(const std::string& table) {
   const ddl::QualifiedName name = resolve_table_name(dsn_, table);
   const ddl::QualifiedName swap = swap_name(name);
+  const ddl::QualifiedName old = old_name(name);
   if (!table_exists(swap)) {
+    // Killed after the swap and after giving the old table its kept name: a run only starts
+    // while that name is free, so the table under it is this run's old table.
+    if (!table_exists(shadow_name(name)) && table_exists(old)) {
+      spdlog::info(
+          "the killed run had swapped the tables already: {} has the new schema, the old "
+          "table is kept as {}",
+          quote(name), quote(old));
+      return true;
+    }
     return false;
   }
   if (is_sentry(swap)) {
@@ -228,7 +257,6 @@ bool MysqlRebuild::complete_interrupted_swap(const std::string& table) {
                     " exists and is not sluice's sentry, yet the shadow table was not "
                     "swapped in; rename or drop it, then resume again");
   }
-  const ddl::QualifiedName old = old_name(name);
   main_->execute("RENAME TABLE " + quote(swap) + " TO " + quote(old));
   spdlog::info(
       "the killed run had swapped the tables already: {} has the new schema, the old "
@@ -430,7 +458,8 @@ void MysqlRebuild::drop_shadow() {
 }
 
 Position MysqlRebuild::log_position() {
-  std::vector<ResultRow> rows = main_->query("SHOW MASTER STATUS");
+  std::vector<ResultRow> rows = reconnecting("reading the binlog position",
+                                             [&] { return main_->query("SHOW MASTER STATUS"); });
   if (rows.empty() || rows.front().size() < 2 || !rows.front()[0] || !rows.front()[1]) {
     throw Error(ExitCode::preflight_failed,
                 "SHOW MASTER STATUS returned nothing: the binary log is off");
@@ -447,6 +476,8 @@ std::unique_ptr<replication::ChangeStream> MysqlRebuild::open_stream(const Posit
   // under the write lock; an idle server only reports it with a heartbeat, so the heartbeat
   // period bounds how long writes stay blocked.
   connection.heartbeat_period = milliseconds(20);
+  connection.reconnect_timeout =
+      std::chrono::ceil<std::chrono::seconds>(options_.reconnect.give_up_after);
   replication::mysql::DecoderOptions decoder;
   replication::mysql::TableSelector selector;
   selector.schema = plan_.source.name.schema;
@@ -495,6 +526,11 @@ std::optional<Row> MysqlRebuild::snapshot_chunk_end(Connection& connection,
 }
 
 std::optional<Row> MysqlRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
+  return reconnecting("finding the next chunk", [&] { return find_chunk_end(after, rows); });
+}
+
+std::optional<Row> MysqlRebuild::find_chunk_end(const std::optional<Row>& after,
+                                                std::uint64_t rows) {
   if (plan_.source.key_columns.size() != 1 ||
       !integer_types().contains(plan_.source.columns[plan_.source.key_columns.front()].data_type)) {
     return snapshot_chunk_end(*main_, after, rows);
@@ -564,26 +600,32 @@ void MysqlRebuild::check_copy_warnings() {
 
 std::uint64_t MysqlRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
   const std::string sql = copy_statement(range_predicate(after, up_to));
-  const std::uint64_t copied =
-      with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
-  check_copy_warnings();
-  return copied;
+  // INSERT IGNORE of a key range is safe to redo: a chunk that committed before its session was
+  // lost copies nothing twice.
+  return reconnecting("copying a chunk", [&] {
+    const std::uint64_t copied =
+        with_lock_retries("a copy chunk", [&] { return main_->execute(sql); });
+    check_copy_warnings();
+    return copied;
+  });
 }
 
 void MysqlRebuild::recopy(const Mismatch& range) {
   const std::string where = range_predicate(range.after, range.up_to);
-  with_lock_retries("re-copying a range", [&] {
-    main_->execute("START TRANSACTION");
-    try {
-      main_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " + where);
-      const std::uint64_t copied = main_->execute(copy_statement(where));
-      check_copy_warnings();
-      main_->execute("COMMIT");
-      return copied;
-    } catch (...) {
-      main_->execute("ROLLBACK");
-      throw;
-    }
+  reconnecting("re-copying a range", [&] {
+    return with_lock_retries("re-copying a range", [&] {
+      main_->execute("START TRANSACTION");
+      try {
+        main_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " + where);
+        const std::uint64_t copied = main_->execute(copy_statement(where));
+        check_copy_warnings();
+        main_->execute("COMMIT");
+        return copied;
+      } catch (...) {
+        main_->execute("ROLLBACK");
+        throw;
+      }
+    });
   });
 }
 
@@ -594,34 +636,39 @@ void MysqlRebuild::replace_rows(const std::vector<Row>& delete_keys, const std::
     target_columns +=
         (target_columns.empty() ? "" : ", ") + quote(plan_.source.columns[column].name);
   }
-  with_lock_retries("applying changes", [&] {
-    apply_->execute("START TRANSACTION");
-    try {
-      for (std::size_t start = 0; start < delete_keys.size(); start += kStatementRows) {
-        const std::size_t end = std::min(delete_keys.size(), start + kStatementRows);
-        std::vector<Row> batch(delete_keys.begin() + static_cast<std::ptrdiff_t>(start),
-                               delete_keys.begin() + static_cast<std::ptrdiff_t>(end));
-        apply_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " + key_in(plan_.source, batch));
-      }
-      for (std::size_t start = 0; start < rows.size(); start += kStatementRows) {
-        const std::size_t end = std::min(rows.size(), start + kStatementRows);
-        std::string sql = "REPLACE INTO " + quoted_shadow_ + " (" + target_columns + ") VALUES ";
-        for (std::size_t r = start; r < end; ++r) {
-          sql += r > start ? ", (" : "(";
-          for (std::size_t i = 0; i < plan_.mapped_columns.size(); ++i) {
-            sql += (i > 0 ? ", " : "") +
-                   sql_literal(rows[r][i], plan_.source.columns[plan_.mapped_columns[i]]);
-          }
-          sql += ")";
+  // Deleting the batch's keys and writing their latest images is safe to redo: a batch whose
+  // commit was not acknowledged before the session was lost lands the same way again.
+  reconnecting("applying changes", [&] {
+    return with_lock_retries("applying changes", [&] {
+      apply_->execute("START TRANSACTION");
+      try {
+        for (std::size_t start = 0; start < delete_keys.size(); start += kStatementRows) {
+          const std::size_t end = std::min(delete_keys.size(), start + kStatementRows);
+          std::vector<Row> batch(delete_keys.begin() + static_cast<std::ptrdiff_t>(start),
+                                 delete_keys.begin() + static_cast<std::ptrdiff_t>(end));
+          apply_->execute("DELETE FROM " + quoted_shadow_ + " WHERE " +
+                          key_in(plan_.source, batch));
         }
-        apply_->execute(sql);
+        for (std::size_t start = 0; start < rows.size(); start += kStatementRows) {
+          const std::size_t end = std::min(rows.size(), start + kStatementRows);
+          std::string sql = "REPLACE INTO " + quoted_shadow_ + " (" + target_columns + ") VALUES ";
+          for (std::size_t r = start; r < end; ++r) {
+            sql += r > start ? ", (" : "(";
+            for (std::size_t i = 0; i < plan_.mapped_columns.size(); ++i) {
+              sql += (i > 0 ? ", " : "") +
+                     sql_literal(rows[r][i], plan_.source.columns[plan_.mapped_columns[i]]);
+            }
+            sql += ")";
+          }
+          apply_->execute(sql);
+        }
+        apply_->execute("COMMIT");
+      } catch (...) {
+        apply_->execute("ROLLBACK");
+        throw;
       }
-      apply_->execute("COMMIT");
-    } catch (...) {
-      apply_->execute("ROLLBACK");
-      throw;
-    }
-    return 0;
+      return 0;
+    });
   });
 }
 

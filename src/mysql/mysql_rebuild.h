@@ -26,6 +26,7 @@ class MysqlRebuild : public RebuildBackend {
   void attach_shadow() override;
   bool complete_interrupted_swap(const std::string& table) override;
   void drop_shadow() override;
+  void reconnect() override;
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
@@ -47,10 +48,17 @@ class MysqlRebuild : public RebuildBackend {
 
  private:
   std::unique_ptr<Connection> open_session();
+  // The copy's session: reads the source without locking it.
+  std::unique_ptr<Connection> open_copy_session();
+  // Runs `unit` again on new sessions when its connection is lost (options_.reconnect).
+  template <typename Unit>
+  auto reconnecting(const char* what, Unit unit);
   bool table_exists(const ddl::QualifiedName& name);
   // Whether `name` is a cut-over sentry (it carries the sentry's comment).
   bool is_sentry(const ddl::QualifiedName& name);
   std::optional<replication::Row> read_key(Connection& connection, const std::string& sql);
+  std::optional<replication::Row> find_chunk_end(const std::optional<replication::Row>& after,
+                                                 std::uint64_t rows);
   std::string range_predicate(const std::optional<replication::Row>& after,
                               const std::optional<replication::Row>& up_to) const;
   // INSERT IGNORE … SELECT of the source's rows matching `where` into the shadow.

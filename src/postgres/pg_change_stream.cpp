@@ -16,23 +16,33 @@ namespace {
 
 namespace pg = replication::postgres;
 
+// The stream's failures as sluice reports them: a connection that could not be got back is a
+// connection error (a later run can resume), anything else means the stream cannot go on.
+[[noreturn]] void rethrow_stream_error(const replication::StreamError& error) {
+  if (dynamic_cast<const replication::StreamDisconnected*>(&error)) {
+    throw Error(ExitCode::connection, error.what());
+  }
+  throw Error(ExitCode::stream, error.what());
+}
+
 // Owns the server-side objects and the client; members are destroyed in reverse order, so the
 // client disconnects before the slot is dropped, and the slot goes before the publication.
 class PostgresChangeStream : public replication::ChangeStream {
  public:
   PostgresChangeStream(const pg::ConnectionParams& params, const std::string& name,
-                       const ddl::QualifiedName& table)
+                       const ddl::QualifiedName& table, std::chrono::milliseconds reconnect_timeout)
       : publication_(params, name, {table}),
         slot_(params, name, /*export_snapshot=*/false),
-        stream_(params,
-                pg::StreamOptions{
-                    .slot = slot_.name(), .publication = publication_.name(), .start_lsn = 0}) {}
+        stream_(params, pg::StreamOptions{.slot = slot_.name(),
+                                          .publication = publication_.name(),
+                                          .start_lsn = 0,
+                                          .reconnect_timeout = reconnect_timeout}) {}
 
   std::optional<replication::Transaction> next(std::chrono::milliseconds timeout) override {
     try {
       return stream_.next(timeout);
     } catch (const replication::StreamError& error) {
-      throw Error(ExitCode::stream, error.what());
+      rethrow_stream_error(error);
     }
   }
 
@@ -40,13 +50,78 @@ class PostgresChangeStream : public replication::ChangeStream {
     try {
       stream_.confirm(position);
     } catch (const replication::StreamError& error) {
-      throw Error(ExitCode::stream, error.what());
+      rethrow_stream_error(error);
     }
+  }
+
+  void keep_server_objects() override {
+    slot_.release();
+    publication_.release();
   }
 
  private:
   pg::Publication publication_;
   pg::ReplicationSlot slot_;
+  pg::PgOutputStream stream_;
+};
+
+// A slot and publication an earlier run created, dropped when the stream ends unless kept.
+class AdoptedObjects {
+ public:
+  AdoptedObjects(pg::ConnectionParams params, std::string name)
+      : params_(std::move(params)), name_(std::move(name)) {}
+  ~AdoptedObjects() {
+    if (!owned_) {
+      return;
+    }
+    try {
+      pg::drop_slot(params_, name_);
+      pg::drop_publication(params_, name_);
+    } catch (const replication::StreamError& error) {
+      spdlog::warn("could not drop {} ({}); run sluice cleanup", name_, error.what());
+    }
+  }
+  AdoptedObjects(const AdoptedObjects&) = delete;
+  AdoptedObjects& operator=(const AdoptedObjects&) = delete;
+  const std::string& name() const { return name_; }
+  void release() { owned_ = false; }
+
+ private:
+  pg::ConnectionParams params_;
+  std::string name_;
+  bool owned_ = true;
+};
+
+class ResumedChangeStream : public replication::ChangeStream {
+ public:
+  ResumedChangeStream(const pg::ConnectionParams& params, const std::string& full_name,
+                      std::uint64_t start_lsn, std::chrono::milliseconds reconnect_timeout)
+      : objects_(params, full_name),
+        stream_(params, pg::StreamOptions{.slot = full_name,
+                                          .publication = full_name,
+                                          .start_lsn = start_lsn,
+                                          .reconnect_timeout = reconnect_timeout}) {}
+
+  std::optional<replication::Transaction> next(std::chrono::milliseconds timeout) override {
+    try {
+      return stream_.next(timeout);
+    } catch (const replication::StreamError& error) {
+      rethrow_stream_error(error);
+    }
+  }
+
+  void confirm(const replication::Position& position) override {
+    try {
+      stream_.confirm(position);
+    } catch (const replication::StreamError& error) {
+      rethrow_stream_error(error);
+    }
+  }
+
+  void keep_server_objects() override { objects_.release(); }
+
+ private:
+  AdoptedObjects objects_;
   pg::PgOutputStream stream_;
 };
 
@@ -61,7 +136,7 @@ std::string stream_name() {
 
 std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table,
-    const std::string& name) {
+    const std::string& name, std::chrono::milliseconds reconnect_timeout) {
   {
     Connection connection(dsn, password);
     const std::optional<std::string> exists = connection.query_value(
@@ -82,10 +157,44 @@ std::unique_ptr<replication::ChangeStream> open_postgres_stream(
   }
   try {
     return std::make_unique<PostgresChangeStream>(params, name.empty() ? stream_name() : name,
-                                                  table);
+                                                  table, reconnect_timeout);
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::preflight_failed, std::string("cannot stream ") + table.schema + "." +
                                                 table.name + ": " + error.what());
+  }
+}
+
+std::unique_ptr<replication::ChangeStream> resume_postgres_stream(
+    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table,
+    const std::string& name, std::uint64_t start_lsn, std::chrono::milliseconds reconnect_timeout) {
+  const std::string full_name = pg::sluice_object_name(name);
+  const std::string gone =
+      "; the changes since the checkpoint can no longer be read, so the run cannot resume: run "
+      "sluice cleanup --table " +
+      table + " and start the migration over";
+  {
+    Connection connection(dsn, password);
+    const std::vector<ResultRow> slot = connection.query(
+        "SELECT wal_status, active::text FROM pg_replication_slots WHERE slot_name = $1",
+        {full_name});
+    if (slot.empty()) {
+      throw Error(ExitCode::stream, "replication slot " + full_name + " is gone" + gone);
+    }
+    if (slot.front()[0].value_or("") == "lost") {
+      throw Error(ExitCode::stream,
+                  "replication slot " + full_name +
+                      " was invalidated (it held more WAL than max_slot_wal_keep_size)" + gone);
+    }
+    if (!connection.query_value("SELECT 1 FROM pg_publication WHERE pubname = $1", {full_name})) {
+      throw Error(ExitCode::stream, "publication " + full_name + " is gone" + gone);
+    }
+  }
+  const pg::ConnectionParams params{dsn.pg_conninfo, password};
+  try {
+    return std::make_unique<ResumedChangeStream>(params, full_name, start_lsn, reconnect_timeout);
+  } catch (const replication::StreamError& error) {
+    throw Error(ExitCode::stream,
+                "cannot read on from replication slot " + full_name + ": " + error.what());
   }
 }
 

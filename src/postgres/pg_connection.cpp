@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "src/error.h"
+#include "src/reconnect.h"
 
 namespace sluice::postgres {
 namespace {
@@ -47,13 +48,21 @@ bool contains(const std::string& text, std::string_view part) {
                                         "; check that the server runs and the DSN is right");
 }
 
-// Throws ServerError unless `result` reports success.
-void check(PGresult* result, const std::string& statement) {
+// Throws ServerError unless `result` reports success, ConnectionLost when the session is gone
+// (terminated by pg_terminate_backend, a server shutting down or restarting, a dropped network).
+void check(PGconn* conn, PGresult* result, const std::string& statement) {
   const ExecStatusType status = PQresultStatus(result);
   if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
     return;
   }
   const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const std::string state = sqlstate ? sqlstate : "";
+  if (PQstatus(conn) == CONNECTION_BAD || state.rfind("08", 0) == 0 || state == "57P01" ||
+      state == "57P02" || state == "57P03") {
+    throw ConnectionLost("PostgreSQL session lost (" +
+                         first_line(result ? PQresultErrorMessage(result) : PQerrorMessage(conn)) +
+                         ")");
+  }
   throw ServerError(
       sqlstate ? sqlstate : "",
       "PostgreSQL error (" + first_line(PQresultErrorMessage(result)) + ") running: " + statement);
@@ -101,7 +110,7 @@ std::vector<ResultRow> Connection::query_params(std::string_view sql, const Para
       PQexecParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr,
                    values.data(), nullptr, nullptr, 0),
       &PQclear);
-  check(result.get(), statement);
+  check(conn_, result.get(), statement);
   if (affected) {
     const char* tuples = PQcmdTuples(result.get());
     *affected = tuples && *tuples ? std::stoull(tuples) : 0;
@@ -129,7 +138,7 @@ std::vector<ResultRow> Connection::query_params(std::string_view sql, const Para
 void Connection::execute(std::string_view sql) {
   std::string statement(sql);
   std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn_, statement.c_str()), &PQclear);
-  check(result.get(), statement);
+  check(conn_, result.get(), statement);
 }
 
 std::optional<std::string> Connection::query_value(std::string_view sql,

@@ -90,6 +90,20 @@ PostgresRebuild::PostgresRebuild(const Dsn& dsn, const std::optional<std::string
   main_ = open_session();
 }
 
+void PostgresRebuild::reconnect() {
+  main_ = open_session();
+  if (apply_) {
+    apply_ = open_session();
+  }
+  spdlog::info("reconnected to {}", dsn_.display());
+}
+
+template <typename Unit>
+auto PostgresRebuild::reconnecting(const char* what, Unit unit) {
+  return retry_on_connection_loss(
+      what, options_.reconnect, [this] { reconnect(); }, unit);
+}
+
 std::unique_ptr<Connection> PostgresRebuild::open_session() {
   auto connection = std::make_unique<Connection>(dsn_, password_);
   // Bounded lock waits everywhere: sluice gives way to the application rather than queue it.
@@ -170,12 +184,45 @@ ddl::QualifiedName PostgresRebuild::resolve_table(const std::string& table) {
   }
 }
 
-bool PostgresRebuild::complete_interrupted_swap(const std::string& /*table*/) {
-  throw Error(ExitCode::usage, "resuming a killed run is not supported on PostgreSQL yet");
+std::optional<std::string> PostgresRebuild::oid_of(const ddl::QualifiedName& name) {
+  return main_->query_value(
+      "SELECT c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relname = $2",
+      {name.schema, name.name});
 }
 
-void PostgresRebuild::attach_shadow() {
-  throw Error(ExitCode::usage, "resuming a killed run is not supported on PostgreSQL yet");
+bool PostgresRebuild::complete_interrupted_swap(const std::string& table) {
+  // The swap is one transaction: it happened or it did not. The slot is named after the oid of
+  // the table the run started on, which after the swap is the old table's.
+  const ddl::QualifiedName name = resolve_table(table);
+  const ddl::QualifiedName old{name.schema, derived_name(name.name, "_old")};
+  const ddl::QualifiedName shadow{name.schema, derived_name(name.name, "_new")};
+  const std::optional<std::string> old_oid = oid_of(old);
+  if (!old_oid || table_exists(shadow)) {
+    return false;
+  }
+  const std::string object = pg::sluice_object_name(slot_name(*old_oid));
+  const std::optional<std::string> active = main_->query_value(
+      "SELECT active::text FROM pg_replication_slots WHERE slot_name = $1", {object});
+  if (!active) {
+    return false;
+  }
+  spdlog::info(
+      "the interrupted run had swapped the tables already: {} has the new schema, the old "
+      "table is kept as {}",
+      quote(name), quote(old));
+  // A slot still read by this process is dropped when its stream ends; one left by a killed run
+  // is dropped here.
+  if (*active == "false") {
+    const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
+    try {
+      pg::drop_slot(params, object);
+      pg::drop_publication(params, object);
+    } catch (const replication::StreamError& error) {
+      spdlog::warn("could not drop {} ({}); run sluice cleanup", object, error.what());
+    }
+  }
+  return true;
 }
 
 void PostgresRebuild::drop_old_table() {
@@ -207,7 +254,7 @@ const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
   plan_.old = {table.schema, derived_name(table.name, "_old")};
   quoted_source_ = quote(table);
   quoted_shadow_ = quote(plan_.shadow);
-  if (table_exists(plan_.shadow)) {
+  if (!options.resume && table_exists(plan_.shadow)) {
     throw Error(ExitCode::preflight_failed,
                 "the shadow table " + quoted_shadow_ +
                     " already exists, left by an earlier run; run sluice cleanup --table " +
@@ -220,7 +267,8 @@ const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
                     "longer need it, then run sluice alter again");
   }
   const std::string slot = pg::sluice_object_name(slot_name(table_oid_));
-  if (main_->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot})) {
+  if (!options.resume &&
+      main_->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot})) {
     throw Error(ExitCode::preflight_failed,
                 "replication slot " + slot + " exists: another sluice alter runs on " +
                     quoted_source_ +
@@ -408,6 +456,30 @@ void PostgresRebuild::create_shadow() {
     throw Error(ExitCode::usage,
                 std::string("the server refused the ALTER on the shadow table: ") + error.what());
   }
+  try {
+    describe_shadow();
+  } catch (const Error&) {
+    drop_shadow();
+    throw;
+  }
+  // Indexes that no constraint needs are built after the bulk copy, which is faster than
+  // maintaining them row by row; the applier finds rows by the key's index, which stays.
+  deferred_indexes_.clear();
+  for (const ResultRow& index : main_->query(
+           "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || "
+           "quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
+           "pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = $1::regclass AND NOT "
+           "i.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = "
+           "i.indexrelid) ORDER BY c.relname",
+           {quoted_shadow_})) {
+    main_->execute("DROP INDEX " + index[1].value_or(""));
+    deferred_indexes_.push_back(index[0].value_or(""));
+  }
+  apply_ = open_session();
+  spdlog::info("created shadow table {}", quoted_shadow_);
+}
+
+void PostgresRebuild::describe_shadow() {
   // The value of each new column: the USING expression the ALTER gave, a cast where the type
   // changed, else the column itself. Evaluated over the original row by the copy and over the
   // row images of the change stream alike.
@@ -426,7 +498,6 @@ void PostgresRebuild::create_shadow() {
         "$1::regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
         {quoted_shadow_, info.name});
     if (!shadow_type) {
-      drop_shadow();
       throw Error(ExitCode::usage, "the ALTER turns column " + quote(info.name) +
                                        " into a generated column or removes it in a way sluice "
                                        "did not recognise; drop it explicitly with DROP COLUMN");
@@ -456,19 +527,6 @@ void PostgresRebuild::create_shadow() {
     select_columns_ += (select_columns_.empty() ? "" : ", ") + value;
     values_columns_ += (values_columns_.empty() ? "" : ", ") + quote(info.name);
   }
-  // Indexes that no constraint needs are built after the bulk copy, which is faster than
-  // maintaining them row by row; the applier finds rows by the key's index, which stays.
-  deferred_indexes_.clear();
-  for (const ResultRow& index : main_->query(
-           "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || "
-           "quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
-           "pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = $1::regclass AND NOT "
-           "i.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = "
-           "i.indexrelid) ORDER BY c.relname",
-           {quoted_shadow_})) {
-    main_->execute("DROP INDEX " + index[1].value_or(""));
-    deferred_indexes_.push_back(index[0].value_or(""));
-  }
   sequences_.clear();
   for (const ColumnInfo& column : plan_.source.columns) {
     const std::optional<std::string> source =
@@ -488,8 +546,34 @@ void PostgresRebuild::create_shadow() {
     }
     sequences_.push_back(move);
   }
+}
+
+void PostgresRebuild::attach_shadow() {
+  describe_shadow();
+  // The killed run built the shadow without the indexes that no constraint needs (they are
+  // built after the copy). Their definitions are the original's, minus those on a dropped
+  // column and those the shadow has already (the run died while building them).
+  const std::string definition_tail =
+      "regexp_replace(pg_get_indexdef(i.indexrelid), '^CREATE INDEX \\S+ ON \\S+ ', '')";
+  deferred_indexes_.clear();
+  for (const ResultRow& index : main_->query(
+           "SELECT " + definition_tail +
+               " FROM pg_index i WHERE i.indrelid = $1::oid AND NOT i.indisunique AND NOT EXISTS "
+               "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AND NOT EXISTS "
+               "(SELECT 1 FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND "
+               "a.attnum = d.refobjsubid WHERE d.classid = 'pg_class'::regclass AND d.objid = "
+               "i.indexrelid AND d.refobjid = i.indrelid AND a.attname = ANY($2::text[])) AND " +
+               definition_tail + " NOT IN (SELECT " + definition_tail +
+               " FROM pg_index i WHERE i.indrelid = $3::regclass) ORDER BY 1",
+           {table_oid_,
+            array_literal(std::vector<std::optional<std::string>>(
+                plan_.analysis.dropped_columns.begin(), plan_.analysis.dropped_columns.end())),
+            quoted_shadow_})) {
+    deferred_indexes_.push_back("CREATE INDEX ON " + quoted_shadow_ + " " + index[0].value_or(""));
+  }
   apply_ = open_session();
-  spdlog::info("created shadow table {}", quoted_shadow_);
+  spdlog::info("resuming into the shadow table {} ({} indexes still to build)", quoted_shadow_,
+               deferred_indexes_.size());
 }
 
 void PostgresRebuild::drop_shadow() {
@@ -501,17 +585,28 @@ Position PostgresRebuild::log_position() {
   // past it promptly even on an idle server, and every transaction committed before this call
   // sits before the returned position.
   Position position;
-  position.lsn = pg::parse_lsn(
-      main_->query_value("SELECT pg_logical_emit_message(true, 'sluice', 'position')::text")
-          .value_or(""));
+  position.lsn = pg::parse_lsn(reconnecting("reading the WAL position", [&] {
+    return main_
+        ->query_value(
+            "SELECT pg_logical_emit_message(true, 'sluice', "
+            "'position')::text")
+        .value_or("");
+  }));
   return position;
 }
 
-std::unique_ptr<replication::ChangeStream> PostgresRebuild::open_stream(const Position& /*start*/) {
+std::unique_ptr<replication::ChangeStream> PostgresRebuild::open_stream(const Position& start) {
+  if (options_.resume) {
+    // The killed run's slot kept every change after the position it confirmed, which is never
+    // beyond its checkpoint: read on from the checkpoint.
+    return resume_postgres_stream(dsn_, password_, options_.table, slot_name(table_oid_), start.lsn,
+                                  options_.reconnect.give_up_after);
+  }
   // The slot decodes every transaction committing after its creation; everything committed
   // before is visible to the copy, which starts after this call. Its name derives from the
   // table's oid, so that a second run on the table is refused and `sluice cleanup` finds it.
-  return open_postgres_stream(dsn_, password_, plan_.source.name, slot_name(table_oid_));
+  return open_postgres_stream(dsn_, password_, plan_.source.name, slot_name(table_oid_),
+                              options_.reconnect.give_up_after);
 }
 
 PostgresRebuild::Predicate PostgresRebuild::range(const std::optional<Row>& after,
@@ -571,6 +666,11 @@ std::optional<Row> PostgresRebuild::offset_chunk_end(Connection& connection,
 }
 
 std::optional<Row> PostgresRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
+  return reconnecting("finding the next chunk", [&] { return find_chunk_end(after, rows); });
+}
+
+std::optional<Row> PostgresRebuild::find_chunk_end(const std::optional<Row>& after,
+                                                   std::uint64_t rows) {
   if (key_.size() != 1 || !is_integer(plan_.source.columns[plan_.source.key_columns.front()])) {
     return offset_chunk_end(*main_, after, rows);
   }
@@ -611,18 +711,26 @@ std::string PostgresRebuild::copy_statement(const std::string& where) const {
 void PostgresRebuild::recopy(const Mismatch& mismatch) {
   const Predicate where =
       mismatch.up_to ? range(mismatch.after, *mismatch.up_to) : keys_after(mismatch.after);
-  main_->execute("BEGIN");
-  try {
-    main_->query_params("DELETE FROM " + quoted_shadow_ + " WHERE " + where.sql, where.params);
-    main_->query_params(copy_statement(where.sql) + " ON CONFLICT DO NOTHING", where.params);
-    main_->execute("COMMIT");
-  } catch (...) {
-    main_->execute("ROLLBACK");
-    throw;
-  }
+  reconnecting("re-copying a range", [&] {
+    main_->execute("BEGIN");
+    try {
+      main_->query_params("DELETE FROM " + quoted_shadow_ + " WHERE " + where.sql, where.params);
+      main_->query_params(copy_statement(where.sql) + " ON CONFLICT DO NOTHING", where.params);
+      main_->execute("COMMIT");
+    } catch (...) {
+      main_->execute("ROLLBACK");
+      throw;
+    }
+  });
 }
 
 std::uint64_t PostgresRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
+  // One INSERT … SELECT of a key range: after a lost session it either committed (then the
+  // redo's conflicts are skipped, ON CONFLICT DO NOTHING) or did not.
+  return reconnecting("copying a chunk", [&] { return copy_range_once(after, up_to); });
+}
+
+std::uint64_t PostgresRebuild::copy_range_once(const std::optional<Row>& after, const Row& up_to) {
   const Predicate where = range(after, up_to);
   const std::string insert = copy_statement(where.sql);
   std::uint64_t copied = 0;
@@ -843,6 +951,13 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
 void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
                                    const std::vector<Row>& rows,
                                    const std::vector<Row>& fill_from) {
+  // One transaction that deletes the batch's keys and writes their latest images: safe to redo
+  // when the session was lost before the commit was acknowledged.
+  reconnecting("applying changes", [&] { write_batch(delete_keys, rows, fill_from); });
+}
+
+void PostgresRebuild::write_batch(const std::vector<Row>& delete_keys, const std::vector<Row>& rows,
+                                  const std::vector<Row>& fill_from) {
   const auto started = std::chrono::steady_clock::now();
   struct Timer {
     std::chrono::steady_clock::time_point started;

@@ -38,11 +38,10 @@ class PostgresRebuild : public RebuildBackend {
   const RebuildPlan& plan(const RebuildOptions& options) override;
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
-  // Resuming a killed run is not supported on PostgreSQL yet (its slot is not kept): both
-  // throw Error(ExitCode::usage).
   bool complete_interrupted_swap(const std::string& table) override;
   void attach_shadow() override;
   void drop_shadow() override;
+  void reconnect() override;
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
@@ -78,9 +77,23 @@ class PostgresRebuild : public RebuildBackend {
   };
 
   std::unique_ptr<Connection> open_session();
+  // Runs `unit` again on new sessions when its connection is lost (options_.reconnect).
+  template <typename Unit>
+  auto reconnecting(const char* what, Unit unit);
+  std::optional<replication::Row> find_chunk_end(const std::optional<replication::Row>& after,
+                                                 std::uint64_t rows);
+  std::uint64_t copy_range_once(const std::optional<replication::Row>& after,
+                                const replication::Row& up_to);
+  void write_batch(const std::vector<replication::Row>& delete_keys,
+                   const std::vector<replication::Row>& rows,
+                   const std::vector<replication::Row>& fill_from);
   bool table_exists(const ddl::QualifiedName& name);
+  std::optional<std::string> oid_of(const ddl::QualifiedName& name);
   std::string slot_name(const std::string& table_oid) const;
   void describe_source(const ddl::QualifiedName& table);
+  // Reads the shadow's columns, how each is computed from the source, and the sequences to
+  // carry over; throws Error(ExitCode::usage) when a mapped column is missing from it.
+  void describe_shadow();
   std::vector<std::string> copy_statements(const ddl::QualifiedName& table);
   Predicate range(const std::optional<replication::Row>& after,
                   const replication::Row& up_to) const;

@@ -1,0 +1,253 @@
+// Faults on a real PostgreSQL 15 while `sluice alter` copies under a concurrent writer: sluice's
+// sessions terminated again and again (pg_terminate_backend, the walsender included), the server
+// restarted, the server gone for longer than sluice waits for it; and resume: a run killed with
+// SIGKILL keeps its slot and publication and `sluice alter --resume` reads on from its
+// checkpoint. Each run ends equal to the source row for row (the writer's twin table).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "integration/faults.h"
+#include "integration/pg_table_writer.h"
+#include "integration/row_diff.h"
+#include "integration/support.h"
+
+using sluice::ServerKind;
+using namespace sluice::test;
+
+namespace {
+
+const std::string kAlter = "ALTER COLUMN k TYPE bigint, ALTER COLUMN name TYPE text";
+
+bool exists(sluice::postgres::Connection& db, const std::string& table) {
+  return db.query_value("SELECT to_regclass($1)::text", {"\"" + table + "\""}).has_value();
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::string sluice_objects(sluice::postgres::Connection& db) {
+  return db
+      .query_value(
+          "SELECT string_agg(n, ', ') FROM (SELECT slot_name::text AS n FROM "
+          "pg_replication_slots WHERE slot_name LIKE 'sluice_alter%' UNION ALL SELECT "
+          "pubname::text FROM pg_publication WHERE pubname LIKE 'sluice_alter%') o")
+      .value_or("");
+}
+
+// A server of this test binary's own: the tests count sluice's slots, which runs of other test
+// binaries on the shared server would add to.
+const std::string& own_dsn() {
+  static PrivateServer server(ServerKind::postgres, "");
+  return server.dsn();
+}
+
+std::unique_ptr<sluice::postgres::Connection> own_admin() {
+  return std::make_unique<sluice::postgres::Connection>(sluice::parse_dsn(own_dsn()), std::nullopt);
+}
+
+void check_equal(sluice::postgres::Connection& db, const std::string& table) {
+  const std::string twin = table + "_twin";
+  const Rows migrated = pg_table_rows(db, table, twin, table);
+  const Rows expected = pg_table_rows(db, twin, table, table);
+  CHECK(migrated.size() == expected.size());
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+}
+
+}  // namespace
+
+TEST_CASE("sluice's sessions terminated again and again mid-copy: it reconnects and finishes") {
+  const std::string admin = own_dsn();
+  const FaultUser user = fault_user(ServerKind::postgres, admin);
+  // Inherited by the sluice child process; never on its command line.
+  setenv("PGPASSWORD", user.password.c_str(), 1);
+  auto db = own_admin();
+  create_pg_table(*db, "ft_kill", "ft_kill_twin", 100000, false);
+  forget_run(ServerKind::postgres, admin, "ft-kill");
+  PgTableWriter writer(sluice::parse_dsn(admin), "ft_kill", "ft_kill_twin");
+  writer.start();
+  SluiceProcess run({"alter", "--dsn", user.dsn, "--table", "ft_kill", "--alter", kAlter,
+                     "--execute", "--name", "ft-kill", "--chunk-time", "20"},
+                    /*with_stderr=*/true);
+  REQUIRE(wait_for_checkpoint(admin, "ft-kill"));
+  int rounds_with_kills = 0;
+  int exit_code = -1;
+  for (int round = 0; round < 15 && exit_code == -1; ++round) {
+    if (kill_fault_sessions(ServerKind::postgres, admin) > 0) {
+      ++rounds_with_kills;
+    }
+    exit_code = run.wait(std::chrono::milliseconds(250));
+  }
+  if (exit_code == -1) {
+    exit_code = run.wait(std::chrono::seconds(120));
+  }
+  unsetenv("PGPASSWORD");
+  writer.stop();
+  INFO(run.out());
+  REQUIRE(exit_code == 0);
+  CHECK(rounds_with_kills >= 3);
+  MESSAGE(rounds_with_kills << " rounds of kills; the writer committed " << writer.transactions()
+                            << " transactions");
+  CHECK(contains(run.out(), "lost the connection during"));
+  CHECK(contains(run.out(), "reconnected the replication stream"));
+  check_equal(*db, "ft_kill");
+  CHECK_FALSE(exists(*db, "_ft_kill_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(run_phase(admin, "ft-kill") == "switched");
+}
+
+TEST_CASE("a PostgreSQL restart mid-copy: the migration continues once the server is back") {
+  PrivateServer server(ServerKind::postgres, "");
+  sluice::postgres::Connection db(sluice::parse_dsn(server.dsn()), std::nullopt);
+  create_pg_table(db, "ft_restart", "ft_restart_twin", 60000, false);
+  PgTableWriter writer(sluice::parse_dsn(server.dsn()), "ft_restart", "ft_restart_twin");
+  writer.start();
+  SluiceProcess run({"alter", "--dsn", server.dsn(), "--table", "ft_restart", "--alter", kAlter,
+                     "--execute", "--name", "ft-restart", "--chunk-time", "20"},
+                    /*with_stderr=*/true);
+  REQUIRE(wait_for_checkpoint(server.dsn(), "ft-restart"));
+  server.restart();
+  const int exit_code = run.wait(std::chrono::seconds(120));
+  writer.stop();
+  INFO(run.out());
+  REQUIRE(exit_code == 0);
+  CHECK(contains(run.out(), "lost the connection during"));
+  CHECK(writer.reconnects() > 0);
+  sluice::postgres::Connection after(sluice::parse_dsn(server.dsn()), std::nullopt);
+  check_equal(after, "ft_restart");
+  CHECK(sluice_objects(after).empty());
+  CHECK(run_phase(server.dsn(), "ft-restart") == "switched");
+}
+
+TEST_CASE("PostgreSQL gone longer than --reconnect-timeout: a one-line error, then --resume") {
+  PrivateServer server(ServerKind::postgres, "");
+  {
+    sluice::postgres::Connection db(sluice::parse_dsn(server.dsn()), std::nullopt);
+    create_pg_table(db, "ft_down", "ft_down_twin", 60000, false);
+  }
+  PgTableWriter writer(sluice::parse_dsn(server.dsn()), "ft_down", "ft_down_twin");
+  writer.start();
+  SluiceProcess run(
+      {"alter", "--dsn", server.dsn(), "--table", "ft_down", "--alter", kAlter, "--execute",
+       "--name", "ft-down", "--chunk-time", "20", "--reconnect-timeout", "2"},
+      /*with_stderr=*/true);
+  REQUIRE(wait_for_checkpoint(server.dsn(), "ft-down"));
+  server.restart(std::chrono::seconds(5));
+  const int exit_code = run.wait(std::chrono::seconds(60));
+  INFO(run.out());
+  CHECK(exit_code == 3);
+  CHECK(contains(run.out(), "sluice: error: lost the connection"));
+  CHECK(contains(run.out(), "--resume ft-down"));
+  sluice::postgres::Connection db(sluice::parse_dsn(server.dsn()), std::nullopt);
+  // Kept for the resume: the shadow table, the slot and the publication.
+  CHECK(exists(db, "_ft_down_new"));
+  CHECK_FALSE(sluice_objects(db).empty());
+  CHECK(run_phase(server.dsn(), "ft-down") == "backfilling");
+  expire_lease(ServerKind::postgres, server.dsn(), "ft-down");
+  RunResult resumed = run_sluice({"alter", "--dsn", server.dsn(), "--resume", "ft-down"});
+  writer.stop();
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  check_equal(db, "ft_down");
+  CHECK_FALSE(exists(db, "_ft_down_new"));
+  CHECK(sluice_objects(db).empty());
+}
+
+TEST_CASE("a PostgreSQL run killed mid-copy keeps its slot and resumes from its checkpoint") {
+  const std::string admin = own_dsn();
+  auto db = own_admin();
+  create_pg_table(*db, "ft_resume", "ft_resume_twin", 100000, false);
+  forget_run(ServerKind::postgres, admin, "ft-resume");
+  PgTableWriter writer(sluice::parse_dsn(admin), "ft_resume", "ft_resume_twin");
+  writer.start();
+  {
+    SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_resume", "--alter", kAlter,
+                       "--execute", "--name", "ft-resume", "--chunk-time", "20"});
+    REQUIRE(wait_for_checkpoint(admin, "ft-resume"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+  }
+  CHECK(exists(*db, "_ft_resume_new"));
+  CHECK_FALSE(sluice_objects(*db).empty());
+  // The slot never confirms past the checkpoint, so every change after it is still in the slot.
+  const std::string checkpoint =
+      db->query_value("SELECT checkpoint FROM sluice.migrations WHERE name = 'ft-resume'")
+          .value_or("");
+  const nlohmann::json saved = nlohmann::json::parse(checkpoint);
+  const std::uint64_t checkpoint_lsn = saved["position"]["lsn"].get<std::uint64_t>();
+  const std::string confirmed =
+      db->query_value(
+            "SELECT (confirmed_flush_lsn - '0/0'::pg_lsn)::text FROM "
+            "pg_replication_slots WHERE slot_name::text = 'sluice_alter_' || "
+            "'ft_resume'::regclass::oid::text")
+          .value_or("");
+  REQUIRE_FALSE(confirmed.empty());
+  // The checkpoint names a transaction by its commit record, the slot confirms through the end of
+  // that record, a few dozen bytes further.
+  CHECK(std::stoull(confirmed) <= checkpoint_lsn + 1024);
+  RunResult early = run_sluice({"alter", "--dsn", admin, "--resume", "ft-resume"});
+  CHECK(early.exit_code == 5);
+  CHECK(contains(early.err, "is still run by"));
+  expire_lease(ServerKind::postgres, admin, "ft-resume");
+  RunResult resumed = run_sluice({"alter", "--dsn", admin, "--resume", "ft-resume"});
+  writer.stop();
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(contains(resumed.err, "resuming: the copy goes on after key"));
+  std::smatch copied;
+  REQUIRE(std::regex_search(resumed.out, copied, std::regex("([0-9]+) rows copied")));
+  CHECK(std::stoull(copied[1]) < 100000);
+  check_equal(*db, "ft_resume");
+  CHECK_FALSE(exists(*db, "_ft_resume_new"));
+  CHECK(sluice_objects(*db).empty());
+  // The index the killed run had not built yet is there, under its original name.
+  CHECK(db->query_value("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = "
+                        "'ft_resume'::regclass AND NOT indisunique") == "ft_resume_k");
+  CHECK(run_phase(admin, "ft-resume") == "switched");
+}
+
+TEST_CASE("a PostgreSQL run whose slot is gone cannot resume; it says so") {
+  const std::string admin = own_dsn();
+  auto db = own_admin();
+  create_pg_table(*db, "ft_gone", "ft_gone_twin", 100000, false);
+  forget_run(ServerKind::postgres, admin, "ft-gone");
+  {
+    SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_gone", "--alter", kAlter,
+                       "--execute", "--name", "ft-gone", "--chunk-time", "20"});
+    REQUIRE(wait_for_checkpoint(admin, "ft-gone"));
+    CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+  }
+  const std::string slot =
+      db->query_value(
+            "SELECT slot_name::text FROM pg_replication_slots WHERE slot_name LIKE "
+            "'sluice_alter%' AND slot_name::text = 'sluice_alter_' || "
+            "'ft_gone'::regclass::oid::text")
+          .value_or("");
+  REQUIRE_FALSE(slot.empty());
+  // The walsender of the killed run may hold the slot for a moment.
+  for (int i = 0; i < 100; ++i) {
+    try {
+      db->query("SELECT pg_drop_replication_slot($1)", {slot});
+      break;
+    } catch (const sluice::postgres::ServerError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  expire_lease(ServerKind::postgres, admin, "ft-gone");
+  RunResult resumed = run_sluice({"alter", "--dsn", admin, "--resume", "ft-gone"});
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.exit_code == 6);
+  CHECK(contains(resumed.err, "is gone"));
+  CHECK(contains(resumed.err, "sluice cleanup"));
+  check_equal(*db, "ft_gone");
+  RunResult cleanup = run_sluice({"cleanup", "--dsn", admin, "--table", "ft_gone"});
+  CHECK(cleanup.exit_code == 0);
+  CHECK_FALSE(exists(*db, "_ft_gone_new"));
+  CHECK(sluice_objects(*db).empty());
+}

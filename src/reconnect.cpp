@@ -1,0 +1,39 @@
+#include "src/reconnect.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace sluice {
+
+using std::chrono::milliseconds;
+
+ReconnectBackoff::ReconnectBackoff(std::string_view what, const ReconnectPolicy& policy)
+    : what_(what), policy_(policy), pause_(policy.first_pause) {}
+
+bool is_connection_error(const Error& error) {
+  return error.code() == ExitCode::connection;
+}
+
+void ReconnectBackoff::failed(const Error& error) {
+  const auto now = std::chrono::steady_clock::now();
+  if (attempts_ == 0) {
+    first_failure_ = now;
+  }
+  ++attempts_;
+  const auto lost_for = std::chrono::duration_cast<milliseconds>(now - first_failure_);
+  if (lost_for + pause_ > policy_.give_up_after) {
+    throw Error(ExitCode::connection, "lost the connection to the server during " + what_ +
+                                          " and could not get it back within " +
+                                          std::to_string(policy_.give_up_after.count() / 1000) +
+                                          " s (" + std::to_string(attempts_) + " attempts" +
+                                          "; last error: " + error.what() + ")");
+  }
+  spdlog::warn("lost the connection during {} ({}); reconnecting in {} ms (attempt {})", what_,
+               error.what(), pause_.count(), attempts_);
+  std::this_thread::sleep_for(pause_);
+  pause_ = std::min(pause_ * 2, policy_.longest_pause);
+}
+
+}  // namespace sluice
