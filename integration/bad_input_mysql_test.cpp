@@ -38,8 +38,8 @@ std::string table_state(sluice::mysql::Connection& db, const std::string& table)
   for (const auto& row : db.query("CHECKSUM TABLE `" + table + "`")) {
     state += "checksum " + row.at(1).value_or("NULL") + "\n";
   }
-  for (const std::string& name : {table + "_sluice_new", table + "_sluice_old",
-                                  "_" + table + "_old"}) {
+  for (const std::string& name :
+       {table + "_sluice_new", table + "_sluice_old", "_" + table + "_old"}) {
     if (!db.query("SHOW TABLES LIKE " + db.quote_literal(name)).empty()) {
       state += "table " + name + "\n";
     }
@@ -55,8 +55,8 @@ std::string table_state(sluice::mysql::Connection& db, const std::string& table)
 }
 
 void recreate(sluice::mysql::Connection& db, const std::string& table, const std::string& body) {
-  for (const std::string& name : {table, table + "_sluice_new", table + "_sluice_old",
-                                  "_" + table + "_old"}) {
+  for (const std::string& name :
+       {table, table + "_sluice_new", table + "_sluice_old", "_" + table + "_old"}) {
     db.execute("DROP TABLE IF EXISTS `" + name + "`");
   }
   db.execute("CREATE TABLE `" + table + "` " + body);
@@ -65,7 +65,8 @@ void recreate(sluice::mysql::Connection& db, const std::string& table, const std
 // The standard table of a case: a primary key and 100 rows, one duplicated value in `k`.
 void standard_table(sluice::mysql::Connection& db, const std::string& table) {
   recreate(db, table, "(id INT PRIMARY KEY, k INT NOT NULL, v VARCHAR(20)) ENGINE=InnoDB");
-  db.execute("INSERT INTO `" + table + "` SELECT seq, seq % 50, CONCAT('v', seq) FROM seq_1_to_100");
+  db.execute("INSERT INTO `" + table +
+             "` SELECT seq, seq % 50, CONCAT('v', seq) FROM seq_1_to_100");
 }
 
 // Checks that `run` is a refusal: the exit code, exactly one line on stderr, naming `reason`.
@@ -217,9 +218,14 @@ TEST_CASE("bad input to sluice alter is refused in one line and changes nothing"
         target_dsn.erase(hash, target_dsn.find('/', hash) - hash);
       }
     }
-    std::vector<std::string> args = {
-        "alter",   "--dsn",     target_dsn, "--table", input.table_option.empty() ? table : input.table_option,
-        "--alter", input.alter, "--execute"};
+    std::vector<std::string> args = {"alter",
+                                     "--dsn",
+                                     target_dsn,
+                                     "--table",
+                                     input.table_option.empty() ? table : input.table_option,
+                                     "--alter",
+                                     input.alter,
+                                     "--execute"};
     args.insert(args.end(), input.options.begin(), input.options.end());
     check_refusal(run_sluice(args, input.env), input.exit_code, input.reason);
     CHECK(table_state(*db, table) == before);
@@ -228,8 +234,7 @@ TEST_CASE("bad input to sluice alter is refused in one line and changes nothing"
 }
 
 TEST_CASE("a server writing STATEMENT or MINIMAL binlogs is refused before anything is created") {
-  for (const auto& [settings, reason] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [settings, reason] : std::vector<std::pair<std::string, std::string>>{
            {"--binlog-format=STATEMENT", "binlog_format is STATEMENT"},
            {"--binlog-row-image=MINIMAL", "binlog_row_image is MINIMAL"}}) {
     CAPTURE(settings);

@@ -27,15 +27,17 @@ std::string dsn() {
 std::string table_state(sluice::postgres::Connection& db, const std::string& table) {
   const std::string regclass = "public.\"" + table + "\"";
   std::string state =
-      db.query_value("SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' "
-                     "|| attnotnull, ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
-                     "to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                     {regclass})
+      db.query_value(
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' "
+            "|| attnotnull, ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
+            "to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            {regclass})
           .value_or("no columns") +
       "\n" +
-      db.query_value("SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ', ' ORDER "
-                     "BY conname) FROM pg_constraint WHERE conrelid = to_regclass($1)",
-                     {regclass})
+      db.query_value(
+            "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ', ' ORDER "
+            "BY conname) FROM pg_constraint WHERE conrelid = to_regclass($1)",
+            {regclass})
           .value_or("no constraints") +
       "\n" +
       db.query_value("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM " + regclass +
@@ -48,12 +50,14 @@ std::string table_state(sluice::postgres::Connection& db, const std::string& tab
     }
   }
   state += "slots " +
-           db.query_value("SELECT string_agg(slot_name::text, ',' ORDER BY slot_name) FROM "
-                          "pg_replication_slots WHERE slot_name LIKE 'sluice%'")
+           db.query_value(
+                 "SELECT string_agg(slot_name::text, ',' ORDER BY slot_name) FROM "
+                 "pg_replication_slots WHERE slot_name LIKE 'sluice%'")
                .value_or("") +
            "\npublications " +
-           db.query_value("SELECT string_agg(pubname::text, ',' ORDER BY pubname) FROM "
-                          "pg_publication WHERE pubname LIKE 'sluice%'")
+           db.query_value(
+                 "SELECT string_agg(pubname::text, ',' ORDER BY pubname) FROM "
+                 "pg_publication WHERE pubname LIKE 'sluice%'")
                .value_or("") +
            "\n";
   if (db.query_value("SELECT to_regclass('sluice.migrations')::text")) {
@@ -94,7 +98,7 @@ struct BadInput {
   std::string table_body{};          // the case's table (`bi_<n>`); the standard table when empty
   std::vector<std::string> setup{};  // statements run after the table is created
   std::string alter = "ALTER COLUMN v TYPE varchar(40)";
-  std::string dsn{};                 // the DSN given, when not the test server's
+  std::string dsn{};  // the DSN given, when not the test server's
   std::map<std::string, std::string> env{};
   std::string table_option{};  // --table, when not the case's table
   int exit_code = 0;
@@ -120,8 +124,9 @@ std::string dsn_on_port(const std::string& port) {
 
 TEST_CASE("bad input to sluice alter is refused in one line and changes nothing") {
   auto db = postgres_admin();
-  db->execute("DROP ROLE IF EXISTS bi_user; CREATE ROLE bi_user LOGIN SUPERUSER PASSWORD "
-              "'Right-pw-1'");
+  db->execute(
+      "DROP ROLE IF EXISTS bi_user; CREATE ROLE bi_user LOGIN SUPERUSER PASSWORD "
+      "'Right-pw-1'");
   const std::vector<BadInput> cases = {
       {.what = "malformed DSN (port not a number)",
        .dsn = dsn_on_port("x"),
@@ -277,9 +282,8 @@ TEST_CASE("a second sluice on the same table is refused while the first runs") {
       std::filesystem::temp_directory_path() / ("sluice-bi-pg-twice-" + std::to_string(getpid()));
   std::ofstream(throttle).put('\n');
   SluiceProcess first({"alter", "--dsn", dsn(), "--table", "bi_twice", "--alter",
-                       "ALTER COLUMN v TYPE varchar(40)", "--execute", "--force-rebuild",
-                       "--json", "--throttle-flag-file", throttle.string(), "--status-interval",
-                       "0.2"});
+                       "ALTER COLUMN v TYPE varchar(40)", "--execute", "--force-rebuild", "--json",
+                       "--throttle-flag-file", throttle.string(), "--status-interval", "0.2"});
   REQUIRE(first.wait_for("\"state\":\"paused\"", 60s));
   const std::string during = table_state(*db, "bi_twice");
   RunResult second = run_sluice({"alter", "--dsn", dsn(), "--table", "bi_twice", "--alter",

@@ -20,8 +20,8 @@ RunResult alter_as_user(ServerKind kind, const std::string& table, const std::st
   std::string dsn = server_dsn(kind);
   const std::string admin = kind == ServerKind::mysql ? "root@" : "postgres@";
   dsn.replace(dsn.find(admin), admin.size(), "priv_user@");
-  std::vector<std::string> args = {"alter", "--dsn", dsn,   "--table",      table,
-                                   "--alter", alter, "--execute", "--force-rebuild"};
+  std::vector<std::string> args = {"alter",   "--dsn", dsn,         "--table",        table,
+                                   "--alter", alter,   "--execute", "--force-rebuild"};
   args.insert(args.end(), extra.begin(), extra.end());
   return run_sluice(args, {{kind == ServerKind::mysql ? "MYSQL_PWD" : "PGPASSWORD", kPassword}});
 }
@@ -35,8 +35,8 @@ void check_refused_naming(const RunResult& run, const std::string& grant) {
 
 // MySQL: the documented grants, on *.* and on the table's (and metadata's) database.
 const std::vector<std::string> kMysqlGlobalGrants = {"REPLICATION SLAVE", "REPLICATION CLIENT"};
-const std::vector<std::string> kMysqlDatabaseGrants = {
-    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "LOCK TABLES"};
+const std::vector<std::string> kMysqlDatabaseGrants = {"SELECT", "INSERT", "UPDATE", "DELETE",
+                                                       "CREATE", "DROP",   "ALTER",  "LOCK TABLES"};
 
 void mysql_fresh_table(sluice::mysql::Connection& db, const std::string& table) {
   for (const std::string& name : {table, "_" + table + "_old", table + "_sluice_new"}) {

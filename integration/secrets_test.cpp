@@ -72,12 +72,14 @@ Server prepare(ServerKind kind, const std::string& password) {
     return {kind, dsn, "MYSQL_PWD", "sec_t", "MODIFY v BIGINT"};
   }
   auto db = postgres_admin();
-  db->execute("DROP TABLE IF EXISTS sec_t, _sec_t_old, _sec_t_new; DROP ROLE IF EXISTS sec_user;"
-              "CREATE ROLE sec_user LOGIN SUPERUSER; CREATE TABLE sec_t (id int PRIMARY KEY, v "
-              "int); INSERT INTO sec_t SELECT g, g FROM generate_series(1, 2000) g");
+  db->execute(
+      "DROP TABLE IF EXISTS sec_t, _sec_t_old, _sec_t_new; DROP ROLE IF EXISTS sec_user;"
+      "CREATE ROLE sec_user LOGIN SUPERUSER; CREATE TABLE sec_t (id int PRIMARY KEY, v "
+      "int); INSERT INTO sec_t SELECT g, g FROM generate_series(1, 2000) g");
   db->query("SELECT set_config('sluice.test_password', $1, false)", {password});
-  db->execute("DO $$BEGIN EXECUTE format('ALTER ROLE sec_user PASSWORD %L', "
-              "current_setting('sluice.test_password')); END$$");
+  db->execute(
+      "DO $$BEGIN EXECUTE format('ALTER ROLE sec_user PASSWORD %L', "
+      "current_setting('sluice.test_password')); END$$");
   std::string dsn = server_dsn(kind);
   dsn.replace(dsn.find("postgres@"), 9, "sec_user@");
   return {kind, dsn, "PGPASSWORD", "sec_t", "ALTER COLUMN v TYPE bigint"};
@@ -104,13 +106,20 @@ bool appears(const fs::path& path) {
 void migrate_and_look_everywhere(const Server& server, const std::string& password,
                                  bool from_file) {
   Scratch scratch(password);
-  std::vector<std::string> args = {"alter",        server.user_dsn,
-                                   "--table",      server.table,
-                                   "--alter",      server.alter,
-                                   "--execute",    "--force-rebuild",
-                                   "--hooks-path", (scratch.dir / "hooks").string(),
-                                   "--throttle-flag-file", (scratch.dir / "throttle").string(),
-                                   "--status-interval", "0.2"};
+  std::vector<std::string> args = {"alter",
+                                   server.user_dsn,
+                                   "--table",
+                                   server.table,
+                                   "--alter",
+                                   server.alter,
+                                   "--execute",
+                                   "--force-rebuild",
+                                   "--hooks-path",
+                                   (scratch.dir / "hooks").string(),
+                                   "--throttle-flag-file",
+                                   (scratch.dir / "throttle").string(),
+                                   "--status-interval",
+                                   "0.2"};
   args.insert(args.begin() + 1, "--dsn");
   // Two runs within one second would get the same default name.
   args.insert(args.end(), {"--name", "secrets-" + std::to_string(::getpid()) +
@@ -181,12 +190,12 @@ void fail_and_look_at_errors(const Server& server, const std::string& password) 
     for (const std::vector<std::string>& extra :
          {std::vector<std::string>{"--password-file", (scratch.dir / "password").string()},
           std::vector<std::string>{}}) {
-      std::vector<std::string> args = {"alter",   "--dsn",    target,   "--table",
-                                       "no_such_table", "--alter", server.alter, "--execute",
-                                       "--json"};
+      std::vector<std::string> args = {"alter",      "--dsn",         target,
+                                       "--table",    "no_such_table", "--alter",
+                                       server.alter, "--execute",     "--json"};
       args.insert(args.end(), extra.begin(), extra.end());
-      RunResult run = run_sluice(args, {{server.password_variable, password},
-                                        {"SPDLOG_LEVEL", "debug"}});
+      RunResult run =
+          run_sluice(args, {{server.password_variable, password}, {"SPDLOG_LEVEL", "debug"}});
       INFO(target << ": " << run.out << run.err);
       CHECK(run.exit_code != 0);
       CHECK(run.err.find("sluice: error:") != std::string::npos);
