@@ -37,10 +37,9 @@ void decode_binlog_bytes(std::span<const std::uint8_t> input, bool full_images) 
   while (!input.empty()) {
     std::size_t length = input.size();
     if (input.size() >= 19) {
-      const std::uint32_t size = static_cast<std::uint32_t>(input[9]) |
-                                 static_cast<std::uint32_t>(input[10]) << 8 |
-                                 static_cast<std::uint32_t>(input[11]) << 16 |
-                                 static_cast<std::uint32_t>(input[12]) << 24;
+      const std::uint32_t size =
+          static_cast<std::uint32_t>(input[9]) | static_cast<std::uint32_t>(input[10]) << 8 |
+          static_cast<std::uint32_t>(input[11]) << 16 | static_cast<std::uint32_t>(input[12]) << 24;
       if (size >= 19 && size <= input.size()) {
         length = size;
       }

@@ -115,7 +115,8 @@ bool matches_database_pattern(std::string_view pattern, std::string_view name) {
     return false;
   }
   if (pattern.front() == '\\' && pattern.size() > 1) {
-    return pattern[1] == name.front() && matches_database_pattern(pattern.substr(2), name.substr(1));
+    return pattern[1] == name.front() &&
+           matches_database_pattern(pattern.substr(2), name.substr(1));
   }
   return (pattern.front() == '_' || pattern.front() == name.front()) &&
          matches_database_pattern(pattern.substr(1), name.substr(1));
@@ -207,8 +208,8 @@ void check_table_privileges(Connection& connection, const ddl::QualifiedName& ta
   const std::string user = value_or(connection.query_value("SELECT CURRENT_USER()"), "?");
   const std::string database = ddl::quote_identifier(Dialect::mysql, table.schema);
   if (missing.empty()) {
-    report.pass("table_privileges", user + " may copy, create, rename and drop tables in " +
-                                        database);
+    report.pass("table_privileges",
+                user + " may copy, create, rename and drop tables in " + database);
   } else {
     report.fail("table_privileges",
                 user + " lacks " + join(missing) + " on " + database +
