@@ -250,6 +250,72 @@ TEST_CASE("quoted names in another schema, and a numeric key") {
   db->execute("DROP SCHEMA \"Sales EU\" CASCADE");
 }
 
+TEST_CASE("hostile table and column names are quoted everywhere and migrate under writes") {
+  auto db = postgres_admin();
+  // Double quotes, a backtick, a semicolon, spaces, a comment marker and multi-byte text.
+  const std::string table = "we\"ird`; 'tab' -- \xc3\xa4";
+  const std::string twin = "hostile \"twin\"";
+  const auto q = [](const std::string& name) {
+    std::string out = "\"";
+    for (char c : name) {
+      out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    }
+    return out + "\"";
+  };
+  for (const std::string& name : {table, twin, "_" + table + "_new", "_" + table + "_old"}) {
+    db->execute("DROP TABLE IF EXISTS " + q(name));
+  }
+  const std::string columns =
+      "(\"i\"\"d\" int PRIMARY KEY, \"v; DROP TABLE x\" int NOT NULL, "
+      "\"n `\xc3\xa4`\" varchar(20))";
+  for (const std::string& name : {table, twin}) {
+    db->execute("CREATE TABLE " + q(name) + " " + columns + "; INSERT INTO " + q(name) +
+                " SELECT g, g % 7, 'r' || g FROM generate_series(1, 3000) g");
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> transactions{0};
+  std::thread writer([&] {
+    auto app = postgres_admin();
+    for (int i = 0; !stop; ++i) {
+      for (const std::string& name : {table, twin}) {
+        app->execute("BEGIN; UPDATE " + q(name) +
+                     " SET \"v; DROP TABLE x\" = \"v; DROP TABLE x\" + 1 WHERE \"i\"\"d\" = " +
+                     std::to_string(1 + (i * 7919) % 3000) + "; INSERT INTO " + q(name) +
+                     " VALUES (" + std::to_string(10000 + i) +
+                     ", 1, 'new \xc3\xa4') ON CONFLICT (\"i\"\"d\") DO NOTHING; DELETE FROM " +
+                     q(name) + " WHERE \"i\"\"d\" = " + std::to_string(1 + (i * 104729) % 3000) +
+                     "; COMMIT");
+      }
+      ++transactions;
+    }
+  });
+  // The name on the command line is quoted as in SQL, double quotes doubled.
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", q(table), "--alter",
+                              "ALTER COLUMN \"v; DROP TABLE x\" TYPE bigint, ALTER COLUMN "
+                              "\"n `\xc3\xa4`\" TYPE varchar(40)",
+                              "--execute", "--chunk-time", "20"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  writer.join();
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(transactions > 0);
+  CHECK_FALSE(exists(*db, "x"));
+  const auto rows = [&](const std::string& name) {
+    return db->query("SELECT * FROM " + q(name) + " ORDER BY 1");
+  };
+  CHECK(rows(table) == rows(twin));
+  CHECK(db->query_value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                        "attrelid = to_regclass($1) AND attname = 'v; DROP TABLE x'",
+                        {"public." + q(table)}) == "bigint");
+  CHECK(db->query_value("SELECT to_regclass($1)::text", {"public." + q("_" + table + "_old")})
+            .has_value());
+  CHECK(sluice_objects(*db).empty());
+  for (const std::string& name : {table, twin, "_" + table + "_old"}) {
+    db->execute("DROP TABLE " + q(name));
+  }
+}
+
 TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and retries") {
   auto db = postgres_admin();
   create_pg_table(*db, "pg_busy", "pg_busy_twin", 3000, false);

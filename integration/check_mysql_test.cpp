@@ -28,7 +28,8 @@ TEST_CASE("a table with a primary key on a correctly configured server is ready"
   CHECK(report.json["ready"] == true);
   for (const char* name :
        {"table", "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id",
-        "replication_privileges", "key", "triggers", "foreign_keys", "generated_columns"}) {
+        "replication_privileges", "table_privileges", "key", "triggers", "foreign_keys",
+        "generated_columns"}) {
     CHECK_MESSAGE(report.status(name) == "pass", name);
   }
   CHECK(report.json["table"] == "`sluice_test`.`chk_ready`");

@@ -26,9 +26,10 @@ TEST_CASE("a table with a primary key on a correctly configured server is ready"
   INFO(report.json.dump(2));
   CHECK(report.exit_code == 0);
   CHECK(report.json["ready"] == true);
-  for (const char* name : {"table", "wal_level", "replication_slots", "wal_senders",
-                           "replication_role", "publication_privileges", "inheritance",
-                           "replica_identity", "foreign_keys", "dependent_views", "triggers"}) {
+  for (const char* name :
+       {"table", "wal_level", "replication_slots", "wal_senders", "replication_role",
+        "publication_privileges", "schema_privileges", "inheritance", "replica_identity",
+        "foreign_keys", "dependent_views", "triggers"}) {
     CHECK_MESSAGE(report.status(name) == "pass", name);
   }
   CHECK(report.json["table"] == "\"public\".\"chk_ready\"");
@@ -157,7 +158,8 @@ TEST_CASE("the password can come from --password-file") {
   run("DROP ROLE IF EXISTS chk_filepw; CREATE ROLE chk_filepw LOGIN REPLICATION PASSWORD "
       "'File-pw-2'; DROP TABLE IF EXISTS chk_fileowned; CREATE TABLE chk_fileowned (id int "
       "PRIMARY KEY); ALTER TABLE chk_fileowned OWNER TO chk_filepw;"
-      "GRANT CREATE ON DATABASE sluice_test TO chk_filepw");
+      "GRANT CREATE ON DATABASE sluice_test TO chk_filepw; GRANT CREATE ON SCHEMA public TO "
+      "chk_filepw");
   char path[] = "/tmp/sluice-pw-XXXXXX";
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
@@ -171,7 +173,7 @@ TEST_CASE("the password can come from --password-file") {
   CHECK(run_ok.exit_code == 0);
   unlink(path);
   run("DROP TABLE chk_fileowned; REVOKE CREATE ON DATABASE sluice_test FROM chk_filepw; "
-      "DROP ROLE chk_filepw");
+      "REVOKE CREATE ON SCHEMA public FROM chk_filepw; DROP ROLE chk_filepw");
 }
 
 TEST_CASE("bad input: one clear line and a documented exit code") {

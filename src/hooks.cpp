@@ -18,12 +18,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The process environment with `extra` set on top (replacing variables of the same name).
+// Variables that carry the database password into sluice. A hook is the user's code, often a
+// chat or monitoring notifier that logs its environment: it never gets the password.
+bool is_password_variable(const std::string& name) {
+  return name == "MYSQL_PWD" || name == "PGPASSWORD";
+}
+
+// The process environment without passwords, with `extra` set on top (replacing variables of
+// the same name).
 std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
   std::vector<std::string> merged;
   for (char** variable = environ; *variable; ++variable) {
     const std::string entry = *variable;
-    if (!extra.contains(entry.substr(0, entry.find('=')))) {
+    const std::string name = entry.substr(0, entry.find('='));
+    if (!extra.contains(name) && !is_password_variable(name)) {
       merged.push_back(entry);
     }
   }

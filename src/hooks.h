@@ -8,7 +8,8 @@ namespace sluice {
 
 // Runs the user's hook executables: DIR/<event> (on-startup, on-rowcount-complete,
 // on-begin-copy, on-status, on-before-cut-over, on-success, on-failure) when it exists, with the
-// migration described in SLUICE_* environment variables on top of sluice's own environment.
+// migration described in SLUICE_* environment variables on top of sluice's own environment
+// (without MYSQL_PWD and PGPASSWORD: hooks never see the database password).
 // A hook's stdout goes to sluice's stderr (sluice's stdout stays parseable with --json). A hook
 // still running at the time limit is killed with its process group and counts as failed.
 class Hooks {

@@ -59,3 +59,23 @@ TEST_CASE("without a hooks directory nothing runs") {
   sluice::Hooks hooks("", 1s);
   CHECK(hooks.run("on-startup", {}));
 }
+
+TEST_CASE("a hook never gets the password variables of sluice's environment") {
+  HookDir dir;
+  dir.add("on-startup", "env > \"$(dirname \"$0\")/env\"");
+  ::setenv("MYSQL_PWD", "Hook-secret-mysql", 1);
+  ::setenv("PGPASSWORD", "Hook-secret-pg", 1);
+  ::setenv("SLUICE_HOOKS_TEST_KEPT", "kept", 1);
+  sluice::Hooks hooks(dir.path, 10s);
+  const bool ran = hooks.run("on-startup", {{"SLUICE_TABLE", "orders"}});
+  ::unsetenv("MYSQL_PWD");
+  ::unsetenv("PGPASSWORD");
+  ::unsetenv("SLUICE_HOOKS_TEST_KEPT");
+  REQUIRE(ran);
+  const std::string env = dir.read("env");
+  CHECK(env.find("SLUICE_TABLE=orders") != std::string::npos);
+  CHECK(env.find("SLUICE_HOOKS_TEST_KEPT=kept") != std::string::npos);
+  CHECK(env.find("Hook-secret") == std::string::npos);
+  CHECK(env.find("MYSQL_PWD") == std::string::npos);
+  CHECK(env.find("PGPASSWORD") == std::string::npos);
+}

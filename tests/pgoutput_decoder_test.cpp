@@ -5,7 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "replication/stream_error.h"
 
@@ -365,4 +368,54 @@ TEST_CASE("bytea hex text decodes to raw bytes") {
   CHECK_THROWS_AS(decode_bytea_hex("\\x0"), StreamError);
   CHECK_THROWS_AS(decode_bytea_hex("\\xzz"), StreamError);
   CHECK_THROWS_AS(decode_bytea_hex("abc\\000"), StreamError);
+}
+
+namespace {
+
+// The messages of tests/data/pgoutput-types.bin (scripts/record-pgoutput-fixtures), each framed
+// by a 4-byte big-endian length.
+std::vector<std::string> recorded_messages() {
+  std::ifstream file(SLUICE_TEST_DATA_DIR "/pgoutput-types.bin", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::vector<std::string> messages;
+  std::size_t at = 0;
+  while (at + 4 <= bytes.size()) {
+    std::uint32_t length = 0;
+    for (int i = 0; i < 4; ++i) {
+      length = (length << 8) | static_cast<std::uint8_t>(bytes[at + i]);
+    }
+    messages.push_back(bytes.substr(at + 4, length));
+    at += 4 + length;
+  }
+  return messages;
+}
+
+}  // namespace
+
+TEST_CASE("messages recorded from a real slot decode into the transactions that wrote them") {
+  const std::vector<std::string> messages = recorded_messages();
+  REQUIRE(messages.size() > 30);
+  PgOutputDecoder decoder;
+  std::vector<DecodedTransaction> transactions;
+  for (const std::string& message : messages) {
+    if (auto transaction = decoder.feed(message)) {
+      transactions.push_back(std::move(*transaction));
+    }
+  }
+  // The script's ten transactions: four inserts; three updates; the REPLICA IDENTITY FULL
+  // insert, update and delete; a delete; a message; a truncate.
+  REQUIRE(transactions.size() == 10);
+  const auto& inserts = transactions[0].transaction.changes;
+  REQUIRE(inserts.size() == 4);
+  CHECK(inserts[0].after->at(1) == Value{ValueKind::text, "alice"});
+  CHECK(inserts[1].after->at(1).kind == ValueKind::null);
+  const ChangeEvent& toast_kept = transactions[1].transaction.changes.at(0);
+  CHECK(toast_kept.operation == Operation::update);
+  CHECK(toast_kept.after->at(8).kind == ValueKind::unchanged);
+  const ChangeEvent& key_change = transactions[2].transaction.changes.at(0);
+  CHECK(key_change.key_before != key_change.key_after);
+  const ChangeEvent& full_update = transactions[5].transaction.changes.at(0);
+  CHECK(full_update.before.has_value());
+  CHECK(transactions[8].transaction.changes.empty());
+  CHECK(transactions[9].transaction.changes.at(0).operation == Operation::truncate);
 }

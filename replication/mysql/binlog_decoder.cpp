@@ -388,6 +388,9 @@ void BinlogDecoder::on_rows(const EventHeader& header, std::span<const std::uint
   const std::vector<char>* wanted = options_.full_images ? nullptr : &table.key_wanted;
   const std::vector<std::size_t>& key = table.description->key_columns;
   while (reader.remaining() > 0) {
+    // A row image always takes bytes (at least its null bitmap); one that takes none (no
+    // column present) would repeat until memory runs out.
+    const std::size_t remaining_before = reader.remaining();
     ChangeEvent& change = changes_.emplace_back();
     change.table = table.description;
     if (is_update(header.type)) {
@@ -414,6 +417,9 @@ void BinlogDecoder::on_rows(const EventHeader& header, std::span<const std::uint
       if (options_.full_images) {
         change.after = after_scratch_;
       }
+    }
+    if (reader.remaining() == remaining_before) {
+      throw StreamError("rows event of " + name + " holds a row image without any column");
     }
     ++rows_decoded_;
   }

@@ -21,6 +21,14 @@ class ByteReader {
   std::size_t position() const { return pos_; }
   const std::uint8_t* current() const { return data_ + pos_; }
 
+  // Integer widths come from table maps, which a damaged stream can fill with anything.
+  static void fits_integer(std::size_t n, const char* what) {
+    if (n > sizeof(std::uint64_t)) {
+      throw StreamError(std::string("binlog event claims ") + std::to_string(n) +
+                        " bytes for an integer while reading " + what);
+    }
+  }
+
   void need(std::size_t n, const char* what) const {
     if (n > size_ - pos_) {
       throw StreamError(std::string("binlog event is truncated while reading ") + what);
@@ -39,6 +47,7 @@ class ByteReader {
 
   // An unsigned little-endian integer of `n` (1..8) bytes.
   std::uint64_t uint(std::size_t n, const char* what) {
+    fits_integer(n, what);
     need(n, what);
     std::uint64_t value = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -50,6 +59,7 @@ class ByteReader {
 
   // An unsigned big-endian integer of `n` (1..8) bytes.
   std::uint64_t uint_be(std::size_t n, const char* what) {
+    fits_integer(n, what);
     need(n, what);
     std::uint64_t value = 0;
     for (std::size_t i = 0; i < n; ++i) {

@@ -11,6 +11,10 @@ namespace {
 
 constexpr std::uint8_t kDecimalDigitBytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 constexpr int kDigitsPerGroup = 9;
+// The largest DECIMAL the servers allow: 65 digits, of which 30 (MySQL) or 38 (MariaDB) after
+// the point.
+constexpr int kMaxDecimalPrecision = 65;
+constexpr int kMaxDecimalScale = 38;
 constexpr std::int64_t kTimeIntOffset = 0x800000;
 constexpr std::int64_t kTimeOffset = 0x800000000000LL;
 constexpr std::int64_t kDatetimeIntOffset = 0x8000000000LL;
@@ -85,6 +89,14 @@ std::uint32_t read_fraction(ByteReader& reader, const ColumnInfo& column) {
 }
 
 void decode_decimal(const ColumnInfo& column, ByteReader& reader, Value& out) {
+  // A table map from a damaged or hostile stream can claim any precision and scale; the digit
+  // groups below index tables by them.
+  if (column.scale > column.precision || column.precision > kMaxDecimalPrecision ||
+      column.scale > kMaxDecimalScale) {
+    throw StreamError("DECIMAL column " + column.name + " has an impossible precision " +
+                      std::to_string(column.precision) + " and scale " +
+                      std::to_string(column.scale));
+  }
   const int integer_digits = column.precision - column.scale;
   const int integer_groups = integer_digits / kDigitsPerGroup;
   const int integer_leading = integer_digits % kDigitsPerGroup;

@@ -157,6 +157,12 @@ void read_members(ByteReader& field, TableMap& map, std::uint8_t type) {
       continue;
     }
     const std::uint64_t count = field.packed("enum/set values");
+    // Each member takes at least its length byte: a larger count is damage, not a reason to
+    // reserve memory for it.
+    if (count > field.remaining()) {
+      throw StreamError("table map lists " + std::to_string(count) + " ENUM/SET members in " +
+                        std::to_string(field.remaining()) + " bytes");
+    }
     column.members.reserve(count);
     for (std::uint64_t i = 0; i < count; ++i) {
       const std::uint64_t length = field.packed("enum/set values");

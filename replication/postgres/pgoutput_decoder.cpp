@@ -143,6 +143,13 @@ std::string decode_bytea_hex(std::string_view text) {
 }
 
 std::chrono::system_clock::time_point from_postgres_time(std::int64_t microseconds) {
+  // The clock counts nanoseconds since 1970 in 64 bits (about 292 years either way); a commit
+  // time beyond that is damage and would overflow the conversion.
+  constexpr std::int64_t kLimit = std::int64_t{250} * 365 * 24 * 3600 * 1'000'000;
+  if (microseconds > kLimit || microseconds < -kLimit) {
+    throw StreamError("a pgoutput commit time of " + std::to_string(microseconds) +
+                      " microseconds from 2000 is out of range");
+  }
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::seconds(kPostgresEpochSeconds) + std::chrono::microseconds(microseconds)));

@@ -55,7 +55,8 @@ class PgOutputDecoder {
 // Decodes PostgreSQL's hex bytea text ("\x0aff") into raw bytes; throws StreamError otherwise.
 std::string decode_bytea_hex(std::string_view text);
 
-// Microseconds since 2000-01-01 00:00 UTC (the server's epoch) as a time point.
+// Microseconds since 2000-01-01 00:00 UTC (the server's epoch) as a time point. Throws
+// StreamError for a time more than 250 years away, which the clock cannot hold.
 std::chrono::system_clock::time_point from_postgres_time(std::int64_t microseconds);
 
 }  // namespace sluice::replication::postgres

@@ -45,6 +45,18 @@ class NamedLock {
   std::string name_;
 };
 
+// A privilege the phase metadata needs is missing: a precondition, named with its fix, not a
+// failure of sluice.
+void refuse_denied_access(const ServerError& error, const std::string& schema) {
+  if (error.server_code() == ER_TABLEACCESS_DENIED_ERROR ||
+      error.server_code() == ER_DBACCESS_DENIED_ERROR) {
+    throw Error(ExitCode::preflight_failed,
+                "cannot keep sluice's phase metadata in " + quote(schema) + " (" + error.what() +
+                    "); grant CREATE, ALTER, SELECT, INSERT and UPDATE on it, or choose another "
+                    "database with --metadata-schema");
+  }
+}
+
 }  // namespace
 
 MysqlPhaseStore::MysqlPhaseStore(const Dsn& dsn, const std::optional<std::string>& password,
@@ -66,7 +78,13 @@ int MysqlPhaseStore::schema_version() {
   if (!metadata_exists()) {
     return 0;
   }
-  return std::stoi(connection_->query_value("SELECT MAX(version) FROM " + metadata_).value_or("0"));
+  try {
+    return std::stoi(
+        connection_->query_value("SELECT MAX(version) FROM " + metadata_).value_or("0"));
+  } catch (const ServerError& error) {
+    refuse_denied_access(error, schema_);
+    throw;
+  }
 }
 
 void MysqlPhaseStore::ensure_schema() {
@@ -84,13 +102,7 @@ void MysqlPhaseStore::ensure_schema() {
                       " for sluice's phase metadata does not exist; create it or choose another "
                       "with --metadata-schema");
     }
-    if (error.server_code() == ER_TABLEACCESS_DENIED_ERROR ||
-        error.server_code() == ER_DBACCESS_DENIED_ERROR) {
-      throw Error(ExitCode::preflight_failed,
-                  "cannot keep sluice's phase metadata in " + quote(schema_) + " (" + error.what() +
-                      "); grant CREATE, ALTER, SELECT, INSERT and UPDATE on it, or choose another "
-                      "database with --metadata-schema");
-    }
+    refuse_denied_access(error, schema_);
     throw;
   }
 }

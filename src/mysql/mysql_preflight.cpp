@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 #include "src/error.h"
 #include "src/mysql/mysql_schema.h"
@@ -96,16 +97,60 @@ void check_binlog_settings(Connection& connection, PreflightReport& report) {
   }
 }
 
-// The privileges granted on *.* to the current user (and its active role), upper case.
-std::set<std::string> global_privileges(Connection& connection) {
+// Whether `name` matches the database pattern of a GRANT (`%` and `_` are wildcards, `\` escapes
+// them), as the server matches it.
+bool matches_database_pattern(std::string_view pattern, std::string_view name) {
+  if (pattern.empty()) {
+    return name.empty();
+  }
+  if (pattern.front() == '%') {
+    for (std::size_t skip = 0; skip <= name.size(); ++skip) {
+      if (matches_database_pattern(pattern.substr(1), name.substr(skip))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  if (name.empty()) {
+    return false;
+  }
+  if (pattern.front() == '\\' && pattern.size() > 1) {
+    return pattern[1] == name.front() &&
+           matches_database_pattern(pattern.substr(2), name.substr(1));
+  }
+  return (pattern.front() == '_' || pattern.front() == name.front()) &&
+         matches_database_pattern(pattern.substr(1), name.substr(1));
+}
+
+// The privileges the current user (and its active role) holds on every table of `database`:
+// those granted on *.* and on `database`.* (or a pattern matching it), upper case. An empty
+// `database` means those on *.* only.
+std::set<std::string> privileges_on(Connection& connection, const std::string& database) {
   std::set<std::string> privileges;
   for (const ResultRow& row : connection.query("SHOW GRANTS")) {
     if (row.empty() || !row.front()) {
       continue;
     }
     const std::string& grant = *row.front();
-    const std::size_t on = grant.find(" ON *.* TO ");
-    if (grant.rfind("GRANT ", 0) != 0 || on == std::string::npos) {
+    const std::size_t on = grant.find(" ON ");
+    const std::size_t to = grant.find(" TO ", on == std::string::npos ? 0 : on);
+    if (grant.rfind("GRANT ", 0) != 0 || on == std::string::npos || to == std::string::npos) {
+      continue;
+    }
+    const std::string object = grant.substr(on + 4, to - on - 4);
+    bool covers = object == "*.*";
+    if (!covers && !database.empty() && object.size() > 4 && object.front() == '`' &&
+        object.ends_with("`.*")) {
+      std::string pattern;
+      for (std::size_t i = 1; i + 3 < object.size(); ++i) {
+        pattern += object[i];
+        if (object[i] == '`') {
+          ++i;  // a doubled backtick inside the quoted name
+        }
+      }
+      covers = matches_database_pattern(pattern, database);
+    }
+    if (!covers) {
       continue;
     }
     std::string list = grant.substr(6, on - 6);
@@ -117,6 +162,10 @@ std::set<std::string> global_privileges(Connection& connection) {
     }
   }
   return privileges;
+}
+
+std::set<std::string> global_privileges(Connection& connection) {
+  return privileges_on(connection, "");
 }
 
 void check_privileges(Connection& connection, PreflightReport& report) {
@@ -141,10 +190,39 @@ void check_privileges(Connection& connection, PreflightReport& report) {
   }
 }
 
+// The privileges `sluice alter` uses on the table's database: copy (SELECT, INSERT), apply
+// (DELETE, UPDATE), shadow table and sentry (CREATE, DROP, ALTER), cut-over (LOCK TABLES, and
+// ALTER and DROP for RENAME TABLE); the phase metadata lives there by default too.
+void check_table_privileges(Connection& connection, const ddl::QualifiedName& table,
+                            PreflightReport& report) {
+  const std::set<std::string> privileges = privileges_on(connection, table.schema);
+  std::vector<std::string> missing;
+  if (!privileges.contains("ALL PRIVILEGES")) {
+    for (const char* needed :
+         {"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "LOCK TABLES"}) {
+      if (!privileges.contains(needed)) {
+        missing.push_back(needed);
+      }
+    }
+  }
+  const std::string user = value_or(connection.query_value("SELECT CURRENT_USER()"), "?");
+  const std::string database = ddl::quote_identifier(Dialect::mysql, table.schema);
+  if (missing.empty()) {
+    report.pass("table_privileges",
+                user + " may copy, create, rename and drop tables in " + database);
+  } else {
+    report.fail("table_privileges",
+                user + " lacks " + join(missing) + " on " + database +
+                    ".*, needed to build the new table and swap it in",
+                "GRANT " + join(missing) + " ON " + database + ".* TO the user sluice connects as");
+  }
+}
+
 void check_table(Connection& connection, const ddl::QualifiedName& table, const std::string& quoted,
                  PreflightReport& report) {
   std::vector<ResultRow> rows = connection.query(
-      "SELECT ENGINE, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+      "SELECT ENGINE, TABLE_TYPE, CREATE_OPTIONS FROM information_schema.TABLES WHERE "
+      "TABLE_SCHEMA = " +
       connection.quote_literal(table.schema) +
       " AND TABLE_NAME = " + connection.quote_literal(table.name));
   if (rows.empty()) {
@@ -157,6 +235,11 @@ void check_table(Connection& connection, const ddl::QualifiedName& table, const 
   if (type != "BASE TABLE") {
     report.fail("table", quoted + " is a " + type + ", not a base table",
                 "name the underlying table instead");
+  } else if (value_or(rows.front()[2], "").find("partitioned") != std::string::npos) {
+    // Not tested with sluice's copy, verification and swap: refused rather than risked.
+    report.fail("table", quoted + " is partitioned, and sluice does not migrate partitioned tables",
+                "change it with ALTER TABLE directly (per partition where the server allows "
+                "it), or remove the partitioning first");
   } else if (upper(engine) != "INNODB") {
     report.fail("table", quoted + " uses the " + engine + " engine; sluice copies InnoDB tables",
                 "convert it with ALTER TABLE ... ENGINE=InnoDB first");
@@ -272,6 +355,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_table(connection, table, report.table, report);
   check_binlog_settings(connection, report);
   check_privileges(connection, report);
+  check_table_privileges(connection, table, report);
   check_key(connection, table, report.table, report);
   check_triggers(connection, table, report.table, report);
   check_foreign_keys(connection, table, report.table, report);

@@ -143,6 +143,22 @@ void check_publication_rights(Connection& connection, const TableFacts& facts,
   }
 }
 
+// The shadow table is created next to the table, in its schema.
+void check_schema_rights(Connection& connection, const ddl::QualifiedName& table,
+                         PreflightReport& report) {
+  const std::string schema = ddl::quote_identifier(ddl::Dialect::postgres, table.schema);
+  const bool can_create =
+      value_or(connection.query_value("SELECT has_schema_privilege($1, 'CREATE')", {table.schema}),
+               "f") == "t";
+  if (can_create) {
+    report.pass("schema_privileges", "the role may create the new table in schema " + schema);
+  } else {
+    report.fail("schema_privileges",
+                "the role lacks CREATE on schema " + schema + ", needed for the new table",
+                "GRANT CREATE ON SCHEMA " + schema + " to this role");
+  }
+}
+
 void check_inheritance(Connection& connection, const TableFacts& facts, const std::string& quoted,
                        PreflightReport& report) {
   std::vector<ResultRow> parents = connection.query(
@@ -295,6 +311,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_table_kind(facts, report.table, report);
   check_server(connection, report);
   check_publication_rights(connection, facts, report.table, report);
+  check_schema_rights(connection, table, report);
   check_inheritance(connection, facts, report.table, report);
   check_replica_identity(connection, facts, report.table, report);
   check_foreign_keys(connection, facts, report.table, report);

@@ -250,6 +250,17 @@ const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
   plan_.alter = options.alter;
   table_oid_ = main_->query_value("SELECT $1::regclass::oid::text", {quote(table)}).value_or("");
   describe_source(table);
+  // The analysis sees only a constraint's name; whether it is the key is known here. (The
+  // shadow's own key constraint has another name, so the server would refuse the drop there
+  // only after the run had been recorded.)
+  const auto& dropped = plan_.analysis.dropped_indexes;
+  if (std::find(dropped.begin(), dropped.end(), plan_.source.key_name) != dropped.end()) {
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER drops " + quote(plan_.source.key_name) +
+                    ", the key the copy and the change stream use to match rows; sluice does "
+                    "not change the primary key online yet (changing its columns' type is "
+                    "supported)");
+  }
   plan_.shadow = {table.schema, derived_name(table.name, "_new")};
   plan_.old = {table.schema, derived_name(table.name, "_old")};
   quoted_source_ = quote(table);
