@@ -22,8 +22,8 @@ std::string dsn() {
 }
 
 // Everything a run could have changed about public.`table`: its columns and constraints, a
-// hash of its rows, the tables named after it (shadow, old table), slots and publications of
-// sluice, and its phase-metadata records.
+// hash of its rows, the tables named after it (shadow, old table), its slot and publication,
+// and its phase-metadata records.
 std::string table_state(sluice::postgres::Connection& db, const std::string& table) {
   const std::string regclass = "public.\"" + table + "\"";
   std::string state =
@@ -49,15 +49,22 @@ std::string table_state(sluice::postgres::Connection& db, const std::string& tab
       state += "table " + name + "\n";
     }
   }
+  // Only this table's slot and publication (named after its oid): tests running in parallel
+  // migrate other tables meanwhile.
+  const std::string object =
+      "sluice_alter_" +
+      db.query_value("SELECT to_regclass($1)::oid::text", {regclass}).value_or("");
   state += "slots " +
            db.query_value(
-                 "SELECT string_agg(slot_name::text, ',' ORDER BY slot_name) FROM "
-                 "pg_replication_slots WHERE slot_name LIKE 'sluice%'")
+                 "SELECT string_agg(slot_name::text, ',') FROM pg_replication_slots "
+                 "WHERE slot_name = $1",
+                 {object})
                .value_or("") +
            "\npublications " +
            db.query_value(
-                 "SELECT string_agg(pubname::text, ',' ORDER BY pubname) FROM "
-                 "pg_publication WHERE pubname LIKE 'sluice%'")
+                 "SELECT string_agg(pubname::text, ',') FROM pg_publication WHERE "
+                 "pubname = $1",
+                 {object})
                .value_or("") +
            "\n";
   if (db.query_value("SELECT to_regclass('sluice.migrations')::text")) {

@@ -97,12 +97,11 @@ ArchiveWriter::ArchiveWriter(std::filesystem::path path, const ArchiveHeader& he
     throw Error(ExitCode::usage, "cannot create the archive " + partial_.string() +
                                      "; check that its directory exists and is writable");
   }
-  context_ = ZSTD_createCCtx();
+  context_.reset(ZSTD_createCCtx());
   write_line(header_json(header));
 }
 
 ArchiveWriter::~ArchiveWriter() {
-  ZSTD_freeCCtx(context_);
   if (!finished_) {
     out_.close();
     std::error_code ignored;
@@ -115,7 +114,7 @@ void ArchiveWriter::compress(const std::string& data, ZSTD_EndDirective mode) {
   ZSTD_inBuffer input{data.data(), data.size(), 0};
   for (;;) {
     ZSTD_outBuffer output{buffer.data(), buffer.size(), 0};
-    const std::size_t remaining = ZSTD_compressStream2(context_, &output, &input, mode);
+    const std::size_t remaining = ZSTD_compressStream2(context_.get(), &output, &input, mode);
     if (ZSTD_isError(remaining)) {
       throw Error(ExitCode::failure,
                   std::string("compressing the archive failed: ") + ZSTD_getErrorName(remaining));
@@ -162,7 +161,7 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
   if (!in_) {
     throw Error(ExitCode::not_found, "cannot read the archive " + path_.string());
   }
-  context_ = ZSTD_createDCtx();
+  context_.reset(ZSTD_createDCtx());
   const std::optional<std::string> first = next_line();
   const nlohmann::json header =
       first ? nlohmann::json::parse(*first, nullptr, false) : nlohmann::json();
@@ -185,9 +184,7 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
   header_ = std::move(*parsed);
 }
 
-ArchiveReader::~ArchiveReader() {
-  ZSTD_freeDCtx(context_);
-}
+ArchiveReader::~ArchiveReader() = default;
 
 void ArchiveReader::damaged(const std::string& why) const {
   throw Error(ExitCode::usage, "the archive " + path_.string() + " cannot be used: " + why);
@@ -215,7 +212,7 @@ std::optional<std::string> ArchiveReader::next_line() {
     ZSTD_inBuffer input{input_buffer.data(), got, 0};
     while (input.pos < input.size) {
       ZSTD_outBuffer output{output_buffer.data(), output_buffer.size(), 0};
-      const std::size_t result = ZSTD_decompressStream(context_, &output, &input);
+      const std::size_t result = ZSTD_decompressStream(context_.get(), &output, &input);
       if (ZSTD_isError(result)) {
         damaged(std::string("it does not decompress (") + ZSTD_getErrorName(result) + ")");
       }

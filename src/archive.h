@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -12,6 +13,12 @@
 #include "src/column_backend.h"
 
 namespace sluice {
+
+// Frees zstd's (de)compression contexts, so that a constructor that throws leaks none.
+struct ZstdContextFree {
+  void operator()(ZSTD_CCtx* context) const { ZSTD_freeCCtx(context); }
+  void operator()(ZSTD_DCtx* context) const { ZSTD_freeDCtx(context); }
+};
 
 // What an archive holds: one column of a table with the key to put it back by (what contract
 // drops of a column migration), or a whole table (the original a rebuild kept).
@@ -64,7 +71,7 @@ class ArchiveWriter {
   std::filesystem::path partial_;
   std::size_t row_width_;
   std::ofstream out_;
-  ZSTD_CCtx* context_ = nullptr;
+  std::unique_ptr<ZSTD_CCtx, ZstdContextFree> context_;
   std::uint64_t rows_ = 0;
   bool finished_ = false;
 };
@@ -88,7 +95,7 @@ class ArchiveReader {
 
   std::filesystem::path path_;
   std::ifstream in_;
-  ZSTD_DCtx* context_ = nullptr;
+  std::unique_ptr<ZSTD_DCtx, ZstdContextFree> context_;
   std::string pending_;  // decompressed bytes not yet returned as lines
   bool input_done_ = false;
   ArchiveHeader header_;
