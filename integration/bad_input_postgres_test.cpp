@@ -91,15 +91,6 @@ void standard_table(sluice::postgres::Connection& db, const std::string& table) 
              "\" SELECT g, g % 50, 'v' || g FROM generate_series(1, 100) g");
 }
 
-// Checks that `run` is a refusal: the exit code, exactly one line on stderr, naming `reason`.
-void check_refusal(const RunResult& run, int exit_code, const std::string& reason) {
-  INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  CHECK(run.exit_code == exit_code);
-  CHECK(std::count(run.err.begin(), run.err.end(), '\n') == 1);
-  CHECK(run.err.rfind("sluice: error: ", 0) == 0);
-  CHECK(run.err.find(reason) != std::string::npos);
-}
-
 struct BadInput {
   const char* what;
   std::string table_body{};          // the case's table (`bi_<n>`); the standard table when empty

@@ -22,7 +22,8 @@ std::string server_dsn(ServerKind kind) {
   const char* name = kind == ServerKind::mysql ? "SLUICE_TEST_MYSQL_DSN" : "SLUICE_TEST_PG_DSN";
   const char* value = std::getenv(name);
   if (!value) {
-    FAIL(std::string(name) << " is not set: run `eval \"$(scripts/dbs start)\"` before the integration tests");
+    FAIL(std::string(name)
+         << " is not set: run `eval \"$(scripts/dbs start)\"` before the integration tests");
   }
   return value;
 }
@@ -30,6 +31,14 @@ std::string server_dsn(ServerKind kind) {
 std::unique_ptr<mysql::Connection> mysql_admin() {
   return std::make_unique<mysql::Connection>(parse_dsn(server_dsn(ServerKind::mysql)),
                                              std::nullopt);
+}
+
+void check_refusal(const RunResult& run, int exit_code, const std::string& reason) {
+  INFO("stdout: " << run.out << "\nstderr: " << run.err);
+  CHECK(run.exit_code == exit_code);
+  CHECK(std::count(run.err.begin(), run.err.end(), '\n') == 1);
+  CHECK(run.err.rfind("sluice: error: ", 0) == 0);
+  CHECK(run.err.find(reason) != std::string::npos);
 }
 
 std::unique_ptr<postgres::Connection> postgres_admin() {

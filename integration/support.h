@@ -26,6 +26,10 @@ struct RunResult {
   std::string err;
 };
 
+// Checks that `run` is a refusal: the exit code, exactly one line on stderr
+// (`sluice: error: …`), naming `reason`.
+void check_refusal(const RunResult& run, int exit_code, const std::string& reason);
+
 // Runs the built `sluice` binary with `args` (no shell involved) and extra environment
 // variables, waiting for it to exit.
 RunResult run_sluice(const std::vector<std::string>& args,
