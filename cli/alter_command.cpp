@@ -13,6 +13,7 @@
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
 #include "src/run_recorder.h"
+#include "src/server_family.h"
 
 namespace sluice::cli {
 namespace {
@@ -147,11 +148,20 @@ void start_controller(Controller& controller, const std::string& table) {
   }
 }
 
+// Opens the phase metadata of `dsn`'s server, again after each lost connection.
+Lease::StoreFactory store_factory(const Dsn& dsn, const std::optional<std::string>& password,
+                                  const std::optional<std::string>& metadata_schema,
+                                  const std::string& fallback_schema) {
+  return [=] {
+    return server_family(dsn.kind).phase_store(dsn, password, metadata_schema, fallback_schema);
+  };
+}
+
 int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
                const std::optional<std::string>& metadata_schema, const std::string& name,
                const ControlOptions& control, RebuildOptions options) {
   std::unique_ptr<RunRecorder> recorder =
-      RunRecorder::take_over(dsn, password, metadata_schema, name);
+      RunRecorder::take_over(store_factory(dsn, password, metadata_schema, ""), name);
   const nlohmann::json spec = nlohmann::json::parse(recorder->record().spec, nullptr, false);
   if (spec.is_discarded() || !spec.contains("alter") || !spec.contains("table")) {
     throw Error(ExitCode::failure, "the record of migration '" + name +
@@ -163,7 +173,7 @@ int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
   options.drop_old_table = spec.value("drop_old_table", false);
   options.resume = true;
   const Checkpoint checkpoint = checkpoint_from_json(recorder->record().checkpoint);
-  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
+  std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
   StopSignals signals;
@@ -255,7 +265,7 @@ int run_alter(const std::vector<std::string>& args) {
   }
   control.settings(dsn);  // bad steering options are refused before anything else
   const std::optional<std::string> password = connection.resolve_password(dsn);
-  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
+  std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   if (!execute) {
     print_plan(backend->plan(options));
     std::cout << "dry run: nothing was changed; add --execute to migrate\n";
@@ -264,17 +274,16 @@ int run_alter(const std::vector<std::string>& args) {
   const ddl::QualifiedName table = backend->resolve_table(options.table);
   MigrationRecord record = run_record(dsn, table, options, name);
   // A live run's shadow table would otherwise be reported as a leftover by the plan.
-  refuse_while_in_progress(
-      *connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), table.schema),
-      record.table);
+  const Lease::StoreFactory store =
+      store_factory(dsn, password, metadata_schema_option(metadata_schema), table.schema);
+  refuse_while_in_progress(*store(), record.table);
   // Every refusal comes before anything is written, the phase metadata included.
   backend->plan(options);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
   std::unique_ptr<RunRecorder> recorder;
   try {
-    recorder = std::make_unique<RunRecorder>(dsn, password, metadata_schema_option(metadata_schema),
-                                             table.schema, std::move(record));
+    recorder = std::make_unique<RunRecorder>(store, std::move(record));
   } catch (const Error& error) {
     controller->failed(error.code(), error.what());
     throw;
@@ -300,10 +309,10 @@ int run_cleanup(const std::vector<std::string>& args) {
   }
   const Dsn dsn = connection.dsn();
   const std::optional<std::string> password = connection.resolve_password(dsn);
-  std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
+  std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   const ddl::QualifiedName name = backend->resolve_table(table);
   refuse_while_in_progress(
-      *connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), name.schema),
+      *store_factory(dsn, password, metadata_schema_option(metadata_schema), name.schema)(),
       ddl::quote_qualified(dialect_of(dsn), name));
   const std::vector<std::string> dropped = backend->cleanup(table);
   if (dropped.empty()) {

@@ -4,7 +4,7 @@
 #include "cli/command.h"
 #include "cli/connection_options.h"
 #include "cli/options.h"
-#include "src/backend.h"
+#include "src/server_family.h"
 #include "src/error.h"
 
 namespace sluice::cli {
@@ -82,8 +82,8 @@ int run_check(const std::vector<std::string>& args) {
     return 0;
   }
   const Dsn dsn = connection.dsn();
-  std::unique_ptr<Backend> backend = connect_backend(dsn, connection.resolve_password(dsn));
-  const PreflightReport report = backend->preflight(table);
+  const PreflightReport report =
+      server_family(dsn.kind).preflight(dsn, connection.resolve_password(dsn), table);
   if (json) {
     print_json(dsn, report);
   } else {

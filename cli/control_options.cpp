@@ -6,6 +6,7 @@
 
 #include "src/error.h"
 #include "src/load_probe.h"
+#include "src/server_family.h"
 
 namespace sluice::cli {
 
@@ -122,7 +123,7 @@ std::unique_ptr<Controller> ControlOptions::make_controller(
   controller.hook_environment.insert(hook_environment.begin(), hook_environment.end());
   std::unique_ptr<LoadProbe> probe;
   if (needs_probe()) {
-    probe = connect_load_probe(dsn, password, replica_list());
+    probe = server_family(dsn.kind).load_probe(dsn, password, replica_list());
   }
   return std::make_unique<Controller>(std::move(controller), std::move(probe), std::cout);
 }

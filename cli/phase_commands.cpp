@@ -15,6 +15,7 @@
 #include "src/controller.h"
 #include "src/error.h"
 #include "src/expand_contract.h"
+#include "src/server_family.h"
 
 namespace sluice::cli {
 namespace {
@@ -91,7 +92,8 @@ int run_phase_command(const std::vector<std::string>& args, const std::string& u
       options.control.make_controller(dsn, password, {{"SLUICE_MIGRATION", options.target}});
   controller->start(options.target);
   StopSignals signals;
-  ExpandContract driver(dsn, password, settings, *controller, StopSignals::requested());
+  ExpandContract driver(server_family(dsn.kind), dsn, password, settings, *controller,
+                        StopSignals::requested());
   return action(driver, options.target);
 }
 
@@ -318,7 +320,7 @@ int run_restore(const std::vector<std::string>& args) {
   }
   const Dsn dsn = connection.dsn();
   std::unique_ptr<ColumnBackend> backend =
-      connect_column_backend(dsn, connection.resolve_password(dsn));
+      server_family(dsn.kind).column_backend(dsn, connection.resolve_password(dsn));
   const std::uint64_t rows =
       restore_archive(*backend, archive, std::chrono::milliseconds(std::max(1L, lock_ms)),
                       table.empty() ? std::nullopt : std::optional<std::string>(table));

@@ -6,6 +6,7 @@
 #include "cli/options.h"
 #include "src/error.h"
 #include "src/phase_store.h"
+#include "src/server_family.h"
 
 namespace sluice::cli {
 namespace {
@@ -76,9 +77,9 @@ int run_status(const std::vector<std::string>& args) {
     return 0;
   }
   const Dsn dsn = connection.dsn();
-  std::unique_ptr<PhaseStore> store = connect_phase_store(
+  std::unique_ptr<PhaseStore> store = server_family(dsn.kind).phase_store(
       dsn, connection.resolve_password(dsn),
-      metadata_schema.empty() ? std::nullopt : std::optional<std::string>(metadata_schema));
+      metadata_schema.empty() ? std::nullopt : std::optional<std::string>(metadata_schema), "");
   std::vector<MigrationRecord> records;
   if (name.empty()) {
     records = store->list();

@@ -579,7 +579,7 @@ struct FlagFile {
 
 // Removes the record of an earlier run of `name`, so that a test can run again.
 void forget_run(const std::string& name) {
-  sluice::connect_phase_store(sluice::parse_dsn(dsn()), std::nullopt, std::nullopt)
+  sluice::test::phase_store(sluice::parse_dsn(dsn()), std::nullopt)
       ->ensure_schema();
   postgres_admin()->query("DELETE FROM sluice.migrations WHERE name = $1", {name});
 }

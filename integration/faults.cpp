@@ -39,20 +39,20 @@ int kill_fault_sessions(ServerKind kind, const std::string& admin_dsn) {
   int killed = 0;
   if (kind == ServerKind::mysql) {
     mysql::Connection db(parse_dsn(admin_dsn), std::nullopt);
-    for (const mysql::ResultRow& row :
+    for (const ResultRow& row :
          db.query(std::string("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '") +
                   kFaultUser + "'")) {
       try {
         db.execute("KILL " + row[0].value_or("0"));
         ++killed;
-      } catch (const mysql::ServerError&) {
+      } catch (const ServerError&) {
         // The session ended by itself in the meantime.
       }
     }
     return killed;
   }
   postgres::Connection db(parse_dsn(admin_dsn), std::nullopt);
-  for (const postgres::ResultRow& row :
+  for (const ResultRow& row :
        db.query("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE usename = $1",
                 {kFaultUser})) {
     killed += row[0] == "true" ? 1 : 0;
@@ -62,7 +62,7 @@ int kill_fault_sessions(ServerKind kind, const std::string& admin_dsn) {
 
 bool wait_for_checkpoint(const std::string& admin_dsn, const std::string& name,
                          std::chrono::milliseconds limit) {
-  auto store = connect_phase_store(parse_dsn(admin_dsn), std::nullopt, std::nullopt);
+  auto store = phase_store(parse_dsn(admin_dsn), std::nullopt);
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     const std::optional<MigrationRecord> record = store->find(name);
@@ -91,7 +91,7 @@ void expire_lease(ServerKind kind, const std::string& admin_dsn, const std::stri
 }
 
 void forget_run(ServerKind kind, const std::string& admin_dsn, const std::string& name) {
-  connect_phase_store(parse_dsn(admin_dsn), std::nullopt, std::nullopt)->ensure_schema();
+  phase_store(parse_dsn(admin_dsn), std::nullopt)->ensure_schema();
   if (kind == ServerKind::mysql) {
     mysql::Connection db(parse_dsn(admin_dsn), std::nullopt);
     db.execute("DELETE FROM sluice_migrations WHERE name = " + db.quote_literal(name));
@@ -102,7 +102,7 @@ void forget_run(ServerKind kind, const std::string& admin_dsn, const std::string
 }
 
 std::string run_phase(const std::string& admin_dsn, const std::string& name) {
-  auto store = connect_phase_store(parse_dsn(admin_dsn), std::nullopt, std::nullopt);
+  auto store = phase_store(parse_dsn(admin_dsn), std::nullopt);
   const std::optional<MigrationRecord> record = store->find(name);
   return record ? std::string(phase_name(record->phase)) : std::string();
 }

@@ -235,7 +235,7 @@ TEST_CASE("a PostgreSQL run whose slot is gone cannot resume; it says so") {
     try {
       db->query("SELECT pg_drop_replication_slot($1)", {slot});
       break;
-    } catch (const sluice::postgres::ServerError&) {
+    } catch (const sluice::ServerError&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

@@ -63,7 +63,7 @@ std::vector<std::vector<std::optional<std::string>>> pg_table_rows(postgres::Con
                                                                    const std::string& table,
                                                                    const std::string& other,
                                                                    const std::string& types_from) {
-  const std::vector<postgres::ResultRow> columns = db.query(
+  const std::vector<ResultRow> columns = db.query(
       "SELECT quote_ident(c.attname), format_type(m.atttypid, m.atttypmod) FROM pg_attribute c "
       "JOIN pg_attribute o ON o.attrelid = $2::regclass AND o.attname = c.attname AND NOT "
       "o.attisdropped JOIN pg_attribute m ON m.attrelid = $3::regclass AND m.attname = c.attname "
@@ -71,7 +71,7 @@ std::vector<std::vector<std::optional<std::string>>> pg_table_rows(postgres::Con
       "c.attisdropped ORDER BY c.attnum",
       {table, other, types_from});
   std::string select;
-  for (const postgres::ResultRow& column : columns) {
+  for (const ResultRow& column : columns) {
     select += (select.empty() ? "" : ", ") + *column[0] + "::" + *column[1] + "::text";
   }
   return db.query("SELECT " + select + " FROM \"" + table + "\" ORDER BY id");
@@ -89,7 +89,7 @@ PgTableWriter::~PgTableWriter() {
 
 void PgTableWriter::start() {
   connection_ = std::make_unique<postgres::Connection>(dsn_, std::nullopt);
-  for (const postgres::ResultRow& row : connection_->query("SELECT id FROM \"" + table_ + "\"")) {
+  for (const ResultRow& row : connection_->query("SELECT id FROM \"" + table_ + "\"")) {
     ids_.push_back(std::stoll(*row[0]));
   }
   composite_ = connection_

@@ -41,7 +41,7 @@ void fresh_metadata() {
 std::unique_ptr<sluice::PhaseStore> mysql_store(const std::string& schema = kMetadata) {
   fresh_metadata();
   mysql_admin()->execute("CREATE DATABASE IF NOT EXISTS `" + schema + "`");
-  auto store = sluice::connect_phase_store(sluice::parse_dsn(mysql_dsn()), std::nullopt, schema);
+  auto store = sluice::test::phase_store(sluice::parse_dsn(mysql_dsn()), schema);
   store->ensure_schema();
   return store;
 }
@@ -194,8 +194,7 @@ TEST_CASE("a lease taken over by another runner is noticed as lost") {
       store->start(record_of("pm-lease", "`sluice_test`.`pm_lease`"), "me.example:1");
   sluice::Lease lease(
       [] {
-        return sluice::connect_phase_store(sluice::parse_dsn(mysql_dsn()), std::nullopt,
-                                           std::string(kMetadata));
+        return sluice::test::phase_store(sluice::parse_dsn(mysql_dsn()), std::string(kMetadata));
       },
       id, "me.example:1");
   CHECK_FALSE(lease.lost());
@@ -247,7 +246,7 @@ TEST_CASE("PostgreSQL: the phase metadata in its own schema, leases and status")
   const std::string dsn = server_dsn(ServerKind::postgres);
   postgres_admin()->execute("DROP SCHEMA IF EXISTS pm_sluice CASCADE");
   auto store =
-      sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::string("pm_sluice"));
+      sluice::test::phase_store(sluice::parse_dsn(dsn), std::string("pm_sluice"));
   CHECK(store->schema_version() == 0);
   CHECK(store->list().empty());
   store->ensure_schema();

@@ -25,7 +25,7 @@ bool exists(sluice::mysql::Connection& db, const std::string& table) {
 
 // Waits until the run `name` has saved a checkpoint past its first chunk.
 bool wait_for_checkpoint(const std::string& dsn, const std::string& name) {
-  auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
+  auto store = sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt);
   for (int i = 0; i < 600; ++i) {
     const std::optional<MigrationRecord> record = store->find(name);
     if (record && record->checkpoint.find("\"watermark\":[") != std::string::npos) {
@@ -40,7 +40,7 @@ bool wait_for_checkpoint(const std::string& dsn, const std::string& name) {
 // checkpointed a part of its copy.
 void start_and_kill(const std::string& dsn, const std::string& table, const std::string& name) {
   // A record of an earlier run of this test would make the name taken.
-  sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt)->ensure_schema();
+  sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt)->ensure_schema();
   sluice::mysql::Connection(sluice::parse_dsn(dsn), std::nullopt)
       .execute("DELETE FROM sluice_migrations WHERE name = '" + name + "'");
   SluiceProcess run({"alter", "--dsn", dsn, "--table", table, "--alter",
@@ -90,7 +90,7 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   CHECK(table_rows(*db, "rs_kill", "rs_kill_twin") == table_rows(*db, "rs_kill_twin", "rs_kill"));
   CHECK_FALSE(exists(*db, "rs_kill_sluice_new"));
 
-  auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
+  auto store = sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt);
   const std::optional<MigrationRecord> record = store->find("rs-kill-1");
   REQUIRE(record);
   CHECK(record->phase == Phase::switched);
@@ -124,7 +124,7 @@ TEST_CASE("a checkpoint whose binlog was purged cannot be resumed; the run says 
   CHECK(resumed.err.find("sluice cleanup") != std::string::npos);
   CHECK(table_rows(db, "rs_gone", "rs_gone_twin") == table_rows(db, "rs_gone_twin", "rs_gone"));
   auto store =
-      sluice::connect_phase_store(sluice::parse_dsn(server.dsn()), std::nullopt, std::nullopt);
+      sluice::test::phase_store(sluice::parse_dsn(server.dsn()), std::nullopt);
   CHECK(store->find("rs-gone-1")->phase == Phase::aborted);
 }
 
@@ -134,7 +134,7 @@ namespace {
 // with SIGKILL once it waits there: everything is copied and verified, the swap not done.
 void kill_before_cut_over(const std::string& dsn, const std::string& table,
                           const std::string& name) {
-  sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt)->ensure_schema();
+  sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt)->ensure_schema();
   auto db = mysql_admin();
   db->execute("DELETE FROM sluice_migrations WHERE name = '" + name + "'");
   db->execute("DROP TABLE IF EXISTS `" + table + "_sluice_old`");
@@ -185,6 +185,6 @@ TEST_CASE("a run killed right after its swap resumes by recording the swap") {
   CHECK(exists(*db, "_rs_swap_old"));
   CHECK_FALSE(exists(*db, "rs_swap_sluice_old"));
   CHECK(table_rows(*db, "rs_swap", "rs_swap_twin") == table_rows(*db, "rs_swap_twin", "rs_swap"));
-  auto store = sluice::connect_phase_store(sluice::parse_dsn(dsn), std::nullopt, std::nullopt);
+  auto store = sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt);
   CHECK(store->find("rs-swap-1")->phase == Phase::switched);
 }

@@ -1,5 +1,7 @@
 #include "integration/support.h"
 
+#include "src/server_family.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -261,6 +263,10 @@ void PrivateServer::restart(std::chrono::seconds down) {
 
 PrivateServer::~PrivateServer() {
   shell("SLUICE_DBS_DIR='" + state_dir_ + "' " SLUICE_SOURCE_DIR "/scripts/dbs stop");
+}
+
+std::unique_ptr<PhaseStore> phase_store(const Dsn& dsn, const std::optional<std::string>& schema) {
+  return server_family(dsn.kind).phase_store(dsn, std::nullopt, schema, "");
 }
 
 }  // namespace sluice::test

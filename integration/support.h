@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "src/dsn.h"
+#include "src/phase_store.h"
 #include "src/mysql/mysql_connection.h"
 #include "src/postgres/pg_connection.h"
 
@@ -90,5 +91,9 @@ class SluiceProcess {
 
 // Runs a shell command, returning its exit code; stdout and stderr are captured into `output`.
 int shell(const std::string& command, std::string* output = nullptr);
+
+// The phase metadata of the server behind `dsn`, as sluice opens it (`schema`: see
+// ServerFamily::phase_store).
+std::unique_ptr<PhaseStore> phase_store(const Dsn& dsn, const std::optional<std::string>& schema);
 
 }  // namespace sluice::test

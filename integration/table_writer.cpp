@@ -59,14 +59,14 @@ void create_typed_table(mysql::Connection& db, const std::string& table, const s
 std::vector<std::vector<std::optional<std::string>>> table_rows(mysql::Connection& db,
                                                                 const std::string& table,
                                                                 const std::string& other) {
-  std::vector<mysql::ResultRow> columns = db.query(
+  std::vector<ResultRow> columns = db.query(
       "SELECT c.COLUMN_NAME, c.DATA_TYPE FROM information_schema.COLUMNS c JOIN "
       "information_schema.COLUMNS o ON o.TABLE_SCHEMA = c.TABLE_SCHEMA AND o.TABLE_NAME = " +
       db.quote_literal(other) +
       " AND o.COLUMN_NAME = c.COLUMN_NAME WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = " +
       db.quote_literal(table) + " ORDER BY c.ORDINAL_POSITION");
   std::string select;
-  for (const mysql::ResultRow& column : columns) {
+  for (const ResultRow& column : columns) {
     const std::string name = "`" + *column[0] + "`";
     const std::string& type = *column[1];
     const bool binary = type == "blob" || type == "bit" || type == "binary" || type == "varbinary";
@@ -87,7 +87,7 @@ TableWriter::~TableWriter() {
 
 void TableWriter::start() {
   connection_ = std::make_unique<mysql::Connection>(dsn_, std::nullopt);
-  for (const mysql::ResultRow& row : connection_->query("SELECT id FROM `" + table_ + "`")) {
+  for (const ResultRow& row : connection_->query("SELECT id FROM `" + table_ + "`")) {
     ids_.push_back(std::stoll(*row[0]));
   }
   composite_ = !connection_->query("SHOW COLUMNS FROM `" + table_ + "` LIKE 'a'").empty();
@@ -122,11 +122,11 @@ void TableWriter::run() {
         // new ids and codes stay used, so none is inserted twice.
         ids_ = ids;
         reconnect();
-      } catch (const mysql::ServerError& error) {
+      } catch (const ServerError& error) {
         // A transaction that read the table and then writes to it while the cut-over takes its
         // lock is chosen as a metadata-lock deadlock victim (as with any table swap); an
         // application retries it, and so does this one. Any other error fails the test.
-        if (error.server_code() != 1213) {
+        if (error.kind() != ServerErrorKind::deadlock) {
           throw;
         }
         connection_->execute("ROLLBACK");

@@ -5,8 +5,6 @@
 #include <thread>
 
 #include "src/error.h"
-#include "src/mysql/mysql_column_backend.h"
-#include "src/postgres/pg_column_backend.h"
 
 namespace sluice {
 
@@ -29,14 +27,6 @@ void retry_lock_timeouts(const Step& step, std::chrono::milliseconds lock_timeou
     std::this_thread::sleep_for(pause);
     pause *= 2;
   }
-}
-
-std::unique_ptr<ColumnBackend> connect_column_backend(const Dsn& dsn,
-                                                      const std::optional<std::string>& password) {
-  if (dsn.kind == ServerKind::postgres) {
-    return std::make_unique<postgres::PgColumnBackend>(dsn, password);
-  }
-  return std::make_unique<mysql::MysqlColumnBackend>(dsn, password);
 }
 
 }  // namespace sluice

@@ -125,7 +125,4 @@ class ColumnBackend {
 void retry_lock_timeouts(const Step& step, std::chrono::milliseconds lock_timeout, int attempts,
                          const std::function<bool()>& attempt);
 
-std::unique_ptr<ColumnBackend> connect_column_backend(const Dsn& dsn,
-                                                      const std::optional<std::string>& password);
-
 }  // namespace sluice

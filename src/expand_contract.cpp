@@ -105,7 +105,8 @@ class ExpandContract::Session {
   }
 };
 
-ExpandContract::ExpandContract(const Dsn& dsn, std::optional<std::string> password,
+ExpandContract::ExpandContract(const ServerFamily& family, const Dsn& dsn,
+                               std::optional<std::string> password,
                                ExpandContractSettings settings, MigrationControl& control,
                                const std::atomic<bool>& stop)
     : dsn_(dsn),
@@ -113,13 +114,14 @@ ExpandContract::ExpandContract(const Dsn& dsn, std::optional<std::string> passwo
       settings_(std::move(settings)),
       control_(control),
       stop_(stop),
-      backend_(connect_column_backend(dsn, password_)) {}
+      family_(family),
+      backend_(family.column_backend(dsn, password_)) {}
 
 ExpandContract::~ExpandContract() = default;
 
 PhaseStore& ExpandContract::store(const std::string& fallback_schema) {
   if (!store_) {
-    store_ = connect_phase_store(dsn_, password_, settings_.metadata_schema, fallback_schema);
+    store_ = family_.phase_store(dsn_, password_, settings_.metadata_schema, fallback_schema);
   }
   return *store_;
 }
@@ -273,9 +275,9 @@ std::unique_ptr<ExpandContract::Session> ExpandContract::open(const std::string&
                     std::to_string(PhaseStore::kLeaseSeconds) + " s)");
   }
   session->lease = std::make_unique<Lease>(
-      [dsn = dsn_, password = password_, schema = settings_.metadata_schema,
+      [&family = family_, dsn = dsn_, password = password_, schema = settings_.metadata_schema,
        fallback = session->table.schema] {
-        return connect_phase_store(dsn, password, schema, fallback);
+        return family.phase_store(dsn, password, schema, fallback);
       },
       record->id, this_runner());
   session->record = std::move(*record);
@@ -334,7 +336,7 @@ void ExpandContract::run_online_rebuild(Session& session, const Step& step) {
   options.chunk_time = settings_.batch_time;
   options.cutover_lock_timeout = settings_.lock_timeout;
   options.cutover_attempts = settings_.lock_attempts;
-  std::unique_ptr<RebuildBackend> rebuild = connect_rebuild_backend(dsn_, password_);
+  std::unique_ptr<RebuildBackend> rebuild = family_.rebuild_backend(dsn_, password_);
   // Recorded before the swap: a crash after it must still let contract drop the old table. The
   // plan refuses when that name is taken, so the name can only ever be the rebuild's own table.
   const ddl::QualifiedName old = rebuild->plan(options).old;

@@ -16,6 +16,7 @@
 #include "src/migration_spec.h"
 #include "src/phase_plan.h"
 #include "src/phase_store.h"
+#include "src/server_family.h"
 
 namespace sluice {
 
@@ -46,7 +47,8 @@ struct VerifyReport {
 // the phase metadata. Throws Error with the exit code of docs/exit-codes.md.
 class ExpandContract {
  public:
-  ExpandContract(const Dsn& dsn, std::optional<std::string> password,
+  // `family` is the dsn's server family (server_family()).
+  ExpandContract(const ServerFamily& family, const Dsn& dsn, std::optional<std::string> password,
                  ExpandContractSettings settings, MigrationControl& control,
                  const std::atomic<bool>& stop);
   ~ExpandContract();
@@ -92,6 +94,7 @@ class ExpandContract {
   ExpandContractSettings settings_;
   MigrationControl& control_;
   const std::atomic<bool>& stop_;
+  const ServerFamily& family_;
   std::unique_ptr<ColumnBackend> backend_;
   std::unique_ptr<PhaseStore> store_;
 };

@@ -38,11 +38,4 @@ class LoadProbe {
   virtual double throttle_query(const std::string& sql) = 0;
 };
 
-// Connects a probe to the server of `dsn`. `replicas` are DSNs (MySQL: replicas to connect to,
-// sharing the password; PostgreSQL: application_name values of standbys in
-// pg_stat_replication, all standbys when empty).
-std::unique_ptr<LoadProbe> connect_load_probe(const Dsn& dsn,
-                                              const std::optional<std::string>& password,
-                                              const std::vector<std::string>& replicas);
-
 }  // namespace sluice

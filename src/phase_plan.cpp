@@ -3,8 +3,6 @@
 #include "ddl/ddl_error.h"
 #include "ddl/sql_tokenizer.h"
 #include "src/error.h"
-#include "src/mysql/mysql_column_ddl.h"
-#include "src/postgres/pg_column_ddl.h"
 
 namespace sluice {
 namespace {
@@ -74,10 +72,6 @@ void plan_moved_column(const MigrationSpec& spec, const ddl::QualifiedName& tabl
 }
 
 }  // namespace
-
-const ColumnDdl& column_ddl(ddl::Dialect dialect) {
-  return dialect == ddl::Dialect::postgres ? postgres::pg_column_ddl() : mysql::mysql_column_ddl();
-}
 
 PhasePlan plan_phases(const MigrationSpec& spec, const ddl::QualifiedName& table,
                       const std::optional<ColumnFacts>& subject, const ColumnDdl& ddl) {

@@ -81,8 +81,6 @@ class ColumnDdl {
   }
 };
 
-const ColumnDdl& column_ddl(ddl::Dialect dialect);
-
 // How the backfill fills the target column: rows where it is NULL get `expression`.
 struct BackfillPlan {
   std::string column;      // unquoted

@@ -6,8 +6,6 @@
 
 #include "src/error.h"
 #include "src/migration_spec.h"
-#include "src/mysql/mysql_phase_store.h"
-#include "src/postgres/pg_phase_store.h"
 
 namespace sluice {
 namespace {
@@ -105,22 +103,6 @@ void claim_table(PhaseStore& store, const MigrationRecord& record, const std::st
         other.id, Phase::aborted,
         "its runner " + other.owner + " stopped renewing its lease; taken over by " + owner);
   }
-}
-
-std::unique_ptr<PhaseStore> connect_phase_store(const Dsn& dsn,
-                                                const std::optional<std::string>& password,
-                                                const std::optional<std::string>& schema,
-                                                const std::string& fallback_schema) {
-  if (dsn.kind == ServerKind::postgres) {
-    return std::make_unique<postgres::PgPhaseStore>(dsn, password, schema.value_or("sluice"));
-  }
-  std::string where = schema.value_or(dsn.database.empty() ? fallback_schema : dsn.database);
-  if (where.empty()) {
-    throw Error(ExitCode::usage,
-                "no database to keep sluice's phase metadata in; name one in the DSN "
-                "(mysql://host/db) or with --metadata-schema");
-  }
-  return std::make_unique<mysql::MysqlPhaseStore>(dsn, password, where);
 }
 
 std::string this_runner() {

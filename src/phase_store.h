@@ -109,13 +109,6 @@ void claim_table(PhaseStore& store, const MigrationRecord& record, const std::st
 // Error(ExitCode::preflight_failed) for a newer layout; `where` names its place for the message.
 bool layout_needs_upgrade(int version, const std::string& where);
 
-// Opens the phase metadata of the server behind `dsn`. `schema` overrides where it lives
-// (MySQL default: the DSN's database, else `fallback_schema`; PostgreSQL default: "sluice").
-std::unique_ptr<PhaseStore> connect_phase_store(const Dsn& dsn,
-                                                const std::optional<std::string>& password,
-                                                const std::optional<std::string>& schema,
-                                                const std::string& fallback_schema = "");
-
 // "host:pid" of this process: how a lease names its owner.
 std::string this_runner();
 

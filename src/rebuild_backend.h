@@ -142,9 +142,5 @@ class RebuildBackend : public CopySource, public ShadowWriter {
 // malformed or unsupported.
 ddl::AlterAnalysis analyze_alter_option(ddl::Dialect dialect, const std::string& alter);
 
-// Connects to the server named by `dsn` and returns its rebuild backend (MySQL/MariaDB or
-// PostgreSQL).
-std::unique_ptr<RebuildBackend> connect_rebuild_backend(const Dsn& dsn,
-                                                        const std::optional<std::string>& password);
 
 }  // namespace sluice

@@ -19,11 +19,8 @@ std::size_t rank(Phase phase) {
 
 }  // namespace
 
-RunRecorder::RunRecorder(const Dsn& dsn, const std::optional<std::string>& password,
-                         const std::optional<std::string>& metadata_schema,
-                         const std::string& fallback_schema, MigrationRecord record)
-    : connect_(
-          [=] { return connect_phase_store(dsn, password, metadata_schema, fallback_schema); }),
+RunRecorder::RunRecorder(Lease::StoreFactory connect, MigrationRecord record)
+    : connect_(std::move(connect)),
       store_(connect_()),
       record_(std::move(record)),
       name_(record_.name) {
@@ -45,10 +42,9 @@ RunRecorder::RunRecorder(Lease::StoreFactory connect, std::unique_ptr<PhaseStore
       name_(record_.name),
       lease_(std::move(lease)) {}
 
-std::unique_ptr<RunRecorder> RunRecorder::take_over(
-    const Dsn& dsn, const std::optional<std::string>& password,
-    const std::optional<std::string>& metadata_schema, const std::string& name) {
-  std::unique_ptr<PhaseStore> store = connect_phase_store(dsn, password, metadata_schema);
+std::unique_ptr<RunRecorder> RunRecorder::take_over(Lease::StoreFactory connect,
+                                                    const std::string& name) {
+  std::unique_ptr<PhaseStore> store = connect();
   std::optional<MigrationRecord> record = store->find(name);
   if (!record) {
     throw Error(ExitCode::not_found,
@@ -78,7 +74,6 @@ std::unique_ptr<RunRecorder> RunRecorder::take_over(
     throw Error(ExitCode::preflight_failed,
                 "another runner took over migration '" + name + "' first");
   }
-  Lease::StoreFactory connect = [=] { return connect_phase_store(dsn, password, metadata_schema); };
   auto lease = std::make_unique<Lease>(connect, record->id, owner);
   spdlog::info("took over migration '{}' from {} to resume it", name, record->owner);
   return std::unique_ptr<RunRecorder>(

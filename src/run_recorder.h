@@ -28,16 +28,13 @@ class PhaseListener {
 // (copy), switched (cut-over), contracted (old table dropped), or aborted with the error.
 class RunRecorder : public PhaseListener {
  public:
-  // `table` is the table's canonical (quoted, qualified) name; `spec` describes the run (JSON).
-  RunRecorder(const Dsn& dsn, const std::optional<std::string>& password,
-              const std::optional<std::string>& metadata_schema, const std::string& fallback_schema,
-              MigrationRecord record);
+  // `connect` opens the phase metadata (again after a lost connection); `record` holds the
+  // table's canonical (quoted, qualified) name and the run's spec (JSON).
+  RunRecorder(Lease::StoreFactory connect, MigrationRecord record);
 
   // Takes over the recorded run `name` to resume it: refuses (Error) unless it is expanding or
   // backfilling, its runner's lease has expired, and it has a checkpoint.
-  static std::unique_ptr<RunRecorder> take_over(const Dsn& dsn,
-                                                const std::optional<std::string>& password,
-                                                const std::optional<std::string>& metadata_schema,
+  static std::unique_ptr<RunRecorder> take_over(Lease::StoreFactory connect,
                                                 const std::string& name);
 
   // The run as recorded when this recorder started or took it over.

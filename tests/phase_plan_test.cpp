@@ -1,4 +1,5 @@
 #include "src/phase_plan.h"
+#include "src/server_family.h"
 
 #include <doctest/doctest.h>
 
@@ -30,7 +31,7 @@ TEST_CASE("a rename on MySQL adds, backfills, moves NOT NULL and the default, th
   const ColumnFacts email{"varchar(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", false,
                           "'none'"};
   const PhasePlan plan =
-      sluice::plan_phases(spec, kTable, email, sluice::column_ddl(Dialect::mysql));
+      sluice::plan_phases(spec, kTable, email, sluice::server_family(Dialect::mysql).column_ddl());
   REQUIRE(plan.expand.size() == 1);
   CHECK(plan.expand[0].kind == StepKind::add_column);
   CHECK(plan.expand[0].sql ==
@@ -64,7 +65,7 @@ TEST_CASE("a type change on PostgreSQL casts, and NOT NULL comes from a validate
       spec_of({{"operation", "change-type"}, {"column", "amount"}, {"type", "numeric(12,2)"}});
   const PhasePlan plan = sluice::plan_phases(spec, {"public", "orders"},
                                              ColumnFacts{"text", false, std::nullopt},
-                                             sluice::column_ddl(Dialect::postgres));
+                                             sluice::server_family(Dialect::postgres).column_ddl());
   CHECK(plan.expand.at(0).sql ==
         "ALTER TABLE \"public\".\"orders\" ADD COLUMN \"amount_new\" numeric(12,2)");
   CHECK(plan.backfill->expression == "CAST(\"amount\" AS numeric(12,2))");
@@ -87,13 +88,13 @@ TEST_CASE("add-not-null guards new writes at expand on PostgreSQL and rebuilds a
       spec_of({{"operation", "add-not-null"}, {"column", "note"}, {"backfill", "''"}});
   const ColumnFacts note{"text", true, std::nullopt};
   const PhasePlan pg =
-      sluice::plan_phases(spec, {"public", "t"}, note, sluice::column_ddl(Dialect::postgres));
+      sluice::plan_phases(spec, {"public", "t"}, note, sluice::server_family(Dialect::postgres).column_ddl());
   REQUIRE(pg.expand.size() == 1);
   CHECK(pg.expand[0].kind == StepKind::add_check);
   CHECK(pg.abort.at(0).kind == StepKind::drop_check);
   CHECK(*pg.mismatch == "\"note\" IS NULL");
   const PhasePlan my =
-      sluice::plan_phases(spec, {"db", "t"}, note, sluice::column_ddl(Dialect::mysql));
+      sluice::plan_phases(spec, {"db", "t"}, note, sluice::server_family(Dialect::mysql).column_ddl());
   CHECK(my.expand.empty());
   CHECK(my.switch_steps.at(0).kind == StepKind::online_rebuild);
   CHECK(my.contract.at(0).kind == StepKind::drop_old_table);
@@ -102,7 +103,7 @@ TEST_CASE("add-not-null guards new writes at expand on PostgreSQL and rebuilds a
 TEST_CASE("add-index builds online and drop-column only drops at contract") {
   const PhasePlan index = sluice::plan_phases(
       spec_of({{"operation", "add-index"}, {"index-columns", "a, b"}, {"unique", "true"}}),
-      {"public", "t"}, std::nullopt, sluice::column_ddl(Dialect::postgres));
+      {"public", "t"}, std::nullopt, sluice::server_family(Dialect::postgres).column_ddl());
   CHECK(index.expand.at(0).sql ==
         "CREATE UNIQUE INDEX CONCURRENTLY \"idx_a_b\" ON \"public\".\"t\" (\"a\", \"b\")");
   CHECK(index.abort.at(0).sql == "DROP INDEX CONCURRENTLY \"public\".\"idx_a_b\"");
@@ -110,7 +111,7 @@ TEST_CASE("add-index builds online and drop-column only drops at contract") {
   const PhasePlan drop =
       sluice::plan_phases(spec_of({{"operation", "drop-column"}, {"column", "legacy"}}),
                           {"db", "t"}, ColumnFacts{"int(11)", false, std::nullopt},
-                          sluice::column_ddl(Dialect::mysql));
+                          sluice::server_family(Dialect::mysql).column_ddl());
   CHECK(drop.expand.empty());
   CHECK(drop.switch_steps.at(0).sql ==
         "ALTER TABLE `db`.`t` MODIFY `legacy` int(11) NULL, LOCK=NONE");
@@ -122,7 +123,7 @@ TEST_CASE("names are quoted and a backfill must be a single expression") {
   const PhasePlan plan = sluice::plan_phases(
       spec_of({{"operation", "add-column"}, {"column", "we`ird\"; x"}, {"type", "int"},
                {"backfill", "id * 2"}}),
-      {"db", "t"}, std::nullopt, sluice::column_ddl(Dialect::mysql));
+      {"db", "t"}, std::nullopt, sluice::server_family(Dialect::mysql).column_ddl());
   CHECK(plan.expand.at(0).sql ==
         "ALTER TABLE `db`.`t` ADD COLUMN `we``ird\"; x` int NULL, LOCK=NONE");
   CHECK_THROWS_AS(sluice::plan_phases(spec_of({{"operation", "add-column"},
@@ -130,13 +131,13 @@ TEST_CASE("names are quoted and a backfill must be a single expression") {
                                                {"type", "int"},
                                                {"backfill", "1; DROP TABLE t"}}),
                                       {"db", "t"}, std::nullopt,
-                                      sluice::column_ddl(Dialect::mysql)),
+                                      sluice::server_family(Dialect::mysql).column_ddl()),
                   sluice::Error);
   CHECK_THROWS_AS(sluice::plan_phases(spec_of({{"operation", "add-column"},
                                                {"column", "c"},
                                                {"type", "int"},
                                                {"backfill", "'unterminated"}}),
                                       {"db", "t"}, std::nullopt,
-                                      sluice::column_ddl(Dialect::postgres)),
+                                      sluice::server_family(Dialect::postgres).column_ddl()),
                   sluice::Error);
 }

@@ -165,13 +165,13 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
       schemas_.clear();
       return true;
     } catch (const ServerError& error) {
-      if (error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON ||
-          error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED) {
+      if (has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON) ||
+          has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED)) {
         throw Error(ExitCode::preflight_failed,
                     "the server cannot run '" + step.sql + "' without blocking writes (" +
                         error.what() + "); use operation rebuild, which copies the table online");
       }
-      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT) {
+      if (!has_code(error, ER_LOCK_WAIT_TIMEOUT)) {
         throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
       }
       return false;

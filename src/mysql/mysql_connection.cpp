@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "src/error.h"
+#include "src/mysql/mysql_sql.h"
 #include "src/reconnect.h"
 
 namespace sluice::mysql {
@@ -25,6 +26,20 @@ bool session_lost(unsigned code) {
       return true;
     default:
       return false;
+  }
+}
+
+ServerErrorKind kind_of(unsigned code) {
+  switch (code) {
+    case ER_LOCK_WAIT_TIMEOUT:
+      return ServerErrorKind::lock_timeout;
+    case ER_LOCK_DEADLOCK:
+      return ServerErrorKind::deadlock;
+    case ER_DUP_ENTRY:
+    case ER_DUP_ENTRY_WITH_KEY_NAME:
+      return ServerErrorKind::unique_violation;
+    default:
+      return ServerErrorKind::other;
   }
 }
 
@@ -95,7 +110,8 @@ void Connection::fail(std::string_view sql) {
     throw ConnectionLost("MySQL session lost (error " + std::to_string(mysql_errno(mysql_)) + ": " +
                          mysql_error(mysql_) + ")");
   }
-  throw ServerError(mysql_errno(mysql_), "MySQL error " + std::to_string(mysql_errno(mysql_)) +
+  const unsigned code = mysql_errno(mysql_);
+  throw ServerError(kind_of(code), std::to_string(code), "MySQL error " + std::to_string(mysql_errno(mysql_)) +
                                              " (" + mysql_error(mysql_) + ") running: " +
                                              std::string(sql.substr(0, kQuotedSqlLimit)) +
                                              (sql.size() > kQuotedSqlLimit ? "…" : ""));
@@ -139,20 +155,25 @@ std::vector<ResultRow> Connection::query(std::string_view sql) {
   return rows;
 }
 
-std::optional<std::string> Connection::query_value(std::string_view sql) {
-  std::vector<ResultRow> rows = query(sql);
-  if (rows.empty() || rows.front().empty()) {
-    return std::nullopt;
-  }
-  return rows.front().front();
-}
-
 std::string Connection::quote_literal(std::string_view text) {
   std::string escaped(text.size() * 2 + 1, '\0');
   unsigned long length = mysql_real_escape_string(mysql_, escaped.data(), text.data(),
                                                   static_cast<unsigned long>(text.size()));
   escaped.resize(length);
   return "'" + escaped + "'";
+}
+
+std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
+                                                    std::chrono::milliseconds timeout) const {
+  return lock_tables_sql(tables, timeout);
+}
+
+std::string Connection::unlock_statement(bool /*commit*/) const {
+  return "UNLOCK TABLES";
+}
+
+bool has_code(const ServerError& error, unsigned code) {
+  return error.code() == std::to_string(code);
 }
 
 }  // namespace sluice::mysql

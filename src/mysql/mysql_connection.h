@@ -10,25 +10,16 @@
 
 #include "src/dsn.h"
 #include "src/error.h"
+#include "src/session.h"
 
 namespace sluice::mysql {
 
-// A statement the server refused; `server_code()` is its error number (e.g. 1205 lock wait
-// timeout) so callers can retry what is worth retrying.
-class ServerError : public Error {
- public:
-  ServerError(unsigned server_code, const std::string& message)
-      : Error(ExitCode::failure, message), server_code_(server_code) {}
-  unsigned server_code() const { return server_code_; }
-
- private:
-  unsigned server_code_;
-};
-
-using ResultRow = std::vector<std::optional<std::string>>;
+// Whether `error` is the server's error number `code` (mysqld_error.h), for the few callers that
+// act on one particular refusal.
+bool has_code(const ServerError& error, unsigned code);
 
 // One client session to a MySQL/MariaDB server, closed on destruction. Talks utf8mb4.
-class Connection {
+class Connection : public Session {
  public:
   // Connects or throws Error: ExitCode::connection for refused/unreachable servers, wrong
   // credentials and unknown databases, each with one sentence naming the fix.
@@ -37,9 +28,11 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  ddl::Dialect dialect() const override { return ddl::Dialect::mysql; }
+
   // Runs a statement that returns no rows and returns the number of affected rows. Throws
   // ServerError with the server's message on failure.
-  std::uint64_t execute(std::string_view sql);
+  std::uint64_t execute(std::string_view sql) override;
 
   // Warnings left by the last statement.
   unsigned warning_count() { return mysql_warning_count(mysql_); }
@@ -48,13 +41,14 @@ class Connection {
   unsigned long id() { return mysql_thread_id(mysql_); }
 
   // Runs a query and returns every row; NULL columns are nullopt.
-  std::vector<ResultRow> query(std::string_view sql);
-
-  // The first column of the first row, or nullopt for no row or NULL.
-  std::optional<std::string> query_value(std::string_view sql);
+  std::vector<ResultRow> query(std::string_view sql) override;
 
   // `text` as a quoted SQL string literal in the connection's character set.
-  std::string quote_literal(std::string_view text);
+  std::string quote_literal(std::string_view text) override;
+
+  std::vector<std::string> lock_statements(const std::vector<TableLockRequest>& tables,
+                                           std::chrono::milliseconds timeout) const override;
+  std::string unlock_statement(bool commit) const override;
 
   MYSQL* handle() { return mysql_; }
 

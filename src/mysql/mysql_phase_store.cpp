@@ -48,8 +48,8 @@ class NamedLock {
 // A privilege the phase metadata needs is missing: a precondition, named with its fix, not a
 // failure of sluice.
 void refuse_denied_access(const ServerError& error, const std::string& schema) {
-  if (error.server_code() == ER_TABLEACCESS_DENIED_ERROR ||
-      error.server_code() == ER_DBACCESS_DENIED_ERROR) {
+  if (has_code(error, ER_TABLEACCESS_DENIED_ERROR) ||
+      has_code(error, ER_DBACCESS_DENIED_ERROR)) {
     throw Error(ExitCode::preflight_failed,
                 "cannot keep sluice's phase metadata in " + quote(schema) + " (" + error.what() +
                     "); grant CREATE, ALTER, SELECT, INSERT and UPDATE on it, or choose another "
@@ -96,7 +96,7 @@ void MysqlPhaseStore::ensure_schema() {
   try {
     upgrade(version);
   } catch (const ServerError& error) {
-    if (error.server_code() == ER_BAD_DB_ERROR) {
+    if (has_code(error, ER_BAD_DB_ERROR)) {
       throw Error(ExitCode::preflight_failed,
                   "the database " + quote(schema_) +
                       " for sluice's phase metadata does not exist; create it or choose another "

@@ -71,12 +71,8 @@ std::string quote(const ddl::QualifiedName& name) {
   return ddl::quote_qualified(ddl::Dialect::mysql, name);
 }
 
-long lock_wait_seconds(milliseconds timeout) {
-  return std::max<long>(1, static_cast<long>((timeout.count() + 999) / 1000));
-}
-
 bool is_retryable_lock_error(const ServerError& error) {
-  return error.server_code() == ER_LOCK_WAIT_TIMEOUT || error.server_code() == ER_LOCK_DEADLOCK;
+  return has_code(error, ER_LOCK_WAIT_TIMEOUT) || has_code(error, ER_LOCK_DEADLOCK);
 }
 
 // Runs `step`, retrying row-lock timeouts and deadlocks with a growing pause: the application
@@ -383,12 +379,12 @@ bool MysqlRebuild::apply_in_place(const RebuildOptions& options) {
       spdlog::info("the server applied the change in place (ALGORITHM=INSTANT); no copy needed");
       return true;
     } catch (const ServerError& error) {
-      if (error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED ||
-          error.server_code() == ER_ALTER_OPERATION_NOT_SUPPORTED_REASON) {
+      if (has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED) ||
+          has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON)) {
         spdlog::info("the server cannot apply this change in place; rebuilding online");
         return false;
       }
-      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT || attempt == options.cutover_attempts) {
+      if (!has_code(error, ER_LOCK_WAIT_TIMEOUT) || attempt == options.cutover_attempts) {
         throw;
       }
       spdlog::warn("in-place ALTER could not get its lock within {} ms (attempt {}/{}); retrying",
@@ -699,7 +695,7 @@ void MysqlRebuild::lock_for_verify(Connection& lock, const RebuildOptions& optio
       lock.execute("LOCK TABLES " + quoted_source_ + " READ");
       return;
     } catch (const ServerError& error) {
-      if (error.server_code() != ER_LOCK_WAIT_TIMEOUT || attempt == options.cutover_attempts) {
+      if (!has_code(error, ER_LOCK_WAIT_TIMEOUT) || attempt == options.cutover_attempts) {
         throw;
       }
       spdlog::warn("verification could not block writes within {} ms (attempt {}/{}); retrying",
@@ -828,7 +824,7 @@ bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& dr
     lock->execute("LOCK TABLES " + quoted_source_ + " WRITE, " + quoted_swap_ + " WRITE");
   } catch (const ServerError& error) {
     lock->execute("DROP TABLE IF EXISTS " + quoted_swap_);
-    if (error.server_code() == ER_LOCK_WAIT_TIMEOUT) {
+    if (has_code(error, ER_LOCK_WAIT_TIMEOUT)) {
       spdlog::warn("cut-over could not lock {} within {} ms", quoted_source_,
                    options.cutover_lock_timeout.count());
       return false;

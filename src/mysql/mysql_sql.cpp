@@ -181,4 +181,19 @@ Value key_value_from_text(const ColumnInfo& column, const std::string& text) {
   return Value{kind, kind == ValueKind::binary ? unhex(text) : text};
 }
 
+long lock_wait_seconds(std::chrono::milliseconds timeout) {
+  return std::max<long>(1, static_cast<long>((timeout.count() + 999) / 1000));
+}
+
+std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
+                                         std::chrono::milliseconds timeout) {
+  std::string lock;
+  for (const TableLockRequest& request : tables) {
+    lock += (lock.empty() ? "LOCK TABLES " : ", ") +
+            ddl::quote_qualified(ddl::Dialect::mysql, request.table) +
+            (request.mode == LockMode::block_writes ? " READ" : " WRITE");
+  }
+  return {"SET SESSION lock_wait_timeout = " + std::to_string(lock_wait_seconds(timeout)), lock};
+}
+
 }  // namespace sluice::mysql

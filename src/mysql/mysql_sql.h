@@ -1,9 +1,11 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "replication/change_event.h"
+#include "src/session.h"
 #include "src/table_schema.h"
 
 namespace sluice::mysql {
@@ -35,5 +37,14 @@ std::string key_select_expression(const ColumnInfo& column);
 
 // Turns what key_select_expression returned into the column's Value.
 replication::Value key_value_from_text(const ColumnInfo& column, const std::string& text);
+
+// lock_wait_timeout takes whole seconds: `timeout` rounded up, at least 1.
+long lock_wait_seconds(std::chrono::milliseconds timeout);
+
+// SET SESSION lock_wait_timeout, then one LOCK TABLES statement taking every table's lock (READ
+// to block writes, WRITE for exclusive use): LOCK TABLES gives back any locks held before it, so
+// the tables must be locked together.
+std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace sluice::mysql

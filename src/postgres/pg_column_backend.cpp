@@ -169,7 +169,7 @@ void PgColumnBackend::run(const ddl::QualifiedName& table, const Step& step,
         connection_->execute("DROP INDEX CONCURRENTLY IF EXISTS " +
                              qualified(ddl::QualifiedName{table.schema, step.object}));
       }
-      if (error.sqlstate() != "55P03") {
+      if (error.code() != "55P03") {
         throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
       }
       return false;

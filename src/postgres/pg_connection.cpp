@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "src/error.h"
+#include "src/postgres/pg_rebuild_sql.h"
 #include "src/reconnect.h"
 
 namespace sluice::postgres {
@@ -48,6 +49,19 @@ bool contains(const std::string& text, std::string_view part) {
                                         "; check that the server runs and the DSN is right");
 }
 
+ServerErrorKind kind_of(const std::string& sqlstate) {
+  if (sqlstate == "55P03") {
+    return ServerErrorKind::lock_timeout;
+  }
+  if (sqlstate == "40P01") {
+    return ServerErrorKind::deadlock;
+  }
+  if (sqlstate == "23505") {
+    return ServerErrorKind::unique_violation;
+  }
+  return ServerErrorKind::other;
+}
+
 // Throws ServerError unless `result` reports success, ConnectionLost when the session is gone
 // (terminated by pg_terminate_backend, a server shutting down or restarting, a dropped network).
 void check(PGconn* conn, PGresult* result, const std::string& statement) {
@@ -64,7 +78,7 @@ void check(PGconn* conn, PGresult* result, const std::string& statement) {
                          ")");
   }
   throw ServerError(
-      sqlstate ? sqlstate : "",
+      kind_of(state), state,
       "PostgreSQL error (" + first_line(PQresultErrorMessage(result)) + ") running: " + statement);
 }
 
@@ -91,6 +105,10 @@ Connection::~Connection() {
   if (conn_) {
     PQfinish(conn_);
   }
+}
+
+std::vector<ResultRow> Connection::query(std::string_view sql) {
+  return query_params(sql, {});
 }
 
 std::vector<ResultRow> Connection::query(std::string_view sql,
@@ -135,10 +153,25 @@ std::vector<ResultRow> Connection::query_params(std::string_view sql, const Para
   return rows;
 }
 
-void Connection::execute(std::string_view sql) {
+std::uint64_t Connection::execute(std::string_view sql) {
   std::string statement(sql);
   std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn_, statement.c_str()), &PQclear);
   check(conn_, result.get(), statement);
+  const char* tuples = PQcmdTuples(result.get());
+  return tuples && *tuples ? std::stoull(tuples) : 0;
+}
+
+std::string Connection::quote_literal(std::string_view text) {
+  return postgres::quote_literal(std::string(text));
+}
+
+std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
+                                                    std::chrono::milliseconds timeout) const {
+  return lock_tables_sql(tables, timeout);
+}
+
+std::string Connection::unlock_statement(bool commit) const {
+  return commit ? "COMMIT" : "ROLLBACK";
 }
 
 std::optional<std::string> Connection::query_value(std::string_view sql,

@@ -11,28 +11,16 @@
 #include "ddl/identifier.h"
 #include "src/dsn.h"
 #include "src/error.h"
+#include "src/session.h"
 
 namespace sluice::postgres {
 
-using ResultRow = std::vector<std::optional<std::string>>;
 // Text parameters of a statement; nullopt binds SQL NULL.
 using Params = std::vector<std::optional<std::string>>;
 
-// A statement the server refused. `sqlstate()` lets callers tell a lock timeout (55P03) or a
-// unique violation (23505) from other failures.
-class ServerError : public Error {
- public:
-  ServerError(std::string sqlstate, const std::string& message)
-      : Error(ExitCode::failure, message), sqlstate_(std::move(sqlstate)) {}
-  const std::string& sqlstate() const { return sqlstate_; }
-
- private:
-  std::string sqlstate_;
-};
-
 // One client session to a PostgreSQL server, closed on destruction. Identifies itself as
 // application_name 'sluice'.
-class Connection {
+class Connection : public Session {
  public:
   // Connects or throws Error(ExitCode::connection) with one sentence naming the fix (refused,
   // wrong password, unknown database or role).
@@ -41,21 +29,34 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs `sql` with text parameters $1, $2, ... and returns every row; NULLs are nullopt.
-  // Throws ServerError (ExitCode::failure) with the server's message on failure.
-  std::vector<ResultRow> query(std::string_view sql, const std::vector<std::string>& params = {});
+  ddl::Dialect dialect() const override { return ddl::Dialect::postgres; }
+
+  // Runs `sql` and returns every row; NULLs are nullopt. Throws ServerError (ExitCode::failure)
+  // with the server's message on failure.
+  std::vector<ResultRow> query(std::string_view sql) override;
+  // The same with text parameters $1, $2, ...
+  std::vector<ResultRow> query(std::string_view sql, const std::vector<std::string>& params);
 
   // Runs `sql` with parameters that may be NULL; returns the rows and, through `affected`, the
   // number of rows the statement inserted, updated or deleted.
   std::vector<ResultRow> query_params(std::string_view sql, const Params& params,
                                       std::uint64_t* affected = nullptr);
 
-  // The first column of the first row, or nullopt for no row or NULL.
+  using Session::query_value;
+  // The first column of the first row (with parameters), or nullopt for no row or NULL.
   std::optional<std::string> query_value(std::string_view sql,
-                                         const std::vector<std::string>& params = {});
+                                         const std::vector<std::string>& params);
 
-  // Runs one or more ';'-separated statements without parameters (simple query protocol).
-  void execute(std::string_view sql);
+  // Runs one or more ';'-separated statements without parameters (simple query protocol);
+  // returns the rows the last one changed.
+  std::uint64_t execute(std::string_view sql) override;
+
+  // `text` as a string literal (see quote_literal in pg_rebuild_sql.h).
+  std::string quote_literal(std::string_view text) override;
+
+  std::vector<std::string> lock_statements(const std::vector<TableLockRequest>& tables,
+                                           std::chrono::milliseconds timeout) const override;
+  std::string unlock_statement(bool commit) const override;
 
   PGconn* handle() { return conn_; }
 

@@ -85,12 +85,12 @@ std::string derived_name(const std::string& name, const std::string& suffix) {
 
 }  // namespace
 
-PostgresRebuild::PostgresRebuild(const Dsn& dsn, const std::optional<std::string>& password)
+PgRebuild::PgRebuild(const Dsn& dsn, const std::optional<std::string>& password)
     : dsn_(dsn), password_(password) {
   main_ = open_session();
 }
 
-void PostgresRebuild::reconnect() {
+void PgRebuild::reconnect() {
   main_ = open_session();
   if (apply_) {
     apply_ = open_session();
@@ -99,12 +99,12 @@ void PostgresRebuild::reconnect() {
 }
 
 template <typename Unit>
-auto PostgresRebuild::reconnecting(const char* what, Unit unit) {
+auto PgRebuild::reconnecting(const char* what, Unit unit) {
   return retry_on_connection_loss(
       what, options_.reconnect, [this] { reconnect(); }, unit);
 }
 
-std::unique_ptr<Connection> PostgresRebuild::open_session() {
+std::unique_ptr<Connection> PgRebuild::open_session() {
   auto connection = std::make_unique<Connection>(dsn_, password_);
   // Bounded lock waits everywhere: sluice gives way to the application rather than queue it.
   // UTC so that time values print the same on every session.
@@ -112,15 +112,15 @@ std::unique_ptr<Connection> PostgresRebuild::open_session() {
   return connection;
 }
 
-bool PostgresRebuild::table_exists(const ddl::QualifiedName& name) {
+bool PgRebuild::table_exists(const ddl::QualifiedName& name) {
   return relation_exists(*main_, name);
 }
 
-std::string PostgresRebuild::slot_name(const std::string& table_oid) const {
+std::string PgRebuild::slot_name(const std::string& table_oid) const {
   return "alter_" + table_oid;
 }
 
-void PostgresRebuild::describe_source(const ddl::QualifiedName& table) {
+void PgRebuild::describe_source(const ddl::QualifiedName& table) {
   TableSchema& source = plan_.source;
   source = TableSchema{};
   source.name = table;
@@ -176,7 +176,7 @@ void PostgresRebuild::describe_source(const ddl::QualifiedName& table) {
   }
 }
 
-ddl::QualifiedName PostgresRebuild::resolve_table(const std::string& table) {
+ddl::QualifiedName PgRebuild::resolve_table(const std::string& table) {
   try {
     return ddl::parse_qualified_name(ddl::Dialect::postgres, table, "public");
   } catch (const ddl::DdlError& error) {
@@ -184,14 +184,14 @@ ddl::QualifiedName PostgresRebuild::resolve_table(const std::string& table) {
   }
 }
 
-std::optional<std::string> PostgresRebuild::oid_of(const ddl::QualifiedName& name) {
+std::optional<std::string> PgRebuild::oid_of(const ddl::QualifiedName& name) {
   return main_->query_value(
       "SELECT c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
       "WHERE n.nspname = $1 AND c.relname = $2",
       {name.schema, name.name});
 }
 
-bool PostgresRebuild::complete_interrupted_swap(const std::string& table) {
+bool PgRebuild::complete_interrupted_swap(const std::string& table) {
   // The swap is one transaction: it happened or it did not. The slot is named after the oid of
   // the table the run started on, which after the swap is the old table's.
   const ddl::QualifiedName name = resolve_table(table);
@@ -225,11 +225,11 @@ bool PostgresRebuild::complete_interrupted_swap(const std::string& table) {
   return true;
 }
 
-void PostgresRebuild::drop_old_table() {
+void PgRebuild::drop_old_table() {
   main_->execute("DROP TABLE " + quote(plan_.old));
 }
 
-const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
+const RebuildPlan& PgRebuild::plan(const RebuildOptions& options) {
   options_ = options;
   const ddl::QualifiedName table = resolve_table(options.table);
   run_preflight(*main_, table).refuse_unless_ready();
@@ -339,7 +339,7 @@ const RebuildPlan& PostgresRebuild::plan(const RebuildOptions& options) {
 
 // The statements that make the shadow table: structure by LIKE, then the user's change, then
 // what LIKE does not carry (table comment, storage parameters, owner, grants, row security).
-std::vector<std::string> PostgresRebuild::copy_statements(const ddl::QualifiedName& table) {
+std::vector<std::string> PgRebuild::copy_statements(const ddl::QualifiedName& table) {
   std::string clauses;
   for (const std::string& clause : plan_.analysis.clauses) {
     clauses += (clauses.empty() ? "" : ", ") + clause;
@@ -425,7 +425,7 @@ std::vector<std::string> PostgresRebuild::copy_statements(const ddl::QualifiedNa
   return statements;
 }
 
-bool PostgresRebuild::apply_in_place(const RebuildOptions& options) {
+bool PgRebuild::apply_in_place(const RebuildOptions& options) {
   std::string clauses;
   for (const std::string& clause : plan_.analysis.clauses) {
     clauses += (clauses.empty() ? "" : ", ") + clause;
@@ -438,7 +438,7 @@ bool PostgresRebuild::apply_in_place(const RebuildOptions& options) {
       return true;
     } catch (const ServerError& error) {
       main_->execute("ROLLBACK");
-      if (error.sqlstate() != kLockTimeout) {
+      if (error.code() != kLockTimeout) {
         throw Error(ExitCode::usage, std::string("the server refused the ALTER: ") + error.what());
       }
       if (attempt == options.cutover_attempts) {
@@ -455,7 +455,7 @@ bool PostgresRebuild::apply_in_place(const RebuildOptions& options) {
                                      "run sluice alter again at a quieter time");
 }
 
-void PostgresRebuild::create_shadow() {
+void PgRebuild::create_shadow() {
   try {
     main_->execute("BEGIN");
     for (const std::string& statement : plan_.shadow_ddl) {
@@ -490,7 +490,7 @@ void PostgresRebuild::create_shadow() {
   spdlog::info("created shadow table {}", quoted_shadow_);
 }
 
-void PostgresRebuild::describe_shadow() {
+void PgRebuild::describe_shadow() {
   // The value of each new column: the USING expression the ALTER gave, a cast where the type
   // changed, else the column itself. Evaluated over the original row by the copy and over the
   // row images of the change stream alike.
@@ -559,7 +559,7 @@ void PostgresRebuild::describe_shadow() {
   }
 }
 
-void PostgresRebuild::attach_shadow() {
+void PgRebuild::attach_shadow() {
   describe_shadow();
   // The killed run built the shadow without the indexes that no constraint needs (they are
   // built after the copy). Their definitions are the original's, minus those on a dropped
@@ -587,11 +587,11 @@ void PostgresRebuild::attach_shadow() {
                deferred_indexes_.size());
 }
 
-void PostgresRebuild::drop_shadow() {
+void PgRebuild::drop_shadow() {
   main_->execute("DROP TABLE IF EXISTS " + quoted_shadow_);
 }
 
-Position PostgresRebuild::log_position() {
+Position PgRebuild::log_position() {
   // A transactional logical message: its commit is flushed at once, so the change stream reads
   // past it promptly even on an idle server, and every transaction committed before this call
   // sits before the returned position.
@@ -606,7 +606,7 @@ Position PostgresRebuild::log_position() {
   return position;
 }
 
-std::unique_ptr<replication::ChangeStream> PostgresRebuild::open_stream(const Position& start) {
+std::unique_ptr<replication::ChangeStream> PgRebuild::open_stream(const Position& start) {
   if (options_.resume) {
     // The killed run's slot kept every change after the position it confirmed, which is never
     // beyond its checkpoint: read on from the checkpoint.
@@ -620,7 +620,7 @@ std::unique_ptr<replication::ChangeStream> PostgresRebuild::open_stream(const Po
                               options_.reconnect.give_up_after);
 }
 
-PostgresRebuild::Predicate PostgresRebuild::range(const std::optional<Row>& after,
+PgRebuild::Predicate PgRebuild::range(const std::optional<Row>& after,
                                                   const Row& up_to) const {
   Predicate predicate;
   if (after) {
@@ -636,7 +636,7 @@ PostgresRebuild::Predicate PostgresRebuild::range(const std::optional<Row>& afte
   return predicate;
 }
 
-std::optional<Row> PostgresRebuild::read_key(Connection& connection, const std::string& sql,
+std::optional<Row> PgRebuild::read_key(Connection& connection, const std::string& sql,
                                              const Params& params) {
   const std::vector<ResultRow> rows = connection.query_params(sql, params);
   if (rows.empty()) {
@@ -649,7 +649,7 @@ std::optional<Row> PostgresRebuild::read_key(Connection& connection, const std::
   return key;
 }
 
-std::optional<Row> PostgresRebuild::offset_chunk_end(Connection& connection,
+std::optional<Row> PgRebuild::offset_chunk_end(Connection& connection,
                                                      const std::optional<Row>& after,
                                                      std::uint64_t rows) {
   std::string columns;
@@ -676,11 +676,11 @@ std::optional<Row> PostgresRebuild::offset_chunk_end(Connection& connection,
                   params);
 }
 
-std::optional<Row> PostgresRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
+std::optional<Row> PgRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
   return reconnecting("finding the next chunk", [&] { return find_chunk_end(after, rows); });
 }
 
-std::optional<Row> PostgresRebuild::find_chunk_end(const std::optional<Row>& after,
+std::optional<Row> PgRebuild::find_chunk_end(const std::optional<Row>& after,
                                                    std::uint64_t rows) {
   if (key_.size() != 1 || !is_integer(plan_.source.columns[plan_.source.key_columns.front()])) {
     return offset_chunk_end(*main_, after, rows);
@@ -702,7 +702,7 @@ std::optional<Row> PostgresRebuild::find_chunk_end(const std::optional<Row>& aft
   return Row{Value{ValueKind::number, std::to_string(end)}};
 }
 
-PostgresRebuild::Predicate PostgresRebuild::keys_after(const std::optional<Row>& after) const {
+PgRebuild::Predicate PgRebuild::keys_after(const std::optional<Row>& after) const {
   Predicate predicate{"true", {}};
   if (after) {
     predicate.sql = key_compare(key_, ">", 1);
@@ -713,13 +713,13 @@ PostgresRebuild::Predicate PostgresRebuild::keys_after(const std::optional<Row>&
   return predicate;
 }
 
-std::string PostgresRebuild::copy_statement(const std::string& where) const {
+std::string PgRebuild::copy_statement(const std::string& where) const {
   return "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
          ") OVERRIDING SYSTEM VALUE SELECT " + select_columns_ + " FROM " + quoted_source_ +
          " WHERE " + where;
 }
 
-void PostgresRebuild::recopy(const Mismatch& mismatch) {
+void PgRebuild::recopy(const Mismatch& mismatch) {
   const Predicate where =
       mismatch.up_to ? range(mismatch.after, *mismatch.up_to) : keys_after(mismatch.after);
   reconnecting("re-copying a range", [&] {
@@ -735,20 +735,20 @@ void PostgresRebuild::recopy(const Mismatch& mismatch) {
   });
 }
 
-std::uint64_t PostgresRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
+std::uint64_t PgRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
   // One INSERT … SELECT of a key range: after a lost session it either committed (then the
   // redo's conflicts are skipped, ON CONFLICT DO NOTHING) or did not.
   return reconnecting("copying a chunk", [&] { return copy_range_once(after, up_to); });
 }
 
-std::uint64_t PostgresRebuild::copy_range_once(const std::optional<Row>& after, const Row& up_to) {
+std::uint64_t PgRebuild::copy_range_once(const std::optional<Row>& after, const Row& up_to) {
   const Predicate where = range(after, up_to);
   const std::string insert = copy_statement(where.sql);
   std::uint64_t copied = 0;
   try {
     main_->query_params(insert, where.params, &copied);
   } catch (const ServerError& error) {
-    if (error.sqlstate() != kUniqueViolation) {
+    if (error.code() != kUniqueViolation) {
       throw;
     }
     // A row collides on a unique value with a row the applier wrote from a newer image; its own
@@ -760,7 +760,7 @@ std::uint64_t PostgresRebuild::copy_range_once(const std::optional<Row>& after, 
   return copied;
 }
 
-std::vector<PostgresRebuild::Completed> PostgresRebuild::fill_unchanged(
+std::vector<PgRebuild::Completed> PgRebuild::fill_unchanged(
     const std::vector<Row>& rows, const std::vector<Row>& fill_from) {
   std::vector<Completed> completed(rows.size());
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -838,14 +838,14 @@ std::vector<PostgresRebuild::Completed> PostgresRebuild::fill_unchanged(
   return completed;
 }
 
-void PostgresRebuild::insert_replacing(const std::string& rows, const Params& params) {
+void PgRebuild::insert_replacing(const std::string& rows, const Params& params) {
   const std::string insert = "INSERT INTO " + quoted_shadow_ + " (" + target_columns_ +
                              ") OVERRIDING SYSTEM VALUE " + rows;
   apply_->execute("SAVEPOINT sluice_apply");
   try {
     apply_->query_params(insert, params);
   } catch (const ServerError& error) {
-    if (error.sqlstate() != kUniqueViolation) {
+    if (error.code() != kUniqueViolation) {
       throw;
     }
     // A row of the shadow still holds, from an older image, a unique value that a newer image
@@ -867,7 +867,7 @@ void PostgresRebuild::insert_replacing(const std::string& rows, const Params& pa
   apply_->execute("RELEASE SAVEPOINT sluice_apply");
 }
 
-const std::vector<std::vector<std::string>>& PostgresRebuild::shadow_unique_columns() {
+const std::vector<std::vector<std::string>>& PgRebuild::shadow_unique_columns() {
   if (!shadow_unique_columns_) {
     std::map<std::string, std::vector<std::string>> by_index;
     for (const ResultRow& row : apply_->query(
@@ -887,7 +887,7 @@ const std::vector<std::vector<std::string>>& PostgresRebuild::shadow_unique_colu
   return *shadow_unique_columns_;
 }
 
-void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
+void PgRebuild::insert_rows(const std::vector<Completed>& rows) {
   const std::size_t width = plan_.mapped_columns.size();
   std::string select_expressions;
   for (const std::string& expression : select_expressions_) {
@@ -959,7 +959,7 @@ void PostgresRebuild::insert_rows(const std::vector<Completed>& rows) {
   insert_batch();
 }
 
-void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
+void PgRebuild::replace_rows(const std::vector<Row>& delete_keys,
                                    const std::vector<Row>& rows,
                                    const std::vector<Row>& fill_from) {
   // One transaction that deletes the batch's keys and writes their latest images: safe to redo
@@ -967,7 +967,7 @@ void PostgresRebuild::replace_rows(const std::vector<Row>& delete_keys,
   reconnecting("applying changes", [&] { write_batch(delete_keys, rows, fill_from); });
 }
 
-void PostgresRebuild::write_batch(const std::vector<Row>& delete_keys, const std::vector<Row>& rows,
+void PgRebuild::write_batch(const std::vector<Row>& delete_keys, const std::vector<Row>& rows,
                                   const std::vector<Row>& fill_from) {
   const auto started = std::chrono::steady_clock::now();
   struct Timer {
@@ -1008,7 +1008,7 @@ void PostgresRebuild::write_batch(const std::vector<Row>& delete_keys, const std
   }
 }
 
-void PostgresRebuild::build_deferred_indexes(Connection& connection) {
+void PgRebuild::build_deferred_indexes(Connection& connection) {
   for (const std::string& definition : deferred_indexes_) {
     const auto started = std::chrono::steady_clock::now();
     connection.execute(definition);
@@ -1021,7 +1021,7 @@ void PostgresRebuild::build_deferred_indexes(Connection& connection) {
   deferred_indexes_.clear();
 }
 
-VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
+VerifyResult PgRebuild::verify(const DrainTo& drain_to) {
   // Catch up with what was written meanwhile (an earlier verification) in passes, so the drain
   // under the lock below covers only the last moments of writes. Under a steady load a pass
   // never gets shorter than the stream's own delay: stop once passes stop getting shorter.
@@ -1045,7 +1045,7 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
       break;
     } catch (const ServerError& error) {
       lock->execute("ROLLBACK");
-      if (error.sqlstate() != kLockTimeout || attempt == options_.cutover_attempts) {
+      if (error.code() != kLockTimeout || attempt == options_.cutover_attempts) {
         throw;
       }
       spdlog::warn("verification could not block writes within {} ms (attempt {}/{}); retrying",
@@ -1169,7 +1169,7 @@ VerifyResult PostgresRebuild::verify(const DrainTo& drain_to) {
 // Statements that give the shadow's indexes (and the constraints they carry) the names the
 // original's equal indexes have, and the original's a derived name: an application that names
 // a constraint (ON CONFLICT ON CONSTRAINT, error handling by name) keeps working.
-std::vector<std::string> PostgresRebuild::index_renames(Connection& connection) {
+std::vector<std::string> PgRebuild::index_renames(Connection& connection) {
   const std::string definition =
       "regexp_replace(pg_get_indexdef(i.indexrelid), '^CREATE (UNIQUE )?INDEX \\S+ ON \\S+ ', '')";
   const std::vector<ResultRow> pairs = connection.query(
@@ -1198,7 +1198,7 @@ std::vector<std::string> PostgresRebuild::index_renames(Connection& connection) 
   return statements;
 }
 
-std::vector<PostgresRebuild::Dependent> PostgresRebuild::read_dependents(Connection& lock) {
+std::vector<PgRebuild::Dependent> PgRebuild::read_dependents(Connection& lock) {
   // Read inside the cut-over transaction, before the renames: the definitions then name the
   // table by the name the new table is about to take.
   std::vector<Dependent> dependents;
@@ -1246,7 +1246,7 @@ std::vector<PostgresRebuild::Dependent> PostgresRebuild::read_dependents(Connect
   return dependents;
 }
 
-std::vector<std::string> PostgresRebuild::recreate_dependents(
+std::vector<std::string> PgRebuild::recreate_dependents(
     const std::vector<Dependent>& dependents) {
   std::vector<std::string> statements;
   for (const Dependent& dependent : dependents) {
@@ -1272,7 +1272,7 @@ std::vector<std::string> PostgresRebuild::recreate_dependents(
 // to the table by oid, so they must be moved to the new table, or they would keep following
 // the old one. Run after the renames in the statement list: the new table has the table's name
 // and its indexes the original index names by then. Read before the renames.
-std::vector<std::string> PostgresRebuild::carry_identity_and_publications(Connection& lock) {
+std::vector<std::string> PgRebuild::carry_identity_and_publications(Connection& lock) {
   std::vector<std::string> statements;
   const ResultRow identity =
       lock.query(
@@ -1307,7 +1307,7 @@ std::vector<std::string> PostgresRebuild::carry_identity_and_publications(Connec
   return statements;
 }
 
-bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
+bool PgRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                                    milliseconds& write_block, std::vector<Dependent>& recreated) {
   std::unique_ptr<Connection> lock = open_session();
   try {
@@ -1315,7 +1315,7 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
                   "; LOCK TABLE " + quoted_source_ + " IN ACCESS EXCLUSIVE MODE");
   } catch (const ServerError& error) {
     lock->execute("ROLLBACK");
-    if (error.sqlstate() == kLockTimeout) {
+    if (error.code() == kLockTimeout) {
       spdlog::warn("cut-over could not lock {} within {} ms", quoted_source_,
                    options.cutover_lock_timeout.count());
       return false;
@@ -1396,7 +1396,7 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
     lock->execute("ROLLBACK");
     // Another table the swap touches (a referencing table, a parent) was busy too, or the
     // application deadlocked with the swap: the same as a busy table, retried.
-    if (error.sqlstate() == kLockTimeout || error.sqlstate() == kDeadlock) {
+    if (error.code() == kLockTimeout || error.code() == kDeadlock) {
       spdlog::warn("cut-over rolled back: {}", error.what());
       return false;
     }
@@ -1410,7 +1410,7 @@ bool PostgresRebuild::try_cut_over(const RebuildOptions& options, const DrainTo&
   return true;
 }
 
-void PostgresRebuild::validate_foreign_keys(const std::vector<Dependent>& dependents) {
+void PgRebuild::validate_foreign_keys(const std::vector<Dependent>& dependents) {
   // VALIDATE CONSTRAINT scans under SHARE UPDATE EXCLUSIVE, which lets writes go on.
   for (const Dependent& dependent : dependents) {
     if (dependent.kind != Dependent::Kind::foreign_key || !dependent.validate) {
@@ -1430,7 +1430,7 @@ void PostgresRebuild::validate_foreign_keys(const std::vector<Dependent>& depend
   }
 }
 
-CutOverResult PostgresRebuild::cut_over(const RebuildOptions& options, const DrainTo& drain_to) {
+CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& drain_to) {
   CutOverResult result;
   for (result.attempts = 1; result.attempts <= options.cutover_attempts; ++result.attempts) {
     std::vector<Dependent> recreated;
@@ -1449,7 +1449,7 @@ CutOverResult PostgresRebuild::cut_over(const RebuildOptions& options, const Dra
                                      "untouched; run sluice alter again at a quieter time");
 }
 
-std::vector<std::string> PostgresRebuild::cleanup(const std::string& table) {
+std::vector<std::string> PgRebuild::cleanup(const std::string& table) {
   const ddl::QualifiedName name = resolve_table(table);
   std::vector<std::string> dropped;
   const pg::ConnectionParams params{dsn_.pg_conninfo, password_};

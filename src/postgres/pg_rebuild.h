@@ -30,9 +30,9 @@ namespace sluice::postgres {
 // VIEW inside the swap. Refused up front (sluice check explains each): self-referencing foreign
 // keys, materialized views, views reading a column the ALTER drops or changes, and keys other
 // than integer or numeric columns.
-class PostgresRebuild : public RebuildBackend {
+class PgRebuild : public RebuildBackend {
  public:
-  PostgresRebuild(const Dsn& dsn, const std::optional<std::string>& password);
+  PgRebuild(const Dsn& dsn, const std::optional<std::string>& password);
 
   ddl::QualifiedName resolve_table(const std::string& table) override;
   const RebuildPlan& plan(const RebuildOptions& options) override;

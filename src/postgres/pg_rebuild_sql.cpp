@@ -1,5 +1,7 @@
 #include "src/postgres/pg_rebuild_sql.h"
 
+#include <algorithm>
+
 #include "ddl/sql_tokenizer.h"
 
 namespace sluice::postgres {
@@ -108,6 +110,19 @@ std::string array_literal(const std::vector<std::optional<std::string>>& values)
     out += '"';
   }
   return out + "}";
+}
+
+std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
+                                         std::chrono::milliseconds timeout) {
+  std::vector<std::string> statements = {
+      "BEGIN", // 0 would mean no limit at all.
+      "SET LOCAL lock_timeout = '" + std::to_string(std::max<long long>(1, timeout.count())) + "ms'"};
+  for (const TableLockRequest& request : tables) {
+    statements.push_back(
+        "LOCK TABLE " + ddl::quote_qualified(ddl::Dialect::postgres, request.table) +
+        (request.mode == LockMode::block_writes ? " IN SHARE MODE" : " IN ACCESS EXCLUSIVE MODE"));
+  }
+  return statements;
 }
 
 }  // namespace sluice::postgres

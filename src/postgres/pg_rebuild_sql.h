@@ -1,10 +1,13 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "src/session.h"
 
 namespace sluice::postgres {
 
@@ -33,5 +36,10 @@ std::string quote_literal(const std::string& text);
 // (so that the text NULL stays text), quotes and backslashes escaped: a whole batch of values
 // binds as one parameter, and unnest() turns it back into rows.
 std::string array_literal(const std::vector<std::optional<std::string>>& values);
+
+// BEGIN, SET LOCAL lock_timeout, then LOCK TABLE for each table (SHARE blocks writes, ACCESS
+// EXCLUSIVE everything): the locks live until the transaction ends.
+std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace sluice::postgres

@@ -1,6 +1,5 @@
-#include "src/change_stream_factory.h"
+#include "src/mysql/mysql_change_stream.h"
 
-#include "ddl/ddl_error.h"
 #include "ddl/identifier.h"
 #include "replication/mysql/binlog_stream.h"
 #include "replication/stream_error.h"
@@ -8,16 +7,14 @@
 #include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_connection.h"
 #include "src/mysql/mysql_schema.h"
-#include "src/postgres/pg_change_stream.h"
 
-namespace sluice {
-namespace {
+namespace sluice::mysql {
 
 std::unique_ptr<replication::ChangeStream> open_mysql_stream(
     const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text,
     std::uint32_t server_id) {
-  const ddl::QualifiedName name = mysql::resolve_table_name(dsn, table_text);
-  mysql::Connection connection(dsn, password);
+  const ddl::QualifiedName name = resolve_table_name(dsn, table_text);
+  Connection connection(dsn, password);
   const std::string quoted = ddl::quote_qualified(ddl::Dialect::mysql, {name.schema, name.name});
   if (!connection.query_value("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
                               connection.quote_literal(name.schema) +
@@ -46,7 +43,7 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
                     "binlog cannot describe; convert the table with ALTER TABLE " +
                     quoted + " FORCE");
   }
-  std::vector<mysql::ResultRow> status;
+  std::vector<ResultRow> status;
   try {
     status = connection.query("SHOW MASTER STATUS");
   } catch (const Error& error) {
@@ -64,7 +61,7 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   start.file = *status.front()[0];
   start.offset = std::stoull(*status.front()[1]);
 
-  replication::mysql::BinlogConnectionOptions options = mysql::binlog_connection(dsn, password);
+  replication::mysql::BinlogConnectionOptions options = binlog_connection(dsn, password);
   options.server_id = server_id;
   replication::mysql::DecoderOptions decoder;
   decoder.tables.push_back({name.schema, name.name, {}});
@@ -75,29 +72,4 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   }
 }
 
-std::unique_ptr<replication::ChangeStream> open_pg_stream(
-    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text) {
-  ddl::QualifiedName table;
-  try {
-    table = ddl::parse_qualified_name(ddl::Dialect::postgres, table_text, "public");
-  } catch (const ddl::DdlError& error) {
-    throw Error(ExitCode::usage, std::string("invalid --table: ") + error.what());
-  }
-  return postgres::open_postgres_stream(dsn, password, table);
-}
-
-}  // namespace
-
-std::unique_ptr<replication::ChangeStream> open_change_stream(
-    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table_text,
-    std::uint32_t server_id) {
-  switch (dsn.kind) {
-    case ServerKind::mysql:
-      return open_mysql_stream(dsn, password, table_text, server_id);
-    case ServerKind::postgres:
-      return open_pg_stream(dsn, password, table_text);
-  }
-  throw Error(ExitCode::usage, "unknown server kind");
-}
-
-}  // namespace sluice
+}  // namespace sluice::mysql
