@@ -15,6 +15,7 @@ constexpr milliseconds kDrainTimeout{60000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
 constexpr int kCatchUpPasses = 20;
 constexpr milliseconds kCaughtUp{100};
+constexpr std::uint64_t kVerifyChunkRows = 50000;
 constexpr milliseconds kCheckpointInterval{2000};
 // More differing ranges than this point at a systematic fault (a conversion the checksum and
 // the copy disagree on), which copying again cannot fix.
@@ -160,19 +161,7 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
   report_progress(applier);
   // Catch up with what was written during verification before taking the write lock, so the
   // drain under the lock covers milliseconds of changes, not the seconds verification took.
-  // Each pass covers what was written during the one before; stop once a pass is short, or no
-  // shorter than the one before (under steady load the passes settle at the time it takes to
-  // apply a pass's worth of writes, and more passes gain nothing).
-  Clock::duration previous{};
-  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
-    const auto started = Clock::now();
-    drain(backend_.log_position());
-    const Clock::duration took = Clock::now() - started;
-    if (took < kCaughtUp || (pass > 0 && took * 4 > previous * 3)) {
-      break;
-    }
-    previous = took;
-  }
+  catch_up(drain);
   summary_.cut_over = cut_over(drain);
   summary_.changes_applied = applier.applied();
 }
@@ -308,14 +297,36 @@ void Migrator::save_checkpoint(bool now) {
   confirmable_ = read_position_;
 }
 
+void Migrator::catch_up(const DrainTo& drain) {
+  // Each pass covers what was written during the one before; stop once a pass is short, or no
+  // shorter than the one before (under steady load the passes settle at the time it takes to
+  // apply a pass's worth of writes, and more passes gain nothing).
+  Clock::duration previous{};
+  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+    const auto started = Clock::now();
+    drain(backend_.log_position());
+    const Clock::duration took = Clock::now() - started;
+    if (took < kCaughtUp || (pass > 0 && took * 4 > previous * 3)) {
+      return;
+    }
+    previous = took;
+  }
+}
+
 void Migrator::verify(const DrainTo& drain) {
   retry_on_connection_loss(
       "verification", options_.reconnect, [this] { backend_.reconnect(); },
       [&] { verify_once(drain); });
 }
 
+VerifyResult Migrator::compare(const DrainTo& drain) {
+  // Caught up first, the drain under verification's brief write block is short.
+  catch_up(drain);
+  return verify_chunks(*backend_.open_verify_snapshots(drain), kVerifyChunkRows);
+}
+
 void Migrator::verify_once(const DrainTo& drain) {
-  VerifyResult result = backend_.verify(drain);
+  VerifyResult result = compare(drain);
   if (!result.mismatches.empty() && result.mismatches.size() <= kMaxRecopiedRanges) {
     spdlog::warn("verification found {} differing key ranges; re-copying them and checking again",
                  result.mismatches.size());
@@ -323,7 +334,7 @@ void Migrator::verify_once(const DrainTo& drain) {
       spdlog::warn("re-copying {}", mismatch.description);
       backend_.recopy(mismatch);
     }
-    result = backend_.verify(drain);
+    result = compare(drain);
   }
   if (!result.mismatches.empty()) {
     std::string report;

@@ -64,6 +64,11 @@ class Migrator {
   void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
   void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
+  // Drains the stream in passes until a pass no longer gets shorter: afterwards a drain under a
+  // write block has only the last moments of writes to apply.
+  void catch_up(const DrainTo& drain);
+  // Catches up, opens the backend's snapshots and compares them.
+  VerifyResult compare(const DrainTo& drain);
   // Verifies (re-copying differing ranges); redone from the start when a session is lost.
   void verify(const DrainTo& drain);
   void verify_once(const DrainTo& drain);

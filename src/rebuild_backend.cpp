@@ -5,6 +5,14 @@
 
 namespace sluice {
 
+LockRetryPolicy cut_over_lock_policy(const RebuildOptions& options) {
+  LockRetryPolicy policy;
+  policy.timeout = options.cutover_lock_timeout;
+  policy.attempts = options.cutover_attempts;
+  policy.first_pause = std::chrono::milliseconds(500);
+  return policy;
+}
+
 ddl::AlterAnalysis analyze_alter_option(ddl::Dialect dialect, const std::string& alter) {
   try {
     return ddl::analyze_alter(dialect, alter);

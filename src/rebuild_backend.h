@@ -13,8 +13,10 @@
 #include "src/applier.h"
 #include "src/copier.h"
 #include "src/dsn.h"
+#include "src/lock_retry.h"
 #include "src/reconnect.h"
 #include "src/table_schema.h"
+#include "src/verifier.h"
 
 namespace sluice {
 
@@ -50,22 +52,6 @@ struct RebuildPlan {
   std::uint64_t estimated_rows = 0;
   bool try_instant = false;             // ask the server to apply the change in place first
   std::vector<std::string> shadow_ddl;  // the statements that create the shadow table
-};
-
-// A key range whose rows differ between the table and its shadow.
-struct Mismatch {
-  std::optional<replication::Row> after;  // keys after this one (from the start when nullopt)
-  std::optional<replication::Row> up_to;  // up to and including this one (to the end when nullopt)
-  std::string description;                // one line for the report
-};
-
-struct VerifyResult {
-  std::uint64_t chunks = 0;
-  std::uint64_t rows = 0;
-  // Rows of the table missing from the shadow because a new UNIQUE key holds another row with
-  // the same values (only with RebuildOptions::discard_duplicates).
-  std::uint64_t discarded = 0;
-  std::vector<Mismatch> mismatches;
 };
 
 struct CutOverResult {
@@ -117,9 +103,10 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   virtual std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) = 0;
 
-  // Blocks writes briefly, drains the stream to that point through `drain_to`, opens one
-  // consistent snapshot of both tables, releases writes and compares them chunk by chunk.
-  virtual VerifyResult verify(const DrainTo& drain_to) = 0;
+  // Blocks writes briefly (a TableLock with the cut-over's bounded wait and retries), drains the
+  // stream to that point through `drain_to`, opens one consistent snapshot of both tables and
+  // releases writes. The engine compares the snapshots (verify_chunks).
+  virtual std::unique_ptr<VerifySnapshots> open_verify_snapshots(const DrainTo& drain_to) = 0;
 
   // Replaces the shadow's rows in a range that failed verification by the table's current rows,
   // in one transaction. Changes committed meanwhile still reach the shadow through the stream.
@@ -137,6 +124,10 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   // table itself or an old table kept after a successful swap. Returns the dropped names.
   virtual std::vector<std::string> cleanup(const std::string& table) = 0;
 };
+
+// How the cut-over and verification wait for their table locks: RebuildOptions'
+// cutover_lock_timeout per attempt, cutover_attempts attempts.
+LockRetryPolicy cut_over_lock_policy(const RebuildOptions& options);
 
 // The ALTER given with --alter, analysed for `dialect`; Error(ExitCode::usage) when it is
 // malformed or unsupported.

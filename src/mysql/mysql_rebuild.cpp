@@ -12,6 +12,7 @@
 #include "ddl/ddl_error.h"
 #include "replication/mysql/binlog_stream.h"
 #include "src/error.h"
+#include "src/lock_retry.h"
 #include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_preflight.h"
 #include "src/mysql/mysql_schema.h"
@@ -24,7 +25,6 @@ using replication::Position;
 using replication::Row;
 using std::chrono::milliseconds;
 
-constexpr std::uint64_t kVerifyChunkRows = 50000;
 constexpr std::size_t kStatementRows = 500;
 constexpr int kRowLockRetries = 5;
 constexpr const char* kSentryComment = "sluice cut-over sentry";
@@ -687,89 +687,79 @@ std::string MysqlRebuild::checksum_query(const ddl::QualifiedName& table,
          quote(table) + " WHERE " + where;
 }
 
-void MysqlRebuild::lock_for_verify(Connection& lock, const RebuildOptions& options) {
-  lock.execute("SET SESSION lock_wait_timeout = " +
-               std::to_string(lock_wait_seconds(options.cutover_lock_timeout)));
-  for (int attempt = 1;; ++attempt) {
-    try {
-      lock.execute("LOCK TABLES " + quoted_source_ + " READ");
-      return;
-    } catch (const ServerError& error) {
-      if (!has_code(error, ER_LOCK_WAIT_TIMEOUT) || attempt == options.cutover_attempts) {
-        throw;
-      }
-      spdlog::warn("verification could not block writes within {} ms (attempt {}/{}); retrying",
-                   options.cutover_lock_timeout.count(), attempt, options.cutover_attempts);
-      std::this_thread::sleep_for(milliseconds(500 * attempt));
-    }
-  }
-}
+// The two snapshots of a MySQL verification: one per table, both opened while writes were
+// blocked and the stream drained (the shadow is written only by this process, between steps), so
+// they see the same moment and the two sides are summed in parallel.
+class MysqlRebuild::Snapshots : public VerifySnapshots {
+ public:
+  Snapshots(MysqlRebuild& rebuild, std::unique_ptr<Connection> source,
+            std::unique_ptr<Connection> shadow)
+      : rebuild_(rebuild),
+        source_(std::move(source)),
+        shadow_(std::move(shadow)),
+        source_view_(*source_, "START TRANSACTION WITH CONSISTENT SNAPSHOT"),
+        shadow_view_(*shadow_, "START TRANSACTION WITH CONSISTENT SNAPSHOT") {}
 
-VerifyResult MysqlRebuild::verify(const DrainTo& drain_to) {
-  std::unique_ptr<Connection> lock = open_session();
-  // One snapshot per table, both opened while writes are blocked and the stream is drained (the
-  // shadow is written only by this process, between steps), so they see the same moment and the
-  // two sides are summed in parallel.
-  std::unique_ptr<Connection> source_snapshot = open_session();
-  std::unique_ptr<Connection> shadow_snapshot = open_session();
-  for (Connection* snapshot : {source_snapshot.get(), shadow_snapshot.get()}) {
+  std::optional<Row> chunk_end(const std::optional<Row>& after, std::uint64_t rows) override {
+    return rebuild_.snapshot_chunk_end(*source_, after, rows);
+  }
+
+  ChunkSum source_sum(const std::optional<Row>& after, const std::optional<Row>& up_to) override {
+    const std::string where = rebuild_.range_predicate(after, up_to);
+    if (rebuild_.added_unique_keys_.empty()) {
+      return sum(*source_, rebuild_.checksum_query(rebuild_.plan_.source.name, where));
+    }
+    ChunkSum kept = sum(*source_, rebuild_.checksum_query(rebuild_.plan_.source.name,
+                                                          where + " AND " + rebuild_.kept_rows(where)));
+    rebuild_.count_discarded(*source_, after, up_to, kept);
+    return kept;
+  }
+
+  ChunkSum shadow_sum(const std::optional<Row>& after, const std::optional<Row>& up_to) override {
+    return sum(*shadow_,
+               rebuild_.checksum_query(rebuild_.plan_.shadow, rebuild_.range_predicate(after, up_to)));
+  }
+
+  void finish() override {
+    source_view_.commit();
+    shadow_view_.commit();
+  }
+
+ private:
+  static ChunkSum sum(Connection& connection, const std::string& sql) {
+    const ResultRow row = connection.query(sql).front();
+    ChunkSum sum;
+    sum.rows = std::stoull(row[0].value_or("0"));
+    sum.checksum = row[1].value_or("");
+    return sum;
+  }
+
+  MysqlRebuild& rebuild_;
+  std::unique_ptr<Connection> source_;
+  std::unique_ptr<Connection> shadow_;
+  Transaction source_view_;
+  Transaction shadow_view_;
+};
+
+std::unique_ptr<VerifySnapshots> MysqlRebuild::open_verify_snapshots(const DrainTo& drain_to) {
+  std::unique_ptr<Connection> lock_session = open_session();
+  std::unique_ptr<Connection> source = open_session();
+  std::unique_ptr<Connection> shadow = open_session();
+  for (Connection* snapshot : {source.get(), shadow.get()}) {
     snapshot->execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
   }
-  lock_for_verify(*lock, options_);
-  const auto blocked = std::chrono::steady_clock::now();
-  try {
+  return retry_lock_waits("verification's write block", cut_over_lock_policy(options_), [&] {
+    TableLock lock(*lock_session, {{plan_.source.name, LockMode::block_writes}},
+                   options_.cutover_lock_timeout);
+    const auto blocked = std::chrono::steady_clock::now();
     drain_to(log_position());
-    source_snapshot->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
-    shadow_snapshot->execute("START TRANSACTION WITH CONSISTENT SNAPSHOT");
-  } catch (...) {
-    lock->execute("UNLOCK TABLES");
-    throw;
-  }
-  lock->execute("UNLOCK TABLES");
-  spdlog::info(
-      "verification blocked writes for {} ms to take a consistent snapshot",
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked).count());
-  VerifyResult result;
-  std::optional<Row> after;
-  while (std::optional<Row> end = snapshot_chunk_end(*source_snapshot, after, kVerifyChunkRows)) {
-    const std::string where = range_predicate(after, *end);
-    std::future<ResultRow> shadow_sum = std::async(std::launch::async, [&] {
-      return shadow_snapshot->query(checksum_query(plan_.shadow, where)).front();
-    });
-    ++result.chunks;
-    ResultRow source;
-    if (added_unique_keys_.empty()) {
-      source = source_snapshot->query(checksum_query(plan_.source.name, where)).front();
-      result.rows += std::stoull(source[0].value_or("0"));
-    } else {
-      const std::uint64_t discarded = count_discarded(*source_snapshot, after, *end, result);
-      source = source_snapshot
-                   ->query(checksum_query(plan_.source.name, where + " AND " + kept_rows(where)))
-                   .front();
-      result.rows += std::stoull(source[0].value_or("0")) + discarded;
-    }
-    const ResultRow shadow = shadow_sum.get();
-    if (source != shadow) {
-      result.mismatches.push_back(
-          {after, end,
-           "keys after " + (after ? replication::format_value(after->front()) : "start") +
-               " up to " + replication::format_value(end->front()) + ": original has " +
-               source[0].value_or("?") + " rows, shadow " + shadow[0].value_or("?")});
-    }
-    after = std::move(end);
-  }
-  // Rows in the shadow beyond the original's last key would be missed by the loop above.
-  const std::string beyond = range_predicate(after, std::nullopt);
-  const std::string extra =
-      shadow_snapshot->query_value("SELECT COUNT(*) FROM " + quoted_shadow_ + " WHERE " + beyond)
-          .value_or("0");
-  if (extra != "0") {
-    result.mismatches.push_back(
-        {after, std::nullopt, "the shadow has " + extra + " rows beyond the original's last key"});
-  }
-  source_snapshot->execute("COMMIT");
-  shadow_snapshot->execute("COMMIT");
-  return result;
+    auto snapshots = std::make_unique<Snapshots>(*this, std::move(source), std::move(shadow));
+    lock.release();
+    spdlog::info("verification blocked writes for {} ms to take a consistent snapshot",
+                 std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked)
+                     .count());
+    return std::unique_ptr<VerifySnapshots>(std::move(snapshots));
+  });
 }
 
 std::string MysqlRebuild::kept_rows(const std::string& where) const {
@@ -777,14 +767,14 @@ std::string MysqlRebuild::kept_rows(const std::string& where) const {
   return key + " IN (SELECT " + key + " FROM " + quoted_shadow_ + " WHERE " + where + ")";
 }
 
-std::uint64_t MysqlRebuild::count_discarded(Connection& snapshot, const std::optional<Row>& after,
-                                            const Row& up_to, VerifyResult& result) {
+void MysqlRebuild::count_discarded(Connection& snapshot, const std::optional<Row>& after,
+                                   const std::optional<Row>& up_to, ChunkSum& sum) const {
   const std::string where = range_predicate(after, up_to);
   const std::string missing = "SELECT COUNT(*) FROM " + quoted_source_ + " AS s WHERE " + where +
                               " AND NOT " + kept_rows(where);
-  const std::uint64_t discarded = std::stoull(snapshot.query_value(missing).value_or("0"));
-  if (discarded == 0) {
-    return 0;
+  sum.discarded = std::stoull(snapshot.query_value(missing).value_or("0"));
+  if (sum.discarded == 0) {
+    return;
   }
   // A row may only be missing because the shadow holds another row with its values in one of
   // the new unique keys; any other missing row is a lost row.
@@ -800,14 +790,13 @@ std::uint64_t MysqlRebuild::count_discarded(Connection& snapshot, const std::opt
   const std::string unexplained =
       snapshot.query_value(missing + " AND NOT (" + duplicated + ")").value_or("0");
   if (unexplained != "0") {
-    result.mismatches.push_back(
-        {after, up_to,
-         "keys after " + (after ? replication::format_value(after->front()) : "start") + " up to " +
-             replication::format_value(up_to.front()) + ": " + unexplained +
-             " rows of the original are missing from the shadow without a duplicate there"});
+    sum.unexplained = "keys after " +
+                      (after ? replication::format_value(after->front()) : std::string("start")) +
+                      " up to " +
+                      (up_to ? replication::format_value(up_to->front()) : std::string("end")) +
+                      ": " + unexplained +
+                      " rows of the original are missing from the shadow without a duplicate there";
   }
-  result.discarded += discarded;
-  return discarded;
 }
 
 bool MysqlRebuild::try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,

@@ -30,7 +30,7 @@ class MysqlRebuild : public RebuildBackend {
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
-  VerifyResult verify(const DrainTo& drain_to) override;
+  std::unique_ptr<VerifySnapshots> open_verify_snapshots(const DrainTo& drain_to) override;
   void recopy(const Mismatch& range) override;
   CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
 
@@ -47,6 +47,8 @@ class MysqlRebuild : public RebuildBackend {
   std::vector<std::string> cleanup(const std::string& table) override;
 
  private:
+  class Snapshots;
+
   std::unique_ptr<Connection> open_session();
   // The copy's session: reads the source without locking it.
   std::unique_ptr<Connection> open_copy_session();
@@ -71,13 +73,12 @@ class MysqlRebuild : public RebuildBackend {
   std::optional<replication::Row> snapshot_chunk_end(Connection& snapshot,
                                                      const std::optional<replication::Row>& after,
                                                      std::uint64_t rows);
-  void lock_for_verify(Connection& lock, const RebuildOptions& options);
   // The rows of a key range (`where`) whose key is in the shadow.
   std::string kept_rows(const std::string& where) const;
   // Counts the rows of a key range missing from the shadow (discarded as duplicates of a new
-  // unique key) and records a mismatch when one of them has no duplicate in the shadow.
-  std::uint64_t count_discarded(Connection& snapshot, const std::optional<replication::Row>& after,
-                                const replication::Row& up_to, VerifyResult& result);
+  // unique key) into `sum`, and says why when one of them has no duplicate in the shadow.
+  void count_discarded(Connection& snapshot, const std::optional<replication::Row>& after,
+                       const std::optional<replication::Row>& up_to, ChunkSum& sum) const;
   bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
                     std::chrono::milliseconds& write_block);
 

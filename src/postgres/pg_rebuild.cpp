@@ -25,9 +25,6 @@ using replication::Value;
 using replication::ValueKind;
 using std::chrono::milliseconds;
 
-constexpr std::uint64_t kVerifyChunkRows = 50000;
-constexpr int kCatchUpPasses = 20;
-constexpr milliseconds kCaughtUp{100};
 // PostgreSQL binds at most 65535 parameters per statement.
 constexpr std::size_t kStatementParams = 30000;
 // Rows per batched statement of the applier (one array parameter per column).
@@ -1021,149 +1018,128 @@ void PgRebuild::build_deferred_indexes(Connection& connection) {
   deferred_indexes_.clear();
 }
 
-VerifyResult PgRebuild::verify(const DrainTo& drain_to) {
-  // Catch up with what was written meanwhile (an earlier verification) in passes, so the drain
-  // under the lock below covers only the last moments of writes. Under a steady load a pass
-  // never gets shorter than the stream's own delay: stop once passes stop getting shorter.
-  auto previous = std::chrono::steady_clock::duration::max();
-  for (int pass = 0; pass < kCatchUpPasses; ++pass) {
-    const auto started = std::chrono::steady_clock::now();
-    drain_to(log_position());
-    const auto took = std::chrono::steady_clock::now() - started;
-    if (took < kCaughtUp || took > previous * 4 / 5) {
-      break;
+// The two snapshots of a PostgreSQL verification: one exported snapshot, imported by the second
+// session, so both see the table and its shadow at the same moment. The shadow's deferred
+// indexes are built meanwhile: verification reads by the key, which the shadow has had all
+// along, nothing writes to the shadow until the cut-over drains the stream, and CREATE INDEX's
+// SHARE lock lets the snapshot read.
+class PgRebuild::Snapshots : public VerifySnapshots {
+ public:
+  Snapshots(PgRebuild& rebuild, std::unique_ptr<Connection> source,
+            std::unique_ptr<Connection> shadow)
+      : rebuild_(rebuild),
+        source_(std::move(source)),
+        shadow_(std::move(shadow)),
+        source_view_(*source_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        shadow_view_(*shadow_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+    const std::string snapshot = source_->query_value("SELECT pg_export_snapshot()").value_or("");
+    shadow_->execute("SET TRANSACTION SNAPSHOT " + quote_literal(snapshot));
+    read_key_span();
+  }
+
+  // Starts building the shadow's deferred indexes on their own session.
+  void build_indexes(std::unique_ptr<Connection> session) {
+    index_session_ = std::move(session);
+    indexes_ = std::async(std::launch::async,
+                          [this] { rebuild_.build_deferred_indexes(*index_session_); });
+  }
+
+  // For a single integer key: spans of key values between the snapshot's first and last key
+  // (no extra index walk per chunk); otherwise the key of every `rows`-th row.
+  std::optional<Row> chunk_end(const std::optional<Row>& after, std::uint64_t rows) override {
+    if (!span_) {
+      return rebuild_.offset_chunk_end(*source_, after, rows);
     }
-    previous = took;
-  }
-  std::unique_ptr<Connection> lock = open_session();
-  std::unique_ptr<Connection> source_snapshot = open_session();
-  std::unique_ptr<Connection> shadow_snapshot = open_session();
-  for (int attempt = 1;; ++attempt) {
-    try {
-      lock->execute("BEGIN; SET LOCAL lock_timeout = " + ms_setting(options_.cutover_lock_timeout) +
-                    "; LOCK TABLE " + quoted_source_ + " IN SHARE MODE");
-      break;
-    } catch (const ServerError& error) {
-      lock->execute("ROLLBACK");
-      if (error.code() != kLockTimeout || attempt == options_.cutover_attempts) {
-        throw;
-      }
-      spdlog::warn("verification could not block writes within {} ms (attempt {}/{}); retrying",
-                   options_.cutover_lock_timeout.count(), attempt, options_.cutover_attempts);
-      std::this_thread::sleep_for(milliseconds(500 * attempt));
-    }
-  }
-  const auto blocked = std::chrono::steady_clock::now();
-  try {
-    // Writes are blocked and the shadow holds every change before this point, so one snapshot
-    // (exported to the second session, which sums the shadow in parallel) sees both tables at
-    // the same moment.
-    drain_to(log_position());
-    source_snapshot->execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const std::string snapshot =
-        source_snapshot->query_value("SELECT pg_export_snapshot()").value_or("");
-    shadow_snapshot->execute(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-        "SET TRANSACTION SNAPSHOT " +
-        quote_literal(snapshot));
-  } catch (...) {
-    lock->execute("ROLLBACK");
-    throw;
-  }
-  lock->execute("COMMIT");
-  spdlog::info(
-      "verification blocked writes for {} ms to take a consistent snapshot",
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked).count());
-  // The shadow's deferred indexes are built while the snapshot is compared: verification reads
-  // by the key, which the shadow has had all along, and nothing writes to the shadow until the
-  // cut-over drains the stream. CREATE INDEX's SHARE lock lets the snapshot read.
-  std::unique_ptr<Connection> index_session;
-  std::future<void> indexes;
-  if (!deferred_indexes_.empty()) {
-    index_session = open_session();
-    indexes = std::async(std::launch::async, [&] { build_deferred_indexes(*index_session); });
-  }
-  // Each side XORs a hash of its rows, the source's values converted to the new types first,
-  // so equal rows hash equally; XOR does not depend on row order, and the key rules out
-  // duplicate rows cancelling out.
-  auto checksum = [&](Connection& connection, const std::string& table, const std::string& values,
-                      const Predicate& where) {
-    return connection
-        .query_params("SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(" + values +
-                          "), 0)), 0) FROM " + table + " WHERE " + where.sql,
-                      where.params)
-        .front();
-  };
-  // Chunk ends: for a single integer key, spans of key values between the snapshot's first and
-  // last key (no extra index walk per chunk); otherwise the key of every kVerifyChunkRows-th row.
-  std::optional<std::pair<long long, long long>> span;
-  if (key_.size() == 1 && is_integer(plan_.source.columns[plan_.source.key_columns.front()])) {
-    const ResultRow bounds = source_snapshot
-                                 ->query("SELECT min(" + key_.front() + ")::text, max(" +
-                                         key_.front() + ")::text FROM " + quoted_source_)
-                                 .front();
-    if (bounds[0] && bounds[1]) {
-      span.emplace(std::stoll(*bounds[0]) - 1, std::stoll(*bounds[1]));
-    } else {
-      span.emplace(0, 0);
-    }
-  }
-  auto next_end = [&](const std::optional<Row>& after) -> std::optional<Row> {
-    if (!span) {
-      return offset_chunk_end(*source_snapshot, after, kVerifyChunkRows);
-    }
-    const long long low = after ? std::stoll(after->front().text) : span->first;
-    if (low >= span->second) {
+    const long long low = after ? std::stoll(after->front().text) : span_->first;
+    if (low >= span_->second) {
       return std::nullopt;
     }
-    const long long end =
-        std::min<long long>(span->second, low + static_cast<long long>(kVerifyChunkRows));
+    const long long end = std::min<long long>(span_->second, low + static_cast<long long>(rows));
     return Row{Value{ValueKind::number, std::to_string(end)}};
-  };
-  VerifyResult result;
-  std::optional<Row> after;
-  while (std::optional<Row> end = next_end(after)) {
-    const Predicate where = range(after, *end);
-    std::future<ResultRow> shadow_sum = std::async(std::launch::async, [&] {
-      return checksum(*shadow_snapshot, quoted_shadow_, shadow_hashed_, where);
-    });
-    const ResultRow source = checksum(*source_snapshot, quoted_source_, source_hashed_, where);
-    const ResultRow shadow = shadow_sum.get();
-    ++result.chunks;
-    result.rows += std::stoull(source[0].value_or("0"));
-    if (source != shadow) {
-      result.mismatches.push_back(
-          {after, end,
-           "keys after " + (after ? replication::format_value(after->front()) : "start") +
-               " up to " + replication::format_value(end->front()) + ": original has " +
-               source[0].value_or("?") + " rows, shadow " + shadow[0].value_or("?")});
-    }
-    after = std::move(end);
   }
-  // Rows in the shadow beyond the original's last key would be missed by the loop above.
-  Predicate beyond{"TRUE", {}};
-  if (after) {
-    beyond.sql = key_compare(key_, ">", 1);
-    for (const Value& value : *after) {
-      beyond.params.push_back(bind_text(value));
+
+  // Each side XORs a hash of its rows, the source's values converted to the new types first, so
+  // equal rows hash equally; XOR does not depend on row order, and the key rules out duplicate
+  // rows cancelling out.
+  ChunkSum source_sum(const std::optional<Row>& after, const std::optional<Row>& up_to) override {
+    return sum(*source_, rebuild_.quoted_source_, rebuild_.source_hashed_, after, up_to);
+  }
+
+  ChunkSum shadow_sum(const std::optional<Row>& after, const std::optional<Row>& up_to) override {
+    return sum(*shadow_, rebuild_.quoted_shadow_, rebuild_.shadow_hashed_, after, up_to);
+  }
+
+  void finish() override {
+    source_view_.commit();
+    shadow_view_.commit();
+    if (indexes_.valid()) {
+      indexes_.get();
     }
   }
-  const std::string extra =
-      shadow_snapshot
-          ->query_params("SELECT count(*) FROM " + quoted_shadow_ + " WHERE " + beyond.sql,
-                         beyond.params)
-          .front()[0]
-          .value_or("0");
-  if (extra != "0") {
-    result.mismatches.push_back(
-        {after, std::nullopt, "the shadow has " + extra + " rows beyond the original's last key"});
+
+ private:
+  void read_key_span() {
+    const PgRebuild& r = rebuild_;
+    if (r.key_.size() != 1 || !is_integer(r.plan_.source.columns[r.plan_.source.key_columns.front()])) {
+      return;
+    }
+    const ResultRow bounds = source_
+                                 ->query("SELECT min(" + r.key_.front() + ")::text, max(" +
+                                         r.key_.front() + ")::text FROM " + r.quoted_source_)
+                                 .front();
+    if (bounds[0] && bounds[1]) {
+      span_.emplace(std::stoll(*bounds[0]) - 1, std::stoll(*bounds[1]));
+    } else {
+      span_.emplace(0, 0);
+    }
   }
-  source_snapshot->execute("COMMIT");
-  shadow_snapshot->execute("COMMIT");
-  if (indexes.valid()) {
-    indexes.get();
+
+  ChunkSum sum(Connection& connection, const std::string& table, const std::string& values,
+               const std::optional<Row>& after, const std::optional<Row>& up_to) {
+    const Predicate where = up_to ? rebuild_.range(after, *up_to) : rebuild_.keys_after(after);
+    const ResultRow row =
+        connection
+            .query_params("SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(" + values +
+                              "), 0)), 0) FROM " + table + " WHERE " + where.sql,
+                          where.params)
+            .front();
+    ChunkSum sum;
+    sum.rows = std::stoull(row[0].value_or("0"));
+    sum.checksum = row[1].value_or("");
+    return sum;
   }
-  return result;
+
+  PgRebuild& rebuild_;
+  std::unique_ptr<Connection> source_;
+  std::unique_ptr<Connection> shadow_;
+  Transaction source_view_;
+  Transaction shadow_view_;
+  std::optional<std::pair<long long, long long>> span_;
+  std::unique_ptr<Connection> index_session_;
+  std::future<void> indexes_;
+};
+
+std::unique_ptr<VerifySnapshots> PgRebuild::open_verify_snapshots(const DrainTo& drain_to) {
+  std::unique_ptr<Connection> lock_session = open_session();
+  std::unique_ptr<Connection> source = open_session();
+  std::unique_ptr<Connection> shadow = open_session();
+  auto snapshots = retry_lock_waits("verification's write block", cut_over_lock_policy(options_), [&] {
+    TableLock lock(*lock_session, {{plan_.source.name, LockMode::block_writes}},
+                   options_.cutover_lock_timeout);
+    const auto blocked = std::chrono::steady_clock::now();
+    // Writes are blocked and the shadow holds every change before this point.
+    drain_to(log_position());
+    auto opened = std::make_unique<Snapshots>(*this, std::move(source), std::move(shadow));
+    lock.release();
+    spdlog::info("verification blocked writes for {} ms to take a consistent snapshot",
+                 std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked)
+                     .count());
+    return opened;
+  });
+  if (!deferred_indexes_.empty()) {
+    snapshots->build_indexes(open_session());
+  }
+  return snapshots;
 }
 
 // Statements that give the shadow's indexes (and the constraints they carry) the names the

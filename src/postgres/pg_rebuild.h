@@ -45,7 +45,7 @@ class PgRebuild : public RebuildBackend {
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
-  VerifyResult verify(const DrainTo& drain_to) override;
+  std::unique_ptr<VerifySnapshots> open_verify_snapshots(const DrainTo& drain_to) override;
   void recopy(const Mismatch& range) override;
   CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
   void drop_old_table() override;
@@ -61,6 +61,7 @@ class PgRebuild : public RebuildBackend {
   std::vector<std::string> cleanup(const std::string& table) override;
 
  private:
+  class Snapshots;
   // A key range as SQL with its parameters.
   struct Predicate {
     std::string sql;
