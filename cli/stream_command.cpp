@@ -7,6 +7,7 @@
 #include "replication/change_event.h"
 #include "replication/stream_error.h"
 #include "src/server_family.h"
+#include "src/stream_errors.h"
 #include "src/error.h"
 
 namespace sluice::cli {
@@ -50,7 +51,7 @@ int run_stream(const std::vector<std::string>& args) {
       stream->confirm(transaction->commit_position);
     }
   } catch (const replication::StreamError& error) {
-    throw Error(ExitCode::stream, error.what());
+    throw_stream_failure(error);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "replication/stream_error.h"
+#include "src/stream_errors.h"
 #include "src/error.h"
 
 namespace sluice {
@@ -198,11 +199,8 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
   std::vector<replication::Transaction> transactions;
   try {
     transactions = reader.take(wait);
-  } catch (const replication::StreamDisconnected& error) {
-    throw Error(ExitCode::connection, std::string("the change stream stopped: ") + error.what());
   } catch (const replication::StreamError& error) {
-    throw Error(ExitCode::stream, std::string("the change stream stopped: ") + error.what() +
-                                      "; the original table is untouched");
+    throw_stream_failure(error, "the change stream stopped (the original table is untouched): ");
   }
   for (const replication::Transaction& transaction : transactions) {
     applier.add(transaction);

@@ -7,6 +7,7 @@
 #include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_connection.h"
 #include "src/mysql/mysql_schema.h"
+#include "src/stream_errors.h"
 
 namespace sluice::mysql {
 
@@ -68,7 +69,7 @@ std::unique_ptr<replication::ChangeStream> open_mysql_stream(
   try {
     return std::make_unique<replication::mysql::BinlogStream>(options, decoder, start);
   } catch (const replication::StreamError& error) {
-    throw Error(ExitCode::stream, error.what());
+    throw_stream_failure(error);
   }
 }
 

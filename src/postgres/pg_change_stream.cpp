@@ -9,21 +9,13 @@
 #include "replication/postgres/slot_manager.h"
 #include "replication/stream_error.h"
 #include "src/error.h"
+#include "src/stream_errors.h"
 #include "src/postgres/pg_connection.h"
 
 namespace sluice::postgres {
 namespace {
 
 namespace pg = replication::postgres;
-
-// The stream's failures as sluice reports them: a connection that could not be got back is a
-// connection error (a later run can resume), anything else means the stream cannot go on.
-[[noreturn]] void rethrow_stream_error(const replication::StreamError& error) {
-  if (dynamic_cast<const replication::StreamDisconnected*>(&error)) {
-    throw Error(ExitCode::connection, error.what());
-  }
-  throw Error(ExitCode::stream, error.what());
-}
 
 // Owns the server-side objects and the client; members are destroyed in reverse order, so the
 // client disconnects before the slot is dropped, and the slot goes before the publication.
@@ -42,7 +34,7 @@ class PostgresChangeStream : public replication::ChangeStream {
     try {
       return stream_.next(timeout);
     } catch (const replication::StreamError& error) {
-      rethrow_stream_error(error);
+      throw_stream_failure(error);
     }
   }
 
@@ -50,7 +42,7 @@ class PostgresChangeStream : public replication::ChangeStream {
     try {
       stream_.confirm(position);
     } catch (const replication::StreamError& error) {
-      rethrow_stream_error(error);
+      throw_stream_failure(error);
     }
   }
 
@@ -106,7 +98,7 @@ class ResumedChangeStream : public replication::ChangeStream {
     try {
       return stream_.next(timeout);
     } catch (const replication::StreamError& error) {
-      rethrow_stream_error(error);
+      throw_stream_failure(error);
     }
   }
 
@@ -114,7 +106,7 @@ class ResumedChangeStream : public replication::ChangeStream {
     try {
       stream_.confirm(position);
     } catch (const replication::StreamError& error) {
-      rethrow_stream_error(error);
+      throw_stream_failure(error);
     }
   }
 
