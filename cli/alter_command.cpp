@@ -76,31 +76,6 @@ std::optional<std::string> metadata_schema_option(const std::string& value) {
   return value.empty() ? std::nullopt : std::optional<std::string>(value);
 }
 
-// The phase-metadata record of one `sluice alter --execute` run.
-MigrationRecord run_record(const Dsn& dsn, const ddl::QualifiedName& table,
-                           const RebuildOptions& options, std::string name) {
-  const ddl::Dialect dialect = dialect_of(dsn);
-  if (name.empty()) {
-    const std::time_t now = std::time(nullptr);
-    std::tm utc{};
-    gmtime_r(&now, &utc);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
-    name = "alter-" + table.name + "-" + stamp;
-  }
-  MigrationRecord record;
-  record.name = name;
-  record.table = ddl::quote_qualified(dialect, table);
-  record.operation = "rebuild";
-  record.spec = nlohmann::json{{"table", record.table},
-                               {"alter", options.alter},
-                               {"force_rebuild", options.force_rebuild},
-                               {"discard_duplicates", options.discard_duplicates},
-                               {"drop_old_table", options.drop_old_table}}
-                    .dump();
-  return record;
-}
-
 // The Controller of one run: its files, probes, socket, progress output and hooks.
 std::unique_ptr<Controller> make_controller(const ControlOptions& control, const Dsn& dsn,
                                             const std::optional<std::string>& password,
@@ -162,15 +137,7 @@ int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
                const ControlOptions& control, RebuildOptions options) {
   std::unique_ptr<RunRecorder> recorder =
       RunRecorder::take_over(store_factory(dsn, password, metadata_schema, ""), name);
-  const nlohmann::json spec = nlohmann::json::parse(recorder->record().spec, nullptr, false);
-  if (spec.is_discarded() || !spec.contains("alter") || !spec.contains("table")) {
-    throw Error(ExitCode::failure, "the record of migration '" + name +
-                                       "' lacks its table or ALTER, so it cannot resume");
-  }
-  options.table = spec["table"].get<std::string>();
-  options.alter = spec["alter"].get<std::string>();
-  options.discard_duplicates = spec.value("discard_duplicates", false);
-  options.drop_old_table = spec.value("drop_old_table", false);
+  read_rebuild_spec(recorder->record(), options);
   options.resume = true;
   const Checkpoint checkpoint = checkpoint_from_json(recorder->record().checkpoint);
   std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
@@ -272,13 +239,14 @@ int run_alter(const std::vector<std::string>& args) {
     return 0;
   }
   const ddl::QualifiedName table = backend->resolve_table(options.table);
-  MigrationRecord record = run_record(dsn, table, options, name);
+  MigrationRecord record =
+      rebuild_record(ddl::quote_qualified(dialect_of(dsn), table), table.name, options, name);
   // A live run's shadow table would otherwise be reported as a leftover by the plan.
   const Lease::StoreFactory store =
       store_factory(dsn, password, metadata_schema_option(metadata_schema), table.schema);
   refuse_while_in_progress(*store(), record.table);
   // Every refusal comes before anything is written, the phase metadata included.
-  backend->plan(options);
+  const RebuildPlan& plan = backend->plan(options);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
   std::unique_ptr<RunRecorder> recorder;
@@ -290,7 +258,7 @@ int run_alter(const std::vector<std::string>& args) {
   }
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
-  return run_migration(migrator, *recorder, *controller, [&] { return migrator.execute(); });
+  return run_migration(migrator, *recorder, *controller, [&] { return migrator.execute(plan); });
 }
 
 int run_cleanup(const std::vector<std::string>& args) {

@@ -1,4 +1,4 @@
-// The phase metadata (DESIGN.md §4) on real servers: `sluice alter` records its phases, a live
+// The phase metadata (docs/migrations.md) on real servers: `sluice alter` records its phases, a live
 // lease keeps a second runner and `sluice cleanup` away, an expired one is taken over, the
 // layout is upgraded in place, `sluice status` shows it all.
 #include <doctest/doctest.h>

@@ -31,7 +31,7 @@ class ShadowWriter {
 };
 
 // Carries committed source changes over to the shadow table under the copy invariant
-// (DESIGN.md): only full row images are written, never re-read from the source; the latest
+// (docs/architecture.md §3): only full row images are written, never re-read from the source; the latest
 // image per key wins (hot keys collapse); a change to a key the copier has not committed yet is
 // held until the chunk covering it commits, so a delete applied early can never be undone by a
 // chunk whose snapshot still saw the row.

@@ -8,7 +8,7 @@
 namespace sluice {
 
 // How far a run has durably come, saved in the phase metadata so a killed run can resume
-// (DESIGN.md §3.5 "checkpoints say applied through"): every row with a key up to `watermark`
+// (docs/architecture.md §3 rule 5, "checkpoints say applied through"): every row with a key up to `watermark`
 // is in the shadow table, and every change before `position` whose key is up to the watermark
 // is applied there. Changes to keys past the watermark need no record: the copy reads those
 // rows after the resume.

@@ -339,13 +339,13 @@ void ExpandContract::run_online_rebuild(Session& session, const Step& step) {
   std::unique_ptr<RebuildBackend> rebuild = family_.rebuild_backend(dsn_, password_);
   // Recorded before the swap: a crash after it must still let contract drop the old table. The
   // plan refuses when that name is taken, so the name can only ever be the rebuild's own table.
-  const ddl::QualifiedName old = rebuild->plan(options).old;
-  session.checkpoint["old_table"] = {{"schema", old.schema}, {"name", old.name}};
+  const RebuildPlan& plan = rebuild->plan(options);
+  session.checkpoint["old_table"] = {{"schema", plan.old.schema}, {"name", plan.old.name}};
   session.save();
   spdlog::info("rebuilding {} online with {}", options.table, step.sql);
   Migrator migrator(*rebuild, options, stop_);
   migrator.set_control(control_);
-  migrator.execute();
+  migrator.execute(plan);
   session.checkpoint["rebuilt"] = true;
   session.save();
 }

@@ -74,9 +74,8 @@ void Migrator::enter(Phase phase) {
   }
 }
 
-RebuildSummary Migrator::execute() {
+RebuildSummary Migrator::execute(const RebuildPlan& plan) {
   started_ = Clock::now();
-  const RebuildPlan& plan = backend_.plan(options_);
   if (plan.try_instant && !options_.force_rebuild && backend_.apply_in_place(options_)) {
     summary_.applied_in_place = true;
     enter(Phase::switched);

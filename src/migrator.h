@@ -34,13 +34,14 @@ struct RebuildSummary {
   std::chrono::milliseconds duration{0};
 };
 
-// Drives one online rebuild through its steps (DESIGN.md §3): shadow table, change stream
+// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, change stream
 // started before the copy, chunked copy with the applier draining the stream between chunks,
 // mandatory verification, cut-over. Any failure before the swap drops the shadow table and
 // leaves the original table untouched.
 class Migrator {
  public:
   // `stop` is polled between steps; when it turns true the run aborts with ExitCode::interrupted.
+  // `options` must outlive the Migrator.
   Migrator(RebuildBackend& backend, const RebuildOptions& options, const std::atomic<bool>& stop);
 
   // Tells `listener` (not owned; may be null) each phase the run enters, and stops the run when
@@ -50,7 +51,9 @@ class Migrator {
   // the run is never paused and reports nothing.
   void set_control(MigrationControl& control) { control_ = &control; }
 
-  RebuildSummary execute();
+  // Runs the migration `plan` describes: the backend's plan() for the same options, which every
+  // caller makes first so that each refusal comes before anything is written.
+  RebuildSummary execute(const RebuildPlan& plan);
   // Continues a killed run from its checkpoint (options.resume must be set): adopts the shadow
   // table, copies on after the watermark and reads the change log from the checkpoint's position.
   RebuildSummary resume(const Checkpoint& checkpoint);
@@ -86,7 +89,7 @@ class Migrator {
   void check_stop() const;
 
   RebuildBackend& backend_;
-  RebuildOptions options_;
+  const RebuildOptions& options_;
   const std::atomic<bool>& stop_;
   PhaseListener* listener_ = nullptr;
   MigrationControl* control_;

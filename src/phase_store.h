@@ -12,7 +12,7 @@
 
 namespace sluice {
 
-// Where a migration stands (DESIGN.md §4). A migration moves forward through
+// Where a migration stands (docs/migrations.md). A migration moves forward through
 // planned → expanding → backfilling → switched → contracted, or ends aborted (given up before
 // the switch) or reverted (undone after it).
 enum class Phase { planned, expanding, backfilling, switched, contracted, aborted, reverted };

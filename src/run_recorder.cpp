@@ -1,6 +1,9 @@
 #include "src/run_recorder.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <ctime>
 
 #include <algorithm>
 
@@ -138,6 +141,41 @@ void refuse_while_in_progress(PhaseStore& store, const std::string& table) {
                       "); its shadow table is not a leftover; stop that run first");
     }
   }
+}
+
+MigrationRecord rebuild_record(const std::string& table, const std::string& bare_name,
+                               const RebuildOptions& options, std::string name) {
+  if (name.empty()) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+    name = "alter-" + bare_name + "-" + stamp;
+  }
+  MigrationRecord record;
+  record.name = name;
+  record.table = table;
+  record.operation = "rebuild";
+  record.spec = nlohmann::json{{"table", record.table},
+                               {"alter", options.alter},
+                               {"force_rebuild", options.force_rebuild},
+                               {"discard_duplicates", options.discard_duplicates},
+                               {"drop_old_table", options.drop_old_table}}
+                    .dump();
+  return record;
+}
+
+void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options) {
+  const nlohmann::json spec = nlohmann::json::parse(record.spec, nullptr, false);
+  if (spec.is_discarded() || !spec.contains("alter") || !spec.contains("table")) {
+    throw Error(ExitCode::failure, "the record of migration '" + record.name +
+                                       "' lacks its table or ALTER, so it cannot resume");
+  }
+  options.table = spec["table"].get<std::string>();
+  options.alter = spec["alter"].get<std::string>();
+  options.discard_duplicates = spec.value("discard_duplicates", false);
+  options.drop_old_table = spec.value("drop_old_table", false);
 }
 
 }  // namespace sluice

@@ -8,6 +8,7 @@
 #include "src/checkpoint.h"
 #include "src/lease.h"
 #include "src/phase_store.h"
+#include "src/rebuild_backend.h"
 
 namespace sluice {
 
@@ -22,7 +23,7 @@ class PhaseListener {
   virtual std::optional<std::string> stop_reason() const = 0;
 };
 
-// Records one `sluice alter` run in the phase metadata (DESIGN.md §4): creates the metadata on
+// Records one `sluice alter` run in the phase metadata (docs/migrations.md): creates the metadata on
 // first use, refuses to start while another run of the same table holds a live lease, keeps
 // this run's lease alive, and stamps each phase: expanding (shadow table and stream), backfilling
 // (copy), switched (cut-over), contracted (old table dropped), or aborted with the error.
@@ -62,6 +63,16 @@ class RunRecorder : public PhaseListener {
   std::unique_ptr<Lease> lease_;
   bool switched_ = false;
 };
+
+// The phase-metadata record of one `sluice alter --execute` run of `table` (its canonical quoted
+// name; `bare_name` is its name alone): named `name`, or alter-<table>-<UTC time> when empty. Its
+// spec (JSON) holds what read_rebuild_spec() needs to resume the run.
+MigrationRecord rebuild_record(const std::string& table, const std::string& bare_name,
+                               const RebuildOptions& options, std::string name);
+
+// Sets the table, ALTER and flags a recorded rebuild ran with. Throws Error(ExitCode::failure)
+// when the record lacks them.
+void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options);
 
 // Throws Error(ExitCode::preflight_failed) when a migration of `table` is in progress under a
 // live lease: what a cleanup must never interfere with. Reads only.

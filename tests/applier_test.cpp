@@ -1,4 +1,4 @@
-// The applier's rules from DESIGN.md's copy invariant, checked on built change events.
+// The applier's rules of the copy invariant (docs/architecture.md §3), checked on built change events.
 #include "src/applier.h"
 
 #include <doctest/doctest.h>

@@ -13,7 +13,7 @@ namespace sluice::mysql {
 
 // The RebuildBackend for MySQL and MariaDB: shadow table by CREATE TABLE … LIKE + ALTER,
 // chunked INSERT … SELECT copy, binlog change stream, CRC32 chunk checksums inside a consistent
-// snapshot, and the two-session sentry cut-over (DESIGN.md §3.5), which works on MariaDB where
+// snapshot, and the two-session sentry cut-over (docs/architecture.md §3 rule 8), which works on MariaDB where
 // RENAME TABLE under LOCK TABLES is refused.
 class MysqlRebuild : public RebuildBackend {
  public:
