@@ -44,21 +44,25 @@ void ChunkSizer::record_copied(std::uint64_t asked, std::uint64_t copied) {
 }
 
 Copier::Copier(CopySource& source, ChunkSizer sizer, std::optional<replication::Row> watermark)
-    : source_(source), sizer_(sizer), watermark_(std::move(watermark)) {}
+    : source_(source),
+      sizer_(sizer),
+      walker_([&source](const std::optional<replication::Row>& after,
+                        std::uint64_t rows) { return source.chunk_end(after, rows); },
+              std::move(watermark)) {}
 
 bool Copier::copy_next_chunk() {
   const std::uint64_t rows = sizer_.rows();
-  std::optional<replication::Row> end = source_.chunk_end(watermark_, rows);
-  if (!end) {
+  const std::optional<KeyChunk<replication::Row>> chunk = walker_.next(rows);
+  if (!chunk) {
     return false;
   }
   const auto started = std::chrono::steady_clock::now();
-  const std::uint64_t copied = source_.copy_range(watermark_, *end);
+  const std::uint64_t copied = source_.copy_range(chunk->after, chunk->up_to);
   // The size asked for, not the rows copied: a source may size chunks as key spans with gaps.
   sizer_.record(rows, std::chrono::steady_clock::now() - started);
   sizer_.record_copied(rows, copied);
   rows_copied_ += copied;
-  watermark_ = std::move(end);
+  walker_.done(*chunk);
   return true;
 }
 

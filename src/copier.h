@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "replication/change_event.h"
+#include "src/chunk_walker.h"
 
 namespace sluice {
 
@@ -64,7 +65,7 @@ class Copier {
   // Copies the next chunk. Returns false when the table has no row after the watermark.
   bool copy_next_chunk();
 
-  const std::optional<replication::Row>& watermark() const { return watermark_; }
+  const std::optional<replication::Row>& watermark() const { return walker_.watermark(); }
   std::uint64_t rows_copied() const { return rows_copied_; }
   std::uint64_t chunk_rows() const { return sizer_.rows(); }
   void pin_chunk_rows(std::optional<std::uint64_t> rows) { sizer_.pin(rows); }
@@ -72,7 +73,7 @@ class Copier {
  private:
   CopySource& source_;
   ChunkSizer sizer_;
-  std::optional<replication::Row> watermark_;
+  ChunkWalker<replication::Row> walker_;
   std::uint64_t rows_copied_ = 0;
 };
 

@@ -389,23 +389,23 @@ void ExpandContract::backfill(const std::string& name) {
   std::uint64_t filled = 0;
   std::uint64_t batches = 0;
   auto reported = std::chrono::steady_clock::now();
-  for (;;) {
-    session->check_lease();
+  auto started = reported;
+  const auto size = [&] {
     wait_turn(table, filled, batch);
-    if (std::chrono::steady_clock::now() - reported > std::chrono::seconds(10)) {
-      reported = std::chrono::steady_clock::now();
-      spdlog::info("backfill of {}: {} rows filled, now after key {}, batches of {} rows", name,
-                   filled, after ? describe_key(*after) : "(start)", batch);
+    started = std::chrono::steady_clock::now();
+    if (started - reported > std::chrono::seconds(10)) {
+      reported = started;
+      spdlog::info("backfill of {}: {} rows filled, batches of {} rows", name, filled, batch);
     }
-    const auto started = std::chrono::steady_clock::now();
-    const std::optional<KeyText> end = backend_->batch_end(session->table, after, batch);
-    filled += backend_->backfill(session->table, *session->plan.backfill, KeyRange{after, end});
+    return batch;
+  };
+  walk_batches(*session, session->table, after, size, [&](const KeyRange& range) {
+    filled += backend_->backfill(session->table, *session->plan.backfill, range);
     ++batches;
-    if (!end) {
-      break;
+    if (!range.up_to) {
+      return;
     }
-    after = end;
-    progress = {{"done", false}, {"after", *after}};
+    progress = {{"done", false}, {"after", *range.up_to}};
     session->save();
     const auto took = std::chrono::steady_clock::now() - started;
     if (!control_.chunk_rows()) {
@@ -419,7 +419,7 @@ void ExpandContract::backfill(const std::string& name) {
     } else {
       batch = *control_.chunk_rows();
     }
-  }
+  });
   progress = {{"done", true}};
   session->save();
   spdlog::info("backfill of {} done: {} rows filled in {} batches", name, filled, batches);
@@ -432,20 +432,32 @@ VerifyReport ExpandContract::check_rows(Session& session) {
   }
   report.checked = true;
   const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session.table);
-  std::optional<KeyText> after;
   std::uint64_t checked = 0;
-  for (;;) {
-    session.check_lease();
+  const auto size = [&] {
     wait_turn(table, checked, kVerifyBatchRows);
-    const std::optional<KeyText> end = backend_->batch_end(session.table, after, kVerifyBatchRows);
+    return kVerifyBatchRows;
+  };
+  walk_batches(session, session.table, std::nullopt, size, [&](const KeyRange& range) {
     report.mismatches += backend_->count_where(
-        session.table, *session.plan.mismatch, KeyRange{after, end},
+        session.table, *session.plan.mismatch, range,
         kSampleKeys - std::min(kSampleKeys, report.samples.size()), report.samples);
     checked += kVerifyBatchRows;
+  });
+  return report;
+}
+
+void ExpandContract::walk_batches(Session& session, const ddl::QualifiedName& table,
+                                  std::optional<KeyText> after,
+                                  const std::function<std::uint64_t()>& size,
+                                  const std::function<void(const KeyRange&)>& visit) {
+  for (;;) {
+    session.check_lease();
+    std::optional<KeyText> end = backend_->batch_end(table, after, size());
+    visit(KeyRange{after, end});
     if (!end) {
-      return report;
+      return;
     }
-    after = end;
+    after = std::move(end);
   }
 }
 
@@ -534,18 +546,13 @@ void ExpandContract::write_archive(Session& session, const std::filesystem::path
     what = "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
   }
   ArchiveWriter writer(path, header);
-  std::optional<KeyText> after;
-  for (;;) {
-    session.check_lease();
-    const std::optional<KeyText> end = backend_->batch_end(header.table, after, kVerifyBatchRows);
-    for (const ArchivedRow& row : read_batch(KeyRange{after, end})) {
-      writer.add(row);
-    }
-    if (!end) {
-      break;
-    }
-    after = end;
-  }
+  walk_batches(
+      session, header.table, std::nullopt, [] { return kVerifyBatchRows; },
+      [&](const KeyRange& range) {
+        for (const ArchivedRow& row : read_batch(range)) {
+          writer.add(row);
+        }
+      });
   writer.finish();
   check_archive(path, writer.rows());
   spdlog::info("archived {} rows of {} to {} (checked)", writer.rows(), what, path.string());

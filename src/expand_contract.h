@@ -83,6 +83,13 @@ class ExpandContract {
   // migration drops none (no rebuild, or one the server applied in place).
   std::optional<ddl::QualifiedName> old_table(const Session& session) const;
   VerifyReport check_rows(Session& session);
+  // Walks `table` by key after `after` (from the start when nullopt) in batches, checking the
+  // session's lease before each: `size()` gives a batch's rows (and may wait for the throttle),
+  // `visit(range)` deals with it; the last range is open-ended (no key bounds it above). The
+  // backfill, verification and archives all walk this way.
+  void walk_batches(Session& session, const ddl::QualifiedName& table, std::optional<KeyText> after,
+                    const std::function<std::uint64_t()>& size,
+                    const std::function<void(const KeyRange&)>& visit);
   std::optional<std::string> blocker_of(Session& session, const ContractOptions& options);
   // Archives what contract is about to drop (the dropped column with its keys, or the whole
   // old table), reading the table in key-order batches, and reads the file back to check it.
