@@ -1,12 +1,11 @@
 #include "src/migration_spec.h"
 
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 
 #include "src/error.h"
 #include "tests/doc_examples.h"
@@ -115,8 +114,7 @@ TEST_CASE("bad migration files are refused with a usage error naming the problem
   CHECK(load("f.json", "{\"table\": ") == ExitCode::usage);
   CHECK(load("g.ini", "table = t\noperation = rename-column\ncolumn = a\nnew-column = a\n") ==
         ExitCode::usage);
-  CHECK(code_of([] { sluice::load_migration_file("/nonexistent/x.ini"); }) ==
-        ExitCode::not_found);
+  CHECK(code_of([] { sluice::load_migration_file("/nonexistent/x.ini"); }) == ExitCode::not_found);
 }
 
 TEST_CASE("a comment after a value starts at a space or tab before '#' or ';', outside quotes") {
