@@ -238,6 +238,7 @@ int run_alter(const std::vector<std::string>& args) {
                 "must be positive");
   }
   options.reconnect.give_up_after = std::chrono::seconds(reconnect_seconds);
+  options.reconnect.stop = &StopSignals::requested();
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();
