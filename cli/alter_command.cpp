@@ -242,6 +242,7 @@ int run_alter(const std::vector<std::string>& args) {
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();
+  control.settings(dsn);  // bad steering options are refused before anything else
   if (!resume.empty()) {
     if (!options.table.empty() || !options.alter.empty() || !name.empty()) {
       throw Error(ExitCode::usage,
@@ -254,7 +255,6 @@ int run_alter(const std::vector<std::string>& args) {
   if (options.table.empty() || options.alter.empty()) {
     throw Error(ExitCode::usage, "--table and --alter are required; see sluice alter --help");
   }
-  control.settings(dsn);  // bad steering options are refused before anything else
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
   if (!execute) {
