@@ -264,10 +264,13 @@ int run_alter(const std::vector<std::string>& args) {
   }
   const ddl::QualifiedName table = backend->resolve_table(options.table);
   MigrationRecord record = run_record(dsn, table, options, name);
-  // A live run's shadow table would otherwise be reported as a leftover by the plan.
-  refuse_while_in_progress(
-      *connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), table.schema),
-      record.table);
+  // A live or resumable run's shadow table would otherwise be reported as a leftover by the plan.
+  {
+    std::unique_ptr<PhaseStore> store =
+        connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), table.schema);
+    refuse_while_in_progress(*store, record.table);
+    refuse_stopped_run(*store, record.table, options.table);
+  }
   // Every refusal comes before anything is written, the phase metadata included.
   backend->plan(options);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
@@ -303,10 +306,12 @@ int run_cleanup(const std::vector<std::string>& args) {
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = connect_rebuild_backend(dsn, password);
   const ddl::QualifiedName name = backend->resolve_table(table);
-  refuse_while_in_progress(
-      *connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), name.schema),
-      ddl::quote_qualified(dialect_of(dsn), name));
+  const std::string canonical = ddl::quote_qualified(dialect_of(dsn), name);
+  std::unique_ptr<PhaseStore> store =
+      connect_phase_store(dsn, password, metadata_schema_option(metadata_schema), name.schema);
+  refuse_while_in_progress(*store, canonical);
   const std::vector<std::string> dropped = backend->cleanup(table);
+  abandon_stopped_runs(*store, canonical);
   if (dropped.empty()) {
     std::cout << "nothing to clean up for " << table << "\n";
   }
