@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <csignal>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <thread>
 
