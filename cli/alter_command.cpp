@@ -215,9 +215,11 @@ int run_alter(const std::vector<std::string>& args) {
                 "must be positive");
   }
   options.reconnect.give_up_after = std::chrono::seconds(reconnect_seconds);
+  options.reconnect.stop = &StopSignals::requested();
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
   const Dsn dsn = connection.dsn();
+  control.settings(dsn);  // bad steering options are refused before anything else
   if (!resume.empty()) {
     if (!options.table.empty() || !options.alter.empty() || !name.empty()) {
       throw Error(ExitCode::usage,
@@ -230,7 +232,6 @@ int run_alter(const std::vector<std::string>& args) {
   if (options.table.empty() || options.alter.empty()) {
     throw Error(ExitCode::usage, "--table and --alter are required; see sluice alter --help");
   }
-  control.settings(dsn);  // bad steering options are refused before anything else
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   if (!execute) {
@@ -241,10 +242,14 @@ int run_alter(const std::vector<std::string>& args) {
   const ddl::QualifiedName table = backend->resolve_table(options.table);
   MigrationRecord record =
       rebuild_record(ddl::quote_qualified(dialect_of(dsn), table), table.name, options, name);
-  // A live run's shadow table would otherwise be reported as a leftover by the plan.
+  // A live or resumable run's shadow table would otherwise be reported as a leftover by the plan.
   const Lease::StoreFactory store =
       store_factory(dsn, password, metadata_schema_option(metadata_schema), table.schema);
-  refuse_while_in_progress(*store(), record.table);
+  {
+    std::unique_ptr<PhaseStore> metadata = store();
+    refuse_while_in_progress(*metadata, record.table);
+    refuse_stopped_run(*metadata, record.table, options.table);
+  }
   // Every refusal comes before anything is written, the phase metadata included.
   const RebuildPlan& plan = backend->plan(options);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
@@ -279,10 +284,12 @@ int run_cleanup(const std::vector<std::string>& args) {
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   const ddl::QualifiedName name = backend->resolve_table(table);
-  refuse_while_in_progress(
-      *store_factory(dsn, password, metadata_schema_option(metadata_schema), name.schema)(),
-      ddl::quote_qualified(dialect_of(dsn), name));
+  const std::string canonical = ddl::quote_qualified(dialect_of(dsn), name);
+  std::unique_ptr<PhaseStore> store =
+      store_factory(dsn, password, metadata_schema_option(metadata_schema), name.schema)();
+  refuse_while_in_progress(*store, canonical);
   const std::vector<std::string> dropped = backend->cleanup(table);
+  abandon_stopped_runs(*store, canonical);
   if (dropped.empty()) {
     std::cout << "nothing to clean up for " << table << "\n";
   }

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "cli/options.h"
 #include "src/error.h"
 #include "src/load_probe.h"
 #include "src/server_family.h"
@@ -38,7 +39,7 @@ void ControlOptions::add_to(po::options_description& description) {
       "throttle-control-replicas", po::value(&replicas),
       "replicas for --max-lag-millis: MySQL DSNs (comma separated; same password), PostgreSQL "
       "standby application_names (default: every standby)")(
-      "chunk-size", po::value(&chunk_size)->default_value(0),
+      "chunk-size", po::value<long>()->notifier([this](long rows) { chunk_size = rows; }),
       "copy exactly this many rows per chunk instead of sizing chunks by --chunk-time")(
       "serve-socket-file", po::value(&socket_file),
       "answer control commands on this Unix socket (mode 0600; send 'help')")(
@@ -74,12 +75,22 @@ std::vector<std::string> ControlOptions::replica_list() const {
 }
 
 ControllerSettings ControlOptions::settings(const Dsn& dsn) const {
-  if (critical_load_interval_ms < 0 || max_lag_ms < 0 || chunk_size < 0 || hooks_timeout_s <= 0 ||
+  if (critical_load_interval_ms < 0 || max_lag_ms < 0 || hooks_timeout_s <= 0 ||
       status_interval_s <= 0) {
     throw Error(ExitCode::usage,
-                "--critical-load-interval, --max-lag-millis and --chunk-size must not be "
-                "negative; --status-interval and --hooks-timeout must be positive");
+                "--critical-load-interval and --max-lag-millis must not be negative; "
+                "--status-interval and --hooks-timeout must be positive");
   }
+  if (chunk_size && *chunk_size <= 0) {
+    throw Error(ExitCode::usage, "--chunk-size " + std::to_string(*chunk_size) +
+                                     " is not a number of rows; give at least 1, or leave it "
+                                     "out to size chunks by --chunk-time");
+  }
+  require_parent_directory(throttle_flag_file, "--throttle-flag-file");
+  require_parent_directory(postpone_flag_file, "--postpone-cutover-flag-file");
+  require_parent_directory(panic_flag_file, "--panic-flag-file");
+  require_parent_directory(socket_file, "--serve-socket-file");
+  require_directory(hooks_path, "--hooks-path");
   if (nice_ratio < 0 || nice_ratio > 100) {
     throw Error(ExitCode::usage, "--nice-ratio takes a number from 0 to 100, e.g. 0.5");
   }
@@ -101,8 +112,8 @@ ControllerSettings ControlOptions::settings(const Dsn& dsn) const {
   if (max_lag_ms > 0) {
     throttle.max_lag = std::chrono::milliseconds(max_lag_ms);
   }
-  if (chunk_size > 0) {
-    settings.chunk_rows = static_cast<std::uint64_t>(chunk_size);
+  if (chunk_size) {
+    settings.chunk_rows = static_cast<std::uint64_t>(*chunk_size);
   }
   settings.socket_path = socket_file;
   settings.progress.tty = ::isatty(STDERR_FILENO) == 1;

@@ -24,7 +24,7 @@ struct ControlOptions {
   std::string throttle_query;
   long max_lag_ms = 0;
   std::string replicas;
-  long chunk_size = 0;
+  std::optional<long> chunk_size;  // unset: chunks sized by time
   std::string socket_file;
   double status_interval_s = 30;
   bool json = false;
@@ -33,8 +33,9 @@ struct ControlOptions {
 
   void add_to(boost::program_options::options_description& description);
 
-  // Validates the values and turns them into the Controller's settings; throws
-  // Error(ExitCode::usage) naming the option at fault.
+  // Validates the values (a flag file, socket or hooks directory must be in an existing
+  // directory) and turns them into the Controller's settings; throws Error(ExitCode::usage)
+  // naming the option at fault.
   ControllerSettings settings(const Dsn& dsn) const;
 
   // Whether the Controller needs a LoadProbe (load limits, lag, query, or a socket that may set

@@ -1,5 +1,6 @@
 #include "cli/options.h"
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/config_file.h"
@@ -32,6 +33,27 @@ bool parse_options(const std::vector<std::string>& args, po::options_description
                                      usage.substr(0, usage.find(" [")) + " --help");
   }
   return true;
+}
+
+void require_parent_directory(const std::string& path, const std::string& option) {
+  if (path.empty()) {
+    return;
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code error;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, error)) {
+    throw Error(ExitCode::usage, option + " " + path + ": the directory " + parent.string() +
+                                     " does not exist; create it or choose a path in an "
+                                     "existing directory");
+  }
+}
+
+void require_directory(const std::string& path, const std::string& option) {
+  std::error_code error;
+  if (!path.empty() && !std::filesystem::is_directory(path, error)) {
+    throw Error(ExitCode::usage,
+                option + " " + path + " is not a directory; give the directory that holds them");
+  }
 }
 
 }  // namespace sluice::cli

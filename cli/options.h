@@ -16,4 +16,12 @@ bool parse_options(const std::vector<std::string>& args,
                    const std::string& usage,
                    const boost::program_options::positional_options_description& positional = {});
 
+// Throws Error(ExitCode::usage) naming `option` when the directory that would hold the file
+// `path` does not exist (a relative path's is the working directory): a flag file there could
+// never appear and a socket, archive or log could never be written. An empty path passes.
+void require_parent_directory(const std::string& path, const std::string& option);
+
+// Throws Error(ExitCode::usage) naming `option` unless `path` is empty or an existing directory.
+void require_directory(const std::string& path, const std::string& option);
+
 }  // namespace sluice::cli

@@ -184,6 +184,7 @@ int run_contract(const std::vector<std::string>& args) {
       "checked before anything is dropped");
   return run_phase_command(args, "sluice contract --dsn URL NAME", "the migration's name or file",
                            description, [&](ExpandContract& driver, const std::string& target) {
+                             require_parent_directory(archive, "--archive");
                              contract.archive = archive;
                              driver.contract(migration_name(target), contract);
                              return 0;
@@ -261,6 +262,7 @@ int run_run(const std::vector<std::string>& args) {
   return run_phase_command(
       args, "sluice run --dsn URL DIR", "the directory of migration files", description,
       [&](ExpandContract& driver, const std::string& directory) {
+        require_parent_directory(log_file, "--log-file");
         if (!log_file.empty()) {
           log_to_file(log_file);
         }

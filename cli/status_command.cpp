@@ -47,7 +47,9 @@ void print_human(const MigrationRecord& record) {
   if (since != record.entered.end()) {
     std::cout << " since " << since->second << " UTC";
   }
-  if (record.lease_alive) {
+  if (record.lease_alive && runner_is_gone(record.owner)) {
+    std::cout << "  was run by " << record.owner << ", which is no longer running";
+  } else if (record.lease_alive) {
     std::cout << "  run by " << record.owner << " (lease until " << record.lease_until << " UTC)";
   } else if (phase_in_progress(record.phase)) {
     std::cout << "  no runner (last: " << record.owner << ")";

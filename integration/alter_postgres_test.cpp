@@ -124,6 +124,22 @@ TEST_CASE("a composite primary key whose column type changes") {
   CHECK(column_type(*db, "pg_comp", "a") == "bigint");
 }
 
+// Known to fail (issue 18, item 11): the shadow table is made with CREATE TABLE … (LIKE …
+// INCLUDING ALL), which names its copy of the constraint `_pg_dropuq_new_code_key`, so the
+// user's ALTER, run on the shadow, finds no `pg_dropuq_code_key` and the run ends with exit 2
+// (nothing left behind, the run recorded aborted). should_fail() keeps the suite green and turns
+// red once pg_rebuild maps constraint names of the ALTER to the shadow's; then remove it.
+TEST_CASE("dropping a UNIQUE constraint that is not the primary key, under load" *
+          doctest::should_fail()) {
+  auto db = postgres_admin();
+  migrate_under_load("pg_dropuq", "DROP CONSTRAINT pg_dropuq_code_key, ALTER COLUMN k TYPE bigint",
+                     5000, false);
+  CHECK(db->query_value("SELECT count(*) FROM pg_constraint WHERE conrelid = "
+                        "'pg_dropuq'::regclass AND contype = 'u'") == "0");
+  CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = "
+                        "'pg_dropuq'::regclass AND contype = 'p'") == "pg_dropuq_pkey");
+}
+
 TEST_CASE("an empty table and a table of one row") {
   migrate_under_load("pg_empty", "ALTER COLUMN k TYPE bigint", 0, false);
   migrate_under_load("pg_one", "ALTER COLUMN k TYPE bigint", 1, false);

@@ -261,3 +261,20 @@ TEST_CASE("a second sluice on the same table is refused while the first runs") {
                         "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'bi_twice' AND COLUMN_NAME = "
                         "'v'") == "40");
 }
+
+TEST_CASE("a DSN of one server kind at the other server's port is named in one sentence, exit 3") {
+  const sluice::Dsn mysql = sluice::parse_dsn(server_dsn(ServerKind::mysql));
+  const sluice::Dsn postgres = sluice::parse_dsn(server_dsn(ServerKind::postgres));
+  const std::string mysql_at_pg =
+      "mysql://root@" + postgres.host + ":" + std::to_string(postgres.port) + "/sluice_test";
+  check_refusal(run_sluice({"check", "--dsn", mysql_at_pg, "--table", "t"}), 3,
+                "speaks the PostgreSQL protocol, not MySQL's; check the port, or use a "
+                "postgres:// DSN");
+  const std::string pg_at_mysql =
+      "postgres://postgres@" + mysql.host + ":" + std::to_string(mysql.port) + "/sluice_test";
+  for (const std::string& dsn : {pg_at_mysql, pg_at_mysql + "?sslmode=disable"}) {
+    CAPTURE(dsn);
+    check_refusal(run_sluice({"check", "--dsn", dsn, "--table", "t"}), 3,
+                  "does not speak the PostgreSQL protocol (a MySQL or MariaDB server?)");
+  }
+}

@@ -17,6 +17,8 @@
 
 #include "integration/support.h"
 #include "integration/table_writer.h"
+#include "src/load_probe.h"
+#include "src/server_family.h"
 
 using sluice::ServerKind;
 using namespace sluice::test;
@@ -510,4 +512,27 @@ TEST_CASE("options come from --config; the command line wins") {
   INFO(dry.err);
   CHECK(dry.exit_code == 0);
   CHECK(dry.out.find("dry run: nothing was changed") != std::string::npos);
+}
+
+TEST_CASE("the load probe's session, killed on the server, is opened again at the next probe") {
+  auto admin = mysql_admin();
+  std::unique_ptr<sluice::LoadProbe> probe =
+      sluice::server_family(sluice::ServerKind::mysql).load_probe(sluice::parse_dsn(dsn()), std::nullopt, {});
+  // Kill the probe's session while it runs a throttle query that names itself.
+  std::thread killer([&] {
+    for (int i = 0; i < 200; ++i) {
+      const std::optional<std::string> id = admin->query_value(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%sluice-probe-marker%' "
+          "AND ID <> CONNECTION_ID()");
+      if (id) {
+        admin->execute("KILL CONNECTION " + *id);
+        return;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  CHECK_THROWS_AS(probe->throttle_query("SELECT SLEEP(30) /* sluice-probe-marker */"),
+                  sluice::Error);
+  killer.join();
+  CHECK(probe->throttle_query("SELECT 1") == 1);
 }

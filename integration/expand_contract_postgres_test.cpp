@@ -1,7 +1,13 @@
 // Expand-contract migrations on PostgreSQL (scenarios in expand_contract_scenarios.h).
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "integration/expand_contract_scenarios.h"
+#include "integration/support.h"
+#include "tests/doc_examples.h"
 
 using namespace sluice::test;
 
@@ -27,4 +33,31 @@ TEST_CASE("PostgreSQL: a rebuild contracted with --archive restores row for row"
 
 TEST_CASE("PostgreSQL: sluice run advances a directory of migrations, never past a grace period") {
   nightly_run(postgres_scenario());
+}
+
+// Every migration-file example of README.md and docs/migrations.md, planned against tables that
+// have the columns the examples name (the unit test checks that they parse).
+TEST_CASE("PostgreSQL: sluice plan accepts every migration-file example of the docs") {
+  auto db = postgres_admin();
+  db->execute("DROP TABLE IF EXISTS customers, orders");
+  db->execute("CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL)");
+  db->execute("CREATE TABLE orders (id bigint PRIMARY KEY, amount integer)");
+  const std::filesystem::path directory = std::filesystem::temp_directory_path() /
+                                          ("sluice-doc-examples-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  int planned = 0;
+  for (const char* doc : {"README.md", "docs/migrations.md"}) {
+    for (const DocExample& example : migration_examples(SLUICE_SOURCE_DIR, doc)) {
+      const std::filesystem::path file =
+          directory / ("example-" + std::to_string(planned++) + "." + example.language);
+      std::ofstream(file) << example.text;
+      const RunResult plan =
+          run_sluice({"plan", "--dsn", server_dsn(sluice::ServerKind::postgres), file.string()});
+      INFO(example.where << "\n" << example.text << plan.out << plan.err);
+      CHECK(plan.exit_code == 0);
+    }
+  }
+  std::filesystem::remove_all(directory);
+  CHECK(planned >= 3);
+  db->execute("DROP TABLE customers, orders");
 }

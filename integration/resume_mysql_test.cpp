@@ -72,12 +72,11 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
                         "= DATABASE() AND TABLE_NAME = 'rs_kill' AND COLUMN_NAME = 'k'") ==
         "int(11)");
 
-  // The dead runner's lease still looks alive for up to 30 s: resuming is refused meanwhile.
-  RunResult early = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
-  CHECK(early.exit_code == 5);
-  CHECK(early.err.find("is still run by") != std::string::npos);
-  expire_lease(*db, "rs-kill-1");
-
+  // The lease has not expired, but its runner is gone from this host: a new run of the table is
+  // pointed at --resume, which takes over at once.
+  check_refusal(run_sluice({"alter", "--dsn", dsn, "--table", "rs_kill", "--alter",
+                            "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute"}),
+                5, "is no longer running); continue it with sluice alter --resume rs-kill-1");
   RunResult resumed = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
   writer.stop();
   INFO(resumed.out << resumed.err);
@@ -100,6 +99,28 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   RunResult again = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
   CHECK(again.exit_code == 5);
   CHECK(again.err.find("only a run killed while expanding or backfilling") != std::string::npos);
+}
+
+TEST_CASE("right after a kill -9, cleanup removes what the run left and a new run goes ahead") {
+  const std::string dsn = server_dsn(ServerKind::mysql);
+  auto db = mysql_admin();
+  create_typed_table(*db, "rs_clean", "rs_clean_twin", 60000, false);
+  start_and_kill(dsn, "rs_clean", "rs-clean-1");
+  RunResult status = run_sluice({"status", "--dsn", dsn, "rs-clean-1"});
+  CHECK(status.out.find(", which is no longer running") != std::string::npos);
+  RunResult cleanup = run_sluice({"cleanup", "--dsn", dsn, "--table", "rs_clean"});
+  INFO(cleanup.out << cleanup.err);
+  REQUIRE(cleanup.exit_code == 0);
+  CHECK(cleanup.out.find("dropped") != std::string::npos);
+  CHECK_FALSE(exists(*db, "rs_clean_sluice_new"));
+  auto store = sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt);
+  CHECK(store->find("rs-clean-1")->phase == Phase::aborted);
+  db->execute("DELETE FROM sluice_migrations WHERE name = 'rs-clean-2'");
+  RunResult again =
+      run_sluice({"alter", "--dsn", dsn, "--table", "rs_clean", "--alter",
+                  "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--name", "rs-clean-2"});
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
 }
 
 TEST_CASE("a checkpoint whose binlog was purged cannot be resumed; the run says so") {

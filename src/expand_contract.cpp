@@ -267,6 +267,7 @@ std::unique_ptr<ExpandContract::Session> ExpandContract::open(const std::string&
     subject = facts_from_json(session->checkpoint["subject"]);
   }
   session->plan = plan_phases(session->spec, session->table, subject, backend_->ddl());
+  release_if_gone(phases, *record);
   if (!phases.take_over(record->id, this_runner())) {
     throw Error(ExitCode::preflight_failed,
                 "migration '" + name + "' is being driven by " + record->owner +

@@ -105,6 +105,24 @@ std::map<std::string, std::string> settings_from_json(const nlohmann::json& obje
   return settings;
 }
 
+// The value of an INI line without its inline comment: a '#' or ';' that follows a space or a
+// tab starts one, unless it is inside '…', "…" or `…` quotes, so SQL such as
+// `CONCAT(a, ' # ', b)` or `a;b` stays whole.
+std::string strip_inline_comment(std::string_view value) {
+  char quote = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (quote != 0) {
+      quote = c == quote ? 0 : quote;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      quote = c;
+    } else if ((c == '#' || c == ';') && i > 0 && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+      return trim(value.substr(0, i));
+    }
+  }
+  return trim(value);
+}
+
 std::map<std::string, std::string> settings_from_ini(std::istream& in, const std::string& where) {
   std::map<std::string, std::string> settings;
   std::string line;
@@ -125,9 +143,38 @@ std::map<std::string, std::string> settings_from_ini(std::istream& in, const std
       throw Error(ExitCode::usage,
                   where + ":" + std::to_string(number) + ": '" + key + "' is set twice");
     }
-    settings[key] = trim(text.substr(equals + 1));
+    settings[key] = strip_inline_comment(std::string_view(text).substr(equals + 1));
   }
   return settings;
+}
+
+// Parses a JSON migration file, refusing a key that appears twice in one object: nlohmann::json
+// would silently keep the last value, and INI files refuse duplicates too.
+nlohmann::json parse_json_file(std::istream& in, const std::string& where) {
+  std::vector<std::set<std::string>> objects;  // the keys seen in each open object
+  std::string duplicate;
+  const nlohmann::json::parser_callback_t track = [&](int, nlohmann::json::parse_event_t event,
+                                                      nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) {
+      objects.emplace_back();
+    } else if (event == Event::object_end && !objects.empty()) {
+      objects.pop_back();
+    } else if (event == Event::key && !objects.empty() &&
+               !objects.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
+  const nlohmann::json json = nlohmann::json::parse(in, track, false);
+  if (json.is_discarded()) {
+    throw Error(ExitCode::usage, where + ": not valid JSON");
+  }
+  if (!duplicate.empty()) {
+    throw Error(ExitCode::usage,
+                where + ": '" + duplicate + "' is set twice; keep one of its values");
+  }
+  return json;
 }
 
 }  // namespace
@@ -309,11 +356,7 @@ MigrationSpec load_migration_file(const std::filesystem::path& path) {
   const std::string where = path.filename().string();
   std::map<std::string, std::string> settings;
   if (path.extension() == ".json") {
-    const nlohmann::json json = nlohmann::json::parse(in, nullptr, false);
-    if (json.is_discarded()) {
-      throw Error(ExitCode::usage, where + ": not valid JSON");
-    }
-    settings = settings_from_json(json, where);
+    settings = settings_from_json(parse_json_file(in, where), where);
   } else {
     settings = settings_from_ini(in, where);
   }

@@ -64,9 +64,11 @@ MigrationSpec spec_from_settings(const std::map<std::string, std::string>& setti
                                  const std::string& where);
 
 // Reads a migration file: JSON (an object of strings, numbers, booleans and, for
-// index-columns, an array) when the name ends in .json, else INI (`key = value` lines, `#` and
-// `;` comments). The name defaults to the file's stem. Throws Error(ExitCode::usage) or
-// Error(ExitCode::not_found) for a missing file.
+// index-columns, an array; a key may appear once) when the name ends in .json, else INI
+// (`key = value` lines, each key once; `#` and `;` start a comment at the start of a line, and
+// after a value when they follow a space or tab outside '…', "…" and `…` quotes). The name
+// defaults to the file's stem. Throws Error(ExitCode::usage) or Error(ExitCode::not_found) for a
+// missing file.
 MigrationSpec load_migration_file(const std::filesystem::path& path);
 
 // "90", "90s", "15m", "24h", "7d" in seconds; throws Error(ExitCode::usage) otherwise.

@@ -1,8 +1,11 @@
 #include "src/phase_store.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <charconv>
 
 #include "src/error.h"
 #include "src/migration_spec.h"
@@ -91,7 +94,7 @@ MigrationRecord record_from_row(const std::vector<std::optional<std::string>>& r
 void claim_table(PhaseStore& store, const MigrationRecord& record, const std::string& owner,
                  const std::vector<MigrationRecord>& in_progress) {
   for (const MigrationRecord& other : in_progress) {
-    if (other.lease_alive) {
+    if (lease_held(other)) {
       throw Error(ExitCode::preflight_failed,
                   "migration '" + other.name + "' of " + record.table + " is in progress (" +
                       std::string(phase_name(other.phase)) + ") and run by " + other.owner +
@@ -101,7 +104,9 @@ void claim_table(PhaseStore& store, const MigrationRecord& record, const std::st
     }
     store.set_phase(
         other.id, Phase::aborted,
-        "its runner " + other.owner + " stopped renewing its lease; taken over by " + owner);
+        "its runner " + other.owner +
+            (other.lease_alive ? " is no longer running" : " stopped renewing its lease") +
+            "; taken over by " + owner);
   }
 }
 
@@ -111,6 +116,30 @@ std::string this_runner() {
     host = {'?'};
   }
   return std::string(host.data()) + ":" + std::to_string(getpid());
+}
+
+bool runner_is_gone(const std::string& owner) {
+  const std::string::size_type colon = owner.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return false;
+  }
+  const std::string here = this_runner();
+  if (owner.compare(0, colon + 1, here, 0, here.rfind(':') + 1) != 0) {
+    return false;
+  }
+  pid_t pid = 0;
+  const char* digits = owner.data() + colon + 1;
+  const char* end = owner.data() + owner.size();
+  const auto [stop, error] = std::from_chars(digits, end, pid);
+  if (error != std::errc() || stop != end || pid <= 0) {
+    return false;
+  }
+  // Signal 0 only checks that the process exists; EPERM means it does, under another user.
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+bool lease_held(const MigrationRecord& record) {
+  return record.lease_alive && !runner_is_gone(record.owner);
 }
 
 }  // namespace sluice

@@ -99,8 +99,9 @@ class PhaseStore {
 MigrationRecord record_from_row(const std::vector<std::optional<std::string>>& row);
 
 // Before `owner` starts `record`: throws Error(ExitCode::preflight_failed) naming the runner when
-// one of `in_progress` (the table's migrations in progress) holds a live lease, and marks the
-// `sluice alter` runs whose lease expired as aborted in `store` (their runner died). Migrations
+// one of `in_progress` (the table's migrations in progress) holds its lease (lease_held), and
+// marks the `sluice alter` runs whose lease expired or whose runner is gone as aborted in
+// `store`. Migrations
 // of a migration file wait between commands without a lease and are left alone.
 void claim_table(PhaseStore& store, const MigrationRecord& record, const std::string& owner,
                  const std::vector<MigrationRecord>& in_progress);
@@ -111,5 +112,14 @@ bool layout_needs_upgrade(int version, const std::string& where);
 
 // "host:pid" of this process: how a lease names its owner.
 std::string this_runner();
+
+// Whether `owner` (as this_runner() names it) is a process of this host that no longer runs,
+// such as a runner killed with SIGKILL: its lease need not be waited out. False for a runner of
+// another host (this host cannot see it), a running pid, and a malformed name.
+bool runner_is_gone(const std::string& owner);
+
+// Whether `record`'s lease keeps other runners away: it has not expired and its runner is not
+// gone from this host.
+bool lease_held(const MigrationRecord& record);
 
 }  // namespace sluice

@@ -25,8 +25,20 @@ double percent(const MigrationStatus& status) {
                              static_cast<double>(status.rows_estimated));
 }
 
+// The rate to show: a paused copy moves no rows, although the rate over the last seconds still
+// counts the chunks before the pause.
+double shown_rate(const MigrationStatus& status, double rate) {
+  return status.throttle_reason.empty() ? rate : 0.0;
+}
+
+// Without statistics (a fresh or empty table) the server estimates 0 rows: there is no total to
+// show a share of.
+bool has_estimate(const MigrationStatus& status) {
+  return status.rows_estimated > 0;
+}
+
 std::optional<double> eta_seconds(const MigrationStatus& status, double rate) {
-  if (status.phase != MigrationPhase::copy || rate <= 0) {
+  if (status.phase != MigrationPhase::copy || rate <= 0 || !has_estimate(status)) {
     return std::nullopt;
   }
   if (status.rows_copied >= status.rows_estimated) {
@@ -112,10 +124,14 @@ const char* state_name(const MigrationStatus& status) {
   }
 }
 
-std::string status_line(const MigrationStatus& status, double rows_per_second) {
-  std::string line =
-      fmt::format("{} {:.1f}% ({}/{} rows), {:.0f} rows/s", phase_name(status.phase),
-                  percent(status), status.rows_copied, status.rows_estimated, rows_per_second);
+std::string status_line(const MigrationStatus& status, double measured_rate) {
+  const double rows_per_second = shown_rate(status, measured_rate);
+  std::string line = has_estimate(status)
+                         ? fmt::format("{} {:.1f}% ({}/{} rows)", phase_name(status.phase),
+                                       percent(status), status.rows_copied, status.rows_estimated)
+                         : fmt::format("{} {} rows (no row estimate)", phase_name(status.phase),
+                                       status.rows_copied);
+  line += fmt::format(", {:.0f} rows/s", rows_per_second);
   if (const std::optional<double> eta = eta_seconds(status, rows_per_second)) {
     line += fmt::format(", ETA {:.0f} s", *eta);
   }
@@ -131,10 +147,11 @@ std::string status_line(const MigrationStatus& status, double rows_per_second) {
   return line;
 }
 
-nlohmann::ordered_json status_json(const MigrationStatus& status, double rows_per_second) {
+nlohmann::ordered_json status_json(const MigrationStatus& status, double measured_rate) {
   const auto or_null = [](const std::string& text) {
     return text.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(text);
   };
+  const double rows_per_second = shown_rate(status, measured_rate);
   const std::optional<double> eta = eta_seconds(status, rows_per_second);
   return {{"event", "status"},
           {"table", status.table},
@@ -142,7 +159,8 @@ nlohmann::ordered_json status_json(const MigrationStatus& status, double rows_pe
           {"state", state_name(status)},
           {"rows_copied", status.rows_copied},
           {"rows_estimated", status.rows_estimated},
-          {"percent", percent(status)},
+          {"percent", has_estimate(status) ? nlohmann::ordered_json(percent(status))
+                                           : nlohmann::ordered_json()},
           {"rows_per_second", rows_per_second},
           {"eta_seconds", eta ? nlohmann::ordered_json(*eta) : nlohmann::ordered_json()},
           {"changes_applied", status.changes_applied},

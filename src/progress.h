@@ -32,10 +32,14 @@ class RateMeter {
 const char* state_name(const MigrationStatus& status);
 
 // One line for people: "copy 45.1% (9020/20000 rows), 3100 rows/s, ETA 4 s, … — paused: …".
+// `rows_per_second` is the measured rate; a paused copy shows 0 rows/s and no ETA, and without a
+// row estimate (0: no statistics) the line shows the rows so far ("copy 1000 rows (no row
+// estimate)") and no percentage or ETA.
 std::string status_line(const MigrationStatus& status, double rows_per_second);
 
 // One object for scripts: {"event":"status", "phase", "state", "rows_copied", …}; the schema
-// is documented in docs/control.md and never loses a field.
+// is documented in docs/control.md and never loses a field. The rate and ETA follow the rules
+// of status_line; `percent` is null without a row estimate.
 nlohmann::ordered_json status_json(const MigrationStatus& status, double rows_per_second);
 
 struct ProgressSettings {

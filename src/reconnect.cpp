@@ -32,8 +32,25 @@ void ReconnectBackoff::failed(const Error& error) {
   }
   spdlog::warn("lost the connection during {} ({}); reconnecting in {} ms (attempt {})", what_,
                error.what(), pause_.count(), attempts_);
-  std::this_thread::sleep_for(pause_);
+  if (wait_or_stop()) {
+    throw Error(ExitCode::interrupted, "interrupted while reconnecting during " + what_ +
+                                           " (last error: " + error.what() + ")");
+  }
   pause_ = std::min(pause_ * 2, policy_.longest_pause);
+}
+
+bool ReconnectBackoff::wait_or_stop() const {
+  // A signal handler can only set the flag, so the wait polls it in short steps.
+  constexpr milliseconds kStep{50};
+  const auto until = std::chrono::steady_clock::now() + pause_;
+  while (policy_.stop == nullptr || !policy_.stop->load()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(kStep, until - now));
+  }
+  return true;
 }
 
 }  // namespace sluice

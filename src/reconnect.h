@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -24,6 +25,9 @@ struct ReconnectPolicy {
   std::chrono::milliseconds longest_pause{5000};
   // Counted from the first loss of a unit of work; then the run gives up.
   std::chrono::milliseconds give_up_after{std::chrono::seconds(60)};
+  // The run's stop flag (SIGINT/SIGTERM), or null: a back-off ends as soon as it turns true,
+  // so that a run waiting for its server can still be interrupted.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Waits between attempts at one unit of work with exponential back-off and logs one line per
@@ -33,10 +37,14 @@ class ReconnectBackoff {
   ReconnectBackoff(std::string_view what, const ReconnectPolicy& policy);
 
   // Called after an attempt lost its connection (or could not open one): logs, waits, and
-  // throws when the unit must be given up.
+  // throws when the unit must be given up (Error(ExitCode::connection)) or the policy's stop
+  // flag is set before or during the wait (Error(ExitCode::interrupted)).
   void failed(const Error& error);
 
  private:
+  // Sleeps `pause_`, or less when the stop flag turns true; returns whether it did.
+  bool wait_or_stop() const;
+
   std::string what_;
   ReconnectPolicy policy_;
   std::chrono::steady_clock::time_point first_failure_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "src/error.h"
+#include "src/migration_spec.h"
 #include "src/reconnect.h"
 
 namespace sluice {
@@ -58,13 +59,14 @@ std::unique_ptr<RunRecorder> RunRecorder::take_over(Lease::StoreFactory connect,
                 "migration '" + name + "' is " + std::string(phase_name(record->phase)) +
                     "; only a run killed while expanding or backfilling can resume");
   }
-  if (record->lease_alive) {
+  if (lease_held(*record)) {
     throw Error(ExitCode::preflight_failed,
                 "migration '" + name + "' is still run by " + record->owner + " (lease until " +
                     record->lease_until +
                     " UTC); stop that run, or wait until its lease expires (" +
                     std::to_string(PhaseStore::kLeaseSeconds) + " s after it stopped)");
   }
+  release_if_gone(*store, *record);
   if (record->checkpoint.empty()) {
     throw Error(ExitCode::preflight_failed,
                 "migration '" + name +
@@ -132,9 +134,55 @@ void RunRecorder::failed(const std::string& error) {
   }
 }
 
+void release_if_gone(PhaseStore& store, const MigrationRecord& record) {
+  if (record.lease_alive && runner_is_gone(record.owner)) {
+    spdlog::info("migration '{}' was run by {}, which is no longer running; its lease is released",
+                 record.name, record.owner);
+    store.release_lease(record.id, record.owner);
+  }
+}
+
+namespace {
+
+// A `sluice alter` run of `table` that stopped (killed, or gave up on its server) in a phase it
+// can resume from, with no runner holding it.
+bool stopped_resumable_run(const MigrationRecord& record, const std::string& table) {
+  return record.table == table &&
+         (record.phase == Phase::expanding || record.phase == Phase::backfilling) &&
+         !lease_held(record) && !is_phased_spec(record.spec);
+}
+
+}  // namespace
+
+void refuse_stopped_run(PhaseStore& store, const std::string& table,
+                        const std::string& typed_table) {
+  for (const MigrationRecord& record : store.list()) {
+    if (stopped_resumable_run(record, table)) {
+      const std::string why = record.lease_alive && runner_is_gone(record.owner)
+                                  ? "its runner " + record.owner + " is no longer running"
+                                  : "its runner " + record.owner + " stopped";
+      throw Error(ExitCode::preflight_failed,
+                  "migration '" + record.name + "' of " + table + " stopped while " +
+                      std::string(phase_name(record.phase)) + " (" + why +
+                      "); continue it with sluice alter --resume " + record.name +
+                      ", or remove what it left with sluice cleanup --table " + typed_table);
+    }
+  }
+}
+
+void abandon_stopped_runs(PhaseStore& store, const std::string& table) {
+  for (const MigrationRecord& record : store.list()) {
+    if (stopped_resumable_run(record, table)) {
+      store.set_phase(
+          record.id, Phase::aborted,
+          "stopped (its runner " + record.owner + " is gone); sluice cleanup removed what it left");
+    }
+  }
+}
+
 void refuse_while_in_progress(PhaseStore& store, const std::string& table) {
   for (const MigrationRecord& record : store.list()) {
-    if (record.table == table && phase_in_progress(record.phase) && record.lease_alive) {
+    if (record.table == table && phase_in_progress(record.phase) && lease_held(record)) {
       throw Error(ExitCode::preflight_failed,
                   "migration '" + record.name + "' of " + table + " is running (" +
                       std::string(phase_name(record.phase)) + ", run by " + record.owner +

@@ -75,7 +75,22 @@ MigrationRecord rebuild_record(const std::string& table, const std::string& bare
 void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options);
 
 // Throws Error(ExitCode::preflight_failed) when a migration of `table` is in progress under a
-// live lease: what a cleanup must never interfere with. Reads only.
+// held lease (lease_held): what a cleanup must never interfere with. Reads only.
 void refuse_while_in_progress(PhaseStore& store, const std::string& table);
+
+// Before a new `sluice alter` of `table`: throws Error(ExitCode::preflight_failed) when an
+// earlier run of it stopped (killed, or gave up on its server) while expanding or backfilling
+// and nobody holds it, naming `sluice alter --resume NAME` and `sluice cleanup --table
+// typed_table` (the table as the user typed it). Reads only.
+void refuse_stopped_run(PhaseStore& store, const std::string& table,
+                        const std::string& typed_table);
+
+// After `sluice cleanup` removed what stopped runs of `table` left: records them aborted, since
+// they can no longer resume.
+void abandon_stopped_runs(PhaseStore& store, const std::string& table);
+
+// Releases `record`'s lease when its runner is gone from this host (runner_is_gone), so that it
+// can be taken over at once instead of after PhaseStore::kLeaseSeconds.
+void release_if_gone(PhaseStore& store, const MigrationRecord& record);
 
 }  // namespace sluice

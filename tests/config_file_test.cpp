@@ -105,13 +105,35 @@ TEST_CASE("control options are checked and become the controller's settings") {
        {std::vector<std::string>{"--max-load", "Threads_running"},
         std::vector<std::string>{"--nice-ratio", "-1"},
         std::vector<std::string>{"--status-interval", "0"},
+        std::vector<std::string>{"--chunk-size", "0"},
+        std::vector<std::string>{"--chunk-size", "-5"},
+        std::vector<std::string>{"--throttle-flag-file", "/nonexistent-sluice-dir/throttle"},
+        std::vector<std::string>{"--postpone-cutover-flag-file", "/nonexistent-sluice-dir/p"},
+        std::vector<std::string>{"--panic-flag-file", "/nonexistent-sluice-dir/panic"},
+        std::vector<std::string>{"--serve-socket-file", "/nonexistent-sluice-dir/s.sock"},
+        std::vector<std::string>{"--hooks-path", "/nonexistent-sluice-dir"},
         std::vector<std::string>{"--max-lag-millis", "1000"}}) {  // MySQL needs replicas
     Options options;
     std::vector<std::string> args = {"--table", "t"};
     args.insert(args.end(), bad.begin(), bad.end());
     REQUIRE(options.parse(args));
     CAPTURE(bad.front());
-    CHECK_THROWS_AS(options.control.settings(mysql), sluice::Error);
+    try {
+      options.control.settings(mysql);
+      FAIL("accepted");
+    } catch (const sluice::Error& error) {
+      CHECK(error.code() == sluice::ExitCode::usage);
+      const std::string message = error.what();
+      CHECK(message.find(bad.front()) != std::string::npos);  // names the option at fault
+      CHECK(message.find('\n') == std::string::npos);
+    }
+  }
+  {
+    // Unset: chunks sized by time. A flag file in an existing directory (relative too) is fine.
+    Options options;
+    REQUIRE(options.parse({"--table", "t", "--throttle-flag-file", "/tmp/sluice-throttle",
+                           "--panic-flag-file", "panic"}));
+    CHECK_FALSE(options.control.settings(mysql).chunk_rows);
   }
   Options replicas;
   REQUIRE(replicas.parse({"--table", "t", "--max-lag-millis", "1000", "--throttle-control-replicas",

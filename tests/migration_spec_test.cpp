@@ -1,14 +1,14 @@
 #include "src/migration_spec.h"
 
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 
 #include "src/error.h"
+#include "tests/doc_examples.h"
 
 using sluice::MigrationSpec;
 using sluice::Operation;
@@ -114,8 +114,57 @@ TEST_CASE("bad migration files are refused with a usage error naming the problem
   CHECK(load("f.json", "{\"table\": ") == ExitCode::usage);
   CHECK(load("g.ini", "table = t\noperation = rename-column\ncolumn = a\nnew-column = a\n") ==
         ExitCode::usage);
-  CHECK(code_of([] { sluice::load_migration_file("/nonexistent/x.ini"); }) ==
-        ExitCode::not_found);
+  CHECK(code_of([] { sluice::load_migration_file("/nonexistent/x.ini"); }) == ExitCode::not_found);
+}
+
+TEST_CASE("a comment after a value starts at a space or tab before '#' or ';', outside quotes") {
+  const TempFile file("inline.ini",
+                      "table = customers   # name or schema.name\n"
+                      "operation = add-column\t; add-column takes a type\n"
+                      "column = label\n"
+                      "type = varchar(20)\n"
+                      "backfill = CONCAT(first, ' # ', last, \"; \", `a #b`)  # joined names\n"
+                      "grace = 24h    # seconds, or with s, m, h, d\n"
+                      "old-clients = application_name LIKE 'v41#%';\n");
+  const MigrationSpec spec = sluice::load_migration_file(file.path());
+  CHECK(spec.table == "customers");
+  CHECK(spec.operation == Operation::add_column);
+  CHECK(spec.backfill == "CONCAT(first, ' # ', last, \"; \", `a #b`)");
+  CHECK(spec.grace_seconds == 86400);
+  // No space before it: part of the value.
+  CHECK(spec.old_clients == "application_name LIKE 'v41#%';");
+}
+
+TEST_CASE("a JSON migration file that sets a key twice is refused") {
+  const TempFile file("twice.json",
+                      R"({"table": "t", "operation": "add-column", "column": "z1",
+                          "type": "int", "column": "z2"})");
+  CHECK(code_of([&] { sluice::load_migration_file(file.path()); }) == sluice::ExitCode::usage);
+  try {
+    sluice::load_migration_file(file.path());
+  } catch (const sluice::Error& error) {
+    CHECK(std::string(error.what()) == "twice.json: 'column' is set twice; keep one of its values");
+  }
+}
+
+TEST_CASE("every migration-file example in README.md and docs/migrations.md parses") {
+  std::vector<sluice::test::DocExample> examples;
+  for (const char* doc : {"README.md", "docs/migrations.md"}) {
+    for (auto& example : sluice::test::migration_examples(SLUICE_SOURCE_DIR, doc)) {
+      examples.push_back(std::move(example));
+    }
+  }
+  REQUIRE(examples.size() >= 3);
+  for (const sluice::test::DocExample& example : examples) {
+    INFO(example.where << "\n" << example.text);
+    const TempFile file("example." + example.language, example.text);
+    MigrationSpec spec;
+    REQUIRE_NOTHROW(spec = sluice::load_migration_file(file.path()));
+    // Every value is the documented one, no comment glued to it.
+    CHECK(spec.table.find('#') == std::string::npos);
+    CHECK(spec.table.find(' ') == std::string::npos);
+    CHECK(spec.grace_seconds > 0);
+  }
 }
 
 TEST_CASE("durations take seconds or a unit") {

@@ -72,6 +72,31 @@ TEST_CASE("the JSON status carries every documented field") {
   CHECK(json["throttle_reason"].is_null());
 }
 
+TEST_CASE("a paused copy shows 0 rows/s and no ETA, although the last seconds moved rows") {
+  MigrationStatus status = copying();
+  status.throttle_reason = "throttle flag file /f exists";
+  const std::string line = sluice::status_line(status, 250);
+  CHECK(line.find(", 0 rows/s,") != std::string::npos);
+  CHECK(line.find("ETA") == std::string::npos);
+  const nlohmann::ordered_json json = sluice::status_json(status, 250);
+  CHECK(json["rows_per_second"] == 0.0);
+  CHECK(json["eta_seconds"].is_null());
+  status.throttle_reason.clear();
+  CHECK(sluice::status_line(status, 250).find(", 250 rows/s, ETA 2 s,") != std::string::npos);
+}
+
+TEST_CASE("without a row estimate the line shows the rows so far, no share of 0 rows") {
+  MigrationStatus status = copying();
+  status.rows_copied = 1000;
+  status.rows_estimated = 0;
+  const std::string line = sluice::status_line(status, 250);
+  CHECK(line.rfind("copy 1000 rows (no row estimate), 250 rows/s, stream lag", 0) == 0);
+  CHECK(line.find("/0 rows") == std::string::npos);
+  const nlohmann::ordered_json json = sluice::status_json(status, 250);
+  CHECK(json["percent"].is_null());
+  CHECK(json["eta_seconds"].is_null());
+}
+
 TEST_CASE("off a terminal, a status is shown on a state change and once per interval") {
   std::ostringstream out;
   sluice::Progress progress({.tty = false, .json = true, .interval = 1h}, out);

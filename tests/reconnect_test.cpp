@@ -3,8 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 using sluice::ConnectionLost;
 using sluice::Error;
@@ -84,4 +86,33 @@ TEST_CASE("after the policy's time the run gives up with a connection error nami
     CHECK(message.find("during copying a chunk") != std::string::npos);
     CHECK(message.find("server gone") != std::string::npos);
   }
+}
+
+TEST_CASE("a stop request ends the back-off wait at once with an interruption") {
+  ReconnectPolicy policy;
+  policy.first_pause = std::chrono::hours(1);
+  policy.longest_pause = std::chrono::hours(1);
+  policy.give_up_after = std::chrono::hours(10);
+  std::atomic<bool> stop{false};
+  policy.stop = &stop;
+  // Set while the back-off waits (or before: the outcome is the same).
+  std::thread signal([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    stop = true;
+  });
+  int attempts = 0;
+  try {
+    retry_on_connection_loss(
+        "copying a chunk", policy, [] {},
+        [&] {
+          ++attempts;
+          throw ConnectionLost("server gone");
+        });
+    FAIL("no error");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::interrupted);
+    CHECK(std::string(error.what()).find("during copying a chunk") != std::string::npos);
+  }
+  signal.join();
+  CHECK(attempts == 1);
 }

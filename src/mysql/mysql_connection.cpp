@@ -7,6 +7,7 @@
 
 #include "src/error.h"
 #include "src/mysql/mysql_sql.h"
+#include "src/protocol_probe.h"
 #include "src/reconnect.h"
 
 namespace sluice::mysql {
@@ -88,6 +89,11 @@ Connection::Connection(const Dsn& dsn, const std::optional<std::string>& passwor
   mysql_options(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   const unsigned protocol = dsn.socket.empty() ? MYSQL_PROTOCOL_TCP : MYSQL_PROTOCOL_SOCKET;
   mysql_options(mysql_, MYSQL_OPT_PROTOCOL, &protocol);
+  if (dsn.socket.empty() && answers_like_postgres(dsn.host, dsn.port)) {
+    throw Error(ExitCode::connection, "the server at " + where(dsn) +
+                                          " speaks the PostgreSQL protocol, not MySQL's; check "
+                                          "the port, or use a postgres:// DSN for it");
+  }
   const char* db = dsn.database.empty() ? nullptr : dsn.database.c_str();
   const char* socket = dsn.socket.empty() ? nullptr : dsn.socket.c_str();
   if (!mysql_real_connect(mysql_, dsn.host.c_str(), dsn.user.c_str(),

@@ -124,7 +124,9 @@ std::vector<ReplicaLag> MysqlLoadProbe::replica_lag() {
 double MysqlLoadProbe::throttle_query(const std::string& sql) {
   try {
     return to_number(primary().query_value(sql), "--throttle-query");
-  } catch (const ServerError&) {
+  } catch (const Error&) {
+    // A lost session (ConnectionLost) is no ServerError: dropping it on any error is what makes
+    // the next probe reconnect.
     primary_.reset();
     throw;
   }

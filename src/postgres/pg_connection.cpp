@@ -45,6 +45,13 @@ bool contains(const std::string& text, std::string_view part) {
     throw Error(ExitCode::connection, "role '" + dsn.user + "' does not exist on " + where +
                                           "; fix the user part of the DSN");
   }
+  if (contains(message, "invalid response to SSL negotiation") ||
+      contains(message, "expected authentication request from server")) {
+    throw Error(ExitCode::connection, "the server at " + where +
+                                          " does not speak the PostgreSQL protocol (a MySQL or "
+                                          "MariaDB server?); check the port, or use a mysql:// "
+                                          "DSN for it");
+  }
   throw Error(ExitCode::connection, "cannot connect to PostgreSQL at " + where + ": " + message +
                                         "; check that the server runs and the DSN is right");
 }
