@@ -3,6 +3,7 @@
 #include <mysqld_error.h>
 
 #include "src/error.h"
+#include "src/lock_retry.h"
 #include "src/mysql/mysql_column_ddl.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_sql.h"
@@ -157,13 +158,14 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
                              std::chrono::milliseconds lock_timeout, int attempts) {
   // lock_wait_timeout bounds the wait for the table's metadata lock, and with it how long the
   // application's statements queue behind this one.
-  const long seconds = std::max<long>(1, static_cast<long>((lock_timeout.count() + 999) / 1000));
-  connection_->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
-  retry_lock_timeouts(step, lock_timeout, attempts, [&] {
+  connection_->execute(lock_wait_timeout_sql(lock_wait_seconds(lock_timeout)));
+  LockRetryPolicy policy;
+  policy.timeout = lock_timeout;
+  policy.attempts = attempts;
+  policy.first_pause = std::chrono::milliseconds(500);
+  retry_lock_waits("'" + step.sql + "'", policy, [&] {
     try {
       connection_->execute(step.sql);
-      schemas_.clear();
-      return true;
     } catch (const ServerError& error) {
       if (has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON) ||
           has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED)) {
@@ -171,11 +173,12 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
                     "the server cannot run '" + step.sql + "' without blocking writes (" +
                         error.what() + "); use operation rebuild, which copies the table online");
       }
-      if (!has_code(error, ER_LOCK_WAIT_TIMEOUT)) {
-        throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
+      if (is_lock_conflict(error)) {
+        throw;
       }
-      return false;
+      throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
     }
+    schemas_.clear();
   });
 }
 
@@ -323,22 +326,17 @@ std::uint64_t MysqlColumnBackend::write_column(const ddl::QualifiedName& table,
   }
   use_utc_for_archives();
   std::uint64_t changed = 0;
-  connection_->execute("START TRANSACTION");
-  try {
-    for (const ArchivedRow& row : rows) {
-      std::string where;
-      for (std::size_t i = 0; i < key.size(); ++i) {
-        where += (where.empty() ? "" : " AND ") + quote(key[i]) + " = " +
-                 sql_literal(key_value_from_text(key_info[i], row.at(i).value_or("")), key_info[i]);
-      }
-      changed += connection_->execute("UPDATE " + qualified(table) + " SET " + quote(column) +
-                                      " = " + unhex(row.at(key.size())) + " WHERE " + where);
+  Transaction transaction(*connection_, "START TRANSACTION");
+  for (const ArchivedRow& row : rows) {
+    std::string where;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      where += (where.empty() ? "" : " AND ") + quote(key[i]) + " = " +
+               sql_literal(key_value_from_text(key_info[i], row.at(i).value_or("")), key_info[i]);
     }
-    connection_->execute("COMMIT");
-  } catch (...) {
-    connection_->execute("ROLLBACK");
-    throw;
+    changed += connection_->execute("UPDATE " + qualified(table) + " SET " + quote(column) + " = " +
+                                    unhex(row.at(key.size())) + " WHERE " + where);
   }
+  transaction.commit();
   return changed;
 }
 
