@@ -5,15 +5,8 @@
 #include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
-namespace {
 
 using replication::Row;
-
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
-}
-
-}  // namespace
 
 std::vector<std::string> delete_keys_sql(const MysqlTablePlan& plan, const std::vector<Row>& keys,
                                          std::size_t per_statement) {

@@ -9,14 +9,6 @@
 namespace sluice::mysql {
 namespace {
 
-std::string quote(const std::string& name) {
-  return ddl::quote_identifier(ddl::Dialect::mysql, name);
-}
-
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
-}
-
 // FROM the source read through its key's index, so the server walks the key the chunks are
 // cut on whatever its statistics say.
 std::string from_source(const TableSchema& source) {

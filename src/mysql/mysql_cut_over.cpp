@@ -21,10 +21,6 @@ constexpr milliseconds kRenameQueueWait{3000};
 // hand-over.
 constexpr long kRenameExtraSeconds = 10;
 
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
-}
-
 }  // namespace
 
 bool MysqlCutOver::wait_until_queued(unsigned long rename_id, std::future<void>& renamed) {

@@ -1,15 +1,9 @@
 #include "src/mysql/mysql_cut_over_sql.h"
 
 #include "src/mysql/mysql_shadow_sql.h"
+#include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
-namespace {
-
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
-}
-
-}  // namespace
 
 std::string create_sentry_sql(const ddl::QualifiedName& swap) {
   return "CREATE TABLE " + quote(swap) + " (sentry INT) COMMENT = '" + std::string(kSentryComment) +

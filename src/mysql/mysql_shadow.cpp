@@ -15,14 +15,6 @@
 namespace sluice::mysql {
 namespace {
 
-std::string quote(const std::string& name) {
-  return ddl::quote_identifier(ddl::Dialect::mysql, name);
-}
-
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
-}
-
 void log_swapped(const ddl::QualifiedName& table, const ddl::QualifiedName& old) {
   spdlog::info(
       "the killed run had swapped the tables already: {} has the new schema, the old "

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "src/mysql/mysql_sql.h"
+
 namespace sluice::mysql {
 namespace {
 
@@ -10,10 +12,6 @@ std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
-}
-
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
 }
 
 std::string joined(const std::vector<std::string>& clauses) {

@@ -87,6 +87,14 @@ std::string key_compare(const TableSchema& schema, const Row& key, const char* l
 
 }  // namespace
 
+std::string quote(const std::string& name) {
+  return ddl::quote_identifier(ddl::Dialect::mysql, name);
+}
+
+std::string quote(const ddl::QualifiedName& name) {
+  return ddl::quote_qualified(ddl::Dialect::mysql, name);
+}
+
 ValueKind value_kind(const ColumnInfo& column) {
   static const std::set<std::string> numbers = {"tinyint", "smallint", "mediumint", "int",
                                                 "integer", "bigint",   "decimal",   "numeric",

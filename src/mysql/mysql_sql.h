@@ -11,6 +11,10 @@
 
 namespace sluice::mysql {
 
+// A name quoted for MySQL: `name`, or `schema`.`table`.
+std::string quote(const std::string& name);
+std::string quote(const ddl::QualifiedName& name);
+
 // How a value of this column travels between sluice and the server as a key or row value.
 replication::ValueKind value_kind(const ColumnInfo& column);
 

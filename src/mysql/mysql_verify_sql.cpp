@@ -8,14 +8,6 @@
 namespace sluice::mysql {
 namespace {
 
-std::string quote(const std::string& name) {
-  return ddl::quote_identifier(ddl::Dialect::mysql, name);
-}
-
-std::string quote(const ddl::QualifiedName& name) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, name);
-}
-
 // The "(n)" or "(p,s)" after a type's name in its full text, or nothing.
 std::string type_arguments(const std::string& column_type) {
   const std::size_t open = column_type.find('(');
