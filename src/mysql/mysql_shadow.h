@@ -22,7 +22,6 @@ class MysqlShadow {
   // RebuildBackend::plan: throws Error naming the fix when the table or the change cannot be
   // migrated online, or a helper table's name is taken. Fills table().
   const RebuildPlan& plan(const RebuildOptions& options);
-  const RebuildPlan& rebuild_plan() const { return plan_; }
   // What the other roles read; complete once attach_shadow() returned.
   const MysqlTablePlan& table() const { return table_; }
 
