@@ -21,10 +21,11 @@ void LockBackoff::failed(const ServerError& error) {
       error.kind() == ServerErrorKind::deadlock ? "was chosen as a deadlock victim" : "waited";
   if (attempts_ >= policy_.attempts) {
     throw Error(ExitCode::failure,
-                what_ + " " + conflict + " for a lock held by the application " +
-                    std::to_string(attempts_) + " times (at most " +
+                what_ + " failed " + std::to_string(attempts_) + " times: each attempt " +
+                    conflict + " for a lock held by the application (at most " +
                     std::to_string(policy_.timeout.count()) +
-                    " ms each); try again when the application's long transactions are done (" +
+                    " ms each) and changed nothing; try again when the application's long "
+                    "transactions are done (last error: " +
                     error.what() + ")");
   }
   spdlog::warn("{} {} for a lock held by the application (attempt {} of {}); retrying in {} ms",

@@ -148,7 +148,7 @@ TEST_CASE("lock conflicts are retried with back-off; other errors and the last a
                                           ++attempts;
                                           session.execute("LOCK x");
                                         }),
-                       doctest::Contains("2 times"), Error);
+                       doctest::Contains("a test lock failed 2 times"), Error);
   CHECK(attempts == 2);
 
   session.failures = {ServerErrorKind::unique_violation};

@@ -3,20 +3,13 @@
 #include <mysqld_error.h>
 
 #include "src/error.h"
+#include "src/lock_retry.h"
 #include "src/mysql/mysql_column_ddl.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
 namespace {
-
-std::string quote(const std::string& name) {
-  return ddl::quote_identifier(ddl::Dialect::mysql, name);
-}
-
-std::string qualified(const ddl::QualifiedName& table) {
-  return ddl::quote_qualified(ddl::Dialect::mysql, table);
-}
 
 replication::Row key_row(const TableSchema& schema, const KeyText& key) {
   replication::Row row;
@@ -72,7 +65,7 @@ ddl::QualifiedName MysqlColumnBackend::resolve_table(const std::string& table) {
 }
 
 const TableSchema& MysqlColumnBackend::schema(const ddl::QualifiedName& table) {
-  const std::string name = qualified(table);
+  const std::string name = quote(table);
   auto found = schemas_.find(name);
   if (found == schemas_.end()) {
     found = schemas_.emplace(name, describe_table(*connection_, table)).first;
@@ -109,7 +102,7 @@ std::vector<std::string> MysqlColumnBackend::key_columns(const ddl::QualifiedNam
   const TableSchema& described = schema(table);
   if (described.key_columns.empty()) {
     throw Error(ExitCode::preflight_failed,
-                "table " + qualified(table) +
+                "table " + quote(table) +
                     " has no PRIMARY KEY or NOT NULL UNIQUE key for the backfill to walk; add "
                     "one first");
   }
@@ -157,13 +150,14 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
                              std::chrono::milliseconds lock_timeout, int attempts) {
   // lock_wait_timeout bounds the wait for the table's metadata lock, and with it how long the
   // application's statements queue behind this one.
-  const long seconds = std::max<long>(1, static_cast<long>((lock_timeout.count() + 999) / 1000));
-  connection_->execute("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
-  retry_lock_timeouts(step, lock_timeout, attempts, [&] {
+  connection_->execute(lock_wait_timeout_sql(lock_wait_seconds(lock_timeout)));
+  LockRetryPolicy policy;
+  policy.timeout = lock_timeout;
+  policy.attempts = attempts;
+  policy.first_pause = std::chrono::milliseconds(500);
+  retry_lock_waits("'" + step.sql + "'", policy, [&] {
     try {
       connection_->execute(step.sql);
-      schemas_.clear();
-      return true;
     } catch (const ServerError& error) {
       if (has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON) ||
           has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED)) {
@@ -171,22 +165,23 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
                     "the server cannot run '" + step.sql + "' without blocking writes (" +
                         error.what() + "); use operation rebuild, which copies the table online");
       }
-      if (!has_code(error, ER_LOCK_WAIT_TIMEOUT)) {
-        throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
+      if (is_lock_conflict(error)) {
+        throw;
       }
-      return false;
+      throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
     }
+    schemas_.clear();
   });
 }
 
 void MysqlColumnBackend::check_expression(const ddl::QualifiedName& table,
                                           const std::string& expression) {
   try {
-    connection_->query("SELECT (" + expression + ") FROM " + qualified(table) + " LIMIT 0");
+    connection_->query("SELECT (" + expression + ") FROM " + quote(table) + " LIMIT 0");
   } catch (const ServerError& error) {
     throw Error(ExitCode::preflight_failed, "the backfill '" + expression +
-                                                "' does not evaluate over " + qualified(table) +
-                                                ": " + error.what());
+                                                "' does not evaluate over " + quote(table) + ": " +
+                                                error.what());
   }
 }
 
@@ -222,10 +217,10 @@ std::optional<KeyText> MysqlColumnBackend::batch_end(const ddl::QualifiedName& t
                                                      std::uint64_t rows) {
   const TableSchema& described = schema(table);
   key_columns(table);
-  const std::vector<ResultRow> found = connection_->query(
-      "SELECT " + key_select(described) + " FROM " + qualified(table) + " WHERE " +
-      range_predicate(described, KeyRange{after, std::nullopt}) + " ORDER BY " +
-      key_order(described) + " LIMIT 1 OFFSET " + std::to_string(rows - 1));
+  const std::vector<ResultRow> found =
+      connection_->query("SELECT " + key_select(described) + " FROM " + quote(table) + " WHERE " +
+                         range_predicate(described, KeyRange{after, std::nullopt}) + " ORDER BY " +
+                         key_order(described) + " LIMIT 1 OFFSET " + std::to_string(rows - 1));
   if (found.empty()) {
     return std::nullopt;
   }
@@ -236,7 +231,7 @@ std::uint64_t MysqlColumnBackend::backfill(const ddl::QualifiedName& table,
                                            const BackfillPlan& plan, const KeyRange& range) {
   const TableSchema& described = schema(table);
   const std::string column = quote(plan.column);
-  return connection_->execute("UPDATE " + qualified(table) + " SET " + column + " = (" +
+  return connection_->execute("UPDATE " + quote(table) + " SET " + column + " = (" +
                               plan.expression + ") WHERE " + range_predicate(described, range) +
                               " AND " + column + " IS NULL AND (" + plan.expression +
                               ") IS NOT NULL");
@@ -247,7 +242,7 @@ std::uint64_t MysqlColumnBackend::count_where(const ddl::QualifiedName& table,
                                               std::size_t samples,
                                               std::vector<KeyText>& sample_keys) {
   const TableSchema& described = schema(table);
-  const std::string where = " FROM " + qualified(table) + " WHERE " +
+  const std::string where = " FROM " + quote(table) + " WHERE " +
                             range_predicate(described, range) + " AND (" + condition + ")";
   const std::uint64_t count =
       std::stoull(connection_->query_value("SELECT COUNT(*)" + where).value_or("0"));
@@ -294,14 +289,14 @@ std::vector<ArchivedRow> MysqlColumnBackend::read_column(const ddl::QualifiedNam
   const std::optional<std::size_t> index = described.find(column);
   if (!index) {
     throw Error(ExitCode::not_found,
-                "table " + qualified(table) + " has no column " + quote(column) + " to archive");
+                "table " + quote(table) + " has no column " + quote(column) + " to archive");
   }
   use_utc_for_archives();
   std::vector<ArchivedRow> rows;
   for (ResultRow& row : connection_->query(
            "SELECT " + key_select(described) + ", " + archive_value(described.columns[*index]) +
-           " FROM " + qualified(table) + " WHERE " + range_predicate(described, range) +
-           " ORDER BY " + key_order(described))) {
+           " FROM " + quote(table) + " WHERE " + range_predicate(described, range) + " ORDER BY " +
+           key_order(described))) {
     rows.push_back(std::move(row));
   }
   return rows;
@@ -316,29 +311,24 @@ std::uint64_t MysqlColumnBackend::write_column(const ddl::QualifiedName& table,
   for (const std::string& name : key) {
     const std::optional<std::size_t> index = described.find(name);
     if (!index) {
-      throw Error(ExitCode::preflight_failed, "table " + qualified(table) + " has no column " +
+      throw Error(ExitCode::preflight_failed, "table " + quote(table) + " has no column " +
                                                   quote(name) + " to find the archived rows by");
     }
     key_info.push_back(described.columns[*index]);
   }
   use_utc_for_archives();
   std::uint64_t changed = 0;
-  connection_->execute("START TRANSACTION");
-  try {
-    for (const ArchivedRow& row : rows) {
-      std::string where;
-      for (std::size_t i = 0; i < key.size(); ++i) {
-        where += (where.empty() ? "" : " AND ") + quote(key[i]) + " = " +
-                 sql_literal(key_value_from_text(key_info[i], row.at(i).value_or("")), key_info[i]);
-      }
-      changed += connection_->execute("UPDATE " + qualified(table) + " SET " + quote(column) +
-                                      " = " + unhex(row.at(key.size())) + " WHERE " + where);
+  Transaction transaction(*connection_, "START TRANSACTION");
+  for (const ArchivedRow& row : rows) {
+    std::string where;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      where += (where.empty() ? "" : " AND ") + quote(key[i]) + " = " +
+               sql_literal(key_value_from_text(key_info[i], row.at(i).value_or("")), key_info[i]);
     }
-    connection_->execute("COMMIT");
-  } catch (...) {
-    connection_->execute("ROLLBACK");
-    throw;
+    changed += connection_->execute("UPDATE " + quote(table) + " SET " + quote(column) + " = " +
+                                    unhex(row.at(key.size())) + " WHERE " + where);
   }
+  transaction.commit();
   return changed;
 }
 
@@ -364,15 +354,14 @@ TableDefinition MysqlColumnBackend::table_definition(const ddl::QualifiedName& t
          column.nullable, column.generated});
   }
   definition.key = key_columns(table);
-  const std::vector<ResultRow> created =
-      connection_->query("SHOW CREATE TABLE " + qualified(table));
+  const std::vector<ResultRow> created = connection_->query("SHOW CREATE TABLE " + quote(table));
   const std::string text = created.at(0).at(1).value_or("");
   // SHOW CREATE TABLE names the table without its database; what follows the name re-creates
   // it under any name.
   const std::string prefix = "CREATE TABLE " + quote(table.name) + " ";
   if (text.rfind(prefix, 0) != 0) {
-    throw Error(ExitCode::failure, "SHOW CREATE TABLE " + qualified(table) +
-                                       " does not start with '" + prefix + "'; cannot archive it");
+    throw Error(ExitCode::failure, "SHOW CREATE TABLE " + quote(table) + " does not start with '" +
+                                       prefix + "'; cannot archive it");
   }
   definition.definition = text.substr(prefix.size());
   return definition;
@@ -387,7 +376,7 @@ std::vector<ArchivedRow> MysqlColumnBackend::read_rows(const ddl::QualifiedName&
   }
   use_utc_for_archives();
   std::vector<ArchivedRow> rows;
-  for (ResultRow& row : connection_->query("SELECT " + select + " FROM " + qualified(table) +
+  for (ResultRow& row : connection_->query("SELECT " + select + " FROM " + quote(table) +
                                            " WHERE " + range_predicate(described, range) +
                                            " ORDER BY " + key_order(described))) {
     rows.push_back(std::move(row));
@@ -397,12 +386,12 @@ std::vector<ArchivedRow> MysqlColumnBackend::read_rows(const ddl::QualifiedName&
 
 void MysqlColumnBackend::create_table(const ddl::QualifiedName& table,
                                       const std::string& definition) {
-  connection_->execute("CREATE TABLE " + qualified(table) + " " + definition);
+  connection_->execute("CREATE TABLE " + quote(table) + " " + definition);
   schemas_.clear();
 }
 
 void MysqlColumnBackend::drop_table(const ddl::QualifiedName& table) {
-  connection_->execute("DROP TABLE IF EXISTS " + qualified(table));
+  connection_->execute("DROP TABLE IF EXISTS " + quote(table));
   schemas_.clear();
 }
 
@@ -426,7 +415,7 @@ void MysqlColumnBackend::insert_rows(const ddl::QualifiedName& table,
     values += (values.empty() ? "(" : ", (") + tuple + ")";
   }
   use_utc_for_archives();
-  connection_->execute("INSERT INTO " + qualified(table) + " (" + names + ") VALUES " + values);
+  connection_->execute("INSERT INTO " + quote(table) + " (" + names + ") VALUES " + values);
 }
 
 }  // namespace sluice::mysql

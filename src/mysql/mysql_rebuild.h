@@ -6,15 +6,22 @@
 #include <vector>
 
 #include "src/dsn.h"
-#include "src/mysql/mysql_connection.h"
+#include "src/mysql/mysql_apply.h"
+#include "src/mysql/mysql_copy.h"
+#include "src/mysql/mysql_cut_over.h"
+#include "src/mysql/mysql_sessions.h"
+#include "src/mysql/mysql_shadow.h"
+#include "src/mysql/mysql_verify.h"
 #include "src/rebuild_backend.h"
 
 namespace sluice::mysql {
 
 // The RebuildBackend for MySQL and MariaDB: shadow table by CREATE TABLE … LIKE + ALTER,
 // chunked INSERT … SELECT copy, binlog change stream, CRC32 chunk checksums inside a consistent
-// snapshot, and the two-session sentry cut-over (docs/architecture.md §3 rule 8), which works on MariaDB where
-// RENAME TABLE under LOCK TABLES is refused.
+// snapshot, and the two-session sentry cut-over (docs/architecture.md), which works on MariaDB
+// where RENAME TABLE under LOCK TABLES is refused. It delegates to one object per role, all
+// reading the one MysqlTablePlan the shadow role fills: MysqlShadow (plan, shadow DDL, cleanup),
+// MysqlCopy, MysqlApply, MysqlVerify and MysqlCutOver, over shared MysqlSessions.
 class MysqlRebuild : public RebuildBackend {
  public:
   MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password);
@@ -47,58 +54,13 @@ class MysqlRebuild : public RebuildBackend {
   std::vector<std::string> cleanup(const std::string& table) override;
 
  private:
-  class Snapshots;
-
-  std::unique_ptr<Connection> open_session();
-  // The copy's session: reads the source without locking it.
-  std::unique_ptr<Connection> open_copy_session();
-  // Runs `unit` again on new sessions when its connection is lost (options_.reconnect).
-  template <typename Unit>
-  auto reconnecting(const char* what, Unit unit);
-  bool table_exists(const ddl::QualifiedName& name);
-  // Whether `name` is a cut-over sentry (it carries the sentry's comment).
-  bool is_sentry(const ddl::QualifiedName& name);
-  std::optional<replication::Row> read_key(Connection& connection, const std::string& sql);
-  std::optional<replication::Row> find_chunk_end(const std::optional<replication::Row>& after,
-                                                 std::uint64_t rows);
-  std::string range_predicate(const std::optional<replication::Row>& after,
-                              const std::optional<replication::Row>& up_to) const;
-  // INSERT IGNORE … SELECT of the source's rows matching `where` into the shadow.
-  std::string copy_statement(const std::string& where) const;
-  // Fails when the last copy statement converted a value (IGNORE turns that into a warning).
-  void check_copy_warnings();
-  // COUNT(*) and BIT_XOR of per-row CRC32s over the mapped columns of `table` in a key range.
-  // Columns whose type the ALTER changed are cast to the new type on both sides.
-  std::string checksum_query(const ddl::QualifiedName& table, const std::string& where) const;
-  std::optional<replication::Row> snapshot_chunk_end(Connection& snapshot,
-                                                     const std::optional<replication::Row>& after,
-                                                     std::uint64_t rows);
-  // The rows of a key range (`where`) whose key is in the shadow.
-  std::string kept_rows(const std::string& where) const;
-  // Counts the rows of a key range missing from the shadow (discarded as duplicates of a new
-  // unique key) into `sum`, and says why when one of them has no duplicate in the shadow.
-  void count_discarded(Connection& snapshot, const std::optional<replication::Row>& after,
-                       const std::optional<replication::Row>& up_to, ChunkSum& sum) const;
-  bool try_cut_over(const RebuildOptions& options, const DrainTo& drain_to,
-                    std::chrono::milliseconds& write_block);
-
-  Dsn dsn_;
-  std::optional<std::string> password_;
-  std::unique_ptr<Connection> main_;
-  std::unique_ptr<Connection> apply_;
+  MysqlSessions sessions_;
   RebuildOptions options_;
-  RebuildPlan plan_;
-  TableSchema shadow_schema_;
-  std::string quoted_source_;
-  std::string quoted_shadow_;
-  std::string quoted_old_;
-  ddl::QualifiedName swap_;  // the RENAME's target and sentry: <table>_sluice_old
-  std::string quoted_swap_;
-  std::string force_key_;       // FORCE INDEX (`key`)
-  std::string select_columns_;  // the mapped columns, quoted, comma separated
-  // Column lists of the UNIQUE keys the ALTER adds: verification then accepts rows missing
-  // from the shadow as duplicates, and counts them.
-  std::vector<std::vector<std::string>> added_unique_keys_;
+  MysqlShadow shadow_;
+  MysqlCopy copy_;
+  MysqlApply apply_;
+  MysqlVerify verify_;
+  MysqlCutOver cut_over_;
 };
 
 }  // namespace sluice::mysql

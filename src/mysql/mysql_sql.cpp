@@ -87,6 +87,14 @@ std::string key_compare(const TableSchema& schema, const Row& key, const char* l
 
 }  // namespace
 
+std::string quote(const std::string& name) {
+  return ddl::quote_identifier(ddl::Dialect::mysql, name);
+}
+
+std::string quote(const ddl::QualifiedName& name) {
+  return ddl::quote_qualified(ddl::Dialect::mysql, name);
+}
+
 ValueKind value_kind(const ColumnInfo& column) {
   static const std::set<std::string> numbers = {"tinyint", "smallint", "mediumint", "int",
                                                 "integer", "bigint",   "decimal",   "numeric",
@@ -143,12 +151,16 @@ std::string sql_literal(const Value& value, const ColumnInfo& target) {
   throw Error(ExitCode::failure, "unknown value kind");
 }
 
-std::string column_list(const TableSchema& schema, const std::vector<std::size_t>& columns) {
-  std::string out = "(";
+std::string column_names(const TableSchema& schema, const std::vector<std::size_t>& columns) {
+  std::string out;
   for (std::size_t i = 0; i < columns.size(); ++i) {
     out += (i > 0 ? ", " : "") + quoted_column(schema.columns[columns[i]]);
   }
-  return out + ")";
+  return out;
+}
+
+std::string column_list(const TableSchema& schema, const std::vector<std::size_t>& columns) {
+  return "(" + column_names(schema, columns) + ")";
 }
 
 std::string key_after(const TableSchema& schema, const Row& key) {
@@ -157,6 +169,17 @@ std::string key_after(const TableSchema& schema, const Row& key) {
 
 std::string key_up_to(const TableSchema& schema, const Row& key) {
   return key_compare(schema, key, " <= ");
+}
+
+std::string range_predicate(const TableSchema& schema, const std::optional<Row>& after,
+                            const std::optional<Row>& up_to) {
+  if (after && up_to) {
+    return key_after(schema, *after) + " AND " + key_up_to(schema, *up_to);
+  }
+  if (after) {
+    return key_after(schema, *after);
+  }
+  return up_to ? key_up_to(schema, *up_to) : "TRUE";
 }
 
 std::string key_in(const TableSchema& schema, const std::vector<Row>& keys) {
@@ -185,6 +208,10 @@ long lock_wait_seconds(std::chrono::milliseconds timeout) {
   return std::max<long>(1, static_cast<long>((timeout.count() + 999) / 1000));
 }
 
+std::string lock_wait_timeout_sql(long seconds) {
+  return "SET SESSION lock_wait_timeout = " + std::to_string(seconds);
+}
+
 std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
                                          std::chrono::milliseconds timeout) {
   std::string lock;
@@ -193,7 +220,7 @@ std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& ta
             ddl::quote_qualified(ddl::Dialect::mysql, request.table) +
             (request.mode == LockMode::block_writes ? " READ" : " WRITE");
   }
-  return {"SET SESSION lock_wait_timeout = " + std::to_string(lock_wait_seconds(timeout)), lock};
+  return {lock_wait_timeout_sql(lock_wait_seconds(timeout)), lock};
 }
 
 }  // namespace sluice::mysql

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,10 @@
 #include "src/table_schema.h"
 
 namespace sluice::mysql {
+
+// A name quoted for MySQL: `name`, or `schema`.`table`.
+std::string quote(const std::string& name);
+std::string quote(const ddl::QualifiedName& name);
 
 // How a value of this column travels between sluice and the server as a key or row value.
 replication::ValueKind value_kind(const ColumnInfo& column);
@@ -19,6 +24,9 @@ replication::ValueKind value_kind(const ColumnInfo& column);
 // before they are spliced in. Throws Error for an unchanged-TOAST marker or a malformed value.
 std::string sql_literal(const replication::Value& value, const ColumnInfo& target);
 
+// "`a`, `b`" for the named columns of `schema`.
+std::string column_names(const TableSchema& schema, const std::vector<std::size_t>& columns);
+
 // "(`a`, `b`)" for the named columns of `schema`.
 std::string column_list(const TableSchema& schema, const std::vector<std::size_t>& columns);
 
@@ -27,6 +35,12 @@ std::string column_list(const TableSchema& schema, const std::vector<std::size_t
 // a > 1 OR (a = 1 AND b > 7).
 std::string key_after(const TableSchema& schema, const replication::Row& key);
 std::string key_up_to(const TableSchema& schema, const replication::Row& key);
+
+// The keys of the range (after, up_to] of `schema`'s key: key_after and key_up_to joined by
+// AND, either left out when nullopt (the range then starts at the first key or runs to the
+// last); "TRUE" for the whole table.
+std::string range_predicate(const TableSchema& schema, const std::optional<replication::Row>& after,
+                            const std::optional<replication::Row>& up_to);
 
 // "(`k1`, `k2`) IN ((1, 2), (3, 4))" for the given keys.
 std::string key_in(const TableSchema& schema, const std::vector<replication::Row>& keys);
@@ -40,6 +54,10 @@ replication::Value key_value_from_text(const ColumnInfo& column, const std::stri
 
 // lock_wait_timeout takes whole seconds: `timeout` rounded up, at least 1.
 long lock_wait_seconds(std::chrono::milliseconds timeout);
+
+// SET SESSION lock_wait_timeout: how many seconds the session's DDL and LOCK TABLES wait for a
+// table's metadata lock.
+std::string lock_wait_timeout_sql(long seconds);
 
 // SET SESSION lock_wait_timeout, then one LOCK TABLES statement taking every table's lock (READ
 // to block writes, WRITE for exclusive use): LOCK TABLES gives back any locks held before it, so

@@ -1,0 +1,122 @@
+#include "src/mysql/mysql_cut_over.h"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <thread>
+
+#include "src/lock_retry.h"
+#include "src/mysql/mysql_cut_over_sql.h"
+#include "src/mysql/mysql_shadow_sql.h"
+#include "src/mysql/mysql_sql.h"
+
+namespace sluice::mysql {
+namespace {
+
+using std::chrono::milliseconds;
+
+// How long the cut-over waits to see its RENAME queued behind the write lock.
+constexpr milliseconds kRenameQueueWait{3000};
+// The RENAME's lock wait outlasts session A's by this much: it must outlast the drain and the
+// hand-over.
+constexpr long kRenameExtraSeconds = 10;
+
+}  // namespace
+
+bool MysqlCutOver::wait_until_queued(unsigned long rename_id, std::future<void>& renamed) {
+  const auto deadline = std::chrono::steady_clock::now() + kRenameQueueWait;
+  while (std::chrono::steady_clock::now() < deadline &&
+         renamed.wait_for(milliseconds(0)) != std::future_status::ready) {
+    if (!sessions_.main().query(rename_queued_sql(rename_id)).empty()) {
+      return true;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return false;
+}
+
+milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& drain_to) {
+  std::unique_ptr<Connection> lock = sessions_.open();
+  std::unique_ptr<Connection> rename = sessions_.open();
+  const long seconds = lock_wait_seconds(options.cutover_lock_timeout);
+  // Set before the sentry's CREATE, so that it too waits no longer than the lock would.
+  lock->execute(lock_wait_timeout_sql(seconds));
+  rename->execute(lock_wait_timeout_sql(seconds + kRenameExtraSeconds));
+  lock->execute(create_sentry_sql(plan_.swap));
+  std::optional<TableLock> held;
+  try {
+    held.emplace(*lock, cut_over_locks(plan_), options.cutover_lock_timeout);
+  } catch (const ServerError& error) {
+    lock->execute(drop_table_sql(plan_.swap, true));
+    if (error.kind() == ServerErrorKind::lock_timeout) {
+      spdlog::warn("cut-over could not lock {} within {} ms", quote(plan_.source.name),
+                   options.cutover_lock_timeout.count());
+    }
+    throw;
+  }
+  const auto blocked = std::chrono::steady_clock::now();
+  // From here until the sentry is dropped, a failure (even sluice dying) leaves the sentry in
+  // place, so the queued RENAME fails and the original table stays where it is.
+  bool sentry_dropped = false;
+  std::future<void> renamed;
+  try {
+    const replication::Position target = sessions_.log_position();
+    drain_to(target);
+    spdlog::debug("cut-over: writes blocked, change stream drained to {}", to_string(target));
+    const unsigned long rename_id = rename->id();
+    renamed = std::async(std::launch::async, [&] { rename->execute(swap_rename_sql(plan_)); });
+    if (wait_until_queued(rename_id, renamed)) {
+      lock->execute(drop_table_sql(plan_.swap));
+      sentry_dropped = true;
+    }
+  } catch (...) {
+    // Unlock first: the RENAME waits behind the lock, and fails on the sentry once it runs.
+    held.reset();
+    if (renamed.valid()) {
+      renamed.wait();
+    }
+    lock->execute(drop_table_sql(plan_.swap, true));
+    throw;
+  }
+  held->release();
+  try {
+    renamed.get();
+  } catch (const ServerError& error) {
+    if (!sentry_dropped) {
+      lock->execute(drop_table_sql(plan_.swap, true));
+    }
+    spdlog::warn("cut-over rename did not happen ({}); the original table is untouched",
+                 error.what());
+    // The RENAME lost its turn behind the write lock: a lock race, tried again as one.
+    throw ServerError(ServerErrorKind::lock_timeout, error.code(),
+                      std::string("the cut-over's RENAME did not happen: ") + error.what());
+  }
+  if (!sentry_dropped) {
+    throw ServerError(ServerErrorKind::lock_timeout, "",
+                      "the cut-over's RENAME was not seen queued behind the write lock");
+  }
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - blocked);
+}
+
+CutOverResult MysqlCutOver::cut_over(const RebuildOptions& options, const DrainTo& drain_to) {
+  CutOverResult result;
+  result.write_block = retry_lock_waits("cut-over", cut_over_lock_policy(options), [&] {
+    ++result.attempts;
+    return swap(options, drain_to);
+  });
+  try {
+    sessions_.main().execute(rename_table_sql(plan_.swap, plan_.old));
+  } catch (const ServerError& error) {
+    // The swap is done and the application runs on the new table; only the old table's name is
+    // off. Say so rather than report the migration as failed.
+    spdlog::warn("the old table is kept as {} (renaming it to {} failed: {})", quote(plan_.swap),
+                 quote(plan_.old), error.what());
+  }
+  spdlog::info(
+      "cut-over done: {} now has the new schema, the old table is {}; writes were "
+      "blocked for {} ms",
+      quote(plan_.source.name), quote(plan_.old), result.write_block.count());
+  return result;
+}
+
+}  // namespace sluice::mysql

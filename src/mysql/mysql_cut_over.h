@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <future>
+#include <memory>
+
+#include "src/mysql/mysql_sessions.h"
+#include "src/mysql/mysql_table_plan.h"
+#include "src/rebuild_backend.h"
+
+namespace sluice::mysql {
+
+// The cut-over of a MySQL rebuild, by the two-session sentry method (docs/alter.md, step 7;
+// docs/architecture.md), which works on MariaDB where RENAME TABLE under LOCK TABLES is
+// refused:
+//   1. session A creates the sentry <table>_sluice_old and takes LOCK TABLES <table> WRITE,
+//      sentry WRITE, waiting at most the cut-over's lock timeout;
+//   2. the change stream is drained to the binlog position read under the lock;
+//   3. session B issues RENAME TABLE <table> TO <table>_sluice_old, <shadow> TO <table>, which
+//      queues behind A on the table itself (the names sort after the table's: see
+//      mysql_shadow_sql.h);
+//   4. once B is seen queued, A drops the sentry and unlocks; B's RENAME runs before the
+//      application's queued writes.
+// Until A drops the sentry, any failure (sluice dying included) leaves the sentry in place: the
+// RENAME then fails and the original table stays where it is.
+class MysqlCutOver {
+ public:
+  MysqlCutOver(MysqlSessions& sessions, const MysqlTablePlan& plan)
+      : sessions_(sessions), plan_(plan) {}
+
+  // RebuildBackend::cut_over: tries the swap with the waits and retries of
+  // cut_over_lock_policy(options) (a lock not had in time, or a RENAME that did not get its turn,
+  // is tried again), then gives the old table its kept name (plan.old). Throws Error when every
+  // attempt failed; the original table is untouched then.
+  CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to);
+
+ private:
+  // One attempt: returns how long writes were blocked. Throws a lock-conflict ServerError when
+  // the attempt should be retried, having dropped its sentry.
+  std::chrono::milliseconds swap(const RebuildOptions& options, const DrainTo& drain_to);
+  // Whether the RENAME of session `rename_id` was seen waiting for its metadata lock before
+  // kRenameQueueWait passed or it ended.
+  bool wait_until_queued(unsigned long rename_id, std::future<void>& renamed);
+
+  MysqlSessions& sessions_;
+  const MysqlTablePlan& plan_;
+};
+
+}  // namespace sluice::mysql

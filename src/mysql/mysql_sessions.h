@@ -1,0 +1,75 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "replication/change_event.h"
+#include "src/dsn.h"
+#include "src/lock_retry.h"
+#include "src/mysql/mysql_connection.h"
+#include "src/reconnect.h"
+
+namespace sluice::mysql {
+
+// The sessions of one MySQL rebuild, shared by its roles: the main session (planning, shadow
+// DDL and the copy), the applier's, and new ones opened on demand (verification's snapshots,
+// the cut-over's two). Roles reach main() and apply() anew for each unit of work, never keep
+// them: reconnect() replaces both.
+class MysqlSessions {
+ public:
+  // Connects the main session; throws Error(ExitCode::connection) when the server is out of
+  // reach.
+  MysqlSessions(const Dsn& dsn, const std::optional<std::string>& password);
+
+  // A new session with sluice's settings: UTC, strict SQL mode, NO_AUTO_VALUE_ON_ZERO, and row
+  // lock waits of at most kRowLockWaitSeconds.
+  std::unique_ptr<Connection> open();
+
+  Connection& main() { return *main_; }
+  // The applier's session; open_apply() must have been called.
+  Connection& apply() { return *apply_; }
+  void open_apply();
+
+  // Opens the main session (and the applier's, if it was open) again.
+  void reconnect();
+
+  // How reconnecting() gets a lost session back; set once the run's options are known.
+  void set_reconnect_policy(const ReconnectPolicy& policy) { reconnect_policy_ = policy; }
+
+  // Runs `unit` again on new sessions when its connection is lost (retry_on_connection_loss).
+  // `unit` must be safe to redo and must reach main() or apply() anew on each call.
+  template <typename Unit>
+  auto reconnecting(const char* what, Unit unit) {
+    return retry_on_connection_loss(
+        what, reconnect_policy_, [this] { reconnect(); }, unit);
+  }
+
+  // The binlog's current end (SHOW MASTER STATUS), reconnecting when the session is lost.
+  // Throws Error(ExitCode::preflight_failed) when the binary log is off.
+  replication::Position log_position();
+
+  const Dsn& dsn() const { return dsn_; }
+  const std::optional<std::string>& password() const { return password_; }
+
+  // innodb_lock_wait_timeout of every session: how long one statement waits for a row lock.
+  static constexpr int kRowLockWaitSeconds = 5;
+
+ private:
+  // The main session reads the source without locking it.
+  std::unique_ptr<Connection> open_main();
+
+  Dsn dsn_;
+  std::optional<std::string> password_;
+  ReconnectPolicy reconnect_policy_;
+  std::unique_ptr<Connection> main_;
+  std::unique_ptr<Connection> apply_;
+};
+
+// How the copy and the applier wait for a row lock the application holds: each statement waits
+// kRowLockWaitSeconds, then the unit (a chunk, a batch in its transaction) is tried again after
+// a growing pause from 200 ms, 5 times in all. The application holding a lock must win, and
+// sluice must not give up on the first wait.
+LockRetryPolicy row_lock_policy();
+
+}  // namespace sluice::mysql

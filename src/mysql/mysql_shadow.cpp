@@ -1,0 +1,254 @@
+#include "src/mysql/mysql_shadow.h"
+
+#include <mysqld_error.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "src/error.h"
+#include "src/lock_retry.h"
+#include "src/mysql/mysql_preflight.h"
+#include "src/mysql/mysql_schema.h"
+#include "src/mysql/mysql_shadow_sql.h"
+#include "src/mysql/mysql_sql.h"
+
+namespace sluice::mysql {
+namespace {
+
+void log_swapped(const ddl::QualifiedName& table, const ddl::QualifiedName& old) {
+  spdlog::info(
+      "the killed run had swapped the tables already: {} has the new schema, the old "
+      "table is kept as {}",
+      quote(table), quote(old));
+}
+
+}  // namespace
+
+bool MysqlShadow::table_exists(const ddl::QualifiedName& name) {
+  Connection& main = sessions_.main();
+  return !main.query(table_row_sql("1", main.quote_literal(name.schema),
+                                   main.quote_literal(name.name)))
+              .empty();
+}
+
+bool MysqlShadow::is_sentry(const ddl::QualifiedName& name) {
+  Connection& main = sessions_.main();
+  return main.query_value(table_row_sql("TABLE_COMMENT", main.quote_literal(name.schema),
+                                        main.quote_literal(name.name))) == kSentryComment;
+}
+
+bool MysqlShadow::complete_interrupted_swap(const std::string& table) {
+  const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
+  const ddl::QualifiedName swap = swap_name(name);
+  const ddl::QualifiedName old = old_name(name);
+  if (!table_exists(swap)) {
+    // Killed after the swap and after giving the old table its kept name: a run only starts
+    // while that name is free, so the table under it is this run's old table.
+    if (!table_exists(shadow_name(name)) && table_exists(old)) {
+      log_swapped(name, old);
+      return true;
+    }
+    return false;
+  }
+  if (is_sentry(swap)) {
+    // The RENAME queued behind it failed or never ran: the table is the original.
+    sessions_.main().execute(drop_table_sql(swap));
+    spdlog::info("dropped the sentry {} of the interrupted cut-over", quote(swap));
+    return false;
+  }
+  if (table_exists(shadow_name(name))) {
+    throw Error(ExitCode::preflight_failed,
+                quote(swap) +
+                    " exists and is not sluice's sentry, yet the shadow table was not "
+                    "swapped in; rename or drop it, then resume again");
+  }
+  sessions_.main().execute(rename_table_sql(swap, old));
+  log_swapped(name, old);
+  return true;
+}
+
+const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
+  Connection& main = sessions_.main();
+  const ddl::QualifiedName table = resolve_table_name(sessions_.dsn(), options.table);
+  run_preflight(main, table).refuse_unless_ready();
+  plan_.analysis = analyze_alter_option(ddl::Dialect::mysql, options.alter);
+  if (plan_.analysis.changes_primary_key) {
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER changes the primary key, which the copy and the change stream use to "
+                "match rows; sluice does not change it online yet");
+  }
+  if (plan_.analysis.adds_unique_key && !options.discard_duplicates) {
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER adds a UNIQUE key, and rows with duplicate values cannot all be "
+                "copied into it; deduplicate first, or pass --discard-duplicates to keep one row "
+                "per value and have the others counted and reported");
+  }
+  plan_.alter = options.alter;
+  plan_.source = describe_table(main, table);
+  for (std::size_t column : plan_.source.key_columns) {
+    const ColumnInfo& info = plan_.source.columns[column];
+    if (!supports_client_order(value_kind(info)) || info.data_type == "time") {
+      throw Error(ExitCode::preflight_failed,
+                  "the key column " + quote(info.name) + " is of type " + info.column_type +
+                      "; sluice orders keys itself and supports integer, decimal, binary and "
+                      "date/datetime/timestamp key columns so far");
+    }
+  }
+  if (table.name.size() > kMaxTableName) {
+    throw Error(ExitCode::preflight_failed,
+                "the table name is longer than " + std::to_string(kMaxTableName) +
+                    " characters, leaving no room for sluice's helper tables within MySQL's "
+                    "64-character limit");
+  }
+  plan_.shadow = shadow_name(table);
+  plan_.old = old_name(table);
+  table_ = MysqlTablePlan{};
+  table_.source = plan_.source;
+  table_.shadow = plan_.shadow;
+  table_.old = plan_.old;
+  table_.swap = swap_name(table);
+  check_helper_names(options);
+  plan_.mapped_columns = mapped_columns(plan_.source, plan_.analysis.dropped_columns);
+  table_.mapped_columns = plan_.mapped_columns;
+  plan_.estimated_rows = std::stoull(
+      main.query_value(table_row_sql("COALESCE(TABLE_ROWS, 0)", main.quote_literal(table.schema),
+                                     main.quote_literal(table.name)))
+          .value_or("0"));
+  plan_.try_instant = plan_.analysis.instant_candidate;
+  plan_.shadow_ddl = shadow_ddl(table_, plan_.analysis.clauses);
+  return plan_;
+}
+
+void MysqlShadow::check_helper_names(const RebuildOptions& options) {
+  if (table_exists(table_.swap)) {
+    throw Error(ExitCode::preflight_failed,
+                quote(table_.swap) +
+                    " exists, left by an interrupted cut-over; run sluice cleanup "
+                    "--table " +
+                    options.table + " (it drops a sentry) or rename it");
+  }
+  if (options.resume && !table_exists(plan_.shadow)) {
+    throw Error(ExitCode::preflight_failed,
+                "the shadow table " + quote(plan_.shadow) +
+                    " of the run to resume is gone, so it cannot resume; start a new run");
+  }
+  if (!options.resume && table_exists(plan_.shadow)) {
+    throw Error(ExitCode::preflight_failed,
+                "the shadow table " + quote(plan_.shadow) +
+                    " already exists, left by an earlier run; resume that run (sluice resume) "
+                    "or run sluice cleanup --table " +
+                    options.table + " to drop it");
+  }
+  if (table_exists(plan_.old)) {
+    throw Error(ExitCode::preflight_failed,
+                quote(plan_.old) +
+                    " exists (the old table of an earlier migration, or its sentry); drop it "
+                    "once you no longer need it, then run sluice alter again");
+  }
+}
+
+bool MysqlShadow::apply_in_place(const RebuildOptions& options) {
+  Connection& main = sessions_.main();
+  main.execute(lock_wait_timeout_sql(lock_wait_seconds(options.cutover_lock_timeout)));
+  const std::string sql = instant_alter_sql(table_.source.name, plan_.analysis.clauses);
+  // The server refuses ALGORITHM=INSTANT at once when it would have to copy; only the wait for
+  // the table's metadata lock is retried.
+  return retry_lock_waits("in-place ALTER", cut_over_lock_policy(options), [&] {
+    try {
+      main.execute(sql);
+    } catch (const ServerError& error) {
+      if (has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED) ||
+          has_code(error, ER_ALTER_OPERATION_NOT_SUPPORTED_REASON)) {
+        spdlog::info("the server cannot apply this change in place; rebuilding online");
+        return false;
+      }
+      throw;
+    }
+    spdlog::info("the server applied the change in place (ALGORITHM=INSTANT); no copy needed");
+    return true;
+  });
+}
+
+void MysqlShadow::create_shadow() {
+  for (const std::string& statement : plan_.shadow_ddl) {
+    try {
+      sessions_.main().execute(statement);
+    } catch (const ServerError& error) {
+      drop_shadow();
+      throw Error(ExitCode::usage,
+                  std::string("the server refused the ALTER on the shadow table: ") + error.what());
+    }
+  }
+  try {
+    attach_shadow();
+  } catch (const Error&) {
+    drop_shadow();
+    throw;
+  }
+}
+
+void MysqlShadow::attach_shadow() {
+  Connection& main = sessions_.main();
+  table_.shadow_schema = describe_table(main, table_.shadow);
+  const TableSchema& shadow = table_.shadow_schema;
+  for (std::size_t column : table_.mapped_columns) {
+    const std::string& name = table_.source.columns[column].name;
+    std::optional<std::size_t> target = shadow.find(name);
+    if (!target || shadow.columns[*target].generated) {
+      throw Error(ExitCode::usage, "the ALTER turns column " + quote(name) +
+                                       " into a generated column or removes it in a way sluice "
+                                       "did not recognise; drop it explicitly with DROP COLUMN");
+    }
+  }
+  std::vector<std::string> source_key;
+  std::vector<std::string> shadow_key;
+  for (std::size_t column : table_.source.key_columns) {
+    source_key.push_back(table_.source.columns[column].name);
+  }
+  for (std::size_t column : shadow.key_columns) {
+    shadow_key.push_back(shadow.columns[column].name);
+  }
+  if (source_key != shadow_key) {
+    throw Error(ExitCode::preflight_failed,
+                "the ALTER changes the key the copy walks; sluice does not change it online yet");
+  }
+  table_.added_unique_keys.clear();
+  const std::map<std::string, UniqueKey> source_keys = unique_keys(main, table_.source.name);
+  for (const auto& [name, key] : unique_keys(main, table_.shadow)) {
+    if (std::none_of(source_keys.begin(), source_keys.end(), [&](const auto& existing) {
+          return existing.second.columns == key.columns;
+        })) {
+      table_.added_unique_keys.push_back(key.columns);
+    }
+  }
+  sessions_.open_apply();
+  spdlog::info("shadow table {} ready", quote(table_.shadow));
+}
+
+void MysqlShadow::drop_shadow() {
+  sessions_.main().execute(drop_table_sql(table_.shadow, true));
+}
+
+void MysqlShadow::drop_old_table() {
+  sessions_.main().execute(drop_table_sql(table_.old));
+}
+
+std::vector<std::string> MysqlShadow::cleanup(const std::string& table) {
+  // Only names derived from the table are ever dropped, and the old-table name only when it
+  // carries the sentry's comment: an old table kept after a successful swap stays.
+  const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
+  std::vector<std::string> dropped;
+  const ddl::QualifiedName shadow = shadow_name(name);
+  if (table_exists(shadow)) {
+    sessions_.main().execute(drop_table_sql(shadow));
+    dropped.push_back(quote(shadow));
+  }
+  const ddl::QualifiedName sentry = swap_name(name);
+  if (is_sentry(sentry)) {
+    sessions_.main().execute(drop_table_sql(sentry));
+    dropped.push_back(quote(sentry));
+  }
+  return dropped;
+}
+
+}  // namespace sluice::mysql

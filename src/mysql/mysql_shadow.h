@@ -1,0 +1,55 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "src/mysql/mysql_sessions.h"
+#include "src/mysql/mysql_table_plan.h"
+#include "src/rebuild_backend.h"
+
+namespace sluice::mysql {
+
+// The shadow role of a MySQL rebuild: plans the run (preflight, the ALTER's analysis, the
+// helper tables' names), creates, adopts and drops the shadow table, applies a change in place
+// when the server can, settles a cut-over a killed run left half done, and cleans up after a
+// crashed one. Only ever drops tables whose names derive from the table's (see
+// mysql_shadow_sql.h for why those names extend the table's name), a sentry only when it carries
+// the sentry's comment, never the table itself or an old table kept after a swap.
+class MysqlShadow {
+ public:
+  explicit MysqlShadow(MysqlSessions& sessions) : sessions_(sessions) {}
+
+  // RebuildBackend::plan: throws Error naming the fix when the table or the change cannot be
+  // migrated online, or a helper table's name is taken. Fills table().
+  const RebuildPlan& plan(const RebuildOptions& options);
+  // What the other roles read; complete once attach_shadow() returned.
+  const MysqlTablePlan& table() const { return table_; }
+
+  // RebuildBackend::apply_in_place: ALGORITHM=INSTANT, waiting for the table's lock as the
+  // cut-over does (cut_over_lock_policy). Returns false when the server would have to copy.
+  bool apply_in_place(const RebuildOptions& options);
+  // RebuildBackend::create_shadow, attach_shadow and drop_shadow. attach_shadow opens the
+  // applier's session.
+  void create_shadow();
+  void attach_shadow();
+  void drop_shadow();
+  // RebuildBackend::complete_interrupted_swap and cleanup, by the table's name as typed.
+  bool complete_interrupted_swap(const std::string& table);
+  std::vector<std::string> cleanup(const std::string& table);
+  // Drops the old table the cut-over kept.
+  void drop_old_table();
+
+ private:
+  bool table_exists(const ddl::QualifiedName& name);
+  // Whether `name` is a cut-over sentry (it carries kSentryComment).
+  bool is_sentry(const ddl::QualifiedName& name);
+  // Throws Error(preflight_failed) when a helper table of the run is in the way (or, resuming,
+  // the shadow to adopt is gone).
+  void check_helper_names(const RebuildOptions& options);
+
+  MysqlSessions& sessions_;
+  RebuildPlan plan_;
+  MysqlTablePlan table_;
+};
+
+}  // namespace sluice::mysql

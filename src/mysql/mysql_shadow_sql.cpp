@@ -1,0 +1,87 @@
+#include "src/mysql/mysql_shadow_sql.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "src/mysql/mysql_sql.h"
+
+namespace sluice::mysql {
+namespace {
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::string joined(const std::vector<std::string>& clauses) {
+  std::string out;
+  for (const std::string& clause : clauses) {
+    out += (out.empty() ? "" : ", ") + clause;
+  }
+  return out;
+}
+
+}  // namespace
+
+ddl::QualifiedName swap_name(const ddl::QualifiedName& table) {
+  return {table.schema, table.name + std::string(kSwapSuffix)};
+}
+
+ddl::QualifiedName shadow_name(const ddl::QualifiedName& table) {
+  return {table.schema, table.name + std::string(kShadowSuffix)};
+}
+
+ddl::QualifiedName old_name(const ddl::QualifiedName& table) {
+  return {table.schema, "_" + table.name + "_old"};
+}
+
+std::vector<std::size_t> mapped_columns(const TableSchema& source,
+                                        const std::vector<std::string>& dropped) {
+  std::vector<std::string> dropped_lower;
+  for (const std::string& column : dropped) {
+    dropped_lower.push_back(lower(column));
+  }
+  std::vector<std::size_t> mapped;
+  for (std::size_t i = 0; i < source.columns.size(); ++i) {
+    const ColumnInfo& column = source.columns[i];
+    const bool is_dropped = std::find(dropped_lower.begin(), dropped_lower.end(),
+                                      lower(column.name)) != dropped_lower.end();
+    if (!column.generated && !is_dropped) {
+      mapped.push_back(i);
+    }
+  }
+  return mapped;
+}
+
+std::string table_row_sql(std::string_view what, const std::string& schema_literal,
+                          const std::string& name_literal) {
+  return "SELECT " + std::string(what) +
+         " FROM information_schema.TABLES WHERE TABLE_SCHEMA = " + schema_literal +
+         " AND TABLE_NAME = " + name_literal;
+}
+
+std::vector<std::string> shadow_ddl(const MysqlTablePlan& plan,
+                                    const std::vector<std::string>& clauses) {
+  return {"CREATE TABLE " + quote(plan.shadow) + " LIKE " + quote(plan.source.name),
+          "ALTER TABLE " + quote(plan.shadow) + " " + joined(clauses)};
+}
+
+std::string instant_alter_sql(const ddl::QualifiedName& table,
+                              const std::vector<std::string>& clauses) {
+  std::string list;
+  for (const std::string& clause : clauses) {
+    list += clause + ", ";
+  }
+  return "ALTER TABLE " + quote(table) + " " + list + "ALGORITHM=INSTANT";
+}
+
+std::string drop_table_sql(const ddl::QualifiedName& name, bool if_exists) {
+  return std::string(if_exists ? "DROP TABLE IF EXISTS " : "DROP TABLE ") + quote(name);
+}
+
+std::string rename_table_sql(const ddl::QualifiedName& from, const ddl::QualifiedName& to) {
+  return "RENAME TABLE " + quote(from) + " TO " + quote(to);
+}
+
+}  // namespace sluice::mysql

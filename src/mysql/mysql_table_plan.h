@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "ddl/identifier.h"
+#include "src/table_schema.h"
+
+namespace sluice::mysql {
+
+// What every role of a MySQL rebuild (shadow, copy, apply, verify, cut-over) reads about the
+// table, and the one input of the SQL builders they call: names and columns, never SQL text.
+// MysqlShadow::plan fills the table's part once; MysqlShadow::attach_shadow adds what the
+// server made of the shadow table. Nothing changes it afterwards.
+struct MysqlTablePlan {
+  TableSchema source;  // the table, with the key the copy walks (PRIMARY or NOT NULL UNIQUE)
+  std::vector<std::size_t> mapped_columns;  // source columns copied, by index, in table order
+  ddl::QualifiedName shadow;                // <table>_sluice_new
+  ddl::QualifiedName swap;    // <table>_sluice_old: the cut-over's sentry and its RENAME's target
+  ddl::QualifiedName old;     // _<table>_old: where the old table is kept after the swap
+  TableSchema shadow_schema;  // the shadow as the server created it
+  // Column lists of the UNIQUE keys the ALTER adds: verification then accepts rows missing from
+  // the shadow as duplicates of another row in one of them, and counts them.
+  std::vector<std::vector<std::string>> added_unique_keys;
+};
+
+}  // namespace sluice::mysql

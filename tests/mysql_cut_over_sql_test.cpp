@@ -1,0 +1,32 @@
+#include "src/mysql/mysql_cut_over_sql.h"
+
+#include <doctest/doctest.h>
+
+#include "src/mysql/mysql_sql.h"
+#include "tests/mysql_table_plan_fixture.h"
+
+using namespace sluice;
+using namespace sluice::mysql;
+using namespace sluice::mysql::testing;
+
+TEST_CASE("the sentry carries the comment cleanup and resume recognise it by") {
+  CHECK(create_sentry_sql(orders_plan().swap) ==
+        "CREATE TABLE `shop`.`orders_sluice_old` (sentry INT) COMMENT = 'sluice cut-over sentry'");
+}
+
+TEST_CASE("session A locks the table and the sentry WRITE in one LOCK TABLES") {
+  CHECK(lock_tables_sql(cut_over_locks(orders_plan()), std::chrono::milliseconds(1500)) ==
+        std::vector<std::string>{
+            "SET SESSION lock_wait_timeout = 2",
+            "LOCK TABLES `shop`.`orders` WRITE, `shop`.`orders_sluice_old` WRITE"});
+  CHECK(lock_wait_timeout_sql(12) == "SET SESSION lock_wait_timeout = 12");
+}
+
+TEST_CASE("session B's RENAME moves the table onto the sentry's name and the shadow onto its") {
+  CHECK(swap_rename_sql(orders_plan()) ==
+        "RENAME TABLE `shop`.`orders` TO `shop`.`orders_sluice_old`, `shop`.`orders_sluice_new` "
+        "TO `shop`.`orders`");
+  CHECK(rename_queued_sql(42) ==
+        "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = 42 AND STATE LIKE 'Waiting for "
+        "table metadata lock%'");
+}

@@ -1,0 +1,46 @@
+#include "src/mysql/mysql_shadow_sql.h"
+
+#include <doctest/doctest.h>
+
+#include "tests/mysql_table_plan_fixture.h"
+
+using namespace sluice;
+using namespace sluice::mysql;
+using namespace sluice::mysql::testing;
+
+TEST_CASE("the shadow and the sentry extend the table's name, so a RENAME locks the table first") {
+  const ddl::QualifiedName table{"shop", "orders"};
+  CHECK(shadow_name(table) == ddl::QualifiedName{"shop", "orders_sluice_new"});
+  CHECK(swap_name(table) == ddl::QualifiedName{"shop", "orders_sluice_old"});
+  CHECK(old_name(table) == ddl::QualifiedName{"shop", "_orders_old"});
+  // The server takes a RENAME's metadata locks in name order.
+  CHECK(table.name < shadow_name(table).name);
+  CHECK(table.name < swap_name(table).name);
+  CHECK(kMaxTableName + kSwapSuffix.size() == 64);
+}
+
+TEST_CASE("the copy maps every column that is neither generated nor dropped") {
+  const MysqlTablePlan plan = orders_plan();
+  CHECK(mapped_columns(plan.source, {"LEGACY"}) == std::vector<std::size_t>{0, 1, 2});
+  CHECK(mapped_columns(plan.source, {}) == std::vector<std::size_t>{0, 1, 2, 3});
+}
+
+TEST_CASE("the shadow's DDL, the in-place ALTER and the helper tables' statements") {
+  const MysqlTablePlan plan = orders_plan();
+  const std::vector<std::string> clauses = {"MODIFY total DECIMAL(12,3)", "DROP COLUMN legacy"};
+  CHECK(shadow_ddl(plan, clauses) ==
+        std::vector<std::string>{
+            "CREATE TABLE `shop`.`orders_sluice_new` LIKE `shop`.`orders`",
+            "ALTER TABLE `shop`.`orders_sluice_new` MODIFY total DECIMAL(12,3), DROP COLUMN "
+            "legacy"});
+  CHECK(instant_alter_sql(plan.source.name, clauses) ==
+        "ALTER TABLE `shop`.`orders` MODIFY total DECIMAL(12,3), DROP COLUMN legacy, "
+        "ALGORITHM=INSTANT");
+  CHECK(drop_table_sql(plan.shadow, true) == "DROP TABLE IF EXISTS `shop`.`orders_sluice_new`");
+  CHECK(drop_table_sql(plan.old) == "DROP TABLE `shop`.`_orders_old`");
+  CHECK(rename_table_sql(plan.swap, plan.old) ==
+        "RENAME TABLE `shop`.`orders_sluice_old` TO `shop`.`_orders_old`");
+  CHECK(table_row_sql("TABLE_COMMENT", "'shop'", "'orders'") ==
+        "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND "
+        "TABLE_NAME = 'orders'");
+}
