@@ -4,8 +4,8 @@
 #include "cli/command.h"
 #include "cli/connection_options.h"
 #include "cli/options.h"
-#include "src/server_family.h"
 #include "src/error.h"
+#include "src/server_family.h"
 
 namespace sluice::cli {
 namespace {

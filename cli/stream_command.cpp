@@ -6,9 +6,9 @@
 #include "cli/stop_signals.h"
 #include "replication/change_event.h"
 #include "replication/stream_error.h"
+#include "src/error.h"
 #include "src/server_family.h"
 #include "src/stream_errors.h"
-#include "src/error.h"
 
 namespace sluice::cli {
 namespace {
@@ -35,9 +35,8 @@ int run_stream(const std::vector<std::string>& args) {
   }
   const Dsn dsn = connection.dsn();
   StopSignals signals;
-  std::unique_ptr<replication::ChangeStream> stream =
-      server_family(dsn.kind).change_stream(dsn, connection.resolve_password(dsn), table,
-                                            server_id);
+  std::unique_ptr<replication::ChangeStream> stream = server_family(dsn.kind).change_stream(
+      dsn, connection.resolve_password(dsn), table, server_id);
   try {
     while (!StopSignals::requested().load()) {
       std::optional<replication::Transaction> transaction = stream->next(kPollInterval);

@@ -1,7 +1,5 @@
 #include "integration/support.h"
 
-#include "src/server_family.h"
-
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +13,8 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+
+#include "src/server_family.h"
 
 extern char** environ;
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "src/dsn.h"
-#include "src/phase_store.h"
 #include "src/mysql/mysql_connection.h"
+#include "src/phase_store.h"
 #include "src/postgres/pg_connection.h"
 
 namespace sluice::test {

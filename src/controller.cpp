@@ -61,7 +61,7 @@ std::map<std::string, std::string> Controller::environment(const std::string& ho
   std::map<std::string, std::string> env = settings_.hook_environment;
   env["SLUICE_HOOK"] = hook;
   env["SLUICE_PID"] = std::to_string(::getpid());
-  env["SLUICE_PHASE"] = phase_name(status.phase);
+  env["SLUICE_PHASE"] = step_name(status.step);
   env["SLUICE_STATE"] = state_name(status);
   env["SLUICE_ROWS_ESTIMATED"] = std::to_string(status.rows_estimated);
   env["SLUICE_ROWS_COPIED"] = std::to_string(status.rows_copied);
@@ -131,7 +131,7 @@ std::optional<std::uint64_t> Controller::chunk_rows() {
 
 void Controller::wait_for_cut_over(MigrationStatus& status,
                                    const std::function<void(bool)>& keep_up) {
-  const MigrationPhase phase = status.phase;
+  const RunStep step = status.step;
   auto hook_due = Clock::now();
   for (;;) {
     const auto iteration = Clock::now();
@@ -148,14 +148,14 @@ void Controller::wait_for_cut_over(MigrationStatus& status,
         hook_due = Clock::now() + kHookRetryInterval;
       }
     }
-    status.phase = MigrationPhase::waiting;
+    status.step = RunStep::waiting;
     status.postpone_reason = postpone.value_or("");
     status.throttle_reason = throttle.value_or("");
     keep_up(!throttle);
     this->status(status);
     std::this_thread::sleep_until(iteration + kPollInterval);
   }
-  status.phase = phase;
+  status.step = step;
   status.postpone_reason.clear();
   status.throttle_reason.clear();
 }
@@ -168,7 +168,7 @@ void Controller::succeeded(const RebuildSummary& summary) {
   MigrationStatus status;
   {
     std::lock_guard lock(mutex_);
-    latest_.phase = MigrationPhase::done;
+    latest_.step = RunStep::done;
     latest_.rows_copied = summary.rows_copied;
     latest_.changes_applied = summary.changes_applied;
     latest_.elapsed = summary.duration;
@@ -186,12 +186,11 @@ void Controller::failed(ExitCode code, const std::string& message) {
   MigrationStatus status;
   {
     std::lock_guard lock(mutex_);
-    latest_.phase = code == ExitCode::aborted || code == ExitCode::interrupted
-                        ? MigrationPhase::aborted
-                        : MigrationPhase::failed;
+    latest_.step = code == ExitCode::aborted || code == ExitCode::interrupted ? RunStep::aborted
+                                                                              : RunStep::failed;
     status = latest_;
   }
-  progress_.event(phase_name(status.phase), status, message);
+  progress_.event(step_name(status.step), status, message);
   std::map<std::string, std::string> env = environment("on-failure", status);
   env["SLUICE_ERROR"] = message;
   env["SLUICE_EXIT_CODE"] = std::to_string(static_cast<int>(code));

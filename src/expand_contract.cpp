@@ -37,9 +37,11 @@ ColumnFacts facts_from_json(const nlohmann::json& json) {
 }
 
 // Operations that read an existing column, which must be there before expand.
-bool reads_existing_column(Operation operation) {
-  return operation == Operation::rename_column || operation == Operation::change_type ||
-         operation == Operation::add_not_null || operation == Operation::drop_column;
+bool reads_existing_column(MigrationOperation operation) {
+  return operation == MigrationOperation::rename_column ||
+         operation == MigrationOperation::change_type ||
+         operation == MigrationOperation::add_not_null ||
+         operation == MigrationOperation::drop_column;
 }
 
 std::string describe_key(const KeyText& key) {
@@ -106,9 +108,8 @@ class ExpandContract::Session {
 };
 
 ExpandContract::ExpandContract(const ServerFamily& family, const Dsn& dsn,
-                               std::optional<std::string> password,
-                               ExpandContractSettings settings, MigrationControl& control,
-                               const std::atomic<bool>& stop)
+                               std::optional<std::string> password, ExpandContractSettings settings,
+                               MigrationControl& control, const std::atomic<bool>& stop)
     : dsn_(dsn),
       password_(std::move(password)),
       settings_(std::move(settings)),
@@ -204,7 +205,7 @@ void ExpandContract::expand(const MigrationSpec& spec) {
       checkpoint["subject"] = facts_json(*subject);
     }
     const std::string added =
-        spec.operation == Operation::add_column ? spec.column : spec.new_column;
+        spec.operation == MigrationOperation::add_column ? spec.column : spec.new_column;
     if (!added.empty() && backend_->column(table, added)) {
       throw Error(ExitCode::preflight_failed,
                   "column " + backend_->ddl().quote(added) + " already exists in " +
@@ -353,7 +354,7 @@ void ExpandContract::run_online_rebuild(Session& session, const Step& step) {
 
 void ExpandContract::wait_turn(const std::string& table, std::uint64_t done, std::uint64_t rows) {
   MigrationStatus status;
-  status.phase = MigrationPhase::copy;
+  status.step = RunStep::copy;
   status.table = table;
   status.rows_copied = done;
   status.chunk_rows = rows;

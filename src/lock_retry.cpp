@@ -8,8 +8,7 @@
 namespace sluice {
 
 bool is_lock_conflict(const ServerError& error) {
-  return error.kind() == ServerErrorKind::lock_timeout ||
-         error.kind() == ServerErrorKind::deadlock;
+  return error.kind() == ServerErrorKind::lock_timeout || error.kind() == ServerErrorKind::deadlock;
 }
 
 LockBackoff::LockBackoff(std::string_view what, const LockRetryPolicy& policy)

@@ -15,23 +15,23 @@ class PassiveControl : public MigrationControl {
 
 }  // namespace
 
-const char* phase_name(MigrationPhase phase) {
-  switch (phase) {
-    case MigrationPhase::starting:
+const char* step_name(RunStep step) {
+  switch (step) {
+    case RunStep::starting:
       return "starting";
-    case MigrationPhase::copy:
+    case RunStep::copy:
       return "copy";
-    case MigrationPhase::verify:
+    case RunStep::verify:
       return "verify";
-    case MigrationPhase::waiting:
+    case RunStep::waiting:
       return "waiting";
-    case MigrationPhase::cut_over:
+    case RunStep::cut_over:
       return "cut-over";
-    case MigrationPhase::done:
+    case RunStep::done:
       return "done";
-    case MigrationPhase::aborted:
+    case RunStep::aborted:
       return "aborted";
-    case MigrationPhase::failed:
+    case RunStep::failed:
       return "failed";
   }
   return "unknown";

@@ -8,16 +8,18 @@
 
 namespace sluice {
 
-// Where a migration stands, as the Migrator reports it after every chunk and while it waits.
-enum class MigrationPhase { starting, copy, verify, waiting, cut_over, done, aborted, failed };
+// The step a run is at, as the Migrator reports it after every chunk and while it waits (the
+// recorded phase of a migration is Phase, src/phase_store.h).
+enum class RunStep { starting, copy, verify, waiting, cut_over, done, aborted, failed };
 
-// The word users and scripts see for a phase: "copy", "waiting", …
-const char* phase_name(MigrationPhase phase);
+// The word users and scripts see for a step (the "phase" of progress output and SLUICE_PHASE):
+// "copy", "waiting", …
+const char* step_name(RunStep step);
 
 // One snapshot of a running migration, cheap to copy: progress output, the control socket's
 // `status` and the hooks' environment are all rendered from it.
 struct MigrationStatus {
-  MigrationPhase phase = MigrationPhase::starting;
+  RunStep step = RunStep::starting;
   std::string table;
   std::uint64_t rows_copied = 0;
   std::uint64_t rows_estimated = 0;

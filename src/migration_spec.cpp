@@ -13,7 +13,7 @@ namespace sluice {
 namespace {
 
 struct OperationKeys {
-  Operation operation;
+  MigrationOperation operation;
   std::string_view name;
   std::set<std::string> required;
   std::set<std::string> optional;
@@ -24,18 +24,21 @@ const std::set<std::string> kCommonKeys = {"name", "table", "operation", "grace"
 
 const std::array<OperationKeys, 7>& operations() {
   static const std::array<OperationKeys, 7> table = {{
-      {Operation::add_column, "add-column", {"column", "type"}, {"backfill"}},
-      {Operation::rename_column, "rename-column", {"column", "new-column"}, {"backfill"}},
-      {Operation::change_type, "change-type", {"column", "type"}, {"new-column", "backfill"}},
-      {Operation::add_not_null, "add-not-null", {"column"}, {"backfill"}},
-      {Operation::drop_column, "drop-column", {"column"}, {}},
-      {Operation::add_index, "add-index", {"index-columns"}, {"index-name", "unique"}},
-      {Operation::rebuild, "rebuild", {"alter"}, {}},
+      {MigrationOperation::add_column, "add-column", {"column", "type"}, {"backfill"}},
+      {MigrationOperation::rename_column, "rename-column", {"column", "new-column"}, {"backfill"}},
+      {MigrationOperation::change_type,
+       "change-type",
+       {"column", "type"},
+       {"new-column", "backfill"}},
+      {MigrationOperation::add_not_null, "add-not-null", {"column"}, {"backfill"}},
+      {MigrationOperation::drop_column, "drop-column", {"column"}, {}},
+      {MigrationOperation::add_index, "add-index", {"index-columns"}, {"index-name", "unique"}},
+      {MigrationOperation::rebuild, "rebuild", {"alter"}, {}},
   }};
   return table;
 }
 
-const OperationKeys& keys_of(Operation operation) {
+const OperationKeys& keys_of(MigrationOperation operation) {
   return *std::find_if(operations().begin(), operations().end(),
                        [&](const OperationKeys& keys) { return keys.operation == operation; });
 }
@@ -179,11 +182,11 @@ nlohmann::json parse_json_file(std::istream& in, const std::string& where) {
 
 }  // namespace
 
-std::string_view operation_name(Operation operation) {
+std::string_view operation_name(MigrationOperation operation) {
   return keys_of(operation).name;
 }
 
-std::optional<Operation> parse_operation(std::string_view name) {
+std::optional<MigrationOperation> parse_operation(std::string_view name) {
   for (const OperationKeys& keys : operations()) {
     if (keys.name == name) {
       return keys.operation;
@@ -194,11 +197,11 @@ std::optional<Operation> parse_operation(std::string_view name) {
 
 bool MigrationSpec::has_backfill() const {
   switch (operation) {
-    case Operation::rename_column:
-    case Operation::change_type:
+    case MigrationOperation::rename_column:
+    case MigrationOperation::change_type:
       return true;
-    case Operation::add_column:
-    case Operation::add_not_null:
+    case MigrationOperation::add_column:
+    case MigrationOperation::add_not_null:
       return !backfill.empty();
     default:
       return false;
@@ -207,11 +210,11 @@ bool MigrationSpec::has_backfill() const {
 
 std::string MigrationSpec::target_column() const {
   switch (operation) {
-    case Operation::rename_column:
-    case Operation::change_type:
+    case MigrationOperation::rename_column:
+    case MigrationOperation::change_type:
       return new_column;
-    case Operation::add_column:
-    case Operation::add_not_null:
+    case MigrationOperation::add_column:
+    case MigrationOperation::add_not_null:
       return column;
     default:
       return "";
@@ -244,7 +247,7 @@ MigrationSpec spec_from_settings(const std::map<std::string, std::string>& setti
   };
   MigrationSpec spec;
   const std::string operation = get("operation");
-  const std::optional<Operation> parsed = parse_operation(operation);
+  const std::optional<MigrationOperation> parsed = parse_operation(operation);
   if (!parsed) {
     std::string known;
     for (const OperationKeys& keys : operations()) {
@@ -293,10 +296,10 @@ MigrationSpec spec_from_settings(const std::map<std::string, std::string>& setti
   if (!get("grace").empty()) {
     spec.grace_seconds = parse_duration(get("grace"));
   }
-  if (spec.operation == Operation::change_type && spec.new_column.empty()) {
+  if (spec.operation == MigrationOperation::change_type && spec.new_column.empty()) {
     spec.new_column = spec.column + "_new";
   }
-  if (spec.operation == Operation::add_index && spec.index_name.empty()) {
+  if (spec.operation == MigrationOperation::add_index && spec.index_name.empty()) {
     spec.index_name = "idx";
     for (const std::string& column : spec.index_columns) {
       spec.index_name += "_" + column;
@@ -319,13 +322,16 @@ std::string MigrationSpec::to_json() const {
       json[key] = value;
     }
   };
-  put("column", operation == Operation::add_index || operation == Operation::rebuild ? "" : column);
+  put("column",
+      operation == MigrationOperation::add_index || operation == MigrationOperation::rebuild
+          ? ""
+          : column);
   put("new-column", new_column);
   put("type", type);
   put("backfill", backfill);
   put("alter", alter);
   put("old-clients", old_clients);
-  if (operation == Operation::add_index) {
+  if (operation == MigrationOperation::add_index) {
     json["index-columns"] = index_columns;
     json["index-name"] = index_name;
     json["unique"] = unique;

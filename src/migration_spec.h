@@ -11,7 +11,7 @@
 namespace sluice {
 
 // The expand-contract operations a migration file can ask for (docs/migrations.md).
-enum class Operation {
+enum class MigrationOperation {
   add_column,     // add a column, optionally backfilled from an expression
   rename_column,  // add the new name, backfill it from the old, drop the old at contract
   change_type,    // add a column of the new type, backfill it with a cast, drop the old
@@ -21,14 +21,14 @@ enum class Operation {
   rebuild,        // any ALTER, through sluice alter's online rebuild at switch
 };
 
-std::string_view operation_name(Operation operation);
-std::optional<Operation> parse_operation(std::string_view name);
+std::string_view operation_name(MigrationOperation operation);
+std::optional<MigrationOperation> parse_operation(std::string_view name);
 
 // One migration as its file declares it. Names are unquoted, as the server stores them.
 struct MigrationSpec {
   std::string name;
   std::string table;  // as the user types it: name or schema.name
-  Operation operation = Operation::rebuild;
+  MigrationOperation operation = MigrationOperation::rebuild;
   // The existing column the operation works on; for add-column the column it adds.
   std::string column;
   // rename-column and change-type: the column the application moves to.

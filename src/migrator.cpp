@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "replication/stream_error.h"
-#include "src/stream_errors.h"
 #include "src/error.h"
+#include "src/stream_errors.h"
 
 namespace sluice {
 namespace {
@@ -150,14 +150,14 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
   copy_and_apply(stream, applier);
   DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
   check_stop();
-  status_.phase = MigrationPhase::verify;
+  status_.step = RunStep::verify;
   report_progress(applier);
   verify(drain);
   check_stop();
   // Held here, the shadow table keeps up with the stream exactly as during the catch-up passes.
   control_->wait_for_cut_over(status_, keep_up_with(stream, applier));
   check_stop();
-  status_.phase = MigrationPhase::cut_over;
+  status_.step = RunStep::cut_over;
   report_progress(applier);
   // Catch up with what was written during verification before taking the write lock, so the
   // drain under the lock covers milliseconds of changes, not the seconds verification took.
@@ -229,7 +229,7 @@ std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, Applier& 
 
 void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
   Copier copier(backend_, ChunkSizer(1000, options_.chunk_time), watermark_);
-  status_.phase = MigrationPhase::copy;
+  status_.step = RunStep::copy;
   const std::function<void(bool)> keep_up = keep_up_with(stream, applier);
   for (;;) {
     control_->wait_while_throttled(status_, keep_up);

@@ -36,7 +36,7 @@ const ColumnFacts& require(const std::optional<ColumnFacts>& subject) {
 // rename-column and change-type: a new column next to the old one, backfilled from it.
 void plan_moved_column(const MigrationSpec& spec, const ddl::QualifiedName& table,
                        const ColumnFacts& old, const ColumnDdl& ddl, PhasePlan& plan) {
-  const bool rename = spec.operation == Operation::rename_column;
+  const bool rename = spec.operation == MigrationOperation::rename_column;
   const std::string type = rename ? old.type : spec.type;
   const std::string expression = !spec.backfill.empty() ? spec.backfill
                                  : rename               ? ddl.quote(spec.column)
@@ -81,7 +81,7 @@ PhasePlan plan_phases(const MigrationSpec& spec, const ddl::QualifiedName& table
   PhasePlan plan;
   const std::string column = spec.column.empty() ? "" : ddl.quote(spec.column);
   switch (spec.operation) {
-    case Operation::add_column:
+    case MigrationOperation::add_column:
       plan.expand = ddl.add_column(table, spec.column, spec.type);
       if (spec.has_backfill()) {
         plan.backfill = BackfillPlan{spec.column, spec.backfill};
@@ -91,11 +91,11 @@ PhasePlan plan_phases(const MigrationSpec& spec, const ddl::QualifiedName& table
       plan.after_expand = "deploy a version that writes " + column + " on every insert and update";
       plan.after_switch = "the application may read " + column;
       break;
-    case Operation::rename_column:
-    case Operation::change_type:
+    case MigrationOperation::rename_column:
+    case MigrationOperation::change_type:
       plan_moved_column(spec, table, require(subject), ddl, plan);
       break;
-    case Operation::add_not_null:
+    case MigrationOperation::add_not_null:
       plan.expand = ddl.guard_not_null(table, spec.column);
       if (spec.has_backfill()) {
         plan.backfill = BackfillPlan{spec.column, spec.backfill};
@@ -108,7 +108,7 @@ PhasePlan plan_phases(const MigrationSpec& spec, const ddl::QualifiedName& table
                                                : "; existing NULLs must be fixed before switch");
       plan.after_switch = column + " is NOT NULL";
       break;
-    case Operation::drop_column: {
+    case MigrationOperation::drop_column: {
       const ColumnFacts& facts = require(subject);
       if (!facts.nullable && !facts.default_sql) {
         plan.switch_steps = ddl.drop_not_null(table, spec.column, facts);
@@ -121,13 +121,13 @@ PhasePlan plan_phases(const MigrationSpec& spec, const ddl::QualifiedName& table
                           "connected";
       break;
     }
-    case Operation::add_index:
+    case MigrationOperation::add_index:
       plan.expand = ddl.create_index(table, spec.index_name, spec.index_columns, spec.unique);
       plan.abort = ddl.drop_index(table, spec.index_name);
       plan.after_expand = "nothing: the index is built and maintained by the server";
       plan.after_switch = "queries may rely on the index";
       break;
-    case Operation::rebuild:
+    case MigrationOperation::rebuild:
       plan.switch_steps = {Step{StepKind::online_rebuild, "", spec.alter}};
       plan.after_expand = "nothing until switch, which rebuilds the table online";
       plan.after_switch = "the table has its new schema; contract drops the old copy";

@@ -19,7 +19,7 @@ constexpr milliseconds kTtyRefresh{500};
 
 double percent(const MigrationStatus& status) {
   if (status.rows_estimated == 0) {
-    return status.phase == MigrationPhase::copy ? 0.0 : 100.0;
+    return status.step == RunStep::copy ? 0.0 : 100.0;
   }
   return std::min(100.0, 100.0 * static_cast<double>(status.rows_copied) /
                              static_cast<double>(status.rows_estimated));
@@ -38,7 +38,7 @@ bool has_estimate(const MigrationStatus& status) {
 }
 
 std::optional<double> eta_seconds(const MigrationStatus& status, double rate) {
-  if (status.phase != MigrationPhase::copy || rate <= 0 || !has_estimate(status)) {
+  if (status.step != RunStep::copy || rate <= 0 || !has_estimate(status)) {
     return std::nullopt;
   }
   if (status.rows_copied >= status.rows_estimated) {
@@ -53,7 +53,7 @@ double seconds(milliseconds duration) {
 
 // What makes a status worth showing at once: the state and why.
 std::string state_key(const MigrationStatus& status) {
-  return std::string(phase_name(status.phase)) + "|" + state_name(status) + "|" +
+  return std::string(step_name(status.step)) + "|" + state_name(status) + "|" +
          status.throttle_reason + "|" + status.postpone_reason;
 }
 
@@ -110,14 +110,14 @@ double RateMeter::rows_per_second() const {
 }
 
 const char* state_name(const MigrationStatus& status) {
-  switch (status.phase) {
-    case MigrationPhase::done:
+  switch (status.step) {
+    case RunStep::done:
       return "done";
-    case MigrationPhase::aborted:
+    case RunStep::aborted:
       return "aborted";
-    case MigrationPhase::failed:
+    case RunStep::failed:
       return "failed";
-    case MigrationPhase::waiting:
+    case RunStep::waiting:
       return status.throttle_reason.empty() ? "waiting" : "paused";
     default:
       return status.throttle_reason.empty() ? "running" : "paused";
@@ -126,11 +126,11 @@ const char* state_name(const MigrationStatus& status) {
 
 std::string status_line(const MigrationStatus& status, double measured_rate) {
   const double rows_per_second = shown_rate(status, measured_rate);
-  std::string line = has_estimate(status)
-                         ? fmt::format("{} {:.1f}% ({}/{} rows)", phase_name(status.phase),
-                                       percent(status), status.rows_copied, status.rows_estimated)
-                         : fmt::format("{} {} rows (no row estimate)", phase_name(status.phase),
-                                       status.rows_copied);
+  std::string line =
+      has_estimate(status)
+          ? fmt::format("{} {:.1f}% ({}/{} rows)", step_name(status.step), percent(status),
+                        status.rows_copied, status.rows_estimated)
+          : fmt::format("{} {} rows (no row estimate)", step_name(status.step), status.rows_copied);
   line += fmt::format(", {:.0f} rows/s", rows_per_second);
   if (const std::optional<double> eta = eta_seconds(status, rows_per_second)) {
     line += fmt::format(", ETA {:.0f} s", *eta);
@@ -155,7 +155,7 @@ nlohmann::ordered_json status_json(const MigrationStatus& status, double measure
   const std::optional<double> eta = eta_seconds(status, rows_per_second);
   return {{"event", "status"},
           {"table", status.table},
-          {"phase", phase_name(status.phase)},
+          {"phase", step_name(status.step)},
           {"state", state_name(status)},
           {"rows_copied", status.rows_copied},
           {"rows_estimated", status.rows_estimated},

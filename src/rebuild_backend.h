@@ -133,5 +133,4 @@ LockRetryPolicy cut_over_lock_policy(const RebuildOptions& options);
 // malformed or unsupported.
 ddl::AlterAnalysis analyze_alter_option(ddl::Dialect dialect, const std::string& alter);
 
-
 }  // namespace sluice

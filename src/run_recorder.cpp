@@ -1,11 +1,10 @@
 #include "src/run_recorder.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <ctime>
-
 #include <algorithm>
+#include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "src/error.h"
 #include "src/migration_spec.h"

@@ -23,9 +23,9 @@ class PhaseListener {
   virtual std::optional<std::string> stop_reason() const = 0;
 };
 
-// Records one `sluice alter` run in the phase metadata (docs/migrations.md): creates the metadata on
-// first use, refuses to start while another run of the same table holds a live lease, keeps
-// this run's lease alive, and stamps each phase: expanding (shadow table and stream), backfilling
+// Records one `sluice alter` run in the phase metadata (docs/migrations.md): creates the metadata
+// on first use, refuses to start while another run of the same table holds a live lease, keeps this
+// run's lease alive, and stamps each phase: expanding (shadow table and stream), backfilling
 // (copy), switched (cut-over), contracted (old table dropped), or aborted with the error.
 class RunRecorder : public PhaseListener {
  public:

@@ -1,4 +1,5 @@
-// The applier's rules of the copy invariant (docs/architecture.md §3), checked on built change events.
+// The applier's rules of the copy invariant (docs/architecture.md §3), checked on built change
+// events.
 #include "src/applier.h"
 
 #include <doctest/doctest.h>

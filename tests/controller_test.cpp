@@ -13,8 +13,8 @@
 using namespace std::chrono_literals;
 using sluice::Controller;
 using sluice::ControllerSettings;
-using sluice::MigrationPhase;
 using sluice::MigrationStatus;
+using sluice::RunStep;
 
 namespace {
 
@@ -57,7 +57,7 @@ TEST_CASE("a throttle flag file holds the copy, keeps the stream read without fl
   dir.touch("throttle");
 
   MigrationStatus status;
-  status.phase = MigrationPhase::copy;
+  status.step = RunStep::copy;
   std::atomic<int> reads{0};
   std::atomic<int> flushes{0};
   std::atomic<bool> released{false};
@@ -124,7 +124,7 @@ TEST_CASE("the cut-over waits for the postpone file, the socket's cut-over and t
   dir.touch("postpone");
 
   MigrationStatus status;
-  status.phase = MigrationPhase::verify;
+  status.step = RunStep::verify;
   std::atomic<int> flushes{0};
   std::atomic<bool> released{false};
   std::thread wait([&] {
@@ -144,6 +144,6 @@ TEST_CASE("the cut-over waits for the postpone file, the socket's cut-over and t
   dir.touch("allow");
   CHECK(eventually([&] { return released.load(); }));
   wait.join();
-  CHECK(status.phase == MigrationPhase::verify);
+  CHECK(status.step == RunStep::verify);
   CHECK(status.postpone_reason.empty());
 }

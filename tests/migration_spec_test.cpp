@@ -10,8 +10,8 @@
 #include "src/error.h"
 #include "tests/doc_examples.h"
 
+using sluice::MigrationOperation;
 using sluice::MigrationSpec;
-using sluice::Operation;
 
 namespace {
 
@@ -57,7 +57,7 @@ TEST_CASE("an INI migration file names its operation and parameters") {
   const MigrationSpec spec = sluice::load_migration_file(file.path());
   CHECK(spec.name == "20261124_rename");  // the file's stem when no name is given
   CHECK(spec.table == "shop.customers");
-  CHECK(spec.operation == Operation::rename_column);
+  CHECK(spec.operation == MigrationOperation::rename_column);
   CHECK(spec.column == "email");
   CHECK(spec.new_column == "email_address");
   CHECK(spec.grace_seconds == 86400);
@@ -73,7 +73,7 @@ TEST_CASE("a JSON migration file reads the same keys, arrays and booleans includ
                           "unique": false, "grace": 90})");
   const MigrationSpec spec = sluice::load_migration_file(file.path());
   CHECK(spec.name == "orders-by-customer");
-  CHECK(spec.operation == Operation::add_index);
+  CHECK(spec.operation == MigrationOperation::add_index);
   CHECK(spec.index_columns == std::vector<std::string>{"customer_id", "created"});
   CHECK(spec.index_name == "idx_customer_id_created");
   CHECK_FALSE(spec.unique);
@@ -128,7 +128,7 @@ TEST_CASE("a comment after a value starts at a space or tab before '#' or ';', o
                       "old-clients = application_name LIKE 'v41#%';\n");
   const MigrationSpec spec = sluice::load_migration_file(file.path());
   CHECK(spec.table == "customers");
-  CHECK(spec.operation == Operation::add_column);
+  CHECK(spec.operation == MigrationOperation::add_column);
   CHECK(spec.backfill == "CONCAT(first, ' # ', last, \"; \", `a #b`)");
   CHECK(spec.grace_seconds == 86400);
   // No space before it: part of the value.

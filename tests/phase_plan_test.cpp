@@ -1,13 +1,13 @@
 #include "src/phase_plan.h"
-#include "src/server_family.h"
 
 #include <doctest/doctest.h>
 
 #include "src/error.h"
+#include "src/server_family.h"
 
 using sluice::ColumnFacts;
+using sluice::MigrationOperation;
 using sluice::MigrationSpec;
-using sluice::Operation;
 using sluice::PhasePlan;
 using sluice::StepKind;
 using sluice::ddl::Dialect;
@@ -63,9 +63,9 @@ TEST_CASE("a rename on MySQL adds, backfills, moves NOT NULL and the default, th
 TEST_CASE("a type change on PostgreSQL casts, and NOT NULL comes from a validated CHECK") {
   const MigrationSpec spec =
       spec_of({{"operation", "change-type"}, {"column", "amount"}, {"type", "numeric(12,2)"}});
-  const PhasePlan plan = sluice::plan_phases(spec, {"public", "orders"},
-                                             ColumnFacts{"text", false, std::nullopt},
-                                             sluice::server_family(Dialect::postgres).column_ddl());
+  const PhasePlan plan =
+      sluice::plan_phases(spec, {"public", "orders"}, ColumnFacts{"text", false, std::nullopt},
+                          sluice::server_family(Dialect::postgres).column_ddl());
   CHECK(plan.expand.at(0).sql ==
         "ALTER TABLE \"public\".\"orders\" ADD COLUMN \"amount_new\" numeric(12,2)");
   CHECK(plan.backfill->expression == "CAST(\"amount\" AS numeric(12,2))");
@@ -83,18 +83,19 @@ TEST_CASE("a type change on PostgreSQL casts, and NOT NULL comes from a validate
   CHECK(plan.contract.size() == 1);  // no rebuild, no old table
 }
 
-TEST_CASE("add-not-null guards new writes at expand on PostgreSQL and rebuilds at switch on MySQL") {
+TEST_CASE(
+    "add-not-null guards new writes at expand on PostgreSQL and rebuilds at switch on MySQL") {
   const MigrationSpec spec =
       spec_of({{"operation", "add-not-null"}, {"column", "note"}, {"backfill", "''"}});
   const ColumnFacts note{"text", true, std::nullopt};
-  const PhasePlan pg =
-      sluice::plan_phases(spec, {"public", "t"}, note, sluice::server_family(Dialect::postgres).column_ddl());
+  const PhasePlan pg = sluice::plan_phases(spec, {"public", "t"}, note,
+                                           sluice::server_family(Dialect::postgres).column_ddl());
   REQUIRE(pg.expand.size() == 1);
   CHECK(pg.expand[0].kind == StepKind::add_check);
   CHECK(pg.abort.at(0).kind == StepKind::drop_check);
   CHECK(*pg.mismatch == "\"note\" IS NULL");
-  const PhasePlan my =
-      sluice::plan_phases(spec, {"db", "t"}, note, sluice::server_family(Dialect::mysql).column_ddl());
+  const PhasePlan my = sluice::plan_phases(spec, {"db", "t"}, note,
+                                           sluice::server_family(Dialect::mysql).column_ddl());
   CHECK(my.expand.empty());
   CHECK(my.switch_steps.at(0).kind == StepKind::online_rebuild);
   CHECK(my.contract.at(0).kind == StepKind::drop_old_table);
@@ -120,10 +121,12 @@ TEST_CASE("add-index builds online and drop-column only drops at contract") {
 }
 
 TEST_CASE("names are quoted and a backfill must be a single expression") {
-  const PhasePlan plan = sluice::plan_phases(
-      spec_of({{"operation", "add-column"}, {"column", "we`ird\"; x"}, {"type", "int"},
-               {"backfill", "id * 2"}}),
-      {"db", "t"}, std::nullopt, sluice::server_family(Dialect::mysql).column_ddl());
+  const PhasePlan plan = sluice::plan_phases(spec_of({{"operation", "add-column"},
+                                                      {"column", "we`ird\"; x"},
+                                                      {"type", "int"},
+                                                      {"backfill", "id * 2"}}),
+                                             {"db", "t"}, std::nullopt,
+                                             sluice::server_family(Dialect::mysql).column_ddl());
   CHECK(plan.expand.at(0).sql ==
         "ALTER TABLE `db`.`t` ADD COLUMN `we``ird\"; x` int NULL, LOCK=NONE");
   CHECK_THROWS_AS(sluice::plan_phases(spec_of({{"operation", "add-column"},

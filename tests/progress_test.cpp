@@ -5,15 +5,15 @@
 #include <sstream>
 
 using namespace std::chrono_literals;
-using sluice::MigrationPhase;
 using sluice::MigrationStatus;
+using sluice::RunStep;
 
 namespace {
 
 MigrationStatus copying() {
   MigrationStatus status;
   status.table = "t";
-  status.phase = MigrationPhase::copy;
+  status.step = RunStep::copy;
   status.rows_copied = 500;
   status.rows_estimated = 1000;
   status.changes_applied = 7;
@@ -45,14 +45,14 @@ TEST_CASE("state words: running, paused, waiting, done, aborted") {
   CHECK(sluice::status_line(status, 0).find("paused: throttle flag file /f exists") !=
         std::string::npos);
   status.throttle_reason.clear();
-  status.phase = MigrationPhase::waiting;
+  status.step = RunStep::waiting;
   status.postpone_reason = "postpone flag file /p exists";
   CHECK(std::string(sluice::state_name(status)) == "waiting");
   CHECK(sluice::status_line(status, 0).find("waiting to cut over: postpone flag file") !=
         std::string::npos);
-  status.phase = MigrationPhase::aborted;
+  status.step = RunStep::aborted;
   CHECK(std::string(sluice::state_name(status)) == "aborted");
-  status.phase = MigrationPhase::done;
+  status.step = RunStep::done;
   CHECK(std::string(sluice::state_name(status)) == "done");
 }
 

@@ -36,7 +36,9 @@ class RecordingSession : public Session {
     execute(sql);
     return {};
   }
-  std::string quote_literal(std::string_view text) override { return "'" + std::string(text) + "'"; }
+  std::string quote_literal(std::string_view text) override {
+    return "'" + std::string(text) + "'";
+  }
   std::vector<std::string> lock_statements(const std::vector<TableLockRequest>& tables,
                                            milliseconds timeout) const override {
     return dialect_ == ddl::Dialect::mysql ? mysql::lock_tables_sql(tables, timeout)
@@ -64,7 +66,8 @@ LockRetryPolicy quick(int attempts) {
 
 }  // namespace
 
-TEST_CASE("a transaction rolls back unless committed, and a failed rollback keeps the first error") {
+TEST_CASE(
+    "a transaction rolls back unless committed, and a failed rollback keeps the first error") {
   RecordingSession session(ddl::Dialect::postgres);
   {
     Transaction transaction(session, "BEGIN ISOLATION LEVEL REPEATABLE READ");
@@ -94,9 +97,10 @@ TEST_CASE("a transaction rolls back unless committed, and a failed rollback keep
 TEST_CASE("table locks: MySQL takes them in one LOCK TABLES and gives them back with UNLOCK") {
   RecordingSession session(ddl::Dialect::mysql);
   {
-    TableLock lock(session,
-                   {{{"db", "t"}, LockMode::exclusive}, {{"db", "t_sluice_old"}, LockMode::exclusive}},
-                   milliseconds(1500));
+    TableLock lock(
+        session,
+        {{{"db", "t"}, LockMode::exclusive}, {{"db", "t_sluice_old"}, LockMode::exclusive}},
+        milliseconds(1500));
   }
   CHECK(session.statements ==
         std::vector<std::string>{"SET SESSION lock_wait_timeout = 2",
