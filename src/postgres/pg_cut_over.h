@@ -12,11 +12,11 @@
 
 namespace sluice::postgres {
 
-// The two moments a PostgreSQL rebuild takes the table's ACCESS EXCLUSIVE lock: the change
-// applied in place, and the swap. Both wait for the lock at most
-// RebuildOptions::cutover_lock_timeout per attempt, so the application's queries never queue
-// behind sluice for longer, and retry with back-off (cut_over_lock_policy), changing nothing
-// on a failed attempt.
+// The two moments a PostgreSQL rebuild changes the table itself under its lock: the ALTER
+// applied in place (with the lock the ALTER needs), and the swap (ACCESS EXCLUSIVE). Both wait
+// for the lock at most RebuildOptions::cutover_lock_timeout per attempt, so the application's
+// queries never queue behind sluice for longer, and retry with back-off
+// (cut_over_lock_policy), changing nothing on a failed attempt.
 
 // Applies the ALTER `clauses` to the table itself in one transaction. Returns true once the
 // server has; throws Error(ExitCode::usage) when the server refuses the ALTER, and
