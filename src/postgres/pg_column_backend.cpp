@@ -2,6 +2,7 @@
 
 #include "ddl/ddl_error.h"
 #include "src/error.h"
+#include "src/lock_retry.h"
 #include "src/postgres/pg_column_ddl.h"
 #include "src/postgres/pg_rebuild_sql.h"
 
@@ -159,20 +160,24 @@ void PgColumnBackend::run(const ddl::QualifiedName& table, const Step& step,
   // lock_timeout bounds the wait for the table's lock, and with it how long the application's
   // statements queue behind this one.
   connection_->execute("SET lock_timeout = " + std::to_string(lock_timeout.count()));
-  retry_lock_timeouts(step, lock_timeout, attempts, [&] {
+  LockRetryPolicy policy;
+  policy.timeout = lock_timeout;
+  policy.attempts = attempts;
+  policy.first_pause = std::chrono::milliseconds(500);
+  retry_lock_waits("'" + step.sql + "'", policy, [&] {
     try {
       connection_->execute(step.sql);
-      return true;
     } catch (const ServerError& error) {
       if (step.kind == StepKind::create_index) {
         // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
         connection_->execute("DROP INDEX CONCURRENTLY IF EXISTS " +
                              qualified(ddl::QualifiedName{table.schema, step.object}));
       }
-      if (error.code() != "55P03") {
+      // Only a lock wait is worth another attempt; a deadlock is reported like any other error.
+      if (error.kind() != ServerErrorKind::lock_timeout) {
         throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
       }
-      return false;
+      throw;
     }
   });
 }
@@ -306,20 +311,15 @@ std::uint64_t PgColumnBackend::write_column(const ddl::QualifiedName& table,
       "UPDATE " + qualified(table) + " SET " + quote(column) + " = $1 WHERE " + where;
   use_portable_text();
   std::uint64_t changed = 0;
-  connection_->execute("BEGIN");
-  try {
-    for (const ArchivedRow& row : rows) {
-      Params params{row.at(key.size())};
-      params.insert(params.end(), row.begin(), row.begin() + static_cast<long>(key.size()));
-      std::uint64_t affected = 0;
-      connection_->query_params(sql, params, &affected);
-      changed += affected;
-    }
-    connection_->execute("COMMIT");
-  } catch (...) {
-    connection_->execute("ROLLBACK");
-    throw;
+  Transaction transaction(*connection_);
+  for (const ArchivedRow& row : rows) {
+    Params params{row.at(key.size())};
+    params.insert(params.end(), row.begin(), row.begin() + static_cast<long>(key.size()));
+    std::uint64_t affected = 0;
+    connection_->query_params(sql, params, &affected);
+    changed += affected;
   }
+  transaction.commit();
   return changed;
 }
 

@@ -2,6 +2,7 @@
 
 #include "ddl/identifier.h"
 #include "src/error.h"
+#include "src/session.h"
 
 namespace sluice::postgres {
 namespace {
@@ -21,33 +22,6 @@ std::string utc_text(const std::string& column) {
 std::string lease_expiry() {
   return "clock_timestamp() + interval '" + std::to_string(PhaseStore::kLeaseSeconds) + " seconds'";
 }
-
-// Runs statements in one transaction, rolled back unless commit() was called.
-class Transaction {
- public:
-  explicit Transaction(Connection& connection) : connection_(connection) {
-    connection_.execute("BEGIN");
-  }
-  ~Transaction() {
-    if (!committed_) {
-      try {
-        connection_.execute("ROLLBACK");
-      } catch (const std::exception&) {
-        // The session is broken; the server rolls back when it closes.
-      }
-    }
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  void commit() {
-    connection_.execute("COMMIT");
-    committed_ = true;
-  }
-
- private:
-  Connection& connection_;
-  bool committed_ = false;
-};
 
 }  // namespace
 

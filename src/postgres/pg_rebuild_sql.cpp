@@ -33,6 +33,39 @@ std::vector<std::string> params(std::size_t count, std::size_t first) {
 
 }  // namespace
 
+std::string ident(const std::string& name) {
+  return ddl::quote_identifier(Dialect::postgres, name);
+}
+
+std::string ident(const ddl::QualifiedName& name) {
+  return ddl::quote_qualified(Dialect::postgres, name);
+}
+
+std::string derived_name(const std::string& name, const std::string& suffix) {
+  return ("_" + name).substr(0, 63 - suffix.size()) + suffix;
+}
+
+std::string slot_name(const std::string& table_oid) {
+  return "alter_" + table_oid;
+}
+
+std::optional<std::string> bind_text(const replication::Value& value) {
+  if (value.kind == replication::ValueKind::null) {
+    return std::nullopt;
+  }
+  if (value.kind != replication::ValueKind::binary) {
+    return value.text;
+  }
+  static const char* const digits = "0123456789abcdef";
+  std::string hex = "\\x";
+  hex.reserve(2 + 2 * value.text.size());
+  for (unsigned char byte : value.text) {
+    hex += digits[byte >> 4];
+    hex += digits[byte & 0xf];
+  }
+  return hex;
+}
+
 std::map<std::string, std::string> using_expressions(const std::vector<std::string>& clauses) {
   std::map<std::string, std::string> expressions;
   for (const std::string& clause : clauses) {
@@ -78,6 +111,50 @@ std::string key_in(const std::vector<std::string>& columns, std::size_t keys, st
   return tuple(columns) + " IN (" + list + ")";
 }
 
+KeyPredicate key_range(const std::vector<std::string>& key,
+                       const std::optional<replication::Row>& after,
+                       const std::optional<replication::Row>& up_to) {
+  KeyPredicate predicate;
+  for (const auto& [bound, op] : {std::pair{&after, ">"}, std::pair{&up_to, "<="}}) {
+    if (!*bound) {
+      continue;
+    }
+    predicate.sql +=
+        (predicate.sql.empty() ? "" : " AND ") + key_compare(key, op, predicate.params.size() + 1);
+    for (const replication::Value& value : **bound) {
+      predicate.params.push_back(bind_text(value));
+    }
+  }
+  if (predicate.sql.empty()) {
+    predicate.sql = "true";
+  }
+  return predicate;
+}
+
+std::string key_list(const std::vector<std::string>& key, const std::string& suffix) {
+  std::string list;
+  for (const std::string& column : key) {
+    list += (list.empty() ? "" : ", ") + column + suffix;
+  }
+  return list;
+}
+
+std::string column_names(const std::vector<PgColumn>& columns) {
+  std::string list;
+  for (const PgColumn& column : columns) {
+    list += (list.empty() ? "" : ", ") + column.name;
+  }
+  return list;
+}
+
+std::string column_values(const std::vector<PgColumn>& columns) {
+  std::string list;
+  for (const PgColumn& column : columns) {
+    list += (list.empty() ? "" : ", ") + column.value;
+  }
+  return list;
+}
+
 std::string quote_literal(const std::string& text) {
   const bool backslash = text.find('\\') != std::string::npos;
   std::string out = backslash ? "E'" : "'";
@@ -112,14 +189,17 @@ std::string array_literal(const std::vector<std::optional<std::string>>& values)
   return out + "}";
 }
 
+std::string set_local_lock_timeout(std::chrono::milliseconds timeout) {
+  return "SET LOCAL lock_timeout = '" + std::to_string(std::max<long long>(1, timeout.count())) +
+         "ms'";
+}
+
 std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
                                          std::chrono::milliseconds timeout) {
-  std::vector<std::string> statements = {
-      "BEGIN", // 0 would mean no limit at all.
-      "SET LOCAL lock_timeout = '" + std::to_string(std::max<long long>(1, timeout.count())) + "ms'"};
+  std::vector<std::string> statements = {"BEGIN", set_local_lock_timeout(timeout)};
   for (const TableLockRequest& request : tables) {
     statements.push_back(
-        "LOCK TABLE " + ddl::quote_qualified(ddl::Dialect::postgres, request.table) +
+        "LOCK TABLE " + ident(request.table) +
         (request.mode == LockMode::block_writes ? " IN SHARE MODE" : " IN ACCESS EXCLUSIVE MODE"));
   }
   return statements;

@@ -1,0 +1,67 @@
+#include "src/postgres/pg_copy_sql.h"
+
+#include "src/postgres/pg_rebuild_sql.h"
+
+namespace sluice::postgres {
+
+std::string copy_rows(const PgTablePlan& plan, const std::string& where, bool skip_conflicts) {
+  return "INSERT INTO " + plan.quoted_shadow + " (" + column_names(plan.columns) +
+         ") OVERRIDING SYSTEM VALUE SELECT " + column_values(plan.columns) + " FROM " +
+         plan.quoted_table + " WHERE " + where + (skip_conflicts ? " ON CONFLICT DO NOTHING" : "");
+}
+
+std::string delete_where(const std::string& table, const std::string& where) {
+  return "DELETE FROM " + table + " WHERE " + where;
+}
+
+std::string key_bounds(const std::string& table, const std::string& column) {
+  return "SELECT min(" + column + ")::text, max(" + column + ")::text FROM " + table;
+}
+
+namespace {
+
+std::string keys_from(const std::string& table, const std::vector<std::string>& key, bool after) {
+  return "SELECT " + key_list(key) + " FROM " + table +
+         (after ? " WHERE " + key_compare(key, ">", 1) : "");
+}
+
+}  // namespace
+
+std::string nth_key(const std::string& table, const std::vector<std::string>& key, bool after,
+                    std::uint64_t offset) {
+  return keys_from(table, key, after) + " ORDER BY " + key_list(key) + " LIMIT 1 OFFSET " +
+         std::to_string(offset);
+}
+
+std::string last_key(const std::string& table, const std::vector<std::string>& key, bool after) {
+  return keys_from(table, key, after) + " ORDER BY " + key_list(key, " DESC") + " LIMIT 1";
+}
+
+std::string shadow_hashed(const std::vector<PgColumn>& columns) {
+  std::string list;
+  for (const PgColumn& column : columns) {
+    list += (list.empty() ? "" : ", ") + column.name + (column.hashable ? "" : "::text");
+  }
+  return list;
+}
+
+std::string source_hashed(const std::vector<PgColumn>& columns) {
+  std::string list;
+  for (const PgColumn& column : columns) {
+    list += (list.empty() ? "" : ", ") +
+            (column.hashable ? column.value : "(" + column.value + ")::text");
+  }
+  return list;
+}
+
+std::string chunk_checksum(const std::string& table, const std::string& hashed,
+                           const std::string& where) {
+  return "SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(" + hashed +
+         "), 0)), 0) FROM " + table + " WHERE " + where;
+}
+
+std::string set_transaction_snapshot(const std::string& snapshot) {
+  return "SET TRANSACTION SNAPSHOT " + quote_literal(snapshot);
+}
+
+}  // namespace sluice::postgres

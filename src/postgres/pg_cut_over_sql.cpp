@@ -1,0 +1,117 @@
+#include "src/postgres/pg_cut_over_sql.h"
+
+#include <algorithm>
+
+#include "src/postgres/pg_rebuild_sql.h"
+
+namespace sluice::postgres {
+
+std::string rename_table(const std::string& table, const std::string& name) {
+  return "ALTER TABLE " + table + " RENAME TO " + ident(name);
+}
+
+std::vector<std::string> index_renames(
+    const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::vector<std::string> statements;
+  std::vector<std::string> taken;
+  for (const auto& [original, shadow] : pairs) {
+    if (std::find(taken.begin(), taken.end(), shadow) != taken.end() || original == shadow) {
+      continue;
+    }
+    taken.push_back(shadow);
+    statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, original}) +
+                         " RENAME TO " + ident(derived_name(original, "_old")));
+    statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, shadow}) +
+                         " RENAME TO " + ident(original));
+  }
+  return statements;
+}
+
+std::string continue_sequence(const SequenceMove& move) {
+  return "SELECT setval($1::regclass, last_value, is_called) FROM " + move.source;
+}
+
+std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table) {
+  if (move.shadow) {
+    return {"ALTER SEQUENCE " + move.source + " RENAME TO " +
+                ident(derived_name(move.source_name, "_old")),
+            "ALTER SEQUENCE " + *move.shadow + " RENAME TO " + ident(move.source_name)};
+  }
+  return {"ALTER SEQUENCE " + move.source + " OWNED BY " + table + "." + ident(move.column)};
+}
+
+std::string force_row_security(const std::string& table) {
+  return "ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY";
+}
+
+std::optional<std::string> enable_trigger(const std::string& table, const TriggerState& trigger) {
+  const std::string& enabled = trigger.enabled;
+  const std::string mode = enabled == "R"   ? "ENABLE REPLICA"
+                           : enabled == "A" ? "ENABLE ALWAYS"
+                           : enabled == "D" ? ""
+                                            : "ENABLE";
+  if (mode.empty()) {
+    return std::nullopt;
+  }
+  return "ALTER TABLE " + table + " " + mode + " TRIGGER " + trigger.name;
+}
+
+std::optional<std::string> replica_identity(const std::string& table, const std::string& kind,
+                                            const std::optional<std::string>& index) {
+  if (kind == "f") {
+    return "ALTER TABLE " + table + " REPLICA IDENTITY FULL";
+  }
+  if (kind == "n") {
+    return "ALTER TABLE " + table + " REPLICA IDENTITY NOTHING";
+  }
+  if (kind == "i" && index) {
+    return "ALTER TABLE " + table + " REPLICA IDENTITY USING INDEX " + *index;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> move_publication(const std::string& publication, const std::string& old,
+                                          const std::string& table,
+                                          const std::optional<std::string>& columns,
+                                          const std::optional<std::string>& filter) {
+  return {"ALTER PUBLICATION " + publication + " DROP TABLE " + old,
+          "ALTER PUBLICATION " + publication + " ADD TABLE " + table +
+              (columns ? " (" + *columns + ")" : "") + (filter ? " WHERE (" + *filter + ")" : "")};
+}
+
+std::string not_valid(const std::string& definition, bool& validate) {
+  const std::string suffix = " NOT VALID";
+  validate = definition.size() < suffix.size() ||
+             definition.compare(definition.size() - suffix.size(), suffix.size(), suffix) != 0;
+  return validate ? definition + suffix : definition;
+}
+
+std::string view_body(std::string definition) {
+  while (!definition.empty() && (definition.back() == ';' || definition.back() == ' ')) {
+    definition.pop_back();
+  }
+  return definition;
+}
+
+std::vector<std::string> recreate_dependents(const std::vector<Dependent>& dependents) {
+  std::vector<std::string> statements;
+  for (const Dependent& dependent : dependents) {
+    if (dependent.kind == Dependent::Kind::foreign_key) {
+      statements.push_back("ALTER TABLE " + dependent.old_table + " DROP CONSTRAINT " +
+                           dependent.name);
+      statements.push_back("ALTER TABLE " + dependent.table + " ADD CONSTRAINT " + dependent.name +
+                           " " + dependent.definition);
+    } else {
+      statements.push_back("CREATE OR REPLACE VIEW " + dependent.name +
+                           (dependent.options.empty() ? "" : " WITH (" + dependent.options + ")") +
+                           " AS " + dependent.definition);
+    }
+  }
+  return statements;
+}
+
+std::string validate_constraint(const Dependent& foreign_key) {
+  return "ALTER TABLE " + foreign_key.table + " VALIDATE CONSTRAINT " + foreign_key.name;
+}
+
+}  // namespace sluice::postgres

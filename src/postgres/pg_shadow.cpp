@@ -1,0 +1,243 @@
+#include "src/postgres/pg_shadow.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+
+#include "replication/postgres/slot_manager.h"
+#include "replication/stream_error.h"
+#include "src/postgres/pg_rebuild_sql.h"
+#include "src/postgres/pg_shadow_sql.h"
+
+namespace sluice::postgres {
+namespace {
+
+namespace pg = replication::postgres;
+
+constexpr const char* kShadowColumnType =
+    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+    "$1::regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped AND attgenerated = ''";
+
+// Whether a type has a default hash operator class (json, point and arrays of them do not).
+constexpr const char* kHashable =
+    "SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE "
+    "a.amname = 'hash' AND c.opcdefault AND c.opcintype = $1::regtype";
+
+// The shadow's indexes that no constraint needs: their definitions and qualified names.
+constexpr const char* kDeferrableIndexes =
+    "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || "
+    "quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
+    "pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = $1::regclass AND NOT "
+    "i.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = "
+    "i.indexrelid) ORDER BY c.relname";
+
+// The original's indexes that no constraint needs, other than those on a column the ALTER
+// drops ($2) and those the shadow ($3) has already, as definitions without their "CREATE
+// INDEX name ON table " prefix.
+std::string missing_indexes_query() {
+  const std::string tail =
+      "regexp_replace(pg_get_indexdef(i.indexrelid), '^CREATE INDEX \\S+ ON \\S+ ', '')";
+  return "SELECT " + tail +
+         " FROM pg_index i WHERE i.indrelid = $1::oid AND NOT i.indisunique AND NOT EXISTS "
+         "(SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AND NOT EXISTS "
+         "(SELECT 1 FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND "
+         "a.attnum = d.refobjsubid WHERE d.classid = 'pg_class'::regclass AND d.objid = "
+         "i.indexrelid AND d.refobjid = i.indrelid AND a.attname = ANY($2::text[])) AND " +
+         tail + " NOT IN (SELECT " + tail +
+         " FROM pg_index i WHERE i.indrelid = $3::regclass) ORDER BY 1";
+}
+
+constexpr const char* kSlotActive =
+    "SELECT active::text FROM pg_replication_slots WHERE slot_name = $1";
+
+std::optional<std::string> oid_of(Connection& main, const ddl::QualifiedName& name) {
+  return main.query_value(
+      "SELECT c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND c.relname = $2",
+      {name.schema, name.name});
+}
+
+}  // namespace
+
+PgShadow::PgShadow(const Dsn& dsn, const std::optional<std::string>& password,
+                   const RebuildPlan& plan, PgTablePlan& table)
+    : dsn_(dsn), password_(password), plan_(plan), table_(table) {}
+
+void PgShadow::create(Connection& main) {
+  try {
+    Transaction transaction(main);
+    for (const std::string& statement : plan_.shadow_ddl) {
+      main.execute(statement);
+    }
+    transaction.commit();
+  } catch (const ServerError& error) {
+    throw Error(ExitCode::usage,
+                std::string("the server refused the ALTER on the shadow table: ") + error.what());
+  }
+  try {
+    describe(main);
+  } catch (const Error&) {
+    drop(main);
+    throw;
+  }
+  // Indexes that no constraint needs are built after the bulk copy, which is faster than
+  // maintaining them row by row; the applier finds rows by the key's index, which stays.
+  deferred_indexes_.clear();
+  for (const ResultRow& index : main.query(kDeferrableIndexes, {table_.quoted_shadow})) {
+    main.execute(drop_index(index[1].value_or("")));
+    deferred_indexes_.push_back(index[0].value_or(""));
+  }
+  spdlog::info("created shadow table {}", table_.quoted_shadow);
+}
+
+void PgShadow::describe(Connection& main) {
+  // Evaluated over the original row by the copy and over the row images of the change stream
+  // alike.
+  const std::map<std::string, std::string> expressions = using_expressions(plan_.analysis.clauses);
+  for (std::size_t i = 0; i < table_.columns.size(); ++i) {
+    const ColumnInfo& info = plan_.source.columns[plan_.mapped_columns[i]];
+    PgColumn& column = table_.columns[i];
+    const std::optional<std::string> shadow_type =
+        main.query_value(kShadowColumnType, {table_.quoted_shadow, info.name});
+    if (!shadow_type) {
+      throw Error(ExitCode::usage, "the ALTER turns column " + column.name +
+                                       " into a generated column or removes it in a way sluice "
+                                       "did not recognise; drop it explicitly with DROP COLUMN");
+    }
+    const auto found = expressions.find(info.name);
+    column.shadow_type = *shadow_type;
+    column.value =
+        column_value(column.name, info.column_type, *shadow_type,
+                     found == expressions.end() ? std::nullopt : std::optional(found->second));
+    column.hashable = main.query_value(kHashable, {*shadow_type}).has_value();
+  }
+  table_.sequences.clear();
+  for (const ColumnInfo& column : plan_.source.columns) {
+    const std::optional<std::string> source = main.query_value(
+        "SELECT pg_get_serial_sequence($1, $2)", {table_.quoted_table, column.name});
+    if (!source) {
+      continue;
+    }
+    SequenceMove move{
+        column.name, *source,
+        main.query_value("SELECT relname FROM pg_class WHERE oid = $1::regclass", {*source})
+            .value_or(""),
+        std::nullopt};
+    std::optional<std::string> shadow = main.query_value("SELECT pg_get_serial_sequence($1, $2)",
+                                                         {table_.quoted_shadow, column.name});
+    if (shadow && *shadow != *source) {
+      move.shadow = shadow;
+    }
+    table_.sequences.push_back(move);
+  }
+}
+
+void PgShadow::attach(Connection& main) {
+  describe(main);
+  // The killed run built the shadow without the indexes that no constraint needs (they are
+  // built after the copy): the original's, minus those on a dropped column and those the
+  // shadow has already (the run died while building them).
+  const auto& dropped = plan_.analysis.dropped_columns;
+  deferred_indexes_.clear();
+  for (const ResultRow& index : main.query(
+           missing_indexes_query(),
+           {table_.oid,
+            array_literal(std::vector<std::optional<std::string>>(dropped.begin(), dropped.end())),
+            table_.quoted_shadow})) {
+    deferred_indexes_.push_back(create_index_on(table_.quoted_shadow, index[0].value_or("")));
+  }
+  spdlog::info("resuming into the shadow table {} ({} indexes still to build)",
+               table_.quoted_shadow, deferred_indexes_.size());
+}
+
+void PgShadow::drop(Connection& main) {
+  main.execute(drop_table_if_exists(table_.quoted_shadow));
+}
+
+void PgShadow::build_deferred_indexes(Connection& session) {
+  for (const std::string& definition : deferred_indexes_) {
+    const auto started = std::chrono::steady_clock::now();
+    session.execute(definition);
+    spdlog::info("built an index of the shadow table in {} ms: {}",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count(),
+                 definition);
+  }
+  deferred_indexes_.clear();
+}
+
+bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table) {
+  // The swap is one transaction: it happened or it did not. The slot is named after the oid of
+  // the table the run started on, which after the swap is the old table's.
+  const ddl::QualifiedName old{table.schema, derived_name(table.name, "_old")};
+  const ddl::QualifiedName shadow{table.schema, derived_name(table.name, "_new")};
+  const std::optional<std::string> old_oid = oid_of(main, old);
+  if (!old_oid || relation_exists(main, shadow)) {
+    return false;
+  }
+  const std::string object = pg::sluice_object_name(slot_name(*old_oid));
+  const std::optional<std::string> active = main.query_value(kSlotActive, {object});
+  if (!active) {
+    return false;
+  }
+  spdlog::info(
+      "the interrupted run had swapped the tables already: {} has the new schema, the old "
+      "table is kept as {}",
+      ident(table), ident(old));
+  // A slot still read by this process is dropped when its stream ends; one left by a killed run
+  // is dropped here.
+  if (*active == "false") {
+    const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
+    try {
+      pg::drop_slot(params, object);
+      pg::drop_publication(params, object);
+    } catch (const replication::StreamError& error) {
+      spdlog::warn("could not drop {} ({}); run sluice cleanup", object, error.what());
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> PgShadow::cleanup(Connection& main, const ddl::QualifiedName& table) {
+  std::vector<std::string> dropped;
+  const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
+  // The slot is named after the oid of the table as it was when the run started: the table
+  // itself, or _<table>_old when the run died between its swap and dropping the slot.
+  const ddl::QualifiedName old{table.schema, derived_name(table.name, "_old")};
+  for (const ddl::QualifiedName& candidate : {table, old}) {
+    const std::optional<std::string> oid = oid_of(main, candidate);
+    if (!oid) {
+      continue;
+    }
+    const std::string object = pg::sluice_object_name(slot_name(*oid));
+    const std::optional<std::string> active = main.query_value(kSlotActive, {object});
+    if (active == "true") {
+      throw Error(ExitCode::preflight_failed,
+                  "replication slot " + object +
+                      " is in use: a sluice alter on this table is still running; stop it "
+                      "first (cleanup only removes what a stopped run left)");
+    }
+    try {
+      if (active) {
+        pg::drop_slot(params, object);
+        dropped.push_back("replication slot " + object);
+      }
+      if (main.query_value("SELECT 1 FROM pg_publication WHERE pubname = $1", {object})) {
+        pg::drop_publication(params, object);
+        dropped.push_back("publication " + object);
+      }
+    } catch (const replication::StreamError& error) {
+      throw Error(ExitCode::failure, std::string("could not drop ") + object + ": " + error.what());
+    }
+  }
+  const ddl::QualifiedName shadow{table.schema, derived_name(table.name, "_new")};
+  if (relation_exists(main, shadow)) {
+    main.execute(drop_table(ident(shadow)));
+    dropped.push_back(ident(shadow));
+  }
+  return dropped;
+}
+
+}  // namespace sluice::postgres

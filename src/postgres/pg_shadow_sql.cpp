@@ -1,0 +1,97 @@
+#include "src/postgres/pg_shadow_sql.h"
+
+#include "src/postgres/pg_rebuild_sql.h"
+
+namespace sluice::postgres {
+
+std::string create_like(const std::string& shadow, const std::string& table) {
+  return "CREATE TABLE " + shadow + " (LIKE " + table + " INCLUDING ALL)";
+}
+
+std::string alter_table(const std::string& table, const std::vector<std::string>& clauses) {
+  std::string joined;
+  for (const std::string& clause : clauses) {
+    joined += (joined.empty() ? "" : ", ") + clause;
+  }
+  return "ALTER TABLE " + table + " " + joined;
+}
+
+std::string comment_on_table(const std::string& table, const std::string& comment) {
+  return "COMMENT ON TABLE " + table + " IS " + quote_literal(comment);
+}
+
+std::string set_storage_parameters(const std::string& table, const std::string& reloptions) {
+  return "ALTER TABLE " + table + " SET (" + reloptions + ")";
+}
+
+std::string owner_to(const std::string& table, const std::string& owner) {
+  return "ALTER TABLE " + table + " OWNER TO " + ident(owner);
+}
+
+std::string grant(const std::string& privilege, const std::string& table,
+                  const std::string& grantee, bool grantable) {
+  return "GRANT " + privilege + " ON " + table + " TO " + grantee +
+         (grantable ? " WITH GRANT OPTION" : "");
+}
+
+std::string enable_row_security(const std::string& table) {
+  return "ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY";
+}
+
+std::optional<std::string> retarget_trigger(const std::string& definition, const std::string& table,
+                                            const std::string& shadow) {
+  const std::string on = " ON " + table + " ";
+  const std::size_t at = definition.find(on);
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  std::string retargeted = definition;
+  retargeted.replace(at, on.size(), " ON " + shadow + " ");
+  return retargeted;
+}
+
+std::string disable_user_triggers(const std::string& shadow) {
+  return "ALTER TABLE " + shadow + " DISABLE TRIGGER USER";
+}
+
+std::string create_policy(const std::string& table, const PolicyDefinition& policy) {
+  std::string statement = "CREATE POLICY " + ident(policy.name) + " ON " + table + " AS " +
+                          policy.permissive + " FOR " + policy.command + " TO " + policy.roles;
+  if (policy.using_expression) {
+    statement += " USING (" + *policy.using_expression + ")";
+  }
+  if (policy.check) {
+    statement += " WITH CHECK (" + *policy.check + ")";
+  }
+  return statement;
+}
+
+std::string drop_index(const std::string& name) {
+  return "DROP INDEX " + name;
+}
+
+std::string create_index_on(const std::string& shadow, const std::string& tail) {
+  return "CREATE INDEX ON " + shadow + " " + tail;
+}
+
+std::string drop_table(const std::string& table) {
+  return "DROP TABLE " + table;
+}
+
+std::string drop_table_if_exists(const std::string& table) {
+  return "DROP TABLE IF EXISTS " + table;
+}
+
+std::string column_value(const std::string& column, const std::string& source_type,
+                         const std::string& shadow_type,
+                         const std::optional<std::string>& using_expression) {
+  if (using_expression) {
+    return "CAST((" + *using_expression + ") AS " + shadow_type + ")";
+  }
+  if (shadow_type != source_type) {
+    return "CAST(" + column + " AS " + shadow_type + ")";
+  }
+  return column;
+}
+
+}  // namespace sluice::postgres

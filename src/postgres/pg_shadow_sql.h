@@ -1,0 +1,71 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::postgres {
+
+// Pure SQL text for making, adopting and dropping the shadow table (no connection). Table
+// names are already quoted.
+
+// CREATE TABLE shadow (LIKE table INCLUDING ALL): columns, defaults, constraints, indexes,
+// identity, storage and comments on columns; not what the other builders below add.
+std::string create_like(const std::string& shadow, const std::string& table);
+
+// ALTER TABLE table clause, clause, ...: the user's change, in one statement as they gave it.
+std::string alter_table(const std::string& table, const std::vector<std::string>& clauses);
+
+std::string comment_on_table(const std::string& table, const std::string& comment);
+
+// ALTER TABLE table SET (reloptions): `reloptions` as array_to_string(reloptions, ', ') prints.
+std::string set_storage_parameters(const std::string& table, const std::string& reloptions);
+
+// ALTER TABLE table OWNER TO owner; `owner` unquoted.
+std::string owner_to(const std::string& table, const std::string& owner);
+
+// GRANT privilege ON table TO grantee [WITH GRANT OPTION]; `grantee` quoted or PUBLIC.
+std::string grant(const std::string& privilege, const std::string& table,
+                  const std::string& grantee, bool grantable);
+
+std::string enable_row_security(const std::string& table);
+
+// `definition` (pg_get_triggerdef of a trigger on the table, which it names as `table`) made to
+// create the same trigger on `shadow`; nullopt when the definition does not read as expected.
+std::optional<std::string> retarget_trigger(const std::string& definition, const std::string& table,
+                                            const std::string& shadow);
+
+// Keeps the shadow's triggers from firing while it fills: the row images it receives already
+// carry what the triggers did on the original.
+std::string disable_user_triggers(const std::string& shadow);
+
+// A row-level security policy as pg_policies describes it; `name` unquoted, `roles` quoted and
+// comma separated (or PUBLIC), `using_expression` and `check` as pg_policies prints them.
+struct PolicyDefinition {
+  std::string name;
+  std::string permissive = "PERMISSIVE";
+  std::string command = "ALL";
+  std::string roles = "PUBLIC";
+  std::optional<std::string> using_expression;
+  std::optional<std::string> check;
+};
+std::string create_policy(const std::string& table, const PolicyDefinition& policy);
+
+// DROP INDEX name, `name` quoted and qualified.
+std::string drop_index(const std::string& name);
+
+// CREATE INDEX ON shadow tail: `tail` is an index definition without its CREATE INDEX name ON
+// table prefix ("USING btree (k)"), so the server names the index anew.
+std::string create_index_on(const std::string& shadow, const std::string& tail);
+
+std::string drop_table(const std::string& table);
+std::string drop_table_if_exists(const std::string& table);
+
+// What the copy writes into a shadow column of type `shadow_type` from the table's column
+// `column` (quoted) of type `source_type`: the ALTER's USING expression cast to the new type
+// when it gave one, a cast when the type changed, else the column itself.
+std::string column_value(const std::string& column, const std::string& source_type,
+                         const std::string& shadow_type,
+                         const std::optional<std::string>& using_expression);
+
+}  // namespace sluice::postgres

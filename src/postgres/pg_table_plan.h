@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ddl/identifier.h"
+
+namespace sluice::postgres {
+
+// What the PostgreSQL rebuild's roles know about the table, its shadow and how rows move from
+// one to the other: a value, written by PgShadow (plan() for the table, create_shadow() or
+// attach_shadow() for the shadow's columns) and read by the copy, the applier, verification
+// and the cut-over, which build their SQL from it (docs/architecture.md).
+
+// One column the copy carries from the table to its shadow.
+struct PgColumn {
+  std::string name;         // quoted
+  std::string source_type;  // format_type() of the table's column
+  // Known once the shadow exists:
+  std::string shadow_type;  // format_type() of the shadow's column
+  // The new column's value computed from the table's row: the column itself, a cast to the
+  // shadow's type, or the ALTER's USING expression. The copy and the applier both use it, so a
+  // row converts the same whichever of them writes it.
+  std::string value;
+  // Whether the shadow's type has a hash function; verification hashes other types as text.
+  bool hashable = true;
+};
+
+// A sequence feeding a column of the table: an identity column's own sequence (the shadow has a
+// new one, which must continue where the old one stands) or a serial's owned sequence (the
+// shadow's default already calls it; only its ownership moves).
+struct SequenceMove {
+  std::string column;                 // unquoted
+  std::string source;                 // as pg_get_serial_sequence prints it: quoted, qualified
+  std::string source_name;            // its relname, unquoted
+  std::optional<std::string> shadow;  // the shadow's identity sequence, quoted
+};
+
+// A user trigger of the table, created disabled on the shadow and enabled alike at the swap.
+struct TriggerState {
+  std::string name;     // quoted
+  std::string enabled;  // pg_trigger.tgenabled: O, R, A or D
+};
+
+struct PgTablePlan {
+  std::string oid;  // the table's oid as text; names the run's slot and publication
+  ddl::QualifiedName table;
+  ddl::QualifiedName shadow;  // _<table>_new
+  ddl::QualifiedName old;     // _<table>_old: the old table after the swap
+  std::string quoted_table;
+  std::string quoted_shadow;
+  std::string quoted_old;
+
+  // The key the change stream identifies rows by, which the copy and verification walk.
+  std::vector<std::string> key;            // quoted, in key order
+  std::vector<std::size_t> key_in_mapped;  // where each key column sits in `columns`
+  // A single integer key column: chunks are spans of key values rather than counted rows.
+  bool integer_key = false;
+
+  std::vector<PgColumn> columns;  // the columns the ALTER keeps, in table order
+  std::vector<TriggerState> triggers;
+  // FORCE ROW LEVEL SECURITY, set on the new table only at the swap: set on the shadow, it
+  // would subject the copy itself to the policies.
+  bool force_row_security = false;
+  std::vector<SequenceMove> sequences;  // known once the shadow exists
+};
+
+}  // namespace sluice::postgres

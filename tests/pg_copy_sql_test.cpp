@@ -1,0 +1,61 @@
+// SQL text of the PostgreSQL copy and verification: INSERT … SELECT of a key range, chunk ends
+// and chunk checksums.
+#include "src/postgres/pg_copy_sql.h"
+
+#include <doctest/doctest.h>
+
+using namespace sluice::postgres;
+
+namespace {
+
+PgTablePlan two_columns() {
+  PgTablePlan plan;
+  plan.quoted_table = "\"public\".\"t\"";
+  plan.quoted_shadow = "\"public\".\"_t_new\"";
+  plan.key = {"\"id\""};
+  plan.key_in_mapped = {0};
+  plan.columns = {{"\"id\"", "integer", "bigint", "CAST(\"id\" AS bigint)", true},
+                  {"\"doc\"", "json", "json", "\"doc\"", false}};
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("a range is copied by one INSERT … SELECT, skipping conflicts only when asked") {
+  const PgTablePlan plan = two_columns();
+  CHECK(copy_rows(plan, "\"id\" <= $1", false) ==
+        "INSERT INTO \"public\".\"_t_new\" (\"id\", \"doc\") OVERRIDING SYSTEM VALUE SELECT "
+        "CAST(\"id\" AS bigint), \"doc\" FROM \"public\".\"t\" WHERE \"id\" <= $1");
+  CHECK(copy_rows(plan, "true", true) ==
+        "INSERT INTO \"public\".\"_t_new\" (\"id\", \"doc\") OVERRIDING SYSTEM VALUE SELECT "
+        "CAST(\"id\" AS bigint), \"doc\" FROM \"public\".\"t\" WHERE true ON CONFLICT DO NOTHING");
+  CHECK(delete_where(plan.quoted_shadow, "\"id\" > $1") ==
+        "DELETE FROM \"public\".\"_t_new\" WHERE \"id\" > $1");
+}
+
+TEST_CASE("chunk ends are read in key order, after the previous chunk when there is one") {
+  const std::string table = "\"public\".\"t\"";
+  CHECK(key_bounds(table, "\"id\"") ==
+        "SELECT min(\"id\")::text, max(\"id\")::text FROM \"public\".\"t\"");
+  CHECK(nth_key(table, {"\"id\""}, false, 999) ==
+        "SELECT \"id\" FROM \"public\".\"t\" ORDER BY \"id\" LIMIT 1 OFFSET 999");
+  CHECK(nth_key(table, {"\"a\"", "\"b\""}, true, 9) ==
+        "SELECT \"a\", \"b\" FROM \"public\".\"t\" WHERE (\"a\", \"b\") > ($1, $2) ORDER BY \"a\", "
+        "\"b\" LIMIT 1 OFFSET 9");
+  CHECK(last_key(table, {"\"a\"", "\"b\""}, true) ==
+        "SELECT \"a\", \"b\" FROM \"public\".\"t\" WHERE (\"a\", \"b\") > ($1, $2) ORDER BY \"a\" "
+        "DESC, \"b\" DESC LIMIT 1");
+  CHECK(last_key(table, {"\"id\""}, false) ==
+        "SELECT \"id\" FROM \"public\".\"t\" ORDER BY \"id\" DESC LIMIT 1");
+}
+
+TEST_CASE("both sides hash the same converted values, as text where a type has no hash") {
+  const PgTablePlan plan = two_columns();
+  CHECK(shadow_hashed(plan.columns) == "\"id\", \"doc\"::text");
+  CHECK(source_hashed(plan.columns) == "CAST(\"id\" AS bigint), (\"doc\")::text");
+  CHECK(chunk_checksum(plan.quoted_shadow, shadow_hashed(plan.columns), "\"id\" <= $1") ==
+        "SELECT count(*), coalesce(bit_xor(hash_record_extended(ROW(\"id\", \"doc\"::text), 0)), "
+        "0) FROM \"public\".\"_t_new\" WHERE \"id\" <= $1");
+  CHECK(set_transaction_snapshot("00000003-0000001B-1") ==
+        "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'");
+}

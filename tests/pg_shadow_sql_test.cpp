@@ -1,0 +1,73 @@
+// SQL text that makes the PostgreSQL shadow table: what LIKE does not carry, triggers,
+// policies, deferred indexes and each column's value in the new type.
+#include "src/postgres/pg_shadow_sql.h"
+
+#include <doctest/doctest.h>
+
+using namespace sluice::postgres;
+
+namespace {
+const std::string kTable = "\"public\".\"t\"";
+const std::string kShadow = "\"public\".\"_t_new\"";
+}  // namespace
+
+TEST_CASE("the shadow is made by LIKE and the user's clauses in one ALTER") {
+  CHECK(create_like(kShadow, kTable) ==
+        "CREATE TABLE \"public\".\"_t_new\" (LIKE \"public\".\"t\" INCLUDING ALL)");
+  CHECK(alter_table(kShadow, {"ALTER COLUMN k TYPE bigint", "DROP COLUMN data"}) ==
+        "ALTER TABLE \"public\".\"_t_new\" ALTER COLUMN k TYPE bigint, DROP COLUMN data");
+}
+
+TEST_CASE("table facts LIKE leaves out are copied as statements") {
+  CHECK(comment_on_table(kShadow, "it's") == "COMMENT ON TABLE \"public\".\"_t_new\" IS 'it''s'");
+  CHECK(set_storage_parameters(kShadow, "fillfactor=70, autovacuum_enabled=false") ==
+        "ALTER TABLE \"public\".\"_t_new\" SET (fillfactor=70, autovacuum_enabled=false)");
+  CHECK(owner_to(kShadow, "App Owner") ==
+        "ALTER TABLE \"public\".\"_t_new\" OWNER TO \"App Owner\"");
+  CHECK(grant("SELECT", kShadow, "PUBLIC", false) ==
+        "GRANT SELECT ON \"public\".\"_t_new\" TO PUBLIC");
+  CHECK(grant("UPDATE", kShadow, "reporter", true) ==
+        "GRANT UPDATE ON \"public\".\"_t_new\" TO reporter WITH GRANT OPTION");
+  CHECK(enable_row_security(kShadow) ==
+        "ALTER TABLE \"public\".\"_t_new\" ENABLE ROW LEVEL SECURITY");
+}
+
+TEST_CASE("a trigger is re-targeted at the shadow only where its definition names the table") {
+  const std::string definition =
+      "CREATE TRIGGER audit AFTER UPDATE ON public.t FOR EACH ROW EXECUTE FUNCTION log_it()";
+  CHECK(retarget_trigger(definition, "public.t", kShadow) ==
+        "CREATE TRIGGER audit AFTER UPDATE ON \"public\".\"_t_new\" FOR EACH ROW EXECUTE FUNCTION "
+        "log_it()");
+  CHECK(retarget_trigger(definition, "public.other", kShadow) == std::nullopt);
+  CHECK(disable_user_triggers(kShadow) == "ALTER TABLE \"public\".\"_t_new\" DISABLE TRIGGER USER");
+}
+
+TEST_CASE("policies are re-created with their USING and WITH CHECK clauses when present") {
+  PolicyDefinition all;
+  all.name = "Own rows";
+  CHECK(create_policy(kShadow, all) ==
+        "CREATE POLICY \"Own rows\" ON \"public\".\"_t_new\" AS PERMISSIVE FOR ALL TO PUBLIC");
+  PolicyDefinition restrictive{
+      "p", "RESTRICTIVE", "UPDATE", "app, \"Admin\"", "(owner = CURRENT_USER)", "(amount > 0)"};
+  CHECK(create_policy(kShadow, restrictive) ==
+        "CREATE POLICY \"p\" ON \"public\".\"_t_new\" AS RESTRICTIVE FOR UPDATE TO app, \"Admin\" "
+        "USING ((owner = CURRENT_USER)) WITH CHECK ((amount > 0))");
+}
+
+TEST_CASE("deferred indexes are dropped by name and re-created unnamed on the shadow") {
+  CHECK(drop_index("\"public\".\"_t_new_k_idx\"") == "DROP INDEX \"public\".\"_t_new_k_idx\"");
+  CHECK(create_index_on(kShadow, "USING btree (k)") ==
+        "CREATE INDEX ON \"public\".\"_t_new\" USING btree (k)");
+  CHECK(drop_table(kShadow) == "DROP TABLE \"public\".\"_t_new\"");
+  CHECK(drop_table_if_exists(kShadow) == "DROP TABLE IF EXISTS \"public\".\"_t_new\"");
+}
+
+TEST_CASE("a column's value is its USING expression, a cast, or the column itself") {
+  CHECK(column_value("\"k\"", "integer", "integer", std::nullopt) == "\"k\"");
+  CHECK(column_value("\"k\"", "integer", "bigint", std::nullopt) == "CAST(\"k\" AS bigint)");
+  CHECK(column_value("\"doc\"", "text", "jsonb", std::string("doc::jsonb")) ==
+        "CAST((doc::jsonb) AS jsonb)");
+  // A USING expression applies even when the type stays: it may change the value.
+  CHECK(column_value("\"n\"", "integer", "integer", std::string("n * 2")) ==
+        "CAST((n * 2) AS integer)");
+}
