@@ -18,6 +18,9 @@ void LockBackoff::failed(const ServerError& error) {
   ++attempts_;
   const char* conflict =
       error.kind() == ServerErrorKind::deadlock ? "was chosen as a deadlock victim" : "waited";
+  if (attempts_ >= policy_.attempts && !policy_.gave_up.empty()) {
+    throw Error(ExitCode::failure, policy_.gave_up);
+  }
   if (attempts_ >= policy_.attempts) {
     throw Error(ExitCode::failure,
                 what_ + " failed " + std::to_string(attempts_) + " times: each attempt " +

@@ -17,6 +17,9 @@ struct LockRetryPolicy {
   int attempts = 5;
   std::chrono::milliseconds first_pause{200};
   std::chrono::milliseconds longest_pause{5000};
+  // When set, the sentence thrown once the attempts are used up, saying what state the tables
+  // are in and what to do; otherwise a generic one naming the unit of work.
+  std::string gave_up;
 };
 
 // Whether another attempt may succeed where this one failed: a lock wait that timed out, or a

@@ -45,25 +45,6 @@ long long ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<milliseconds>(to - from).count();
 }
 
-// retry_lock_waits, but when the last attempt too lost its lock, throws `gave_up` (which says
-// what state the table is in) rather than the policy's generic message.
-template <typename Attempt>
-auto retry_or_give_up(std::string_view what, const LockRetryPolicy& policy,
-                      const std::string& gave_up, Attempt attempt) {
-  int tried = 0;
-  return retry_lock_waits(what, policy, [&] {
-    ++tried;
-    try {
-      return attempt();
-    } catch (const ServerError& error) {
-      if (is_lock_conflict(error) && tried >= policy.attempts) {
-        throw Error(ExitCode::failure, gave_up);
-      }
-      throw;
-    }
-  });
-}
-
 // Statements that give the shadow's indexes (and the constraints they carry) the names the
 // original's equal indexes have, and the original's a derived name: an application that names
 // a constraint (ON CONFLICT ON CONSTRAINT, error handling by name) keeps working.
@@ -176,12 +157,12 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
 bool apply_in_place(Connection& main, const PgTablePlan& plan, const RebuildOptions& options,
                     const std::vector<std::string>& clauses) {
   const std::string alter = alter_table(plan.quoted_table, clauses);
-  retry_or_give_up("the in-place ALTER", cut_over_lock_policy(options),
-                   "the in-place ALTER could not get its lock in " +
-                       std::to_string(options.cutover_attempts) +
-                       " attempts (the table stayed busy); the table is untouched; run sluice "
-                       "alter again at a quieter time",
-                   [&] {
+  LockRetryPolicy policy = cut_over_lock_policy(options);
+  policy.gave_up = "the in-place ALTER could not get its lock in " +
+                   std::to_string(options.cutover_attempts) +
+                   " attempts (the table stayed busy); the table is untouched; run sluice alter "
+                   "again at a quieter time";
+  retry_lock_waits("the in-place ALTER", policy, [&] {
                      try {
                        Transaction transaction(main);
                        main.execute(set_local_lock_timeout(options.cutover_lock_timeout));
@@ -203,15 +184,14 @@ CutOverResult cut_over(const PgTablePlan& plan, const RebuildOptions& options,
                        const OpenSession& open_session, const CatchUp& catch_up,
                        std::vector<Dependent>& recreated) {
   CutOverResult result;
-  recreated = retry_or_give_up(
-      "cut-over", cut_over_lock_policy(options),
-      "cut-over failed " + std::to_string(options.cutover_attempts) +
-          " times (the table stayed busy); the original table is untouched; run sluice alter "
-          "again at a quieter time",
-      [&] {
-        ++result.attempts;
-        return try_swap(plan, options, open_session, catch_up, result.write_block);
-      });
+  LockRetryPolicy policy = cut_over_lock_policy(options);
+  policy.gave_up = "cut-over failed " + std::to_string(options.cutover_attempts) +
+                   " times (the table stayed busy); the original table is untouched; run sluice "
+                   "alter again at a quieter time";
+  recreated = retry_lock_waits("cut-over", policy, [&] {
+    ++result.attempts;
+    return try_swap(plan, options, open_session, catch_up, result.write_block);
+  });
   spdlog::info(
       "cut-over done: {} now has the new schema, the old table is {}; writes were blocked for {} "
       "ms",
