@@ -91,7 +91,7 @@ std::string render_metrics(const MigrationStatus& status, double rows_per_second
              "Row changes read but held back (their key range is not copied yet, or paused).",
              static_cast<double>(status.changes_held));
   out.single("sluice_stream_lag_seconds", "gauge",
-             "How far the change stream read lags behind the server's log.",
+             "Now minus the commit time of the last change read from the change stream.",
              seconds(status.stream_lag));
   out.flag("sluice_throttled", "1 while the copy is paused, with the reason.",
            status.throttle_reason);
