@@ -34,9 +34,8 @@ struct ControllerSettings {
 // Steers one `sluice alter` run: the Throttler's files and load probes, the control socket,
 // progress output, the metrics file and hooks, behind the MigrationControl the Migrator asks.
 // The metrics file is written at start, with every status line (each interval and each change
-// of phase or state) and at the end. The Migrator's
-// thread calls the MigrationControl methods; the socket's thread calls handle_command; the
-// latest status they share is guarded by a mutex.
+// of phase or state) and at the end. The Migrator's thread calls the MigrationControl methods;
+// the socket's thread calls handle_command; the latest status they share is guarded by a mutex.
 class Controller : public MigrationControl {
  public:
   // `probe` may be null when no option reads the server's load. Status JSON goes to `out`.
