@@ -44,7 +44,10 @@ void ControlOptions::add_to(po::options_description& description) {
       "serve-socket-file", po::value(&socket_file),
       "answer control commands on this Unix socket (mode 0600; send 'help')")(
       "status-interval", po::value(&status_interval_s)->default_value(30),
-      "seconds between status lines (and on-status hooks) when not on a terminal")(
+      "seconds between status lines (and on-status hooks and metrics) when not on a terminal")(
+      "metrics-file", po::value(&metrics_file),
+      "keep the migration's state in this file in the Prometheus text format, rewritten at "
+      "every status interval and change of phase (node_exporter textfile collector: *.prom)")(
       "json", po::bool_switch(&json),
       "print one JSON object per status event and a JSON summary on stdout")(
       "hooks-path", po::value(&hooks_path),
@@ -116,6 +119,7 @@ ControllerSettings ControlOptions::settings(const Dsn& dsn) const {
     settings.chunk_rows = static_cast<std::uint64_t>(*chunk_size);
   }
   settings.socket_path = socket_file;
+  settings.metrics_path = metrics_file;
   settings.progress.tty = ::isatty(STDERR_FILENO) == 1;
   settings.progress.json = json;
   settings.progress.interval =

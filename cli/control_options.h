@@ -12,7 +12,8 @@
 namespace sluice::cli {
 
 // The options of `sluice alter --execute` that steer a running migration: sentinel files,
-// load-based throttling, the control socket, progress output and hooks (docs/control.md).
+// load-based throttling, the control socket, progress output, metrics and hooks
+// (docs/control.md).
 struct ControlOptions {
   std::string throttle_flag_file;
   std::string postpone_flag_file;
@@ -26,6 +27,7 @@ struct ControlOptions {
   std::string replicas;
   std::optional<long> chunk_size;  // unset: chunks sized by time
   std::string socket_file;
+  std::string metrics_file;
   double status_interval_s = 30;
   bool json = false;
   std::string hooks_path;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "src/control_command.h"
+#include "src/reconnect.h"
 
 namespace sluice {
 namespace {
@@ -38,6 +39,14 @@ void Controller::start(const std::string& table) {
   {
     std::lock_guard lock(mutex_);
     latest_.table = table;
+  }
+  if (!settings_.metrics_path.empty()) {
+    // Written once now so that a wrong path stops the run before anything is created.
+    MigrationStatus status;
+    status.table = table;
+    auto metrics = std::make_unique<MetricsFile>(settings_.metrics_path);
+    metrics->write(render_metrics(status, 0, run_counters_, std::chrono::system_clock::now()));
+    metrics_ = std::move(metrics);
   }
   throttler_.start();
   if (const std::optional<std::string> reason = throttler_.abort_reason()) {
@@ -92,6 +101,7 @@ void Controller::status(const MigrationStatus& status) {
     rate = rate_.rows_per_second();
   }
   if (progress_.update(status, rate)) {
+    write_metrics(status, rate);
     hooks_.run("on-status", environment("on-status", status));
   }
 }
@@ -175,6 +185,11 @@ void Controller::succeeded(const RebuildSummary& summary) {
     status = latest_;
   }
   progress_.summary(summary, status);
+  if (!summary.applied_in_place) {
+    run_counters_.write_block = summary.cut_over.write_block;
+    run_counters_.cut_over_attempts = summary.cut_over.attempts;
+  }
+  write_metrics(status, 0);
   std::map<std::string, std::string> env = environment("on-success", status);
   env["SLUICE_ROWS_VERIFIED"] = std::to_string(summary.rows_verified);
   env["SLUICE_DURATION_MS"] = std::to_string(summary.duration.count());
@@ -191,10 +206,35 @@ void Controller::failed(ExitCode code, const std::string& message) {
     status = latest_;
   }
   progress_.event(step_name(status.step), status, message);
+  // An abort on request or a signal is what the user asked for, not an error.
+  if (status.step == RunStep::failed) {
+    ++run_counters_.errors;
+  }
+  write_metrics(status, 0);
   std::map<std::string, std::string> env = environment("on-failure", status);
   env["SLUICE_ERROR"] = message;
   env["SLUICE_EXIT_CODE"] = std::to_string(static_cast<int>(code));
   hooks_.run("on-failure", env);
+}
+
+void Controller::write_metrics(const MigrationStatus& status, double rows_per_second) {
+  if (!metrics_) {
+    return;
+  }
+  RunCounters counters = run_counters_;
+  const ConnectionTrouble trouble = connection_trouble();
+  counters.errors += trouble.errors;
+  counters.retries += trouble.retries;
+  try {
+    metrics_->write(
+        render_metrics(status, rows_per_second, counters, std::chrono::system_clock::now()));
+    metrics_warned_ = false;
+  } catch (const Error& error) {
+    if (!metrics_warned_) {
+      spdlog::warn("{}; the migration goes on", error.what());
+      metrics_warned_ = true;
+    }
+  }
 }
 
 std::string Controller::describe() {

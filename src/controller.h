@@ -11,6 +11,7 @@
 #include "src/control_socket.h"
 #include "src/error.h"
 #include "src/hooks.h"
+#include "src/metrics_file.h"
 #include "src/migration_control.h"
 #include "src/migrator.h"
 #include "src/progress.h"
@@ -22,6 +23,7 @@ struct ControllerSettings {
   ThrottleSettings throttle;
   std::optional<std::uint64_t> chunk_rows;  // --chunk-size: pinned rows per chunk
   std::string socket_path;                  // --serve-socket-file; empty: no socket
+  std::string metrics_path;                 // --metrics-file; empty: no metrics file
   ProgressSettings progress;
   std::string hooks_path;
   std::chrono::milliseconds hooks_time_limit{60000};
@@ -30,18 +32,19 @@ struct ControllerSettings {
 };
 
 // Steers one `sluice alter` run: the Throttler's files and load probes, the control socket,
-// progress output and hooks, behind the MigrationControl the Migrator asks. The Migrator's
-// thread calls the MigrationControl methods; the socket's thread calls handle_command; the
-// latest status they share is guarded by a mutex.
+// progress output, the metrics file and hooks, behind the MigrationControl the Migrator asks.
+// The metrics file is written at start, with every status line (each interval and each change
+// of phase or state) and at the end. The Migrator's thread calls the MigrationControl methods;
+// the socket's thread calls handle_command; the latest status they share is guarded by a mutex.
 class Controller : public MigrationControl {
  public:
   // `probe` may be null when no option reads the server's load. Status JSON goes to `out`.
   Controller(ControllerSettings settings, std::unique_ptr<LoadProbe> probe, std::ostream& out);
   ~Controller() override;
 
-  // Starts probing and the socket and runs on-startup. Throws Error when a setting is wrong,
-  // the panic file already exists, the load is already critical, or the on-startup hook fails
-  // (nothing has been created yet).
+  // Writes the metrics file, starts probing and the socket and runs on-startup. Throws Error
+  // when a setting is wrong, the metrics file cannot be written, the panic file already exists,
+  // the load is already critical, or the on-startup hook fails (nothing has been created yet).
   void start(const std::string& table);
   // The run's end: summary and on-success, or the failure event and on-failure.
   void succeeded(const RebuildSummary& summary);
@@ -63,6 +66,9 @@ class Controller : public MigrationControl {
   std::map<std::string, std::string> environment(const std::string& hook,
                                                  const MigrationStatus& status) const;
   std::string describe();
+  // Writes the metrics file if there is one; a failure after the start is logged once and the
+  // migration goes on (metrics are for watching it, not for steering it).
+  void write_metrics(const MigrationStatus& status, double rows_per_second);
 
   ControllerSettings settings_;
   Throttler throttler_;
@@ -71,6 +77,9 @@ class Controller : public MigrationControl {
   std::unique_ptr<ControlSocket> socket_;
   std::chrono::steady_clock::time_point chunk_released_;
   bool copying_ = false;
+  std::unique_ptr<MetricsFile> metrics_;
+  bool metrics_warned_ = false;
+  RunCounters run_counters_;  // without the connection counts, which come from reconnect.h
 
   mutable std::mutex mutex_;
   MigrationStatus latest_;                   // guarded by mutex_

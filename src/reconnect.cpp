@@ -3,11 +3,19 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 
 namespace sluice {
 
 using std::chrono::milliseconds;
+
+namespace {
+
+std::atomic<std::uint64_t> connection_errors{0};
+std::atomic<std::uint64_t> connection_retries{0};
+
+}  // namespace
 
 ReconnectBackoff::ReconnectBackoff(std::string_view what, const ReconnectPolicy& policy)
     : what_(what), policy_(policy), pause_(policy.first_pause) {}
@@ -16,7 +24,12 @@ bool is_connection_error(const Error& error) {
   return error.code() == ExitCode::connection;
 }
 
+ConnectionTrouble connection_trouble() {
+  return {connection_errors.load(), connection_retries.load()};
+}
+
 void ReconnectBackoff::failed(const Error& error) {
+  ++connection_errors;
   const auto now = std::chrono::steady_clock::now();
   if (attempts_ == 0) {
     first_failure_ = now;
@@ -37,6 +50,7 @@ void ReconnectBackoff::failed(const Error& error) {
                                            " (last error: " + error.what() + ")");
   }
   pause_ = std::min(pause_ * 2, policy_.longest_pause);
+  ++connection_retries;
 }
 
 bool ReconnectBackoff::wait_or_stop() const {

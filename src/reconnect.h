@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,15 @@ class ReconnectBackoff {
 };
 
 bool is_connection_error(const Error& error);
+
+// Connection trouble over the whole process (one sluice process runs one migration), for its
+// metrics: `errors` counts every lost or unopenable connection ReconnectBackoff saw, `retries`
+// the attempts it let go ahead after one. Safe to read from any thread.
+struct ConnectionTrouble {
+  std::uint64_t errors = 0;
+  std::uint64_t retries = 0;
+};
+ConnectionTrouble connection_trouble();
 
 // Runs `unit` (a unit of work that is safe to redo: one chunk copy, one applier batch), and when
 // its connection is lost, reconnects through `reconnect` and runs it again, with back-off, until
