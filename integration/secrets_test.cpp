@@ -39,7 +39,10 @@ struct Scratch {
     for (const char* hook : {"on-startup", "on-begin-copy", "on-status", "on-before-cut-over",
                              "on-success", "on-failure"}) {
       const fs::path script = dir / "hooks" / hook;
-      std::ofstream(script) << "#!/bin/sh\nenv > \"" << (dir / "env-").string() << hook << "\"\n";
+      // Written aside and renamed, so the test never reads a half-written file.
+      const std::string saved = (dir / "env-").string() + hook;
+      std::ofstream(script) << "#!/bin/sh\nenv > \"" << saved << ".part\" && mv \"" << saved
+                            << ".part\" \"" << saved << "\"\n";
       fs::permissions(script, fs::perms::owner_all);
     }
     std::ofstream(dir / "throttle") << "\n";
