@@ -19,7 +19,8 @@
 #    times of the cut-over and of verification (min / median / max ms).
 #
 # Environment: CUTOVERS (20), ROWS (20000), THREADS (4), BASELINE (20), WARMUP (3), PLUGIN (1),
-# SLUICE_DBS_MYSQL_ARGS. Logs are kept in bench/results/cutover_errors/. Not a test: the machine
+# SLUICE_DBS_MYSQL_ARGS, SYSBENCH_ARGS (e.g. --verbosity=5: sysbench then logs each error it
+# ignores, with its code). Logs are kept in bench/results/cutover_errors/. Not a test: the machine
 # is shared, so times are noisy; the error counts are what this measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +72,7 @@ log "server $(sql -e 'SELECT VERSION()'), metadata_lock_info $([[ $PLUGIN == 1 ]
 
 deadlocks() { sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'" | awk '{ print $2 }'; }
 start_load() {  # start_load LOGFILE
-  sysbench "${SB[@]}" --threads="$THREADS" --skip-trx=off --mysql-ignore-errors=all \
+  sysbench "${SB[@]}" --threads="$THREADS" --skip-trx=off --mysql-ignore-errors=all ${SYSBENCH_ARGS:-} \
     --time=100000 --report-interval=1 run >"$1" 2>&1 &
   LOAD_PID=$!
 }
