@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "integration/row_diff.h"
@@ -166,6 +167,54 @@ TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and re
   CHECK(run.err.find("cut-over could not lock") != std::string::npos);
   CHECK(table_rows(*db, "alt_busy", "alt_busy_twin") ==
         table_rows(*db, "alt_busy_twin", "alt_busy"));
+}
+
+TEST_CASE("the cut-over does not queue its lock while a transaction that read the table is open") {
+  auto db = mysql_admin();
+  if (db->query("SELECT 1 FROM information_schema.PLUGINS WHERE PLUGIN_NAME = "
+                "'METADATA_LOCK_INFO'")
+          .empty()) {
+    db->execute("INSTALL SONAME 'metadata_lock_info'");
+  }
+  db->execute(
+      "DROP TABLE IF EXISTS alt_reader, _alt_reader_old, alt_reader_sluice_new, "
+      "alt_reader_sluice_old");
+  db->execute("CREATE TABLE alt_reader (id INT PRIMARY KEY, k INT NOT NULL)");
+  db->execute("INSERT INTO alt_reader SELECT seq, seq FROM seq_1_to_2000");
+  // An application transaction reads the table, and writes it only once the cut-over has begun.
+  auto reader = mysql_admin();
+  reader->execute("BEGIN");
+  reader->query("SELECT COUNT(*) FROM alt_reader");
+  std::future<RunResult> run = std::async(std::launch::async, [] {
+    return run_sluice({"alter", "--dsn", dsn(), "--table", "alt_reader", "--alter",
+                       "MODIFY k BIGINT NOT NULL", "--execute", "--cutover-lock-timeout", "500",
+                       "--cutover-attempts", "100"});
+  });
+  // The sentry exists from the start of each cut-over attempt to its end: seen, gone, seen
+  // again is one attempt that gave up and the next one. A LOCK TABLES queued behind the reader
+  // then would make the UPDATE below a metadata-lock deadlock victim (1213).
+  int changes = 0;
+  bool sentry = false;
+  for (int polls = 0; polls < 6000 && changes < 3; ++polls) {
+    if (exists(*db, "alt_reader_sluice_old") != sentry) {
+      sentry = !sentry;
+      ++changes;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  CHECK(changes == 3);
+  CHECK_NOTHROW(reader->execute("UPDATE alt_reader SET k = k + 1000000 WHERE id = 7"));
+  CHECK_NOTHROW(reader->execute("COMMIT"));
+  RunResult result = run.get();
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.err.find("in transactions still open") != std::string::npos);
+  CHECK(db->query("SELECT k FROM alt_reader WHERE id = 7").at(0).at(0) == "1000007");
+  CHECK(db->query("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                  "DATABASE() AND TABLE_NAME = 'alt_reader' AND COLUMN_NAME = 'k'")
+            .at(0)
+            .at(0) == "bigint");
 }
 
 TEST_CASE("cleanup drops a leftover shadow table and sentry, never the kept old table") {

@@ -30,3 +30,15 @@ TEST_CASE("session B's RENAME moves the table onto the sentry's name and the sha
         "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = 42 AND STATE LIKE 'Waiting for "
         "table metadata lock%'");
 }
+
+TEST_CASE("the reader guard finds sessions that read the table and have not written it") {
+  CHECK(metadata_lock_view_sql() ==
+        "SELECT 1 FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND "
+        "PLUGIN_STATUS = 'ACTIVE'");
+  CHECK(process_privilege_probe_sql() == "SELECT 1 FROM information_schema.INNODB_TRX LIMIT 0");
+  CHECK(readers_before_write_sql("'shop'", "'orders'") ==
+        "SELECT THREAD_ID FROM information_schema.METADATA_LOCK_INFO WHERE LOCK_TYPE = 'Table "
+        "metadata lock' AND TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders' GROUP BY THREAD_ID "
+        "HAVING MIN(LOCK_MODE IN ('MDL_SHARED', 'MDL_SHARED_HIGH_PRIO', 'MDL_SHARED_READ')) = 1");
+  CHECK(kill_query_sql(42) == "KILL QUERY 42");
+}

@@ -20,6 +20,18 @@ constexpr milliseconds kRenameQueueWait{3000};
 // The RENAME's lock wait outlasts session A's by this much: it must outlast the drain and the
 // hand-over.
 constexpr long kRenameExtraSeconds = 10;
+// How often the reader guard looks at the table's metadata locks: a reader that slipped in as
+// the lock was queued is seen within a statement or two of its transaction, long before its
+// write in a transaction that reads first.
+constexpr milliseconds kReaderPoll{1};
+
+std::string joined(const std::vector<std::string>& ids) {
+  std::string text;
+  for (const std::string& id : ids) {
+    text += (text.empty() ? "" : ", ") + id;
+  }
+  return text;
+}
 
 }  // namespace
 
@@ -35,7 +47,102 @@ bool MysqlCutOver::wait_until_queued(unsigned long rename_id, std::future<void>&
   return false;
 }
 
-milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& drain_to) {
+bool MysqlCutOver::can_see_readers() {
+  Connection& main = sessions_.main();
+  bool visible = !main.query(metadata_lock_view_sql()).empty();
+  if (visible) {
+    try {
+      main.query(process_privilege_probe_sql());
+    } catch (const ServerError&) {
+      visible = false;
+    }
+  }
+  if (!visible) {
+    spdlog::warn(
+        "cut-over: cannot see who holds metadata locks on {} (needs the metadata_lock_info "
+        "plugin, INSTALL SONAME 'metadata_lock_info', and the PROCESS privilege); an "
+        "application transaction that read it and writes it while the cut-over's lock is "
+        "queued may be rolled back as a deadlock victim (1213)",
+        quote(plan_.source.name));
+  }
+  return visible;
+}
+
+std::vector<std::string> MysqlCutOver::readers() {
+  Connection& main = sessions_.main();
+  std::vector<std::string> ids;
+  for (const ResultRow& row :
+       main.query(readers_before_write_sql(main.quote_literal(plan_.source.name.schema),
+                                           main.quote_literal(plan_.source.name.name)))) {
+    ids.push_back(row.at(0).value_or(""));
+  }
+  return ids;
+}
+
+std::vector<std::string> MysqlCutOver::queue_lock(Connection& lock, std::optional<TableLock>& held,
+                                                  const RebuildOptions& options) {
+  std::future<void> locked = std::async(std::launch::async, [&] {
+    held.emplace(lock, cut_over_locks(plan_), options.cutover_lock_timeout);
+  });
+  // A transaction that read the table between the look before and the lock's queueing makes
+  // the lock wait for it, and would be the deadlock victim of its own write: withdraw.
+  std::vector<std::string> slipped_in;
+  while (locked.wait_for(milliseconds(0)) != std::future_status::ready) {
+    slipped_in = readers();
+    if (!slipped_in.empty()) {
+      sessions_.main().execute(kill_query_sql(lock.id()));
+      break;
+    }
+    std::this_thread::sleep_for(kReaderPoll);
+  }
+  try {
+    locked.get();
+  } catch (const ServerError&) {
+    if (slipped_in.empty()) {
+      throw;
+    }
+  }
+  // The KILL may have come after the lock was granted (the reader then had gone): unlock.
+  if (!slipped_in.empty()) {
+    held.reset();
+  }
+  return slipped_in;
+}
+
+void MysqlCutOver::lock_tables(Connection& lock, std::optional<TableLock>& held,
+                               const RebuildOptions& options, bool guarded) {
+  if (!guarded) {
+    held.emplace(lock, cut_over_locks(plan_), options.cutover_lock_timeout);
+    return;
+  }
+  // Within the attempt's bound, look and queue again and again: a withdrawn lock cost the
+  // application a few milliseconds, a reader's transaction is short.
+  const auto deadline = std::chrono::steady_clock::now() + options.cutover_lock_timeout;
+  int withdrawn = 0;
+  for (;;) {
+    // Yield while a reader's transaction is open: it holds its metadata lock until it ends.
+    const std::vector<std::string> ids = readers();
+    const std::vector<std::string> slipped_in =
+        ids.empty() ? queue_lock(lock, held, options) : std::vector<std::string>{};
+    if (ids.empty() && slipped_in.empty()) {
+      return;
+    }
+    withdrawn += ids.empty() ? 1 : 0;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw ServerError(ServerErrorKind::lock_timeout, "",
+                        "sessions " + joined(ids.empty() ? slipped_in : ids) + " read " +
+                            quote(plan_.source.name) + " in transactions still open (the lock " +
+                            "was queued and withdrawn " + std::to_string(withdrawn) +
+                            " times so that their writes do not deadlock)");
+    }
+    if (!ids.empty()) {
+      std::this_thread::sleep_for(kReaderPoll);
+    }
+  }
+}
+
+milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& drain_to,
+                                bool guarded) {
   std::unique_ptr<Connection> lock = sessions_.open();
   std::unique_ptr<Connection> rename = sessions_.open();
   const long seconds = lock_wait_seconds(options.cutover_lock_timeout);
@@ -45,12 +152,12 @@ milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& dr
   lock->execute(create_sentry_sql(plan_.swap));
   std::optional<TableLock> held;
   try {
-    held.emplace(*lock, cut_over_locks(plan_), options.cutover_lock_timeout);
+    lock_tables(*lock, held, options, guarded);
   } catch (const ServerError& error) {
     lock->execute(drop_table_sql(plan_.swap, true));
     if (error.kind() == ServerErrorKind::lock_timeout) {
-      spdlog::warn("cut-over could not lock {} within {} ms", quote(plan_.source.name),
-                   options.cutover_lock_timeout.count());
+      spdlog::warn("cut-over could not lock {} within {} ms: {}", quote(plan_.source.name),
+                   options.cutover_lock_timeout.count(), error.what());
     }
     throw;
   }
@@ -100,9 +207,10 @@ milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& dr
 
 CutOverResult MysqlCutOver::cut_over(const RebuildOptions& options, const DrainTo& drain_to) {
   CutOverResult result;
+  const bool guarded = can_see_readers();
   result.write_block = retry_lock_waits("cut-over", cut_over_lock_policy(options), [&] {
     ++result.attempts;
-    return swap(options, drain_to);
+    return swap(options, drain_to, guarded);
   });
   try {
     sessions_.main().execute(rename_table_sql(plan_.swap, plan_.old));

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "src/mysql/mysql_sessions.h"
 #include "src/mysql/mysql_table_plan.h"
@@ -23,6 +26,13 @@ namespace sluice::mysql {
 //      application's queued writes.
 // Until A drops the sentry, any failure (sluice dying included) leaves the sentry in place: the
 // RENAME then fails and the original table stays where it is.
+//
+// While A's LOCK TABLES is queued, an application transaction that read the table and then
+// writes it is a metadata-lock deadlock victim (1213). When the server shows who holds the
+// table's metadata locks (information_schema.METADATA_LOCK_INFO, read with PROCESS), step 1 is
+// guarded: A queues its lock only at a moment when no session is such a reader, and withdraws it
+// (KILL QUERY) when one that slipped in is seen while it is queued; both count as a lock wait
+// not had, retried with back-off. Without the view the lock is queued as before (one log line).
 class MysqlCutOver {
  public:
   MysqlCutOver(MysqlSessions& sessions, const MysqlTablePlan& plan)
@@ -37,7 +47,20 @@ class MysqlCutOver {
  private:
   // One attempt: returns how long writes were blocked. Throws a lock-conflict ServerError when
   // the attempt should be retried, having dropped its sentry.
-  std::chrono::milliseconds swap(const RebuildOptions& options, const DrainTo& drain_to);
+  std::chrono::milliseconds swap(const RebuildOptions& options, const DrainTo& drain_to,
+                                 bool guarded);
+  // Whether the reader guard can run (see above); logs one line when it cannot.
+  bool can_see_readers();
+  // The ids of the sessions that read the table and have not written it (readers_before_write_sql).
+  std::vector<std::string> readers();
+  // Step 1's LOCK TABLES on session `lock` into `held`, guarded when `guarded`. Throws a
+  // lock-conflict ServerError when the attempt should be retried; `held` is empty then.
+  void lock_tables(Connection& lock, std::optional<TableLock>& held, const RebuildOptions& options,
+                   bool guarded);
+  // Queues step 1's LOCK TABLES on `lock` into `held` and watches it while queued: returns the
+  // readers that slipped in (the lock then withdrawn, `held` empty), else none (`held` holds).
+  std::vector<std::string> queue_lock(Connection& lock, std::optional<TableLock>& held,
+                                      const RebuildOptions& options);
   // Whether the RENAME of session `rename_id` was seen waiting for its metadata lock before
   // kRenameQueueWait passed or it ended.
   bool wait_until_queued(unsigned long rename_id, std::future<void>& renamed);

@@ -24,4 +24,26 @@ std::string rename_queued_sql(unsigned long session_id) {
          " AND STATE LIKE 'Waiting for table metadata lock%'";
 }
 
+std::string metadata_lock_view_sql() {
+  return "SELECT 1 FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND "
+         "PLUGIN_STATUS = 'ACTIVE'";
+}
+
+std::string process_privilege_probe_sql() {
+  return "SELECT 1 FROM information_schema.INNODB_TRX LIMIT 0";
+}
+
+std::string readers_before_write_sql(const std::string& schema_literal,
+                                     const std::string& name_literal) {
+  return "SELECT THREAD_ID FROM information_schema.METADATA_LOCK_INFO WHERE LOCK_TYPE = 'Table "
+         "metadata lock' AND TABLE_SCHEMA = " +
+         schema_literal + " AND TABLE_NAME = " + name_literal +
+         " GROUP BY THREAD_ID HAVING MIN(LOCK_MODE IN ('MDL_SHARED', 'MDL_SHARED_HIGH_PRIO', "
+         "'MDL_SHARED_READ')) = 1";
+}
+
+std::string kill_query_sql(unsigned long session_id) {
+  return "KILL QUERY " + std::to_string(session_id);
+}
+
 }  // namespace sluice::mysql

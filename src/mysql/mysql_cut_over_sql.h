@@ -26,4 +26,28 @@ std::string swap_rename_sql(const MysqlTablePlan& plan);
 // A row while session `session_id` waits for a table's metadata lock: the RENAME is queued.
 std::string rename_queued_sql(unsigned long session_id);
 
+// The reader guard (MysqlCutOver::lock_tables; docs/alter.md, step 7): the sessions that hold
+// only a read-level metadata lock on a table are inside a transaction that read it and has not
+// written it yet. Should one write while the cut-over's LOCK TABLES is queued, the server sees a
+// metadata-lock deadlock and rolls the application's transaction back (1213), so the cut-over
+// queues its lock only when there is none.
+
+// One row when information_schema.METADATA_LOCK_INFO (the metadata_lock_info plugin) is
+// installed.
+std::string metadata_lock_view_sql();
+
+// Fails (1227) without the PROCESS privilege. METADATA_LOCK_INFO needs it too but is merely empty
+// without it, which would look like a table nobody reads.
+std::string process_privilege_probe_sql();
+
+// The ids of the sessions whose every metadata lock on the table is read-level (MDL_SHARED,
+// MDL_SHARED_HIGH_PRIO, MDL_SHARED_READ). Sessions that hold MDL_SHARED_WRITE have written
+// already and need no further lock to finish. The arguments are string literals quoted by the
+// session (Session::quote_literal).
+std::string readers_before_write_sql(const std::string& schema_literal,
+                                     const std::string& name_literal);
+
+// Cancels the statement session `session_id` runs (a queued LOCK TABLES); the session stays.
+std::string kill_query_sql(unsigned long session_id);
+
 }  // namespace sluice::mysql
