@@ -6,7 +6,7 @@
 #include "src/mysql/mysql_column_ddl.h"
 #include "src/mysql/mysql_connection.h"
 #include "src/mysql/mysql_load_probe.h"
-#include "src/mysql/mysql_phase_store.h"
+#include "src/mysql/mysql_phase_store_sql.h"
 #include "src/mysql/mysql_preflight.h"
 #include "src/mysql/mysql_rebuild.h"
 #include "src/mysql/mysql_schema.h"
@@ -55,7 +55,8 @@ class MysqlFamily : public ServerFamily {
                   "no database to keep sluice's phase metadata in; name one in the DSN "
                   "(mysql://host/db) or with --metadata-schema");
     }
-    return std::make_unique<MysqlPhaseStore>(dsn, password, where);
+    return std::make_unique<SqlPhaseStore>(std::make_unique<Connection>(dsn, password),
+                                           mysql_phase_store_sql(where), where);
   }
 
   std::unique_ptr<LoadProbe> load_probe(const Dsn& dsn, const std::optional<std::string>& password,

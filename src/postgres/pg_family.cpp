@@ -7,7 +7,7 @@
 #include "src/postgres/pg_column_ddl.h"
 #include "src/postgres/pg_connection.h"
 #include "src/postgres/pg_load_probe.h"
-#include "src/postgres/pg_phase_store.h"
+#include "src/postgres/pg_phase_store_sql.h"
 #include "src/postgres/pg_preflight.h"
 #include "src/postgres/pg_rebuild.h"
 
@@ -54,7 +54,9 @@ class PgFamily : public ServerFamily {
                                           const std::optional<std::string>& password,
                                           const std::optional<std::string>& schema,
                                           const std::string& /*fallback_schema*/) const override {
-    return std::make_unique<PgPhaseStore>(dsn, password, schema.value_or("sluice"));
+    const std::string where = schema.value_or("sluice");
+    return std::make_unique<SqlPhaseStore>(std::make_unique<Connection>(dsn, password),
+                                           pg_phase_store_sql(where), where);
   }
 
   std::unique_ptr<LoadProbe> load_probe(const Dsn& dsn, const std::optional<std::string>& password,
