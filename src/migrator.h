@@ -34,8 +34,8 @@ struct RebuildSummary {
   std::chrono::milliseconds duration{0};
 };
 
-// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, change stream
-// started before the copy, chunked copy with the applier draining the stream between chunks,
+// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, change
+// stream started before the copy, chunked copy with the applier draining the stream between chunks,
 // mandatory verification, cut-over. Any failure before the swap drops the shadow table and
 // leaves the original table untouched.
 class Migrator {
@@ -95,6 +95,7 @@ class Migrator {
   MigrationControl* control_;
   MigrationStatus status_;
   std::uint64_t total_rows_ = 0;
+  std::vector<std::string> source_columns_;  // as planned; the stream must keep them
   replication::Position read_position_;
   std::optional<replication::Row> watermark_;  // the copy's: every key up to it is copied
   std::chrono::steady_clock::time_point last_checkpoint_;
