@@ -160,10 +160,14 @@ int run_verify(const std::vector<std::string>& args) {
 }
 
 int run_switch(const std::vector<std::string>& args) {
+  bool force = false;
   po::options_description description("sluice switch options");
+  description.add_options()("force", po::bool_switch(&force),
+                            "switch although the file's dual-write-clients or switch-after would "
+                            "hold it (verification must still pass)");
   return run_phase_command(args, "sluice switch --dsn URL NAME", "the migration's name or file",
-                           description, [](ExpandContract& driver, const std::string& target) {
-                             driver.switch_over(migration_name(target));
+                           description, [&](ExpandContract& driver, const std::string& target) {
+                             driver.switch_over(migration_name(target), force);
                              return 0;
                            });
 }
@@ -228,6 +232,18 @@ RunOutcome advance(ExpandContract& driver, const MigrationSpec& spec) {
       return {spec.name, "backfilling",
               "waiting: " + std::to_string(report.mismatches) +
                   " rows differ; the application does not write both columns yet"};
+    }
+    if (spec.switch_needs_release() && spec.dual_write_clients.empty() &&
+        !spec.switch_after_seconds) {
+      // Verification passes on a quiet table right after the backfill, whichever release runs:
+      // it is no sign that a dual-writing release is deployed.
+      return {spec.name, "backfilling",
+              "waiting: switching needs the release that writes both deployed; run sluice "
+              "switch " +
+                  spec.name + " once it is (or give the file dual-write-clients or switch-after)"};
+    }
+    if (const std::optional<std::string> blocker = driver.switch_blocker(spec.name)) {
+      return {spec.name, "backfilling", "waiting: " + *blocker};
     }
     driver.switch_over(spec.name);
     record = driver.find(spec.name);

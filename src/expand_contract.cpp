@@ -8,6 +8,7 @@
 
 #include "src/archive.h"
 #include "src/error.h"
+#include "src/expand_contract_session.h"
 #include "src/lease.h"
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
@@ -16,7 +17,6 @@ namespace sluice {
 namespace {
 
 constexpr std::size_t kSampleKeys = 5;
-constexpr std::uint64_t kVerifyBatchRows = 10000;
 
 nlohmann::json facts_json(const ColumnFacts& facts) {
   nlohmann::json json{{"type", facts.type}, {"nullable", facts.nullable}};
@@ -80,35 +80,9 @@ void print_steps(std::ostream& out, const std::vector<Step>& steps) {
 
 }  // namespace
 
-// One command's hold on a migration: its record, spec, plan and checkpoint, and its lease.
-class ExpandContract::Session {
- public:
-  MigrationRecord record;
-  MigrationSpec spec;
-  ddl::QualifiedName table;
-  PhasePlan plan;
-  nlohmann::json checkpoint = nlohmann::json::object();
-  std::unique_ptr<Lease> lease;
-  PhaseStore* store = nullptr;
-
-  void save() { store->save_checkpoint(record.id, checkpoint.dump()); }
-  void enter(Phase phase) {
-    store->set_phase(record.id, phase);
-    record.phase = phase;
-    spdlog::info("migration {} is {}", record.name, phase_name(phase));
-  }
-  void check_lease() const {
-    if (lease && lease->lost()) {
-      throw Error(ExitCode::aborted, "migration '" + record.name +
-                                         "' was taken over by another runner; this one stops");
-    }
-  }
-};
-
 ExpandContract::ExpandContract(const ServerFamily& family, const Dsn& dsn,
-                               std::optional<std::string> password,
-                               ExpandContractSettings settings, MigrationControl& control,
-                               const std::atomic<bool>& stop)
+                               std::optional<std::string> password, ExpandContractSettings settings,
+                               MigrationControl& control, const std::atomic<bool>& stop)
     : dsn_(dsn),
       password_(std::move(password)),
       settings_(std::move(settings)),
@@ -435,14 +409,14 @@ VerifyReport ExpandContract::check_rows(Session& session) {
   const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session.table);
   std::uint64_t checked = 0;
   const auto size = [&] {
-    wait_turn(table, checked, kVerifyBatchRows);
-    return kVerifyBatchRows;
+    wait_turn(table, checked, kReadBatchRows);
+    return kReadBatchRows;
   };
   walk_batches(session, session.table, std::nullopt, size, [&](const KeyRange& range) {
     report.mismatches += backend_->count_where(
         session.table, *session.plan.mismatch, range,
         kSampleKeys - std::min(kSampleKeys, report.samples.size()), report.samples);
-    checked += kVerifyBatchRows;
+    checked += kReadBatchRows;
   });
   return report;
 }
@@ -465,6 +439,7 @@ void ExpandContract::walk_batches(Session& session, const ddl::QualifiedName& ta
 VerifyReport ExpandContract::verify(const std::string& name) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "verify");
   const VerifyReport report = check_rows(*session);
+  note_verification(*session, report);
   if (report.mismatches > 0) {
     spdlog::warn("migration {}: {} rows fail the check {}", name, report.mismatches,
                  *session->plan.mismatch);
@@ -472,7 +447,7 @@ VerifyReport ExpandContract::verify(const std::string& name) {
   return report;
 }
 
-void ExpandContract::switch_over(const std::string& name) {
+void ExpandContract::switch_over(const std::string& name, bool force) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "switch");
   const nlohmann::json backfill = session->checkpoint.value("backfill", nlohmann::json::object());
   if (session->plan.backfill && !backfill.value("done", false)) {
@@ -481,6 +456,7 @@ void ExpandContract::switch_over(const std::string& name) {
         "migration '" + name + "' is not backfilled yet; run sluice backfill " + name + " first");
   }
   const VerifyReport report = check_rows(*session);
+  note_verification(*session, report);
   if (report.mismatches > 0) {
     std::string keys;
     for (const KeyText& key : report.samples) {
@@ -493,107 +469,13 @@ void ExpandContract::switch_over(const std::string& name) {
                     "); make the application write both columns, run sluice backfill " + name +
                     " again, then switch");
   }
+  if (const std::optional<std::string> blocker =
+          force ? std::nullopt : switch_blocker_of(*session)) {
+    throw Error(ExitCode::preflight_failed, "refusing to switch: " + *blocker);
+  }
   run_steps(*session, session->plan.switch_steps);
   session->enter(Phase::switched);
   spdlog::info("switched {}; next, the application: {}", name, session->plan.after_switch);
-}
-
-void ExpandContract::write_archive(Session& session, const std::filesystem::path& path) {
-  const bool mysql = backend_->ddl().dialect() == ddl::Dialect::mysql;
-  ArchiveHeader header;
-  header.migration = session.record.name;
-  header.dialect = mysql ? "mysql" : "postgres";
-  header.encoding = mysql ? "hex" : "text";
-  // Reads the archived values of one batch of `header.table`'s rows.
-  std::function<std::vector<ArchivedRow>(const KeyRange&)> read_batch;
-  std::string what;
-  if (!session.plan.dropped_column.empty()) {
-    const std::string& column = session.plan.dropped_column;
-    const std::optional<ColumnFacts> facts = backend_->column(session.table, column);
-    if (!facts) {
-      throw Error(ExitCode::preflight_failed, "column " + backend_->ddl().quote(column) +
-                                                  " is already dropped; there is nothing to "
-                                                  "archive (re-run contract without --archive)");
-    }
-    header.table = session.table;
-    header.key = backend_->key_columns(session.table);
-    header.column = column;
-    header.type = facts->type;
-    read_batch = [&](const KeyRange& range) {
-      return backend_->read_column(session.table, column, range);
-    };
-    what = "column " + backend_->ddl().quote(column);
-  } else {
-    const std::optional<ddl::QualifiedName> old = old_table(session);
-    if (!old) {
-      throw Error(ExitCode::usage, "contracting migration '" + session.record.name +
-                                       "' drops neither a column nor a table; leave out --archive");
-    }
-    if (!backend_->table_exists(*old)) {
-      throw Error(ExitCode::preflight_failed,
-                  "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old) +
-                      " is already dropped; there is nothing to archive (re-run contract "
-                      "without --archive)");
-    }
-    TableDefinition definition = backend_->table_definition(*old);
-    header.kind = ArchiveKind::table;
-    header.table = *old;
-    header.key = std::move(definition.key);
-    header.columns = std::move(definition.columns);
-    header.definition = std::move(definition.definition);
-    read_batch = [this, old = *old](const KeyRange& range) {
-      return backend_->read_rows(old, range);
-    };
-    what = "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
-  }
-  ArchiveWriter writer(path, header);
-  walk_batches(
-      session, header.table, std::nullopt, [] { return kVerifyBatchRows; },
-      [&](const KeyRange& range) {
-        for (const ArchivedRow& row : read_batch(range)) {
-          writer.add(row);
-        }
-      });
-  writer.finish();
-  check_archive(path, writer.rows());
-  spdlog::info("archived {} rows of {} to {} (checked)", writer.rows(), what, path.string());
-}
-
-std::optional<std::string> ExpandContract::blocker_of(Session& session,
-                                                      const ContractOptions& options) {
-  if (options.force) {
-    return std::nullopt;
-  }
-  const std::string& name = session.record.name;
-  const std::int64_t grace = session.spec.grace_seconds;
-  const std::int64_t since =
-      session.store->seconds_since(session.record.id, Phase::switched).value_or(0);
-  if (since < grace) {
-    return "migration '" + name + "' switched " + std::to_string(since) +
-           " s ago; its grace period of " + std::to_string(grace) + " s ends in " +
-           std::to_string(grace - since) + " s (--force contracts now)";
-  }
-  const std::string condition =
-      options.old_clients.empty() ? session.spec.old_clients : options.old_clients;
-  if (condition.empty()) {
-    return std::nullopt;
-  }
-  const std::vector<std::string> sessions = backend_->sessions_where(
-      condition, {session.store->session_id(), session.lease->session_id()});
-  if (sessions.empty()) {
-    return std::nullopt;
-  }
-  return std::to_string(sessions.size()) +
-         " client(s) of the previous version are still "
-         "connected (" +
-         sessions.front() + (sessions.size() > 1 ? ", …" : "") + ", matching " + condition +
-         "); contract once they are gone (--force contracts now)";
-}
-
-std::optional<std::string> ExpandContract::contract_blocker(const std::string& name,
-                                                            const ContractOptions& options) {
-  std::unique_ptr<Session> session = open(name, {Phase::switched}, "contract");
-  return blocker_of(*session, options);
 }
 
 void ExpandContract::contract(const std::string& name, const ContractOptions& options) {

@@ -58,7 +58,13 @@ class ExpandContract {
   void expand(const MigrationSpec& spec);
   void backfill(const std::string& name);
   VerifyReport verify(const std::string& name);
-  void switch_over(const std::string& name);
+  // Verifies, then switches once switch_blocker would let it (unless `force`). Throws
+  // Error(ExitCode::preflight_failed) when rows differ or the blocker holds.
+  void switch_over(const std::string& name, bool force = false);
+  // Why the file's gates hold the switch now (dual-write-clients: a connected client that does
+  // not match; switch-after: the soak since expand, or since verification last found differing
+  // rows, is not over), or nullopt when they let it go on.
+  std::optional<std::string> switch_blocker(const std::string& name);
   void contract(const std::string& name, const ContractOptions& options);
   // Why contract would refuse now (grace period, old clients), or nullopt when it may go on.
   std::optional<std::string> contract_blocker(const std::string& name,
@@ -91,6 +97,11 @@ class ExpandContract {
                     const std::function<std::uint64_t()>& size,
                     const std::function<void(const KeyRange&)>& visit);
   std::optional<std::string> blocker_of(Session& session, const ContractOptions& options);
+  std::optional<std::string> switch_blocker_of(Session& session);
+  // Connected clients (sluice's own sessions left out) for which `condition` does not hold.
+  std::vector<std::string> clients_not_matching(Session& session, const std::string& condition);
+  // Restarts switch-after's soak when `report` found differing rows.
+  void note_verification(Session& session, const VerifyReport& report);
   // Archives what contract is about to drop (the dropped column with its keys, or the whole
   // old table), reading the table in key-order batches, and reads the file back to check it.
   void write_archive(Session& session, const std::filesystem::path& path);
