@@ -17,6 +17,9 @@ namespace sluice {
 namespace {
 
 constexpr std::size_t kSampleKeys = 5;
+// A repair batch holds at most its batch size of rows, except the open-ended last one, where
+// rows inserted meanwhile may need another pass.
+constexpr int kRepairPasses = 3;
 
 nlohmann::json facts_json(const ColumnFacts& facts) {
   nlohmann::json json{{"type", facts.type}, {"nullable", facts.nullable}};
@@ -342,7 +345,7 @@ void ExpandContract::wait_turn(const std::string& table, std::uint64_t done, std
   }
 }
 
-void ExpandContract::backfill(const std::string& name) {
+void ExpandContract::backfill(const std::string& name, bool repair) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "backfill");
   if (session->record.phase == Phase::expanding) {
     session->enter(Phase::backfilling);
@@ -353,11 +356,12 @@ void ExpandContract::backfill(const std::string& name) {
     session->save();
     return;
   }
-  nlohmann::json& progress = session->checkpoint["backfill"];
+  const char* what = repair ? "repair" : "backfill";
+  nlohmann::json& progress = session->checkpoint[what];
   std::optional<KeyText> after;
   if (progress.is_object() && !progress.value("done", false) && progress.contains("after")) {
     after = progress["after"].get<KeyText>();
-    spdlog::info("backfill of {} continues after key {}", name, describe_key(*after));
+    spdlog::info("{} of {} continues after key {}", what, name, describe_key(*after));
   }
   const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session->table);
   std::uint64_t batch = control_.chunk_rows().value_or(1000);
@@ -370,34 +374,73 @@ void ExpandContract::backfill(const std::string& name) {
     started = std::chrono::steady_clock::now();
     if (started - reported > std::chrono::seconds(10)) {
       reported = started;
-      spdlog::info("backfill of {}: {} rows filled, batches of {} rows", name, filled, batch);
+      spdlog::info("{} of {}: {} rows written, batches of {} rows", what, name, filled, batch);
     }
     return batch;
   };
   walk_batches(*session, session->table, after, size, [&](const KeyRange& range) {
-    filled += backend_->backfill(session->table, *session->plan.backfill, range);
+    filled += repair ? repair_range(*session, range, batch)
+                     : backend_->backfill(session->table, *session->plan.backfill, range);
     ++batches;
     if (!range.up_to) {
       return;
     }
     progress = {{"done", false}, {"after", *range.up_to}};
     session->save();
-    const auto took = std::chrono::steady_clock::now() - started;
-    if (!control_.chunk_rows()) {
-      // Size batches so each takes about --batch-time: long enough to be efficient, short
-      // enough that its row locks never stall the application.
-      if (took < settings_.batch_time / 2) {
-        batch = std::min<std::uint64_t>(batch * 2, 100000);
-      } else if (took > settings_.batch_time * 2) {
-        batch = std::max<std::uint64_t>(batch / 2, 10);
-      }
-    } else {
-      batch = *control_.chunk_rows();
-    }
+    batch = next_batch_rows(batch, std::chrono::steady_clock::now() - started);
   });
   progress = {{"done", true}};
   session->save();
-  spdlog::info("backfill of {} done: {} rows filled in {} batches", name, filled, batches);
+  spdlog::info("{} of {} done: {} rows written in {} batches", what, name, filled, batches);
+}
+
+std::uint64_t ExpandContract::next_batch_rows(std::uint64_t rows,
+                                              std::chrono::steady_clock::duration took) const {
+  if (control_.chunk_rows()) {
+    return *control_.chunk_rows();
+  }
+  // Size batches so each takes about --batch-time: long enough to be efficient, short enough
+  // that its row locks never stall the application.
+  if (took < settings_.batch_time / 2) {
+    return std::min<std::uint64_t>(rows * 2, 100000);
+  }
+  if (took > settings_.batch_time * 2) {
+    return std::max<std::uint64_t>(rows / 2, 10);
+  }
+  return rows;
+}
+
+std::uint64_t ExpandContract::repair_range(Session& session, const KeyRange& range,
+                                           std::uint64_t rows) {
+  // Before the switch the old column is the truth: the rows that fail verification get their
+  // new value cleared, then the backfill computes it again from the old column. Only those
+  // rows are written (add-not-null's are NULL already, and its check refuses writing a NULL).
+  const BackfillPlan& plan = *session.plan.backfill;
+  const bool clear = session.spec.operation != Operation::add_not_null;
+  const std::vector<std::string> key = backend_->key_columns(session.table);
+  std::uint64_t differing = 0;
+  for (int pass = 0; pass < kRepairPasses; ++pass) {
+    std::vector<KeyText> keys;
+    const std::uint64_t count =
+        backend_->count_where(session.table, *session.plan.mismatch, range, rows, keys);
+    if (count == 0) {
+      break;
+    }
+    differing += count;
+    if (clear) {
+      std::vector<ArchivedRow> cleared;
+      for (const KeyText& values : keys) {
+        cleared.emplace_back(values.begin(), values.end());
+        cleared.back().push_back(std::nullopt);
+      }
+      backend_->write_column(session.table, plan.column, key, cleared);
+    }
+    backend_->backfill(session.table, plan, range);
+    if (count <= keys.size()) {
+      break;
+    }
+  }
+  return differing;
 }
 
 VerifyReport ExpandContract::check_rows(Session& session) {
@@ -466,8 +509,8 @@ void ExpandContract::switch_over(const std::string& name, bool force) {
                 "refusing to switch migration '" + name +
                     "': " + std::to_string(report.mismatches) + " rows fail the check " +
                     *session->plan.mismatch + " (keys " + keys +
-                    "); make the application write both columns, run sluice backfill " + name +
-                    " again, then switch");
+                    "); make the application write both columns, run sluice backfill --repair " +
+                    name + " (it rewrites those rows from the old column), then switch");
   }
   if (const std::optional<std::string> blocker =
           force ? std::nullopt : switch_blocker_of(*session)) {
