@@ -59,6 +59,8 @@ int compare_positions(const Position& a, const Position& b);
 struct Column {
   std::string name;
   std::string type;  // the server's type name as decoded ("int unsigned", "varchar", "int4")
+
+  bool operator==(const Column&) const = default;
 };
 
 // The shape of a table as the change stream last described it. Shared by every event decoded

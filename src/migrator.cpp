@@ -4,7 +4,6 @@
 
 #include "replication/stream_error.h"
 #include "src/error.h"
-#include "src/schema_guard.h"
 #include "src/stream_errors.h"
 
 namespace sluice {
@@ -142,9 +141,11 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
   spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
                total_rows_, options_.chunk_time.count());
 
+  std::vector<std::string> planned;
   for (const ColumnInfo& column : plan.source.columns) {
-    source_columns_.push_back(column.name);
+    planned.push_back(column.name);
   }
+  schema_guard_ = std::make_unique<SchemaGuard>(std::move(planned));
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
   if (watermark_) {
     applier.advance_watermark(*watermark_);
@@ -206,7 +207,7 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
     throw_stream_failure(error, "the change stream stopped (the original table is untouched): ");
   }
   for (const replication::Transaction& transaction : transactions) {
-    refuse_schema_changes(transaction, source_columns_);
+    schema_guard_->check(transaction);
     applier.add(transaction);
     read_position_ = transaction.commit_position;
     if (!transaction.changes.empty()) {

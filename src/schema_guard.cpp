@@ -19,14 +19,14 @@ std::string table_name(const ChangeEvent& change) {
   return change.table ? change.table->schema + "." + change.table->table : "the table";
 }
 
-bool columns_differ(const replication::TableDescription& table,
-                    const std::vector<std::string>& columns) {
-  const bool named = std::none_of(table.columns.begin(), table.columns.end(),
-                                  [](const replication::Column& c) { return c.name.empty(); });
-  if (!named) {
-    return false;
-  }
-  return !std::equal(
+bool named(const replication::TableDescription& table) {
+  return std::none_of(table.columns.begin(), table.columns.end(),
+                      [](const replication::Column& c) { return c.name.empty(); });
+}
+
+bool same_names(const replication::TableDescription& table,
+                const std::vector<std::string>& columns) {
+  return std::equal(
       table.columns.begin(), table.columns.end(), columns.begin(), columns.end(),
       [](const replication::Column& c, const std::string& name) { return c.name == name; });
 }
@@ -41,8 +41,7 @@ std::string listed(const replication::TableDescription& table) {
 
 }  // namespace
 
-void refuse_schema_changes(const replication::Transaction& transaction,
-                           const std::vector<std::string>& columns) {
+void SchemaGuard::check(const replication::Transaction& transaction) {
   for (const ChangeEvent& change : transaction.changes) {
     if (change.operation == Operation::truncate) {
       throw Error(ExitCode::stream,
@@ -53,11 +52,16 @@ void refuse_schema_changes(const replication::Transaction& transaction,
                                         " during the migration (" + change.statement + " at " +
                                         to_string(change.position) + ")" + kStops);
     }
-    if (change.table && columns_differ(*change.table, columns)) {
+    if (!change.table || change.table == seen_) {
+      continue;  // the decoders share one description until the table changes
+    }
+    if (named(*change.table) && (!same_names(*change.table, columns_) ||
+                                 (seen_ && seen_->columns != change.table->columns))) {
       throw Error(ExitCode::stream, "another session changed the columns of " + table_name(change) +
                                         " during the migration (the change stream now has " +
                                         listed(*change.table) + ")" + kStops);
     }
+    seen_ = change.table;
   }
 }
 
