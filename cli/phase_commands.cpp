@@ -130,10 +130,14 @@ int run_expand(const std::vector<std::string>& args) {
 }
 
 int run_backfill(const std::vector<std::string>& args) {
+  bool repair = false;
   po::options_description description("sluice backfill options");
+  description.add_options()("repair", po::bool_switch(&repair),
+                            "rewrite exactly the rows verify finds different, from the old column "
+                            "(the truth before the switch), instead of filling NULLs");
   return run_phase_command(args, "sluice backfill --dsn URL NAME", "the migration's name or file",
-                           description, [](ExpandContract& driver, const std::string& target) {
-                             driver.backfill(migration_name(target));
+                           description, [&](ExpandContract& driver, const std::string& target) {
+                             driver.backfill(migration_name(target), repair);
                              return 0;
                            });
 }
@@ -150,8 +154,8 @@ int run_verify(const std::vector<std::string>& args) {
                       std::to_string(report.mismatches) + " rows of migration '" + name +
                           "' differ between the old and the new schema (keys " +
                           describe_keys(report.samples) +
-                          "); make the application write both, then run sluice backfill " + name +
-                          " again");
+                          "); make the application write both, then run sluice backfill --repair " +
+                          name + " (it rewrites those rows from the old column)");
         }
         std::cout << (report.checked ? "verified: every row agrees\n"
                                      : "nothing to verify row by row for this operation\n");
@@ -160,10 +164,14 @@ int run_verify(const std::vector<std::string>& args) {
 }
 
 int run_switch(const std::vector<std::string>& args) {
+  bool force = false;
   po::options_description description("sluice switch options");
+  description.add_options()("force", po::bool_switch(&force),
+                            "switch although the file's dual-write-clients or switch-after would "
+                            "hold it (verification must still pass)");
   return run_phase_command(args, "sluice switch --dsn URL NAME", "the migration's name or file",
-                           description, [](ExpandContract& driver, const std::string& target) {
-                             driver.switch_over(migration_name(target));
+                           description, [&](ExpandContract& driver, const std::string& target) {
+                             driver.switch_over(migration_name(target), force);
                              return 0;
                            });
 }
@@ -227,7 +235,21 @@ RunOutcome advance(ExpandContract& driver, const MigrationSpec& spec) {
     if (report.mismatches > 0) {
       return {spec.name, "backfilling",
               "waiting: " + std::to_string(report.mismatches) +
-                  " rows differ; the application does not write both columns yet"};
+                  " rows differ; the application does not write both columns yet (once it "
+                  "does, sluice backfill --repair " +
+                  spec.name + " rewrites them)"};
+    }
+    if (spec.switch_needs_release() && spec.dual_write_clients.empty() &&
+        !spec.switch_after_seconds) {
+      // Verification passes on a quiet table right after the backfill, whichever release runs:
+      // it is no sign that a dual-writing release is deployed.
+      return {spec.name, "backfilling",
+              "waiting: switching needs the release that writes both deployed; run sluice "
+              "switch " +
+                  spec.name + " once it is (or give the file dual-write-clients or switch-after)"};
+    }
+    if (const std::optional<std::string> blocker = driver.switch_blocker(spec.name)) {
+      return {spec.name, "backfilling", "waiting: " + *blocker};
     }
     driver.switch_over(spec.name);
     record = driver.find(spec.name);

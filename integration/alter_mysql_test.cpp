@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -432,4 +433,49 @@ TEST_CASE("hostile table and column names are quoted everywhere and migrate unde
                         db->quote_literal(table) + " AND COLUMN_NAME = 'v; DROP TABLE x'") ==
         "bigint");
   CHECK(exists(*db, "_" + table + "_old"));
+}
+
+TEST_CASE("another session's DDL on the table during the copy stops the run before the cut-over") {
+  // The binlog logs DDL as a statement, not as rows: before sluice read it, the shadow table
+  // (without the new column) was swapped in and the column was lost with exit code 0.
+  for (const char* ddl : {"ALTER TABLE alt_ddl ADD COLUMN sneaky INT DEFAULT 7",
+                          "ALTER TABLE `alt_ddl` ADD INDEX by_k (k)"}) {
+    auto db = mysql_admin();
+    db->execute("DROP TABLE IF EXISTS alt_ddl, alt_ddl_twin");
+    create_typed_table(*db, "alt_ddl", "alt_ddl_twin", 60000, false);
+    TableWriter writer(sluice::parse_dsn(dsn()), "alt_ddl", "alt_ddl_twin");
+    writer.start();
+    std::atomic<bool> finished{false};
+    std::atomic<bool> changed{false};
+    std::thread other([&] {
+      auto session = mysql_admin();
+      // Once the shadow table exists, the copy is under way and the stream reads the binlog.
+      while (!finished) {
+        if (exists(*session, "alt_ddl_sluice_new")) {
+          session->execute(ddl);
+          changed = true;
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    RunResult run =
+        run_sluice({"alter", "--dsn", dsn(), "--table", "alt_ddl", "--alter",
+                    "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--chunk-time", "5"});
+    finished = true;
+    other.join();
+    writer.stop();
+    INFO(ddl << "\n" << run.out << run.err);
+    REQUIRE(changed);
+    CHECK(run.exit_code == 6);
+    CHECK(run.err.find("changed the schema of") != std::string::npos);
+    CHECK(run.err.find(ddl) != std::string::npos);
+    CHECK_FALSE(exists(*db, "alt_ddl_sluice_new"));
+    CHECK_FALSE(exists(*db, "_alt_ddl_old"));
+    CHECK(column_type("alt_ddl", "k") == "int(11)");
+    CHECK(table_rows(*db, "alt_ddl", "alt_ddl_twin") == table_rows(*db, "alt_ddl_twin", "alt_ddl"));
+    if (std::string(ddl).find("sneaky") != std::string::npos) {
+      CHECK(column_type("alt_ddl", "sneaky") == "int(11)");
+    }
+  }
 }

@@ -519,11 +519,53 @@ TEST_CASE("a TRUNCATE during the copy stops the migration and leaves nothing beh
   truncate.join();
   REQUIRE(truncated);
   INFO(run.out << run.err);
-  CHECK(run.exit_code != 0);
+  CHECK(run.exit_code == 6);
   CHECK(run.err.find("truncated") != std::string::npos);
   CHECK_FALSE(exists(*db, "_pg_trunc_new"));
   CHECK(sluice_objects(*db).empty());
   CHECK(column_type(*db, "pg_trunc", "k") == "integer");
+}
+
+TEST_CASE(
+    "another session's ALTER during the copy, under writes, stops the run before the cut-over") {
+  // DDL is not streamed: the next change of the table comes after a RELATION message with the
+  // new columns. The decoder took it and the applier went on by column position, so the swap
+  // dropped the new column (and a dropped column shifted values into the wrong columns).
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_ddl", "pg_ddl_twin", 60000, false);
+  const std::string oid = *db->query_value("SELECT 'pg_ddl'::regclass::oid::text");
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_ddl", "pg_ddl_twin");
+  writer.start();
+  std::atomic<bool> finished{false};
+  std::atomic<bool> changed{false};
+  std::thread other([&] {
+    auto session = postgres_admin();
+    while (!finished) {
+      if (session->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                               {"sluice_alter_" + oid})) {
+        session->execute("ALTER TABLE pg_ddl ADD COLUMN sneaky int DEFAULT 7");
+        changed = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_ddl", "--alter",
+                              "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "5"});
+  finished = true;
+  other.join();
+  writer.stop();
+  REQUIRE(changed);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 6);
+  CHECK(run.err.find("changed the columns of public.pg_ddl") != std::string::npos);
+  CHECK_FALSE(exists(*db, "_pg_ddl_new"));
+  CHECK_FALSE(exists(*db, "_pg_ddl_old"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(column_type(*db, "pg_ddl", "k") == "integer");
+  CHECK(column_type(*db, "pg_ddl", "sneaky") == "integer");
+  CHECK(pg_table_rows(*db, "pg_ddl", "pg_ddl_twin", "pg_ddl") ==
+        pg_table_rows(*db, "pg_ddl_twin", "pg_ddl", "pg_ddl"));
 }
 
 TEST_CASE("SIGTERM during the copy drops the shadow table, slot and publication") {
@@ -595,8 +637,7 @@ struct FlagFile {
 
 // Removes the record of an earlier run of `name`, so that a test can run again.
 void forget_run(const std::string& name) {
-  sluice::test::phase_store(sluice::parse_dsn(dsn()), std::nullopt)
-      ->ensure_schema();
+  sluice::test::phase_store(sluice::parse_dsn(dsn()), std::nullopt)->ensure_schema();
   postgres_admin()->query("DELETE FROM sluice.migrations WHERE name = $1", {name});
 }
 

@@ -28,3 +28,7 @@ TEST_CASE("MySQL: a rebuild contracted with --archive restores row for row") {
 TEST_CASE("MySQL: sluice run advances a directory of migrations, never past a grace period") {
   nightly_run(mysql_scenario());
 }
+
+TEST_CASE("MySQL: backfill --repair rewrites exactly the rows that differ") {
+  repair_differing_rows(mysql_scenario());
+}

@@ -61,3 +61,7 @@ TEST_CASE("PostgreSQL: sluice plan accepts every migration-file example of the d
   CHECK(planned >= 3);
   db->execute("DROP TABLE customers, orders");
 }
+
+TEST_CASE("PostgreSQL: backfill --repair rewrites exactly the rows that differ") {
+  repair_differing_rows(postgres_scenario());
+}

@@ -268,37 +268,62 @@ void runners_and_resumed_backfill(const Scenario& scenario) {
 
 void nightly_run(const Scenario& scenario) {
   const std::string table = "ec_nightly";
-  const std::vector<std::string> names = {"ec-nightly-1-rename", "ec-nightly-2-amount"};
+  const std::vector<std::string> names = {"ec-nightly-1-rename", "ec-nightly-2-amount",
+                                          "ec-nightly-3-note"};
   std::unique_ptr<SqlSession> db = fresh_table(scenario, table, names);
   MigrationDir dir;
   const std::string type = scenario.text_type == "text" ? "numeric(12,2)" : "decimal(12,2)";
+  // Every client that is not of the old release writes both columns.
   dir.write("001-rename.ini", "name = " + names[0] + "\ntable = " + table +
                                   "\noperation = rename-column\ncolumn = email\n"
-                                  "new-column = mail\ngrace = 3s\n");
+                                  "new-column = mail\ngrace = 3s\ndual-write-clients = NOT (" +
+                                  scenario.old_clients + ")\n");
   dir.write("002-amount.json", "{\"name\": \"" + names[1] + "\", \"table\": \"" + table +
                                    "\", \"operation\": \"change-type\", \"column\": \"amount\", "
                                    "\"type\": \"" +
-                                   type + "\", \"new-column\": \"amount_num\"}");
+                                   type +
+                                   "\", \"new-column\": \"amount_num\", \"switch-after\": \"2s\"}");
+  // A file that says nothing about the release: run never switches it.
+  dir.write("003-note.ini",
+            "name = " + names[2] + "\ntable = " + table +
+                "\noperation = rename-column\ncolumn = note\nnew-column = remark\n");
   dir.write("README.txt", "not a migration");
   const std::string log = dir.path() + "/nightly.log";
 
+  std::unique_ptr<SqlSession> old_client = scenario.connect_old_client();
   const RunResult first = sluice(scenario, {"run", dir.path(), "--log-file", log});
   check_ok(first);
+  // Verification passes (the backfill just filled a quiet table), yet nothing switches: an old
+  // client is connected, the soak has not passed, the third file names no release.
+  for (const std::string& name : names) {
+    CHECK(phase_of(*db, scenario, name) == "backfilling");
+  }
+  CHECK(first.out.find("not of the dual-writing release") != std::string::npos);
+  CHECK(first.out.find("switch-after") != std::string::npos);
+  CHECK(first.out.find("switching needs the release that writes both") != std::string::npos);
+  old_client.reset();
+  std::this_thread::sleep_for(300ms);
+
+  check_ok(sluice(scenario, {"run", dir.path(), "--log-file", log}));
   CHECK(phase_of(*db, scenario, names[0]) == "switched");  // its grace period holds it
-  CHECK(phase_of(*db, scenario, names[1]) == "contracted");
-  CHECK(first.out.find("waiting") != std::string::npos);
   const RunResult again = sluice(scenario, {"run", dir.path(), "--log-file", log});
   check_ok(again);
   CHECK(phase_of(*db, scenario, names[0]) == "switched");  // never past a grace period
+  CHECK(again.out.find("waiting") != std::string::npos);
 
   std::this_thread::sleep_for(3500ms);
   check_ok(sluice(scenario, {"run", dir.path(), "--log-file", log}));
   CHECK(phase_of(*db, scenario, names[0]) == "contracted");
+  CHECK(phase_of(*db, scenario, names[1]) == "contracted");
+  CHECK(phase_of(*db, scenario, names[2]) == "backfilling");
   const std::vector<std::string> columns = columns_of(*db, table);
-  CHECK(columns == std::vector<std::string>{"id:NO", "note:YES", "mail:NO", "amount_num:YES"});
+  CHECK(columns ==
+        std::vector<std::string>{"id:NO", "note:YES", "mail:NO", "amount_num:YES", "remark:YES"});
   CHECK(db->value("SELECT COUNT(*) FROM " + table +
                   " WHERE mail <> CONCAT('user-', id, '@ex.com')") == "0");
   CHECK(db->value("SELECT COUNT(*) FROM " + table + " WHERE amount_num <> id + 0.5") == "0");
+  // The operator deploys the release and switches the third by hand.
+  check_ok(sluice(scenario, {"switch", names[2]}));
   std::ifstream in(log);
   const std::string logged((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(logged.find("run summary") != std::string::npos);
@@ -506,6 +531,47 @@ Scenario postgres_scenario() {
     return client;
   };
   return scenario;
+}
+
+}  // namespace sluice::test
+
+namespace sluice::test {
+
+void repair_differing_rows(const Scenario& scenario) {
+  const std::string table = "ec_repair";
+  const std::string name = "ec-repair-email";
+  std::unique_ptr<SqlSession> db = fresh_table(scenario, table, {name});
+  db->execute("DROP TABLE IF EXISTS _" + table + "_old");  // a MySQL switch's, of an earlier run
+  MigrationDir dir;
+  const std::string file = dir.write("repair.ini", "name = " + name + "\ntable = " + table +
+                                                       "\noperation = rename-column\n"
+                                                       "column = email\nnew-column = mail\n");
+  check_ok(sluice(scenario, {"expand", file}));
+  check_ok(sluice(scenario, {"backfill", name}));
+  // The old release changes `email` only, after the backfill; a broken dual write puts a wrong
+  // value into `mail`; a row of the old release is inserted without `mail`.
+  db->execute("UPDATE " + table + " SET email = " +
+              (scenario.text_type == "text" ? "'changed-' || id" : "CONCAT('changed-', id)") +
+              " WHERE id <= 10");
+  db->execute("UPDATE " + table + " SET mail = 'wrong' WHERE id = 20");
+  db->execute("INSERT INTO " + table + " (id, email) VALUES (900001, 'late@ex.com')");
+  check_refused(sluice(scenario, {"verify", name}), 1, "sluice backfill --repair " + name);
+  // A plain backfill fills only the NULL: the changed rows stay different.
+  check_ok(sluice(scenario, {"backfill", name}));
+  check_refused(sluice(scenario, {"verify", name}), 1, "11 rows");
+
+  const RunResult repaired =
+      sluice(scenario, {"backfill", name, "--repair", "--chunk-size", "700"});
+  check_ok(repaired);
+  CHECK(repaired.err.find("11 rows written") != std::string::npos);
+  check_ok(sluice(scenario, {"verify", name}));
+  CHECK(db->value("SELECT COUNT(*) FROM " + table + " WHERE mail IS NULL OR mail <> email") == "0");
+  // A repair with nothing to repair writes nothing.
+  const RunResult again = sluice(scenario, {"backfill", name, "--repair"});
+  check_ok(again);
+  CHECK(again.err.find(" 0 rows written") != std::string::npos);
+  check_ok(sluice(scenario, {"switch", name}));
+  check_ok(sluice(scenario, {"contract", name}));
 }
 
 }  // namespace sluice::test

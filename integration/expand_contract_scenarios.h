@@ -38,7 +38,13 @@ void other_operations(const Scenario& scenario);
 // column type comes back.
 void rebuild_archive_and_restore(const Scenario& scenario);
 // `sluice run DIR` takes a rename and a type change from nothing to contract, never past a
-// grace period, with a summary and exit code 0.
+// grace period, with a summary and exit code 0; it switches only once the file's gate lets it
+// (dual-write-clients: no old client connected; switch-after: the soak is over) and never
+// switches a file that names no dual-writing release.
 void nightly_run(const Scenario& scenario);
+// Rows that differ after the backfill (the old release changed the old column, a broken dual
+// write, a late insert) survive a plain backfill and are rewritten by backfill --repair, which
+// verify's advice names; a repair with nothing to do writes nothing.
+void repair_differing_rows(const Scenario& scenario);
 
 }  // namespace sluice::test

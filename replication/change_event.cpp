@@ -60,6 +60,8 @@ const char* operation_name(Operation operation) {
       return "delete";
     case Operation::truncate:
       return "truncate";
+    case Operation::schema_change:
+      return "schema change";
   }
   return "?";
 }
@@ -136,6 +138,9 @@ std::string format_change(const ChangeEvent& change) {
   if (change.operation == Operation::truncate) {
     return out + " at " + to_string(change.position);
   }
+  if (change.operation == Operation::schema_change) {
+    return out + ": " + change.statement + " at " + to_string(change.position);
+  }
   out += " key ";
   switch (change.operation) {
     case Operation::insert:
@@ -151,6 +156,7 @@ std::string format_change(const ChangeEvent& change) {
       }
       break;
     case Operation::truncate:
+    case Operation::schema_change:
       break;
   }
   if (change.before) {

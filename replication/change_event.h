@@ -32,8 +32,10 @@ struct Value {
 using Row = std::vector<Value>;
 
 // `truncate` empties the whole table (PostgreSQL TRUNCATE): it carries no keys or images, and a
-// migration must refuse it rather than apply it row by row.
-enum class Operation { insert, update, erase, truncate };
+// migration must refuse it rather than apply it row by row. `schema_change` is DDL that may
+// have changed the table (a binlog QUERY event, see replication/mysql/ddl_statement.h): it
+// carries the statement instead of rows, and a migration must stop on it (docs/safety.md).
+enum class Operation { insert, update, erase, truncate, schema_change };
 
 // Where a change sits in the server's change log. `file` and `offset` are a binlog coordinate
 // (MySQL/MariaDB; `gtid` when known); `lsn` is a PostgreSQL log sequence number. Exactly one
@@ -57,6 +59,8 @@ int compare_positions(const Position& a, const Position& b);
 struct Column {
   std::string name;
   std::string type;  // the server's type name as decoded ("int unsigned", "varchar", "int4")
+
+  bool operator==(const Column&) const = default;
 };
 
 // The shape of a table as the change stream last described it. Shared by every event decoded
@@ -77,6 +81,7 @@ struct ChangeEvent {
   std::optional<Row> before;  // full before image when the stream carries one
   std::optional<Row> after;   // full after image (insert, update)
   Position position;          // commit position of the transaction holding the change
+  std::string statement;      // schema_change: the statement as the server logged it
 };
 
 // The changes of one committed source transaction, in commit order. A transaction with no
@@ -89,7 +94,8 @@ struct Transaction {
 
 // One line per row change, as `sluice stream` prints it:
 // "update shop.orders key (7) -> (8) before (7, 'a') after (8, 'b') at bin.000003:1234";
-// a truncate has no key: "truncate shop.orders at 0/16B3748".
+// a truncate has no key: "truncate shop.orders at 0/16B3748"; a schema change shows its statement:
+// "schema change shop.orders: ALTER TABLE orders ADD x INT at bin.000003:1234".
 std::string format_change(const ChangeEvent& change);
 
 // A value as it would appear in that line: NULL, numbers bare, everything else single-quoted

@@ -79,11 +79,6 @@ void Applier::record(Row key, KeyState state) {
 
 void Applier::add(const replication::Transaction& transaction) {
   for (const ChangeEvent& change : transaction.changes) {
-    if (change.operation == Operation::truncate) {
-      throw Error(ExitCode::failure,
-                  "the table was truncated while it was being migrated, which the copy cannot "
-                  "follow; the migration stops and the original table is untouched");
-    }
     if (change.operation != Operation::erase && !change.after) {
       throw Error(ExitCode::failure,
                   "a change event has no after image; the server must log full row images");

@@ -8,6 +8,7 @@
 
 #include "src/archive.h"
 #include "src/error.h"
+#include "src/expand_contract_session.h"
 #include "src/lease.h"
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
@@ -16,7 +17,9 @@ namespace sluice {
 namespace {
 
 constexpr std::size_t kSampleKeys = 5;
-constexpr std::uint64_t kVerifyBatchRows = 10000;
+// A repair batch holds at most its batch size of rows, except the open-ended last one, where
+// rows inserted meanwhile may need another pass.
+constexpr int kRepairPasses = 3;
 
 nlohmann::json facts_json(const ColumnFacts& facts) {
   nlohmann::json json{{"type", facts.type}, {"nullable", facts.nullable}};
@@ -81,31 +84,6 @@ void print_steps(std::ostream& out, const std::vector<Step>& steps) {
 }
 
 }  // namespace
-
-// One command's hold on a migration: its record, spec, plan and checkpoint, and its lease.
-class ExpandContract::Session {
- public:
-  MigrationRecord record;
-  MigrationSpec spec;
-  ddl::QualifiedName table;
-  PhasePlan plan;
-  nlohmann::json checkpoint = nlohmann::json::object();
-  std::unique_ptr<Lease> lease;
-  PhaseStore* store = nullptr;
-
-  void save() { store->save_checkpoint(record.id, checkpoint.dump()); }
-  void enter(Phase phase) {
-    store->set_phase(record.id, phase);
-    record.phase = phase;
-    spdlog::info("migration {} is {}", record.name, phase_name(phase));
-  }
-  void check_lease() const {
-    if (lease && lease->lost()) {
-      throw Error(ExitCode::aborted, "migration '" + record.name +
-                                         "' was taken over by another runner; this one stops");
-    }
-  }
-};
 
 ExpandContract::ExpandContract(const ServerFamily& family, const Dsn& dsn,
                                std::optional<std::string> password, ExpandContractSettings settings,
@@ -369,7 +347,7 @@ void ExpandContract::wait_turn(const std::string& table, std::uint64_t done, std
   }
 }
 
-void ExpandContract::backfill(const std::string& name) {
+void ExpandContract::backfill(const std::string& name, bool repair) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "backfill");
   if (session->record.phase == Phase::expanding) {
     session->enter(Phase::backfilling);
@@ -380,11 +358,12 @@ void ExpandContract::backfill(const std::string& name) {
     session->save();
     return;
   }
-  nlohmann::json& progress = session->checkpoint["backfill"];
+  const char* what = repair ? "repair" : "backfill";
+  nlohmann::json& progress = session->checkpoint[what];
   std::optional<KeyText> after;
   if (progress.is_object() && !progress.value("done", false) && progress.contains("after")) {
     after = progress["after"].get<KeyText>();
-    spdlog::info("backfill of {} continues after key {}", name, describe_key(*after));
+    spdlog::info("{} of {} continues after key {}", what, name, describe_key(*after));
   }
   const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session->table);
   std::uint64_t batch = control_.chunk_rows().value_or(1000);
@@ -397,34 +376,73 @@ void ExpandContract::backfill(const std::string& name) {
     started = std::chrono::steady_clock::now();
     if (started - reported > std::chrono::seconds(10)) {
       reported = started;
-      spdlog::info("backfill of {}: {} rows filled, batches of {} rows", name, filled, batch);
+      spdlog::info("{} of {}: {} rows written, batches of {} rows", what, name, filled, batch);
     }
     return batch;
   };
   walk_batches(*session, session->table, after, size, [&](const KeyRange& range) {
-    filled += backend_->backfill(session->table, *session->plan.backfill, range);
+    filled += repair ? repair_range(*session, range, batch)
+                     : backend_->backfill(session->table, *session->plan.backfill, range);
     ++batches;
     if (!range.up_to) {
       return;
     }
     progress = {{"done", false}, {"after", *range.up_to}};
     session->save();
-    const auto took = std::chrono::steady_clock::now() - started;
-    if (!control_.chunk_rows()) {
-      // Size batches so each takes about --batch-time: long enough to be efficient, short
-      // enough that its row locks never stall the application.
-      if (took < settings_.batch_time / 2) {
-        batch = std::min<std::uint64_t>(batch * 2, 100000);
-      } else if (took > settings_.batch_time * 2) {
-        batch = std::max<std::uint64_t>(batch / 2, 10);
-      }
-    } else {
-      batch = *control_.chunk_rows();
-    }
+    batch = next_batch_rows(batch, std::chrono::steady_clock::now() - started);
   });
   progress = {{"done", true}};
   session->save();
-  spdlog::info("backfill of {} done: {} rows filled in {} batches", name, filled, batches);
+  spdlog::info("{} of {} done: {} rows written in {} batches", what, name, filled, batches);
+}
+
+std::uint64_t ExpandContract::next_batch_rows(std::uint64_t rows,
+                                              std::chrono::steady_clock::duration took) const {
+  if (control_.chunk_rows()) {
+    return *control_.chunk_rows();
+  }
+  // Size batches so each takes about --batch-time: long enough to be efficient, short enough
+  // that its row locks never stall the application.
+  if (took < settings_.batch_time / 2) {
+    return std::min<std::uint64_t>(rows * 2, 100000);
+  }
+  if (took > settings_.batch_time * 2) {
+    return std::max<std::uint64_t>(rows / 2, 10);
+  }
+  return rows;
+}
+
+std::uint64_t ExpandContract::repair_range(Session& session, const KeyRange& range,
+                                           std::uint64_t rows) {
+  // Before the switch the old column is the truth: the rows that fail verification get their
+  // new value cleared, then the backfill computes it again from the old column. Only those
+  // rows are written (add-not-null's are NULL already, and its check refuses writing a NULL).
+  const BackfillPlan& plan = *session.plan.backfill;
+  const bool clear = session.spec.operation != MigrationOperation::add_not_null;
+  const std::vector<std::string> key = backend_->key_columns(session.table);
+  std::uint64_t differing = 0;
+  for (int pass = 0; pass < kRepairPasses; ++pass) {
+    std::vector<KeyText> keys;
+    const std::uint64_t count =
+        backend_->count_where(session.table, *session.plan.mismatch, range, rows, keys);
+    if (count == 0) {
+      break;
+    }
+    differing += count;
+    if (clear) {
+      std::vector<ArchivedRow> cleared;
+      for (const KeyText& values : keys) {
+        cleared.emplace_back(values.begin(), values.end());
+        cleared.back().push_back(std::nullopt);
+      }
+      backend_->write_column(session.table, plan.column, key, cleared);
+    }
+    backend_->backfill(session.table, plan, range);
+    if (count <= keys.size()) {
+      break;
+    }
+  }
+  return differing;
 }
 
 VerifyReport ExpandContract::check_rows(Session& session) {
@@ -436,14 +454,14 @@ VerifyReport ExpandContract::check_rows(Session& session) {
   const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session.table);
   std::uint64_t checked = 0;
   const auto size = [&] {
-    wait_turn(table, checked, kVerifyBatchRows);
-    return kVerifyBatchRows;
+    wait_turn(table, checked, kReadBatchRows);
+    return kReadBatchRows;
   };
   walk_batches(session, session.table, std::nullopt, size, [&](const KeyRange& range) {
     report.mismatches += backend_->count_where(
         session.table, *session.plan.mismatch, range,
         kSampleKeys - std::min(kSampleKeys, report.samples.size()), report.samples);
-    checked += kVerifyBatchRows;
+    checked += kReadBatchRows;
   });
   return report;
 }
@@ -466,6 +484,7 @@ void ExpandContract::walk_batches(Session& session, const ddl::QualifiedName& ta
 VerifyReport ExpandContract::verify(const std::string& name) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "verify");
   const VerifyReport report = check_rows(*session);
+  note_verification(*session, report);
   if (report.mismatches > 0) {
     spdlog::warn("migration {}: {} rows fail the check {}", name, report.mismatches,
                  *session->plan.mismatch);
@@ -473,7 +492,7 @@ VerifyReport ExpandContract::verify(const std::string& name) {
   return report;
 }
 
-void ExpandContract::switch_over(const std::string& name) {
+void ExpandContract::switch_over(const std::string& name, bool force) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "switch");
   const nlohmann::json backfill = session->checkpoint.value("backfill", nlohmann::json::object());
   if (session->plan.backfill && !backfill.value("done", false)) {
@@ -482,6 +501,7 @@ void ExpandContract::switch_over(const std::string& name) {
         "migration '" + name + "' is not backfilled yet; run sluice backfill " + name + " first");
   }
   const VerifyReport report = check_rows(*session);
+  note_verification(*session, report);
   if (report.mismatches > 0) {
     std::string keys;
     for (const KeyText& key : report.samples) {
@@ -491,110 +511,16 @@ void ExpandContract::switch_over(const std::string& name) {
                 "refusing to switch migration '" + name +
                     "': " + std::to_string(report.mismatches) + " rows fail the check " +
                     *session->plan.mismatch + " (keys " + keys +
-                    "); make the application write both columns, run sluice backfill " + name +
-                    " again, then switch");
+                    "); make the application write both columns, run sluice backfill --repair " +
+                    name + " (it rewrites those rows from the old column), then switch");
+  }
+  if (const std::optional<std::string> blocker =
+          force ? std::nullopt : switch_blocker_of(*session)) {
+    throw Error(ExitCode::preflight_failed, "refusing to switch: " + *blocker);
   }
   run_steps(*session, session->plan.switch_steps);
   session->enter(Phase::switched);
   spdlog::info("switched {}; next, the application: {}", name, session->plan.after_switch);
-}
-
-void ExpandContract::write_archive(Session& session, const std::filesystem::path& path) {
-  const bool mysql = backend_->ddl().dialect() == ddl::Dialect::mysql;
-  ArchiveHeader header;
-  header.migration = session.record.name;
-  header.dialect = mysql ? "mysql" : "postgres";
-  header.encoding = mysql ? "hex" : "text";
-  // Reads the archived values of one batch of `header.table`'s rows.
-  std::function<std::vector<ArchivedRow>(const KeyRange&)> read_batch;
-  std::string what;
-  if (!session.plan.dropped_column.empty()) {
-    const std::string& column = session.plan.dropped_column;
-    const std::optional<ColumnFacts> facts = backend_->column(session.table, column);
-    if (!facts) {
-      throw Error(ExitCode::preflight_failed, "column " + backend_->ddl().quote(column) +
-                                                  " is already dropped; there is nothing to "
-                                                  "archive (re-run contract without --archive)");
-    }
-    header.table = session.table;
-    header.key = backend_->key_columns(session.table);
-    header.column = column;
-    header.type = facts->type;
-    read_batch = [&](const KeyRange& range) {
-      return backend_->read_column(session.table, column, range);
-    };
-    what = "column " + backend_->ddl().quote(column);
-  } else {
-    const std::optional<ddl::QualifiedName> old = old_table(session);
-    if (!old) {
-      throw Error(ExitCode::usage, "contracting migration '" + session.record.name +
-                                       "' drops neither a column nor a table; leave out --archive");
-    }
-    if (!backend_->table_exists(*old)) {
-      throw Error(ExitCode::preflight_failed,
-                  "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old) +
-                      " is already dropped; there is nothing to archive (re-run contract "
-                      "without --archive)");
-    }
-    TableDefinition definition = backend_->table_definition(*old);
-    header.kind = ArchiveKind::table;
-    header.table = *old;
-    header.key = std::move(definition.key);
-    header.columns = std::move(definition.columns);
-    header.definition = std::move(definition.definition);
-    read_batch = [this, old = *old](const KeyRange& range) {
-      return backend_->read_rows(old, range);
-    };
-    what = "table " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
-  }
-  ArchiveWriter writer(path, header);
-  walk_batches(
-      session, header.table, std::nullopt, [] { return kVerifyBatchRows; },
-      [&](const KeyRange& range) {
-        for (const ArchivedRow& row : read_batch(range)) {
-          writer.add(row);
-        }
-      });
-  writer.finish();
-  check_archive(path, writer.rows());
-  spdlog::info("archived {} rows of {} to {} (checked)", writer.rows(), what, path.string());
-}
-
-std::optional<std::string> ExpandContract::blocker_of(Session& session,
-                                                      const ContractOptions& options) {
-  if (options.force) {
-    return std::nullopt;
-  }
-  const std::string& name = session.record.name;
-  const std::int64_t grace = session.spec.grace_seconds;
-  const std::int64_t since =
-      session.store->seconds_since(session.record.id, Phase::switched).value_or(0);
-  if (since < grace) {
-    return "migration '" + name + "' switched " + std::to_string(since) +
-           " s ago; its grace period of " + std::to_string(grace) + " s ends in " +
-           std::to_string(grace - since) + " s (--force contracts now)";
-  }
-  const std::string condition =
-      options.old_clients.empty() ? session.spec.old_clients : options.old_clients;
-  if (condition.empty()) {
-    return std::nullopt;
-  }
-  const std::vector<std::string> sessions = backend_->sessions_where(
-      condition, {session.store->session_id(), session.lease->session_id()});
-  if (sessions.empty()) {
-    return std::nullopt;
-  }
-  return std::to_string(sessions.size()) +
-         " client(s) of the previous version are still "
-         "connected (" +
-         sessions.front() + (sessions.size() > 1 ? ", …" : "") + ", matching " + condition +
-         "); contract once they are gone (--force contracts now)";
-}
-
-std::optional<std::string> ExpandContract::contract_blocker(const std::string& name,
-                                                            const ContractOptions& options) {
-  std::unique_ptr<Session> session = open(name, {Phase::switched}, "contract");
-  return blocker_of(*session, options);
 }
 
 void ExpandContract::contract(const std::string& name, const ContractOptions& options) {

@@ -56,9 +56,18 @@ class ExpandContract {
   // Prints each phase's SQL and what the application must do between phases. Reads only.
   void plan(const MigrationSpec& spec, std::ostream& out);
   void expand(const MigrationSpec& spec);
-  void backfill(const std::string& name);
+  // Fills the new column where it is NULL. With `repair`, rewrites instead exactly the rows
+  // that fail verification, from the old column (the truth before the switch), walking and
+  // throttling the same way; a killed repair continues after its last batch.
+  void backfill(const std::string& name, bool repair = false);
   VerifyReport verify(const std::string& name);
-  void switch_over(const std::string& name);
+  // Verifies, then switches once switch_blocker would let it (unless `force`). Throws
+  // Error(ExitCode::preflight_failed) when rows differ or the blocker holds.
+  void switch_over(const std::string& name, bool force = false);
+  // Why the file's gates hold the switch now (dual-write-clients: a connected client that does
+  // not match; switch-after: the soak since expand, or since verification last found differing
+  // rows, is not over), or nullopt when they let it go on.
+  std::optional<std::string> switch_blocker(const std::string& name);
   void contract(const std::string& name, const ContractOptions& options);
   // Why contract would refuse now (grace period, old clients), or nullopt when it may go on.
   std::optional<std::string> contract_blocker(const std::string& name,
@@ -83,6 +92,10 @@ class ExpandContract {
   // migration drops none (no rebuild, or one the server applied in place).
   std::optional<ddl::QualifiedName> old_table(const Session& session) const;
   VerifyReport check_rows(Session& session);
+  // Rewrites the rows of `range` that fail verification (up to `rows` per pass); returns them.
+  std::uint64_t repair_range(Session& session, const KeyRange& range, std::uint64_t rows);
+  // The next backfill batch's rows after one of `rows` took `took` (--batch-time, --chunk-size).
+  std::uint64_t next_batch_rows(std::uint64_t rows, std::chrono::steady_clock::duration took) const;
   // Walks `table` by key after `after` (from the start when nullopt) in batches, checking the
   // session's lease before each: `size()` gives a batch's rows (and may wait for the throttle),
   // `visit(range)` deals with it; the last range is open-ended (no key bounds it above). The
@@ -91,6 +104,11 @@ class ExpandContract {
                     const std::function<std::uint64_t()>& size,
                     const std::function<void(const KeyRange&)>& visit);
   std::optional<std::string> blocker_of(Session& session, const ContractOptions& options);
+  std::optional<std::string> switch_blocker_of(Session& session);
+  // Connected clients (sluice's own sessions left out) for which `condition` does not hold.
+  std::vector<std::string> clients_not_matching(Session& session, const std::string& condition);
+  // Restarts switch-after's soak when `report` found differing rows.
+  void note_verification(Session& session, const VerifyReport& report);
   // Archives what contract is about to drop (the dropped column with its keys, or the whole
   // old table), reading the table in key-order batches, and reads the file back to check it.
   void write_archive(Session& session, const std::filesystem::path& path);

@@ -20,7 +20,8 @@ struct OperationKeys {
 };
 
 // The keys every migration takes, whatever its operation.
-const std::set<std::string> kCommonKeys = {"name", "table", "operation", "grace", "old-clients"};
+const std::set<std::string> kCommonKeys = {
+    "name", "table", "operation", "grace", "old-clients", "dual-write-clients", "switch-after"};
 
 const std::array<OperationKeys, 7>& operations() {
   static const std::array<OperationKeys, 7> table = {{
@@ -208,6 +209,11 @@ bool MigrationSpec::has_backfill() const {
   }
 }
 
+bool MigrationSpec::switch_needs_release() const {
+  return operation == MigrationOperation::rename_column || operation == MigrationOperation::change_type ||
+         operation == MigrationOperation::add_not_null;
+}
+
 std::string MigrationSpec::target_column() const {
   switch (operation) {
     case MigrationOperation::rename_column:
@@ -286,6 +292,10 @@ MigrationSpec spec_from_settings(const std::map<std::string, std::string>& setti
   spec.backfill = get("backfill");
   spec.alter = get("alter");
   spec.old_clients = get("old-clients");
+  spec.dual_write_clients = get("dual-write-clients");
+  if (!get("switch-after").empty()) {
+    spec.switch_after_seconds = parse_duration(get("switch-after"));
+  }
   spec.index_name = get("index-name");
   if (!get("index-columns").empty()) {
     spec.index_columns = split_columns(get("index-columns"), where);
@@ -331,6 +341,10 @@ std::string MigrationSpec::to_json() const {
   put("backfill", backfill);
   put("alter", alter);
   put("old-clients", old_clients);
+  put("dual-write-clients", dual_write_clients);
+  if (switch_after_seconds) {
+    json["switch-after"] = std::to_string(*switch_after_seconds);
+  }
   if (operation == MigrationOperation::add_index) {
     json["index-columns"] = index_columns;
     json["index-name"] = index_name;

@@ -46,9 +46,20 @@ struct MigrationSpec {
   // An SQL condition over the server's session list that matches clients of the application
   // version before the switch; contract waits until none is connected.
   std::string old_clients;
+  // An SQL condition over the session list (as old_clients) that matches clients of a release
+  // writing both schemas; switch waits until every connected client other than sluice matches.
+  std::string dual_write_clients;
+  // How long since expand (and since verification last found differing rows) switch waits;
+  // nullopt when the file does not say.
+  std::optional<std::int64_t> switch_after_seconds;
 
   // Whether the operation copies values into a column between expand and switch.
   bool has_backfill() const;
+  // Whether switching is safe only once a release of the application is deployed (one that
+  // writes both columns, or only non-NULL values): rename-column, change-type, add-not-null.
+  // `sluice run` switches such a migration only when the file sets dual_write_clients or
+  // switch_after_seconds (docs/migrations.md, "The application's part").
+  bool switch_needs_release() const;
   // The column the backfill writes and verification checks, if any.
   std::string target_column() const;
 

@@ -141,6 +141,11 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
   spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
                total_rows_, options_.chunk_time.count());
 
+  std::vector<std::string> planned;
+  for (const ColumnInfo& column : plan.source.columns) {
+    planned.push_back(column.name);
+  }
+  schema_guard_ = std::make_unique<SchemaGuard>(std::move(planned));
   Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
   if (watermark_) {
     applier.advance_watermark(*watermark_);
@@ -202,6 +207,7 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
     throw_stream_failure(error, "the change stream stopped (the original table is untouched): ");
   }
   for (const replication::Transaction& transaction : transactions) {
+    schema_guard_->check(transaction);
     applier.add(transaction);
     read_position_ = transaction.commit_position;
     if (!transaction.changes.empty()) {

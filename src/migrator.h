@@ -3,12 +3,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "src/checkpoint.h"
 #include "src/migration_control.h"
 #include "src/rebuild_backend.h"
 #include "src/run_recorder.h"
+#include "src/schema_guard.h"
 #include "src/stream_reader.h"
 
 namespace sluice {
@@ -34,8 +36,8 @@ struct RebuildSummary {
   std::chrono::milliseconds duration{0};
 };
 
-// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, change stream
-// started before the copy, chunked copy with the applier draining the stream between chunks,
+// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, change
+// stream started before the copy, chunked copy with the applier draining the stream between chunks,
 // mandatory verification, cut-over. Any failure before the swap drops the shadow table and
 // leaves the original table untouched.
 class Migrator {
@@ -95,6 +97,7 @@ class Migrator {
   MigrationControl* control_;
   MigrationStatus status_;
   std::uint64_t total_rows_ = 0;
+  std::unique_ptr<SchemaGuard> schema_guard_;  // set once the plan's columns are known
   replication::Position read_position_;
   std::optional<replication::Row> watermark_;  // the copy's: every key up to it is copied
   std::chrono::steady_clock::time_point last_checkpoint_;

@@ -102,6 +102,9 @@ void claim_table(PhaseStore& store, const MigrationRecord& record, const std::st
                       " UTC; wait for it to end (a stopped runner's lease expires within " +
                       std::to_string(PhaseStore::kLeaseSeconds) + " s)");
     }
+    if (is_phased_spec(other.spec)) {
+      continue;  // waiting between commands (for a release, a grace period): not stopped
+    }
     store.set_phase(
         other.id, Phase::aborted,
         "its runner " + other.owner +

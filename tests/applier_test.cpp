@@ -46,13 +46,14 @@ Row image(int id, int code, const char* payload) {
 }
 
 ChangeEvent insert(Row after) {
-  return ChangeEvent{nullptr, Operation::insert, {}, {}, std::nullopt, std::move(after), {}};
+  return ChangeEvent{nullptr, Operation::insert, {}, {}, std::nullopt, std::move(after), {}, {}};
 }
 ChangeEvent update(Row before, Row after) {
-  return ChangeEvent{nullptr, Operation::update, {}, {}, std::move(before), std::move(after), {}};
+  return ChangeEvent{nullptr,           Operation::update, {}, {},
+                     std::move(before), std::move(after),  {}, {}};
 }
 ChangeEvent erase(Row before) {
-  return ChangeEvent{nullptr, Operation::erase, {}, {}, std::move(before), std::nullopt, {}};
+  return ChangeEvent{nullptr, Operation::erase, {}, {}, std::move(before), std::nullopt, {}, {}};
 }
 
 Transaction txn(std::vector<ChangeEvent> changes) {
@@ -168,12 +169,12 @@ std::shared_ptr<const sluice::replication::TableDescription> keyed_by_id() {
 
 ChangeEvent pg_update(int old_id, Row after) {
   return ChangeEvent{
-      keyed_by_id(), Operation::update, {num(old_id)}, {}, std::nullopt, std::move(after), {}};
+      keyed_by_id(), Operation::update, {num(old_id)}, {}, std::nullopt, std::move(after), {}, {}};
 }
 
 ChangeEvent pg_erase(int id) {
   return ChangeEvent{keyed_by_id(), Operation::erase, {num(id)}, {},
-                     std::nullopt,  std::nullopt,     {}};
+                     std::nullopt,  std::nullopt,     {},        {}};
 }
 
 }  // namespace

@@ -304,6 +304,31 @@ TEST_CASE("a MySQL DDL after its GTID event is a transaction of its own") {
   CHECK(decoder.resume_position().offset == decoder.read_position().offset);
 }
 
+TEST_CASE("DDL naming a selected table is reported as a schema change, other DDL as progress") {
+  EventBuilder build(false);
+  DecoderOptions options;
+  options.tables.push_back({"shop", "orders", {}});
+  BinlogDecoder decoder(options);
+  decoder.start_at({"binlog.000007", 4, "", 0}, false);
+  auto transactions = feed_all(
+      decoder, {build.format_description(), build.gtid(),
+                build.query("ALTER TABLE orders ADD COLUMN sneaky INT DEFAULT 7"), build.gtid(),
+                build.query("CREATE TABLE `shop`.`orders_sluice_new` LIKE `shop`.`orders`"),
+                build.gtid(), build.query("ALTER TABLE other.orders ADD x INT")});
+  REQUIRE(transactions.size() == 3);
+  REQUIRE(transactions[0].changes.size() == 1);
+  const ChangeEvent& change = transactions[0].changes[0];
+  CHECK(change.operation == Operation::schema_change);
+  CHECK(change.table->schema == "shop");
+  CHECK(change.table->table == "orders");
+  CHECK(change.statement == "ALTER TABLE orders ADD COLUMN sneaky INT DEFAULT 7");
+  CHECK(change.position == transactions[0].commit_position);
+  CHECK(format_change(change).starts_with(
+      "schema change shop.orders: ALTER TABLE orders ADD COLUMN sneaky INT DEFAULT 7 at "));
+  CHECK(transactions[1].changes.empty());
+  CHECK(transactions[2].changes.empty());
+}
+
 TEST_CASE("ROLLBACK discards, DDL is progress, rows without a table map are refused") {
   EventBuilder build(false);
   BinlogDecoder decoder({});

@@ -177,3 +177,33 @@ TEST_CASE("durations take seconds or a unit") {
   CHECK_THROWS_AS(sluice::parse_duration("5w"), sluice::Error);
   CHECK_THROWS_AS(sluice::parse_duration("-5"), sluice::Error);
 }
+
+TEST_CASE("dual-write-clients and switch-after gate the switch and survive the phase metadata") {
+  const TempFile file("gated.ini",
+                      "table = customers\n"
+                      "operation = rename-column\n"
+                      "column = email\n"
+                      "new-column = mail\n"
+                      "dual-write-clients = application_name LIKE 'shop-v42%'\n"
+                      "switch-after = 2h\n");
+  const MigrationSpec spec = sluice::load_migration_file(file.path());
+  CHECK(spec.dual_write_clients == "application_name LIKE 'shop-v42%'");
+  REQUIRE(spec.switch_after_seconds.has_value());
+  CHECK(*spec.switch_after_seconds == 7200);
+  CHECK(spec.switch_needs_release());
+  const MigrationSpec recorded = MigrationSpec::from_json(spec.to_json());
+  CHECK(recorded.dual_write_clients == spec.dual_write_clients);
+  CHECK(recorded.switch_after_seconds == spec.switch_after_seconds);
+  CHECK(recorded.to_json() == spec.to_json());
+
+  const TempFile plain("plain.ini", "table = t\noperation = add-index\nindex-columns = a\n");
+  const MigrationSpec index = sluice::load_migration_file(plain.path());
+  CHECK_FALSE(index.switch_after_seconds.has_value());
+  CHECK_FALSE(index.switch_needs_release());
+  CHECK(index.to_json().find("switch-after") == std::string::npos);
+
+  const TempFile bad("bad.ini",
+                     "table = t\noperation = drop-column\ncolumn = c\n"
+                     "switch-after = soon\n");
+  CHECK_THROWS_AS(sluice::load_migration_file(bad.path()), sluice::Error);
+}

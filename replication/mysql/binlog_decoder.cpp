@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "replication/mysql/byte_reader.h"
+#include "replication/mysql/ddl_statement.h"
 #include "replication/mysql/row_image.h"
 #include "replication/stream_error.h"
 
@@ -196,12 +197,15 @@ std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_
       begin("", false);
       return std::nullopt;
     case kQueryEvent: {
-      const std::string query = parse_query_text(event, checksum);
-      if (query == "BEGIN") {
+      const Query query = parse_query(event, checksum);
+      if (query.text == "BEGIN") {
         in_transaction_ = true;
-      } else if (query == "ROLLBACK") {
+      } else if (query.text == "ROLLBACK") {
         discard_partial_transaction();
-      } else if (query == "COMMIT" || !in_transaction_ || standalone_) {
+      } else if (query.text == "COMMIT") {
+        return commit(header);
+      } else if (!in_transaction_ || standalone_) {
+        on_statement(query);
         return commit(header);
       }
       return std::nullopt;
@@ -264,6 +268,23 @@ std::optional<Transaction> BinlogDecoder::feed_event(std::span<const std::uint8_
         on_rows(header, body);
       }
       return std::nullopt;
+  }
+}
+
+void BinlogDecoder::on_statement(const Query& query) {
+  // DDL is not replicated as rows: report it, so that a migration of the table stops instead of
+  // cutting over to a table that lacks the change (docs/safety.md).
+  for (const TableSelector& selector : options_.tables) {
+    if (ddl_names_table(query.text, query.schema, selector.schema, selector.table)) {
+      auto description = std::make_shared<TableDescription>();
+      description->schema = selector.schema;
+      description->table = selector.table;
+      ChangeEvent change;
+      change.table = std::move(description);
+      change.operation = Operation::schema_change;
+      change.statement = query.text;
+      changes_.push_back(std::move(change));
+    }
   }
 }
 

@@ -38,8 +38,10 @@ struct DecoderOptions {
 // FORMAT_DESCRIPTION (a dump connection and a binlog file both start with one).
 //
 // Transactions are delivered at their commit (XID event, or a COMMIT query for non-transactional
-// tables); ROLLBACK discards them; a statement outside BEGIN/COMMIT (DDL) is an empty
-// transaction reporting progress, as is a heartbeat between transactions.
+// tables); ROLLBACK discards them; a statement outside BEGIN/COMMIT (DDL) is a transaction of
+// its own, holding one Operation::schema_change per selected table the statement may change
+// (ddl_statement.h) and else empty, reporting progress as a heartbeat between transactions
+// does. With no tables selected, DDL is never reported.
 class BinlogDecoder {
  public:
   explicit BinlogDecoder(DecoderOptions options);
@@ -85,6 +87,7 @@ class BinlogDecoder {
   const TableSelector* select(std::string_view schema, std::string_view table) const;
   void on_table_map(std::span<const std::uint8_t> body);
   void on_rows(const EventHeader& header, std::span<const std::uint8_t> body);
+  void on_statement(const Query& query);
   std::optional<Transaction> commit(const EventHeader& header);
   void begin(std::string gtid, bool opens_transaction);
 

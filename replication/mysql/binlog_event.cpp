@@ -129,14 +129,18 @@ Gtid parse_mysql_gtid(std::span<const std::uint8_t> event) {
   return gtid;
 }
 
-std::string parse_query_text(std::span<const std::uint8_t> event, bool checksum) {
+Query parse_query(std::span<const std::uint8_t> event, bool checksum) {
   ByteReader reader = body_reader(event, checksum, "query");
   reader.skip(8, "query");  // thread id, execution time
   const std::uint8_t schema_length = reader.u8("query");
-  reader.skip(2, "query");
+  reader.skip(2, "query");  // error code
   const std::size_t status_length = reader.uint(2, "query");
-  reader.skip(status_length + schema_length + 1, "query");
-  return std::string(reader.bytes(reader.remaining(), "query"));
+  reader.skip(status_length, "query");
+  Query query;
+  query.schema = std::string(reader.bytes(schema_length, "query"));
+  reader.skip(1, "query");  // the schema's terminating zero
+  query.text = std::string(reader.bytes(reader.remaining(), "query"));
+  return query;
 }
 
 }  // namespace sluice::replication::mysql

@@ -87,7 +87,12 @@ struct Gtid {
 Gtid parse_mariadb_gtid(std::span<const std::uint8_t> event);
 Gtid parse_mysql_gtid(std::span<const std::uint8_t> event);
 
-// The statement text of a QUERY event (BEGIN, COMMIT, ROLLBACK, DDL).
-std::string parse_query_text(std::span<const std::uint8_t> event, bool checksum);
+// A QUERY event (BEGIN, COMMIT, ROLLBACK, DDL): its statement and the default database the
+// statement ran in (empty when the session had none).
+struct Query {
+  std::string schema;
+  std::string text;
+};
+Query parse_query(std::span<const std::uint8_t> event, bool checksum);
 
 }  // namespace sluice::replication::mysql
