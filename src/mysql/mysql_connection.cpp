@@ -117,10 +117,11 @@ void Connection::fail(std::string_view sql) {
                          mysql_error(mysql_) + ")");
   }
   const unsigned code = mysql_errno(mysql_);
-  throw ServerError(kind_of(code), std::to_string(code), "MySQL error " + std::to_string(mysql_errno(mysql_)) +
-                                             " (" + mysql_error(mysql_) + ") running: " +
-                                             std::string(sql.substr(0, kQuotedSqlLimit)) +
-                                             (sql.size() > kQuotedSqlLimit ? "…" : ""));
+  throw ServerError(kind_of(code), std::to_string(code),
+                    "MySQL error " + std::to_string(mysql_errno(mysql_)) + " (" +
+                        mysql_error(mysql_) +
+                        ") running: " + std::string(sql.substr(0, kQuotedSqlLimit)) +
+                        (sql.size() > kQuotedSqlLimit ? "…" : ""));
 }
 
 std::uint64_t Connection::execute(std::string_view sql) {
@@ -170,7 +171,7 @@ std::string Connection::quote_literal(std::string_view text) {
 }
 
 std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
-                                                    std::chrono::milliseconds timeout) const {
+                                                     std::chrono::milliseconds timeout) const {
   return lock_tables_sql(tables, timeout);
 }
 
