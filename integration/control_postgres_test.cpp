@@ -124,7 +124,9 @@ TEST_CASE("standby lag comes from pg_stat_replication; a listed standby that is 
   REQUIRE(lags.size() == 1);
   CHECK(lags[0].replica == "sluice_standby");
   CHECK_FALSE(lags[0].lag.has_value());
-  CHECK(sluice::lagging(lags, 1000ms) == "replica sluice_standby is not replicating");
+  CHECK(sluice::lagging(lags, 1000ms) ==
+        "replica sluice_standby is not replicating (not connected: absent from "
+        "pg_stat_replication)");
 
   Standby standby("sluice_standby");
   CHECK(eventually([&] {
