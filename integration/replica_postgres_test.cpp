@@ -117,7 +117,7 @@ TEST_CASE("paused replay on the standby pauses the copy, naming the lag; resumin
   SluiceProcess sluice({"alter", "--dsn", server.dsn(), "--table", table, "--alter",
                         "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-size", "500", "--json",
                         "--status-interval", "0.2", "--max-lag-millis", "1000",
-                        "--throttle-control-replicas", "sluice_standby", "--throttle-flag-file",
+                        "--throttle-control-replicas", "dbs_standby", "--throttle-flag-file",
                         flag, "--drop-old-table"},
                        true);
   REQUIRE(sluice.wait_for("throttle flag file", kLimit));
@@ -125,10 +125,10 @@ TEST_CASE("paused replay on the standby pauses the copy, naming the lag; resumin
   // writer's WAL flows, it grows past the limit. The flag goes once the throttler has said so,
   // so the copy cannot finish before the next reading.
   standby->query("SELECT pg_wal_replay_pause()");
-  REQUIRE_MESSAGE(sluice.wait_for("throttling: replica sluice_standby lags", kLimit),
+  REQUIRE_MESSAGE(sluice.wait_for("throttling: replica dbs_standby lags", kLimit),
                   sluice.out());
   std::filesystem::remove(flag);
-  REQUIRE(sluice.wait_for("\"throttle_reason\":\"replica sluice_standby lags", kLimit));
+  REQUIRE(sluice.wait_for("\"throttle_reason\":\"replica dbs_standby lags", kLimit));
   sluice.read_lines(std::count(sluice.out().begin(), sluice.out().end(), '\n') + 6, 10s);
   const std::vector<nlohmann::json> paused = status_events(sluice.out(), "paused");
   REQUIRE_FALSE(paused.empty());
@@ -154,7 +154,7 @@ TEST_CASE("a standby that is not connected throttles and says why, named or not"
   auto primary = connect(server.dsn());
   create_pg_table(*primary, "rep_away", "rep_away_twin", 2000, false);
   for (const std::vector<std::string>& standbys :
-       {std::vector<std::string>{"--throttle-control-replicas", "sluice_standby"},
+       {std::vector<std::string>{"--throttle-control-replicas", "dbs_standby"},
         std::vector<std::string>{}}) {
     Scratch scratch;
     std::vector<std::string> args = {

@@ -89,10 +89,10 @@ std::string replication_problem(const std::string& primary_dsn, const std::strin
     return problem;
   }
   const std::string streaming = primary->value(
-      "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'sluice_standby' AND "
+      "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'dbs_standby' AND "
       "state = 'streaming'");
   if (streaming != "1") {
-    return "the standby sluice_standby is not streaming (pg_stat_replication)";
+    return "the standby dbs_standby is not streaming (pg_stat_replication)";
   }
   if (replica->value("SELECT pg_is_in_recovery() AND NOT pg_is_wal_replay_paused()") != "t") {
     return "the standby is not in recovery, or its replay is paused";

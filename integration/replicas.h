@@ -19,7 +19,7 @@ namespace sluice::test {
 void wait_for_replica(const std::string& primary_dsn, const std::string& replica_dsn);
 
 // Why replication is not healthy, or "" when it is: MariaDB SHOW SLAVE STATUS with both
-// threads running and no IO or SQL error; PostgreSQL the standby `sluice_standby` streaming in
+// threads running and no IO or SQL error; PostgreSQL the standby `dbs_standby` streaming in
 // the primary's pg_stat_replication and in recovery with replay not paused.
 std::string replication_problem(const std::string& primary_dsn, const std::string& replica_dsn);
 

@@ -44,7 +44,7 @@ class PrivateServer {
   // `kind` selects mysql or postgres; `settings` go to SLUICE_DBS_MYSQL_ARGS (space separated
   // mariadbd arguments) or SLUICE_DBS_PG_SETTINGS ("key = value" lines separated by ';').
   // `with_replica` adds a MariaDB GTID replica or a PostgreSQL streaming standby
-  // (application_name sluice_standby), replicating before the constructor returns.
+  // (application_name dbs_standby), replicating before the constructor returns.
   PrivateServer(ServerKind kind, const std::string& settings, bool with_replica = false);
   ~PrivateServer();
   PrivateServer(const PrivateServer&) = delete;
