@@ -103,8 +103,9 @@ TEST_CASE("an expand-contract rename through contract arrives on the replica") {
   CHECK(leftovers(*replica) == "");
 }
 
-TEST_CASE("a stopped SQL thread on the replica pauses the copy, naming the lag; restarting it "
-          "resumes the copy") {
+TEST_CASE(
+    "a stopped SQL thread on the replica pauses the copy, naming the lag; restarting it "
+    "resumes the copy") {
   PrivateServer server(ServerKind::mysql, "", true);
   auto primary = connect(server.dsn());
   auto replica = connect(server.replica_dsn());
@@ -117,11 +118,26 @@ TEST_CASE("a stopped SQL thread on the replica pauses the copy, naming the lag; 
   TableWriter writer(sluice::parse_dsn(server.dsn()), table, table + "_twin");
   writer.start();
   // The flag file holds the copy at its start, so the SQL thread stops before any chunk.
-  SluiceProcess sluice({"alter", "--dsn", server.dsn(), "--table", table, "--alter",
-                        "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--chunk-size", "500",
-                        "--json", "--status-interval", "0.2", "--max-lag-millis", "1000",
-                        "--throttle-control-replicas", server.replica_dsn(),
-                        "--throttle-flag-file", flag, "--drop-old-table"},
+  SluiceProcess sluice({"alter",
+                        "--dsn",
+                        server.dsn(),
+                        "--table",
+                        table,
+                        "--alter",
+                        "MODIFY k BIGINT NOT NULL DEFAULT 0",
+                        "--execute",
+                        "--chunk-size",
+                        "500",
+                        "--json",
+                        "--status-interval",
+                        "0.2",
+                        "--max-lag-millis",
+                        "1000",
+                        "--throttle-control-replicas",
+                        server.replica_dsn(),
+                        "--throttle-flag-file",
+                        flag,
+                        "--drop-old-table"},
                        true);
   REQUIRE(sluice.wait_for("throttle flag file", kLimit));
   // The throttler reads the replicas about once a second whether or not the flag file holds the
@@ -137,8 +153,8 @@ TEST_CASE("a stopped SQL thread on the replica pauses the copy, naming the lag; 
   // on the replica, and the copied row count stays put across status events.
   const auto deadline = std::chrono::steady_clock::now() + kLimit;
   std::vector<nlohmann::json> paused;
-  while (paused.empty() || paused.back()["throttle_reason"].get<std::string>().ends_with(
-                               ", 0 ms behind")) {
+  while (paused.empty() ||
+         paused.back()["throttle_reason"].get<std::string>().ends_with(", 0 ms behind")) {
     REQUIRE(std::chrono::steady_clock::now() < deadline);
     sluice.read_lines(std::count(sluice.out().begin(), sluice.out().end(), '\n') + 1, 1s);
     paused = status_events(sluice.out(), "paused");
@@ -169,12 +185,12 @@ TEST_CASE("a replica that cannot be reached throttles and says why") {
   // A port nothing listens on: the server's own port plus one is not ours to know, so use a
   // port in the privileged range that a test machine leaves closed.
   const std::string away = "mysql://root@127.0.0.1:1/sluice_test";
-  SluiceProcess sluice({"alter", "--dsn", server.dsn(), "--table", "rep_away", "--alter",
-                        "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--json",
-                        "--status-interval", "0.2", "--max-lag-millis", "1000",
-                        "--throttle-control-replicas", away, "--panic-flag-file",
-                        scratch.file("panic")},
-                       true);
+  SluiceProcess sluice(
+      {"alter", "--dsn", server.dsn(), "--table", "rep_away", "--alter",
+       "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--json", "--status-interval", "0.2",
+       "--max-lag-millis", "1000", "--throttle-control-replicas", away, "--panic-flag-file",
+       scratch.file("panic")},
+      true);
   REQUIRE_MESSAGE(sluice.wait_for("cannot be read", kLimit), sluice.out());
   REQUIRE(sluice.wait_for("\"state\":\"paused\"", kLimit));
   const std::string reason = status_events(sluice.out(), "paused").back()["throttle_reason"];

@@ -74,10 +74,9 @@ TEST_CASE("an alter under the twin-table writer arrives on the standby row for r
   PgTableWriter writer(sluice::parse_dsn(server.dsn()), table, table + "_twin");
   writer.start();
   std::this_thread::sleep_for(200ms);
-  const RunResult run =
-      run_sluice({"alter", "--dsn", server.dsn(), "--table", table, "--alter",
-                  "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "20",
-                  "--drop-old-table"});
+  const RunResult run = run_sluice({"alter", "--dsn", server.dsn(), "--table", table, "--alter",
+                                    "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-time", "20",
+                                    "--drop-old-table"});
   std::this_thread::sleep_for(300ms);
   writer.stop();
   INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
@@ -101,8 +100,9 @@ TEST_CASE("an expand-contract rename through contract arrives on the standby") {
   CHECK(leftovers(*open_session(sluice::parse_dsn(server.dsn()))) == "");
 }
 
-TEST_CASE("paused replay on the standby pauses the copy, naming the lag; resuming replay "
-          "resumes the copy") {
+TEST_CASE(
+    "paused replay on the standby pauses the copy, naming the lag; resuming replay "
+    "resumes the copy") {
   PrivateServer server(ServerKind::postgres, "", true);
   auto primary = connect(server.dsn());
   auto standby = connect(server.replica_dsn());
@@ -114,19 +114,33 @@ TEST_CASE("paused replay on the standby pauses the copy, naming the lag; resumin
   std::ofstream(flag) << "";
   PgTableWriter writer(sluice::parse_dsn(server.dsn()), table, table + "_twin");
   writer.start();
-  SluiceProcess sluice({"alter", "--dsn", server.dsn(), "--table", table, "--alter",
-                        "ALTER COLUMN k TYPE bigint", "--execute", "--chunk-size", "500", "--json",
-                        "--status-interval", "0.2", "--max-lag-millis", "1000",
-                        "--throttle-control-replicas", "dbs_standby", "--throttle-flag-file",
-                        flag, "--drop-old-table"},
+  SluiceProcess sluice({"alter",
+                        "--dsn",
+                        server.dsn(),
+                        "--table",
+                        table,
+                        "--alter",
+                        "ALTER COLUMN k TYPE bigint",
+                        "--execute",
+                        "--chunk-size",
+                        "500",
+                        "--json",
+                        "--status-interval",
+                        "0.2",
+                        "--max-lag-millis",
+                        "1000",
+                        "--throttle-control-replicas",
+                        "dbs_standby",
+                        "--throttle-flag-file",
+                        flag,
+                        "--drop-old-table"},
                        true);
   REQUIRE(sluice.wait_for("throttle flag file", kLimit));
   // The primary measures replay_lag from the standby's replies; while replay is paused and the
   // writer's WAL flows, it grows past the limit. The flag goes once the throttler has said so,
   // so the copy cannot finish before the next reading.
   standby->query("SELECT pg_wal_replay_pause()");
-  REQUIRE_MESSAGE(sluice.wait_for("throttling: replica dbs_standby lags", kLimit),
-                  sluice.out());
+  REQUIRE_MESSAGE(sluice.wait_for("throttling: replica dbs_standby lags", kLimit), sluice.out());
   std::filesystem::remove(flag);
   REQUIRE(sluice.wait_for("\"throttle_reason\":\"replica dbs_standby lags", kLimit));
   sluice.read_lines(std::count(sluice.out().begin(), sluice.out().end(), '\n') + 6, 10s);
@@ -157,12 +171,21 @@ TEST_CASE("a standby that is not connected throttles and says why, named or not"
        {std::vector<std::string>{"--throttle-control-replicas", "dbs_standby"},
         std::vector<std::string>{}}) {
     Scratch scratch;
-    std::vector<std::string> args = {
-        "alter",          "--dsn",     server.dsn(),      "--table",
-        "rep_away",       "--alter",   "ALTER COLUMN k TYPE bigint",
-        "--execute",      "--json",    "--status-interval",
-        "0.2",            "--max-lag-millis", "1000",     "--panic-flag-file",
-        scratch.file("panic")};
+    std::vector<std::string> args = {"alter",
+                                     "--dsn",
+                                     server.dsn(),
+                                     "--table",
+                                     "rep_away",
+                                     "--alter",
+                                     "ALTER COLUMN k TYPE bigint",
+                                     "--execute",
+                                     "--json",
+                                     "--status-interval",
+                                     "0.2",
+                                     "--max-lag-millis",
+                                     "1000",
+                                     "--panic-flag-file",
+                                     scratch.file("panic")};
     args.insert(args.end(), standbys.begin(), standbys.end());
     SluiceProcess sluice(args, true);
     REQUIRE_MESSAGE(sluice.wait_for("\"state\":\"paused\"", kLimit), sluice.out());

@@ -49,8 +49,8 @@ void wait_for_replica(const std::string& primary_dsn, const std::string& replica
   if (!is_postgres(primary_dsn)) {
     const std::string position = primary->value("SELECT @@global.gtid_binlog_pos");
     // 0 once applied, -1 on timeout.
-    REQUIRE_MESSAGE(replica->value("SELECT MASTER_GTID_WAIT(" + replica->literal(position) +
-                                   ", " + std::to_string(kCatchUpLimit.count()) + ")") == "0",
+    REQUIRE_MESSAGE(replica->value("SELECT MASTER_GTID_WAIT(" + replica->literal(position) + ", " +
+                                   std::to_string(kCatchUpLimit.count()) + ")") == "0",
                     "the replica did not apply " << position << ": "
                                                  << replication_problem(primary_dsn, replica_dsn));
     return;
@@ -60,9 +60,8 @@ void wait_for_replica(const std::string& primary_dsn, const std::string& replica
   while (replica->value("SELECT pg_last_wal_replay_lsn() >= " + replica->literal(lsn) +
                         "::pg_lsn") != "t") {
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
-                    "the standby did not replay up to " << lsn << ": "
-                                                        << replication_problem(primary_dsn,
-                                                                               replica_dsn));
+                    "the standby did not replay up to "
+                        << lsn << ": " << replication_problem(primary_dsn, replica_dsn));
     std::this_thread::sleep_for(50ms);
   }
 }
@@ -121,10 +120,10 @@ void check_replica_equals_primary(const std::string& primary_dsn, const std::str
     const std::string table =
         primary->quote(qualified.substr(0, dot)) + "." + primary->quote(qualified.substr(dot + 1));
     // Every column in the order: a first column that is not unique still sorts alike on both.
-    const int columns = std::stoi(primary->value(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = " +
-        primary->literal(qualified.substr(0, dot)) +
-        " AND table_name = " + primary->literal(qualified.substr(dot + 1))));
+    const int columns = std::stoi(
+        primary->value("SELECT count(*) FROM information_schema.columns WHERE table_schema = " +
+                       primary->literal(qualified.substr(0, dot)) +
+                       " AND table_name = " + primary->literal(qualified.substr(dot + 1))));
     std::string order;
     for (int i = 1; i <= columns; ++i) {
       order += (i == 1 ? " ORDER BY " : ", ") + std::to_string(i);
@@ -144,14 +143,15 @@ std::string leftovers(SqlSession& db) {
   for (const std::string& table : user_tables(db)) {
     const std::string name = table.substr(table.find('.') + 1);
     // Shadows end in _sluice_new (MariaDB) or _new, swapped-out tables are _<table>_old.
-    if (name.find("_sluice_new") != std::string::npos || name.find("_sluice_old") != std::string::npos ||
+    if (name.find("_sluice_new") != std::string::npos ||
+        name.find("_sluice_old") != std::string::npos ||
         (name.front() == '_' && (name.ends_with("_old") || name.ends_with("_new")))) {
       found += table + " ";
     }
   }
   if (db.value("SELECT version()").find("PostgreSQL") != std::string::npos) {
     for (const auto& row : db.query("SELECT 'slot ' || slot_name FROM pg_replication_slots UNION "
-                                     "ALL SELECT 'publication ' || pubname FROM pg_publication")) {
+                                    "ALL SELECT 'publication ' || pubname FROM pg_publication")) {
       found += row[0].value_or("") + " ";
     }
   }
