@@ -6,10 +6,11 @@ Error explain_server_error(const ServerError& error) {
   const std::string& said = error.server_message();
   switch (error.kind()) {
     case ServerErrorKind::bad_value:
-      return Error(ExitCode::preflight_failed,
-                   "existing rows hold values the new definition cannot (" + said +
-                       "); change the definition (a wider type, another USING expression) or fix those rows "
-                       "first, then run again");
+      return Error(
+          ExitCode::preflight_failed,
+          "existing rows hold values the new definition cannot (" + said +
+              "); change the definition (a wider type, another USING expression) or fix those rows "
+              "first, then run again");
     case ServerErrorKind::constraint_violation:
       return Error(ExitCode::preflight_failed,
                    "existing rows violate the new definition (" + said +

@@ -26,8 +26,8 @@ TEST_CASE("PostgreSQL SQLSTATEs are classified by class") {
   CHECK(error_kind("55P03") == ServerErrorKind::lock_timeout);
   CHECK(error_kind("40P01") == ServerErrorKind::deadlock);
   CHECK(error_kind("23505") == ServerErrorKind::unique_violation);
-  CHECK(error_kind("22003") == ServerErrorKind::bad_value);  // integer out of range
-  CHECK(error_kind("22P02") == ServerErrorKind::bad_value);  // invalid input syntax
+  CHECK(error_kind("22003") == ServerErrorKind::bad_value);             // integer out of range
+  CHECK(error_kind("22P02") == ServerErrorKind::bad_value);             // invalid input syntax
   CHECK(error_kind("23514") == ServerErrorKind::constraint_violation);  // check violation
   CHECK(error_kind("23502") == ServerErrorKind::constraint_violation);  // not null
   CHECK(error_kind("42703") == ServerErrorKind::undefined_object);
@@ -59,10 +59,9 @@ TEST_CASE("a foreseeable refusal becomes one sentence without the statement, wit
   CHECK(explained(ServerErrorKind::undefined_object).code() == ExitCode::not_found);
   CHECK(explained(ServerErrorKind::access_denied).code() == ExitCode::preflight_failed);
   CHECK(explained(ServerErrorKind::invalid_statement).code() == ExitCode::usage);
-  for (ServerErrorKind kind :
-       {ServerErrorKind::bad_value, ServerErrorKind::constraint_violation,
-        ServerErrorKind::undefined_object, ServerErrorKind::access_denied,
-        ServerErrorKind::invalid_statement}) {
+  for (ServerErrorKind kind : {ServerErrorKind::bad_value, ServerErrorKind::constraint_violation,
+                               ServerErrorKind::undefined_object, ServerErrorKind::access_denied,
+                               ServerErrorKind::invalid_statement}) {
     const std::string message = explained(kind).what();
     CHECK(message.find("(boom)") != std::string::npos);
     CHECK(message.find("running:") == std::string::npos);

@@ -158,8 +158,8 @@ void Connection::fail(std::string_view sql) {
   const unsigned code = mysql_errno(mysql_);
   const std::string message = mysql_error(mysql_);
   throw ServerError(error_kind(code), std::to_string(code),
-                    "MySQL error " + std::to_string(code) + " (" + message + ") running: " +
-                        std::string(sql.substr(0, kQuotedSqlLimit)) +
+                    "MySQL error " + std::to_string(code) + " (" + message +
+                        ") running: " + std::string(sql.substr(0, kQuotedSqlLimit)) +
                         (sql.size() > kQuotedSqlLimit ? "…" : ""),
                     message);
 }
@@ -211,7 +211,7 @@ std::string Connection::quote_literal(std::string_view text) {
 }
 
 std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
-                                                    std::chrono::milliseconds timeout) const {
+                                                     std::chrono::milliseconds timeout) const {
   return lock_tables_sql(tables, timeout);
 }
 

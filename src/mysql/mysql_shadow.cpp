@@ -145,13 +145,14 @@ void MysqlShadow::validate_alter() {
     // CREATE TEMPORARY TABLES: the shadow table checks the ALTER when the run starts instead.
     if (has_code(error, ER_INNODB_NO_FT_TEMP_TABLE) || has_code(error, ER_DBACCESS_DENIED_ERROR) ||
         has_code(error, ER_TABLEACCESS_DENIED_ERROR)) {
-      spdlog::info("the ALTER could not be tried on a temporary copy ({}); the run checks it on "
-                   "the shadow table",
-                   error.server_message());
+      spdlog::info(
+          "the ALTER could not be tried on a temporary copy ({}); the run checks it on "
+          "the shadow table",
+          error.server_message());
       return;
     }
-    throw Error(ExitCode::usage, "the ALTER does not apply to " + quote(table_.source.name) +
-                                     " (" + error.server_message() + "); fix --alter");
+    throw Error(ExitCode::usage, "the ALTER does not apply to " + quote(table_.source.name) + " (" +
+                                     error.server_message() + "); fix --alter");
   }
 }
 

@@ -193,7 +193,7 @@ std::string Connection::quote_literal(std::string_view text) {
 }
 
 std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
-                                                    std::chrono::milliseconds timeout) const {
+                                                     std::chrono::milliseconds timeout) const {
   return lock_tables_sql(tables, timeout);
 }
 
