@@ -143,7 +143,7 @@ TEST_CASE("a failed run is recorded as aborted with its error") {
   RunResult run = run_sluice({"alter", "--dsn", mysql_dsn(), "--table", "pm_fail", "--alter",
                               "MODIFY name VARCHAR(2)", "--execute", "--name", "pm-fail-1",
                               "--metadata-schema", kMetadata});
-  CHECK(run.exit_code == 1);
+  CHECK(run.exit_code == 5);
   const std::optional<MigrationRecord> record = mysql_store()->find("pm-fail-1");
   REQUIRE(record);
   CHECK(record->phase == Phase::aborted);
