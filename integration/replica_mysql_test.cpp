@@ -101,6 +101,7 @@ TEST_CASE("an expand-contract rename through contract arrives on the replica") {
                        "'sluice_test' AND TABLE_NAME = 'ec_rename' AND COLUMN_NAME = 'mail'") ==
         "1");
   CHECK(leftovers(*replica) == "");
+  CHECK(leftovers(*open_session(sluice::parse_dsn(server.dsn()))) == "");
 }
 
 TEST_CASE(
