@@ -35,7 +35,8 @@ void ControlOptions::add_to(po::options_description& description) {
       "throttle-query", po::value(&throttle_query),
       "SQL run once a second; the copy pauses while its first column is above 0")(
       "max-lag-millis", po::value(&max_lag_ms)->default_value(0),
-      "pause while a replica lags more than this (0: not checked)")(
+      "pause while a replica lags more than this, or cannot be shown to keep up: stopped, "
+      "broken, unreachable (0: not checked)")(
       "throttle-control-replicas", po::value(&replicas),
       "replicas for --max-lag-millis: MySQL DSNs (comma separated; same password), PostgreSQL "
       "standby application_names (default: every standby)")(

@@ -124,12 +124,15 @@ TEST_CASE("standby lag comes from pg_stat_replication; a listed standby that is 
   REQUIRE(lags.size() == 1);
   CHECK(lags[0].replica == "sluice_standby");
   CHECK_FALSE(lags[0].lag.has_value());
-  CHECK(sluice::lagging(lags, 1000ms) == "replica sluice_standby is not replicating");
+  CHECK(sluice::lagging(lags, 1000ms) ==
+        "replica sluice_standby is not replicating (not connected: absent from "
+        "pg_stat_replication)");
 
   Standby standby("sluice_standby");
   CHECK(eventually([&] {
     const auto now = away.replica_lag();
-    return now.size() == 1 && now[0].lag.has_value();
+    // A standby still catching up (state catchup) throttles too: wait for it to stream.
+    return now.size() == 1 && now[0].lag.has_value() && now[0].problem.empty();
   }));
   CHECK_FALSE(sluice::lagging(away.replica_lag(), 60000ms));
 }

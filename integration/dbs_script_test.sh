@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# scripts/dbs: start, start twice, stop, stop twice, a server that fails to start, a bad state
-# directory. Each step checks the exit code, the message and that nothing is left running.
+# scripts/dbs: start, start twice, stop, stop twice, start with replicas, a server that fails to
+# start, a bad state directory. Each step checks the exit code, the message and that nothing is left running.
 set -uo pipefail
 DBS="$(dirname "$0")/../scripts/dbs"
 failures=0
@@ -30,6 +30,23 @@ done
 [[ ! -e "$SLUICE_DBS_DIR" ]] || fail "stop left $SLUICE_DBS_DIR behind"
 out=$("$DBS" stop 2>&1) || fail "a second stop failed"
 grep -q "nothing to stop" <<<"$out" || fail "second stop said: $out"
+
+out=$("$DBS" start --replica 2>&1) || fail "start --replica failed: $out"
+for name in SLUICE_TEST_MYSQL_REPLICA_DSN SLUICE_TEST_PG_STANDBY_DSN; do
+  grep -q "$name='" <<<"$out" || fail "no $name in: $out"
+done
+pids=()
+for name in mysql mysql-replica postgres postgres-standby; do
+  pids+=("$(cat "$SLUICE_DBS_DIR/$name.pid")")
+done
+replica_socket=$(sed -n "s/^export SLUICE_TEST_MYSQL_REPLICA_SOCKET='\(.*\)'$/\1/p" <<<"$out")
+mariadb --no-defaults -S "$replica_socket" -uroot -e 'SHOW SLAVE STATUS\G' |
+  grep -q "Slave_SQL_Running: Yes" || fail "the MariaDB replica is not replicating"
+"$DBS" stop || fail "stop after start --replica failed"
+for pid in "${pids[@]}"; do
+  state=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+  [[ -z "$state" || "$state" == Z* ]] || fail "pid $pid still runs after stop (replicas)"
+done
 
 out=$(SLUICE_DBS_MYSQL_ARGS=--no-such-option "$DBS" start 2>&1) && fail "a broken server started"
 grep -q "MariaDB failed to start" <<<"$out" || fail "broken start said: $out"

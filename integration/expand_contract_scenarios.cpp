@@ -502,9 +502,9 @@ void rebuild_archive_and_restore(const Scenario& scenario) {
   db->execute("DROP TABLE " + old_table);
 }
 
-Scenario mysql_scenario() {
+Scenario mysql_scenario(const std::string& dsn) {
   Scenario scenario;
-  scenario.dsn = server_dsn(ServerKind::mysql);
+  scenario.dsn = dsn;
   scenario.text_type = "varchar(200)";
   scenario.migrations = "`sluice_test`.`sluice_migrations`";
   scenario.old_clients = "USER = 'shop_v1'";
@@ -519,9 +519,9 @@ Scenario mysql_scenario() {
   return scenario;
 }
 
-Scenario postgres_scenario() {
+Scenario postgres_scenario(const std::string& dsn) {
   Scenario scenario;
-  scenario.dsn = server_dsn(ServerKind::postgres);
+  scenario.dsn = dsn;
   scenario.text_type = "text";
   scenario.migrations = "sluice.migrations";
   scenario.old_clients = "application_name LIKE 'shop-v1%'";

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "integration/sql_session.h"
+#include "integration/support.h"
 #include "src/dsn.h"
 
 namespace sluice::test {
@@ -18,8 +19,9 @@ struct Scenario {
   std::function<std::unique_ptr<SqlSession>()> connect_old_client;
 };
 
-Scenario mysql_scenario();
-Scenario postgres_scenario();
+// The scenarios on the shared test server, or on the server behind `dsn` (a private one).
+Scenario mysql_scenario(const std::string& dsn = server_dsn(ServerKind::mysql));
+Scenario postgres_scenario(const std::string& dsn = server_dsn(ServerKind::postgres));
 
 // A rename-column migration driven through plan, expand, backfill, verify, switch and
 // contract (with an archive, then restored) while an application simulator writes through its

@@ -226,7 +226,23 @@ int shell(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) : kind_(kind) {
+namespace {
+
+// The value of `export NAME='value'` in what scripts/dbs printed; empty when absent.
+std::string exported(const std::string& output, const std::string& name) {
+  const std::string key = "export " + name + "='";
+  std::size_t at = output.find(key);
+  if (at == std::string::npos) {
+    return "";
+  }
+  at += key.size();
+  return output.substr(at, output.find('\'', at) - at);
+}
+
+}  // namespace
+
+PrivateServer::PrivateServer(ServerKind kind, const std::string& settings, bool with_replica)
+    : kind_(kind) {
   std::array<char, 64> dir_template{};
   std::snprintf(dir_template.data(), dir_template.size(), "/tmp/sluice-private-XXXXXX");
   if (!mkdtemp(dir_template.data())) {
@@ -237,18 +253,17 @@ PrivateServer::PrivateServer(ServerKind kind, const std::string& settings) : kin
   std::string command = std::string("SLUICE_DBS_DIR='") + state_dir_ + "' " +
                         (mysql ? "SLUICE_DBS_MYSQL_ARGS='" : "SLUICE_DBS_PG_SETTINGS='") +
                         settings + "' " SLUICE_SOURCE_DIR "/scripts/dbs start --only " +
-                        (mysql ? "mysql" : "postgres");
+                        (mysql ? "mysql" : "postgres") + (with_replica ? " --replica" : "");
   std::string output;
   if (shell(command, &output) != 0) {
     throw std::runtime_error("could not start a private server: " + output);
   }
-  const std::string key = mysql ? "SLUICE_TEST_MYSQL_DSN='" : "SLUICE_TEST_PG_DSN='";
-  std::size_t at = output.find(key);
-  if (at == std::string::npos) {
+  dsn_ = exported(output, mysql ? "SLUICE_TEST_MYSQL_DSN" : "SLUICE_TEST_PG_DSN");
+  replica_dsn_ =
+      exported(output, mysql ? "SLUICE_TEST_MYSQL_REPLICA_DSN" : "SLUICE_TEST_PG_STANDBY_DSN");
+  if (dsn_.empty() || (with_replica && replica_dsn_.empty())) {
     throw std::runtime_error("scripts/dbs printed no DSN: " + output);
   }
-  at += key.size();
-  dsn_ = output.substr(at, output.find('\'', at) - at);
 }
 
 void PrivateServer::restart(std::chrono::seconds down) {

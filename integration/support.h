@@ -37,17 +37,22 @@ RunResult run_sluice(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {});
 
 // A server of its own, started by scripts/dbs with extra settings in a private state directory,
-// stopped on destruction. Used for settings that cannot change at run time.
+// stopped on destruction. Used for settings that cannot change at run time, and for a primary
+// with a replica (scripts/dbs start --replica), which the shared servers do not have.
 class PrivateServer {
  public:
   // `kind` selects mysql or postgres; `settings` go to SLUICE_DBS_MYSQL_ARGS (space separated
   // mariadbd arguments) or SLUICE_DBS_PG_SETTINGS ("key = value" lines separated by ';').
-  PrivateServer(ServerKind kind, const std::string& settings);
+  // `with_replica` adds a MariaDB GTID replica or a PostgreSQL streaming standby
+  // (application_name dbs_standby), replicating before the constructor returns.
+  PrivateServer(ServerKind kind, const std::string& settings, bool with_replica = false);
   ~PrivateServer();
   PrivateServer(const PrivateServer&) = delete;
   PrivateServer& operator=(const PrivateServer&) = delete;
 
   const std::string& dsn() const { return dsn_; }
+  // The replica's DSN (same superuser, same database); empty without `with_replica`.
+  const std::string& replica_dsn() const { return replica_dsn_; }
 
   // Stops the server, waits `down`, and starts it again on the same port and data directory
   // (PostgreSQL: fast shutdown, which terminates every session).
@@ -57,6 +62,7 @@ class PrivateServer {
   ServerKind kind_;
   std::string state_dir_;
   std::string dsn_;
+  std::string replica_dsn_;
 };
 
 // The built `sluice` running in the background (no shell involved), its stdout (and with

@@ -11,11 +11,16 @@
 
 namespace sluice {
 
-// How far one replica is behind; nullopt when it is not replicating at all (stopped, broken),
-// which throttles like an unbounded lag.
+// How far one replica is behind. A replica throttles the copy when its lag exceeds
+// --max-lag-millis, and regardless of its lag when `problem` is set or the lag is unknown:
+// a replica sluice cannot show to be keeping up is treated as lagging (fails closed).
 struct ReplicaLag {
   std::string replica;
+  // The measured lag; nullopt when it cannot be measured (unreachable, not replicating).
   std::optional<std::chrono::milliseconds> lag;
+  // Why the replica throttles whatever its lag, completing "replica <name> …" (e.g. "is not
+  // replicating (Slave_SQL_Running: No)", "cannot be reached: …"); empty when it replicates.
+  std::string problem;
 };
 
 // The server-side readings the throttler asks for about once a second, on a session of its

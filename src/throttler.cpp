@@ -88,8 +88,12 @@ std::optional<std::string> exceeded(const std::vector<LoadThreshold>& limits,
 
 std::optional<std::string> lagging(const std::vector<ReplicaLag>& lags, milliseconds max_lag) {
   for (const ReplicaLag& replica : lags) {
-    if (!replica.lag) {
-      return "replica " + replica.replica + " is not replicating";
+    if (!replica.problem.empty() || !replica.lag) {
+      // The measured lag, when there is one, is what an operator compares with the replica's
+      // own view: name it too.
+      const std::string problem = replica.problem.empty() ? "is not replicating" : replica.problem;
+      return "replica " + replica.replica + " " + problem +
+             (replica.lag ? ", " + std::to_string(replica.lag->count()) + " ms behind" : "");
     }
     if (*replica.lag > max_lag) {
       return "replica " + replica.replica + " lags " + std::to_string(replica.lag->count()) +

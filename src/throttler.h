@@ -33,7 +33,9 @@ std::string format_load_thresholds(const std::vector<LoadThreshold>& thresholds)
 std::optional<std::string> exceeded(const std::vector<LoadThreshold>& limits,
                                     const std::map<std::string, double>& values);
 
-// Why replicas throttle: the first one lagging more than `max_lag` or not replicating.
+// Why replicas throttle: the first one lagging more than `max_lag`, with a problem, or whose
+// lag is unknown, as "replica r1 lags 1200 ms > 1000 ms" or "replica r1 is not replicating
+// (Slave_SQL_Running: No), 1200 ms behind".
 std::optional<std::string> lagging(const std::vector<ReplicaLag>& lags,
                                    std::chrono::milliseconds max_lag);
 

@@ -68,11 +68,20 @@ TEST_CASE("a load limit throttles only when the metric is above it") {
 }
 
 TEST_CASE("a replica lagging too far or not replicating throttles") {
-  CHECK_FALSE(sluice::lagging({{"r1", 900ms}, {"r2", 1000ms}}, 1000ms));
-  CHECK(sluice::lagging({{"r1", 900ms}, {"r2", 1500ms}}, 1000ms) ==
+  CHECK_FALSE(sluice::lagging({{"r1", 900ms, ""}, {"r2", 1000ms, ""}}, 1000ms));
+  CHECK(sluice::lagging({{"r1", 900ms, ""}, {"r2", 1500ms, ""}}, 1000ms) ==
         "replica r2 lags 1500 ms > 1000 ms");
-  CHECK(sluice::lagging({{"r1", std::nullopt}}, 1000ms) == "replica r1 is not replicating");
+  CHECK(sluice::lagging({{"r1", std::nullopt, ""}}, 1000ms) == "replica r1 is not replicating");
   CHECK_FALSE(sluice::lagging({}, 1000ms));
+}
+
+TEST_CASE("a replica with a problem throttles whatever its lag, and the reason names the lag") {
+  CHECK(sluice::lagging({{"r1", 0ms, "is not replicating (Slave_SQL_Running: No)"}}, 1000ms) ==
+        "replica r1 is not replicating (Slave_SQL_Running: No), 0 ms behind");
+  CHECK(sluice::lagging({{"r1", 100ms, ""}, {"r2", 2300ms, "is not replicating (x)"}}, 60000ms) ==
+        "replica r2 is not replicating (x), 2300 ms behind");
+  CHECK(sluice::lagging({{"r1", std::nullopt, "cannot be read: connection refused"}}, 1000ms) ==
+        "replica r1 cannot be read: connection refused");
 }
 
 TEST_CASE("critical load aborts at once without an interval, after the interval with one") {
@@ -151,7 +160,7 @@ TEST_CASE("server readings throttle with their reason, and a misnamed metric is 
 TEST_CASE("replica lag, the throttle query and critical load come from the probe") {
   {
     auto probe = std::make_unique<FakeProbe>();
-    probe->lags = {{"replica1", 5000ms}};
+    probe->lags = {{"replica1", 5000ms, ""}};
     ThrottleSettings settings;
     settings.max_lag = 1000ms;
     Throttler throttler(settings, std::move(probe));

@@ -82,10 +82,12 @@ std::map<std::string, double> PgLoadProbe::load(const std::vector<std::string>& 
 }
 
 std::vector<ReplicaLag> PgLoadProbe::replica_lag() {
+  // replay_lag keeps growing while a standby's replay is paused and WAL still flows; NULL means
+  // the standby has caught up and been idle a while.
   const std::vector<ResultRow> rows = reopening(session_, [&] {
     return session().query(
-        "SELECT application_name, COALESCE(EXTRACT(EPOCH FROM replay_lag) * 1000, 0)::bigint "
-        "FROM pg_stat_replication ORDER BY application_name");
+        "SELECT application_name, COALESCE(EXTRACT(EPOCH FROM replay_lag) * 1000, 0)::bigint, "
+        "state FROM pg_stat_replication ORDER BY application_name");
   });
   std::vector<ReplicaLag> lags;
   std::set<std::string> seen;
@@ -93,14 +95,24 @@ std::vector<ReplicaLag> PgLoadProbe::replica_lag() {
     const std::string name = row.at(0).value_or("");
     if (standbys_.empty() ||
         std::find(standbys_.begin(), standbys_.end(), name) != standbys_.end()) {
-      lags.push_back({name, std::chrono::milliseconds(std::stoll(row.at(1).value_or("0")))});
+      const std::string state = row.at(2).value_or("");
+      lags.push_back({name, std::chrono::milliseconds(std::stoll(row.at(1).value_or("0"))),
+                      state == "streaming" ? "" : "is not streaming (state " + state + ")"});
       seen.insert(name);
     }
   }
   for (const std::string& standby : standbys_) {
     if (!seen.contains(standby)) {
-      lags.push_back({standby, std::nullopt});
+      lags.push_back({standby, std::nullopt,
+                      "is not replicating (not connected: absent from pg_stat_replication)"});
     }
+  }
+  if (standbys_.empty() && lags.empty()) {
+    // Fails closed: a standby that dropped out must not let the copy run unwatched.
+    lags.push_back({"(any standby)", std::nullopt,
+                    "is not replicating: no standby is connected (pg_stat_replication is "
+                    "empty); name the standbys in --throttle-control-replicas or drop "
+                    "--max-lag-millis"});
   }
   return lags;
 }
