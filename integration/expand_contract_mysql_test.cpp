@@ -40,3 +40,7 @@ TEST_CASE("MySQL: add-index checks the index it finds, not only its name") {
 TEST_CASE("MySQL: the backfill never makes an application transaction fail") {
   backfill_yields_to_the_application(mysql_scenario());
 }
+
+TEST_CASE("MySQL: a re-run checks the column it added and refuses a name another object holds") {
+  replaced_objects_are_refused(mysql_scenario());
+}

@@ -158,6 +158,40 @@ void index_names_are_checked(const Scenario& scenario) {
   }
 }
 
+void replaced_objects_are_refused(const Scenario& scenario) {
+  const std::string table = "ec_replaced";
+  const std::string name = "ec-replaced-mail";
+  std::unique_ptr<SqlSession> db = fresh_table(scenario, table, {name});
+  MigrationDir dir;
+  const std::string file = dir.write("rename.ini", "name = " + name + "\ntable = " + table +
+                                                       "\noperation = rename-column\n"
+                                                       "column = email\nnew-column = mail\n");
+  check_ok(sluice(scenario, {"expand", file}));
+  // Re-running expand finds its column as it added it: already done.
+  const RunResult again = sluice(scenario, {"expand", file});
+  check_ok(again);
+  CHECK(again.err.find("already done") != std::string::npos);
+  // Another change replaced the column with one of another type: its name is not the
+  // migration's column, and a re-run says so instead of calling it done.
+  db->execute("ALTER TABLE " + table + " DROP COLUMN mail");
+  db->execute("ALTER TABLE " + table + " ADD COLUMN mail INT");
+  check_refused(sluice(scenario, {"expand", file}), 5, "another change replaced it");
+  check_refused(sluice(scenario, {"backfill", name}), 5, "another change replaced it");
+  CHECK(db->value("SELECT COUNT(*) FROM " + table + " WHERE mail IS NOT NULL") == "0");
+
+  if (is_postgres(scenario)) {
+    // On PostgreSQL an index name is taken by any relation of the schema, a table too.
+    db->execute("DROP TABLE IF EXISTS by_customer");
+    db->execute("CREATE TABLE by_customer (id INT)");
+    MigrationDir other;
+    const std::string index = add_index_file(other, "i.ini", "ec-replaced-idx", table, "email");
+    db->execute("DELETE FROM " + scenario.migrations + " WHERE name = 'ec-replaced-idx'");
+    check_refused(sluice(scenario, {"expand", index}), 5, "(not an index)");
+    CHECK(phase_of(*db, scenario, "ec-replaced-idx") == "");
+    db->execute("DROP TABLE by_customer");
+  }
+}
+
 void backfill_yields_to_the_application(const Scenario& scenario) {
   const bool postgres = is_postgres(scenario);
   const std::string table = "ec_yield";

@@ -52,6 +52,10 @@ void repair_differing_rows(const Scenario& scenario);
 // index of that name on other columns, or one already there, is refused; an INVALID index left
 // by a failed CREATE INDEX CONCURRENTLY is dropped and built again.
 void index_names_are_checked(const Scenario& scenario);
+// A re-run's "already done" checks the column the migration added: one replaced by a column
+// of another type is refused (expand, and backfill, which would write into it); on PostgreSQL
+// an index name that a table holds is refused before anything is recorded.
+void replaced_objects_are_refused(const Scenario& scenario);
 // The backfill never makes the application's transactions fail: a dual-writing release whose
 // multi-row transactions take rows in random order sees no error during it; a row kept locked
 // through every pass is left for a re-run, which fills it.

@@ -284,7 +284,7 @@ void ExpandContract::run_steps(Session& session, const std::vector<Step>& steps)
       runnable.sql =
           "DROP TABLE IF EXISTS " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
     } else if (backend_->done(session.table, step)) {
-      require_added_column(session, step);
+      require_added_columns(session, {step});
       spdlog::info("already done: {}", step.sql);
       continue;
     }
@@ -300,20 +300,22 @@ void ExpandContract::run_steps(Session& session, const std::vector<Step>& steps)
   }
 }
 
-void ExpandContract::require_added_column(const Session& session, const Step& step) {
-  if (step.kind != StepKind::add_column || !session.checkpoint.contains("added") ||
-      !session.checkpoint["added"].contains(step.object)) {
-    return;
-  }
-  const ColumnFacts made = facts_from_json(session.checkpoint["added"][step.object]);
-  const std::optional<ColumnFacts> now = backend_->column(session.table, step.object);
-  if (now && now->type != made.type) {
-    throw Error(ExitCode::preflight_failed,
-                "column " + backend_->ddl().quote(step.object) + " of " +
-                    ddl::quote_qualified(backend_->ddl().dialect(), session.table) + " is " +
-                    now->type + ", not the " + made.type +
-                    " this migration added: another change replaced it; undo that change, or "
-                    "abort this migration and write a new one");
+void ExpandContract::require_added_columns(const Session& session, const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (step.kind != StepKind::add_column || !session.checkpoint.contains("added") ||
+        !session.checkpoint["added"].contains(step.object)) {
+      continue;
+    }
+    const ColumnFacts made = facts_from_json(session.checkpoint["added"][step.object]);
+    const std::optional<ColumnFacts> now = backend_->column(session.table, step.object);
+    if (now && now->type != made.type) {
+      throw Error(ExitCode::preflight_failed,
+                  "column " + backend_->ddl().quote(step.object) + " of " +
+                      ddl::quote_qualified(backend_->ddl().dialect(), session.table) + " is " +
+                      now->type + ", not the " + made.type +
+                      " this migration added: another change replaced it; undo that change, or "
+                      "abort this migration and write a new one");
+    }
   }
 }
 
@@ -420,6 +422,8 @@ VerifyReport ExpandContract::verify(const std::string& name) {
 
 void ExpandContract::switch_over(const std::string& name, bool force) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "switch");
+  // Switching moves constraints onto the added column: it must still be the one expand added.
+  require_added_columns(*session, session->plan.expand);
   const nlohmann::json backfill = session->checkpoint.value("backfill", nlohmann::json::object());
   if (session->plan.backfill && !backfill.value("done", false)) {
     throw Error(

@@ -91,9 +91,10 @@ class ExpandContract {
                                 const std::string& command);
   void run_steps(Session& session, const std::vector<Step>& steps);
   void run_online_rebuild(Session& session, const Step& step);
-  // For an add_column step found done: throws Error(ExitCode::preflight_failed) when the column
-  // is no longer of the type it had when this migration added it (recorded in the checkpoint).
-  void require_added_column(const Session& session, const Step& step);
+  // For each add_column step of `steps` whose column this migration added (recorded in the
+  // checkpoint): throws Error(ExitCode::preflight_failed) when the table's column of that name is
+  // no longer of the type it had then (another change replaced it).
+  void require_added_columns(const Session& session, const std::vector<Step>& steps);
   // The original table an online rebuild kept and contract drops, or nullopt when the
   // migration drops none (no rebuild, or one the server applied in place).
   std::optional<ddl::QualifiedName> old_table(const Session& session) const;

@@ -65,6 +65,8 @@ BackfillBatch ExpandContract::fill_range(Session& session, const std::string& ro
 
 void ExpandContract::backfill(const std::string& name, bool repair) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "backfill");
+  // The backfill writes into the added column: it must still be the one expand added.
+  require_added_columns(*session, session->plan.expand);
   if (session->record.phase == Phase::expanding) {
     session->enter(Phase::backfilling);
   }
