@@ -32,3 +32,15 @@ TEST_CASE("MySQL: sluice run advances a directory of migrations, never past a gr
 TEST_CASE("MySQL: backfill --repair rewrites exactly the rows that differ") {
   repair_differing_rows(mysql_scenario());
 }
+
+TEST_CASE("MySQL: add-index checks the index it finds, not only its name") {
+  index_names_are_checked(mysql_scenario());
+}
+
+TEST_CASE("MySQL: the backfill never makes an application transaction fail") {
+  backfill_yields_to_the_application(mysql_scenario());
+}
+
+TEST_CASE("MySQL: a re-run checks the column it added and refuses a name another object holds") {
+  replaced_objects_are_refused(mysql_scenario());
+}

@@ -65,3 +65,16 @@ TEST_CASE("PostgreSQL: sluice plan accepts every migration-file example of the d
 TEST_CASE("PostgreSQL: backfill --repair rewrites exactly the rows that differ") {
   repair_differing_rows(postgres_scenario());
 }
+
+TEST_CASE("PostgreSQL: add-index checks the index it finds, not only its name") {
+  index_names_are_checked(postgres_scenario());
+}
+
+TEST_CASE("PostgreSQL: the backfill never makes an application transaction fail") {
+  backfill_yields_to_the_application(postgres_scenario());
+}
+
+TEST_CASE(
+    "PostgreSQL: a re-run checks the column it added and refuses a name another object holds") {
+  replaced_objects_are_refused(postgres_scenario());
+}

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "integration/app_simulator.h"
+#include "integration/expand_contract_support.h"
 #include "integration/row_diff.h"
 #include "integration/support.h"
 
@@ -16,68 +17,6 @@ namespace sluice::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr int kPreloadedRows = 3000;
-
-// A directory of migration files, removed on destruction.
-class MigrationDir {
- public:
-  MigrationDir() {
-    char name[] = "/tmp/sluice-migrations-XXXXXX";
-    path_ = ::mkdtemp(name);
-  }
-  ~MigrationDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& file, const std::string& text) const {
-    std::ofstream(path_ / file) << text;
-    return (path_ / file).string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-RunResult sluice(const Scenario& scenario, std::vector<std::string> args) {
-  args.insert(args.begin() + 1, {"--dsn", scenario.dsn});
-  return run_sluice(args);
-}
-
-void check_ok(const RunResult& run) {
-  INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  CHECK(run.exit_code == 0);
-}
-
-void check_refused(const RunResult& run, int code, const std::string& text) {
-  INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  CHECK(run.exit_code == code);
-  CHECK(run.err.find(text) != std::string::npos);
-}
-
-// A fresh `table` (id, email NOT NULL, note) with kPreloadedRows rows, and no recorded
-// migration of the given names.
-std::unique_ptr<SqlSession> fresh_table(const Scenario& scenario, const std::string& table,
-                                        const std::vector<std::string>& migrations) {
-  std::unique_ptr<SqlSession> db = open_session(parse_dsn(scenario.dsn));
-  db->execute("DROP TABLE IF EXISTS " + table);
-  db->execute("CREATE TABLE " + table + " (id BIGINT PRIMARY KEY, email " + scenario.text_type +
-              " NOT NULL, amount " + scenario.text_type + ", note " + scenario.text_type + ")");
-  for (int first = 1; first <= kPreloadedRows; first += 500) {
-    std::string values;
-    for (int id = first; id < first + 500; ++id) {
-      values += (values.empty() ? "(" : ", (") + std::to_string(id) + ", 'user-" +
-                std::to_string(id) + "@ex.com', '" + std::to_string(id) + ".5', NULL)";
-    }
-    db->execute("INSERT INTO " + table + " (id, email, amount, note) VALUES " + values);
-  }
-  for (const std::string& name : migrations) {
-    try {
-      db->execute("DELETE FROM " + scenario.migrations + " WHERE name = " + db->literal(name));
-    } catch (const std::exception&) {
-      // No phase metadata yet: nothing to forget.
-    }
-  }
-  return db;
-}
 
 std::vector<std::string> columns_of(SqlSession& db, const std::string& table) {
   std::vector<std::string> columns;
@@ -88,10 +27,6 @@ std::vector<std::string> columns_of(SqlSession& db, const std::string& table) {
     columns.push_back(row[0].value_or("") + ":" + row[1].value_or(""));
   }
   return columns;
-}
-
-std::string phase_of(SqlSession& db, const Scenario& scenario, const std::string& name) {
-  return db.value("SELECT phase FROM " + scenario.migrations + " WHERE name = " + db.literal(name));
 }
 
 // The migrated column holds what the application last wrote, row for row, and nothing else.
@@ -117,6 +52,50 @@ void check_column(SqlSession& db, const std::string& table, const std::string& c
 }
 
 }  // namespace
+
+std::string phase_of(SqlSession& db, const Scenario& scenario, const std::string& name) {
+  return db.value("SELECT phase FROM " + scenario.migrations + " WHERE name = " + db.literal(name));
+}
+
+RunResult sluice(const Scenario& scenario, std::vector<std::string> args) {
+  args.insert(args.begin() + 1, {"--dsn", scenario.dsn});
+  return run_sluice(args);
+}
+
+void check_ok(const RunResult& run) {
+  INFO("stdout: " << run.out << "\nstderr: " << run.err);
+  CHECK(run.exit_code == 0);
+}
+
+void check_refused(const RunResult& run, int code, const std::string& text) {
+  INFO("stdout: " << run.out << "\nstderr: " << run.err);
+  CHECK(run.exit_code == code);
+  CHECK(run.err.find(text) != std::string::npos);
+}
+
+std::unique_ptr<SqlSession> fresh_table(const Scenario& scenario, const std::string& table,
+                                        const std::vector<std::string>& migrations) {
+  std::unique_ptr<SqlSession> db = open_session(parse_dsn(scenario.dsn));
+  db->execute("DROP TABLE IF EXISTS " + table);
+  db->execute("CREATE TABLE " + table + " (id BIGINT PRIMARY KEY, email " + scenario.text_type +
+              " NOT NULL, amount " + scenario.text_type + ", note " + scenario.text_type + ")");
+  for (int first = 1; first <= kPreloadedRows; first += 500) {
+    std::string values;
+    for (int id = first; id < first + 500; ++id) {
+      values += (values.empty() ? "(" : ", (") + std::to_string(id) + ", 'user-" +
+                std::to_string(id) + "@ex.com', '" + std::to_string(id) + ".5', NULL)";
+    }
+    db->execute("INSERT INTO " + table + " (id, email, amount, note) VALUES " + values);
+  }
+  for (const std::string& name : migrations) {
+    try {
+      db->execute("DELETE FROM " + scenario.migrations + " WHERE name = " + db->literal(name));
+    } catch (const std::exception&) {
+      // No phase metadata yet: nothing to forget.
+    }
+  }
+  return db;
+}
 
 void rename_through_every_phase(const Scenario& scenario) {
   const std::string table = "ec_rename";

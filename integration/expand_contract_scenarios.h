@@ -49,4 +49,18 @@ void nightly_run(const Scenario& scenario);
 // verify's advice names; a repair with nothing to do writes nothing.
 void repair_differing_rows(const Scenario& scenario);
 
+// Index names are checked against the real object (expand_contract_safety.cpp): on PostgreSQL a
+// second file naming an index that another table's index holds is refused, not recorded; an
+// index of that name on other columns, or one already there, is refused; an INVALID index left
+// by a failed CREATE INDEX CONCURRENTLY is dropped and built again.
+void index_names_are_checked(const Scenario& scenario);
+// A re-run's "already done" checks the column the migration added: one replaced by a column
+// of another type is refused (expand, and backfill, which would write into it); on PostgreSQL
+// an index name that a table holds is refused before anything is recorded.
+void replaced_objects_are_refused(const Scenario& scenario);
+// The backfill never makes the application's transactions fail: a dual-writing release whose
+// multi-row transactions take rows in random order sees no error during it; a row kept locked
+// through every pass is left for a re-run, which fills it.
+void backfill_yields_to_the_application(const Scenario& scenario);
+
 }  // namespace sluice::test

@@ -24,6 +24,13 @@ struct KeyRange {
 // the archived column's; a table archive holds every column's, in table order.
 using ArchivedRow = std::vector<std::optional<std::string>>;
 
+// What one backfill batch did.
+struct BackfillBatch {
+  std::uint64_t written = 0;
+  // Rows still to write that the application held locked, so the batch left them alone.
+  std::uint64_t skipped = 0;
+};
+
 // One column of a table archived whole, as its archive's header describes it.
 struct ArchivedColumn {
   std::string name;
@@ -74,10 +81,14 @@ class ColumnBackend {
   virtual std::optional<KeyText> batch_end(const ddl::QualifiedName& table,
                                            const std::optional<KeyText>& after,
                                            std::uint64_t rows) = 0;
-  // Sets the backfill's column to its expression in `range`, only where the column is NULL
-  // (never over a value the application wrote). Returns the rows changed.
-  virtual std::uint64_t backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
-                                 const KeyRange& range) = 0;
+  // Sets the backfill's column to its expression in `range`, in the rows where `rows` holds
+  // (backfill_rows()), in one short transaction that never waits for a row lock the application
+  // holds: rows it would wait for are skipped and counted, for a later pass (docs/safety.md).
+  // The server's lock waits are bounded by a short timeout of sluice's own; a batch that loses a
+  // lock conflict anyway (timeout, or sluice chosen as a deadlock victim) is rolled back and
+  // tried again with back-off, so it is sluice that yields, never the application.
+  virtual BackfillBatch backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
+                                 const std::string& rows, const KeyRange& range) = 0;
   // The rows in `range` for which `condition` holds; up to `samples` of their keys go to
   // `sample_keys`.
   virtual std::uint64_t count_where(const ddl::QualifiedName& table, const std::string& condition,
@@ -118,6 +129,12 @@ class ColumnBackend {
                            const std::vector<ArchivedColumn>& columns,
                            const std::vector<ArchivedRow>& rows) = 0;
 };
+
+// A backfill batch's own lock timeout: far below the servers' deadlock detection (PostgreSQL's
+// deadlock_timeout is 1 s by default) so that sluice's batch gives up first; and the batch's
+// tries before the command fails.
+inline constexpr std::chrono::milliseconds kBackfillLockTimeout{100};
+inline constexpr int kBackfillAttempts = 10;
 
 // Runs `attempt` for `step` until it returns true; false means it timed out waiting for its
 // lock, and it is tried again after a pause that doubles from 500 ms, up to `attempts` times in

@@ -17,9 +17,6 @@ namespace sluice {
 namespace {
 
 constexpr std::size_t kSampleKeys = 5;
-// A repair batch holds at most its batch size of rows, except the open-ended last one, where
-// rows inserted meanwhile may need another pass.
-constexpr int kRepairPasses = 3;
 
 nlohmann::json facts_json(const ColumnFacts& facts) {
   nlohmann::json json{{"type", facts.type}, {"nullable", facts.nullable}};
@@ -45,14 +42,6 @@ bool reads_existing_column(MigrationOperation operation) {
          operation == MigrationOperation::change_type ||
          operation == MigrationOperation::add_not_null ||
          operation == MigrationOperation::drop_column;
-}
-
-std::string describe_key(const KeyText& key) {
-  std::string text = "(";
-  for (const std::string& value : key) {
-    text += (text.size() > 1 ? ", " : "") + value;
-  }
-  return text + ")";
 }
 
 std::string phase_list(const std::vector<Phase>& phases) {
@@ -190,6 +179,16 @@ void ExpandContract::expand(const MigrationSpec& spec) {
                       ddl::quote_qualified(dialect, table) + "; choose another name");
     }
     const PhasePlan plan = plan_phases(spec, table, subject, backend_->ddl());
+    for (const Step& step : plan.expand) {
+      // done() refuses a name that another object holds. An index that is already there as the
+      // migration would build it is not the migration's either: abort would drop it.
+      if (backend_->done(table, step) && step.kind == StepKind::create_index) {
+        throw Error(ExitCode::preflight_failed,
+                    "index " + backend_->ddl().quote(step.object) + " already exists on " +
+                        ddl::quote_qualified(dialect, table) +
+                        "; choose another index-name (or record nothing: the index is there)");
+      }
+    }
     if (plan.backfill) {
       backend_->check_expression(table, plan.backfill->expression);
       backend_->key_columns(table);
@@ -285,11 +284,38 @@ void ExpandContract::run_steps(Session& session, const std::vector<Step>& steps)
       runnable.sql =
           "DROP TABLE IF EXISTS " + ddl::quote_qualified(backend_->ddl().dialect(), *old);
     } else if (backend_->done(session.table, step)) {
+      require_added_columns(session, {step});
       spdlog::info("already done: {}", step.sql);
       continue;
     }
     spdlog::info("running: {}", runnable.sql);
     backend_->run(session.table, runnable, settings_.lock_timeout, settings_.lock_attempts);
+    if (step.kind == StepKind::add_column) {
+      // What the column is as the step made it: a re-run's "already done" compares with it.
+      if (const std::optional<ColumnFacts> made = backend_->column(session.table, step.object)) {
+        session.checkpoint["added"][step.object] = facts_json(*made);
+        session.save();
+      }
+    }
+  }
+}
+
+void ExpandContract::require_added_columns(const Session& session, const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    if (step.kind != StepKind::add_column || !session.checkpoint.contains("added") ||
+        !session.checkpoint["added"].contains(step.object)) {
+      continue;
+    }
+    const ColumnFacts made = facts_from_json(session.checkpoint["added"][step.object]);
+    const std::optional<ColumnFacts> now = backend_->column(session.table, step.object);
+    if (now && now->type != made.type) {
+      throw Error(ExitCode::preflight_failed,
+                  "column " + backend_->ddl().quote(step.object) + " of " +
+                      ddl::quote_qualified(backend_->ddl().dialect(), session.table) + " is " +
+                      now->type + ", not the " + made.type +
+                      " this migration added: another change replaced it; undo that change, or "
+                      "abort this migration and write a new one");
+    }
   }
 }
 
@@ -347,104 +373,6 @@ void ExpandContract::wait_turn(const std::string& table, std::uint64_t done, std
   }
 }
 
-void ExpandContract::backfill(const std::string& name, bool repair) {
-  std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "backfill");
-  if (session->record.phase == Phase::expanding) {
-    session->enter(Phase::backfilling);
-  }
-  if (!session->plan.backfill) {
-    spdlog::info("migration {} has nothing to backfill", name);
-    session->checkpoint["backfill"] = {{"done", true}};
-    session->save();
-    return;
-  }
-  const char* what = repair ? "repair" : "backfill";
-  nlohmann::json& progress = session->checkpoint[what];
-  std::optional<KeyText> after;
-  if (progress.is_object() && !progress.value("done", false) && progress.contains("after")) {
-    after = progress["after"].get<KeyText>();
-    spdlog::info("{} of {} continues after key {}", what, name, describe_key(*after));
-  }
-  const std::string table = ddl::quote_qualified(backend_->ddl().dialect(), session->table);
-  std::uint64_t batch = control_.chunk_rows().value_or(1000);
-  std::uint64_t filled = 0;
-  std::uint64_t batches = 0;
-  auto reported = std::chrono::steady_clock::now();
-  auto started = reported;
-  const auto size = [&] {
-    wait_turn(table, filled, batch);
-    started = std::chrono::steady_clock::now();
-    if (started - reported > std::chrono::seconds(10)) {
-      reported = started;
-      spdlog::info("{} of {}: {} rows written, batches of {} rows", what, name, filled, batch);
-    }
-    return batch;
-  };
-  walk_batches(*session, session->table, after, size, [&](const KeyRange& range) {
-    filled += repair ? repair_range(*session, range, batch)
-                     : backend_->backfill(session->table, *session->plan.backfill, range);
-    ++batches;
-    if (!range.up_to) {
-      return;
-    }
-    progress = {{"done", false}, {"after", *range.up_to}};
-    session->save();
-    batch = next_batch_rows(batch, std::chrono::steady_clock::now() - started);
-  });
-  progress = {{"done", true}};
-  session->save();
-  spdlog::info("{} of {} done: {} rows written in {} batches", what, name, filled, batches);
-}
-
-std::uint64_t ExpandContract::next_batch_rows(std::uint64_t rows,
-                                              std::chrono::steady_clock::duration took) const {
-  if (control_.chunk_rows()) {
-    return *control_.chunk_rows();
-  }
-  // Size batches so each takes about --batch-time: long enough to be efficient, short enough
-  // that its row locks never stall the application.
-  if (took < settings_.batch_time / 2) {
-    return std::min<std::uint64_t>(rows * 2, 100000);
-  }
-  if (took > settings_.batch_time * 2) {
-    return std::max<std::uint64_t>(rows / 2, 10);
-  }
-  return rows;
-}
-
-std::uint64_t ExpandContract::repair_range(Session& session, const KeyRange& range,
-                                           std::uint64_t rows) {
-  // Before the switch the old column is the truth: the rows that fail verification get their
-  // new value cleared, then the backfill computes it again from the old column. Only those
-  // rows are written (add-not-null's are NULL already, and its check refuses writing a NULL).
-  const BackfillPlan& plan = *session.plan.backfill;
-  const bool clear = session.spec.operation != MigrationOperation::add_not_null;
-  const std::vector<std::string> key = backend_->key_columns(session.table);
-  std::uint64_t differing = 0;
-  for (int pass = 0; pass < kRepairPasses; ++pass) {
-    std::vector<KeyText> keys;
-    const std::uint64_t count =
-        backend_->count_where(session.table, *session.plan.mismatch, range, rows, keys);
-    if (count == 0) {
-      break;
-    }
-    differing += count;
-    if (clear) {
-      std::vector<ArchivedRow> cleared;
-      for (const KeyText& values : keys) {
-        cleared.emplace_back(values.begin(), values.end());
-        cleared.back().push_back(std::nullopt);
-      }
-      backend_->write_column(session.table, plan.column, key, cleared);
-    }
-    backend_->backfill(session.table, plan, range);
-    if (count <= keys.size()) {
-      break;
-    }
-  }
-  return differing;
-}
-
 VerifyReport ExpandContract::check_rows(Session& session) {
   VerifyReport report;
   if (!session.plan.mismatch) {
@@ -494,6 +422,8 @@ VerifyReport ExpandContract::verify(const std::string& name) {
 
 void ExpandContract::switch_over(const std::string& name, bool force) {
   std::unique_ptr<Session> session = open(name, {Phase::expanding, Phase::backfilling}, "switch");
+  // Switching moves constraints onto the added column: it must still be the one expand added.
+  require_added_columns(*session, session->plan.expand);
   const nlohmann::json backfill = session->checkpoint.value("backfill", nlohmann::json::object());
   if (session->plan.backfill && !backfill.value("done", false)) {
     throw Error(

@@ -58,7 +58,10 @@ class ExpandContract {
   void expand(const MigrationSpec& spec);
   // Fills the new column where it is NULL. With `repair`, rewrites instead exactly the rows
   // that fail verification, from the old column (the truth before the switch), walking and
-  // throttling the same way; a killed repair continues after its last batch.
+  // throttling the same way; a killed repair continues after its last batch. Never waits for a
+  // row the application holds locked: a later pass takes such rows, and when they stay locked
+  // through it, throws Error(ExitCode::preflight_failed) with the progress saved, so that a
+  // re-run takes only them (docs/safety.md).
   void backfill(const std::string& name, bool repair = false);
   VerifyReport verify(const std::string& name);
   // Verifies, then switches once switch_blocker would let it (unless `force`). Throws
@@ -88,12 +91,19 @@ class ExpandContract {
                                 const std::string& command);
   void run_steps(Session& session, const std::vector<Step>& steps);
   void run_online_rebuild(Session& session, const Step& step);
+  // For each add_column step of `steps` whose column this migration added (recorded in the
+  // checkpoint): throws Error(ExitCode::preflight_failed) when the table's column of that name is
+  // no longer of the type it had then (another change replaced it).
+  void require_added_columns(const Session& session, const std::vector<Step>& steps);
   // The original table an online rebuild kept and contract drops, or nullopt when the
   // migration drops none (no rebuild, or one the server applied in place).
   std::optional<ddl::QualifiedName> old_table(const Session& session) const;
   VerifyReport check_rows(Session& session);
-  // Rewrites the rows of `range` that fail verification (up to `rows` per pass); returns them.
-  std::uint64_t repair_range(Session& session, const KeyRange& range, std::uint64_t rows);
+  // Writes the rows of `range` where `rows` holds (backfill_rows()), trying again up to `tries`
+  // times, after pauses that double from 50 ms, while the application holds some of them
+  // locked; returns what was written and how many rows were still locked at the last try.
+  BackfillBatch fill_range(Session& session, const std::string& rows, const KeyRange& range,
+                           int tries);
   // The next backfill batch's rows after one of `rows` took `took` (--batch-time, --chunk-size).
   std::uint64_t next_batch_rows(std::uint64_t rows, std::chrono::steady_clock::duration took) const;
   // Walks `table` by key after `after` (from the start when nullopt) in batches, checking the

@@ -37,6 +37,15 @@ class ExpandContract::Session {
   }
 };
 
+// A key as the logs show it: (1, 'a').
+inline std::string describe_key(const KeyText& key) {
+  std::string text = "(";
+  for (const std::string& value : key) {
+    text += (text.size() > 1 ? ", " : "") + value;
+  }
+  return text + ")";
+}
+
 // Rows per batch when a command only reads (verification, archives).
 inline constexpr std::uint64_t kReadBatchRows = 10000;
 

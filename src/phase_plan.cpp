@@ -73,6 +73,16 @@ void plan_moved_column(const MigrationSpec& spec, const ddl::QualifiedName& tabl
 
 }  // namespace
 
+std::string backfill_rows(const BackfillPlan& backfill, const std::string& mismatch,
+                          const ColumnDdl& ddl, bool repair) {
+  const std::string column = ddl.quote(backfill.column) + " IS NULL";
+  const std::string expression = "(" + backfill.expression + ") IS NULL";
+  if (repair) {
+    return "(" + mismatch + ") AND NOT (" + column + " AND " + expression + ")";
+  }
+  return column + " AND NOT " + expression;
+}
+
 PhasePlan plan_phases(const MigrationSpec& spec, const ddl::QualifiedName& table,
                       const std::optional<ColumnFacts>& subject, const ColumnDdl& ddl) {
   if (!spec.backfill.empty()) {

@@ -24,11 +24,12 @@ enum class StepKind {
   drop_not_null,   // done when the column is nullable
   set_not_null,    // done when the column is NOT NULL
   set_default,     // always runs (setting a default twice is harmless)
-  add_check,       // object: the constraint; done when it exists
+  add_check,       // object: the constraint; done when it exists and checks `columns` IS NOT NULL
   validate_check,  // done when it is validated
   drop_check,      // done when it does not exist
-  create_index,    // object: the index; done when it exists and is valid
-  drop_index,      // done when it does not exist
+  create_index,    // object: the index; done when it exists on the table, on `columns`, with
+                   // `unique`, and is valid
+  drop_index,      // done when the table has no index of that name
   // sql: an ALTER specification that sluice alter's online rebuild applies; object: the column
   // it makes NOT NULL (done when it is), or empty for a rebuild migration (done when the
   // checkpoint names the old table it kept)
@@ -40,6 +41,10 @@ struct Step {
   StepKind kind;
   std::string object;  // the column, constraint or index it is about
   std::string sql;     // what runs (for online_rebuild: the ALTER specification)
+  // What the object must be for the step to count as done, not merely its name: create_index's
+  // columns in order and uniqueness; add_check's one column (the CHECK is `column IS NOT NULL`).
+  std::vector<std::string> columns = {};
+  bool unique = false;
 };
 
 // The SQL of one server family for column-level steps (pure text, unit tested). Names are
@@ -86,6 +91,13 @@ struct BackfillPlan {
   std::string column;      // unquoted
   std::string expression;  // SQL over the row's columns
 };
+
+// The condition a backfill batch writes rows under: where the column is NULL and the expression
+// is not (a plain backfill never writes over a value the application wrote); with `repair`,
+// where verification's `mismatch` holds, except rows where both the column and the expression
+// are NULL (which agree, and which add-not-null's check refuses anyway).
+std::string backfill_rows(const BackfillPlan& backfill, const std::string& mismatch,
+                          const ColumnDdl& ddl, bool repair);
 
 // Every phase of one migration, as `sluice plan` prints it and the commands run it.
 struct PhasePlan {

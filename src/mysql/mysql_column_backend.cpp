@@ -2,9 +2,13 @@
 
 #include <mysqld_error.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "src/error.h"
 #include "src/lock_retry.h"
 #include "src/mysql/mysql_column_ddl.h"
+#include "src/mysql/mysql_column_sql.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_sql.h"
 
@@ -39,6 +43,14 @@ std::string unhex(const std::optional<std::string>& value) {
     throw Error(ExitCode::usage, "the archive holds a value that is not hex; it is damaged");
   }
   return "UNHEX('" + *value + "')";
+}
+
+// MySQL column names compare without regard to case.
+bool same_name(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 KeyText key_text(const ResultRow& row, std::size_t columns) {
@@ -113,13 +125,31 @@ std::vector<std::string> MysqlColumnBackend::key_columns(const ddl::QualifiedNam
   return names;
 }
 
-bool MysqlColumnBackend::index_exists(const ddl::QualifiedName& table, const std::string& index) {
-  return connection_
-      ->query_value("SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = " +
-                    connection_->quote_literal(table.schema) +
-                    " AND TABLE_NAME = " + connection_->quote_literal(table.name) +
-                    " AND INDEX_NAME = " + connection_->quote_literal(index) + " LIMIT 1")
-      .has_value();
+bool MysqlColumnBackend::index_exists(const ddl::QualifiedName& table, const Step& step) {
+  const std::vector<ResultRow> rows = connection_->query(index_columns_sql(
+      connection_->quote_literal(table.schema), connection_->quote_literal(table.name),
+      connection_->quote_literal(step.object)));
+  if (rows.empty() || step.kind != StepKind::create_index) {
+    return !rows.empty();
+  }
+  // MySQL names indexes per table: an index of that name with other columns, a prefix or
+  // another uniqueness is another index, not the migration's.
+  bool same = rows.size() == step.columns.size();
+  std::string columns;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::string name = rows[i][0].value_or("");
+    columns +=
+        (columns.empty() ? "" : ", ") + quote(name) + (rows[i][2] ? "(" + *rows[i][2] + ")" : "");
+    same = same && same_name(name, step.columns[i]) && !rows[i][2] &&
+           (rows[i][1].value_or("1") == "0") == step.unique;
+  }
+  if (!same) {
+    throw Error(ExitCode::preflight_failed,
+                "table " + quote(table) + " already has an index " + quote(step.object) + " (" +
+                    (rows[0][1].value_or("1") == "0" ? "UNIQUE on " : "on ") + columns +
+                    ") that is not the migration's; choose another index-name");
+  }
+  return true;
 }
 
 bool MysqlColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
@@ -138,9 +168,9 @@ bool MysqlColumnBackend::done(const ddl::QualifiedName& table, const Step& step)
       return facts && !facts->nullable;
     }
     case StepKind::create_index:
-      return index_exists(table, step.object);
+      return index_exists(table, step);
     case StepKind::drop_index:
-      return !index_exists(table, step.object);
+      return !index_exists(table, step);
     default:
       return false;
   }
@@ -226,14 +256,44 @@ std::optional<KeyText> MysqlColumnBackend::batch_end(const ddl::QualifiedName& t
   return key_text(found.front(), described.key_columns.size());
 }
 
-std::uint64_t MysqlColumnBackend::backfill(const ddl::QualifiedName& table,
-                                           const BackfillPlan& plan, const KeyRange& range) {
+BackfillBatch MysqlColumnBackend::backfill(const ddl::QualifiedName& table,
+                                           const BackfillPlan& plan, const std::string& rows,
+                                           const KeyRange& range) {
   const TableSchema& described = schema(table);
-  const std::string column = quote(plan.column);
-  return connection_->execute("UPDATE " + quote(table) + " SET " + column + " = (" +
-                              plan.expression + ") WHERE " + range_predicate(described, range) +
-                              " AND " + column + " IS NULL AND (" + plan.expression +
-                              ") IS NOT NULL");
+  key_columns(table);
+  const std::string where = range_predicate(described, range) + " AND (" + rows + ")";
+  // SKIP LOCKED leaves the rows the application holds. A lock the batch must still wait for
+  // (a unique entry another transaction is writing) times out after InnoDB's shortest wait; in
+  // a deadlock InnoDB rolls back the transaction that changed fewer rows, which may be the
+  // application's, so the batch must never wait on a row at all.
+  connection_->execute("SET SESSION innodb_lock_wait_timeout = 1");
+  LockRetryPolicy policy;
+  policy.timeout = std::chrono::seconds(1);
+  policy.attempts = kBackfillAttempts;
+  policy.first_pause = std::chrono::milliseconds(100);
+  return retry_lock_waits("a backfill batch of " + quote(table), policy, [&] {
+    Transaction transaction(*connection_, "START TRANSACTION");
+    // The rows to write in the transaction's snapshot, which does not wait for locks: those
+    // that the locking read below skips are the ones the application holds.
+    const std::uint64_t todo = std::stoull(
+        connection_->query_value("SELECT COUNT(*) FROM " + quote(table) + " WHERE " + where)
+            .value_or("0"));
+    std::vector<replication::Row> keys;
+    for (const ResultRow& row :
+         connection_->query(locked_keys_sql(described, quote(table), where))) {
+      keys.push_back(key_row(described, key_text(row, described.key_columns.size())));
+    }
+    std::uint64_t written = 0;
+    for (std::size_t first = 0; first < keys.size(); first += kKeysPerFill) {
+      const std::vector<replication::Row> some(
+          keys.begin() + static_cast<long>(first),
+          keys.begin() + static_cast<long>(std::min(keys.size(), first + kKeysPerFill)));
+      written += connection_->execute(
+          fill_keys_sql(described, quote(table), quote(plan.column), plan.expression, some));
+    }
+    transaction.commit();
+    return BackfillBatch{written, todo > keys.size() ? todo - keys.size() : 0};
+  });
 }
 
 std::uint64_t MysqlColumnBackend::count_where(const ddl::QualifiedName& table,

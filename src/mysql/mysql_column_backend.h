@@ -28,8 +28,8 @@ class MysqlColumnBackend : public ColumnBackend {
   std::optional<KeyText> batch_end(const ddl::QualifiedName& table,
                                    const std::optional<KeyText>& after,
                                    std::uint64_t rows) override;
-  std::uint64_t backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
-                         const KeyRange& range) override;
+  BackfillBatch backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
+                         const std::string& rows, const KeyRange& range) override;
   std::uint64_t count_where(const ddl::QualifiedName& table, const std::string& condition,
                             const KeyRange& range, std::size_t samples,
                             std::vector<KeyText>& sample_keys) override;
@@ -55,7 +55,10 @@ class MysqlColumnBackend : public ColumnBackend {
   std::string range_predicate(const TableSchema& schema, const KeyRange& range);
   std::string key_select(const TableSchema& schema);
   std::string key_order(const TableSchema& schema);
-  bool index_exists(const ddl::QualifiedName& table, const std::string& index);
+  // Whether the table has the index named as `step`'s object. For create_index, throws
+  // Error(ExitCode::preflight_failed) when that index has other columns (or prefixes) or another
+  // uniqueness than the step's.
+  bool index_exists(const ddl::QualifiedName& table, const Step& step);
   // Archived TIMESTAMP values are UTC, so that no daylight-saving fold changes them on the way
   // back and an archive restores the same on a server in another time zone.
   void use_utc_for_archives();

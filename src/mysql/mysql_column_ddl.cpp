@@ -47,9 +47,12 @@ class MysqlColumnDdl : public ColumnDdl {
     for (const std::string& column : columns) {
       list += (list.empty() ? "" : ", ") + quote(column);
     }
-    return {alter(StepKind::create_index, table, index,
-                  std::string(unique ? "ADD UNIQUE INDEX " : "ADD INDEX ") + quote(index) + " (" +
-                      list + ")")};
+    Step step = alter(StepKind::create_index, table, index,
+                      std::string(unique ? "ADD UNIQUE INDEX " : "ADD INDEX ") + quote(index) +
+                          " (" + list + ")");
+    step.columns = columns;
+    step.unique = unique;
+    return {step};
   }
   std::vector<Step> drop_index(const ddl::QualifiedName& table,
                                const std::string& index) const override {

@@ -1,9 +1,12 @@
 #include "src/postgres/pg_column_backend.h"
 
+#include <spdlog/spdlog.h>
+
 #include "ddl/ddl_error.h"
 #include "src/error.h"
 #include "src/lock_retry.h"
 #include "src/postgres/pg_column_ddl.h"
+#include "src/postgres/pg_column_sql.h"
 #include "src/postgres/pg_rebuild_sql.h"
 
 namespace sluice::postgres {
@@ -102,28 +105,65 @@ std::vector<std::string> PgColumnBackend::key_columns(const ddl::QualifiedName& 
   return names;
 }
 
-std::optional<bool> PgColumnBackend::index_valid(const ddl::QualifiedName& table,
-                                                 const std::string& index) {
-  const std::optional<std::string> valid = connection_->query_value(
-      "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-      {table.schema, index});
-  if (!valid) {
+std::optional<PgColumnBackend::IndexFacts> PgColumnBackend::index_named(
+    const ddl::QualifiedName& table, const Step& step) {
+  std::vector<std::optional<std::string>> columns(step.columns.begin(), step.columns.end());
+  const std::vector<ResultRow> rows = connection_->query_params(
+      index_named_sql(), {table.schema, step.object, array_literal(columns)});
+  if (rows.empty()) {
+    // Index names share one namespace per schema with tables, views and sequences.
+    const std::vector<ResultRow> holder =
+        connection_->query_params(relation_named_sql(), {table.schema, step.object});
+    if (!holder.empty() && step.kind == StepKind::create_index) {
+      throw Error(ExitCode::preflight_failed, "the name " + quote(step.object) +
+                                                  " is taken in schema " + quote(table.schema) +
+                                                  " by " + holder[0][1].value_or("") +
+                                                  " (not an index); choose another index-name");
+    }
     return std::nullopt;
   }
-  return *valid == "t";
+  const ResultRow& row = rows.front();
+  IndexFacts facts;
+  facts.on_table = row[0].value_or("") == table.schema && row[1].value_or("") == table.name;
+  facts.same_keys =
+      row[4].value_or("false") == "true" && (row[2].value_or("false") == "true") == step.unique;
+  facts.valid = row[3].value_or("false") == "true";
+  facts.definition = row[5].value_or("");
+  if (step.kind == StepKind::create_index && facts.on_table && !facts.same_keys && !facts.valid) {
+    throw Error(ExitCode::preflight_failed,
+                "an INVALID index " + quote(step.object) + " on other keys (" + facts.definition +
+                    "), left by a failed CREATE INDEX CONCURRENTLY, holds the name on " +
+                    qualified(table) + "; drop it (DROP INDEX CONCURRENTLY " +
+                    qualified(ddl::QualifiedName{table.schema, step.object}) +
+                    ") or choose another index-name");
+  }
+  if (step.kind == StepKind::create_index && (!facts.on_table || !facts.same_keys)) {
+    throw Error(ExitCode::preflight_failed,
+                "the index name " + quote(step.object) + " is taken in schema " +
+                    quote(table.schema) + " by another index (" + facts.definition +
+                    "; PostgreSQL index names are unique per schema), so " + qualified(table) +
+                    " would not get its index; choose another index-name");
+  }
+  return facts;
 }
 
-std::optional<bool> PgColumnBackend::check_validated(const ddl::QualifiedName& table,
-                                                     const std::string& constraint) {
-  const std::optional<std::string> validated = connection_->query_value(
-      "SELECT convalidated FROM pg_constraint WHERE conrelid = (quote_ident($1) || '.' || "
-      "quote_ident($2))::regclass AND conname = $3",
-      {table.schema, table.name, constraint});
-  if (!validated) {
+std::optional<PgColumnBackend::CheckFacts> PgColumnBackend::check_named(
+    const ddl::QualifiedName& table, const Step& step) {
+  const std::vector<ResultRow> rows = connection_->query_params(
+      not_null_check_sql(),
+      {table.schema, table.name, step.object, step.columns.empty() ? "" : step.columns.front()});
+  if (rows.empty()) {
     return std::nullopt;
   }
-  return *validated == "t";
+  const ResultRow& row = rows.front();
+  if (step.kind == StepKind::add_check && row[1].value_or("false") != "true") {
+    throw Error(ExitCode::preflight_failed,
+                "table " + qualified(table) + " has a constraint " + quote(step.object) + " (" +
+                    row[2].value_or("") + ") that is not sluice's CHECK (" +
+                    quote(step.columns.empty() ? "" : step.columns.front()) +
+                    " IS NOT NULL); drop or rename it, then run the command again");
+  }
+  return CheckFacts{row[0].value_or("false") == "true"};
 }
 
 bool PgColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
@@ -141,17 +181,36 @@ bool PgColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
       return facts && !facts->nullable;
     }
     case StepKind::add_check:
-      return check_validated(table, step.object).has_value();
-    case StepKind::validate_check:
-      return check_validated(table, step.object).value_or(false);
+      return check_named(table, step).has_value();
+    case StepKind::validate_check: {
+      const std::optional<CheckFacts> check = check_named(table, step);
+      return check && check->validated;
+    }
     case StepKind::drop_check:
-      return !check_validated(table, step.object).has_value();
-    case StepKind::create_index:
-      return index_valid(table, step.object).value_or(false);
-    case StepKind::drop_index:
-      return !index_valid(table, step.object).has_value();
+      return !check_named(table, step).has_value();
+    case StepKind::create_index: {
+      // An INVALID index (a CREATE INDEX CONCURRENTLY that failed or was interrupted) is not
+      // done: run() drops it and builds it again.
+      const std::optional<IndexFacts> index = index_named(table, step);
+      return index && index->valid;
+    }
+    case StepKind::drop_index: {
+      // Only this table's index of that name is the migration's to drop.
+      const std::optional<IndexFacts> index = index_named(table, step);
+      return !index || !index->on_table;
+    }
     default:
       return false;
+  }
+}
+
+void PgColumnBackend::drop_invalid_index(const ddl::QualifiedName& table, const Step& step) {
+  const std::optional<IndexFacts> index = index_named(table, step);
+  if (index && !index->valid) {
+    spdlog::warn("dropping the INVALID index {} that a failed CREATE INDEX CONCURRENTLY left on {}",
+                 quote(step.object), qualified(table));
+    connection_->execute("DROP INDEX CONCURRENTLY " +
+                         qualified(ddl::QualifiedName{table.schema, step.object}));
   }
 }
 
@@ -165,13 +224,16 @@ void PgColumnBackend::run(const ddl::QualifiedName& table, const Step& step,
   policy.attempts = attempts;
   policy.first_pause = std::chrono::milliseconds(500);
   retry_lock_waits("'" + step.sql + "'", policy, [&] {
+    if (step.kind == StepKind::create_index) {
+      drop_invalid_index(table, step);
+    }
     try {
       connection_->execute(step.sql);
     } catch (const ServerError& error) {
       if (step.kind == StepKind::create_index) {
-        // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
-        connection_->execute("DROP INDEX CONCURRENTLY IF EXISTS " +
-                             qualified(ddl::QualifiedName{table.schema, step.object}));
+        // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind; only that one,
+        // on this table, is dropped (never another table's index of the same name).
+        drop_invalid_index(table, step);
       }
       // Only a lock wait is worth another attempt, so a deadlock is no longer a ServerError
       // (retry_lock_waits would retry it); any other refusal reaches the user by its class
@@ -233,16 +295,29 @@ std::optional<KeyText> PgColumnBackend::batch_end(const ddl::QualifiedName& tabl
   return key_text(found.front(), found.front().size());
 }
 
-std::uint64_t PgColumnBackend::backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
-                                        const KeyRange& range) {
+BackfillBatch PgColumnBackend::backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
+                                        const std::string& rows, const KeyRange& range) {
   const Predicate where = range_predicate(table, range);
-  const std::string column = quote(plan.column);
-  std::uint64_t changed = 0;
-  connection_->query_params("UPDATE " + qualified(table) + " SET " + column + " = (" +
-                                plan.expression + ") WHERE " + where.sql + " AND " + column +
-                                " IS NULL AND (" + plan.expression + ") IS NOT NULL",
-                            where.params, &changed);
-  return changed;
+  std::vector<std::string> key;
+  for (const std::string& name : key_columns(table)) {
+    key.push_back(quote(name));
+  }
+  const std::string sql = skip_locked_backfill_sql(qualified(table), quote(plan.column),
+                                                   plan.expression, rows, key, where.sql);
+  // SKIP LOCKED leaves the rows the application holds; a lock the batch must still wait for (a
+  // unique index's entry being written by the application) times out well before the server's
+  // deadlock check, so that in a cycle it is sluice's statement that fails, not the
+  // application's.
+  connection_->execute("SET lock_timeout = " + std::to_string(kBackfillLockTimeout.count()));
+  LockRetryPolicy policy;
+  policy.timeout = kBackfillLockTimeout;
+  policy.attempts = kBackfillAttempts;
+  policy.first_pause = std::chrono::milliseconds(100);
+  return retry_lock_waits("a backfill batch of " + qualified(table), policy, [&] {
+    const std::vector<ResultRow> result = connection_->query_params(sql, where.params);
+    return BackfillBatch{std::stoull(result.at(0).at(0).value_or("0")),
+                         std::stoull(result.at(0).at(1).value_or("0"))};
+  });
 }
 
 std::uint64_t PgColumnBackend::count_where(const ddl::QualifiedName& table,

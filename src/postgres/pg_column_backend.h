@@ -26,8 +26,8 @@ class PgColumnBackend : public ColumnBackend {
   std::optional<KeyText> batch_end(const ddl::QualifiedName& table,
                                    const std::optional<KeyText>& after,
                                    std::uint64_t rows) override;
-  std::uint64_t backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
-                         const KeyRange& range) override;
+  BackfillBatch backfill(const ddl::QualifiedName& table, const BackfillPlan& plan,
+                         const std::string& rows, const KeyRange& range) override;
   std::uint64_t count_where(const ddl::QualifiedName& table, const std::string& condition,
                             const KeyRange& range, std::size_t samples,
                             std::vector<KeyText>& sample_keys) override;
@@ -59,10 +59,24 @@ class PgColumnBackend : public ColumnBackend {
   };
   Predicate range_predicate(const ddl::QualifiedName& table, const KeyRange& range);
   std::string key_list(const ddl::QualifiedName& table, const std::string& suffix);
-  // The index `index` of the table's schema: nullopt when absent, else whether it is valid.
-  std::optional<bool> index_valid(const ddl::QualifiedName& table, const std::string& index);
-  std::optional<bool> check_validated(const ddl::QualifiedName& table,
-                                      const std::string& constraint);
+  struct IndexFacts {
+    bool on_table = false;   // an index of the step's table
+    bool same_keys = false;  // on the step's columns, in order, with the step's uniqueness
+    bool valid = false;      // not left INVALID by a failed CREATE INDEX CONCURRENTLY
+    std::string definition;  // pg_get_indexdef, for messages
+  };
+  struct CheckFacts {
+    bool validated = false;
+  };
+  // The index named as `step`'s object in the table's schema, or nullopt. For create_index,
+  // throws Error(ExitCode::preflight_failed) when the name belongs to another relation (a
+  // table, view, sequence) or to an index of another table or other keys.
+  std::optional<IndexFacts> index_named(const ddl::QualifiedName& table, const Step& step);
+  // The table's constraint named as `step`'s object, or nullopt. For add_check, throws
+  // Error(ExitCode::preflight_failed) when it is not CHECK (column IS NOT NULL).
+  std::optional<CheckFacts> check_named(const ddl::QualifiedName& table, const Step& step);
+  // Drops the step's index when it is an INVALID one on the step's table.
+  void drop_invalid_index(const ddl::QualifiedName& table, const Step& step);
   std::vector<ResultRow> select(const std::string& sql, const Params& params);
   // Archived values are text; these settings make that text mean the same on any server
   // whatever its defaults (dates in ISO order, exact floats, hex bytea).

@@ -55,9 +55,11 @@ class PgColumnDdl : public ColumnDdl {
   std::vector<Step> guard_not_null(const ddl::QualifiedName& table,
                                    const std::string& column) const override {
     const std::string check = check_name(column);
-    return {alter(
+    Step step = alter(
         StepKind::add_check, table, check,
-        "ADD CONSTRAINT " + quote(check) + " CHECK (" + quote(column) + " IS NOT NULL) NOT VALID")};
+        "ADD CONSTRAINT " + quote(check) + " CHECK (" + quote(column) + " IS NOT NULL) NOT VALID");
+    step.columns = {column};
+    return {step};
   }
   std::vector<Step> unguard_not_null(const ddl::QualifiedName& table,
                                      const std::string& column) const override {
@@ -75,7 +77,8 @@ class PgColumnDdl : public ColumnDdl {
                  std::string(unique ? "CREATE UNIQUE INDEX CONCURRENTLY "
                                     : "CREATE INDEX "
                                       "CONCURRENTLY ") +
-                     quote(index) + " ON " + qualified(table) + " (" + list + ")"}};
+                     quote(index) + " ON " + qualified(table) + " (" + list + ")",
+                 columns, unique}};
   }
   std::vector<Step> drop_index(const ddl::QualifiedName& table,
                                const std::string& index) const override {
