@@ -60,10 +60,11 @@ std::string integer_text(__int128 value) {
 
 }  // namespace
 
-std::string copy_statement(const MysqlTablePlan& plan, const std::string& where) {
+std::string copy_statement(const MysqlTablePlan& plan, const std::string& where,
+                           std::string_view verb) {
   const std::string columns = column_names(plan.source, plan.mapped_columns);
-  return "INSERT IGNORE INTO " + quote(plan.shadow) + " (" + columns + ") SELECT " + columns +
-         from_source(plan.source) + " WHERE " + where;
+  return std::string(verb) + " INTO " + quote(plan.shadow) + " (" + columns + ") SELECT " +
+         columns + from_source(plan.source) + " WHERE " + where;
 }
 
 std::string delete_range_sql(const MysqlTablePlan& plan, const std::string& where) {

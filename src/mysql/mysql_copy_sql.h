@@ -15,9 +15,10 @@ namespace sluice::mysql {
 // pure, no connection, unit tested in tests/mysql_copy_sql_test.cpp. `where` arguments are
 // range predicates (range_predicate in mysql_sql.h).
 
-// INSERT IGNORE … SELECT of the source's mapped columns matching `where` into the shadow,
-// reading the source through its key's index.
-std::string copy_statement(const MysqlTablePlan& plan, const std::string& where);
+// `verb` (INSERT IGNORE, or REPLACE for the applier) INTO the shadow … SELECT of the source's
+// mapped columns matching `where`, reading the source through its key's index.
+std::string copy_statement(const MysqlTablePlan& plan, const std::string& where,
+                           std::string_view verb = "INSERT IGNORE");
 
 // DELETE of the shadow's rows matching `where` (before a range is copied again).
 std::string delete_range_sql(const MysqlTablePlan& plan, const std::string& where);

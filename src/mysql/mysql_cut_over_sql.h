@@ -16,7 +16,8 @@ namespace sluice::mysql {
 // so cleanup and resume recognise it.
 std::string create_sentry_sql(const ddl::QualifiedName& swap);
 
-// The locks session A takes: the table and the sentry, both WRITE, in one LOCK TABLES.
+// The locks session A takes in one LOCK TABLES: the table READ (writes wait, while the applier
+// can still read the changed keys it re-synchronises under the lock) and the sentry WRITE.
 std::vector<TableLockRequest> cut_over_locks(const MysqlTablePlan& plan);
 
 // Session B's swap: RENAME TABLE <table> TO <swap>, <shadow> TO <table>. It fails while the

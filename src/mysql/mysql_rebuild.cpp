@@ -97,10 +97,8 @@ std::uint64_t MysqlRebuild::copy_range(const std::optional<replication::Row>& af
   return copy_.copy_range(after, up_to);
 }
 
-void MysqlRebuild::replace_rows(const std::vector<replication::Row>& delete_keys,
-                                const std::vector<replication::Row>& rows,
-                                const std::vector<replication::Row>& /*fill_from*/) {
-  apply_.replace_rows(delete_keys, rows);
+std::unique_ptr<ChangeApplier> MysqlRebuild::make_applier() {
+  return std::make_unique<ResyncApplier>(apply_, shadow_.table().source.key_columns);
 }
 
 void MysqlRebuild::drop_old_table() {
