@@ -47,7 +47,8 @@ std::optional<Row> MysqlCopy::find_chunk_end(const std::optional<Row>& after, st
   }
   // A single integer key: the chunk is a span of key values, found without reading the rows
   // twice (an OFFSET walk reads the whole range before the copy reads it again). Gaps make a
-  // chunk lighter; the sizer then widens the span, as it learns from the time a chunk takes.
+  // chunk lighter; the sizer then widens the span, as it learns from the time a chunk takes,
+  // and a span that would hold no row reaches to the next key.
   const std::optional<std::string> last = main.query_value(key_bound_sql(plan_.source, "MAX"));
   if (!last) {
     return std::nullopt;
@@ -55,7 +56,11 @@ std::optional<Row> MysqlCopy::find_chunk_end(const std::optional<Row>& after, st
   const std::string low =
       after ? after->front().text
             : integer_before(main.query_value(key_bound_sql(plan_.source, "MIN")).value_or("0"));
-  const std::optional<std::string> end = integer_chunk_end(low, *last, rows);
+  const std::optional<std::string> next = main.query_value(next_integer_key_sql(plan_.source, low));
+  if (!next) {
+    return std::nullopt;
+  }
+  const std::optional<std::string> end = integer_chunk_end(low, *last, *next, rows);
   if (!end) {
     return std::nullopt;
   }

@@ -93,14 +93,21 @@ std::string key_bound_sql(const TableSchema& source, std::string_view function) 
          quote(source.columns[source.key_columns.front()].name) + ") FROM " + quote(source.name);
 }
 
+std::string next_integer_key_sql(const TableSchema& source, const std::string& low) {
+  const std::string key = quote(source.columns[source.key_columns.front()].name);
+  return "SELECT MIN(" + key + ") FROM " + quote(source.name) + " WHERE " + key + " > " +
+         integer_text(parse_integer(low));
+}
+
 std::optional<std::string> integer_chunk_end(const std::string& low, const std::string& high,
-                                             std::uint64_t rows) {
+                                             const std::string& next, std::uint64_t rows) {
   const __int128 from = parse_integer(low);
   const __int128 last = parse_integer(high);
   if (from >= last) {
     return std::nullopt;
   }
-  return integer_text(std::min<__int128>(last, from + static_cast<__int128>(rows)));
+  const __int128 span = std::max(from + static_cast<__int128>(rows), parse_integer(next));
+  return integer_text(std::min(last, span));
 }
 
 std::string integer_before(const std::string& value) {

@@ -37,11 +37,17 @@ bool has_integer_key(const TableSchema& source);
 // SELECT MIN(`key`) or MAX(`key`) FROM the table, for a single-column key.
 std::string key_bound_sql(const TableSchema& source, std::string_view function);
 
-// The end of a span of `rows` key values after `low` (exclusive), never past `high` (the
-// largest key); nullopt when `low` is at or past `high`. Keys are integers as the server prints
-// them, of any width, signed or unsigned. Throws Error for text that is not an integer.
+// SELECT MIN(`key`) FROM the table WHERE `key` > `low`, for a single integer key: the first key
+// after a chunk, so a gap in the keys is crossed by one chunk.
+std::string next_integer_key_sql(const TableSchema& source, const std::string& low);
+
+// The end of a span of `rows` key values after `low` (exclusive), stretched to `next` (the
+// first key after `low`) when that lies beyond, so a chunk never spans only a gap (ids near
+// 2^62 among small ones), and never past `high` (the largest key); nullopt when `low` is at or
+// past `high`. Keys are integers as the server prints them, of any width, signed or unsigned.
+// Throws Error for text that is not an integer.
 std::optional<std::string> integer_chunk_end(const std::string& low, const std::string& high,
-                                             std::uint64_t rows);
+                                             const std::string& next, std::uint64_t rows);
 // The integer one less than `value` (the `low` that starts a span at the table's first key).
 std::string integer_before(const std::string& value);
 
