@@ -33,6 +33,15 @@ void MysqlApply::resync(const std::vector<replication::Row>& keys,
   for (std::string& statement : resync_rows_sql(plan_, keys)) {
     statements.push_back(std::move(statement));
   }
+  if (Connection* locked = sessions_.locked_apply()) {
+    // Under the cut-over's LOCK TABLES … WRITE every writer has ended, so everything logged is
+    // visible. The statements commit one by one (a transaction would give the locks back);
+    // nobody reads the shadow meanwhile, and a drain cut short is redone from the checkpoint.
+    for (const std::string& statement : statements) {
+      locked->execute(statement);
+    }
+    return;
+  }
   // Redoing a batch only copies the source's current rows again: safe after a commit whose
   // acknowledgement was lost, and after a lost row lock (the transaction rolled back whole).
   sessions_.reconnecting("applying changes", [&] {

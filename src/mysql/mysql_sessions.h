@@ -34,6 +34,23 @@ class MysqlSessions {
   // Opens the main session (and the applier's, if it was open) again.
   void reconnect();
 
+  // Makes the applier write on `session`, which holds LOCK TABLES … WRITE on the table and the
+  // shadow (the cut-over's session A), while the guard lives.
+  class LockedApply {
+   public:
+    LockedApply(MysqlSessions& sessions, Connection& session) : sessions_(sessions) {
+      sessions_.locked_apply_ = &session;
+    }
+    ~LockedApply() { sessions_.locked_apply_ = nullptr; }
+    LockedApply(const LockedApply&) = delete;
+    LockedApply& operator=(const LockedApply&) = delete;
+
+   private:
+    MysqlSessions& sessions_;
+  };
+  // The session a LockedApply lent, or null.
+  Connection* locked_apply() { return locked_apply_; }
+
   // How reconnecting() gets a lost session back; set once the run's options are known.
   void set_reconnect_policy(const ReconnectPolicy& policy) { reconnect_policy_ = policy; }
 
@@ -64,6 +81,7 @@ class MysqlSessions {
   ReconnectPolicy reconnect_policy_;
   std::unique_ptr<Connection> main_;
   std::unique_ptr<Connection> apply_;
+  Connection* locked_apply_ = nullptr;
 };
 
 // The end of the last transaction the server has both logged and made visible: MariaDB's
