@@ -365,7 +365,9 @@ void Migrator::verify_once(const DrainTo& drain) {
 
 void Migrator::update_status(const ChangeApplier& applier) {
   status_.changes_applied = applier.applied();
-  status_.changes_held = applier.held();
+  // Read and not yet written: held for the copy (PostgreSQL), or waiting for the next flush
+  // while the run is paused (both; MySQL holds nothing for the copy).
+  status_.changes_held = applier.held() + applier.pending();
   status_.stream_lag = std::max(milliseconds(0), stream_lag_);
   status_.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
 }

@@ -66,3 +66,10 @@ TEST_CASE("a span that would hold only a gap reaches to the next key (ids near 2
   CHECK(integer_chunk_end("4611686018427387904", "4611686018427407904", "4611686018427388901",
                           1000) == "4611686018427388904");
 }
+
+TEST_CASE("a chunk counts the rows it read, rows the applier had written already included") {
+  CHECK(records_read("Records: 1000  Duplicates: 12  Warnings: 12") == 1000);
+  CHECK(records_read("Records: 0  Duplicates: 0  Warnings: 0") == 0);
+  CHECK(records_read("") == std::nullopt);
+  CHECK(records_read("Rows matched: 1  Changed: 1  Warnings: 0") == std::nullopt);
+}

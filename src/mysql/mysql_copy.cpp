@@ -89,10 +89,13 @@ std::uint64_t MysqlCopy::copy_range(const std::optional<Row>& after, const Row& 
   // INSERT IGNORE of a key range is safe to redo: a chunk that committed before its session was
   // lost copies nothing twice. A statement that lost a row lock changed nothing and is retried.
   return sessions_.reconnecting("copying a chunk", [&] {
-    const std::uint64_t copied = retry_lock_waits("a copy chunk", row_lock_policy(),
-                                                  [&] { return sessions_.main().execute(sql); });
+    const std::uint64_t inserted = retry_lock_waits("a copy chunk", row_lock_policy(),
+                                                    [&] { return sessions_.main().execute(sql); });
+    // The rows read, those the applier had written already (skipped by IGNORE) included; read
+    // before SHOW WARNINGS replaces the statement's summary.
+    const std::uint64_t read = records_read(sessions_.main().info()).value_or(inserted);
     check_copy_warnings();
-    return copied;
+    return read;
   });
 }
 

@@ -81,6 +81,22 @@ std::string last_key_sql(const TableSchema& source, const std::optional<replicat
   return key_walk(source, after) + key_order(source, " DESC") + " LIMIT 1";
 }
 
+std::optional<std::uint64_t> records_read(std::string_view info) {
+  constexpr std::string_view kRecords = "Records: ";
+  const std::size_t at = info.find(kRecords);
+  if (at == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::uint64_t records = 0;
+  bool digits = false;
+  for (std::size_t i = at + kRecords.size(); i < info.size() && info[i] >= '0' && info[i] <= '9';
+       ++i) {
+    records = records * 10 + static_cast<std::uint64_t>(info[i] - '0');
+    digits = true;
+  }
+  return digits ? std::optional<std::uint64_t>(records) : std::nullopt;
+}
+
 bool has_integer_key(const TableSchema& source) {
   static const std::set<std::string> integers = {"tinyint", "smallint", "mediumint",
                                                  "int",     "integer",  "bigint"};

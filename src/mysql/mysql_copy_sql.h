@@ -30,6 +30,10 @@ std::string chunk_end_sql(const TableSchema& source, const std::optional<replica
 // The table's last key after `after`: the end of the final, shorter chunk.
 std::string last_key_sql(const TableSchema& source, const std::optional<replication::Row>& after);
 
+// The rows an INSERT … SELECT read, from the server's summary of it (Connection::info(): "Records:
+// 3  Duplicates: 1  Warnings: 0"), or nullopt when the summary has no count.
+std::optional<std::uint64_t> records_read(std::string_view info);
+
 // Whether the key is one integer column, whose chunks are spans of key values
 // (integer_chunk_end) rather than walks over the rows.
 bool has_integer_key(const TableSchema& source);
