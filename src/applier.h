@@ -11,7 +11,7 @@
 
 namespace sluice {
 
-// Writes changes into the shadow table. Implemented by each backend.
+// Writes row images into the shadow table, for the Applier (PostgreSQL's backend implements it).
 class ShadowWriter {
  public:
   virtual ~ShadowWriter() = default;
