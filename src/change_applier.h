@@ -31,6 +31,10 @@ class ChangeApplier {
   virtual std::size_t pending() const = 0;
   virtual std::size_t held() const = 0;
   virtual std::size_t applied() const = 0;
+
+  // Of pending() and held(), how many keys take memory; the Migrator stops reading the stream
+  // while this is at its limit. An applier that spills to disk keeps it bounded itself.
+  virtual std::size_t in_memory() const { return pending() + held(); }
 };
 
 }  // namespace sluice

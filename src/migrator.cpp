@@ -221,7 +221,7 @@ void Migrator::take(StreamReader& reader, ChangeApplier& applier, milliseconds w
 
 std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, ChangeApplier& applier) {
   return [this, &stream, &applier](bool flush) {
-    if (applier.held() + applier.pending() < kMaxHeldChanges) {
+    if (applier.in_memory() < kMaxHeldChanges) {
       take(stream, applier, milliseconds(0));
     }
     if (flush) {

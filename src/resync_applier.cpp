@@ -1,5 +1,7 @@
 #include "src/resync_applier.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <tuple>
 
@@ -17,8 +19,29 @@ bool ResyncApplier::SameBytes::operator()(const Row& a, const Row& b) const {
                                       });
 }
 
-ResyncApplier::ResyncApplier(ShadowResync& shadow, std::vector<std::size_t> key_columns)
-    : shadow_(shadow), key_columns_(std::move(key_columns)) {}
+ResyncApplier::ResyncApplier(ShadowResync& shadow, std::vector<std::size_t> key_columns,
+                             std::size_t keys_in_memory)
+    : shadow_(shadow),
+      key_columns_(std::move(key_columns)),
+      keys_in_memory_(std::max<std::size_t>(1, keys_in_memory)) {}
+
+void ResyncApplier::take(Row key) {
+  keys_.insert(std::move(key));
+  if (keys_.size() < keys_in_memory_) {
+    return;
+  }
+  // The same key may now be both on disk and in memory, or twice on disk: a repeat only costs
+  // a duplicate in an IN list, never a wrong row (the server re-reads the key's current row).
+  if (spill_.size() == 0) {
+    spdlog::info(
+        "more than {} changed keys wait for the next write into the shadow table: the rest go to "
+        "a temporary file",
+        keys_in_memory_ - 1);
+  }
+  spill_.write(std::vector<Row>(keys_.begin(), keys_.end()));
+  spilled_ += keys_.size();
+  keys_.clear();
+}
 
 Row ResyncApplier::key_of(const Row& image) const {
   Row key;
@@ -44,28 +67,40 @@ void ResyncApplier::add(const replication::Transaction& transaction) {
         throw Error(ExitCode::failure,
                     "a change event has no before image; the server must log full row images");
       }
-      keys_.insert(key_of(*change.before));
+      take(key_of(*change.before));
     }
     if (change.operation != Operation::erase) {
       if (!change.after) {
         throw Error(ExitCode::failure,
                     "a change event has no after image; the server must log full row images");
       }
-      keys_.insert(key_of(*change.after));
+      take(key_of(*change.after));
     }
   }
   through_ = transaction.commit_position;
 }
 
 std::size_t ResyncApplier::flush() {
-  if (keys_.empty()) {
-    return 0;
+  // Batches are separate transactions. That is safe (§3.1, rule 7): each batch re-reads its
+  // keys after every change up to `through_` is visible, and a shadow row a batch's REPLACE
+  // removes for a unique value belongs to a key whose own change is re-read after it.
+  // Batches read back are never smaller than kMinBatch keys: a tiny limit (a test's) must not
+  // make a flush one transaction per key, which a busy writer could outrun.
+  const std::size_t batch_size = std::max(keys_in_memory_, kMinBatch);
+  std::size_t written = 0;
+  for (std::vector<Row> batch = spill_.read(batch_size); !batch.empty();
+       batch = spill_.read(batch_size)) {
+    shadow_.resync(batch, through_);
+    written += batch.size();
   }
-  const std::vector<Row> keys(keys_.begin(), keys_.end());
-  shadow_.resync(keys, through_);
-  keys_.clear();
-  applied_ += keys.size();
-  return keys.size();
+  if (!keys_.empty()) {
+    const std::vector<Row> keys(keys_.begin(), keys_.end());
+    shadow_.resync(keys, through_);
+    keys_.clear();
+    written += keys.size();
+  }
+  applied_ += written;
+  return written;
 }
 
 }  // namespace sluice

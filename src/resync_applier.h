@@ -6,6 +6,7 @@
 
 #include "replication/change_event.h"
 #include "src/change_applier.h"
+#include "src/key_spill.h"
 
 namespace sluice {
 
@@ -29,10 +30,18 @@ class ShadowResync {
 // Nothing is held for the copy: a re-read after the change is visible is right whether the
 // copier has reached the key or not. Identical byte strings are sent once; two spellings the
 // server thinks equal ('a' and 'A' under a _ci collation) are both sent and match the same row.
+// Memory stays bounded: past `keys_in_memory` distinct keys waiting for the next flush, they go
+// to a temporary file (KeySpill) instead of pausing the stream, and a flush re-synchronises
+// them in batches of max(`keys_in_memory`, kMinBatch) keys (docs/architecture.md §3.1, rule 7).
 class ResyncApplier final : public ChangeApplier {
  public:
-  // `key_columns` index into source row images.
-  ResyncApplier(ShadowResync& shadow, std::vector<std::size_t> key_columns);
+  static constexpr std::size_t kDefaultKeysInMemory = 100'000;
+  // The fewest keys a batch read back from the file carries (the limit permitting more).
+  static constexpr std::size_t kMinBatch = 1000;
+
+  // `key_columns` index into source row images; `keys_in_memory` is at least 1.
+  ResyncApplier(ShadowResync& shadow, std::vector<std::size_t> key_columns,
+                std::size_t keys_in_memory = kDefaultKeysInMemory);
 
   // Throws Error for an update or delete without a before image (the binlog must log full
   // row images).
@@ -40,12 +49,19 @@ class ResyncApplier final : public ChangeApplier {
   // Nothing to release: no change waits for the copy.
   void advance_watermark(const replication::Row& /*key*/) override {}
   void finish_copy() override {}
-  // One ShadowResync::resync for every key taken since the last flush.
+  // Re-synchronises every key taken since the last flush, through the last transaction taken:
+  // the spilled keys in batches of max(`keys_in_memory`, kMinBatch), then those in memory, one
+  // ShadowResync::resync (one shadow transaction) per batch.
   std::size_t flush() override;
 
-  std::size_t pending() const override { return keys_.size(); }
+  // Keys waiting for the next flush, spilled ones included; only those in memory count against
+  // the Migrator's limit, so the stream never pauses for this applier.
+  std::size_t pending() const override { return keys_.size() + spill_.size(); }
   std::size_t held() const override { return 0; }
+  std::size_t in_memory() const override { return keys_.size(); }
   std::size_t applied() const override { return applied_; }
+  // Keys written to the temporary file since the run began.
+  std::size_t spilled() const { return spilled_; }
 
  private:
   // Orders keys by kind and bytes, only to drop exact repeats of a key from a batch.
@@ -54,12 +70,16 @@ class ResyncApplier final : public ChangeApplier {
   };
 
   replication::Row key_of(const replication::Row& image) const;
+  void take(replication::Row key);
 
   ShadowResync& shadow_;
   std::vector<std::size_t> key_columns_;
+  std::size_t keys_in_memory_;
   std::set<replication::Row, SameBytes> keys_;
+  KeySpill spill_;
   replication::Position through_;
   std::size_t applied_ = 0;
+  std::size_t spilled_ = 0;
 };
 
 }  // namespace sluice

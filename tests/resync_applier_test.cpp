@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+#include <string>
+
 #include "src/error.h"
 
 using sluice::ResyncApplier;
@@ -112,4 +115,42 @@ TEST_CASE("hot keys are sent once per batch; an event without a before image is 
   ChangeEvent partial = update(row("a", "x"), row("a", "y"));
   partial.before.reset();
   CHECK_THROWS_AS(f.applier.add(txn({partial}, 20)), sluice::Error);
+}
+
+TEST_CASE("past the in-memory limit keys go to a temporary file and all are re-synchronised") {
+  RecordingResync shadow;
+  ResyncApplier applier{shadow, {0}, 2};
+  for (int i = 0; i < 7; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    applier.add(txn({insert(row(key.c_str(), "x"))}, 100 + i));
+    // Memory stays bounded however many keys wait; the stream is never paused for them.
+    CHECK(applier.in_memory() < 2);
+    CHECK(applier.pending() == static_cast<std::size_t>(i + 1));
+  }
+  CHECK(applier.spilled() > 0);
+  CHECK(applier.flush() == 7);
+  std::set<std::string> written;
+  for (const auto& call : shadow.calls) {
+    CHECK(call.keys.size() <= ResyncApplier::kMinBatch);
+    // Every batch waits for the last change taken, not only for the changes of its own keys.
+    CHECK(call.through.offset == 106);
+    for (const Row& key : call.keys) {
+      written.insert(key[0].text);
+    }
+  }
+  CHECK(written == std::set<std::string>{"k0", "k1", "k2", "k3", "k4", "k5", "k6"});
+  CHECK(applier.pending() == 0);
+  CHECK(applier.flush() == 0);
+
+  // The file starts over after a flush: the next keys are neither lost nor repeated.
+  shadow.calls.clear();
+  applier.add(txn({update(row("a", "x"), row("b", "x")), insert(row("c", "y"))}, 200));
+  CHECK(applier.flush() == 3);
+  written.clear();
+  for (const auto& call : shadow.calls) {
+    for (const Row& key : call.keys) {
+      written.insert(key[0].text);
+    }
+  }
+  CHECK(written == std::set<std::string>{"a", "b", "c"});
 }
