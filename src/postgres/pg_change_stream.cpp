@@ -9,8 +9,8 @@
 #include "replication/postgres/slot_manager.h"
 #include "replication/stream_error.h"
 #include "src/error.h"
-#include "src/stream_errors.h"
 #include "src/postgres/pg_connection.h"
+#include "src/stream_errors.h"
 
 namespace sluice::postgres {
 namespace {
