@@ -103,7 +103,7 @@ run_timed ptosc "$RESULTS/idle_ptosc.log" \
   pt-online-schema-change --alter "$CHANGE" "${PTOSC_FLAGS[@]}" --execute \
   "D=sluice_test,t=sbtest2,S=$SOCK,u=root"
 run_timed sluice "$RESULTS/idle_sluice.log" \
-  "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
+  /usr/bin/time -v "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
 for t in sbtest1 sbtest2 sbtest3; do
   log "sluice_test.$t: k is $(k_type sluice_test "$t"), $(sql -e "SELECT COUNT(*) FROM sluice_test.$t") rows"
 done
@@ -126,6 +126,9 @@ phases() {
 block_at() { grep -o "$2 [0-9]* ms" "$1" | grep -o '[0-9]*' | tail -n 1 || echo "n/a"; }
 IDLE_SLUICE_PHASES=$(phases "$RESULTS/idle_sluice.log")
 IDLE_SLUICE_SUMMARY=$(grep -o 'done in .*' "$RESULTS/idle_sluice.log" || echo "no summary line (failed)")
+# sluice runs under /usr/bin/time -v: its peak resident memory, in MiB
+peak_rss() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
+IDLE_SLUICE_RSS=$(peak_rss "$RESULTS/idle_sluice.log")
 
 # --- 3. under concurrent writes -------------------------------------------------------------
 declare -A LOAD_SECONDS LOAD_STATUS LOAD_BLOCK LOAD_TPS LOAD_ERRORS LOAD_RECONNECTS LOAD_DEADLOCKS \
@@ -195,11 +198,16 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
 }
 
 if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
-  run_under_load sluice "$SLUICE" alter --dsn "$LOAD_DSN" --table sbtest1 --alter "$CHANGE" --execute
+  run_under_load sluice /usr/bin/time -v "$SLUICE" alter --dsn "$LOAD_DSN" --table sbtest1 --alter "$CHANGE" --execute
   LOAD_BLOCK[sluice]=$(block_at "$RESULTS/load_sluice.log" "writes blocked for")
   LOAD_VERIFY_BLOCK=$(block_at "$RESULTS/load_sluice.log" "verification blocked writes for")
   LOAD_SLUICE_PHASES=$(phases "$RESULTS/load_sluice.log")
   LOAD_SLUICE_SUMMARY=$(grep -o 'done in .*' "$RESULTS/load_sluice.log" || echo "no summary line (failed)")
+  LOAD_SLUICE_RSS=$(peak_rss "$RESULTS/load_sluice.log")
+  # changes applied per second of the whole run, and the stream lag of the last progress line
+  LOAD_APPLIED=$(grep -o '[0-9]* changes applied' "$RESULTS/load_sluice.log" | tail -n 1 | grep -o '^[0-9]*' || echo 0)
+  LOAD_APPLY_RATE=$(awk -v n="$LOAD_APPLIED" -v s="${LOAD_SECONDS[sluice]}" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+  LOAD_LAG=$(grep -o 'stream lag [0-9.]* s' "$RESULTS/load_sluice.log" | tail -n 1 || echo "n/a")
   if [[ "${SKIP_PTOSC_LOAD:-0}" != 1 ]]; then
     run_under_load ptosc pt-online-schema-change --alter "$CHANGE" "${PTOSC_FLAGS[@]}" --execute \
       "D=bench_load,t=sbtest1,S=$SOCK,u=root"
@@ -230,7 +238,7 @@ R_SP=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[ptosc]}")
   echo
   echo "sluice: $IDLE_SLUICE_SUMMARY"
   echo
-  echo "sluice's time (from its log): $IDLE_SLUICE_PHASES."
+  echo "sluice's time (from its log): $IDLE_SLUICE_PHASES; peak RSS ${IDLE_SLUICE_RSS} MiB."
   if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
     echo
     echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${ROWS}-row table (load from ${WARMUP} s before the tool starts to ${COOLDOWN} s after it ends):"
@@ -250,7 +258,8 @@ R_SP=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[ptosc]}")
     echo "sluice's verification also blocked writes for ${LOAD_VERIFY_BLOCK} ms (consistent snapshot)."
     echo "sluice under load: $LOAD_SLUICE_SUMMARY"
     echo
-    echo "sluice's time under load (from its log): $LOAD_SLUICE_PHASES."
+    echo "sluice's time under load (from its log): $LOAD_SLUICE_PHASES; peak RSS ${LOAD_SLUICE_RSS} MiB;"
+    echo "${LOAD_APPLIED} changes applied, ${LOAD_APPLY_RATE} per second of the run; last progress line's ${LOAD_LAG}."
     echo
     echo "sluice progress under load (changes applied / held back for uncopied key ranges):"
     echo

@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "replication/change_event.h"
+#include "src/change_applier.h"
 #include "src/key_order.h"
 
 namespace sluice {
 
-// Writes changes into the shadow table. Implemented by each backend.
+// Writes row images into the shadow table, for the Applier (PostgreSQL's backend implements it).
 class ShadowWriter {
  public:
   virtual ~ShadowWriter() = default;
@@ -35,27 +36,27 @@ class ShadowWriter {
 // latest image per key wins (hot keys collapse); a change to a key the copier has not committed yet
 // is held until the chunk covering it commits, so a delete applied early can never be undone by a
 // chunk whose snapshot still saw the row.
-class Applier {
+class Applier final : public ChangeApplier {
  public:
   // `key_columns` and `mapped_columns` index into source row images.
   Applier(ShadowWriter& writer, std::vector<std::size_t> key_columns,
           std::vector<std::size_t> mapped_columns);
 
   // Takes the changes of one committed source transaction.
-  void add(const replication::Transaction& transaction);
+  void add(const replication::Transaction& transaction) override;
 
   // The copier has committed every row with a key up to and including `key`.
-  void advance_watermark(const replication::Row& key);
+  void advance_watermark(const replication::Row& key) override;
 
   // The copier has committed every row: nothing is held any more.
-  void finish_copy();
+  void finish_copy() override;
 
   // Writes everything applicable in one transaction and returns how many keys it wrote.
-  std::size_t flush();
+  std::size_t flush() override;
 
-  std::size_t pending() const { return pending_.size(); }
-  std::size_t held() const { return held_.size(); }
-  std::size_t applied() const { return applied_; }
+  std::size_t pending() const override { return pending_.size(); }
+  std::size_t held() const override { return held_.size(); }
+  std::size_t applied() const override { return applied_; }
 
  private:
   struct KeyLess {

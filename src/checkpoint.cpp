@@ -38,7 +38,7 @@ ValueKind kind_from_name(const std::string& name) {
   throw Error(ExitCode::failure, "the saved checkpoint names an unknown value kind '" + name + "'");
 }
 
-// Binary key values are raw bytes, which JSON strings cannot carry: they are saved as hex.
+// Binary and character key values are raw bytes, which JSON strings cannot carry: saved as hex.
 std::string to_hex(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";
   std::string out;
@@ -67,10 +67,12 @@ std::string to_json(const Checkpoint& checkpoint) {
   if (checkpoint.watermark) {
     out["watermark"] = nlohmann::json::array();
     for (const replication::Value& value : *checkpoint.watermark) {
-      out["watermark"].push_back(
-          {{"kind", kind_name(value.kind)},
-           {"hex", value.kind == ValueKind::binary},
-           {"value", value.kind == ValueKind::binary ? to_hex(value.text) : value.text}});
+      // Character keys too: their bytes are in the column's character set (latin1, …), which
+      // a JSON string cannot carry unless it happens to be UTF-8.
+      const bool hex = value.kind == ValueKind::binary || value.kind == ValueKind::text;
+      out["watermark"].push_back({{"kind", kind_name(value.kind)},
+                                  {"hex", hex},
+                                  {"value", hex ? to_hex(value.text) : value.text}});
     }
   } else {
     out["watermark"] = nullptr;

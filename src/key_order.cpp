@@ -83,8 +83,4 @@ int compare_keys(const replication::Row& a, const replication::Row& b) {
   return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
 }
 
-bool supports_client_order(ValueKind kind) {
-  return kind == ValueKind::number || kind == ValueKind::binary || kind == ValueKind::temporal;
-}
-
 }  // namespace sluice

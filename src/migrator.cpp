@@ -151,7 +151,8 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
     planned.push_back(column.name);
   }
   schema_guard_ = std::make_unique<SchemaGuard>(std::move(planned));
-  Applier applier(backend_, plan.source.key_columns, plan.mapped_columns);
+  const std::unique_ptr<ChangeApplier> made = backend_.make_applier();
+  ChangeApplier& applier = *made;
   if (watermark_) {
     applier.advance_watermark(*watermark_);
   }
@@ -204,7 +205,7 @@ void Migrator::drop_old_table() {
   }
 }
 
-void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
+void Migrator::take(StreamReader& reader, ChangeApplier& applier, milliseconds wait) {
   std::vector<replication::Transaction> transactions;
   try {
     transactions = reader.take(wait);
@@ -223,9 +224,9 @@ void Migrator::take(StreamReader& reader, Applier& applier, milliseconds wait) {
   }
 }
 
-std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, Applier& applier) {
+std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, ChangeApplier& applier) {
   return [this, &stream, &applier](bool flush) {
-    if (applier.held() + applier.pending() < kMaxHeldChanges) {
+    if (applier.in_memory() < kMaxHeldChanges) {
       take(stream, applier, milliseconds(0));
     }
     if (flush) {
@@ -238,7 +239,7 @@ std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, Applier& 
   };
 }
 
-void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
+void Migrator::copy_and_apply(StreamReader& stream, ChangeApplier& applier) {
   Copier copier(backend_, ChunkSizer(1000, options_.chunk_time), watermark_);
   status_.step = RunStep::copy;
   const std::function<void(bool)> keep_up = keep_up_with(stream, applier);
@@ -270,7 +271,7 @@ void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
   drain_to(stream, applier, backend_.log_position());
 }
 
-void Migrator::drain_to(StreamReader& stream, Applier& applier,
+void Migrator::drain_to(StreamReader& stream, ChangeApplier& applier,
                         const replication::Position& target) {
   const auto deadline = Clock::now() + kDrainTimeout;
   while (compare_positions(read_position_, target) < 0) {
@@ -367,14 +368,16 @@ void Migrator::verify_once(const DrainTo& drain) {
                result.chunks);
 }
 
-void Migrator::update_status(const Applier& applier) {
+void Migrator::update_status(const ChangeApplier& applier) {
   status_.changes_applied = applier.applied();
-  status_.changes_held = applier.held();
+  // Read and not yet written: held for the copy (PostgreSQL), or waiting for the next flush
+  // while the run is paused (both; MySQL holds nothing for the copy).
+  status_.changes_held = applier.held() + applier.pending();
   status_.stream_lag = std::max(milliseconds(0), stream_lag_);
   status_.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
 }
 
-void Migrator::report_progress(const Applier& applier) {
+void Migrator::report_progress(const ChangeApplier& applier) {
   update_status(applier);
   control_->status(status_);
 }

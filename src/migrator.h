@@ -62,13 +62,13 @@ class Migrator {
 
  private:
   RebuildSummary rebuild(const RebuildPlan& plan, const Checkpoint& from);
-  void copy_and_apply(StreamReader& stream, Applier& applier);
+  void copy_and_apply(StreamReader& stream, ChangeApplier& applier);
   // Hands the listener a checkpoint, at most every few seconds unless `now`; moves
   // confirmable_ along.
   void save_checkpoint(bool now);
-  void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
+  void drain_to(StreamReader& stream, ChangeApplier& applier, const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
-  void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
+  void take(StreamReader& reader, ChangeApplier& applier, std::chrono::milliseconds wait);
   // Drains the stream in passes until a pass no longer gets shorter: afterwards a drain under a
   // write block has only the last moments of writes to apply.
   void catch_up(const DrainTo& drain);
@@ -85,9 +85,9 @@ class Migrator {
   void enter(Phase phase);
   // What the control calls while it holds the run: reads the stream (within the held-changes
   // limit), writes to the shadow table when `flush`, refreshes status_, checks for a stop.
-  std::function<void(bool flush)> keep_up_with(StreamReader& stream, Applier& applier);
-  void update_status(const Applier& applier);
-  void report_progress(const Applier& applier);
+  std::function<void(bool flush)> keep_up_with(StreamReader& stream, ChangeApplier& applier);
+  void update_status(const ChangeApplier& applier);
+  void report_progress(const ChangeApplier& applier);
   void check_stop() const;
 
   RebuildBackend& backend_;

@@ -10,7 +10,7 @@
 
 #include "ddl/alter_analysis.h"
 #include "replication/change_stream.h"
-#include "src/applier.h"
+#include "src/change_applier.h"
 #include "src/copier.h"
 #include "src/dsn.h"
 #include "src/lock_retry.h"
@@ -63,8 +63,8 @@ struct CutOverResult {
 using DrainTo = std::function<void(const replication::Position&)>;
 
 // One server family's SQL for an online table rebuild. The Migrator drives it; it never sees
-// SQL. Copying and applying come through CopySource and ShadowWriter.
-class RebuildBackend : public CopySource, public ShadowWriter {
+// SQL. Copying comes through CopySource, applying through the ChangeApplier it makes.
+class RebuildBackend : public CopySource {
  public:
   // The table `table` (as the user typed it) names, resolved against the connection's database
   // or search path; throws Error(ExitCode::usage) for a malformed name. Reads nothing else.
@@ -99,9 +99,13 @@ class RebuildBackend : public CopySource, public ShadowWriter {
   virtual void reconnect() = 0;
 
   // The current end of the change log; a stream started here misses nothing written later.
+  // MySQL: every transaction logged up to it is visible to reads that start afterwards.
   virtual replication::Position log_position() = 0;
   virtual std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) = 0;
+  // The applier that carries the stream into the shadow table (after plan()): PostgreSQL
+  // writes row images, MySQL re-reads changed keys (docs/architecture.md §3).
+  virtual std::unique_ptr<ChangeApplier> make_applier() = 0;
 
   // Blocks writes briefly (a TableLock with the cut-over's bounded wait and retries), drains the
   // stream to that point through `drain_to`, opens one consistent snapshot of both tables and

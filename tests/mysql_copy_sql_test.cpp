@@ -47,12 +47,29 @@ TEST_CASE("a single integer key is cut into spans of key values") {
   const TableSchema source = orders_plan().source;
   CHECK(has_integer_key(source));
   CHECK(key_bound_sql(source, "MAX") == "SELECT MAX(`id`) FROM `shop`.`orders`");
-  CHECK(integer_chunk_end("0", "2500", 1000) == "1000");
-  CHECK(integer_chunk_end("2000", "2500", 1000) == "2500");
-  CHECK(integer_chunk_end("2500", "2500", 1000) == std::nullopt);
+  CHECK(integer_chunk_end("0", "2500", "1", 1000) == "1000");
+  CHECK(integer_chunk_end("2000", "2500", "2001", 1000) == "2500");
+  CHECK(integer_chunk_end("2500", "2500", "2500", 1000) == std::nullopt);
   CHECK(integer_before("-9223372036854775808") == "-9223372036854775809");
   // BIGINT UNSIGNED's largest value: the span is computed without overflow.
-  CHECK(integer_chunk_end("18446744073709551610", "18446744073709551615", 1000) ==
-        "18446744073709551615");
-  CHECK_THROWS_AS(integer_chunk_end("1e3", "5000", 10), Error);
+  CHECK(integer_chunk_end("18446744073709551610", "18446744073709551615", "18446744073709551611",
+                          1000) == "18446744073709551615");
+  CHECK_THROWS_AS(integer_chunk_end("1e3", "5000", "1001", 10), Error);
+}
+
+TEST_CASE("a span that would hold only a gap reaches to the next key (ids near 2^62)") {
+  const TableSchema source = orders_plan().source;
+  CHECK(next_integer_key_sql(source, "20000") ==
+        "SELECT MIN(`id`) FROM `shop`.`orders` WHERE `id` > 20000");
+  CHECK(integer_chunk_end("20000", "4611686018427407904", "4611686018427387904", 1000) ==
+        "4611686018427387904");
+  CHECK(integer_chunk_end("4611686018427387904", "4611686018427407904", "4611686018427388901",
+                          1000) == "4611686018427388904");
+}
+
+TEST_CASE("a chunk counts the rows it read, rows the applier had written already included") {
+  CHECK(records_read("Records: 1000  Duplicates: 12  Warnings: 12") == 1000);
+  CHECK(records_read("Records: 0  Duplicates: 0  Warnings: 0") == 0);
+  CHECK(records_read("") == std::nullopt);
+  CHECK(records_read("Rows matched: 1  Changed: 1  Warnings: 0") == std::nullopt);
 }

@@ -14,11 +14,12 @@ TEST_CASE("the sentry carries the comment cleanup and resume recognise it by") {
         "CREATE TABLE `shop`.`orders_sluice_old` (sentry INT) COMMENT = 'sluice cut-over sentry'");
 }
 
-TEST_CASE("session A locks the table and the sentry WRITE in one LOCK TABLES") {
+TEST_CASE("session A locks the table, the sentry and the shadow WRITE in one LOCK TABLES") {
   CHECK(lock_tables_sql(cut_over_locks(orders_plan()), std::chrono::milliseconds(1500)) ==
         std::vector<std::string>{
             "SET SESSION lock_wait_timeout = 2",
-            "LOCK TABLES `shop`.`orders` WRITE, `shop`.`orders_sluice_old` WRITE"});
+            "LOCK TABLES `shop`.`orders` WRITE, `shop`.`orders_sluice_old` WRITE, "
+            "`shop`.`orders_sluice_new` WRITE"});
   CHECK(lock_wait_timeout_sql(12) == "SET SESSION lock_wait_timeout = 12");
 }
 

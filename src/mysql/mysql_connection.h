@@ -41,6 +41,13 @@ class Connection : public Session {
   // Warnings left by the last statement.
   unsigned warning_count() { return mysql_warning_count(mysql_); }
 
+  // The server's summary of the last statement ("Records: 3  Duplicates: 1  Warnings: 0" for an
+  // INSERT … SELECT), or empty.
+  std::string info() {
+    const char* text = mysql_info(mysql_);
+    return text ? text : "";
+  }
+
   // The server's id for this session (CONNECTION_ID()).
   unsigned long id() { return mysql_thread_id(mysql_); }
 

@@ -47,7 +47,8 @@ std::optional<Row> MysqlCopy::find_chunk_end(const std::optional<Row>& after, st
   }
   // A single integer key: the chunk is a span of key values, found without reading the rows
   // twice (an OFFSET walk reads the whole range before the copy reads it again). Gaps make a
-  // chunk lighter; the sizer then widens the span, as it learns from the time a chunk takes.
+  // chunk lighter; the sizer then widens the span, as it learns from the time a chunk takes,
+  // and a span that would hold no row reaches to the next key.
   const std::optional<std::string> last = main.query_value(key_bound_sql(plan_.source, "MAX"));
   if (!last) {
     return std::nullopt;
@@ -55,7 +56,11 @@ std::optional<Row> MysqlCopy::find_chunk_end(const std::optional<Row>& after, st
   const std::string low =
       after ? after->front().text
             : integer_before(main.query_value(key_bound_sql(plan_.source, "MIN")).value_or("0"));
-  const std::optional<std::string> end = integer_chunk_end(low, *last, rows);
+  const std::optional<std::string> next = main.query_value(next_integer_key_sql(plan_.source, low));
+  if (!next) {
+    return std::nullopt;
+  }
+  const std::optional<std::string> end = integer_chunk_end(low, *last, *next, rows);
   if (!end) {
     return std::nullopt;
   }
@@ -84,10 +89,13 @@ std::uint64_t MysqlCopy::copy_range(const std::optional<Row>& after, const Row& 
   // INSERT IGNORE of a key range is safe to redo: a chunk that committed before its session was
   // lost copies nothing twice. A statement that lost a row lock changed nothing and is retried.
   return sessions_.reconnecting("copying a chunk", [&] {
-    const std::uint64_t copied = retry_lock_waits("a copy chunk", row_lock_policy(),
-                                                  [&] { return sessions_.main().execute(sql); });
+    const std::uint64_t inserted = retry_lock_waits("a copy chunk", row_lock_policy(),
+                                                    [&] { return sessions_.main().execute(sql); });
+    // The rows read, those the applier had written already (skipped by IGNORE) included; read
+    // before SHOW WARNINGS replaces the statement's summary.
+    const std::uint64_t read = records_read(sessions_.main().info()).value_or(inserted);
     check_copy_warnings();
-    return copied;
+    return read;
   });
 }
 

@@ -60,10 +60,11 @@ std::string integer_text(__int128 value) {
 
 }  // namespace
 
-std::string copy_statement(const MysqlTablePlan& plan, const std::string& where) {
+std::string copy_statement(const MysqlTablePlan& plan, const std::string& where,
+                           std::string_view verb) {
   const std::string columns = column_names(plan.source, plan.mapped_columns);
-  return "INSERT IGNORE INTO " + quote(plan.shadow) + " (" + columns + ") SELECT " + columns +
-         from_source(plan.source) + " WHERE " + where;
+  return std::string(verb) + " INTO " + quote(plan.shadow) + " (" + columns + ") SELECT " +
+         columns + from_source(plan.source) + " WHERE " + where;
 }
 
 std::string delete_range_sql(const MysqlTablePlan& plan, const std::string& where) {
@@ -80,6 +81,22 @@ std::string last_key_sql(const TableSchema& source, const std::optional<replicat
   return key_walk(source, after) + key_order(source, " DESC") + " LIMIT 1";
 }
 
+std::optional<std::uint64_t> records_read(std::string_view info) {
+  constexpr std::string_view kRecords = "Records: ";
+  const std::size_t at = info.find(kRecords);
+  if (at == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::uint64_t records = 0;
+  bool digits = false;
+  for (std::size_t i = at + kRecords.size(); i < info.size() && info[i] >= '0' && info[i] <= '9';
+       ++i) {
+    records = records * 10 + static_cast<std::uint64_t>(info[i] - '0');
+    digits = true;
+  }
+  return digits ? std::optional<std::uint64_t>(records) : std::nullopt;
+}
+
 bool has_integer_key(const TableSchema& source) {
   static const std::set<std::string> integers = {"tinyint", "smallint", "mediumint",
                                                  "int",     "integer",  "bigint"};
@@ -92,14 +109,21 @@ std::string key_bound_sql(const TableSchema& source, std::string_view function) 
          quote(source.columns[source.key_columns.front()].name) + ") FROM " + quote(source.name);
 }
 
+std::string next_integer_key_sql(const TableSchema& source, const std::string& low) {
+  const std::string key = quote(source.columns[source.key_columns.front()].name);
+  return "SELECT MIN(" + key + ") FROM " + quote(source.name) + " WHERE " + key + " > " +
+         integer_text(parse_integer(low));
+}
+
 std::optional<std::string> integer_chunk_end(const std::string& low, const std::string& high,
-                                             std::uint64_t rows) {
+                                             const std::string& next, std::uint64_t rows) {
   const __int128 from = parse_integer(low);
   const __int128 last = parse_integer(high);
   if (from >= last) {
     return std::nullopt;
   }
-  return integer_text(std::min<__int128>(last, from + static_cast<__int128>(rows)));
+  const __int128 span = std::max(from + static_cast<__int128>(rows), parse_integer(next));
+  return integer_text(std::min(last, span));
 }
 
 std::string integer_before(const std::string& value) {

@@ -168,7 +168,10 @@ milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& dr
   std::future<void> renamed;
   try {
     const replication::Position target = sessions_.log_position();
-    drain_to(target);
+    {
+      const MysqlSessions::LockedApply locked(sessions_, *lock);
+      drain_to(target);
+    }
     spdlog::debug("cut-over: writes blocked, change stream drained to {}", to_string(target));
     const unsigned long rename_id = rename->id();
     renamed = std::async(std::launch::async, [&] { rename->execute(swap_rename_sql(plan_)); });

@@ -17,8 +17,10 @@ namespace sluice::mysql {
 // docs/architecture.md), which works on MariaDB where RENAME TABLE under LOCK TABLES is
 // refused:
 //   1. session A creates the sentry <table>_sluice_old and takes LOCK TABLES <table> WRITE,
-//      sentry WRITE, waiting at most the cut-over's lock timeout;
-//   2. the change stream is drained to the binlog position read under the lock;
+//      sentry WRITE, shadow WRITE, waiting at most the cut-over's lock timeout;
+//   2. the change stream is drained to the binlog position read under the lock, on session A
+//      (MysqlSessions::LockedApply), which alone may read the table now and also locks the
+//      shadow;
 //   3. session B issues RENAME TABLE <table> TO <table>_sluice_old, <shadow> TO <table>, which
 //      queues behind A on the table itself (the names sort after the table's: see
 //      mysql_shadow_sql.h);

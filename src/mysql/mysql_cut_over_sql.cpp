@@ -11,7 +11,9 @@ std::string create_sentry_sql(const ddl::QualifiedName& swap) {
 }
 
 std::vector<TableLockRequest> cut_over_locks(const MysqlTablePlan& plan) {
-  return {{plan.source.name, LockMode::exclusive}, {plan.swap, LockMode::exclusive}};
+  return {{plan.source.name, LockMode::exclusive},
+          {plan.swap, LockMode::exclusive},
+          {plan.shadow, LockMode::exclusive}};
 }
 
 std::string swap_rename_sql(const MysqlTablePlan& plan) {

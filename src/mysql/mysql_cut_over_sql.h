@@ -16,7 +16,10 @@ namespace sluice::mysql {
 // so cleanup and resume recognise it.
 std::string create_sentry_sql(const ddl::QualifiedName& swap);
 
-// The locks session A takes: the table and the sentry, both WRITE, in one LOCK TABLES.
+// The locks session A takes: the table, the sentry and the shadow, all WRITE, in one LOCK
+// TABLES. The shadow, because the drain under the lock re-reads changed keys from the table
+// into it on session A itself (MysqlSessions::LockedApply), the only session that may read the
+// table then.
 std::vector<TableLockRequest> cut_over_locks(const MysqlTablePlan& plan);
 
 // Session B's swap: RENAME TABLE <table> TO <swap>, <shadow> TO <table>. It fails while the

@@ -1,5 +1,8 @@
 #include "src/mysql/mysql_rebuild.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "replication/mysql/binlog_stream.h"
 #include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_schema.h"
@@ -97,10 +100,27 @@ std::uint64_t MysqlRebuild::copy_range(const std::optional<replication::Row>& af
   return copy_.copy_range(after, up_to);
 }
 
-void MysqlRebuild::replace_rows(const std::vector<replication::Row>& delete_keys,
-                                const std::vector<replication::Row>& rows,
-                                const std::vector<replication::Row>& /*fill_from*/) {
-  apply_.replace_rows(delete_keys, rows);
+namespace {
+
+// SLUICE_APPLY_KEYS_IN_MEMORY lowers the applier's in-memory key limit, so that a test can make
+// a small run spill changed keys to disk (docs/alter.md); anything not a positive number is
+// ignored.
+std::size_t keys_in_memory() {
+  if (const char* value = std::getenv("SLUICE_APPLY_KEYS_IN_MEMORY")) {
+    char* end = nullptr;
+    const unsigned long long limit = std::strtoull(value, &end, 10);
+    if (end != value && *end == '\0' && limit > 0) {
+      return static_cast<std::size_t>(limit);
+    }
+  }
+  return ResyncApplier::kDefaultKeysInMemory;
+}
+
+}  // namespace
+
+std::unique_ptr<ChangeApplier> MysqlRebuild::make_applier() {
+  return std::make_unique<ResyncApplier>(apply_, shadow_.table().source.key_columns,
+                                         keys_in_memory());
 }
 
 void MysqlRebuild::drop_old_table() {

@@ -17,11 +17,12 @@
 namespace sluice::mysql {
 
 // The RebuildBackend for MySQL and MariaDB: shadow table by CREATE TABLE … LIKE + ALTER,
-// chunked INSERT … SELECT copy, binlog change stream, CRC32 chunk checksums inside a consistent
-// snapshot, and the two-session sentry cut-over (docs/architecture.md), which works on MariaDB
-// where RENAME TABLE under LOCK TABLES is refused. It delegates to one object per role, all
-// reading the one MysqlTablePlan the shadow role fills: MysqlShadow (plan, shadow DDL, cleanup),
-// MysqlCopy, MysqlApply, MysqlVerify and MysqlCutOver, over shared MysqlSessions.
+// chunked INSERT … SELECT copy, binlog change stream whose changed keys are re-read from the
+// source, CRC32 chunk checksums inside a consistent snapshot, and the two-session sentry cut-over
+// (docs/architecture.md), which works on MariaDB where RENAME TABLE under LOCK TABLES is refused.
+// It delegates to one object per role, all reading the one MysqlTablePlan the shadow role fills:
+// MysqlShadow (plan, shadow DDL, cleanup), MysqlCopy, MysqlApply, MysqlVerify and MysqlCutOver,
+// over shared MysqlSessions.
 class MysqlRebuild : public RebuildBackend {
  public:
   MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password);
@@ -45,10 +46,8 @@ class MysqlRebuild : public RebuildBackend {
                                             std::uint64_t rows) override;
   std::uint64_t copy_range(const std::optional<replication::Row>& after,
                            const replication::Row& up_to) override;
-  // MySQL row images are always complete, so `fill_from` is always empty here.
-  void replace_rows(const std::vector<replication::Row>& delete_keys,
-                    const std::vector<replication::Row>& rows,
-                    const std::vector<replication::Row>& fill_from) override;
+  // A ResyncApplier over MysqlApply: changed keys are re-read from the source.
+  std::unique_ptr<ChangeApplier> make_applier() override;
 
   void drop_old_table() override;
   std::vector<std::string> cleanup(const std::string& table) override;

@@ -7,7 +7,7 @@
 namespace sluice::mysql {
 
 MysqlSessions::MysqlSessions(const Dsn& dsn, const std::optional<std::string>& password)
-    : dsn_(dsn), password_(password), main_(open_main()) {}
+    : dsn_(dsn), password_(password), main_(open_reader()) {}
 
 std::unique_ptr<Connection> MysqlSessions::open() {
   auto connection = std::make_unique<Connection>(dsn_, password_);
@@ -21,39 +21,74 @@ std::unique_ptr<Connection> MysqlSessions::open() {
   return connection;
 }
 
-std::unique_ptr<Connection> MysqlSessions::open_main() {
+std::unique_ptr<Connection> MysqlSessions::open_reader() {
   std::unique_ptr<Connection> connection = open();
-  // The copy reads the source without locking it (a consistent read of the latest committed
-  // rows), so it never makes the application wait for or deadlock with a chunk. Rows that change
-  // meanwhile reach the shadow through the change stream, which the applier holds back until
-  // the chunk covering them has committed.
+  // A consistent read of the latest committed rows, without locks: neither the copy nor the
+  // applier ever makes the application wait for a row or deadlock with it (INSERT … SELECT
+  // under READ COMMITTED does not lock the rows it reads). Changes committed meanwhile reach
+  // the shadow through the applier, which re-reads them (docs/architecture.md §3).
   connection->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
   return connection;
 }
 
 void MysqlSessions::open_apply() {
-  apply_ = open();
+  apply_ = open_reader();
 }
 
 void MysqlSessions::reconnect() {
-  main_ = open_main();
+  main_ = open_reader();
   if (apply_) {
-    apply_ = open();
+    apply_ = open_reader();
   }
   spdlog::info("reconnected to {}", dsn_.display());
 }
 
 replication::Position MysqlSessions::log_position() {
-  std::vector<ResultRow> rows = reconnecting("reading the binlog position",
-                                             [&] { return main().query("SHOW MASTER STATUS"); });
-  if (rows.empty() || rows.front().size() < 2 || !rows.front()[0] || !rows.front()[1]) {
-    throw Error(ExitCode::preflight_failed,
-                "SHOW MASTER STATUS returned nothing: the binary log is off");
+  return reconnecting("reading the binlog position", [&] { return visible_log_position(main()); });
+}
+
+std::vector<std::string> visible_log_position_sql() {
+  return {"START TRANSACTION WITH CONSISTENT SNAPSHOT", "SHOW STATUS LIKE 'Binlog_snapshot_%'"};
+}
+
+std::optional<replication::Position> position_from_status(const std::vector<ResultRow>& rows) {
+  std::optional<std::string> file;
+  std::optional<std::string> offset;
+  for (const ResultRow& row : rows) {
+    if (row.size() < 2 || !row[0] || !row[1] || row[1]->empty()) {
+      continue;
+    }
+    if (*row[0] == "Binlog_snapshot_file") {
+      file = row[1];
+    } else if (*row[0] == "Binlog_snapshot_position") {
+      offset = row[1];
+    }
+  }
+  if (!file || !offset) {
+    return std::nullopt;
   }
   replication::Position position;
-  position.file = *rows.front()[0];
-  position.offset = std::stoull(*rows.front()[1]);
+  position.file = *file;
+  position.offset = std::stoull(*offset);
   return position;
+}
+
+replication::Position visible_log_position(Session& session) {
+  const std::vector<std::string> statements = visible_log_position_sql();
+  std::vector<ResultRow> rows;
+  {
+    Transaction snapshot(session, statements[0]);
+    rows = session.query(statements[1]);
+    snapshot.commit();
+  }
+  std::optional<replication::Position> position = position_from_status(rows);
+  if (!position) {
+    throw Error(ExitCode::preflight_failed,
+                "the server reports no Binlog_snapshot_file/Binlog_snapshot_position: the "
+                "binary log is off, or the server is not MariaDB; sluice needs them to know "
+                "when a logged change is visible");
+  }
+  return *position;
 }
 
 LockRetryPolicy row_lock_policy() {

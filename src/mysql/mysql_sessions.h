@@ -34,6 +34,23 @@ class MysqlSessions {
   // Opens the main session (and the applier's, if it was open) again.
   void reconnect();
 
+  // Makes the applier write on `session`, which holds LOCK TABLES … WRITE on the table and the
+  // shadow (the cut-over's session A), while the guard lives.
+  class LockedApply {
+   public:
+    LockedApply(MysqlSessions& sessions, Connection& session) : sessions_(sessions) {
+      sessions_.locked_apply_ = &session;
+    }
+    ~LockedApply() { sessions_.locked_apply_ = nullptr; }
+    LockedApply(const LockedApply&) = delete;
+    LockedApply& operator=(const LockedApply&) = delete;
+
+   private:
+    MysqlSessions& sessions_;
+  };
+  // The session a LockedApply lent, or null.
+  Connection* locked_apply() { return locked_apply_; }
+
   // How reconnecting() gets a lost session back; set once the run's options are known.
   void set_reconnect_policy(const ReconnectPolicy& policy) { reconnect_policy_ = policy; }
 
@@ -45,8 +62,7 @@ class MysqlSessions {
         what, reconnect_policy_, [this] { reconnect(); }, unit);
   }
 
-  // The binlog's current end (SHOW MASTER STATUS), reconnecting when the session is lost.
-  // Throws Error(ExitCode::preflight_failed) when the binary log is off.
+  // visible_log_position() on the main session, reconnecting when the session is lost.
   replication::Position log_position();
 
   const Dsn& dsn() const { return dsn_; }
@@ -56,15 +72,33 @@ class MysqlSessions {
   static constexpr int kRowLockWaitSeconds = 5;
 
  private:
-  // The main session reads the source without locking it.
-  std::unique_ptr<Connection> open_main();
+  // A session of open() that reads the source without locking it: the main session (the copy)
+  // and the applier's.
+  std::unique_ptr<Connection> open_reader();
 
   Dsn dsn_;
   std::optional<std::string> password_;
   ReconnectPolicy reconnect_policy_;
   std::unique_ptr<Connection> main_;
   std::unique_ptr<Connection> apply_;
+  Connection* locked_apply_ = nullptr;
 };
+
+// The end of the last transaction the server has both logged and made visible: MariaDB's
+// Binlog_snapshot_file/_position read inside START TRANSACTION WITH CONSISTENT SNAPSHOT, which
+// the server takes in one step with the snapshot. Every transaction logged up to it is visible
+// to every read that starts afterwards; one logged later may not be yet. Throws
+// Error(ExitCode::preflight_failed) when the server does not report it (binary log off, or not
+// MariaDB).
+replication::Position visible_log_position(Session& session);
+
+// The statements of visible_log_position: the transaction's begin, and the query whose rows
+// name the position.
+std::vector<std::string> visible_log_position_sql();
+
+// The position in the rows of SHOW STATUS LIKE 'Binlog_snapshot_%' (name, value); nullopt when
+// either variable is missing or empty.
+std::optional<replication::Position> position_from_status(const std::vector<ResultRow>& rows);
 
 // How the copy and the applier wait for a row lock the application holds: each statement waits
 // kRowLockWaitSeconds, then the unit (a chunk, a batch in its transaction) is tried again after

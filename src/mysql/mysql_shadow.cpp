@@ -85,15 +85,6 @@ const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
   }
   plan_.alter = options.alter;
   plan_.source = describe_table(main, table);
-  for (std::size_t column : plan_.source.key_columns) {
-    const ColumnInfo& info = plan_.source.columns[column];
-    if (!supports_client_order(value_kind(info)) || info.data_type == "time") {
-      throw Error(ExitCode::preflight_failed,
-                  "the key column " + quote(info.name) + " is of type " + info.column_type +
-                      "; sluice orders keys itself and supports integer, decimal, binary and "
-                      "date/datetime/timestamp key columns so far");
-    }
-  }
   if (table.name.size() > kMaxTableName) {
     throw Error(ExitCode::preflight_failed,
                 "the table name is longer than " + std::to_string(kMaxTableName) +

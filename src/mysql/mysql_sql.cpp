@@ -194,14 +194,22 @@ std::string key_in(const TableSchema& schema, const std::vector<Row>& keys) {
   return out + ")";
 }
 
+namespace {
+
+bool read_as_hex(ValueKind kind) {
+  return kind == ValueKind::binary || kind == ValueKind::text;
+}
+
+}  // namespace
+
 std::string key_select_expression(const ColumnInfo& column) {
-  return value_kind(column) == ValueKind::binary ? "HEX(" + quoted_column(column) + ")"
-                                                 : quoted_column(column);
+  return read_as_hex(value_kind(column)) ? "HEX(" + quoted_column(column) + ")"
+                                         : quoted_column(column);
 }
 
 Value key_value_from_text(const ColumnInfo& column, const std::string& text) {
   const ValueKind kind = value_kind(column);
-  return Value{kind, kind == ValueKind::binary ? unhex(text) : text};
+  return Value{kind, read_as_hex(kind) ? unhex(text) : text};
 }
 
 long lock_wait_seconds(std::chrono::milliseconds timeout) {

@@ -45,8 +45,9 @@ std::string range_predicate(const TableSchema& schema, const std::optional<repli
 // "(`k1`, `k2`) IN ((1, 2), (3, 4))" for the given keys.
 std::string key_in(const TableSchema& schema, const std::vector<replication::Row>& keys);
 
-// A SELECT expression reading a key column so its text converts back into a Value exactly
-// (binary columns through HEX()).
+// A SELECT expression reading a key column so its text converts back into a Value exactly:
+// binary and character columns through HEX(), so the bytes stay in the column's own character
+// set whatever the connection's is.
 std::string key_select_expression(const ColumnInfo& column);
 
 // Turns what key_select_expression returned into the column's Value.

@@ -144,6 +144,10 @@ void PgRebuild::recopy(const Mismatch& mismatch) {
   reconnecting("re-copying a range", [&] { recopy_range(*main_, table_, mismatch); });
 }
 
+std::unique_ptr<ChangeApplier> PgRebuild::make_applier() {
+  return std::make_unique<Applier>(*this, plan_.source.key_columns, plan_.mapped_columns);
+}
+
 void PgRebuild::replace_rows(const std::vector<Row>& delete_keys, const std::vector<Row>& rows,
                              const std::vector<Row>& fill_from) {
   // One transaction that deletes the batch's keys and writes their latest images: safe to redo

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "src/applier.h"
 #include "src/dsn.h"
 #include "src/postgres/pg_apply.h"
 #include "src/postgres/pg_connection.h"
@@ -38,7 +39,7 @@ namespace sluice::postgres {
 // (pg_verify.h) verifies, and pg_cut_over.h with pg_dependents.h swaps; each builds its SQL
 // with the pure functions of the *_sql.h files from one PgTablePlan. This class holds the
 // sessions, reconnects them, and hands each role the session it needs.
-class PgRebuild : public RebuildBackend {
+class PgRebuild : public RebuildBackend, public ShadowWriter {
  public:
   PgRebuild(const Dsn& dsn, const std::optional<std::string>& password);
 
@@ -53,6 +54,8 @@ class PgRebuild : public RebuildBackend {
   replication::Position log_position() override;
   std::unique_ptr<replication::ChangeStream> open_stream(
       const replication::Position& start) override;
+  // The Applier of row images over replace_rows below.
+  std::unique_ptr<ChangeApplier> make_applier() override;
   std::unique_ptr<VerifySnapshots> open_verify_snapshots(const DrainTo& drain_to) override;
   void recopy(const Mismatch& range) override;
   CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;

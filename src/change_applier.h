@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+
+#include "replication/change_event.h"
+
+namespace sluice {
+
+// What the Migrator hands the change stream to between chunks: it carries committed source
+// changes over to the shadow table under the copy invariant (docs/architecture.md §3). A family
+// picks the kind (RebuildBackend::make_applier): PostgreSQL's Applier writes row images and
+// holds changes above the copy's watermark; MySQL's ResyncApplier re-reads changed keys from
+// the source and holds nothing.
+class ChangeApplier {
+ public:
+  virtual ~ChangeApplier() = default;
+
+  // Takes the changes of one committed source transaction.
+  virtual void add(const replication::Transaction& transaction) = 0;
+
+  // The copier has committed every row with a key up to and including `key`.
+  virtual void advance_watermark(const replication::Row& key) = 0;
+
+  // The copier has committed every row.
+  virtual void finish_copy() = 0;
+
+  // Writes everything applicable and returns how many keys it wrote.
+  virtual std::size_t flush() = 0;
+
+  // Keys waiting for the next flush, keys held back for the copy, keys written so far.
+  virtual std::size_t pending() const = 0;
+  virtual std::size_t held() const = 0;
+  virtual std::size_t applied() const = 0;
+
+  // Of pending() and held(), how many keys take memory; the Migrator stops reading the stream
+  // while this is at its limit. An applier that spills to disk keeps it bounded itself.
+  virtual std::size_t in_memory() const { return pending() + held(); }
+};
+
+}  // namespace sluice
