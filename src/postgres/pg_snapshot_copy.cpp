@@ -43,7 +43,7 @@ replication::Position PgSnapshotCopy::take_snapshot(Connection& session) {
   snapshot_ = slot_->snapshot_name().value_or("");
   {
     Transaction view(session, begin_snapshot_transaction());
-    session.execute(set_transaction_snapshot(snapshot_));
+    import_snapshot(session);
     const ResultRow row = session.query(table_pages(), {plan_.quoted_table}).front();
     view.commit();
     pages_ = std::stoull(row[0].value_or("0"));
@@ -76,16 +76,7 @@ std::optional<std::uint64_t> PgSnapshotCopy::copy_chunk(Connection& session, std
   std::uint64_t copied = 0;
   {
     Transaction chunk(session, begin_snapshot_transaction());
-    try {
-      session.execute(set_transaction_snapshot(snapshot_));
-    } catch (const ServerError& error) {
-      if (error.code() != kInvalidSnapshot) {
-        throw;
-      }
-      throw SnapshotLost(
-          "the copy's snapshot is gone (the replication session that held it "
-          "was lost)");
-    }
+    import_snapshot(session);
     session.query_params(copy_rows(plan_, page_range(), skip_copied),
                          {tid_of(next_page_), tid_of(end)}, &copied);
     // The scan held its lock until here: had the table been rewritten before it (VACUUM FULL,
@@ -107,6 +98,19 @@ std::optional<std::uint64_t> PgSnapshotCopy::copy_chunk(Connection& session, std
   return copied;
 }
 
+void PgSnapshotCopy::import_snapshot(Connection& session) {
+  try {
+    session.execute(set_transaction_snapshot(snapshot_));
+  } catch (const ServerError& error) {
+    if (error.code() != kInvalidSnapshot) {
+      throw;
+    }
+    throw SnapshotLost(
+        "the copy's snapshot is gone (the replication session that held it was "
+        "lost)");
+  }
+}
+
 void PgSnapshotCopy::release_snapshot() {
   slot_->release_snapshot();
   slot_->release();
@@ -122,14 +126,25 @@ void PgSnapshotCopy::discard(Connection& session) {
 }
 
 void PgSnapshotCopy::drop_server_objects(Connection& session) {
+  // Dropped below by name, like a killed run's: a redo after a lost session finds them there.
+  if (slot_) {
+    slot_->release();
+  }
+  if (publication_) {
+    publication_->release();
+  }
   slot_.reset();
   publication_.reset();
   try {
     if (session.query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {name_})) {
       pg::drop_slot(params_, name_);
     }
-    pg::drop_publication(params_, name_);
+    if (session.query_value("SELECT 1 FROM pg_publication WHERE pubname = $1", {name_})) {
+      pg::drop_publication(params_, name_);
+    }
   } catch (const replication::StreamError& error) {
+    // A refusal, or the sessions lost: a lost main session tells which (ConnectionLost).
+    session.execute("SELECT 1");
     throw Error(ExitCode::failure, "could not drop " + name_ + " to start the copy over (" +
                                        error.what() + "); run sluice cleanup");
   }

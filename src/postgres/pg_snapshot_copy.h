@@ -33,8 +33,8 @@ class PgSnapshotCopy {
   // with an exported snapshot and reads the table's size in pages under it. Returns the
   // position the stream starts at (lsn 0: the slot's own start, so that a transaction
   // committing exactly at the slot's consistent point is read too). Throws ConnectionLost when
-  // `session` is lost (then redo it), Error(ExitCode::preflight_failed) when the server refuses
-  // the publication or the slot.
+  // `session` is lost (then redo it), SnapshotLost when the snapshot is gone at once,
+  // Error(ExitCode::preflight_failed) when the server refuses the publication or the slot.
   replication::Position take_snapshot(Connection& session);
 
   // Copies the next range of pages, of about `rows` rows by the rows per page seen so far, in
@@ -53,6 +53,9 @@ class PgSnapshotCopy {
   void discard(Connection& session);
 
  private:
+  // Makes the transaction open on `session` read the snapshot; throws SnapshotLost when it is
+  // gone.
+  void import_snapshot(Connection& session);
   void drop_server_objects(Connection& session);
 
   replication::postgres::ConnectionParams params_;
