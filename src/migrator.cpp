@@ -13,6 +13,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kDrainTimeout{60000};
+// How long the stream may bring nothing while the changes of a copy are applied (see
+// Migrator::apply_backlog).
+constexpr milliseconds kBacklogStall{600000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
 constexpr int kCatchUpPasses = 20;
 constexpr milliseconds kCaughtUp{100};
@@ -239,7 +242,7 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
   if (copied_) {
     // Every row is in the shadow: each change applies at once, whatever its key.
     applier.finish_copy();
-    drain_to(stream, applier, backend_.log_position());
+    apply_backlog(stream, applier, backend_.log_position());
   } else {
     if (watermark_) {
       applier.advance_watermark(*watermark_);
@@ -357,6 +360,38 @@ void Migrator::copy_and_apply(StreamReader& stream, Applier& applier) {
   status_.rows_copied = copier.rows_copied();
   report_progress(applier);
   drain_to(stream, applier, backend_.log_position());
+}
+
+void Migrator::apply_backlog(StreamReader& stream, Applier& applier,
+                             const replication::Position& target) {
+  // Everything committed while the copy ran: minutes of changes after a long copy, so no
+  // deadline while the stream moves, and a flush and checkpoint after each read of the reader's
+  // bounded queue keep memory flat. The server also decodes the copy's own writes to the shadow
+  // (filtered out, so nothing arrives meanwhile): a long silence is not yet a stall.
+  const auto started = Clock::now();
+  const std::uint64_t applied_before = applier.applied();
+  auto moved = Clock::now();
+  while (compare_positions(read_position_, target) < 0) {
+    const replication::Position before = read_position_;
+    take(stream, applier, milliseconds(20));
+    if (compare_positions(before, read_position_) != 0) {
+      moved = Clock::now();
+    } else if (Clock::now() - moved > kBacklogStall) {
+      throw Error(ExitCode::stream, "the change stream stopped at " + to_string(read_position_) +
+                                        " for 10 minutes before reaching " + to_string(target) +
+                                        "; the server may be overloaded");
+    }
+    applier.flush();
+    save_checkpoint(false);
+    stream.confirm(confirmable_);
+    report_progress(applier);
+    check_stop();
+  }
+  drain_to(stream, applier, target);
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+  const std::uint64_t applied = applier.applied() - applied_before;
+  spdlog::info("applied the {} changes committed during the copy in {} ms ({} changes/s)", applied,
+               took.count(), took.count() > 0 ? applied * 1000 / took.count() : applied);
 }
 
 void Migrator::drain_to(StreamReader& stream, Applier& applier,

@@ -80,6 +80,8 @@ class Migrator {
   // confirmable_ along.
   void save_checkpoint(bool now);
   void drain_to(StreamReader& stream, Applier& applier, const replication::Position& target);
+  // Drains to `target` the changes a SnapshotCopy's stream kept while the copy ran.
+  void apply_backlog(StreamReader& stream, Applier& applier, const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
   void take(StreamReader& reader, Applier& applier, std::chrono::milliseconds wait);
   // Drains the stream in passes until a pass no longer gets shorter: afterwards a drain under a
