@@ -75,6 +75,11 @@ void create_pg_table(postgres::Connection& db, const std::string& table, const s
                  "_key\"");
     }
     db.execute("CREATE INDEX \"" + name + "_k\" ON \"" + name + "\" (k)");
+    // Built after the copy like the others: a partial unique index, a partial one, a CHECK.
+    db.execute("CREATE UNIQUE INDEX \"" + name + "_pu\" ON \"" + name + "\" (" + key_columns +
+               ") WHERE k >= 50; CREATE INDEX \"" + name + "_pa\" ON \"" + name +
+               "\" (amount) WHERE amount > 0; ALTER TABLE \"" + name +
+               "\" ADD CONSTRAINT k_range CHECK (k >= 0)");
   }
   const std::string columns = key_columns + (key.numbered() ? ", n" : "") +
                               ", code, name, amount, created, ts, doc, data, big, k";
@@ -316,6 +321,21 @@ void PgTableWriter::one_transaction() {
   connection_->execute("COMMIT");
   deleted_.insert(deleted_.end(), deleted_now.begin(), deleted_now.end());
   ++transactions_;
+}
+
+std::string pg_table_shape(postgres::Connection& db, const std::string& table) {
+  return db
+      .query_value(
+          "SELECT c.relreplident::text || ' | ' || coalesce((SELECT string_agg(d, '; ' ORDER BY d) "
+          "FROM (SELECT regexp_replace(pg_get_indexdef(i.indexrelid), '^(CREATE (UNIQUE )?"
+          "INDEX) \\S+ ON \\S+ ', '\\1 ON t ') || CASE WHEN i.indisreplident THEN ' "
+          "(identity)' ELSE '' END AS d FROM pg_index i WHERE i.indrelid = c.oid) x), '') || ' | "
+          "' || coalesce((SELECT string_agg(d, '; ' ORDER BY d) FROM (SELECT k.contype::text || ' "
+          "' || "
+          "pg_get_constraintdef(k.oid) AS d FROM pg_constraint k WHERE k.conrelid = c.oid) y), "
+          "'') FROM pg_class c WHERE c.oid = $1::regclass",
+          {"\"" + table + "\""})
+      .value_or("");
 }
 
 }  // namespace sluice::test

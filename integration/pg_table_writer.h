@@ -83,7 +83,8 @@ class PgTableWriter {
 };
 
 // Creates `table` and its twin (integer key `id`, or (a, id) when `composite`), with an index
-// <table>_k on `k`, a UNIQUE `code`, text, numeric, timestamp, timestamptz, JSON-as-text, bytea,
+// <table>_k on `k`, a partial unique index on the key and a partial index on `amount`, a
+// CHECK on `k`, a UNIQUE `code`, text, numeric, timestamp, timestamptz, JSON-as-text, bytea,
 // TOASTed text, a generated column (from `code`, which no test alters) and a column `legacy` the
 // writer never touches (so a test may drop it), and `rows` rows.
 void create_pg_table(postgres::Connection& db, const std::string& table, const std::string& twin,
@@ -92,6 +93,11 @@ void create_pg_table(postgres::Connection& db, const std::string& table, const s
 // 2^62.
 void create_pg_table(postgres::Connection& db, const std::string& table, const std::string& twin,
                      int rows, const PgKeySpec& key, bool sparse = false);
+
+// What a migration must keep of `table`, comparable with its twin's: the replica identity, its
+// indexes' definitions (unique, partial, which one is the identity) without their names, and
+// its constraints' definitions.
+std::string pg_table_shape(postgres::Connection& db, const std::string& table);
 
 // Every row of `table` over the columns it shares with `other`, in key order, as text; values
 // are cast to the types the columns have in `types_from` (the migrated table) first, so a twin's

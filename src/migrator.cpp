@@ -110,7 +110,7 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
       // snapshot matches the changes the slot kept for them.
       spdlog::warn(
           "resuming: the killed run stopped during its copy, which starts over: the shadow "
-          "table is emptied and the copy reads a new snapshot");
+          "table is made again and the copy reads a new snapshot");
       (*copy)->discard_copy();
       return rebuild(plan, std::nullopt);
     }
@@ -196,7 +196,7 @@ replication::Position Migrator::copy_under_snapshot() {
       return copy_snapshot_once(copy);
     } catch (const SnapshotLost& lost) {
       spdlog::warn(
-          "{}; the copy starts over: the shadow table is emptied and the copy reads a "
+          "{}; the copy starts over: the shadow table is made again and the copy reads a "
           "new snapshot",
           lost.what());
       copy.discard_copy();

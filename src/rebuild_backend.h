@@ -87,11 +87,13 @@ class SnapshotCopy {
   // copied, or nullopt once the whole table is copied. Throws SnapshotLost.
   virtual std::optional<std::uint64_t> copy_chunk(std::uint64_t rows) = 0;
   // Ends the snapshot once the copy is done, keeping the stream's server objects for
-  // open_stream().
+  // open_stream(), and readies the shadow for the applier (PostgreSQL builds the key's and the
+  // unique indexes the copy went without).
   virtual void release_snapshot() = 0;
   // Forgets a copy that cannot be finished (its snapshot is gone, or its run was killed):
-  // empties the shadow table and drops the change stream's server objects, so that
-  // take_snapshot() starts afresh.
+  // makes the shadow table again, empty, in one transaction (a killed run's shadow may lack
+  // indexes it held back for after the copy, which only the shadow's creation knows), and
+  // drops the change stream's server objects, so that take_snapshot() starts afresh.
   virtual void discard_copy() = 0;
 };
 

@@ -171,6 +171,13 @@ void PgApply::insert_rows(Connection& session, const std::vector<Completed>& row
 
 void PgApply::insert_replacing(Connection& session, const std::string& rows, const Params& params) {
   const std::string insert = insert_rows_into(plan_, rows);
+  if (shadow_unique_columns(session).empty()) {
+    // The batch deleted every key it inserts, so only a unique value other than the key can
+    // collide: without such an index there is nothing to undo, and no savepoint to pay for (two
+    // round trips per statement, and a subtransaction each).
+    session.query_params(insert, params);
+    return;
+  }
   session.execute("SAVEPOINT sluice_apply");
   try {
     session.query_params(insert, params);

@@ -10,6 +10,21 @@ std::string copy_rows(const PgTablePlan& plan, const std::string& where, bool sk
          plan.quoted_table + " WHERE " + where + (skip_conflicts ? " ON CONFLICT DO NOTHING" : "");
 }
 
+std::string copy_missing_rows(const PgTablePlan& plan, const std::string& where) {
+  // The converted row under the shadow's column names, so that the key comparison reads the
+  // shadow's column on one side and the converted value on the other, never a source column
+  // of the same name.
+  std::string match;
+  for (const std::string& column : plan.key) {
+    match += (match.empty() ? "" : " AND ") + std::string("s.") + column + " = v." + column;
+  }
+  const std::string names = column_names(plan.columns);
+  return "INSERT INTO " + plan.quoted_shadow + " (" + names +
+         ") OVERRIDING SYSTEM VALUE SELECT v.* FROM (SELECT " + column_values(plan.columns) +
+         " FROM " + plan.quoted_table + " WHERE " + where + ") AS v (" + names +
+         ") WHERE NOT EXISTS (SELECT 1 FROM " + plan.quoted_shadow + " AS s WHERE " + match + ")";
+}
+
 std::string delete_where(const std::string& table, const std::string& where) {
   return "DELETE FROM " + table + " WHERE " + where;
 }

@@ -17,6 +17,12 @@ namespace sluice::postgres {
 // `skip_conflicts`, rows whose key or unique values the shadow holds already are skipped.
 std::string copy_rows(const PgTablePlan& plan, const std::string& where, bool skip_conflicts);
 
+// copy_rows() of only the rows whose key the shadow lacks, matched by the server's equality on
+// the converted key: what a redo of a chunk whose commit may have happened needs while the
+// shadow has no unique index yet (the copy builds them afterwards), so ON CONFLICT could not
+// see the rows the lost attempt wrote.
+std::string copy_missing_rows(const PgTablePlan& plan, const std::string& where);
+
 // DELETE FROM table WHERE where.
 std::string delete_where(const std::string& table, const std::string& where);
 

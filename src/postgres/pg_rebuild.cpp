@@ -132,11 +132,17 @@ std::optional<std::uint64_t> PgRebuild::copy_chunk(std::uint64_t rows) {
 }
 
 void PgRebuild::release_snapshot() {
+  // Released first: the index builds need no snapshot, and vacuum's horizon moves on.
   copy_.release_snapshot();
+  reconnecting("building the shadow's key and unique indexes",
+               [&] { shadow_.build_key_indexes(*main_); });
 }
 
 void PgRebuild::discard_copy() {
-  reconnecting("emptying the shadow table", [&] { copy_.discard(*main_); });
+  reconnecting("making the shadow table again", [&] {
+    copy_.discard(*main_);
+    shadow_.create(*main_, /*replace=*/true);
+  });
 }
 
 void PgRebuild::recopy(const Mismatch& mismatch) {

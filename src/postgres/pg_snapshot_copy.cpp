@@ -70,14 +70,15 @@ std::optional<std::uint64_t> PgSnapshotCopy::copy_chunk(Connection& session, std
   const auto wanted =
       static_cast<std::uint64_t>(std::ceil(static_cast<double>(rows) / rows_per_page_));
   const std::uint64_t end = next_page_ + std::clamp<std::uint64_t>(wanted, 1, pages_ - next_page_);
-  // A redo finds the rows a lost attempt committed already in the shadow's key and skips them.
+  // A redo skips the rows whose key the shadow has: the lost attempt may have committed them.
   const bool skip_copied = redo_;
   redo_ = true;
   std::uint64_t copied = 0;
   {
     Transaction chunk(session, begin_snapshot_transaction());
     import_snapshot(session);
-    session.query_params(copy_rows(plan_, page_range(), skip_copied),
+    session.query_params(skip_copied ? copy_missing_rows(plan_, page_range())
+                                     : copy_rows(plan_, page_range(), false),
                          {tid_of(next_page_), tid_of(end)}, &copied);
     // The scan held its lock until here: had the table been rewritten before it (VACUUM FULL,
     // CLUSTER), its rows would sit on other pages than the ranges copied so far.
@@ -122,7 +123,6 @@ void PgSnapshotCopy::release_snapshot() {
 void PgSnapshotCopy::discard(Connection& session) {
   name_ = pg::sluice_object_name(slot_name(plan_.oid));
   drop_server_objects(session);
-  session.execute(truncate_table(plan_.quoted_shadow));
 }
 
 void PgSnapshotCopy::drop_server_objects(Connection& session) {

@@ -48,8 +48,8 @@ class PgSnapshotCopy {
   // Ends the snapshot and leaves the slot and publication on the server for the stream.
   void release_snapshot();
 
-  // Empties the shadow and drops the slot and publication of the run's name (this copy's or a
-  // killed run's), waiting for a walsender that still holds the slot.
+  // Drops the slot and publication of the run's name (this copy's or a killed run's), waiting
+  // for a walsender that still holds the slot. The caller makes the shadow again.
   void discard(Connection& session);
 
  private:
