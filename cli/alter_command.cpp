@@ -13,6 +13,7 @@
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
 #include "src/run_recorder.h"
+#include "src/server_errors.h"
 #include "src/server_family.h"
 
 namespace sluice::cli {
@@ -28,7 +29,8 @@ std::string join_names(ddl::Dialect dialect, const std::vector<std::string>& nam
   return out.empty() ? "none" : out;
 }
 
-void print_plan(const RebuildPlan& plan) {
+// `in_place`: --execute tries to apply the change in place first.
+void print_plan(const RebuildPlan& plan, bool in_place) {
   const TableSchema& source = plan.source;
   std::vector<std::string> key;
   for (std::size_t column : source.key_columns) {
@@ -57,15 +59,20 @@ void print_plan(const RebuildPlan& plan) {
     std::cout << "  the ALTER adds a UNIQUE key: rows that duplicate a kept row's values in it "
                  "are discarded and counted (--discard-duplicates)\n";
   }
-  if (plan.try_instant) {
-    std::cout << (dialect == ddl::Dialect::mysql
-                      ? "  the server may apply this change in place (ALGORITHM=INSTANT) without "
-                        "copying"
-                      : "  the server applies this change in its catalog without copying")
-              << "; --execute tries that first unless --force-rebuild is given\n";
+  const std::string kept = "the original table is kept as " +
+                           ddl::quote_qualified(dialect, plan.old) +
+                           " after the swap (dropped with --drop-old-table)";
+  if (!in_place) {
+    std::cout << "  " << kept << "\n";
+    return;
   }
-  std::cout << "  the original table is kept as " << ddl::quote_qualified(dialect, plan.old)
-            << " after the swap (dropped with --drop-old-table)\n";
+  // Changed in place, the table keeps its name and no old table is left behind.
+  std::cout << (dialect == ddl::Dialect::mysql
+                    ? "  the server may apply this change in place (ALGORITHM=INSTANT) without "
+                      "copying and without an old table; if it cannot, "
+                    : "  the server applies this change in its catalog without copying and "
+                      "without an old table; if it cannot, ")
+            << kept << "\n";
 }
 
 ddl::Dialect dialect_of(const Dsn& dsn) {
@@ -102,9 +109,10 @@ int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& control
     controller.failed(suspended.code(), suspended.what());
     throw suspended;
   } catch (const Error& error) {
-    recorder.failed(error.what());
-    controller.failed(error.code(), error.what());
-    throw;
+    const Error shown = user_error(error);
+    recorder.failed(shown.what());
+    controller.failed(shown.code(), shown.what());
+    throw shown;
   } catch (const std::exception& error) {
     recorder.failed(error.what());
     controller.failed(ExitCode::failure, error.what());
@@ -235,7 +243,8 @@ int run_alter(const std::vector<std::string>& args) {
   const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   if (!execute) {
-    print_plan(backend->plan(options));
+    const RebuildPlan& plan = backend->plan(options);
+    print_plan(plan, plan.try_instant && !options.force_rebuild);
     std::cout << "dry run: nothing was changed; add --execute to migrate\n";
     return 0;
   }

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "src/error.h"
+#include "src/server_errors.h"
 
 namespace {
 
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
   try {
     return command->run(std::vector<std::string>(args.begin() + 1, args.end()));
   } catch (const sluice::Error& error) {
-    return report_error(error.what(), error.code(), json);
+    const sluice::Error shown = sluice::user_error(error);
+    return report_error(shown.what(), shown.code(), json);
   } catch (const std::exception& error) {
     return report_error(error.what(), sluice::ExitCode::failure, json);
   }

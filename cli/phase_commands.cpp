@@ -15,6 +15,7 @@
 #include "src/controller.h"
 #include "src/error.h"
 #include "src/expand_contract.h"
+#include "src/server_errors.h"
 #include "src/server_family.h"
 
 namespace sluice::cli {
@@ -306,9 +307,10 @@ int run_run(const std::vector<std::string>& args) {
         for (const std::filesystem::path& file : files) {
           try {
             outcomes.push_back(advance(driver, load_migration_file(file)));
-          } catch (const Error& failure) {
+          } catch (const Error& error) {
             // Later files may build on this one: stop here, each migration stays in its
             // recorded phase for the next run.
+            const Error failure = user_error(error);
             outcomes.push_back({file.filename().string(), "failed", failure.what()});
             exit_code = static_cast<int>(failure.code());
             break;

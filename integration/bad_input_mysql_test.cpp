@@ -186,6 +186,14 @@ TEST_CASE("bad input to sluice alter is refused in one line and changes nothing"
        .setup = {"CREATE TABLE _bi_21_old LIKE bi_21"},
        .exit_code = 5,
        .reason = "_bi_21_old"},
+      {.what = "an ALTER naming a column the table lacks",
+       .alter = "MODIFY nosuchcol INT",
+       .exit_code = 2,
+       .reason = "the ALTER does not apply to `sluice_test`.`bi_22` (Unknown column 'nosuchcol'"},
+      {.what = "an ALTER adding a column the table has",
+       .alter = "ADD COLUMN v INT",
+       .exit_code = 2,
+       .reason = "(Duplicate column name 'v'); fix --alter"},
   };
   int number = 0;
   for (const BadInput& input : cases) {
@@ -277,4 +285,67 @@ TEST_CASE("a DSN of one server kind at the other server's port is named in one s
     check_refusal(run_sluice({"check", "--dsn", dsn, "--table", "t"}), 3,
                   "does not speak the PostgreSQL protocol (a MySQL or MariaDB server?)");
   }
+}
+
+TEST_CASE("a dry run tries the ALTER: one the server refuses exits 2 and records nothing") {
+  auto db = mysql_admin();
+  standard_table(*db, "bi_dry");
+  const std::string before = table_state(*db, "bi_dry");
+  check_refusal(
+      run_sluice({"alter", "--dsn", dsn(), "--table", "bi_dry", "--alter", "MODIFY nosuchcol INT"}),
+      2, "(Unknown column 'nosuchcol' in 'bi_dry_sluice_chk'); fix --alter");
+  CHECK(table_state(*db, "bi_dry") == before);
+  // The temporary copy lived only in the dry run's session.
+  const RunResult good =
+      run_sluice({"alter", "--dsn", dsn(), "--table", "bi_dry", "--alter", "MODIFY v VARCHAR(40)"});
+  CHECK(good.exit_code == 0);
+  CHECK(good.out.find("kept as `sluice_test`.`_bi_dry_old`") != std::string::npos);
+  const RunResult instant =
+      run_sluice({"alter", "--dsn", dsn(), "--table", "bi_dry", "--alter", "ADD COLUMN w INT"});
+  CHECK(instant.exit_code == 0);
+  CHECK(instant.out.find("without an old table; if it cannot, the original table is kept") !=
+        std::string::npos);
+  CHECK(table_state(*db, "bi_dry") == before);
+}
+
+TEST_CASE("rows the new definition cannot hold are named in one sentence, exit 5") {
+  auto db = mysql_admin();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ADD CONSTRAINT bi_k_small CHECK (k < 10)", "CONSTRAINT `bi_k_small` failed"},
+      {"MODIFY k TINYINT UNSIGNED", "Out of range value for column 'k'"},
+  };
+  int number = 0;
+  for (const auto& [alter, reason] : cases) {
+    CAPTURE(alter);
+    // Two runs may start within the same second, which would give them the same default name.
+    const std::string name = "bi-data-" + std::to_string(getpid()) + "-" + std::to_string(++number);
+    standard_table(*db, "bi_data");
+    db->execute("UPDATE bi_data SET k = k * 1000");
+    const std::string definition = db->query("SHOW CREATE TABLE bi_data").at(0).at(1).value_or("");
+    // The run got as far as the copy, so its progress is logged before the one error line.
+    const RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "bi_data", "--alter",
+                                      alter, "--execute", "--force-rebuild", "--name", name});
+    CHECK(run.exit_code == 5);
+    CHECK(run.err.find("\nsluice: error: ") != std::string::npos);
+    CHECK(run.err.find(reason) != std::string::npos);
+    CHECK(run.err.find("running:") == std::string::npos);
+    CHECK(db->query("SHOW CREATE TABLE bi_data").at(0).at(1).value_or("") == definition);
+    CHECK(db->query("SHOW TABLES LIKE 'bi_data_sluice_new'").empty());
+  }
+}
+
+TEST_CASE("sluice run of a migration naming a missing column exits 4 in one sentence") {
+  auto db = mysql_admin();
+  standard_table(*db, "bi_run");
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sluice-bi-run-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "01-index.ini")
+      << "table = bi_run\noperation = add-index\nindex-columns = custmer_id\n";
+  const RunResult run = run_sluice({"run", "--dsn", dsn(), dir.string()});
+  CHECK(run.exit_code == 4);
+  CHECK(run.out.find("failed\tthe server does not know a name it was given (Key column "
+                     "'custmer_id' doesn't exist in table); check the names") != std::string::npos);
+  CHECK(run.out.find("running:") == std::string::npos);
+  std::filesystem::remove_all(dir);
 }

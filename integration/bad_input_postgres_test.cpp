@@ -206,6 +206,14 @@ TEST_CASE("bad input to sluice alter is refused in one line and changes nothing"
        .setup = {"CREATE TABLE _bi_19_old (LIKE bi_19)"},
        .exit_code = 5,
        .reason = "_bi_19_old"},
+      {.what = "an ALTER naming a column the table lacks",
+       .alter = "ALTER COLUMN nosuchcol TYPE int",
+       .exit_code = 2,
+       .reason = "the ALTER does not apply to \"public\".\"bi_20\" (column \"nosuchcol\""},
+      {.what = "an ALTER adding a column the table has",
+       .alter = "ADD COLUMN v int",
+       .exit_code = 2,
+       .reason = "already exists); fix --alter"},
   };
   int number = 0;
   for (const BadInput& input : cases) {
@@ -292,4 +300,95 @@ TEST_CASE("a second sluice on the same table is refused while the first runs") {
   CHECK(first.wait(60s) == 0);
   CHECK(db->query_value("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid "
                         "= 'bi_twice'::regclass AND attname = 'v'") == "character varying(40)");
+}
+
+TEST_CASE("a dry run tries the ALTER: one the server refuses exits 2 and records nothing") {
+  auto db = postgres_admin();
+  standard_table(*db, "bi_dry");
+  const std::string before = table_state(*db, "bi_dry");
+  check_refusal(run_sluice({"alter", "--dsn", dsn(), "--table", "bi_dry", "--alter",
+                            "ALTER COLUMN nosuchcol TYPE int"}),
+                2,
+                "(column \"nosuchcol\" of relation \"_bi_dry_new\" does not exist); fix --alter");
+  CHECK(table_state(*db, "bi_dry") == before);
+  const RunResult good = run_sluice(
+      {"alter", "--dsn", dsn(), "--table", "bi_dry", "--alter", "ALTER COLUMN v TYPE varchar(40)"});
+  CHECK(good.exit_code == 0);
+  CHECK(good.out.find("kept as \"public\".\"_bi_dry_old\"") != std::string::npos);
+  const RunResult in_place =
+      run_sluice({"alter", "--dsn", dsn(), "--table", "bi_dry", "--alter", "ADD COLUMN w int"});
+  CHECK(in_place.exit_code == 0);
+  CHECK(in_place.out.find("without an old table; if it cannot, the original table is kept") !=
+        std::string::npos);
+  CHECK(table_state(*db, "bi_dry") == before);
+}
+
+TEST_CASE("rows the new definition cannot hold are named in one sentence, exit 5") {
+  auto db = postgres_admin();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ADD CONSTRAINT bi_k_small CHECK (k < 10)",
+       "existing rows violate the new definition (new row for relation \"_bi_data_new\" violates "
+       "check constraint \"bi_k_small\")"},
+      {"ALTER COLUMN k TYPE smallint",
+       "existing rows hold values the new definition cannot (smallint out of range)"},
+  };
+  int number = 0;
+  for (const auto& [alter, reason] : cases) {
+    CAPTURE(alter);
+    // Two runs may start within the same second, which would give them the same default name.
+    const std::string name = "bi-data-" + std::to_string(getpid()) + "-" + std::to_string(++number);
+    standard_table(*db, "bi_data");
+    db->execute("UPDATE bi_data SET k = k * 1000");
+    const std::string definition = table_state(*db, "bi_data");
+    // The run got as far as the copy, so its progress is logged before the one error line.
+    const RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "bi_data", "--alter",
+                                      alter, "--execute", "--force-rebuild", "--name", name});
+    CHECK(run.exit_code == 5);
+    CHECK(run.err.find("\nsluice: error: ") != std::string::npos);
+    CHECK(run.err.find(reason) != std::string::npos);
+    CHECK(run.err.find("running:") == std::string::npos);
+    // The same definition and rows, no shadow, slot or publication; the run is recorded aborted.
+    CHECK(table_state(*db, "bi_data").substr(0, definition.find("records")) ==
+          definition.substr(0, definition.find("records")));
+  }
+}
+
+TEST_CASE("a role without access to schema sluice is told the fix, exit 5, on alter and status") {
+  auto db = postgres_admin();
+  standard_table(*db, "bi_role");
+  // The phase metadata exists (another test or run made it), owned by the administrator.
+  REQUIRE(run_sluice({"status", "--dsn", dsn()}).exit_code == 0);
+  db->execute(
+      "CREATE SCHEMA IF NOT EXISTS sluice; DROP ROLE IF EXISTS bi_nosluice; CREATE ROLE "
+      "bi_nosluice LOGIN REPLICATION PASSWORD 'Right-pw-2'; GRANT ALL ON SCHEMA public TO "
+      "bi_nosluice; GRANT ALL ON bi_role TO bi_nosluice");
+  const std::string role_dsn = dsn_with("postgres@", "bi_nosluice@");
+  const std::map<std::string, std::string> env = {{"PGPASSWORD", "Right-pw-2"}};
+  const std::string reason =
+      "cannot keep sluice's phase metadata in schema \"sluice\" (permission denied for schema "
+      "sluice); let the user create it";
+  check_refusal(run_sluice({"status", "--dsn", role_dsn}, env), 5, reason);
+  const std::string before = table_state(*db, "bi_role");
+  check_refusal(run_sluice({"alter", "--dsn", role_dsn, "--table", "bi_role", "--alter",
+                            "ALTER COLUMN v TYPE varchar(40)", "--execute"},
+                           env),
+                5, reason);
+  CHECK(table_state(*db, "bi_role") == before);
+  db->execute("DROP OWNED BY bi_nosluice; DROP ROLE bi_nosluice");
+}
+
+TEST_CASE("sluice run of a migration naming a missing column exits 4 in one sentence") {
+  auto db = postgres_admin();
+  standard_table(*db, "bi_run");
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("sluice-bi-run-pg-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "01-index.ini")
+      << "table = bi_run\noperation = add-index\nindex-columns = custmer_id\n";
+  const RunResult run = run_sluice({"run", "--dsn", dsn(), dir.string()});
+  CHECK(run.exit_code == 4);
+  CHECK(run.out.find("failed\tthe server does not know a name it was given (column "
+                     "\"custmer_id\" does not exist); check the names") != std::string::npos);
+  CHECK(run.out.find("running:") == std::string::npos);
+  std::filesystem::remove_all(dir);
 }

@@ -517,7 +517,8 @@ TEST_CASE("options come from --config; the command line wins") {
 TEST_CASE("the load probe's session, killed on the server, is opened again at the next probe") {
   auto admin = mysql_admin();
   std::unique_ptr<sluice::LoadProbe> probe =
-      sluice::server_family(sluice::ServerKind::mysql).load_probe(sluice::parse_dsn(dsn()), std::nullopt, {});
+      sluice::server_family(sluice::ServerKind::mysql)
+          .load_probe(sluice::parse_dsn(dsn()), std::nullopt, {});
   // Kill the probe's session while it runs a throttle query that names itself.
   std::thread killer([&] {
     for (int i = 0; i < 200; ++i) {

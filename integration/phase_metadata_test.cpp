@@ -1,5 +1,5 @@
-// The phase metadata (docs/migrations.md) on real servers: `sluice alter` records its phases, a live
-// lease keeps a second runner and `sluice cleanup` away, an expired one is taken over, the
+// The phase metadata (docs/migrations.md) on real servers: `sluice alter` records its phases, a
+// live lease keeps a second runner and `sluice cleanup` away, an expired one is taken over, the
 // layout is upgraded in place, `sluice status` shows it all.
 #include <doctest/doctest.h>
 
@@ -143,7 +143,7 @@ TEST_CASE("a failed run is recorded as aborted with its error") {
   RunResult run = run_sluice({"alter", "--dsn", mysql_dsn(), "--table", "pm_fail", "--alter",
                               "MODIFY name VARCHAR(2)", "--execute", "--name", "pm-fail-1",
                               "--metadata-schema", kMetadata});
-  CHECK(run.exit_code == 1);
+  CHECK(run.exit_code == 5);
   const std::optional<MigrationRecord> record = mysql_store()->find("pm-fail-1");
   REQUIRE(record);
   CHECK(record->phase == Phase::aborted);
@@ -245,8 +245,7 @@ TEST_CASE("an older metadata layout is upgraded in place; a newer one is refused
 TEST_CASE("PostgreSQL: the phase metadata in its own schema, leases and status") {
   const std::string dsn = server_dsn(ServerKind::postgres);
   postgres_admin()->execute("DROP SCHEMA IF EXISTS pm_sluice CASCADE");
-  auto store =
-      sluice::test::phase_store(sluice::parse_dsn(dsn), std::string("pm_sluice"));
+  auto store = sluice::test::phase_store(sluice::parse_dsn(dsn), std::string("pm_sluice"));
   CHECK(store->schema_version() == 0);
   CHECK(store->list().empty());
   store->ensure_schema();

@@ -144,8 +144,7 @@ TEST_CASE("a checkpoint whose binlog was purged cannot be resumed; the run says 
   CHECK(resumed.err.find("cannot resume") != std::string::npos);
   CHECK(resumed.err.find("sluice cleanup") != std::string::npos);
   CHECK(table_rows(db, "rs_gone", "rs_gone_twin") == table_rows(db, "rs_gone_twin", "rs_gone"));
-  auto store =
-      sluice::test::phase_store(sluice::parse_dsn(server.dsn()), std::nullopt);
+  auto store = sluice::test::phase_store(sluice::parse_dsn(server.dsn()), std::nullopt);
   CHECK(store->find("rs-gone-1")->phase == Phase::aborted);
 }
 

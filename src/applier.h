@@ -31,9 +31,9 @@ class ShadowWriter {
 };
 
 // Carries committed source changes over to the shadow table under the copy invariant
-// (docs/architecture.md §3): only full row images are written, never re-read from the source; the latest
-// image per key wins (hot keys collapse); a change to a key the copier has not committed yet is
-// held until the chunk covering it commits, so a delete applied early can never be undone by a
+// (docs/architecture.md §3): only full row images are written, never re-read from the source; the
+// latest image per key wins (hot keys collapse); a change to a key the copier has not committed yet
+// is held until the chunk covering it commits, so a delete applied early can never be undone by a
 // chunk whose snapshot still saw the row.
 class Applier {
  public:

@@ -16,10 +16,8 @@ namespace {
 
 // Every phase gets a sample (1 for the current one, 0 for the others), so that an alert such
 // as `sluice_phase{phase="waiting"} == 1` sees the series before the run gets there.
-constexpr RunStep kPhases[] = {RunStep::starting, RunStep::copy,
-                                      RunStep::verify,   RunStep::waiting,
-                                      RunStep::cut_over, RunStep::done,
-                                      RunStep::aborted,  RunStep::failed};
+constexpr RunStep kPhases[] = {RunStep::starting, RunStep::copy, RunStep::verify,  RunStep::waiting,
+                               RunStep::cut_over, RunStep::done, RunStep::aborted, RunStep::failed};
 
 // A label value as the text format wants it: backslash, double quote and newline escaped.
 std::string label_value(const std::string& text) {

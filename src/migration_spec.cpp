@@ -210,7 +210,8 @@ bool MigrationSpec::has_backfill() const {
 }
 
 bool MigrationSpec::switch_needs_release() const {
-  return operation == MigrationOperation::rename_column || operation == MigrationOperation::change_type ||
+  return operation == MigrationOperation::rename_column ||
+         operation == MigrationOperation::change_type ||
          operation == MigrationOperation::add_not_null;
 }
 

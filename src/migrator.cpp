@@ -177,8 +177,14 @@ void Migrator::start_copy(const RebuildPlan& plan) {
   total_rows_ = plan.estimated_rows;
   status_.rows_estimated = total_rows_;
   control_->event(MigrationEvent::rowcount_complete, status_);
-  spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
-               total_rows_, options_.chunk_time.count());
+  if (const std::optional<std::uint64_t> pinned = control_->chunk_rows()) {
+    spdlog::info("copying about {} rows (the server's estimate) in chunks of {} rows", total_rows_,
+                 *pinned);
+  } else {
+    spdlog::info("copying about {} rows (the server's estimate) in chunks of about {} ms",
+                 total_rows_, options_.chunk_time.count());
+  }
+
   std::vector<std::string> planned;
   for (const ColumnInfo& column : plan.source.columns) {
     planned.push_back(column.name);

@@ -17,25 +17,42 @@ using ResultRow = std::vector<std::optional<std::string>>;
 
 // What the engine's policies need to know about a statement the server refused. A lost session
 // is not a refusal: it is ConnectionLost (src/reconnect.h), whether or not the statement ran.
+// The kinds after unique_violation are the refusals a user can cause and fix (bad data for a
+// new definition, a name that does not exist, a missing privilege, a statement the server
+// rejects); explain_server_error (src/server_errors.h) turns them into one sentence and an exit
+// code. Each family classifies its codes in one function (mysql::error_kind,
+// postgres::error_kind).
 enum class ServerErrorKind {
-  lock_timeout,      // waited too long for a lock (MySQL 1205, PostgreSQL 55P03)
-  deadlock,          // chosen as a deadlock victim (MySQL 1213, PostgreSQL 40P01)
-  unique_violation,  // a duplicate key (MySQL 1062, PostgreSQL 23505)
+  lock_timeout,          // waited too long for a lock (MySQL 1205, PostgreSQL 55P03)
+  deadlock,              // chosen as a deadlock victim (MySQL 1213, PostgreSQL 40P01)
+  unique_violation,      // a duplicate key (MySQL 1062, PostgreSQL 23505)
+  bad_value,             // a value the column cannot hold (PostgreSQL class 22: out of range...)
+  constraint_violation,  // a CHECK, NOT NULL or foreign key (PostgreSQL class 23 but 23505)
+  undefined_object,      // a table, column, index or schema that does not exist
+  access_denied,         // a missing privilege (PostgreSQL 42501)
+  invalid_statement,     // syntax, or a definition the server rejects (rest of PostgreSQL 42)
   other,
 };
 
 // A statement the server refused. `code()` is the server's own code as text (MySQL's error
-// number, PostgreSQL's SQLSTATE) for the few callers that act on one particular error.
+// number, PostgreSQL's SQLSTATE) for the few callers that act on one particular error;
+// `server_message()` the server's own words, without the statement.
 class ServerError : public Error {
  public:
-  ServerError(ServerErrorKind kind, std::string code, const std::string& message)
-      : Error(ExitCode::failure, message), kind_(kind), code_(std::move(code)) {}
+  ServerError(ServerErrorKind kind, std::string code, const std::string& message,
+              std::string server_message = {})
+      : Error(ExitCode::failure, message),
+        kind_(kind),
+        code_(std::move(code)),
+        server_message_(server_message.empty() ? message : std::move(server_message)) {}
   ServerErrorKind kind() const { return kind_; }
   const std::string& code() const { return code_; }
+  const std::string& server_message() const { return server_message_; }
 
  private:
   ServerErrorKind kind_;
   std::string code_;
+  std::string server_message_;
 };
 
 // How strongly a TableLock keeps others away from a table.

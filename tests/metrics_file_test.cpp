@@ -12,9 +12,9 @@
 #include "tests/prometheus_text.h"
 
 using namespace std::chrono_literals;
-using sluice::RunStep;
 using sluice::MigrationStatus;
 using sluice::RunCounters;
+using sluice::RunStep;
 using sluice::test::parse_prometheus_text;
 
 namespace {

@@ -33,6 +33,11 @@ TEST_CASE("the shadow's DDL, the in-place ALTER and the helper tables' statement
             "CREATE TABLE `shop`.`orders_sluice_new` LIKE `shop`.`orders`",
             "ALTER TABLE `shop`.`orders_sluice_new` MODIFY total DECIMAL(12,3), DROP COLUMN "
             "legacy"});
+  CHECK(validation_ddl(plan.source.name, clauses) ==
+        std::vector<std::string>{
+            "CREATE TEMPORARY TABLE `shop`.`orders_sluice_chk` LIKE `shop`.`orders`",
+            "ALTER TABLE `shop`.`orders_sluice_chk` MODIFY total DECIMAL(12,3), DROP COLUMN legacy",
+            "DROP TEMPORARY TABLE IF EXISTS `shop`.`orders_sluice_chk`"});
   CHECK(instant_alter_sql(plan.source.name, clauses) ==
         "ALTER TABLE `shop`.`orders` MODIFY total DECIMAL(12,3), DROP COLUMN legacy, "
         "ALGORITHM=INSTANT");

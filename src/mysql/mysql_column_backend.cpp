@@ -165,10 +165,9 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
                     "the server cannot run '" + step.sql + "' without blocking writes (" +
                         error.what() + "); use operation rebuild, which copies the table online");
       }
-      if (is_lock_conflict(error)) {
-        throw;
-      }
-      throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
+      // Lock conflicts are retried; any other refusal reaches the user by its class
+      // (explain_server_error), a missing column as exit code 4.
+      throw;
     }
     schemas_.clear();
   });

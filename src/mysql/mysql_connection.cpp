@@ -30,20 +30,6 @@ bool session_lost(unsigned code) {
   }
 }
 
-ServerErrorKind kind_of(unsigned code) {
-  switch (code) {
-    case ER_LOCK_WAIT_TIMEOUT:
-      return ServerErrorKind::lock_timeout;
-    case ER_LOCK_DEADLOCK:
-      return ServerErrorKind::deadlock;
-    case ER_DUP_ENTRY:
-    case ER_DUP_ENTRY_WITH_KEY_NAME:
-      return ServerErrorKind::unique_violation;
-    default:
-      return ServerErrorKind::other;
-  }
-}
-
 constexpr unsigned kConnectTimeoutSeconds = 10;
 // Error messages quote the start of the failed statement, not the row data of a whole batch.
 constexpr std::size_t kQuotedSqlLimit = 300;
@@ -79,6 +65,59 @@ std::string where(const Dsn& dsn) {
 }
 
 }  // namespace
+
+ServerErrorKind error_kind(unsigned code) {
+  switch (code) {
+    case ER_LOCK_WAIT_TIMEOUT:
+      return ServerErrorKind::lock_timeout;
+    case ER_LOCK_DEADLOCK:
+      return ServerErrorKind::deadlock;
+    case ER_DUP_ENTRY:
+    case ER_DUP_ENTRY_WITH_KEY_NAME:
+      return ServerErrorKind::unique_violation;
+    case ER_WARN_DATA_OUT_OF_RANGE:
+    case WARN_DATA_TRUNCATED:
+    case ER_TRUNCATED_WRONG_VALUE:
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+    case ER_DATA_TOO_LONG:
+    case ER_DATA_OUT_OF_RANGE:
+    case ER_DIVISION_BY_ZERO:
+    case ER_WRONG_VALUE_FOR_TYPE:
+      return ServerErrorKind::bad_value;
+    case ER_CONSTRAINT_FAILED:
+    case ER_BAD_NULL_ERROR:
+    case ER_NO_DEFAULT_FOR_FIELD:
+    case ER_ROW_IS_REFERENCED_2:
+    case ER_NO_REFERENCED_ROW_2:
+      return ServerErrorKind::constraint_violation;
+    case ER_BAD_FIELD_ERROR:
+    case ER_KEY_COLUMN_DOES_NOT_EXIST:
+    case ER_CANT_DROP_FIELD_OR_KEY:
+    case ER_NO_SUCH_TABLE:
+    case ER_BAD_TABLE_ERROR:
+    case ER_BAD_DB_ERROR:
+    case ER_KEY_DOES_NOT_EXISTS:
+      return ServerErrorKind::undefined_object;
+    case ER_TABLEACCESS_DENIED_ERROR:
+    case ER_COLUMNACCESS_DENIED_ERROR:
+    case ER_DBACCESS_DENIED_ERROR:
+    case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+    case ER_PROCACCESS_DENIED_ERROR:
+      return ServerErrorKind::access_denied;
+    case ER_PARSE_ERROR:
+    case ER_DUP_FIELDNAME:
+    case ER_DUP_KEYNAME:
+    case ER_DUP_CONSTRAINT_NAME:
+    case ER_TABLE_EXISTS_ERROR:
+    case ER_WRONG_FIELD_SPEC:
+    case ER_INVALID_DEFAULT:
+    case ER_BLOB_KEY_WITHOUT_LENGTH:
+    case ER_TOO_LONG_KEY:
+      return ServerErrorKind::invalid_statement;
+    default:
+      return ServerErrorKind::other;
+  }
+}
 
 Connection::Connection(const Dsn& dsn, const std::optional<std::string>& password) {
   mysql_ = mysql_init(nullptr);
@@ -117,10 +156,12 @@ void Connection::fail(std::string_view sql) {
                          mysql_error(mysql_) + ")");
   }
   const unsigned code = mysql_errno(mysql_);
-  throw ServerError(kind_of(code), std::to_string(code), "MySQL error " + std::to_string(mysql_errno(mysql_)) +
-                                             " (" + mysql_error(mysql_) + ") running: " +
-                                             std::string(sql.substr(0, kQuotedSqlLimit)) +
-                                             (sql.size() > kQuotedSqlLimit ? "…" : ""));
+  const std::string message = mysql_error(mysql_);
+  throw ServerError(error_kind(code), std::to_string(code),
+                    "MySQL error " + std::to_string(code) + " (" + message +
+                        ") running: " + std::string(sql.substr(0, kQuotedSqlLimit)) +
+                        (sql.size() > kQuotedSqlLimit ? "…" : ""),
+                    message);
 }
 
 std::uint64_t Connection::execute(std::string_view sql) {
@@ -170,7 +211,7 @@ std::string Connection::quote_literal(std::string_view text) {
 }
 
 std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
-                                                    std::chrono::milliseconds timeout) const {
+                                                     std::chrono::milliseconds timeout) const {
   return lock_tables_sql(tables, timeout);
 }
 

@@ -18,6 +18,10 @@ namespace sluice::mysql {
 // act on one particular refusal.
 bool has_code(const ServerError& error, unsigned code);
 
+// What the server's error number `code` (mysqld_error.h) means to the engine's policies and to
+// the user (ServerErrorKind); the one place MySQL codes are classified.
+ServerErrorKind error_kind(unsigned code);
+
 // One client session to a MySQL/MariaDB server, closed on destruction. Talks utf8mb4.
 class Connection : public Session {
  public:

@@ -71,7 +71,7 @@ void MysqlCopy::check_copy_warnings() {
   // the applier wrote from a later image), anything else would change data.
   for (const ResultRow& warning : main.query("SHOW WARNINGS")) {
     if (warning.size() >= 3 && warning[1].value_or("") != std::to_string(ER_DUP_ENTRY)) {
-      throw Error(ExitCode::failure,
+      throw Error(ExitCode::preflight_failed,
                   "copying would change data (" + warning[2].value_or("") +
                       "); the ALTER narrows or converts a column so that existing values do "
                       "not fit; widen the new column or fix those rows first");

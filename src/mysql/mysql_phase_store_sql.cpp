@@ -32,7 +32,8 @@ class MysqlPhaseStoreSql : public PhaseStoreSql {
              "--metadata-schema";
     }
     if (has_code(error, ER_TABLEACCESS_DENIED_ERROR) || has_code(error, ER_DBACCESS_DENIED_ERROR)) {
-      return "cannot keep sluice's phase metadata in " + quote(schema_) + " (" + error.what() +
+      return "cannot keep sluice's phase metadata in " + quote(schema_) + " (" +
+             error.server_message() +
              "); grant CREATE, ALTER, SELECT, INSERT and UPDATE on it, or choose another database "
              "with --metadata-schema";
     }

@@ -116,7 +116,44 @@ const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
           .value_or("0"));
   plan_.try_instant = plan_.analysis.instant_candidate;
   plan_.shadow_ddl = shadow_ddl(table_, plan_.analysis.clauses);
+  if (!options.resume) {
+    validate_alter();
+  }
   return plan_;
+}
+
+void MysqlShadow::validate_alter() {
+  Connection& main = sessions_.main();
+  const std::vector<std::string> ddl = validation_ddl(table_.source.name, plan_.analysis.clauses);
+  // Dropped however the ALTER ends; it would otherwise live as long as the session.
+  struct DropCopy {
+    Connection& main;
+    const std::string& drop;
+    ~DropCopy() {
+      try {
+        main.execute(drop);
+      } catch (const std::exception& error) {
+        spdlog::debug("could not drop the temporary copy ({})", error.what());
+      }
+    }
+  } drop_copy{main, ddl.back()};
+  try {
+    main.execute(ddl[0]);
+    main.execute(ddl[1]);
+  } catch (const ServerError& error) {
+    // What only a temporary table cannot do (InnoDB: no FULLTEXT index) or a user without
+    // CREATE TEMPORARY TABLES: the shadow table checks the ALTER when the run starts instead.
+    if (has_code(error, ER_INNODB_NO_FT_TEMP_TABLE) || has_code(error, ER_DBACCESS_DENIED_ERROR) ||
+        has_code(error, ER_TABLEACCESS_DENIED_ERROR)) {
+      spdlog::info(
+          "the ALTER could not be tried on a temporary copy ({}); the run checks it on "
+          "the shadow table",
+          error.server_message());
+      return;
+    }
+    throw Error(ExitCode::usage, "the ALTER does not apply to " + quote(table_.source.name) + " (" +
+                                     error.server_message() + "); fix --alter");
+  }
 }
 
 void MysqlShadow::check_helper_names(const RebuildOptions& options) {

@@ -46,6 +46,9 @@ class MysqlShadow {
   // Throws Error(preflight_failed) when a helper table of the run is in the way (or, resuming,
   // the shadow to adopt is gone).
   void check_helper_names(const RebuildOptions& options);
+  // Tries the ALTER on an empty temporary copy of the table (validation_ddl); throws
+  // Error(ExitCode::usage) with the server's reason when the server refuses it.
+  void validate_alter();
 
   MysqlSessions& sessions_;
   RebuildPlan plan_;

@@ -67,6 +67,14 @@ std::vector<std::string> shadow_ddl(const MysqlTablePlan& plan,
           "ALTER TABLE " + quote(plan.shadow) + " " + joined(clauses)};
 }
 
+std::vector<std::string> validation_ddl(const ddl::QualifiedName& table,
+                                        const std::vector<std::string>& clauses) {
+  const std::string copy =
+      quote(ddl::QualifiedName{table.schema, table.name + std::string(kCheckSuffix)});
+  return {"CREATE TEMPORARY TABLE " + copy + " LIKE " + quote(table),
+          "ALTER TABLE " + copy + " " + joined(clauses), "DROP TEMPORARY TABLE IF EXISTS " + copy};
+}
+
 std::string instant_alter_sql(const ddl::QualifiedName& table,
                               const std::vector<std::string>& clauses) {
   std::string list;

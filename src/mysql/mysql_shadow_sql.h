@@ -27,6 +27,8 @@ constexpr std::string_view kSwapSuffix = "_sluice_old";
 // applier deletes in the shadow). The RENAME then waited on the shadow, looked queued, and writes
 // took the table in the meantime: writes lost at cut-over, caught by the re-copy test.
 constexpr std::string_view kShadowSuffix = "_sluice_new";
+// The empty temporary copy on which a plan tries the ALTER (validation_ddl).
+constexpr std::string_view kCheckSuffix = "_sluice_chk";
 // The comment that tells a cut-over sentry from a table someone else named <table>_sluice_old.
 constexpr std::string_view kSentryComment = "sluice cut-over sentry";
 
@@ -53,6 +55,12 @@ std::string table_row_sql(std::string_view what, const std::string& schema_liter
 // CREATE TABLE <shadow> LIKE <table>, then ALTER TABLE <shadow> with the ALTER's clauses.
 std::vector<std::string> shadow_ddl(const MysqlTablePlan& plan,
                                     const std::vector<std::string>& clauses);
+
+// CREATE TEMPORARY TABLE <table>_sluice_chk LIKE <table>, then the ALTER on it: a dry run tries
+// the ALTER on an empty copy that only its session sees, so a change the server refuses is
+// refused before anything is created or recorded. The last statement drops the copy.
+std::vector<std::string> validation_ddl(const ddl::QualifiedName& table,
+                                        const std::vector<std::string>& clauses);
 
 // ALTER TABLE <table> <clauses>, ALGORITHM=INSTANT: refused (not queued) by a server that would
 // have to copy.

@@ -173,8 +173,10 @@ void PgColumnBackend::run(const ddl::QualifiedName& table, const Step& step,
         connection_->execute("DROP INDEX CONCURRENTLY IF EXISTS " +
                              qualified(ddl::QualifiedName{table.schema, step.object}));
       }
-      // Only a lock wait is worth another attempt; a deadlock is reported like any other error.
-      if (error.kind() != ServerErrorKind::lock_timeout) {
+      // Only a lock wait is worth another attempt, so a deadlock is no longer a ServerError
+      // (retry_lock_waits would retry it); any other refusal reaches the user by its class
+      // (explain_server_error), a missing column as exit code 4.
+      if (error.kind() == ServerErrorKind::deadlock) {
         throw Error(ExitCode::failure, "'" + step.sql + "' failed: " + error.what());
       }
       throw;

@@ -56,19 +56,6 @@ bool contains(const std::string& text, std::string_view part) {
                                         "; check that the server runs and the DSN is right");
 }
 
-ServerErrorKind kind_of(const std::string& sqlstate) {
-  if (sqlstate == "55P03") {
-    return ServerErrorKind::lock_timeout;
-  }
-  if (sqlstate == "40P01") {
-    return ServerErrorKind::deadlock;
-  }
-  if (sqlstate == "23505") {
-    return ServerErrorKind::unique_violation;
-  }
-  return ServerErrorKind::other;
-}
-
 // Throws ServerError unless `result` reports success, ConnectionLost when the session is gone
 // (terminated by pg_terminate_backend, a server shutting down or restarting, a dropped network).
 void check(PGconn* conn, PGresult* result, const std::string& statement) {
@@ -84,12 +71,45 @@ void check(PGconn* conn, PGresult* result, const std::string& statement) {
                          first_line(result ? PQresultErrorMessage(result) : PQerrorMessage(conn)) +
                          ")");
   }
+  const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
   throw ServerError(
-      kind_of(state), state,
-      "PostgreSQL error (" + first_line(PQresultErrorMessage(result)) + ") running: " + statement);
+      error_kind(state), state,
+      "PostgreSQL error (" + first_line(PQresultErrorMessage(result)) + ") running: " + statement,
+      primary ? primary : "");
 }
 
 }  // namespace
+
+ServerErrorKind error_kind(const std::string& sqlstate) {
+  if (sqlstate == "55P03") {
+    return ServerErrorKind::lock_timeout;
+  }
+  if (sqlstate == "40P01") {
+    return ServerErrorKind::deadlock;
+  }
+  if (sqlstate == "23505") {
+    return ServerErrorKind::unique_violation;
+  }
+  const std::string_view error_class = std::string_view(sqlstate).substr(0, 2);
+  if (error_class == "22") {
+    return ServerErrorKind::bad_value;
+  }
+  if (error_class == "23") {
+    return ServerErrorKind::constraint_violation;
+  }
+  // Undefined column, table, object, function and schema: 42703, 42P01, 42704, 42883, 3F000.
+  if (sqlstate == "42703" || sqlstate == "42P01" || sqlstate == "42704" || sqlstate == "42883" ||
+      sqlstate == "3F000") {
+    return ServerErrorKind::undefined_object;
+  }
+  if (sqlstate == "42501") {
+    return ServerErrorKind::access_denied;
+  }
+  if (error_class == "42") {
+    return ServerErrorKind::invalid_statement;
+  }
+  return ServerErrorKind::other;
+}
 
 Connection::Connection(const Dsn& dsn, const std::optional<std::string>& password) {
   std::vector<const char*> keywords = {"dbname", "application_name", "connect_timeout"};
@@ -173,7 +193,7 @@ std::string Connection::quote_literal(std::string_view text) {
 }
 
 std::vector<std::string> Connection::lock_statements(const std::vector<TableLockRequest>& tables,
-                                                    std::chrono::milliseconds timeout) const {
+                                                     std::chrono::milliseconds timeout) const {
   return lock_tables_sql(tables, timeout);
 }
 

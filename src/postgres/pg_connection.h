@@ -18,6 +18,11 @@ namespace sluice::postgres {
 // Text parameters of a statement; nullopt binds SQL NULL.
 using Params = std::vector<std::optional<std::string>>;
 
+// What SQLSTATE `sqlstate` means to the engine's policies and to the user (ServerErrorKind), by
+// class (22 data exception, 23 integrity violation, 42 syntax or access); the one place
+// PostgreSQL's codes are classified.
+ServerErrorKind error_kind(const std::string& sqlstate);
+
 // One client session to a PostgreSQL server, closed on destruction. Identifies itself as
 // application_name 'sluice'.
 class Connection : public Session {

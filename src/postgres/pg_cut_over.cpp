@@ -163,19 +163,18 @@ bool apply_in_place(Connection& main, const PgTablePlan& plan, const RebuildOpti
                    " attempts (the table stayed busy); the table is untouched; run sluice alter "
                    "again at a quieter time";
   retry_lock_waits("the in-place ALTER", policy, [&] {
-                     try {
-                       Transaction transaction(main);
-                       main.execute(set_local_lock_timeout(options.cutover_lock_timeout));
-                       main.execute(alter);
-                       transaction.commit();
-                     } catch (const ServerError& error) {
-                       if (error.kind() != ServerErrorKind::lock_timeout) {
-                         throw Error(ExitCode::usage,
-                                     std::string("the server refused the ALTER: ") + error.what());
-                       }
-                       throw;
-                     }
-                   });
+    try {
+      Transaction transaction(main);
+      main.execute(set_local_lock_timeout(options.cutover_lock_timeout));
+      main.execute(alter);
+      transaction.commit();
+    } catch (const ServerError& error) {
+      if (error.kind() != ServerErrorKind::lock_timeout) {
+        throw Error(ExitCode::usage, std::string("the server refused the ALTER: ") + error.what());
+      }
+      throw;
+    }
+  });
   spdlog::info("the server applied the change in its catalog; no copy needed");
   return true;
 }

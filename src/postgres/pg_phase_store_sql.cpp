@@ -37,10 +37,11 @@ class PgPhaseStoreSql : public PhaseStoreSql {
   std::string place() const override { return "schema " + quote(schema_); }
 
   std::optional<std::string> refusal(const ServerError& error) const override {
-    if (std::string(error.what()).find("permission denied") == std::string::npos) {
+    if (error.code() != "42501") {
       return std::nullopt;
     }
-    return "cannot keep sluice's phase metadata in schema " + quote(schema_) + " (" + error.what() +
+    return "cannot keep sluice's phase metadata in schema " + quote(schema_) + " (" +
+           error.server_message() +
            "); let the user create it (GRANT CREATE ON DATABASE), have an administrator create "
            "the schema owned by the user, or choose another schema with --metadata-schema";
   }

@@ -219,6 +219,20 @@ std::vector<std::string> shadow_statements(Connection& main, const RebuildPlan& 
   return statements;
 }
 
+// Makes the shadow table and applies the ALTER to it in a transaction that is rolled back
+// (PostgreSQL's DDL is transactional): a change the server refuses is refused by the plan,
+// before anything is created or recorded.
+void validate_alter(Connection& main, const RebuildPlan& plan, const PgTablePlan& table) {
+  Transaction transaction(main);
+  try {
+    main.execute(plan.shadow_ddl.at(0));
+    main.execute(plan.shadow_ddl.at(1));
+  } catch (const ServerError& error) {
+    throw Error(ExitCode::usage, "the ALTER does not apply to " + table.quoted_table + " (" +
+                                     error.server_message() + "); fix --alter");
+  }
+}
+
 }  // namespace
 
 void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::QualifiedName& table,
@@ -282,6 +296,9 @@ void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::Qu
     }
   }
   plan.shadow_ddl = shadow_statements(main, plan, t);
+  if (!options.resume) {
+    validate_alter(main, plan, t);
+  }
 }
 
 }  // namespace sluice::postgres
