@@ -100,8 +100,14 @@ TEST_CASE("change types (key integer to bigint, varchar to text, text to jsonb U
                         "AND contype = 'p'") == "pg_types_pkey");
   // The index on k was built after the copy, on the new type, under its original name.
   CHECK(run.err.find("built an index of the shadow table") != std::string::npos);
-  CHECK(db->query_value("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = "
-                        "'pg_types'::regclass AND NOT indisunique") == "pg_types_k");
+  CHECK(db->query_value("SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY "
+                        "indexrelid::regclass::text) FROM "
+                        "pg_index WHERE indrelid = 'pg_types'::regclass AND NOT indisunique") ==
+        "pg_types_k,pg_types_pa");
+  // So were the key's, and the partial unique index kept its name and predicate.
+  CHECK(run.err.find("built a key or unique index of the shadow table") != std::string::npos);
+  CHECK(db->query_value("SELECT pg_get_indexdef('pg_types_pu'::regclass)") ==
+        "CREATE UNIQUE INDEX pg_types_pu ON public.pg_types USING btree (id) WHERE (k >= 50)");
 }
 
 TEST_CASE("add a column with a default, drop a column, add a CHECK constraint, under load") {

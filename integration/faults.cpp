@@ -60,18 +60,23 @@ int kill_fault_sessions(ServerKind kind, const std::string& admin_dsn) {
   return killed;
 }
 
-bool wait_for_checkpoint(const std::string& admin_dsn, const std::string& name,
-                         std::chrono::milliseconds limit) {
+bool wait_for_saved(const std::string& admin_dsn, const std::string& name, const std::string& part,
+                    std::chrono::milliseconds limit) {
   auto store = phase_store(parse_dsn(admin_dsn), std::nullopt);
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     const std::optional<MigrationRecord> record = store->find(name);
-    if (record && record->checkpoint.find("\"watermark\":[") != std::string::npos) {
+    if (record && record->checkpoint.find(part) != std::string::npos) {
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+bool wait_for_checkpoint(const std::string& admin_dsn, const std::string& name,
+                         std::chrono::milliseconds limit) {
+  return wait_for_saved(admin_dsn, name, "\"watermark\":[", limit);
 }
 
 void expire_lease(ServerKind kind, const std::string& admin_dsn, const std::string& name) {

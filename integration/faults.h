@@ -24,9 +24,18 @@ FaultUser fault_user(ServerKind kind, const std::string& admin_dsn);
 // the binlog dump / walsender included; returns how many it ended.
 int kill_fault_sessions(ServerKind kind, const std::string& admin_dsn);
 
-// Waits until the run `name` has saved a checkpoint past its first chunk.
+// Waits until the run `name` has saved a checkpoint whose JSON contains `part`.
+bool wait_for_saved(const std::string& admin_dsn, const std::string& name, const std::string& part,
+                    std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+// Waits until the run `name` has saved a checkpoint past its first chunk (a key-range copy).
 bool wait_for_checkpoint(const std::string& admin_dsn, const std::string& name,
                          std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+// What a snapshot copy's checkpoints contain (wait_for_saved): any checkpoint is saved once the
+// copy has started; "copied" once every row is copied.
+inline const std::string kCopyStarted = "\"position\"";
+inline const std::string kCopyDone = "\"copied\":true";
 
 // Makes the lease of run `name` expire now, as it does 30 s after its runner died.
 void expire_lease(ServerKind kind, const std::string& admin_dsn, const std::string& name);

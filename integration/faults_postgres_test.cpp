@@ -1,7 +1,8 @@
 // Faults on a real PostgreSQL 15 while `sluice alter` copies under a concurrent writer: sluice's
-// sessions terminated again and again (pg_terminate_backend, the walsender included), the server
-// restarted, the server gone for longer than sluice waits for it; and resume: a run killed with
-// SIGKILL keeps its slot and publication and `sluice alter --resume` reads on from its
+// sessions terminated again and again (pg_terminate_backend, the walsender included) during the
+// copy and after it, the server restarted, the server gone for longer than sluice waits for it;
+// and resume: a run killed with SIGKILL during its copy copies again from a new snapshot, one
+// killed after it keeps its slot and publication and `sluice alter --resume` reads on from its
 // checkpoint. Each run ends equal to the source row for row (the writer's twin table).
 #include <doctest/doctest.h>
 
@@ -58,6 +59,9 @@ void check_equal(sluice::postgres::Connection& db, const std::string& table) {
   const Rows expected = pg_table_rows(db, twin, table, table);
   CHECK(migrated.size() == expected.size());
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+  // Every index and constraint the shadow went without during its copy was built, whatever
+  // moment the run was killed or lost its sessions at.
+  CHECK(pg_table_shape(db, table) == pg_table_shape(db, twin));
 }
 
 }  // namespace
@@ -75,10 +79,19 @@ TEST_CASE("sluice's sessions terminated again and again mid-copy: it reconnects 
   SluiceProcess run({"alter", "--dsn", user.dsn, "--table", "ft_kill", "--alter", kAlter,
                      "--execute", "--name", "ft-kill", "--chunk-time", "20"},
                     /*with_stderr=*/true);
-  REQUIRE(wait_for_checkpoint(admin, "ft-kill"));
+  REQUIRE(wait_for_saved(admin, "ft-kill", kCopyStarted));
   int rounds_with_kills = 0;
   int exit_code = -1;
-  for (int round = 0; round < 15 && exit_code == -1; ++round) {
+  // During the copy: each kill ends the snapshot's session, and the copy starts over.
+  for (int round = 0; round < 4 && exit_code == -1; ++round) {
+    if (kill_fault_sessions(ServerKind::postgres, admin) > 0) {
+      ++rounds_with_kills;
+    }
+    exit_code = run.wait(std::chrono::milliseconds(250));
+  }
+  // After it: the applier's and the stream's sessions.
+  REQUIRE(wait_for_saved(admin, "ft-kill", kCopyDone));
+  for (int round = 0; round < 11 && exit_code == -1; ++round) {
     if (kill_fault_sessions(ServerKind::postgres, admin) > 0) {
       ++rounds_with_kills;
     }
@@ -95,6 +108,8 @@ TEST_CASE("sluice's sessions terminated again and again mid-copy: it reconnects 
   MESSAGE(rounds_with_kills << " rounds of kills; the writer committed " << writer.transactions()
                             << " transactions");
   CHECK(contains(run.out(), "lost the connection during"));
+  CHECK(contains(run.out(), "the copy's snapshot is gone"));
+  CHECK(contains(run.out(), "the copy starts over"));
   CHECK(contains(run.out(), "reconnected the replication stream"));
   check_equal(*db, "ft_kill");
   CHECK_FALSE(exists(*db, "_ft_kill_new"));
@@ -111,7 +126,7 @@ TEST_CASE("a PostgreSQL restart mid-copy: the migration continues once the serve
   SluiceProcess run({"alter", "--dsn", server.dsn(), "--table", "ft_restart", "--alter", kAlter,
                      "--execute", "--name", "ft-restart", "--chunk-time", "20"},
                     /*with_stderr=*/true);
-  REQUIRE(wait_for_checkpoint(server.dsn(), "ft-restart"));
+  REQUIRE(wait_for_saved(server.dsn(), "ft-restart", kCopyStarted));
   server.restart();
   const int exit_code = run.wait(std::chrono::seconds(120));
   writer.stop();
@@ -137,7 +152,7 @@ TEST_CASE("PostgreSQL gone longer than --reconnect-timeout: a one-line error, th
       {"alter", "--dsn", server.dsn(), "--table", "ft_down", "--alter", kAlter, "--execute",
        "--name", "ft-down", "--chunk-time", "20", "--reconnect-timeout", "2"},
       /*with_stderr=*/true);
-  REQUIRE(wait_for_checkpoint(server.dsn(), "ft-down"));
+  REQUIRE(wait_for_saved(server.dsn(), "ft-down", kCopyStarted));
   server.restart(std::chrono::seconds(5));
   const int exit_code = run.wait(std::chrono::seconds(60));
   INFO(run.out());
@@ -159,28 +174,66 @@ TEST_CASE("PostgreSQL gone longer than --reconnect-timeout: a one-line error, th
   CHECK(sluice_objects(db).empty());
 }
 
-TEST_CASE("a PostgreSQL run killed mid-copy keeps its slot and resumes from its checkpoint") {
+TEST_CASE("a PostgreSQL run killed mid-copy copies again from a new snapshot on --resume") {
+  const std::string admin = own_dsn();
+  auto db = own_admin();
+  create_pg_table(*db, "ft_recopy", "ft_recopy_twin", 100000, false);
+  forget_run(ServerKind::postgres, admin, "ft-recopy");
+  PgTableWriter writer(sluice::parse_dsn(admin), "ft_recopy", "ft_recopy_twin");
+  writer.start();
+  {
+    SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_recopy", "--alter", kAlter,
+                       "--execute", "--name", "ft-recopy", "--chunk-time", "20"});
+    REQUIRE(wait_for_saved(admin, "ft-recopy", kCopyStarted));
+    CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+  }
+  CHECK(exists(*db, "_ft_recopy_new"));
+  CHECK_FALSE(sluice_objects(*db).empty());
+  // The lease has not expired, but its runner is gone from this host: --resume takes over at once.
+  RunResult resumed = run_sluice({"alter", "--dsn", admin, "--resume", "ft-recopy"});
+  writer.stop();
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(contains(resumed.err, "the killed run stopped during its copy, which starts over"));
+  std::smatch copied;
+  REQUIRE(std::regex_search(resumed.out, copied, std::regex("([0-9]+) rows copied")));
+  CHECK(std::stoull(copied[1]) >= 100000 * 9 / 10);
+  check_equal(*db, "ft_recopy");
+  CHECK_FALSE(exists(*db, "_ft_recopy_new"));
+  CHECK(sluice_objects(*db).empty());
+  CHECK(run_phase(admin, "ft-recopy") == "switched");
+}
+
+TEST_CASE("a PostgreSQL run killed after its copy keeps its slot and resumes from its checkpoint") {
   const std::string admin = own_dsn();
   auto db = own_admin();
   create_pg_table(*db, "ft_resume", "ft_resume_twin", 100000, false);
   forget_run(ServerKind::postgres, admin, "ft-resume");
   PgTableWriter writer(sluice::parse_dsn(admin), "ft_resume", "ft_resume_twin");
   writer.start();
+  const auto checkpoint_lsn = [&] {
+    const std::string saved =
+        db->query_value("SELECT checkpoint FROM sluice.migrations WHERE name = 'ft-resume'")
+            .value_or("");
+    return nlohmann::json::parse(saved)["position"]["lsn"].get<std::uint64_t>();
+  };
   {
     SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_resume", "--alter", kAlter,
                        "--execute", "--name", "ft-resume", "--chunk-time", "20"});
-    REQUIRE(wait_for_checkpoint(admin, "ft-resume"));
+    REQUIRE(wait_for_saved(admin, "ft-resume", kCopyDone));
+    // The first checkpoint after the copy reads from the slot's start (LSN 0); wait for one
+    // that has applied changes.
+    for (int i = 0; i < 200 && checkpoint_lsn() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
   }
   CHECK(exists(*db, "_ft_resume_new"));
   CHECK_FALSE(sluice_objects(*db).empty());
   // The slot never confirms past the checkpoint, so every change after it is still in the slot.
-  const std::string checkpoint =
-      db->query_value("SELECT checkpoint FROM sluice.migrations WHERE name = 'ft-resume'")
-          .value_or("");
-  const nlohmann::json saved = nlohmann::json::parse(checkpoint);
-  const std::uint64_t checkpoint_lsn = saved["position"]["lsn"].get<std::uint64_t>();
+  const std::uint64_t saved_lsn = checkpoint_lsn();
+  REQUIRE(saved_lsn > 0);
   const std::string confirmed =
       db->query_value(
             "SELECT (confirmed_flush_lsn - '0/0'::pg_lsn)::text FROM "
@@ -190,22 +243,24 @@ TEST_CASE("a PostgreSQL run killed mid-copy keeps its slot and resumes from its 
   REQUIRE_FALSE(confirmed.empty());
   // The checkpoint names a transaction by its commit record, the slot confirms through the end of
   // that record, a few dozen bytes further.
-  CHECK(std::stoull(confirmed) <= checkpoint_lsn + 1024);
+  CHECK(std::stoull(confirmed) <= saved_lsn + 1024);
   // The lease has not expired, but its runner is gone from this host: --resume takes over at once.
   RunResult resumed = run_sluice({"alter", "--dsn", admin, "--resume", "ft-resume"});
   writer.stop();
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
-  CHECK(contains(resumed.err, "resuming: the copy goes on after key"));
+  CHECK(contains(resumed.err, "resuming after the copy"));
   std::smatch copied;
   REQUIRE(std::regex_search(resumed.out, copied, std::regex("([0-9]+) rows copied")));
-  CHECK(std::stoull(copied[1]) < 100000);
+  CHECK(std::stoull(copied[1]) == 0);
   check_equal(*db, "ft_resume");
   CHECK_FALSE(exists(*db, "_ft_resume_new"));
   CHECK(sluice_objects(*db).empty());
   // The index the killed run had not built yet is there, under its original name.
-  CHECK(db->query_value("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = "
-                        "'ft_resume'::regclass AND NOT indisunique") == "ft_resume_k");
+  CHECK(db->query_value("SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY "
+                        "indexrelid::regclass::text) FROM "
+                        "pg_index WHERE indrelid = 'ft_resume'::regclass AND NOT indisunique") ==
+        "ft_resume_k,ft_resume_pa");
   CHECK(run_phase(admin, "ft-resume") == "switched");
 }
 
@@ -217,7 +272,8 @@ TEST_CASE("a PostgreSQL run whose slot is gone cannot resume; it says so") {
   {
     SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_gone", "--alter", kAlter,
                        "--execute", "--name", "ft-gone", "--chunk-time", "20"});
-    REQUIRE(wait_for_checkpoint(admin, "ft-gone"));
+    // Killed after its copy: a run killed during it copies again and needs no slot.
+    REQUIRE(wait_for_saved(admin, "ft-gone", kCopyDone));
     CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
   }
   const std::string slot =

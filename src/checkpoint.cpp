@@ -81,6 +81,10 @@ std::string to_json(const Checkpoint& checkpoint) {
                      {"offset", checkpoint.position.offset},
                      {"gtid", checkpoint.position.gtid},
                      {"lsn", checkpoint.position.lsn}};
+  // Written only when set, so that a key-range copy's checkpoints read as they always did.
+  if (checkpoint.copied) {
+    out["copied"] = true;
+  }
   return out.dump();
 }
 
@@ -102,6 +106,7 @@ Checkpoint checkpoint_from_json(const std::string& text) {
     checkpoint.position.offset = position.at("offset").get<std::uint64_t>();
     checkpoint.position.gtid = position.at("gtid").get<std::string>();
     checkpoint.position.lsn = position.at("lsn").get<std::uint64_t>();
+    checkpoint.copied = in.value("copied", false);
     return checkpoint;
   } catch (const nlohmann::json::exception& error) {
     throw Error(ExitCode::failure,

@@ -12,9 +12,14 @@ namespace sluice {
 // `watermark` is in the shadow table, and every change before `position` whose key is up to the
 // watermark is applied there. Changes to keys past the watermark need no record: the copy reads
 // those rows after the resume.
+//
+// A copy under the change stream's snapshot (SnapshotCopy) has no watermark: until `copied`
+// the shadow holds an unfinished copy, which a resumed run starts over; once `copied`, every
+// row is in the shadow and every change before `position` is applied there.
 struct Checkpoint {
   std::optional<replication::Row> watermark;  // nullopt: the copy has not committed a chunk yet
   replication::Position position;             // a transaction boundary of the change log
+  bool copied = false;                        // a SnapshotCopy's copy is complete
 
   bool operator==(const Checkpoint&) const = default;
 };

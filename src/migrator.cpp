@@ -13,6 +13,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kDrainTimeout{60000};
+// How long the stream may bring nothing while the changes of a copy are applied (see
+// Migrator::apply_backlog).
+constexpr milliseconds kBacklogStall{600000};
 constexpr std::size_t kMaxHeldChanges = 200'000;
 constexpr int kCatchUpPasses = 20;
 constexpr milliseconds kCaughtUp{100};
@@ -82,6 +85,10 @@ RebuildSummary Migrator::execute(const RebuildPlan& plan) {
     summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
     return summary_;
   }
+  if (std::holds_alternative<SnapshotCopy*>(backend_.copy_path())) {
+    backend_.create_shadow();
+    return rebuild(plan, std::nullopt);
+  }
   const replication::Position start = backend_.log_position();
   backend_.create_shadow();
   return rebuild(plan, Checkpoint{std::nullopt, start});
@@ -96,6 +103,21 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
   }
   const RebuildPlan& plan = backend_.plan(options_);
   backend_.attach_shadow();
+  const CopyPath path = backend_.copy_path();
+  if (SnapshotCopy* const* copy = std::get_if<SnapshotCopy*>(&path)) {
+    if (!checkpoint.copied) {
+      // The rows copied so far came from a snapshot that ended with the killed run: no other
+      // snapshot matches the changes the slot kept for them.
+      spdlog::warn(
+          "resuming: the killed run stopped during its copy, which starts over: the shadow "
+          "table is made again and the copy reads a new snapshot");
+      (*copy)->discard_copy();
+      return rebuild(plan, std::nullopt);
+    }
+    spdlog::info("resuming after the copy: the change stream at {}",
+                 to_string(checkpoint.position));
+    return rebuild(plan, checkpoint);
+  }
   spdlog::info("resuming: the copy goes on after key {}, the change stream at {}",
                checkpoint.watermark ? replication::format_value(checkpoint.watermark->front())
                                     : std::string("(none yet)"),
@@ -103,17 +125,22 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
   return rebuild(plan, checkpoint);
 }
 
-RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from) {
+RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoint> from) {
   status_.table = options_.table;
   ShadowGuard guard(backend_);
-  std::unique_ptr<replication::ChangeStream> change_stream = backend_.open_stream(from.position);
-  read_position_ = from.position;
-  confirmable_ = from.position;
-  watermark_ = from.watermark;
-  spdlog::info("change stream started at {}", to_string(from.position));
+  std::unique_ptr<replication::ChangeStream> change_stream;
+  if (from) {
+    change_stream = open_stream(*from);
+  }
   try {
+    start_copy(plan);
+    if (!from) {
+      from = Checkpoint{std::nullopt, copy_under_snapshot(), true};
+      change_stream = open_stream(*from);
+      save_checkpoint(true);
+    }
     StreamReader stream(*change_stream);
-    run_to_cut_over(plan, stream);
+    run_to_cut_over(stream);
   } catch (const Error& error) {
     if (!is_connection_error(error)) {
       throw;
@@ -121,7 +148,9 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from
     // The server is out of reach: dropping the shadow table is impossible anyway, and keeping
     // it with the slot and the checkpoint lets a resumed run go on where this one stopped.
     guard.release();
-    change_stream->keep_server_objects();
+    if (change_stream) {
+      change_stream->keep_server_objects();
+    }
     throw RunSuspended(error.what());
   }
   guard.release();
@@ -133,7 +162,17 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, const Checkpoint& from
   return summary_;
 }
 
-void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
+std::unique_ptr<replication::ChangeStream> Migrator::open_stream(const Checkpoint& from) {
+  std::unique_ptr<replication::ChangeStream> stream = backend_.open_stream(from.position);
+  read_position_ = from.position;
+  confirmable_ = from.position;
+  watermark_ = from.watermark;
+  copied_ = from.copied;
+  spdlog::info("change stream started at {}", to_string(from.position));
+  return stream;
+}
+
+void Migrator::start_copy(const RebuildPlan& plan) {
   enter(Phase::expanding);
   total_rows_ = plan.estimated_rows;
   status_.rows_estimated = total_rows_;
@@ -151,14 +190,72 @@ void Migrator::run_to_cut_over(const RebuildPlan& plan, StreamReader& stream) {
     planned.push_back(column.name);
   }
   schema_guard_ = std::make_unique<SchemaGuard>(std::move(planned));
-  const std::unique_ptr<ChangeApplier> made = backend_.make_applier();
-  ChangeApplier& applier = *made;
-  if (watermark_) {
-    applier.advance_watermark(*watermark_);
-  }
   enter(Phase::backfilling);
   control_->event(MigrationEvent::begin_copy, status_);
-  copy_and_apply(stream, applier);
+}
+
+replication::Position Migrator::copy_under_snapshot() {
+  SnapshotCopy& copy = *std::get<SnapshotCopy*>(backend_.copy_path());
+  status_.step = RunStep::copy;
+  for (;;) {
+    try {
+      return copy_snapshot_once(copy);
+    } catch (const SnapshotLost& lost) {
+      spdlog::warn(
+          "{}; the copy starts over: the shadow table is made again and the copy reads a "
+          "new snapshot",
+          lost.what());
+      copy.discard_copy();
+    }
+  }
+}
+
+replication::Position Migrator::copy_snapshot_once(SnapshotCopy& copy) {
+  const replication::Position start = copy.take_snapshot();
+  if (listener_) {
+    // A run killed from here on has a record to resume, which copies again (resume()).
+    listener_->checkpoint(Checkpoint{std::nullopt, start, false});
+  }
+  ChunkSizer sizer(1000, options_.chunk_time);
+  std::uint64_t copied = 0;
+  const std::function<void(bool)> keep_up = [this](bool) {
+    status_.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
+    check_stop();
+  };
+  for (;;) {
+    control_->wait_while_throttled(status_, keep_up);
+    sizer.pin(control_->chunk_rows());
+    status_.chunk_rows = sizer.rows();
+    const auto chunk_started = Clock::now();
+    const std::optional<std::uint64_t> rows = copy.copy_chunk(sizer.rows());
+    if (!rows) {
+      break;
+    }
+    sizer.record(*rows, Clock::now() - chunk_started);
+    copied += *rows;
+    status_.rows_copied = copied;
+    keep_up(false);
+    control_->status(status_);
+  }
+  copy.release_snapshot();
+  summary_.rows_copied = copied;
+  spdlog::info("copied {} rows under the change stream's snapshot", copied);
+  return start;
+}
+
+void Migrator::run_to_cut_over(StreamReader& stream) {
+  const std::unique_ptr<ChangeApplier> made = backend_.make_applier();
+  ChangeApplier& applier = *made;
+  if (copied_) {
+    // Every row is in the shadow: each change applies at once, whatever its key.
+    applier.finish_copy();
+    apply_backlog(stream, applier, backend_.log_position());
+  } else {
+    if (watermark_) {
+      applier.advance_watermark(*watermark_);
+    }
+    copy_and_apply(stream, applier);
+  }
   DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
   check_stop();
   status_.step = RunStep::verify;
@@ -240,7 +337,8 @@ std::function<void(bool)> Migrator::keep_up_with(StreamReader& stream, ChangeApp
 }
 
 void Migrator::copy_and_apply(StreamReader& stream, ChangeApplier& applier) {
-  Copier copier(backend_, ChunkSizer(1000, options_.chunk_time), watermark_);
+  Copier copier(*std::get<CopySource*>(backend_.copy_path()), ChunkSizer(1000, options_.chunk_time),
+                watermark_);
   status_.step = RunStep::copy;
   const std::function<void(bool)> keep_up = keep_up_with(stream, applier);
   for (;;) {
@@ -269,6 +367,38 @@ void Migrator::copy_and_apply(StreamReader& stream, ChangeApplier& applier) {
   status_.rows_copied = copier.rows_copied();
   report_progress(applier);
   drain_to(stream, applier, backend_.log_position());
+}
+
+void Migrator::apply_backlog(StreamReader& stream, ChangeApplier& applier,
+                             const replication::Position& target) {
+  // Everything committed while the copy ran: minutes of changes after a long copy, so no
+  // deadline while the stream moves, and a flush and checkpoint after each read of the reader's
+  // bounded queue keep memory flat. The server also decodes the copy's own writes to the shadow
+  // (filtered out, so nothing arrives meanwhile): a long silence is not yet a stall.
+  const auto started = Clock::now();
+  const std::uint64_t applied_before = applier.applied();
+  auto moved = Clock::now();
+  while (compare_positions(read_position_, target) < 0) {
+    const replication::Position before = read_position_;
+    take(stream, applier, milliseconds(20));
+    if (compare_positions(before, read_position_) != 0) {
+      moved = Clock::now();
+    } else if (Clock::now() - moved > kBacklogStall) {
+      throw Error(ExitCode::stream, "the change stream stopped at " + to_string(read_position_) +
+                                        " for 10 minutes before reaching " + to_string(target) +
+                                        "; the server may be overloaded");
+    }
+    applier.flush();
+    save_checkpoint(false);
+    stream.confirm(confirmable_);
+    report_progress(applier);
+    check_stop();
+  }
+  drain_to(stream, applier, target);
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+  const std::uint64_t applied = applier.applied() - applied_before;
+  spdlog::info("applied the {} changes committed during the copy in {} ms ({} changes/s)", applied,
+               took.count(), took.count() > 0 ? applied * 1000 / took.count() : applied);
 }
 
 void Migrator::drain_to(StreamReader& stream, ChangeApplier& applier,
@@ -300,7 +430,7 @@ void Migrator::save_checkpoint(bool now) {
   if (!now && Clock::now() - last_checkpoint_ < kCheckpointInterval) {
     return;
   }
-  listener_->checkpoint(Checkpoint{watermark_, read_position_});
+  listener_->checkpoint(Checkpoint{watermark_, read_position_, copied_});
   last_checkpoint_ = Clock::now();
   // The change log may forget what lies before a saved checkpoint, never more.
   confirmable_ = read_position_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "src/checkpoint.h"
@@ -36,10 +37,12 @@ struct RebuildSummary {
   std::chrono::milliseconds duration{0};
 };
 
-// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, change
-// stream started before the copy, chunked copy with the applier draining the stream between chunks,
-// mandatory verification, cut-over. Any failure before the swap drops the shadow table and
-// leaves the original table untouched.
+// Drives one online rebuild through its steps (docs/architecture.md §2): shadow table, then the
+// backend's copy path: a change stream started before a chunked key-range copy, with the applier
+// draining the stream between chunks (CopySource), or a chunked copy under the snapshot the
+// change stream starts at, the stream read only afterwards (SnapshotCopy); mandatory
+// verification, cut-over. Any failure before the swap drops the shadow table and leaves the
+// original table untouched.
 class Migrator {
  public:
   // `stop` is polled between steps; when it turns true the run aborts with ExitCode::interrupted.
@@ -58,15 +61,29 @@ class Migrator {
   RebuildSummary execute(const RebuildPlan& plan);
   // Continues a killed run from its checkpoint (options.resume must be set): adopts the shadow
   // table, copies on after the watermark and reads the change log from the checkpoint's position.
+  // A SnapshotCopy's run killed before its copy was complete copies again from a new snapshot.
   RebuildSummary resume(const Checkpoint& checkpoint);
 
  private:
-  RebuildSummary rebuild(const RebuildPlan& plan, const Checkpoint& from);
+  // Runs the migration from `from`; without one, first copies under the snapshot of the
+  // backend's SnapshotCopy.
+  RebuildSummary rebuild(const RebuildPlan& plan, std::optional<Checkpoint> from);
+  std::unique_ptr<replication::ChangeStream> open_stream(const Checkpoint& from);
+  // Enters the copy's phases and reports the estimate.
+  void start_copy(const RebuildPlan& plan);
+  // Copies the whole table under the change stream's snapshot, starting over with a new
+  // snapshot when one is lost; returns where the stream starts.
+  replication::Position copy_under_snapshot();
+  replication::Position copy_snapshot_once(SnapshotCopy& copy);
   void copy_and_apply(StreamReader& stream, ChangeApplier& applier);
   // Hands the listener a checkpoint, at most every few seconds unless `now`; moves
   // confirmable_ along.
   void save_checkpoint(bool now);
-  void drain_to(StreamReader& stream, ChangeApplier& applier, const replication::Position& target);
+  void drain_to(StreamReader& stream, ChangeApplier& applier,
+                const replication::Position& target);
+  // Drains to `target` the changes a SnapshotCopy's stream kept while the copy ran.
+  void apply_backlog(StreamReader& stream, ChangeApplier& applier,
+                     const replication::Position& target);
   // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
   void take(StreamReader& reader, ChangeApplier& applier, std::chrono::milliseconds wait);
   // Drains the stream in passes until a pass no longer gets shorter: afterwards a drain under a
@@ -80,7 +97,7 @@ class Migrator {
   // The backend's cut-over; when a session is lost, settles what the interrupted attempt did
   // (the swap may have happened) and tries again.
   CutOverResult cut_over(const DrainTo& drain);
-  void run_to_cut_over(const RebuildPlan& plan, StreamReader& stream);
+  void run_to_cut_over(StreamReader& stream);
   void drop_old_table();
   void enter(Phase phase);
   // What the control calls while it holds the run: reads the stream (within the held-changes
@@ -100,6 +117,7 @@ class Migrator {
   std::unique_ptr<SchemaGuard> schema_guard_;  // set once the plan's columns are known
   replication::Position read_position_;
   std::optional<replication::Row> watermark_;  // the copy's: every key up to it is copied
+  bool copied_ = false;                        // a SnapshotCopy has copied every row
   std::chrono::steady_clock::time_point last_checkpoint_;
   // How far the change log may be confirmed: the position of the last saved checkpoint.
   replication::Position confirmable_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "ddl/alter_analysis.h"
@@ -13,6 +14,7 @@
 #include "src/change_applier.h"
 #include "src/copier.h"
 #include "src/dsn.h"
+#include "src/error.h"
 #include "src/lock_retry.h"
 #include "src/reconnect.h"
 #include "src/table_schema.h"
@@ -62,10 +64,53 @@ struct CutOverResult {
 // Moves the change log to (at least) a position, applying everything read on the way.
 using DrainTo = std::function<void(const replication::Position&)>;
 
-// One server family's SQL for an online table rebuild. The Migrator drives it; it never sees
-// SQL. Copying comes through CopySource, applying through the ChangeApplier it makes.
-class RebuildBackend : public CopySource {
+// The snapshot a SnapshotCopy reads is gone (the session that held it was lost): the copy
+// cannot be finished and starts over (SnapshotCopy::discard_copy).
+class SnapshotLost : public Error {
  public:
+  explicit SnapshotLost(const std::string& message) : Error(ExitCode::failure, message) {}
+};
+
+// The copy of a backend whose change stream can start exactly at a snapshot of the table
+// (PostgreSQL: the snapshot a logical slot exports as it is created). The whole table is copied
+// under that snapshot in chunks of rows, nothing is applied meanwhile, and the stream then
+// carries every change committed after it: no key is ever ordered or held back in the client
+// (docs/architecture.md §3).
+class SnapshotCopy {
+ public:
+  virtual ~SnapshotCopy() = default;
+
+  // Creates the change stream's server objects with a snapshot taken exactly at their start and
+  // returns the position open_stream() reads from to miss no change committed after it.
+  virtual replication::Position take_snapshot() = 0;
+  // Copies the next chunk of about `rows` rows under the snapshot; returns how many rows it
+  // copied, or nullopt once the whole table is copied. Throws SnapshotLost.
+  virtual std::optional<std::uint64_t> copy_chunk(std::uint64_t rows) = 0;
+  // Ends the snapshot once the copy is done, keeping the stream's server objects for
+  // open_stream(), and readies the shadow for the applier (PostgreSQL builds the key's and the
+  // unique indexes the copy went without).
+  virtual void release_snapshot() = 0;
+  // Forgets a copy that cannot be finished (its snapshot is gone, or its run was killed):
+  // makes the shadow table again, empty, in one transaction (a killed run's shadow may lack
+  // indexes it held back for after the copy, which only the shadow's creation knows), and
+  // drops the change stream's server objects, so that take_snapshot() starts afresh.
+  virtual void discard_copy() = 0;
+};
+
+// How a backend's copy meets its change stream: key ranges copied while the applier drains
+// the stream between chunks (MySQL, CopySource), or one snapshot the stream starts at
+// (PostgreSQL, SnapshotCopy).
+using CopyPath = std::variant<CopySource*, SnapshotCopy*>;
+
+// One server family's SQL for an online table rebuild. The Migrator drives it; it never sees
+// SQL. Copying comes through copy_path(), applying through the ChangeApplier it makes.
+class RebuildBackend {
+ public:
+  virtual ~RebuildBackend() = default;
+
+  // The copy's way; the object lives as long as the backend.
+  virtual CopyPath copy_path() = 0;
+
   // The table `table` (as the user typed it) names, resolved against the connection's database
   // or search path; throws Error(ExitCode::usage) for a malformed name. Reads nothing else.
   virtual ddl::QualifiedName resolve_table(const std::string& table) = 0;

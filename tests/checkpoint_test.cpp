@@ -26,6 +26,17 @@ TEST_CASE("a checkpoint survives its JSON form, binary and multi-byte keys inclu
   CHECK(back == fresh);
 }
 
+TEST_CASE("a snapshot copy's checkpoint says whether the copy is complete") {
+  Checkpoint done;
+  done.copied = true;
+  CHECK(sluice::checkpoint_from_json(sluice::to_json(done)) == done);
+  // A checkpoint written before the field existed, or by a key-range copy, is not complete.
+  const Checkpoint older = sluice::checkpoint_from_json(
+      R"({"watermark":null,"position":{"file":"","offset":0,"gtid":"","lsn":5}})");
+  CHECK_FALSE(older.copied);
+  CHECK(sluice::to_json(older).find("copied") == std::string::npos);
+}
+
 TEST_CASE("a damaged checkpoint is refused with a clear error") {
   CHECK_THROWS_AS(sluice::checkpoint_from_json("{\"watermark\": null}"), sluice::Error);
   CHECK_THROWS_AS(sluice::checkpoint_from_json("not json"), sluice::Error);

@@ -47,11 +47,16 @@ TEST_CASE("rows are inserted keeping identity values, after deleting unique-valu
         "WHERE t.\"b\" = n.\"b\" AND t.\"c\" = n.\"c\"");
 }
 
-TEST_CASE("unchanged values are looked up by key, the key first") {
-  const PgTablePlan plan = plan_with_key({"\"a\"", "\"b\""});
-  CHECK(select_by_keys(plan, plan.quoted_table, 2) ==
-        "SELECT \"a\", \"b\", \"a\", \"b\", \"c\" FROM \"public\".\"t\" WHERE (\"a\", \"b\") IN "
-        "(($1, $2), ($3, $4))");
+TEST_CASE("unchanged values are looked up by the server's key equality, led by the key's place") {
+  const PgTablePlan composite = plan_with_key({"\"a\"", "\"b\""});
+  CHECK(select_by_keys(composite, false) ==
+        "SELECT k.ord, t.\"a\", t.\"b\", t.\"c\" FROM \"public\".\"t\" AS t JOIN "
+        "unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (k0, k1, ord) ON (t.\"a\", t.\"b\") "
+        "= (CAST(k.k0 AS integer), CAST(k.k1 AS integer))");
+  // In the shadow, each key value is cast to the shadow's type.
+  CHECK(select_by_keys(plan_with_key({"\"a\""}), true) ==
+        "SELECT k.ord, t.\"a\", t.\"b\", t.\"c\" FROM \"public\".\"_t_new\" AS t JOIN "
+        "unnest($1::text[]) WITH ORDINALITY AS k (k0, ord) ON t.\"a\" = CAST(k.k0 AS bigint)");
 }
 
 TEST_CASE("keys are deleted as one typed array for a single column, else as a list") {

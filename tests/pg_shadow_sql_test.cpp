@@ -58,6 +58,10 @@ TEST_CASE("deferred indexes are dropped by name and re-created unnamed on the sh
   CHECK(drop_index("\"public\".\"_t_new_k_idx\"") == "DROP INDEX \"public\".\"_t_new_k_idx\"");
   CHECK(create_index_on(kShadow, "USING btree (k)") ==
         "CREATE INDEX ON \"public\".\"_t_new\" USING btree (k)");
+  CHECK(drop_constraint(kShadow, "\"_t_new_pkey\"") ==
+        "ALTER TABLE \"public\".\"_t_new\" DROP CONSTRAINT \"_t_new_pkey\"");
+  CHECK(add_constraint(kShadow, "\"_t_new_pkey\"", "PRIMARY KEY (id)") ==
+        "ALTER TABLE \"public\".\"_t_new\" ADD CONSTRAINT \"_t_new_pkey\" PRIMARY KEY (id)");
   CHECK(drop_table(kShadow) == "DROP TABLE \"public\".\"_t_new\"");
   CHECK(drop_table_if_exists(kShadow) == "DROP TABLE IF EXISTS \"public\".\"_t_new\"");
 }

@@ -81,7 +81,10 @@ bool PgOutputStream::start(bool reconnecting) {
     last_error_ =
         "the server refused to stream slot " + options_.slot + ": " +
         first_line(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(session->handle()));
-    if (reconnecting && retryable_sqlstate(sqlstate ? sqlstate : "")) {
+    // A session terminated before the server answered carries no SQLSTATE, only a closed
+    // connection: as retryable as a refusal naming one.
+    if (reconnecting && (retryable_sqlstate(sqlstate ? sqlstate : "") ||
+                         PQstatus(session->handle()) == CONNECTION_BAD)) {
       return false;
     }
     throw StreamError(last_error_);
@@ -109,8 +112,8 @@ bool PgOutputStream::try_reconnect(Clock::time_point deadline) {
     const auto limit =
         std::chrono::duration_cast<std::chrono::seconds>(options_.reconnect_timeout).count();
     throw StreamDisconnected("lost the replication connection of slot " + options_.slot +
-                      " and could not reconnect within " + std::to_string(limit) +
-                      " s: " + last_error_);
+                             " and could not reconnect within " + std::to_string(limit) +
+                             " s: " + last_error_);
   }
   if (now < next_attempt_) {
     std::this_thread::sleep_until(std::min(next_attempt_, deadline));

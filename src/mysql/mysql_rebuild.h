@@ -23,9 +23,11 @@ namespace sluice::mysql {
 // It delegates to one object per role, all reading the one MysqlTablePlan the shadow role fills:
 // MysqlShadow (plan, shadow DDL, cleanup), MysqlCopy, MysqlApply, MysqlVerify and MysqlCutOver,
 // over shared MysqlSessions.
-class MysqlRebuild : public RebuildBackend {
+class MysqlRebuild : public RebuildBackend, public CopySource {
  public:
   MysqlRebuild(const Dsn& dsn, const std::optional<std::string>& password);
+
+  CopyPath copy_path() override { return static_cast<CopySource*>(this); }
 
   ddl::QualifiedName resolve_table(const std::string& table) override;
   const RebuildPlan& plan(const RebuildOptions& options) override;

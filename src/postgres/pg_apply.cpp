@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "src/key_order.h"
 #include "src/postgres/pg_apply_sql.h"
 #include "src/postgres/pg_rebuild_sql.h"
 
@@ -76,40 +75,24 @@ std::vector<PgApply::Completed> PgApply::fill_unchanged(Connection& session,
     if (missing.empty()) {
       break;
     }
-    std::vector<Row> keys;
-    Params params;
+    // One text array per key column; the server matches the keys (never the client).
+    std::vector<std::vector<std::optional<std::string>>> keys(key_size);
     for (std::size_t r : missing) {
-      Row key;
-      if (lookup.own_key) {
-        for (std::size_t position : plan_.key_in_mapped) {
-          key.push_back(rows[r][position]);
-        }
-      } else {
-        key = fill_from[r];
+      for (std::size_t i = 0; i < key_size; ++i) {
+        keys[i].push_back(
+            bind_text(lookup.own_key ? rows[r][plan_.key_in_mapped[i]] : fill_from[r][i]));
       }
-      for (const Value& value : key) {
-        params.push_back(bind_text(value));
-      }
-      keys.push_back(std::move(key));
     }
-    const std::string& table = lookup.shadow ? plan_.quoted_shadow : plan_.quoted_table;
-    const std::vector<ResultRow> results =
-        session.query_params(select_by_keys(plan_, table, keys.size()), params);
-    for (std::size_t m = 0; m < missing.size(); ++m) {
-      const auto match = std::find_if(results.begin(), results.end(), [&](const ResultRow& row) {
-        Row key;
-        for (std::size_t i = 0; i < key_size; ++i) {
-          key.push_back(Value{ValueKind::number, row[i].value_or("")});
-        }
-        return compare_keys(key, keys[m]) == 0;
-      });
-      if (match == results.end()) {
-        continue;
-      }
-      Completed& row = completed[missing[m]];
+    Params params;
+    for (const auto& column : keys) {
+      params.push_back(array_literal(column));
+    }
+    for (const ResultRow& match :
+         session.query_params(select_by_keys(plan_, lookup.shadow), params)) {
+      Completed& row = completed[missing[std::stoull(match[0].value_or("1")) - 1]];
       for (std::size_t i = 0; i < row.values.size(); ++i) {
         if (row.values[i].kind == ValueKind::unchanged) {
-          const std::optional<std::string>& text = (*match)[key_size + i];
+          const std::optional<std::string>& text = match[1 + i];
           row.values[i] = text ? Value{ValueKind::text, *text} : Value{};
           row.from_shadow[i] = lookup.shadow;
         }
@@ -188,6 +171,13 @@ void PgApply::insert_rows(Connection& session, const std::vector<Completed>& row
 
 void PgApply::insert_replacing(Connection& session, const std::string& rows, const Params& params) {
   const std::string insert = insert_rows_into(plan_, rows);
+  if (shadow_unique_columns(session).empty()) {
+    // The batch deleted every key it inserts, so only a unique value other than the key can
+    // collide: without such an index there is nothing to undo, and no savepoint to pay for (two
+    // round trips per statement, and a subtransaction each).
+    session.query_params(insert, params);
+    return;
+  }
   session.execute("SAVEPOINT sluice_apply");
   try {
     session.query_params(insert, params);

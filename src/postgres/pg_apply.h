@@ -43,9 +43,11 @@ class PgApply {
                                         const std::vector<replication::Row>& fill_from);
   void delete_rows(Connection& session, const std::vector<replication::Row>& keys);
   void insert_rows(Connection& session, const std::vector<Completed>& rows);
-  // Inserts `rows` (batch_rows() or single_row(), with `params`) into the shadow; rows of the
-  // shadow that hold one of their values of a unique index are deleted first. Runs inside the
-  // batch's transaction, whose rollback also ends the savepoint it uses.
+  // Inserts `rows` (batch_rows() or single_row(), with `params`) into the shadow. When that
+  // collides on a unique index other than the primary key, the shadow's rows holding those
+  // values are deleted and the insert redone, under a savepoint taken only when the shadow has
+  // such an index. Runs inside the batch's transaction, whose rollback also ends the
+  // savepoint.
   void insert_replacing(Connection& session, const std::string& rows, const Params& params);
   // The columns (quoted) of each unique index of the shadow other than its primary key.
   const std::vector<std::vector<std::string>>& shadow_unique_columns(Connection& session);

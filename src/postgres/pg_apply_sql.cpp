@@ -49,9 +49,32 @@ std::string delete_unique_matches(const PgTablePlan& plan, const std::string& ro
          column_names(plan.columns) + ") WHERE " + match;
 }
 
-std::string select_by_keys(const PgTablePlan& plan, const std::string& table, std::size_t keys) {
-  return "SELECT " + key_list(plan.key) + ", " + column_names(plan.columns) + " FROM " + table +
-         " WHERE " + key_in(plan.key, keys, 1);
+std::string select_by_keys(const PgTablePlan& plan, bool shadow) {
+  std::string columns;
+  for (const PgColumn& column : plan.columns) {
+    columns += ", t." + column.name;
+  }
+  std::string arrays;
+  std::string aliases;
+  std::string row;
+  std::string keys;
+  for (std::size_t i = 0; i < plan.key.size(); ++i) {
+    const std::string separator = i > 0 ? ", " : "";
+    const PgColumn& column = plan.columns[plan.key_in_mapped[i]];
+    const std::string alias = "k" + std::to_string(i);
+    arrays += separator + "$" + std::to_string(i + 1) + "::text[]";
+    aliases += separator + alias;
+    row += separator + "t." + plan.key[i];
+    keys += separator + "CAST(k." + alias + " AS " +
+            (shadow ? column.shadow_type : column.source_type) + ")";
+  }
+  if (plan.key.size() > 1) {
+    row = "(" + row + ")";
+    keys = "(" + keys + ")";
+  }
+  return "SELECT k.ord" + columns + " FROM " + (shadow ? plan.quoted_shadow : plan.quoted_table) +
+         " AS t JOIN unnest(" + arrays + ") WITH ORDINALITY AS k (" + aliases + ", ord) ON " + row +
+         " = " + keys;
 }
 
 std::string delete_keys(const PgTablePlan& plan, std::size_t keys) {

@@ -29,9 +29,11 @@ std::string insert_rows_into(const PgTablePlan& plan, const std::string& rows);
 std::string delete_unique_matches(const PgTablePlan& plan, const std::string& rows,
                                   const std::vector<std::string>& unique_columns);
 
-// Reads the key and the mapped columns of `table`'s rows whose keys are among `keys` keys
-// bound to $1, $2, ...
-std::string select_by_keys(const PgTablePlan& plan, const std::string& table, std::size_t keys);
+// Reads the mapped columns of the rows of the shadow (when `shadow`) or of the table whose keys
+// are among a list of keys bound as one text array per key column ($1 … $k, the table's text
+// of each value), each row led by the 1-based position of its key in the list. The server
+// matches the keys by its own equality, each value cast to the column's type.
+std::string select_by_keys(const PgTablePlan& plan, bool shadow);
 
 // Deletes the shadow's rows of `keys` keys: bound to $1, $2, ... for a composite key; for a
 // single key column (keys ignored), bound as one text array in $1 and compared in the column's

@@ -127,8 +127,7 @@ std::string stream_name() {
 }  // namespace
 
 std::unique_ptr<replication::ChangeStream> open_postgres_stream(
-    const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table,
-    const std::string& name, std::chrono::milliseconds reconnect_timeout) {
+    const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table) {
   {
     Connection connection(dsn, password);
     const std::optional<std::string> exists = connection.query_value(
@@ -148,21 +147,21 @@ std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     spdlog::debug("could not list sluice's replication slots: {}", error.what());
   }
   try {
-    return std::make_unique<PostgresChangeStream>(params, name.empty() ? stream_name() : name,
-                                                  table, reconnect_timeout);
+    return std::make_unique<PostgresChangeStream>(params, stream_name(), table,
+                                                  std::chrono::seconds(60));
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::preflight_failed, std::string("cannot stream ") + table.schema + "." +
                                                 table.name + ": " + error.what());
   }
 }
 
-std::unique_ptr<replication::ChangeStream> resume_postgres_stream(
+std::unique_ptr<replication::ChangeStream> adopt_postgres_stream(
     const Dsn& dsn, const std::optional<std::string>& password, const std::string& table,
     const std::string& name, std::uint64_t start_lsn, std::chrono::milliseconds reconnect_timeout) {
   const std::string full_name = pg::sluice_object_name(name);
   const std::string gone =
-      "; the changes since the checkpoint can no longer be read, so the run cannot resume: run "
-      "sluice cleanup --table " +
+      "; the changes it kept for the migration can no longer be read, so the run cannot go "
+      "on: run sluice cleanup --table " +
       table + " and start the migration over";
   {
     Connection connection(dsn, password);

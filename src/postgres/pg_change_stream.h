@@ -12,31 +12,28 @@
 
 namespace sluice::postgres {
 
-// Opens a change stream of `table` for as long as the returned object lives: creates a
-// publication and a logical replication slot named sluice_<name> (by default
-// sluice_stream_<pid>_<time>; see sluice_object_name for the allowed names) and drops both
-// when the stream is destroyed, so a stopped `sluice stream` leaves nothing on the server (a
-// process killed with SIGKILL does leave them; see docs/stream-postgres.md). The stream starts
-// at the slot's consistent point: it carries the changes committed after this call.
+// Opens a change stream of `table` for as long as the returned object lives (`sluice stream`):
+// creates a publication and a logical replication slot named sluice_stream_<pid>_<time> and
+// drops both when the stream is destroyed, so a stopped `sluice stream` leaves nothing on the
+// server (a process killed with SIGKILL does leave them; see docs/stream-postgres.md). The stream
+// starts at the slot's consistent point: it carries the changes committed after this call.
 //
 // Throws Error(ExitCode::connection) when the server cannot be reached,
 // Error(ExitCode::not_found) when the table does not exist, Error(ExitCode::preflight_failed)
 // when it has no replica identity (publishing it would break the application's UPDATEs and
 // DELETEs) or the publication or slot cannot be created (ownership, REPLICATION privilege, no
 // free slot). The stream's own failures reach the caller of next() as Error(ExitCode::stream).
-// `reconnect_timeout` bounds how long the stream tries to get a lost replication connection
-// back; then next() throws Error(ExitCode::connection).
+// The stream tries for a minute to get a lost replication connection back; then next() throws
+// Error(ExitCode::connection).
 std::unique_ptr<replication::ChangeStream> open_postgres_stream(
-    const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table,
-    const std::string& name = {},
-    std::chrono::milliseconds reconnect_timeout = std::chrono::seconds(60));
+    const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table);
 
-// Reads on from the slot and publication sluice_<name> that an earlier run on `table` left (a
-// resumed migration), delivering the transactions committed after `start_lsn` (the earlier run's
-// checkpoint); drops both when the stream is destroyed unless keep_server_objects() was called.
-// Throws Error(ExitCode::stream) when the slot is gone or can no longer be read (invalidated by
-// max_slot_wal_keep_size): the changes since the checkpoint are lost to sluice.
-std::unique_ptr<replication::ChangeStream> resume_postgres_stream(
+// Reads from the slot and publication sluice_<name> a migration of `table` made (its copy's
+// snapshot, or a killed run's), delivering the transactions committed after `start_lsn` (a
+// checkpoint's; 0 for everything the slot kept); drops both when the stream is destroyed unless
+// keep_server_objects() was called. Throws Error(ExitCode::stream) when the slot is gone or can
+// no longer be read (invalidated by max_slot_wal_keep_size): its changes are lost to sluice.
+std::unique_ptr<replication::ChangeStream> adopt_postgres_stream(
     const Dsn& dsn, const std::optional<std::string>& password, const std::string& table,
     const std::string& name, std::uint64_t start_lsn, std::chrono::milliseconds reconnect_timeout);
 

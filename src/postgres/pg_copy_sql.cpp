@@ -10,12 +10,50 @@ std::string copy_rows(const PgTablePlan& plan, const std::string& where, bool sk
          plan.quoted_table + " WHERE " + where + (skip_conflicts ? " ON CONFLICT DO NOTHING" : "");
 }
 
+std::string copy_missing_rows(const PgTablePlan& plan, const std::string& where) {
+  // The converted row under the shadow's column names, so that the key comparison reads the
+  // shadow's column on one side and the converted value on the other, never a source column
+  // of the same name.
+  std::string match;
+  for (const std::string& column : plan.key) {
+    match += (match.empty() ? "" : " AND ") + std::string("s.") + column + " = v." + column;
+  }
+  const std::string names = column_names(plan.columns);
+  return "INSERT INTO " + plan.quoted_shadow + " (" + names +
+         ") OVERRIDING SYSTEM VALUE SELECT v.* FROM (SELECT " + column_values(plan.columns) +
+         " FROM " + plan.quoted_table + " WHERE " + where + ") AS v (" + names +
+         ") WHERE NOT EXISTS (SELECT 1 FROM " + plan.quoted_shadow + " AS s WHERE " + match + ")";
+}
+
 std::string delete_where(const std::string& table, const std::string& where) {
   return "DELETE FROM " + table + " WHERE " + where;
 }
 
-std::string key_bounds(const std::string& table, const std::string& column) {
-  return "SELECT min(" + column + ")::text, max(" + column + ")::text FROM " + table;
+std::string page_range() {
+  return "ctid >= $1::tid AND ctid < $2::tid";
+}
+
+std::string tid_of(std::uint64_t page) {
+  return "(" + std::to_string(page) + ",0)";
+}
+
+std::string table_pages() {
+  return "SELECT (pg_relation_size(c.oid) / current_setting('block_size')::bigint)::text, "
+         "pg_relation_filenode(c.oid)::text, CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN "
+         "(c.reltuples / c.relpages)::text ELSE '0' END FROM pg_class c WHERE c.oid = "
+         "$1::regclass";
+}
+
+std::string table_file_node() {
+  return "SELECT pg_relation_filenode($1::regclass)::text";
+}
+
+std::string begin_snapshot_transaction() {
+  return "BEGIN ISOLATION LEVEL REPEATABLE READ";
+}
+
+std::string truncate_table(const std::string& table) {
+  return "TRUNCATE " + table;
 }
 
 namespace {

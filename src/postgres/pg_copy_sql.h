@@ -8,20 +8,44 @@
 
 namespace sluice::postgres {
 
-// Pure SQL text for walking the table in key order, copying ranges into the shadow and
-// checksumming them for verification (no connection). `where` is a key condition, as
-// key_range() builds it, whose parameters the caller binds.
+// Pure SQL text for copying the table into the shadow by ranges of pages, walking it in key
+// order for verification and checksumming key ranges (no connection). `where` is a condition,
+// as key_range() or page_range() builds it, whose parameters the caller binds.
 
 // INSERT … SELECT of the table's rows matching `where` into the shadow, each column converted
 // as PgColumn::value says. OVERRIDING SYSTEM VALUE keeps identity values as they are. With
 // `skip_conflicts`, rows whose key or unique values the shadow holds already are skipped.
 std::string copy_rows(const PgTablePlan& plan, const std::string& where, bool skip_conflicts);
 
+// copy_rows() of only the rows whose key the shadow lacks, matched by the server's equality on
+// the converted key: what a redo of a chunk whose commit may have happened needs while the
+// shadow has no unique index yet (the copy builds them afterwards), so ON CONFLICT could not
+// see the rows the lost attempt wrote.
+std::string copy_missing_rows(const PgTablePlan& plan, const std::string& where);
+
 // DELETE FROM table WHERE where.
 std::string delete_where(const std::string& table, const std::string& where);
 
-// The smallest and largest value of the key column `column` as text (NULLs for no rows).
-std::string key_bounds(const std::string& table, const std::string& column);
+// The rows in pages [$1, $2) of the table: a TID range scan (PostgreSQL 14 and later), which
+// reads those pages and no others, whatever the key. Bind tid_of() of the first page and of
+// the page after the last.
+std::string page_range();
+
+// The TID of the first row slot of `page`: "(page,0)".
+std::string tid_of(std::uint64_t page);
+
+// Under a snapshot: the table (bound to $1 as a quoted name) in pages, its file node (which a
+// rewrite changes) and the statistics' rows per page (0 when it was never analysed).
+std::string table_pages();
+
+// The file node of the table bound to $1, as the catalog has it now.
+std::string table_file_node();
+
+// Begins a transaction that reads one snapshot throughout, as an imported snapshot needs.
+std::string begin_snapshot_transaction();
+
+// TRUNCATE table.
+std::string truncate_table(const std::string& table);
 
 // The key of the row `offset` rows into the table in key order, counting after the key bound
 // to $1, $2, ... when `after`.

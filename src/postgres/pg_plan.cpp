@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "replication/postgres/slot_manager.h"
+#include "src/postgres/pg_key.h"
 #include "src/postgres/pg_preflight.h"
 #include "src/postgres/pg_rebuild_sql.h"
 #include "src/postgres/pg_shadow_sql.h"
@@ -63,13 +64,6 @@ constexpr const char* kPolicies =
     "'PUBLIC' ELSE quote_ident(r) END, ', ') FROM unnest(roles) r), qual, with_check "
     "FROM pg_policies WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname";
 
-constexpr const char* kIntegerTypes[] = {"int2", "int4", "int8"};
-
-bool is_integer(const ColumnInfo& column) {
-  return std::find(std::begin(kIntegerTypes), std::end(kIntegerTypes), column.data_type) !=
-         std::end(kIntegerTypes);
-}
-
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -100,13 +94,6 @@ void describe_source(Connection& main, const ddl::QualifiedName& table, const st
       throw Error(ExitCode::preflight_failed, "the key " + ident(source.key_name) +
                                                   " uses an expression or generated column; "
                                                   "sluice walks plain key columns only");
-    }
-    const ColumnInfo& info = source.columns[*column];
-    if (!is_integer(info) && info.data_type != "numeric") {
-      throw Error(ExitCode::preflight_failed,
-                  "the key column " + ident(info.name) + " is of type " + info.column_type +
-                      "; sluice orders keys itself and supports integer and numeric key "
-                      "columns on PostgreSQL so far");
     }
     source.key_columns.push_back(*column);
   }
@@ -294,14 +281,20 @@ void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::Qu
     t.key.push_back(ident(plan.source.columns[column].name));
     t.key_in_mapped.push_back(static_cast<std::size_t>(found - plan.mapped_columns.begin()));
   }
-  t.integer_key =
-      t.key.size() == 1 && is_integer(plan.source.columns[plan.source.key_columns.front()]);
   const std::string estimate =
       main.query_value("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = $1::oid",
                        {t.oid})
           .value_or("0");
   plan.estimated_rows = std::stoull(estimate);
   plan.try_instant = plan.analysis.instant_candidate;
+  // A change the server makes in its catalog alone never depends on the key.
+  if (!plan.try_instant || options.force_rebuild) {
+    for (const KeyColumnFacts& column : read_key_facts(main, t.oid)) {
+      if (std::optional<std::string> refusal = key_refusal(column)) {
+        throw Error(ExitCode::preflight_failed, *refusal);
+      }
+    }
+  }
   plan.shadow_ddl = shadow_statements(main, plan, t);
   if (!options.resume) {
     validate_alter(main, plan, t);

@@ -1,6 +1,8 @@
 #include "src/postgres/pg_preflight.h"
 
 #include "src/error.h"
+#include "src/postgres/pg_key.h"
+#include "src/postgres/pg_rebuild_sql.h"
 
 namespace sluice::postgres {
 namespace {
@@ -222,6 +224,35 @@ void check_replica_identity(Connection& connection, const TableFacts& facts,
   }
 }
 
+// The same rule as a rebuild's plan (pg_key.h), which refuses what this warns about; a change
+// the server makes in its catalog alone goes ahead whatever the key.
+void check_key(Connection& connection, const TableFacts& facts, PreflightReport& report) {
+  const std::vector<KeyColumnFacts> columns = read_key_facts(connection, facts.oid);
+  if (columns.empty()) {
+    return;  // replica_identity reports a missing key
+  }
+  std::string names;
+  for (const KeyColumnFacts& column : columns) {
+    if (std::optional<std::string> refusal = key_refusal(column)) {
+      report.warn("key", *refusal,
+                  "give the key a deterministic collation or a type listed here, or key the "
+                  "table by other columns, before a change that rebuilds it");
+      return;
+    }
+    names += (names.empty() ? "" : ", ") + ident(column.name) + " " + column.type;
+  }
+  report.pass("key",
+              "changed rows are matched by the key (" + names + ") with the server's own equality");
+}
+
+// What a rebuild's copy costs the server while it runs (docs/architecture.md §2).
+void report_copy_cost(PreflightReport& report) {
+  report.pass("copy_cost",
+              "while sluice alter copies the table, its replication slot keeps the WAL written "
+              "meanwhile and its snapshot holds back vacuum on every table of the database; a "
+              "long copy costs disk and bloat, watch pg_replication_slots and dead tuples");
+}
+
 void check_foreign_keys(Connection& connection, const TableFacts& facts, const std::string& quoted,
                         PreflightReport& report) {
   std::vector<ResultRow> outgoing = connection.query(
@@ -314,9 +345,11 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_schema_rights(connection, table, report);
   check_inheritance(connection, facts, report.table, report);
   check_replica_identity(connection, facts, report.table, report);
+  check_key(connection, facts, report);
   check_foreign_keys(connection, facts, report.table, report);
   check_dependent_views(connection, facts, report.table, report);
   check_triggers(connection, facts, report.table, report);
+  report_copy_cost(report);
   return report;
 }
 

@@ -34,6 +34,7 @@ PgRebuild::PgRebuild(const Dsn& dsn, const std::optional<std::string>& password)
       password_(password),
       main_(open_session()),
       shadow_(dsn_, password_, plan_, table_),
+      copy_(dsn_, password_, table_),
       applier_(table_) {}
 
 void PgRebuild::reconnect() {
@@ -115,29 +116,33 @@ Position PgRebuild::log_position() {
 }
 
 std::unique_ptr<replication::ChangeStream> PgRebuild::open_stream(const Position& start) {
-  if (options_.resume) {
-    // The killed run's slot kept every change after the position it confirmed, which is never
-    // beyond its checkpoint: read on from the checkpoint.
-    return resume_postgres_stream(dsn_, password_, options_.table, slot_name(table_.oid), start.lsn,
-                                  options_.reconnect.give_up_after);
-  }
-  // The slot decodes every transaction committing after its creation; everything committed
-  // before is visible to the copy, which starts after this call. Its name derives from the
-  // table's oid, so that a second run on the table is refused and `sluice cleanup` finds it.
-  return open_postgres_stream(dsn_, password_, plan_.source.name, slot_name(table_.oid),
-                              options_.reconnect.give_up_after);
+  // The slot take_snapshot() made, or a killed run's: it kept every change after the position
+  // it confirmed, which is never beyond the checkpoint `start` comes from.
+  return adopt_postgres_stream(dsn_, password_, options_.table, slot_name(table_.oid), start.lsn,
+                               options_.reconnect.give_up_after);
 }
 
-std::optional<Row> PgRebuild::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
-  return reconnecting("finding the next chunk",
-                      [&] { return find_chunk_end(*main_, table_, after, rows); });
+Position PgRebuild::take_snapshot() {
+  return reconnecting("creating the replication slot and its snapshot",
+                      [&] { return copy_.take_snapshot(*main_); });
 }
 
-std::uint64_t PgRebuild::copy_range(const std::optional<Row>& after, const Row& up_to) {
-  // One INSERT … SELECT of a key range: after a lost session it either committed (then the
-  // redo's conflicts are skipped, ON CONFLICT DO NOTHING) or did not.
-  return reconnecting("copying a chunk",
-                      [&] { return postgres::copy_range(*main_, table_, after, up_to); });
+std::optional<std::uint64_t> PgRebuild::copy_chunk(std::uint64_t rows) {
+  return reconnecting("copying a chunk", [&] { return copy_.copy_chunk(*main_, rows); });
+}
+
+void PgRebuild::release_snapshot() {
+  // Released first: the index builds need no snapshot, and vacuum's horizon moves on.
+  copy_.release_snapshot();
+  reconnecting("building the shadow's key and unique indexes",
+               [&] { shadow_.build_key_indexes(*main_); });
+}
+
+void PgRebuild::discard_copy() {
+  reconnecting("making the shadow table again", [&] {
+    copy_.discard(*main_);
+    shadow_.create(*main_, /*replace=*/true);
+  });
 }
 
 void PgRebuild::recopy(const Mismatch& mismatch) {

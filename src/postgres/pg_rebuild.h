@@ -10,6 +10,7 @@
 #include "src/postgres/pg_apply.h"
 #include "src/postgres/pg_connection.h"
 #include "src/postgres/pg_shadow.h"
+#include "src/postgres/pg_snapshot_copy.h"
 #include "src/postgres/pg_table_plan.h"
 #include "src/rebuild_backend.h"
 
@@ -18,10 +19,11 @@ namespace sluice::postgres {
 // The RebuildBackend for PostgreSQL 15: a shadow table made with CREATE TABLE … (LIKE …
 // INCLUDING ALL) plus the user's ALTER, with the table's comment, storage parameters, owner,
 // grants, row-level security policies and triggers (disabled until the swap), its
-// non-constraint indexes built after the bulk copy; a chunked INSERT … SELECT copy in key order
-// that converts each changed column by its USING expression or a cast; a publication and
-// logical replication slot (sluice_alter_<table oid>) created before the copy for the change
-// stream, unchanged-TOAST values filled in from the shadow or the source; chunk checksums
+// non-constraint indexes built after the bulk copy; a publication and logical replication slot
+// (sluice_alter_<table oid>) created with an exported snapshot, under which the whole table is
+// copied by ranges of pages with INSERT … SELECT, converting each changed column by its USING
+// expression or a cast (a SnapshotCopy); then the slot's changes applied by the server's own
+// key equality, unchanged-TOAST values filled in from the shadow or the source; chunk checksums
 // (count and bit_xor of hash_record_extended) inside one exported snapshot of both tables; and
 // a cut-over in one transaction under ACCESS EXCLUSIVE with a bounded lock_timeout that also
 // carries identity and owned sequences, index names, the replica identity and the
@@ -30,18 +32,21 @@ namespace sluice::postgres {
 // Foreign keys to and from the table are re-created on the new table inside the swap (NOT
 // VALID) and validated after it; views reading the table are re-created with CREATE OR REPLACE
 // VIEW inside the swap. Refused up front (sluice check explains each): self-referencing foreign
-// keys, materialized views, views reading a column the ALTER drops or changes, and keys other
-// than integer or numeric columns.
+// keys, materialized views, views reading a column the ALTER drops or changes, and a rebuild
+// of a table whose key sluice cannot match by exact value (pg_key.h).
 //
 // The work is split by role (docs/architecture.md): plan_rebuild() (pg_plan.h) reads the table
 // and writes the shadow's DDL, PgShadow (pg_shadow.h) makes, adopts and cleans up the shadow,
-// pg_copy.h copies key ranges, PgApply (pg_apply.h) applies the change stream, PgSnapshots
-// (pg_verify.h) verifies, and pg_cut_over.h with pg_dependents.h swaps; each builds its SQL
-// with the pure functions of the *_sql.h files from one PgTablePlan. This class holds the
-// sessions, reconnects them, and hands each role the session it needs.
-class PgRebuild : public RebuildBackend, public ShadowWriter {
+// PgSnapshotCopy (pg_snapshot_copy.h) copies, PgApply (pg_apply.h) applies the change stream,
+// PgSnapshots (pg_verify.h) verifies, with pg_copy.h re-copying key ranges, and pg_cut_over.h
+// with pg_dependents.h swaps; each builds its SQL with the pure functions of the *_sql.h files
+// from one PgTablePlan. This class holds the sessions, reconnects them, and hands each role the
+// session it needs.
+class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWriter {
  public:
   PgRebuild(const Dsn& dsn, const std::optional<std::string>& password);
+
+  CopyPath copy_path() override { return static_cast<SnapshotCopy*>(this); }
 
   ddl::QualifiedName resolve_table(const std::string& table) override;
   const RebuildPlan& plan(const RebuildOptions& options) override;
@@ -61,10 +66,10 @@ class PgRebuild : public RebuildBackend, public ShadowWriter {
   CutOverResult cut_over(const RebuildOptions& options, const DrainTo& drain_to) override;
   void drop_old_table() override;
 
-  std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
-                                            std::uint64_t rows) override;
-  std::uint64_t copy_range(const std::optional<replication::Row>& after,
-                           const replication::Row& up_to) override;
+  replication::Position take_snapshot() override;
+  std::optional<std::uint64_t> copy_chunk(std::uint64_t rows) override;
+  void release_snapshot() override;
+  void discard_copy() override;
   void replace_rows(const std::vector<replication::Row>& delete_keys,
                     const std::vector<replication::Row>& rows,
                     const std::vector<replication::Row>& fill_from) override;
@@ -85,6 +90,7 @@ class PgRebuild : public RebuildBackend, public ShadowWriter {
   RebuildPlan plan_;
   PgTablePlan table_;  // filled by plan() and the shadow, read by every role
   PgShadow shadow_;
+  PgSnapshotCopy copy_;
   PgApply applier_;
 };
 

@@ -24,13 +24,27 @@ constexpr const char* kHashable =
     "SELECT 1 FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE "
     "a.amname = 'hash' AND c.opcdefault AND c.opcintype = $1::regtype";
 
-// The shadow's indexes that no constraint needs: their definitions and qualified names.
+// The shadow's indexes that no constraint needs: their definitions, qualified names and
+// whether they are unique.
 constexpr const char* kDeferrableIndexes =
     "SELECT pg_get_indexdef(i.indexrelid), quote_ident(n.nspname) || '.' || "
-    "quote_ident(c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
-    "pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = $1::regclass AND NOT "
-    "i.indisunique AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = "
+    "quote_ident(c.relname), i.indisunique::text FROM pg_index i JOIN pg_class c ON c.oid = "
+    "i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = "
+    "$1::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = "
     "i.indexrelid) ORDER BY c.relname";
+
+// The shadow's primary key and unique constraints, the primary key first: their quoted names,
+// definitions and the qualified names of their indexes.
+constexpr const char* kKeyConstraints =
+    "SELECT quote_ident(k.conname), pg_get_constraintdef(k.oid), quote_ident(n.nspname) || '.' "
+    "|| quote_ident(c.relname) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conindid JOIN "
+    "pg_namespace n ON n.oid = c.relnamespace WHERE k.conrelid = $1::regclass AND k.contype IN "
+    "('p', 'u') ORDER BY k.contype, k.conname";
+
+// Index builds get at least this much memory (kB): a sort that fits in memory is the fastest.
+constexpr const char* kIndexBuildMemory =
+    "SELECT set_config('maintenance_work_mem', greatest(setting::bigint, 262144)::text, false) "
+    "FROM pg_settings WHERE name = 'maintenance_work_mem'";
 
 // The original's indexes that no constraint needs, other than those on a column the ALTER
 // drops ($2) and those the shadow ($3) has already, as definitions without their "CREATE
@@ -64,9 +78,12 @@ PgShadow::PgShadow(const Dsn& dsn, const std::optional<std::string>& password,
                    const RebuildPlan& plan, PgTablePlan& table)
     : dsn_(dsn), password_(password), plan_(plan), table_(table) {}
 
-void PgShadow::create(Connection& main) {
+void PgShadow::create(Connection& main, bool replace) {
   try {
     Transaction transaction(main);
+    if (replace) {
+      main.execute(drop_table_if_exists(table_.quoted_shadow));
+    }
     for (const std::string& statement : plan_.shadow_ddl) {
       main.execute(statement);
     }
@@ -81,14 +98,29 @@ void PgShadow::create(Connection& main) {
     drop(main);
     throw;
   }
-  // Indexes that no constraint needs are built after the bulk copy, which is faster than
-  // maintaining them row by row; the applier finds rows by the key's index, which stays.
+  // Every index is built after the bulk copy, in one sorted pass, which is much faster than
+  // maintaining it row by row. Nothing needs them during the copy: under one snapshot no row
+  // is applied or looked up. The key's and unique ones are built before the stream is applied
+  // (the applier finds rows by them), the others during verification. Exclusion constraints
+  // stay: rare, and their indexes are not plain to rebuild.
   deferred_indexes_.clear();
+  key_indexes_.clear();
+  for (const ResultRow& constraint : main.query(kKeyConstraints, {table_.quoted_shadow})) {
+    const std::string name = constraint[0].value_or("");
+    main.execute(drop_constraint(table_.quoted_shadow, name));
+    key_indexes_.push_back({add_constraint(table_.quoted_shadow, name, constraint[1].value_or("")),
+                            constraint[2].value_or("")});
+  }
   for (const ResultRow& index : main.query(kDeferrableIndexes, {table_.quoted_shadow})) {
     main.execute(drop_index(index[1].value_or("")));
-    deferred_indexes_.push_back(index[0].value_or(""));
+    if (index[2] == "true") {
+      key_indexes_.push_back({index[0].value_or(""), index[1].value_or("")});
+    } else {
+      deferred_indexes_.push_back(index[0].value_or(""));
+    }
   }
-  spdlog::info("created shadow table {}", table_.quoted_shadow);
+  spdlog::info("created shadow table {} without its {} indexes, built after the copy",
+               table_.quoted_shadow, key_indexes_.size() + deferred_indexes_.size());
 }
 
 void PgShadow::describe(Connection& main) {
@@ -155,7 +187,30 @@ void PgShadow::drop(Connection& main) {
   main.execute(drop_table_if_exists(table_.quoted_shadow));
 }
 
+void PgShadow::build_key_indexes(Connection& session) {
+  if (key_indexes_.empty()) {
+    return;
+  }
+  session.query(kIndexBuildMemory);
+  while (!key_indexes_.empty()) {
+    const KeyIndex& index = key_indexes_.front();
+    // A redo after a lost session finds the index if the lost attempt committed it.
+    if (!session.query_value("SELECT to_regclass($1)::text", {index.name})) {
+      const auto started = std::chrono::steady_clock::now();
+      session.execute(index.create);
+      spdlog::info("built a key or unique index of the shadow table in {} ms: {}",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count(),
+                   index.create);
+    }
+    key_indexes_.erase(key_indexes_.begin());
+  }
+  session.execute("RESET maintenance_work_mem");
+}
+
 void PgShadow::build_deferred_indexes(Connection& session) {
+  session.query(kIndexBuildMemory);
   for (const std::string& definition : deferred_indexes_) {
     const auto started = std::chrono::steady_clock::now();
     session.execute(definition);

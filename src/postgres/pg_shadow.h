@@ -25,18 +25,28 @@ class PgShadow {
            PgTablePlan& table);
 
   // Runs plan.shadow_ddl in one transaction, describes the shadow into the PgTablePlan and
-  // drops its indexes that no constraint needs, to be built by build_deferred_indexes(). Throws
-  // Error(ExitCode::usage) when the server refuses the ALTER on the shadow, or when it makes a
-  // kept column generated or otherwise unreadable (the shadow is dropped again).
-  void create(Connection& main);
+  // drops its indexes: the primary key, unique constraints and unique indexes, to be built by
+  // build_key_indexes() once the copy is done, and the others, built by
+  // build_deferred_indexes(). Exclusion constraints stay. Throws Error(ExitCode::usage) when
+  // the server refuses the ALTER on the shadow, or when it makes a kept column generated or
+  // otherwise unreadable (the shadow is dropped again). With `replace`, a shadow that exists
+  // already is dropped in the same transaction: a killed run's shadow is never left half made.
+  void create(Connection& main, bool replace = false);
 
-  // Adopts the shadow of a killed run (RebuildOptions::resume): describes it and lists the
-  // original's indexes it still lacks as deferred.
+  // Adopts the shadow of a killed run (RebuildOptions::resume) whose copy was complete, so its
+  // key and unique indexes were built: describes it and lists the original's other indexes it
+  // still lacks as deferred. A killed run's shadow whose copy was not complete may lack its
+  // key indexes, which nothing here lists: drop it and create() it again.
   void attach(Connection& main);
 
   void drop(Connection& main);
 
-  // Builds the indexes create() or attach() held back, on `session`, and forgets them.
+  // Builds the primary key, unique constraints and unique indexes create() held back, each
+  // under its name and with at least 256 MB of maintenance_work_mem; one the server has
+  // already (a redo after a lost session) is skipped. Throws ServerError when the rows break
+  // one (a conversion that made two values equal).
+  void build_key_indexes(Connection& session);
+  // Builds the other indexes create() or attach() held back, on `session`, and forgets them.
   void build_deferred_indexes(Connection& session);
   bool has_deferred_indexes() const { return !deferred_indexes_.empty(); }
 
@@ -56,6 +66,11 @@ class PgShadow {
   const RebuildPlan& plan_;
   PgTablePlan& table_;
   std::vector<std::string> deferred_indexes_;  // CREATE INDEX statements run after the copy
+  struct KeyIndex {
+    std::string create;  // ALTER TABLE … ADD CONSTRAINT or CREATE UNIQUE INDEX
+    std::string name;    // the index's, qualified and quoted
+  };
+  std::vector<KeyIndex> key_indexes_;  // built once the copy is done, before the stream
 };
 
 }  // namespace sluice::postgres

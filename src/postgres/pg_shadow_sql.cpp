@@ -74,6 +74,15 @@ std::string create_index_on(const std::string& shadow, const std::string& tail) 
   return "CREATE INDEX ON " + shadow + " " + tail;
 }
 
+std::string drop_constraint(const std::string& table, const std::string& name) {
+  return "ALTER TABLE " + table + " DROP CONSTRAINT " + name;
+}
+
+std::string add_constraint(const std::string& table, const std::string& name,
+                           const std::string& definition) {
+  return "ALTER TABLE " + table + " ADD CONSTRAINT " + name + " " + definition;
+}
+
 std::string drop_table(const std::string& table) {
   return "DROP TABLE " + table;
 }

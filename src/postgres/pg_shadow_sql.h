@@ -58,6 +58,12 @@ std::string drop_index(const std::string& name);
 // table prefix ("USING btree (k)"), so the server names the index anew.
 std::string create_index_on(const std::string& shadow, const std::string& tail);
 
+// ALTER TABLE table DROP CONSTRAINT name and ADD CONSTRAINT name definition; `name` quoted,
+// `definition` as pg_get_constraintdef prints it.
+std::string drop_constraint(const std::string& table, const std::string& name);
+std::string add_constraint(const std::string& table, const std::string& name,
+                           const std::string& definition);
+
 std::string drop_table(const std::string& table);
 std::string drop_table_if_exists(const std::string& table);
 

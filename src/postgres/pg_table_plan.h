@@ -53,11 +53,10 @@ struct PgTablePlan {
   std::string quoted_shadow;
   std::string quoted_old;
 
-  // The key the change stream identifies rows by, which the copy and verification walk.
+  // The key the change stream identifies rows by, which the applier matches rows by and
+  // verification walks.
   std::vector<std::string> key;            // quoted, in key order
   std::vector<std::size_t> key_in_mapped;  // where each key column sits in `columns`
-  // A single integer key column: chunks are spans of key values rather than counted rows.
-  bool integer_key = false;
 
   std::vector<PgColumn> columns;  // the columns the ALTER keeps, in table order
   std::vector<TriggerState> triggers;

@@ -1,6 +1,5 @@
 #include "src/postgres/pg_verify.h"
 
-#include <algorithm>
 #include <string>
 
 #include "src/postgres/pg_copy.h"
@@ -11,8 +10,6 @@ namespace sluice::postgres {
 namespace {
 
 using replication::Row;
-using replication::Value;
-using replication::ValueKind;
 
 constexpr const char* kSnapshotBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
@@ -27,7 +24,6 @@ PgSnapshots::PgSnapshots(const PgTablePlan& plan, std::unique_ptr<Connection> so
       shadow_view_(*shadow_, kSnapshotBegin) {
   const std::string snapshot = source_->query_value("SELECT pg_export_snapshot()").value_or("");
   shadow_->execute(set_transaction_snapshot(snapshot));
-  read_key_span();
 }
 
 void PgSnapshots::build_indexes(std::unique_ptr<Connection> session,
@@ -38,15 +34,7 @@ void PgSnapshots::build_indexes(std::unique_ptr<Connection> session,
 }
 
 std::optional<Row> PgSnapshots::chunk_end(const std::optional<Row>& after, std::uint64_t rows) {
-  if (!span_) {
-    return offset_chunk_end(*source_, plan_, after, rows);
-  }
-  const long long low = after ? std::stoll(after->front().text) : span_->first;
-  if (low >= span_->second) {
-    return std::nullopt;
-  }
-  const long long end = std::min<long long>(span_->second, low + static_cast<long long>(rows));
-  return Row{Value{ValueKind::number, std::to_string(end)}};
+  return offset_chunk_end(*source_, plan_, after, rows);
 }
 
 ChunkSum PgSnapshots::source_sum(const std::optional<Row>& after, const std::optional<Row>& up_to) {
@@ -62,19 +50,6 @@ void PgSnapshots::finish() {
   shadow_view_.commit();
   if (indexes_.valid()) {
     indexes_.get();
-  }
-}
-
-void PgSnapshots::read_key_span() {
-  if (!plan_.integer_key) {
-    return;
-  }
-  const ResultRow bounds =
-      source_->query(key_bounds(plan_.quoted_table, plan_.key.front())).front();
-  if (bounds[0] && bounds[1]) {
-    span_.emplace(std::stoll(*bounds[0]) - 1, std::stoll(*bounds[1]));
-  } else {
-    span_.emplace(0, 0);
   }
 }
 

@@ -4,7 +4,6 @@
 #include <future>
 #include <memory>
 #include <optional>
-#include <utility>
 
 #include "src/postgres/pg_connection.h"
 #include "src/postgres/pg_table_plan.h"
@@ -31,8 +30,8 @@ class PgSnapshots : public VerifySnapshots {
   // Runs `build(*session)` on its own thread until finish().
   void build_indexes(std::unique_ptr<Connection> session, std::function<void(Connection&)> build);
 
-  // For a single integer key: spans of key values between the snapshot's first and last key
-  // (no extra index walk per chunk); otherwise the key of every `rows`-th row.
+  // The key of every `rows`-th row in the server's key order: chunks hold rows, never spans
+  // of key values, so a sparse key costs no more chunks than a dense one.
   std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
                                             std::uint64_t rows) override;
   ChunkSum source_sum(const std::optional<replication::Row>& after,
@@ -43,7 +42,6 @@ class PgSnapshots : public VerifySnapshots {
   void finish() override;
 
  private:
-  void read_key_span();
   ChunkSum sum(Connection& session, const std::string& table, const std::string& hashed,
                const std::optional<replication::Row>& after,
                const std::optional<replication::Row>& up_to);
@@ -53,7 +51,6 @@ class PgSnapshots : public VerifySnapshots {
   std::unique_ptr<Connection> shadow_;
   Transaction source_view_;
   Transaction shadow_view_;
-  std::optional<std::pair<long long, long long>> span_;  // (first key - 1, last key)
   std::unique_ptr<Connection> index_session_;
   std::future<void> indexes_;
 };

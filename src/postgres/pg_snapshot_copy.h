@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "replication/change_event.h"
+#include "replication/postgres/slot_manager.h"
+#include "src/dsn.h"
+#include "src/postgres/pg_connection.h"
+#include "src/postgres/pg_table_plan.h"
+
+namespace sluice::postgres {
+
+// The copy of a PostgreSQL rebuild (the engine's SnapshotCopy, docs/architecture.md §2): the
+// run's publication and logical slot, sluice_<slot_name(oid)>, created with an exported
+// snapshot, and the table copied into the shadow under that snapshot in ranges of pages (TID
+// range scans), so that a chunk's size follows the rows it holds, never the values of the key.
+// Every change committed after the snapshot is in the slot, every row committed before it is
+// in the copy: no gap, no overlap, and nothing to apply while the copy runs.
+//
+// The snapshot lives as long as the replication session that exported it runs no other
+// command, so the slot is read only once the copy is done. Meanwhile the slot retains WAL and
+// the snapshot holds back the server's xmin horizon (vacuum keeps dead rows of every table).
+class PgSnapshotCopy {
+ public:
+  // `plan` outlives this object; its shadow is described before take_snapshot().
+  PgSnapshotCopy(const Dsn& dsn, const std::optional<std::string>& password,
+                 const PgTablePlan& plan);
+
+  // Drops a publication and slot of the run's name left by an earlier attempt, creates them
+  // with an exported snapshot and reads the table's size in pages under it. Returns the
+  // position the stream starts at (lsn 0: the slot's own start, so that a transaction
+  // committing exactly at the slot's consistent point is read too). Throws ConnectionLost when
+  // `session` is lost (then redo it), SnapshotLost when the snapshot is gone at once,
+  // Error(ExitCode::preflight_failed) when the server refuses the publication or the slot.
+  replication::Position take_snapshot(Connection& session);
+
+  // Copies the next range of pages, of about `rows` rows by the rows per page seen so far, in
+  // one transaction on `session` that imports the snapshot; returns the rows it copied, or
+  // nullopt once every page the table had at the snapshot is copied. Safe to redo on a new
+  // session after a lost one: the redo skips rows the lost attempt committed. Throws
+  // SnapshotLost when the snapshot is gone, Error(ExitCode::stream) when the table was
+  // truncated or rewritten since the snapshot (its page ranges no longer hold).
+  std::optional<std::uint64_t> copy_chunk(Connection& session, std::uint64_t rows);
+
+  // Ends the snapshot and leaves the slot and publication on the server for the stream.
+  void release_snapshot();
+
+  // Drops the slot and publication of the run's name (this copy's or a killed run's), waiting
+  // for a walsender that still holds the slot. The caller makes the shadow again.
+  void discard(Connection& session);
+
+ private:
+  // Makes the transaction open on `session` read the snapshot; throws SnapshotLost when it is
+  // gone.
+  void import_snapshot(Connection& session);
+  void drop_server_objects(Connection& session);
+
+  replication::postgres::ConnectionParams params_;
+  const PgTablePlan& plan_;
+  std::string name_;  // the slot's and publication's, with sluice_ in front
+  // Declared in this order so that the slot is dropped before its publication.
+  std::unique_ptr<replication::postgres::Publication> publication_;
+  std::unique_ptr<replication::postgres::ReplicationSlot> slot_;
+  std::string snapshot_;
+  std::string file_node_;        // the table's, at the snapshot
+  std::uint64_t pages_ = 0;      // the table's pages at the snapshot: no row it sees lies past
+  std::uint64_t next_page_ = 0;  // the first page not copied yet
+  std::uint64_t rows_copied_ = 0;
+  double rows_per_page_ = 0;  // seen so far (at first, the statistics')
+  bool redo_ = false;  // the last attempt at this chunk did not finish: it may have committed
+};
+
+}  // namespace sluice::postgres
