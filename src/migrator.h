@@ -79,8 +79,7 @@ class Migrator {
   // Hands the listener a checkpoint, at most every few seconds unless `now`; moves
   // confirmable_ along.
   void save_checkpoint(bool now);
-  void drain_to(StreamReader& stream, ChangeApplier& applier,
-                const replication::Position& target);
+  void drain_to(StreamReader& stream, ChangeApplier& applier, const replication::Position& target);
   // Drains to `target` the changes a SnapshotCopy's stream kept while the copy ran.
   void apply_backlog(StreamReader& stream, ChangeApplier& applier,
                      const replication::Position& target);
