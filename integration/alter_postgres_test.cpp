@@ -123,6 +123,23 @@ TEST_CASE("add a column with a default, drop a column, add a CHECK constraint, u
   CHECK(db->query_value("SELECT 1 FROM pg_constraint WHERE conname = 'amount_range'") == "1");
 }
 
+TEST_CASE(
+    "an added column's stable default gives existing rows one value, a volatile one each its own") {
+  migrate_under_load("pg_now",
+                     "ADD COLUMN created_at timestamptz NOT NULL DEFAULT now(), ADD COLUMN stamped "
+                     "timestamptz NOT NULL DEFAULT clock_timestamp(), ALTER COLUMN k TYPE bigint",
+                     20000, false);
+  auto db = postgres_admin();
+  // The rows that were in the table until the swap (the old table has them, with the same code):
+  // what the server's own ALTER would have given them. Rows the writer inserted after the swap
+  // take the default themselves and are left out.
+  const std::string existing =
+      " FROM pg_now n JOIN _pg_now_old o ON o.id = n.id AND o.code = n.code";
+  CHECK(db->query_value("SELECT count(*)" + existing).value_or("0") != "0");
+  CHECK(db->query_value("SELECT count(DISTINCT n.created_at)" + existing) == "1");
+  CHECK(db->query_value("SELECT count(DISTINCT n.stamped) > 1000" + existing) == "t");
+}
+
 TEST_CASE("a composite primary key whose column type changes") {
   migrate_under_load(
       "pg_comp", "ALTER COLUMN a TYPE bigint, ALTER COLUMN amount TYPE numeric(14,4)", 6000, true);

@@ -47,6 +47,14 @@ TEST_CASE("rows are inserted keeping identity values, after deleting unique-valu
         "WHERE t.\"b\" = n.\"b\" AND t.\"c\" = n.\"c\"");
 }
 
+TEST_CASE("the applier writes the one value of an added column with a stable default") {
+  PgTablePlan plan = plan_with_key({"\"a\""});
+  plan.filled = {{"\"n\"", "'5'::integer"}, {"\"m\"", "NULL::text"}};
+  CHECK(insert_rows_into(plan, "SELECT 1, 2, 3") ==
+        "INSERT INTO \"public\".\"_t_new\" (\"a\", \"b\", \"c\", \"n\", \"m\") OVERRIDING "
+        "SYSTEM VALUE SELECT r.*, '5'::integer, NULL::text FROM (SELECT 1, 2, 3) AS r");
+}
+
 TEST_CASE("unchanged values are looked up by the server's key equality, led by the key's place") {
   const PgTablePlan composite = plan_with_key({"\"a\"", "\"b\""});
   CHECK(select_by_keys(composite, false) ==

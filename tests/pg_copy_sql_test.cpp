@@ -81,3 +81,17 @@ TEST_CASE("both sides hash the same converted values, as text where a type has n
   CHECK(set_transaction_snapshot("00000003-0000001B-1") ==
         "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'");
 }
+
+TEST_CASE("an added column with a stable default gets its one value from the copy") {
+  PgTablePlan plan = two_columns();
+  plan.filled = {{"\"created\"", "'2026-12-06 02:50:21+00'::timestamp with time zone"}};
+  CHECK(copy_rows(plan, "true", false) ==
+        "INSERT INTO \"public\".\"_t_new\" (\"id\", \"doc\", \"created\") OVERRIDING SYSTEM VALUE "
+        "SELECT CAST(\"id\" AS bigint), \"doc\", '2026-12-06 02:50:21+00'::timestamp with time "
+        "zone FROM \"public\".\"t\" WHERE true");
+  CHECK(copy_missing_rows(plan, "true") ==
+        "INSERT INTO \"public\".\"_t_new\" (\"id\", \"doc\", \"created\") OVERRIDING SYSTEM VALUE "
+        "SELECT v.*, '2026-12-06 02:50:21+00'::timestamp with time zone FROM (SELECT CAST(\"id\" "
+        "AS bigint), \"doc\" FROM \"public\".\"t\" WHERE true) AS v (\"id\", \"doc\") WHERE NOT "
+        "EXISTS (SELECT 1 FROM \"public\".\"_t_new\" AS s WHERE s.\"id\" = v.\"id\")");
+}

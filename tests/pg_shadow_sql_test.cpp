@@ -75,3 +75,17 @@ TEST_CASE("a column's value is its USING expression, a cast, or the column itsel
   CHECK(column_value("\"n\"", "integer", "integer", std::string("n * 2")) ==
         "CAST((n * 2) AS integer)");
 }
+
+TEST_CASE("an added column's default is probed on an empty table the transaction rolls back") {
+  CHECK(create_probe_table("\"public\".\"_t_probe\"") == "CREATE TABLE \"public\".\"_t_probe\" ()");
+  CHECK(add_probe_column("\"public\".\"_t_probe\"", "timestamp with time zone", "now()") ==
+        "ALTER TABLE \"public\".\"_t_probe\" ADD COLUMN sluice_default_probe timestamp with time "
+        "zone DEFAULT now()");
+  CHECK(probed_default("timestamp with time zone") ==
+        "SELECT ((attmissingval::text)::timestamp with time zone[])[1]::text FROM pg_attribute "
+        "WHERE attrelid = $1::regclass AND attname = 'sluice_default_probe' AND atthasmissing");
+  CHECK(any_value(kShadow, "\"created\"") ==
+        "SELECT \"created\"::text FROM \"public\".\"_t_new\" LIMIT 1");
+  CHECK(added_defaults().find("a.attgenerated = ''") != std::string::npos);
+  CHECK(added_defaults().find("a.attname <> ALL ($2::text[])") != std::string::npos);
+}

@@ -35,8 +35,12 @@ std::string single_row(const std::vector<PgColumn>& columns, const std::vector<b
 }
 
 std::string insert_rows_into(const PgTablePlan& plan, const std::string& rows) {
-  return "INSERT INTO " + plan.quoted_shadow + " (" + column_names(plan.columns) +
-         ") OVERRIDING SYSTEM VALUE " + rows;
+  const std::string into = "INSERT INTO " + plan.quoted_shadow + " (" + column_names(plan.columns) +
+                           filled_names(plan.filled) + ") OVERRIDING SYSTEM VALUE ";
+  if (plan.filled.empty()) {
+    return into + rows;
+  }
+  return into + "SELECT r.*" + filled_values(plan.filled) + " FROM (" + rows + ") AS r";
 }
 
 std::string delete_unique_matches(const PgTablePlan& plan, const std::string& rows,

@@ -21,7 +21,8 @@ std::string batch_rows(const std::vector<PgColumn>& columns);
 // read from the shadow and are already in its types, so they pass unconverted.
 std::string single_row(const std::vector<PgColumn>& columns, const std::vector<bool>& from_shadow);
 
-// INSERT INTO shadow … OVERRIDING SYSTEM VALUE rows.
+// INSERT INTO shadow … OVERRIDING SYSTEM VALUE rows, with the one value of each added column in
+// plan.filled (so a row the application inserts while the migration runs gets it too).
 std::string insert_rows_into(const PgTablePlan& plan, const std::string& rows);
 
 // Deletes the shadow's rows holding, in the columns `unique_columns` (quoted) of one of its

@@ -6,8 +6,9 @@ namespace sluice::postgres {
 
 std::string copy_rows(const PgTablePlan& plan, const std::string& where, bool skip_conflicts) {
   return "INSERT INTO " + plan.quoted_shadow + " (" + column_names(plan.columns) +
-         ") OVERRIDING SYSTEM VALUE SELECT " + column_values(plan.columns) + " FROM " +
-         plan.quoted_table + " WHERE " + where + (skip_conflicts ? " ON CONFLICT DO NOTHING" : "");
+         filled_names(plan.filled) + ") OVERRIDING SYSTEM VALUE SELECT " +
+         column_values(plan.columns) + filled_values(plan.filled) + " FROM " + plan.quoted_table +
+         " WHERE " + where + (skip_conflicts ? " ON CONFLICT DO NOTHING" : "");
 }
 
 std::string copy_missing_rows(const PgTablePlan& plan, const std::string& where) {
@@ -19,10 +20,11 @@ std::string copy_missing_rows(const PgTablePlan& plan, const std::string& where)
     match += (match.empty() ? "" : " AND ") + std::string("s.") + column + " = v." + column;
   }
   const std::string names = column_names(plan.columns);
-  return "INSERT INTO " + plan.quoted_shadow + " (" + names +
-         ") OVERRIDING SYSTEM VALUE SELECT v.* FROM (SELECT " + column_values(plan.columns) +
-         " FROM " + plan.quoted_table + " WHERE " + where + ") AS v (" + names +
-         ") WHERE NOT EXISTS (SELECT 1 FROM " + plan.quoted_shadow + " AS s WHERE " + match + ")";
+  return "INSERT INTO " + plan.quoted_shadow + " (" + names + filled_names(plan.filled) +
+         ") OVERRIDING SYSTEM VALUE SELECT v.*" + filled_values(plan.filled) + " FROM (SELECT " +
+         column_values(plan.columns) + " FROM " + plan.quoted_table + " WHERE " + where +
+         ") AS v (" + names + ") WHERE NOT EXISTS (SELECT 1 FROM " + plan.quoted_shadow +
+         " AS s WHERE " + match + ")";
 }
 
 std::string delete_where(const std::string& table, const std::string& where) {

@@ -155,6 +155,22 @@ std::string column_values(const std::vector<PgColumn>& columns) {
   return list;
 }
 
+std::string filled_names(const std::vector<PgFilledColumn>& filled) {
+  std::string list;
+  for (const PgFilledColumn& column : filled) {
+    list += ", " + column.name;
+  }
+  return list;
+}
+
+std::string filled_values(const std::vector<PgFilledColumn>& filled) {
+  std::string list;
+  for (const PgFilledColumn& column : filled) {
+    list += ", " + column.value;
+  }
+  return list;
+}
+
 std::string quote_literal(const std::string& text) {
   const bool backslash = text.find('\\') != std::string::npos;
   std::string out = backslash ? "E'" : "'";

@@ -70,6 +70,12 @@ std::string key_list(const std::vector<std::string>& key, const std::string& suf
 std::string column_names(const std::vector<PgColumn>& columns);
 std::string column_values(const std::vector<PgColumn>& columns);
 
+// The added columns that get one value (PgTablePlan::filled), and those values, each with a
+// leading ", ": appended to column_names() and column_values() in every statement that writes
+// rows into the shadow. Empty when there are none.
+std::string filled_names(const std::vector<PgFilledColumn>& filled);
+std::string filled_values(const std::vector<PgFilledColumn>& filled);
+
 // A string literal for SQL text (standard_conforming_strings on, PostgreSQL's default since 9.1):
 // quotes doubled; E'' with doubled backslashes when the text holds a backslash, so it reads the
 // same whatever that setting is.

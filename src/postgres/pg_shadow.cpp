@@ -163,6 +163,40 @@ void PgShadow::describe(Connection& main) {
     }
     table_.sequences.push_back(move);
   }
+  fill_stable_defaults(main);
+}
+
+void PgShadow::fill_stable_defaults(Connection& main) {
+  table_.filled.clear();
+  std::vector<std::optional<std::string>> kept;
+  for (const std::size_t i : plan_.mapped_columns) {
+    kept.emplace_back(plan_.source.columns[i].name);
+  }
+  const std::string probe = quote_qualified(
+      ddl::Dialect::postgres, {table_.shadow.schema, derived_name(table_.table.name, "_probe")});
+  for (const ResultRow& column :
+       main.query(added_defaults(), {table_.quoted_shadow, array_literal(kept)})) {
+    const std::string name = column[0].value_or("");
+    const std::string type = column[1].value_or("");
+    std::vector<ResultRow> value;
+    {
+      // Rolled back: the probe table never exists outside this transaction.
+      Transaction transaction(main);
+      main.execute(create_probe_table(probe));
+      main.execute(add_probe_column(probe, type, column[2].value_or("")));
+      value = main.query(probed_default(type), {probe});
+    }
+    if (value.empty()) {
+      continue;  // volatile: each row gets its own value, as the server's own ALTER gives it
+    }
+    const std::vector<ResultRow> copied = main.query(any_value(table_.quoted_shadow, name));
+    const std::optional<std::string>& text = copied.empty() ? value[0][0] : copied[0][0];
+    table_.filled.push_back({name, (text ? quote_literal(*text) : "NULL") + "::" + type});
+    spdlog::info(
+        "existing rows get one value of the new column {}'s default, as the server's own "
+        "ALTER gives them",
+        name);
+  }
 }
 
 void PgShadow::attach(Connection& main) {

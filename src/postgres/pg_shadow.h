@@ -60,6 +60,10 @@ class PgShadow {
   // Reads each kept column's type in the shadow and how the copy computes it, and the
   // sequences to carry over; throws Error(ExitCode::usage) when a kept column is missing.
   void describe(Connection& main);
+  // Fills PgTablePlan::filled: for each column the ALTER adds with a default that is not
+  // volatile, the one value the existing rows get. A resumed run reads it back from a row the
+  // killed run copied, so every row keeps the same value.
+  void fill_stable_defaults(Connection& main);
 
   const Dsn& dsn_;
   const std::optional<std::string>& password_;

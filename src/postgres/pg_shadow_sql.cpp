@@ -103,4 +103,32 @@ std::string column_value(const std::string& column, const std::string& source_ty
   return column;
 }
 
+std::string added_defaults() {
+  return "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), "
+         "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = "
+         "a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND "
+         "NOT a.attisdropped AND a.attgenerated = '' AND a.attname <> ALL ($2::text[]) ORDER BY "
+         "a.attnum";
+}
+
+std::string create_probe_table(const std::string& probe) {
+  return "CREATE TABLE " + probe + " ()";
+}
+
+std::string add_probe_column(const std::string& probe, const std::string& type,
+                             const std::string& expression) {
+  return "ALTER TABLE " + probe + " ADD COLUMN " + kDefaultProbe + " " + type + " DEFAULT " +
+         expression;
+}
+
+std::string probed_default(const std::string& type) {
+  return "SELECT ((attmissingval::text)::" + type +
+         "[])[1]::text FROM pg_attribute WHERE attrelid = $1::regclass AND attname = '" +
+         kDefaultProbe + "' AND atthasmissing";
+}
+
+std::string any_value(const std::string& table, const std::string& column) {
+  return "SELECT " + column + "::text FROM " + table + " LIMIT 1";
+}
+
 }  // namespace sluice::postgres

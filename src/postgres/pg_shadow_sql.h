@@ -74,4 +74,30 @@ std::string column_value(const std::string& column, const std::string& source_ty
                          const std::string& shadow_type,
                          const std::optional<std::string>& using_expression);
 
+// The shadow's (bound to $1) columns that have a default and are not among the table's columns
+// (unquoted, a text array bound to $2): the quoted name, format_type() and the default's text.
+// Generated columns are left out: nothing writes them.
+std::string added_defaults();
+
+// The name of the column add_probe_column() adds, and what probed_default() reads.
+inline constexpr const char* kDefaultProbe = "sluice_default_probe";
+
+// CREATE TABLE probe (): an empty table with no column, made and dropped again (by rolling back
+// its transaction) to ask the server about a default without touching the shadow, whose rewrite
+// a volatile default would cause.
+std::string create_probe_table(const std::string& probe);
+
+// ALTER TABLE probe ADD COLUMN sluice_default_probe type DEFAULT expression. For a default that
+// is not volatile, PostgreSQL evaluates it once and keeps the value in the catalog
+// (pg_attribute.attmissingval), as its own ADD COLUMN does for the existing rows.
+std::string add_probe_column(const std::string& probe, const std::string& type,
+                             const std::string& expression);
+
+// The probe column's value (of `type`) as text when the server kept one, on the probe table
+// bound to $1; no row when the default is volatile.
+std::string probed_default(const std::string& type);
+
+// The column's value in some row of `table`, as text; no row when the table is empty.
+std::string any_value(const std::string& table, const std::string& column);
+
 }  // namespace sluice::postgres

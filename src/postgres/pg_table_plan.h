@@ -28,6 +28,15 @@ struct PgColumn {
   bool hashable = true;
 };
 
+// A column the ALTER adds whose default is not volatile (now(), a literal, a stable function):
+// the server's own ALTER gives every existing row one value of it, evaluated once. The copy and
+// the applier write that value, taken when the shadow was made, instead of letting each chunk's
+// statement evaluate the default anew (docs/architecture.md, "Added columns' defaults").
+struct PgFilledColumn {
+  std::string name;   // quoted
+  std::string value;  // an SQL literal of the column's type: 'text'::type or NULL::type
+};
+
 // A sequence feeding a column of the table: an identity column's own sequence (the shadow has a
 // new one, which must continue where the old one stands) or a serial's owned sequence (the
 // shadow's default already calls it; only its ownership moves).
@@ -58,7 +67,8 @@ struct PgTablePlan {
   std::vector<std::string> key;            // quoted, in key order
   std::vector<std::size_t> key_in_mapped;  // where each key column sits in `columns`
 
-  std::vector<PgColumn> columns;  // the columns the ALTER keeps, in table order
+  std::vector<PgColumn> columns;       // the columns the ALTER keeps, in table order
+  std::vector<PgFilledColumn> filled;  // known once the shadow exists
   std::vector<TriggerState> triggers;
   // FORCE ROW LEVEL SECURITY, set on the new table only at the swap: set on the shadow, it
   // would subject the copy itself to the policies.
