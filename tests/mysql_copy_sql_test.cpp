@@ -28,6 +28,15 @@ TEST_CASE("a chunk is copied with INSERT IGNORE through the key's index, mapped 
         "DELETE FROM `shop`.`orders_sluice_new` WHERE ((`id` <= 9))");
 }
 
+TEST_CASE("an added column whose default is the statement's time gets its one value") {
+  MysqlTablePlan plan = orders_plan();
+  plan.filled = {{"created", "'2026-12-06 03:01:02'"}};
+  CHECK(copy_statement(plan, "TRUE", "REPLACE") ==
+        "REPLACE INTO `shop`.`orders_sluice_new` (`id`, `total`, `note`, `created`) SELECT `id`, "
+        "`total`, `note`, '2026-12-06 03:01:02' FROM `shop`.`orders` FORCE INDEX (`PRIMARY`) "
+        "WHERE TRUE");
+}
+
 TEST_CASE("chunk ends walk the key's index, binary key columns through HEX()") {
   TableSchema source = orders_plan().source;
   source.columns.push_back(column("uuid", "binary", "binary(16)"));

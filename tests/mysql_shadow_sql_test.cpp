@@ -49,3 +49,24 @@ TEST_CASE("the shadow's DDL, the in-place ALTER and the helper tables' statement
         "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND "
         "TABLE_NAME = 'orders'");
 }
+
+TEST_CASE("defaults fixed for a statement are told from literals and per-row expressions") {
+  CHECK(is_statement_time_default("current_timestamp()"));
+  CHECK(is_statement_time_default("current_timestamp(6)"));
+  CHECK(is_statement_time_default("CURRENT_TIMESTAMP"));
+  CHECK(is_statement_time_default("now()"));
+  CHECK(is_statement_time_default("curdate()"));
+  CHECK(is_statement_time_default("utc_timestamp()"));
+  CHECK_FALSE(is_statement_time_default("'current_timestamp()'"));
+  CHECK_FALSE(is_statement_time_default("'2026-01-01 00:00:00'"));
+  CHECK_FALSE(is_statement_time_default("sysdate()"));
+  CHECK_FALSE(is_statement_time_default("uuid()"));
+  CHECK_FALSE(is_statement_time_default("current_timestamp() + interval 1 day"));
+  CHECK(column_defaults_sql("'shop'", "'orders_sluice_new'") ==
+        "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+        "'shop' AND TABLE_NAME = 'orders_sluice_new' AND COLUMN_DEFAULT IS NOT NULL ORDER BY "
+        "ORDINAL_POSITION");
+  CHECK(evaluate_sql("current_timestamp(6)") == "SELECT CAST(current_timestamp(6) AS CHAR)");
+  CHECK(any_value_sql({"shop", "orders_sluice_new"}, "created") ==
+        "SELECT CAST(`created` AS CHAR) FROM `shop`.`orders_sluice_new` LIMIT 1");
+}

@@ -63,8 +63,14 @@ std::string integer_text(__int128 value) {
 std::string copy_statement(const MysqlTablePlan& plan, const std::string& where,
                            std::string_view verb) {
   const std::string columns = column_names(plan.source, plan.mapped_columns);
-  return std::string(verb) + " INTO " + quote(plan.shadow) + " (" + columns + ") SELECT " +
-         columns + from_source(plan.source) + " WHERE " + where;
+  std::string filled_names;
+  std::string filled_values;
+  for (const FilledColumn& column : plan.filled) {
+    filled_names += ", " + quote(column.name);
+    filled_values += ", " + column.value;
+  }
+  return std::string(verb) + " INTO " + quote(plan.shadow) + " (" + columns + filled_names +
+         ") SELECT " + columns + filled_values + from_source(plan.source) + " WHERE " + where;
 }
 
 std::string delete_range_sql(const MysqlTablePlan& plan, const std::string& where) {

@@ -16,7 +16,8 @@ namespace sluice::mysql {
 // range predicates (range_predicate in mysql_sql.h).
 
 // `verb` (INSERT IGNORE, or REPLACE for the applier) INTO the shadow … SELECT of the source's
-// mapped columns matching `where`, reading the source through its key's index.
+// mapped columns matching `where`, reading the source through its key's index; the added
+// columns in plan.filled get their one value.
 std::string copy_statement(const MysqlTablePlan& plan, const std::string& where,
                            std::string_view verb = "INSERT IGNORE");
 

@@ -249,8 +249,31 @@ void MysqlShadow::attach_shadow() {
       table_.added_unique_keys.push_back(key.columns);
     }
   }
+  fill_statement_time_defaults(main);
   sessions_.open_apply();
   spdlog::info("shadow table {} ready", quote(table_.shadow));
+}
+
+void MysqlShadow::fill_statement_time_defaults(Connection& main) {
+  table_.filled.clear();
+  for (const ResultRow& column : main.query(column_defaults_sql(
+           main.quote_literal(table_.shadow.schema), main.quote_literal(table_.shadow.name)))) {
+    const std::string name = column[0].value_or("");
+    if (table_.source.find(name) || !is_statement_time_default(column[1].value_or(""))) {
+      continue;
+    }
+    // A resumed run reads back the value the rows copied so far have.
+    std::vector<ResultRow> value = main.query(any_value_sql(table_.shadow, name));
+    if (value.empty()) {
+      value = main.query(evaluate_sql(column[1].value_or("")));
+    }
+    const std::optional<std::string>& text = value.at(0).at(0);
+    table_.filled.push_back({name, text ? main.quote_literal(*text) : "NULL"});
+    spdlog::info(
+        "existing rows get one value of the new column {}'s default, as the server's own "
+        "ALTER gives them",
+        quote(name));
+  }
 }
 
 void MysqlShadow::drop_shadow() {

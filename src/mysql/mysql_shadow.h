@@ -49,6 +49,10 @@ class MysqlShadow {
   // Tries the ALTER on an empty temporary copy of the table (validation_ddl); throws
   // Error(ExitCode::usage) with the server's reason when the server refuses it.
   void validate_alter();
+  // Fills MysqlTablePlan::filled: each column the ALTER adds whose default is the statement's
+  // time gets one value for every row the copy and the applier write, as the server's own
+  // ALTER gives the existing rows.
+  void fill_statement_time_defaults(Connection& main);
 
   MysqlSessions& sessions_;
   RebuildPlan plan_;

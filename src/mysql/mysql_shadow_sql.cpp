@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 #include "src/mysql/mysql_sql.h"
 
@@ -90,6 +91,29 @@ std::string drop_table_sql(const ddl::QualifiedName& name, bool if_exists) {
 
 std::string rename_table_sql(const ddl::QualifiedName& from, const ddl::QualifiedName& to) {
   return "RENAME TABLE " + quote(from) + " TO " + quote(to);
+}
+
+bool is_statement_time_default(std::string_view column_default) {
+  static const std::regex kTimeFunction(
+      "(current_timestamp|now|localtime|localtimestamp|curdate|current_date|curtime|current_time|"
+      "utc_timestamp|utc_date|utc_time)(\\([0-6]?\\))?",
+      std::regex::icase);
+  return std::regex_match(column_default.begin(), column_default.end(), kTimeFunction);
+}
+
+std::string column_defaults_sql(const std::string& schema, const std::string& name) {
+  return "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
+         "= " +
+         schema + " AND TABLE_NAME = " + name +
+         " AND COLUMN_DEFAULT IS NOT NULL ORDER BY ORDINAL_POSITION";
+}
+
+std::string evaluate_sql(const std::string& expression) {
+  return "SELECT CAST(" + expression + " AS CHAR)";
+}
+
+std::string any_value_sql(const ddl::QualifiedName& table, const std::string& column) {
+  return "SELECT CAST(" + quote(column) + " AS CHAR) FROM " + quote(table) + " LIMIT 1";
 }
 
 }  // namespace sluice::mysql

@@ -73,4 +73,21 @@ std::string drop_table_sql(const ddl::QualifiedName& name, bool if_exists = fals
 // RENAME TABLE <from> TO <to>.
 std::string rename_table_sql(const ddl::QualifiedName& from, const ddl::QualifiedName& to);
 
+// Whether a column default, as information_schema.COLUMNS.COLUMN_DEFAULT prints it, is one of
+// the time functions whose value is fixed for a whole statement ("current_timestamp()",
+// "current_timestamp(6)", "now()", "curdate()", "CURRENT_TIMESTAMP", ...). The server's own
+// ALTER gives every existing row one value of such a default; literals are one value anyway and
+// other expressions (RAND(), UUID()) are evaluated per row.
+bool is_statement_time_default(std::string_view column_default);
+
+// The shadow's columns (name, COLUMN_DEFAULT) that have a default, in table order; `schema` and
+// `name` are string literals.
+std::string column_defaults_sql(const std::string& schema, const std::string& name);
+
+// SELECT CAST(expression AS CHAR): the default's value now, as text.
+std::string evaluate_sql(const std::string& expression);
+
+// The column's value in some row of `table`, as text; no row when the table is empty.
+std::string any_value_sql(const ddl::QualifiedName& table, const std::string& column);
+
 }  // namespace sluice::mysql

@@ -9,6 +9,15 @@
 
 namespace sluice::mysql {
 
+// A column the ALTER adds whose default is the statement's time (DEFAULT CURRENT_TIMESTAMP,
+// NOW(), CURDATE(), ...): the server's own ALTER gives every existing row one value of it. The
+// copy and the applier write that value instead of letting each chunk's statement take its own
+// time (docs/architecture.md §3.1, "Added columns' defaults").
+struct FilledColumn {
+  std::string name;   // unquoted
+  std::string value;  // an SQL string literal, converted by the column's type on insert
+};
+
 // What every role of a MySQL rebuild (shadow, copy, apply, verify, cut-over) reads about the
 // table, and the one input of the SQL builders they call: names and columns, never SQL text.
 // MysqlShadow::plan fills the table's part once; MysqlShadow::attach_shadow adds what the
@@ -23,6 +32,7 @@ struct MysqlTablePlan {
   // Column lists of the UNIQUE keys the ALTER adds: verification then accepts rows missing from
   // the shadow as duplicates of another row in one of them, and counts them.
   std::vector<std::vector<std::string>> added_unique_keys;
+  std::vector<FilledColumn> filled;
 };
 
 }  // namespace sluice::mysql
