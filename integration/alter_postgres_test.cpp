@@ -39,25 +39,34 @@ std::string column_type(sluice::postgres::Connection& db, const std::string& tab
       .value_or("");
 }
 
-std::string sluice_objects(sluice::postgres::Connection& db) {
+// The slots and publications sluice left for `table`: named after the oid of the table, of its
+// shadow or of its old table, or after an oid no table has any more. Other test programs run
+// migrations on the same server meanwhile; their objects are not this test's.
+std::string sluice_objects(sluice::postgres::Connection& db, const std::string& table) {
   return db
       .query_value(
           "SELECT string_agg(n, ', ') FROM (SELECT slot_name::text AS n FROM "
-          "pg_replication_slots WHERE slot_name LIKE 'sluice_alter%' UNION ALL SELECT "
-          "pubname::text FROM pg_publication WHERE pubname LIKE 'sluice_alter%') o")
+          "pg_replication_slots UNION ALL SELECT pubname::text FROM pg_publication) o, "
+          "LATERAL (SELECT substring(n from '^sluice_alter_([0-9]+)$') AS oid) k WHERE n LIKE "
+          "'sluice\\_alter%' AND (k.oid IS NULL OR NOT EXISTS (SELECT 1 FROM pg_class c WHERE "
+          "c.oid::text = k.oid) OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid::text = k.oid "
+          "AND c.relname::text IN ($1::text, '_' || $1::text || '_new', '_' || $1::text || "
+          "'_old')))",
+          {table})
       .value_or("");
 }
 
 // Migrates `table` with `alter` while a writer runs, then compares it with its twin.
 RunResult migrate_under_load(const std::string& table, const std::string& alter, int rows,
-                             bool composite, const std::vector<std::string>& extra = {}) {
+                             bool composite, const std::vector<std::string>& extra = {},
+                             const std::string& run_dsn = dsn()) {
   auto db = postgres_admin();
   const std::string twin = table + "_twin";
   create_pg_table(*db, table, twin, rows, composite);
   PgTableWriter writer(sluice::parse_dsn(dsn()), table, twin);
   writer.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::vector<std::string> args = {"alter",   "--dsn", dsn(),       "--table",      table,
+  std::vector<std::string> args = {"alter",   "--dsn", run_dsn,     "--table",      table,
                                    "--alter", alter,   "--execute", "--chunk-time", "20"};
   args.insert(args.end(), extra.begin(), extra.end());
   RunResult run = run_sluice(args);
@@ -70,7 +79,7 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
                 << "rolled back " << writer.rollbacks());
   CHECK(exists(*db, "_" + table + "_old"));
   CHECK_FALSE(exists(*db, "_" + table + "_new"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, table).empty());
   const Rows migrated = pg_table_rows(*db, table, twin, table);
   const Rows expected = pg_table_rows(*db, twin, table, table);
   CHECK(migrated.size() == expected.size());
@@ -138,6 +147,15 @@ TEST_CASE(
   CHECK(db->query_value("SELECT count(*)" + existing).value_or("0") != "0");
   CHECK(db->query_value("SELECT count(DISTINCT n.created_at)" + existing) == "1");
   CHECK(db->query_value("SELECT count(DISTINCT n.stamped) > 1000" + existing) == "t");
+}
+
+TEST_CASE("a server that ends sessions idle in a transaction does not end the copy's snapshot") {
+  // Every session of the run ends after 300 ms idle in a transaction; the copy (200 chunks)
+  // lasts longer, and the session holding its snapshot idles throughout.
+  const RunResult run = migrate_under_load(
+      "pg_idle_tx", "ALTER COLUMN k TYPE bigint", 20000, false, {"--chunk-size", "100"},
+      dsn() + "?options=-c%20idle_in_transaction_session_timeout%3D300");
+  CHECK(run.err.find("starts over") == std::string::npos);
 }
 
 TEST_CASE("a composite primary key whose column type changes") {
@@ -349,7 +367,7 @@ TEST_CASE("hostile table and column names are quoted everywhere and migrate unde
                         {"public." + q(table)}) == "bigint");
   CHECK(db->query_value("SELECT to_regclass($1)::text", {"public." + q("_" + table + "_old")})
             .has_value());
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, table).empty());
   for (const std::string& name : {table, twin, "_" + table + "_old"}) {
     db->execute("DROP TABLE " + q(name));
   }
@@ -392,7 +410,7 @@ TEST_CASE("a cut-over that never gets its lock gives up and leaves the original 
   CHECK(column_type(*db, "pg_stuck", "k") == "integer");
   CHECK_FALSE(exists(*db, "_pg_stuck_new"));
   CHECK_FALSE(exists(*db, "_pg_stuck_old"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_stuck").empty());
 }
 
 TEST_CASE("a dry run prints the plan and creates nothing") {
@@ -408,7 +426,7 @@ TEST_CASE("a dry run prints the plan and creates nothing") {
                      "INCLUDING ALL)") != std::string::npos);
   CHECK(run.out.find("dry run: nothing was changed") != std::string::npos);
   CHECK_FALSE(exists(*db, "_pg_dry_new"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_dry").empty());
   CHECK(column_type(*db, "pg_dry", "k") == "integer");
 }
 
@@ -497,7 +515,7 @@ TEST_CASE("views reading a changed column, materialized views and self reference
   CHECK(self.exit_code == 5);
   CHECK(self.err.find("referencing itself") != std::string::npos);
   CHECK_FALSE(exists(*db, "_pg_viewed_new"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_viewed").empty());
   CHECK(column_type(*db, "pg_viewed", "k") == "integer");
 }
 
@@ -545,7 +563,7 @@ TEST_CASE("a TRUNCATE during the copy stops the migration and leaves nothing beh
   CHECK(run.exit_code == 6);
   CHECK(run.err.find("truncated") != std::string::npos);
   CHECK_FALSE(exists(*db, "_pg_trunc_new"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_trunc").empty());
   CHECK(column_type(*db, "pg_trunc", "k") == "integer");
 }
 
@@ -584,7 +602,7 @@ TEST_CASE(
   CHECK(run.err.find("changed the columns of public.pg_ddl") != std::string::npos);
   CHECK_FALSE(exists(*db, "_pg_ddl_new"));
   CHECK_FALSE(exists(*db, "_pg_ddl_old"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_ddl").empty());
   CHECK(column_type(*db, "pg_ddl", "k") == "integer");
   CHECK(column_type(*db, "pg_ddl", "sneaky") == "integer");
   CHECK(pg_table_rows(*db, "pg_ddl", "pg_ddl_twin", "pg_ddl") ==
@@ -611,7 +629,7 @@ TEST_CASE("SIGTERM during the copy drops the shadow table, slot and publication"
   CHECK(sluice.stop(SIGTERM) == 130);
   CHECK_FALSE(exists(*db, "_pg_stop_new"));
   CHECK_FALSE(exists(*db, "_pg_stop_old"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_stop").empty());
   CHECK(column_type(*db, "pg_stop", "k") == "integer");
 }
 
@@ -634,7 +652,7 @@ TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed r
   CHECK(cleaned.out.find("dropped replication slot " + name) != std::string::npos);
   CHECK(cleaned.out.find("dropped publication " + name) != std::string::npos);
   CHECK(cleaned.out.find("dropped \"public\".\"_pg_left_new\"") != std::string::npos);
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_left").empty());
   CHECK_FALSE(exists(*db, "_pg_left_new"));
   RunResult again = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_left", "--alter",
                                 "ALTER COLUMN k TYPE bigint", "--execute"});
@@ -699,7 +717,7 @@ TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone f
   CHECK(sluice.wait(std::chrono::milliseconds(120000)) == 0);
   writer.stop();
   CHECK(column_type(*db, "pg_steer", "k") == "bigint");
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_steer").empty());
   const Rows migrated = pg_table_rows(*db, "pg_steer", "pg_steer_twin", "pg_steer");
   const Rows expected = pg_table_rows(*db, "pg_steer_twin", "pg_steer", "pg_steer");
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
@@ -719,7 +737,7 @@ TEST_CASE("a panic file aborts a PostgreSQL run: no shadow, slot or publication 
   panic.touch();
   CHECK(sluice.wait(std::chrono::milliseconds(60000)) == 7);
   CHECK_FALSE(exists(*db, "_pg_panic_new"));
-  CHECK(sluice_objects(*db).empty());
+  CHECK(sluice_objects(*db, "pg_panic").empty());
   CHECK(column_type(*db, "pg_panic", "k") == "integer");
   CHECK(phase_of("pg-panic-1") == "aborted");
 }

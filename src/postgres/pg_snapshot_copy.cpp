@@ -106,6 +106,10 @@ void PgSnapshotCopy::hold_snapshot(Connection& session) {
   holder_.reset();
   try {
     holder_ = std::make_unique<Connection>(dsn_, password_);
+    // It stays idle in its transaction for the whole copy: a server or role that ends such
+    // sessions (idle_in_transaction_session_timeout) would otherwise end the snapshot, again
+    // and again on a table whose copy takes longer.
+    holder_->execute("SET idle_in_transaction_session_timeout = 0");
     holder_->execute(begin_snapshot_transaction() + " READ ONLY");
     holder_->execute(set_transaction_snapshot(slot_->snapshot_name().value_or("")));
     snapshot_ = holder_->query_value("SELECT pg_export_snapshot()").value_or("");
