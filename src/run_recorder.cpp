@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -193,12 +195,20 @@ void refuse_while_in_progress(PhaseStore& store, const std::string& table) {
 MigrationRecord rebuild_record(const std::string& table, const std::string& bare_name,
                                const RebuildOptions& options, std::string name) {
   if (name.empty()) {
-    const std::time_t now = std::time(nullptr);
+    // To the millisecond: two runs of one table within a second (a script, a retry) must not
+    // collide on the name.
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm utc{};
-    gmtime_r(&now, &utc);
+    gmtime_r(&seconds, &utc);
     char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
-    name = "alter-" + bare_name + "-" + stamp;
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &utc);
+    char fraction[8];
+    std::snprintf(fraction, sizeof fraction, ".%03dZ", static_cast<int>(millis));
+    name = "alter-" + bare_name + "-" + stamp + fraction;
   }
   MigrationRecord record;
   record.name = name;

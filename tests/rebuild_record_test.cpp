@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "src/error.h"
 #include "src/run_recorder.h"
 
@@ -11,6 +13,13 @@ TEST_CASE("a rebuild's record holds what a resumed run needs, and nothing else i
   const sluice::MigrationRecord record =
       sluice::rebuild_record("`shop`.`orders`", "orders", options, "");
   CHECK(record.name.rfind("alter-orders-", 0) == 0);
+  // alter-orders-YYYYMMDDTHHMMSS.mmmZ: to the millisecond, so that two runs within one second
+  // get two names.
+  const std::string stamp = record.name.substr(std::string("alter-orders-").size());
+  CHECK(stamp.size() == 20);
+  CHECK(stamp[8] == 'T');
+  CHECK(stamp[15] == '.');
+  CHECK(stamp.back() == 'Z');
   CHECK(record.table == "`shop`.`orders`");
   CHECK(record.operation == "rebuild");
 
