@@ -172,19 +172,25 @@ void PgShadow::fill_stable_defaults(Connection& main) {
   for (const std::size_t i : plan_.mapped_columns) {
     kept.emplace_back(plan_.source.columns[i].name);
   }
-  const std::string probe = quote_qualified(
-      ddl::Dialect::postgres, {table_.shadow.schema, derived_name(table_.table.name, "_probe")});
+  const std::string probe =
+      quote_qualified(ddl::Dialect::postgres,
+                      {table_.shadow.schema, derived_name(table_.table.name, "_sluice_probe")});
   for (const ResultRow& column :
        main.query(added_defaults(), {table_.quoted_shadow, array_literal(kept)})) {
     const std::string name = column[0].value_or("");
     const std::string type = column[1].value_or("");
     std::vector<ResultRow> value;
-    {
+    try {
       // Rolled back: the probe table never exists outside this transaction.
       Transaction transaction(main);
       main.execute(create_probe_table(probe));
       main.execute(add_probe_column(probe, type, column[2].value_or("")));
       value = main.query(probed_default(type), {probe});
+    } catch (const ServerError& error) {
+      throw Error(ExitCode::preflight_failed,
+                  "could not ask the server whether the default of new column " + name +
+                      " is volatile, on an empty table " + probe + " made and dropped at once (" +
+                      error.what() + "); if a table of that name exists, rename it");
     }
     if (value.empty()) {
       continue;  // volatile: each row gets its own value, as the server's own ALTER gives it
