@@ -249,18 +249,20 @@ int run_alter(const std::vector<std::string>& args) {
     return 0;
   }
   const ddl::QualifiedName table = backend->resolve_table(options.table);
-  MigrationRecord record =
-      rebuild_record(ddl::quote_qualified(dialect_of(dsn), table), table.name, options, name);
+  const std::string canonical = ddl::quote_qualified(dialect_of(dsn), table);
   // A live or resumable run's shadow table would otherwise be reported as a leftover by the plan.
   const Lease::StoreFactory store =
       store_factory(dsn, password, metadata_schema_option(metadata_schema), table.schema);
   {
     std::unique_ptr<PhaseStore> metadata = store();
-    refuse_while_in_progress(*metadata, record.table);
-    refuse_stopped_run(*metadata, record.table, options.table);
+    refuse_while_in_progress(*metadata, canonical);
+    refuse_stopped_run(*metadata, canonical, options.table);
   }
   // Every refusal comes before anything is written, the phase metadata included.
   const RebuildPlan& plan = backend->plan(options);
+  // Recorded, so that a resume swaps to the same names however many old tables exist by then.
+  options.old_suffix = plan.old_suffix;
+  MigrationRecord record = rebuild_record(canonical, table.name, options, plan.old.name, name);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
   std::unique_ptr<RunRecorder> recorder;

@@ -5,6 +5,7 @@
 #include "cli/connection_options.h"
 #include "cli/options.h"
 #include "src/error.h"
+#include "src/migration_spec.h"
 #include "src/phase_store.h"
 #include "src/server_family.h"
 
@@ -56,6 +57,12 @@ void print_human(const MigrationRecord& record) {
   }
   if (!record.error.empty()) {
     std::cout << "  error: " << record.error;
+  }
+  const nlohmann::json spec = nlohmann::json::parse(record.spec, nullptr, false);
+  if (record.phase == Phase::switched && !is_phased_spec(record.spec) && spec.is_object() &&
+      !spec.value("old_table", std::string()).empty()) {
+    std::cout << "  old table kept as " << spec["old_table"].get<std::string>()
+              << " (sluice contract " << record.name << " drops it)";
   }
   std::cout << "\n";
 }

@@ -497,3 +497,60 @@ TEST_CASE("another session's DDL on the table during the copy stops the run befo
     }
   }
 }
+
+TEST_CASE("a table migrated again keeps each run's old table; contract drops a run's own") {
+  auto db = mysql_admin();
+  create_typed_table(*db, "alt_again", "alt_again_twin", 300, false);
+  TableWriter writer(sluice::parse_dsn(dsn()), "alt_again", "alt_again_twin");
+  writer.start();
+  const auto migrate = [](const std::string& name, const std::string& alter) {
+    const RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "alt_again", "--alter",
+                                      alter, "--execute", "--chunk-time", "20", "--name", name});
+    INFO(name << ": " << run.out << run.err);
+    REQUIRE(run.exit_code == 0);
+  };
+  const auto contract = [](const std::string& name) {
+    const RunResult run = run_sluice({"contract", "--dsn", dsn(), name});
+    INFO(name << ": " << run.out << run.err);
+    CHECK(run.exit_code == 0);
+  };
+  migrate("again-1", "MODIFY k BIGINT NOT NULL DEFAULT 0");
+  migrate("again-2", "MODIFY k INT NOT NULL DEFAULT 0");  // right away: no manual step
+  // Each old table is the one its run replaced: the first had INT, the second BIGINT.
+  CHECK(column_type("_alt_again_old", "k") == "int(11)");
+  CHECK(column_type("_alt_again_old2", "k") == "bigint(20)");
+  const RunResult status = run_sluice({"status", "--dsn", dsn(), "again-2"});
+  CHECK(status.out.find("old table kept as _alt_again_old2 (sluice contract again-2 drops it)") !=
+        std::string::npos);
+
+  contract("again-1");
+  CHECK_FALSE(exists(*db, "_alt_again_old"));
+  CHECK(exists(*db, "_alt_again_old2"));
+  auto store = phase_store(sluice::parse_dsn(dsn()), std::nullopt);
+  CHECK(store->find("again-1").value().phase == sluice::Phase::contracted);
+  CHECK(store->find("again-2").value().phase == sluice::Phase::switched);
+
+  // The first free suffix is taken again; a run whose old table was dropped by hand must not
+  // drop the table a later run keeps under the same name.
+  migrate("again-3", "MODIFY k BIGINT NOT NULL DEFAULT 0");
+  CHECK(column_type("_alt_again_old", "k") == "int(11)");
+  db->execute("DROP TABLE _alt_again_old2");
+  migrate("again-4", "MODIFY k INT NOT NULL DEFAULT 0");
+  CHECK(column_type("_alt_again_old2", "k") == "bigint(20)");
+  contract("again-2");
+  CHECK(exists(*db, "_alt_again_old2"));
+  CHECK(store->find("again-2").value().phase == sluice::Phase::contracted);
+  contract("again-4");
+  CHECK_FALSE(exists(*db, "_alt_again_old2"));
+
+  const RunResult archive =
+      run_sluice({"contract", "--dsn", dsn(), "again-3", "--archive", "/tmp/alt_again.zst"});
+  CHECK(archive.exit_code == 2);
+  CHECK(exists(*db, "_alt_again_old"));
+
+  writer.stop();
+  CHECK(writer.transactions() > 0);
+  const auto migrated = table_rows(*db, "alt_again", "alt_again_twin");
+  const auto expected = table_rows(*db, "alt_again_twin", "alt_again");
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+}

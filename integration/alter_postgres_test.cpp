@@ -741,3 +741,61 @@ TEST_CASE("a panic file aborts a PostgreSQL run: no shadow, slot or publication 
   CHECK(column_type(*db, "pg_panic", "k") == "integer");
   CHECK(phase_of("pg-panic-1") == "aborted");
 }
+
+TEST_CASE("a table migrated again keeps each run's old table; contract drops a run's own") {
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_again", "pg_again_twin", 300, false);
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_again", "pg_again_twin");
+  writer.start();
+  const auto migrate = [](const std::string& name, const std::string& alter) {
+    const RunResult run = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_again", "--alter",
+                                      alter, "--execute", "--chunk-time", "20", "--name", name});
+    INFO(name << ": " << run.out << run.err);
+    REQUIRE(run.exit_code == 0);
+  };
+  const auto contract = [](const std::string& name) {
+    const RunResult run = run_sluice({"contract", "--dsn", dsn(), name});
+    INFO(name << ": " << run.out << run.err);
+    CHECK(run.exit_code == 0);
+  };
+  migrate("pg-again-1", "ALTER COLUMN k TYPE bigint");
+  migrate("pg-again-2", "ALTER COLUMN k TYPE integer");  // right away: no manual step
+  // Each old table is the one its run replaced, its key index renamed with the same suffix.
+  CHECK(column_type(*db, "_pg_again_old", "k") == "integer");
+  CHECK(column_type(*db, "_pg_again_old2", "k") == "bigint");
+  CHECK(exists(*db, "_pg_again_pkey_old"));
+  CHECK(exists(*db, "_pg_again_pkey_old2"));
+  CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = 'pg_again'::regclass "
+                        "AND contype = 'p'") == "pg_again_pkey");
+  const RunResult status = run_sluice({"status", "--dsn", dsn(), "pg-again-2"});
+  CHECK(status.out.find("old table kept as _pg_again_old2 (sluice contract pg-again-2 drops it)") !=
+        std::string::npos);
+
+  contract("pg-again-1");
+  CHECK_FALSE(exists(*db, "_pg_again_old"));
+  CHECK_FALSE(exists(*db, "_pg_again_pkey_old"));
+  CHECK(exists(*db, "_pg_again_old2"));
+  auto store = phase_store(sluice::parse_dsn(dsn()), std::nullopt);
+  CHECK(store->find("pg-again-1").value().phase == sluice::Phase::contracted);
+  CHECK(store->find("pg-again-2").value().phase == sluice::Phase::switched);
+
+  // The first free suffix is taken again; a run whose old table was dropped by hand must not
+  // drop the table a later run keeps under the same name.
+  migrate("pg-again-3", "ALTER COLUMN k TYPE bigint");
+  CHECK(column_type(*db, "_pg_again_old", "k") == "integer");
+  db->execute("DROP TABLE _pg_again_old2");
+  migrate("pg-again-4", "ALTER COLUMN k TYPE integer");
+  CHECK(column_type(*db, "_pg_again_old2", "k") == "bigint");
+  contract("pg-again-2");
+  CHECK(exists(*db, "_pg_again_old2"));
+  CHECK(store->find("pg-again-2").value().phase == sluice::Phase::contracted);
+  contract("pg-again-4");
+  CHECK_FALSE(exists(*db, "_pg_again_old2"));
+
+  writer.stop();
+  CHECK(writer.transactions() > 0);
+  CHECK(sluice_objects(*db, "pg_again").empty());
+  const Rows migrated = pg_table_rows(*db, "pg_again", "pg_again_twin", "pg_again");
+  const Rows expected = pg_table_rows(*db, "pg_again_twin", "pg_again", "pg_again");
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
+}

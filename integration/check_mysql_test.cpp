@@ -190,3 +190,70 @@ TEST_CASE("a server without binary log, ROW format, FULL images and row metadata
   }
   CHECK(report.status("key") == "pass");
 }
+
+TEST_CASE("check and alter agree on every refusal the table, its leftovers or the grants cause") {
+  auto db = mysql_admin();
+  const std::string copy = "MODIFY v VARCHAR(40)";
+  const auto standard = [&](const std::string& table) {
+    recreate(table, "(id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB");
+    db->execute("INSERT INTO " + table + " VALUES (1, 'a'), (2, 'b')");
+  };
+  SUBCASE("ready tables, integer or character keyed") {
+    standard("agr_ready");
+    require_agreement(dsn(), "agr_ready", copy);
+    recreate("agr_varchar", "(code VARCHAR(20) PRIMARY KEY, v VARCHAR(20))");
+    db->execute("INSERT INTO agr_varchar VALUES ('a', 'x'), ('B', 'y')");
+    require_agreement(dsn(), "agr_varchar", copy);
+  }
+  SUBCASE("no usable key") {
+    recreate("agr_nokey", "(a INT NULL, v VARCHAR(20), UNIQUE KEY a (a))");
+    require_agreement(dsn(), "agr_nokey", copy);
+  }
+  SUBCASE("a trigger") {
+    standard("agr_trigger");
+    db->execute(
+        "CREATE TRIGGER agr_trigger_t BEFORE INSERT ON agr_trigger FOR EACH ROW SET "
+        "NEW.v = 'x'");
+    require_agreement(dsn(), "agr_trigger", copy);
+  }
+  SUBCASE("partitioned, MyISAM, a view") {
+    recreate("agr_parts", "(id INT PRIMARY KEY, v VARCHAR(20)) PARTITION BY HASH(id) PARTITIONS 2");
+    require_agreement(dsn(), "agr_parts", copy);
+    recreate("agr_myisam", "(id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=MyISAM");
+    require_agreement(dsn(), "agr_myisam", copy);
+    standard("agr_base");
+    db->execute("CREATE OR REPLACE VIEW agr_view AS SELECT * FROM agr_base");
+    require_agreement(dsn(), "agr_view", copy);
+  }
+  SUBCASE("a leftover shadow table, a sentry, a table at the sentry's name") {
+    standard("agr_shadow");
+    db->execute("DROP TABLE IF EXISTS agr_shadow_sluice_new");
+    db->execute("CREATE TABLE agr_shadow_sluice_new LIKE agr_shadow");
+    require_agreement(dsn(), "agr_shadow", copy);
+    db->execute("DROP TABLE agr_shadow_sluice_new");
+    db->execute("CREATE TABLE agr_shadow_sluice_old (x INT) COMMENT 'sluice cut-over sentry'");
+    require_agreement(dsn(), "agr_shadow", copy);
+    db->execute("DROP TABLE agr_shadow_sluice_old");
+    db->execute("CREATE TABLE agr_shadow_sluice_old (x INT)");
+    require_agreement(dsn(), "agr_shadow", copy);
+    db->execute("DROP TABLE agr_shadow_sluice_old");
+  }
+  SUBCASE("a name too long for the helper tables") {
+    const std::string table(60, 'l');
+    standard(table);
+    require_agreement(dsn(), table, copy);
+    db->execute("DROP TABLE " + table);
+  }
+  SUBCASE("a user without replication privileges") {
+    standard("agr_grants");
+    db->execute("DROP USER IF EXISTS 'agr_user'@'127.0.0.1'");
+    db->execute("CREATE USER 'agr_user'@'127.0.0.1' IDENTIFIED BY 'Secret-pw-2'");
+    db->execute(
+        "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, LOCK TABLES ON "
+        "sluice_test.* TO 'agr_user'@'127.0.0.1'");
+    std::string user_dsn = dsn();
+    user_dsn.replace(user_dsn.find("root@"), 5, "agr_user@");
+    require_agreement(user_dsn, "agr_grants", copy, {{"MYSQL_PWD", "Secret-pw-2"}});
+    db->execute("DROP USER 'agr_user'@'127.0.0.1'");
+  }
+}

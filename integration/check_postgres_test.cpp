@@ -215,3 +215,65 @@ TEST_CASE("a server with wal_level=replica and no free slots or WAL senders fail
   }
   CHECK(report.status("replica_identity") == "pass");
 }
+
+TEST_CASE("check and alter agree on every refusal the table, its leftovers or the grants cause") {
+  const std::string copy = "ALTER COLUMN v TYPE varchar(40)";
+  const auto standard = [](const std::string& table, const std::string& key = "id int") {
+    run("DROP TABLE IF EXISTS " + table + " CASCADE; CREATE TABLE " + table + " (" + key +
+        " PRIMARY KEY, v varchar(20)); INSERT INTO " + table +
+        " SELECT g, 'v' || g FROM generate_series(1, 3) g");
+  };
+  SUBCASE("ready tables, integer, text or uuid keyed") {
+    standard("agr_ready");
+    require_agreement(dsn(), "agr_ready", copy);
+    standard("agr_text", "id text");
+    require_agreement(dsn(), "agr_text", copy);
+    run("DROP TABLE IF EXISTS agr_uuid; CREATE TABLE agr_uuid (id uuid PRIMARY KEY DEFAULT "
+        "gen_random_uuid(), v varchar(20)); INSERT INTO agr_uuid (v) VALUES ('a'), ('b')");
+    require_agreement(dsn(), "agr_uuid", copy);
+  }
+  SUBCASE("no key, a key sluice cannot match rows by") {
+    run("DROP TABLE IF EXISTS agr_nokey; CREATE TABLE agr_nokey (a int, v varchar(20))");
+    require_agreement(dsn(), "agr_nokey", copy);
+    standard("agr_float", "id double precision");
+    require_agreement(dsn(), "agr_float", copy, {}, "key");
+  }
+  SUBCASE("partitioned, unlogged, inheriting") {
+    run("DROP TABLE IF EXISTS agr_parts; CREATE TABLE agr_parts (id int PRIMARY KEY, v "
+        "varchar(20)) PARTITION BY HASH (id); CREATE TABLE agr_parts_0 PARTITION OF agr_parts "
+        "FOR VALUES WITH (MODULUS 1, REMAINDER 0)");
+    require_agreement(dsn(), "agr_parts", copy);
+    standard("agr_unlogged");
+    run("ALTER TABLE agr_unlogged SET UNLOGGED");
+    require_agreement(dsn(), "agr_unlogged", copy);
+    standard("agr_parent");
+    run("DROP TABLE IF EXISTS agr_child; CREATE TABLE agr_child () INHERITS (agr_parent)");
+    require_agreement(dsn(), "agr_parent", copy);
+  }
+  SUBCASE("a leftover shadow table, a leftover slot") {
+    standard("agr_left");
+    run("DROP TABLE IF EXISTS _agr_left_new; CREATE TABLE _agr_left_new (LIKE agr_left)");
+    require_agreement(dsn(), "agr_left", copy);
+    run("DROP TABLE _agr_left_new");
+    const std::string slot =
+        "sluice_alter_" +
+        postgres_admin()->query_value("SELECT 'public.agr_left'::regclass::oid::text").value();
+    run("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+    require_agreement(dsn(), "agr_left", copy);
+    run("SELECT pg_drop_replication_slot('" + slot + "')");
+  }
+  SUBCASE("a role without REPLICATION") {
+    run("DROP TABLE IF EXISTS agr_grants; DROP ROLE IF EXISTS agr_role; CREATE ROLE agr_role "
+        "LOGIN PASSWORD 'Secret-pw-3'; GRANT CREATE ON DATABASE sluice_test TO agr_role; "
+        "CREATE SCHEMA IF NOT EXISTS sluice; GRANT USAGE, CREATE ON SCHEMA sluice TO agr_role; "
+        "GRANT ALL ON ALL TABLES IN SCHEMA sluice TO agr_role; GRANT ALL ON ALL SEQUENCES IN "
+        "SCHEMA sluice TO agr_role; GRANT CREATE ON SCHEMA public TO agr_role");
+    standard("agr_grants");
+    run("ALTER TABLE agr_grants OWNER TO agr_role");
+    std::string user_dsn = dsn();
+    user_dsn.replace(user_dsn.find("postgres@"), 9, "agr_role@");
+    require_agreement(user_dsn, "agr_grants", copy, {{"PGPASSWORD", "Secret-pw-3"}});
+    run("DROP TABLE agr_grants; REASSIGN OWNED BY agr_role TO postgres; DROP OWNED BY agr_role; "
+        "DROP ROLE agr_role");
+  }
+}

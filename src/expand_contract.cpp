@@ -454,9 +454,13 @@ void ExpandContract::switch_over(const std::string& name, bool force) {
 }
 
 void ExpandContract::contract(const std::string& name, const ContractOptions& options) {
-  if (const std::optional<MigrationRecord> record = find(name);
-      record && record->phase == Phase::contracted) {
+  const std::optional<MigrationRecord> record = find(name);
+  if (record && record->phase == Phase::contracted) {
     spdlog::info("migration {} is already contracted", name);
+    return;
+  }
+  if (record && !is_phased_spec(record->spec)) {
+    contract_alter_run(*record, options);
     return;
   }
   std::unique_ptr<Session> session = open(name, {Phase::switched}, "contract");

@@ -71,6 +71,9 @@ class ExpandContract {
   // not match; switch-after: the soak since expand, or since verification last found differing
   // rows, is not over), or nullopt when they let it go on.
   std::optional<std::string> switch_blocker(const std::string& name);
+  // Drops what the old schema left (after blocker checks and the archive). For a switched
+  // `sluice alter` run: drops the old table its cut-over kept, unless a later run of the table
+  // keeps its own old table under that name (the first was dropped by hand).
   void contract(const std::string& name, const ContractOptions& options);
   // Why contract would refuse now (grace period, old clients), or nullopt when it may go on.
   std::optional<std::string> contract_blocker(const std::string& name,
@@ -91,6 +94,8 @@ class ExpandContract {
                                 const std::string& command);
   void run_steps(Session& session, const std::vector<Step>& steps);
   void run_online_rebuild(Session& session, const Step& step);
+  // contract() of a `sluice alter` run (src/expand_contract_alter_run.cpp).
+  void contract_alter_run(const MigrationRecord& record, const ContractOptions& options);
   // For each add_column step of `steps` whose column this migration added (recorded in the
   // checkpoint): throws Error(ExitCode::preflight_failed) when the table's column of that name is
   // no longer of the type it had then (another change replaced it).

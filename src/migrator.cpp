@@ -79,9 +79,11 @@ void Migrator::enter(Phase phase) {
 
 RebuildSummary Migrator::execute(const RebuildPlan& plan) {
   started_ = Clock::now();
+  old_suffix_ = plan.old_suffix;
   if (plan.try_instant && !options_.force_rebuild && backend_.apply_in_place(options_)) {
     summary_.applied_in_place = true;
     enter(Phase::switched);
+    enter(Phase::contracted);  // no old table was kept: nothing is left to contract
     summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
     return summary_;
   }
@@ -96,7 +98,8 @@ RebuildSummary Migrator::execute(const RebuildPlan& plan) {
 
 RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
   started_ = Clock::now();
-  if (backend_.complete_interrupted_swap(options_.table)) {
+  old_suffix_ = options_.old_suffix.empty() ? old_suffix(1) : options_.old_suffix;
+  if (backend_.complete_interrupted_swap(options_.table, old_suffix_)) {
     enter(Phase::switched);
     summary_.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started_);
     return summary_;
@@ -279,7 +282,7 @@ CutOverResult Migrator::cut_over(const DrainTo& drain) {
   return retry_on_connection_loss(
       "the cut-over", options_.reconnect, [this] { backend_.reconnect(); },
       [&] {
-        if (attempted && backend_.complete_interrupted_swap(options_.table)) {
+        if (attempted && backend_.complete_interrupted_swap(options_.table, old_suffix_)) {
           return CutOverResult{};
         }
         attempted = true;

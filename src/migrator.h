@@ -108,6 +108,7 @@ class Migrator {
 
   RebuildBackend& backend_;
   const RebuildOptions& options_;
+  std::string old_suffix_;  // the run's RebuildPlan::old_suffix (a resumed run's recorded one)
   const std::atomic<bool>& stop_;
   PhaseListener* listener_ = nullptr;
   MigrationControl* control_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice {
@@ -14,6 +15,10 @@ struct CheckResult {
   std::string message;  // one sentence: what was found
   std::string fix;      // one sentence: what to do about it (empty on pass)
 };
+
+// The check that finds what an earlier run of the table left (its shadow table, sentry or slot),
+// which a resumed run adopts instead.
+constexpr std::string_view kLeftoversCheck = "leftovers";
 
 // Everything `sluice check` found about one table on one server.
 struct PreflightReport {
@@ -29,8 +34,9 @@ struct PreflightReport {
   void warn(std::string name, std::string message, std::string fix = {});
   // Adds a blocker.
   void fail(std::string name, std::string message, std::string fix);
-  // Throws Error(ExitCode::preflight_failed) naming the first failed check and its fix.
-  void refuse_unless_ready() const;
+  // Throws Error(ExitCode::preflight_failed) naming the first failed check and its fix; a check
+  // named `except` does not count (a resumed run's own shadow table is not a leftover).
+  void refuse_unless_ready(std::string_view except = {}) const;
 };
 
 const char* to_string(CheckStatus status);

@@ -31,6 +31,11 @@ struct RebuildOptions {
   // (counted and reported); without this such an ALTER is refused.
   bool discard_duplicates = false;
   bool drop_old_table = false;  // drop the old table after a successful cut-over
+  // How the old table (and on PostgreSQL its indexes and identity sequences) is renamed at the
+  // swap: "_old", "_old2", … (old_suffix()). Empty: plan() picks the first whose names are all
+  // free, so a table can be migrated again while earlier runs' old tables are kept. A recorded
+  // run keeps its pick, so that a resume finds the names it swapped to.
+  std::string old_suffix;
   // Continue a killed run: its shadow table must exist and is adopted, not created.
   bool resume = false;
   std::chrono::milliseconds chunk_time{500};
@@ -45,7 +50,8 @@ struct RebuildPlan {
   ddl::Dialect dialect = ddl::Dialect::mysql;  // how names are quoted when the plan is printed
   TableSchema source;
   ddl::QualifiedName shadow;  // MySQL: <table>_sluice_new
-  ddl::QualifiedName old;     // _<table>_old: the sentry during cut-over, the old table after
+  ddl::QualifiedName old;     // _<table><old_suffix>: where the old table is kept after the swap
+  std::string old_suffix;     // RebuildOptions::old_suffix, as picked
   ddl::AlterAnalysis analysis;
   std::string alter;
   std::vector<std::size_t> mapped_columns;  // source columns copied, by index, in table order
@@ -127,9 +133,11 @@ class RebuildBackend {
   virtual void create_shadow() = 0;
   // For a resumed run, before plan(): settles a cut-over the killed run was in the middle of.
   // When the tables had been swapped (the shadow is gone, the old table holds the swap's name),
-  // gives the old table its kept name and returns true: the migration is done. When they had
-  // not, drops the run's sentry so the cut-over can be tried again, and returns false.
-  virtual bool complete_interrupted_swap(const std::string& table) = 0;
+  // gives the old table its kept name (`old_suffix`, the run's RebuildPlan::old_suffix) and
+  // returns true: the migration is done. When they had not, drops the run's sentry so the
+  // cut-over can be tried again, and returns false.
+  virtual bool complete_interrupted_swap(const std::string& table,
+                                         const std::string& old_suffix) = 0;
 
   // Adopts the shadow table a killed run created (RebuildOptions::resume) and checks it against
   // the plan. Throws Error(ExitCode::preflight_failed), changing nothing, when it does not match.
@@ -173,6 +181,18 @@ class RebuildBackend {
   // table itself or an old table kept after a successful swap. Returns the dropped names.
   virtual std::vector<std::string> cleanup(const std::string& table) = 0;
 };
+
+// The suffix of the old-table names of the `generation`th kept old table: "_old" for the first,
+// "_old2", "_old3", … after it (docs/alter.md "Old tables").
+std::string old_suffix(int generation);
+// How many old tables of one table plan() looks past for free names before it refuses.
+constexpr int kMaxOldTables = 99;
+
+// The suffix a run of `options` uses: its recorded one, "_old" for a resumed run recorded before
+// suffixes were (it could only have used that), or the first generation for which `taken` is
+// false. Throws Error(ExitCode::preflight_failed), naming `table`, when all kMaxOldTables are.
+std::string pick_old_suffix(const RebuildOptions& options, const std::string& table,
+                            const std::function<bool(const std::string& suffix)>& taken);
 
 // How the cut-over and verification wait for their table locks: RebuildOptions'
 // cutover_lock_timeout per attempt, cutover_attempts attempts.

@@ -193,7 +193,8 @@ void refuse_while_in_progress(PhaseStore& store, const std::string& table) {
 }
 
 MigrationRecord rebuild_record(const std::string& table, const std::string& bare_name,
-                               const RebuildOptions& options, std::string name) {
+                               const RebuildOptions& options, const std::string& old_table,
+                               std::string name) {
   if (name.empty()) {
     // To the millisecond: two runs of one table within a second (a script, a retry) must not
     // collide on the name.
@@ -214,12 +215,15 @@ MigrationRecord rebuild_record(const std::string& table, const std::string& bare
   record.name = name;
   record.table = table;
   record.operation = "rebuild";
-  record.spec = nlohmann::json{{"table", record.table},
-                               {"alter", options.alter},
-                               {"force_rebuild", options.force_rebuild},
-                               {"discard_duplicates", options.discard_duplicates},
-                               {"drop_old_table", options.drop_old_table}}
-                    .dump();
+  record.spec = nlohmann::json{
+      {"table", record.table},
+      {"alter", options.alter},
+      {"force_rebuild", options.force_rebuild},
+      {"discard_duplicates", options.discard_duplicates},
+      {"drop_old_table", options.drop_old_table},
+      {"old_suffix", options.old_suffix},
+      {"old_table",
+       old_table}}.dump();
   return record;
 }
 
@@ -233,6 +237,7 @@ void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options) {
   options.alter = spec["alter"].get<std::string>();
   options.discard_duplicates = spec.value("discard_duplicates", false);
   options.drop_old_table = spec.value("drop_old_table", false);
+  options.old_suffix = spec.value("old_suffix", std::string());
 }
 
 }  // namespace sluice

@@ -66,12 +66,15 @@ class RunRecorder : public PhaseListener {
 
 // The phase-metadata record of one `sluice alter --execute` run of `table` (its canonical quoted
 // name; `bare_name` is its name alone): named `name`, or alter-<table>-<UTC time> when empty. Its
-// spec (JSON) holds what read_rebuild_spec() needs to resume the run.
+// spec (JSON) holds what read_rebuild_spec() needs to resume the run, and `old_table`: the name
+// (in the table's schema) the old table is kept under after the swap, which `sluice status`
+// shows and `sluice contract` drops (contract_rebuild_run).
 MigrationRecord rebuild_record(const std::string& table, const std::string& bare_name,
-                               const RebuildOptions& options, std::string name);
+                               const RebuildOptions& options, const std::string& old_table,
+                               std::string name);
 
-// Sets the table, ALTER and flags a recorded rebuild ran with. Throws Error(ExitCode::failure)
-// when the record lacks them.
+// Sets the table, ALTER, flags and old suffix a recorded rebuild ran with. Throws
+// Error(ExitCode::failure) when the record lacks them.
 void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options);
 
 // Throws Error(ExitCode::preflight_failed) when a migration of `table` is in progress under a

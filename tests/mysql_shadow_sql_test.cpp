@@ -12,7 +12,8 @@ TEST_CASE("the shadow and the sentry extend the table's name, so a RENAME locks 
   const ddl::QualifiedName table{"shop", "orders"};
   CHECK(shadow_name(table) == ddl::QualifiedName{"shop", "orders_sluice_new"});
   CHECK(swap_name(table) == ddl::QualifiedName{"shop", "orders_sluice_old"});
-  CHECK(old_name(table) == ddl::QualifiedName{"shop", "_orders_old"});
+  CHECK(old_name(table, "_old") == ddl::QualifiedName{"shop", "_orders_old"});
+  CHECK(old_name(table, "_old2") == ddl::QualifiedName{"shop", "_orders_old2"});
   // The server takes a RENAME's metadata locks in name order.
   CHECK(table.name < shadow_name(table).name);
   CHECK(table.name < swap_name(table).name);

@@ -26,7 +26,7 @@ inline MysqlTablePlan orders_plan() {
   plan.mapped_columns = {0, 1, 2};
   plan.shadow = shadow_name(plan.source.name);
   plan.swap = swap_name(plan.source.name);
-  plan.old = old_name(plan.source.name);
+  plan.old = old_name(plan.source.name, "_old");
   plan.shadow_schema.name = plan.shadow;
   plan.shadow_schema.columns = {column("id", "bigint", "bigint(20)"),
                                 column("total", "decimal", "decimal(12,3)"),

@@ -16,10 +16,12 @@ TEST_CASE("renames keep the schema and quote the new name") {
 
 TEST_CASE("the shadow's indexes take the original names once each, the originals step aside") {
   const std::vector<std::string> statements =
-      index_renames("app", {{"t_pkey", "_t_new_pkey"},
-                            {"t_k_idx", "_t_new_k_idx"},
-                            {"t_k_idx2", "_t_new_k_idx"},  // an equal index: renamed once
-                            {"same", "same"}});
+      index_renames("app",
+                    {{"t_pkey", "_t_new_pkey"},
+                     {"t_k_idx", "_t_new_k_idx"},
+                     {"t_k_idx2", "_t_new_k_idx"},  // an equal index: renamed once
+                     {"same", "same"}},
+                    "_old");
   CHECK(statements ==
         std::vector<std::string>{"ALTER INDEX \"app\".\"t_pkey\" RENAME TO \"_t_pkey_old\"",
                                  "ALTER INDEX \"app\".\"_t_new_pkey\" RENAME TO \"t_pkey\"",
@@ -31,11 +33,11 @@ TEST_CASE("an identity sequence continues and takes the old name; a serial chang
   const SequenceMove identity{"id", "public.t_id_seq", "t_id_seq", "public._t_new_id_seq"};
   CHECK(continue_sequence(identity) ==
         "SELECT setval($1::regclass, last_value, is_called) FROM public.t_id_seq");
-  CHECK(carry_sequence(identity, kTable) ==
-        std::vector<std::string>{"ALTER SEQUENCE public.t_id_seq RENAME TO \"_t_id_seq_old\"",
+  CHECK(carry_sequence(identity, kTable, "_old2") ==
+        std::vector<std::string>{"ALTER SEQUENCE public.t_id_seq RENAME TO \"_t_id_seq_old2\"",
                                  "ALTER SEQUENCE public._t_new_id_seq RENAME TO \"t_id_seq\""});
   const SequenceMove serial{"n", "public.t_n_seq", "t_n_seq", std::nullopt};
-  CHECK(carry_sequence(serial, kTable) ==
+  CHECK(carry_sequence(serial, kTable, "_old2") ==
         std::vector<std::string>{"ALTER SEQUENCE public.t_n_seq OWNED BY \"public\".\"t\".\"n\""});
 }
 

@@ -6,6 +6,7 @@
 
 #include "src/error.h"
 #include "src/mysql/mysql_schema.h"
+#include "src/mysql/mysql_shadow_sql.h"
 
 namespace sluice::mysql {
 namespace {
@@ -348,6 +349,48 @@ void check_generated_columns(Connection& connection, const ddl::QualifiedName& t
 
 }  // namespace
 
+// The helper tables a run of `table` makes (mysql_shadow_sql.h): their names must fit and be
+// free. A shadow table or sentry there belongs to a running or crashed run of sluice.
+void check_leftovers(Connection& connection, const ddl::QualifiedName& table,
+                     PreflightReport& report) {
+  const std::string typed = table.schema + "." + table.name;
+  if (table.name.size() > kMaxTableName) {
+    report.fail(std::string(kLeftoversCheck),
+                "the table name is longer than " + std::to_string(kMaxTableName) +
+                    " characters, leaving no room for sluice's helper tables within MySQL's "
+                    "64-character limit",
+                "rename the table, or change it with ALTER TABLE directly");
+    return;
+  }
+  const auto comment_of = [&](const ddl::QualifiedName& name) {
+    const std::vector<ResultRow> rows =
+        connection.query(table_row_sql("TABLE_COMMENT", connection.quote_literal(name.schema),
+                                       connection.quote_literal(name.name)));
+    return rows.empty() ? std::nullopt : std::optional<std::string>(value_or(rows[0][0], ""));
+  };
+  const ddl::QualifiedName shadow = shadow_name(table);
+  const ddl::QualifiedName swap = swap_name(table);
+  if (comment_of(shadow)) {
+    report.fail(std::string(kLeftoversCheck),
+                "the shadow table " + ddl::quote_qualified(Dialect::mysql, shadow) +
+                    " exists: a sluice alter of this table is running, or a crashed one left it",
+                "resume the crashed run (sluice alter --resume NAME, see sluice status) or drop "
+                "what it left with sluice cleanup --table " +
+                    typed);
+  } else if (const std::optional<std::string> comment = comment_of(swap)) {
+    const bool sentry = *comment == kSentryComment;
+    report.fail(std::string(kLeftoversCheck),
+                ddl::quote_qualified(Dialect::mysql, swap) +
+                    (sentry ? " exists, left by an interrupted cut-over"
+                            : " exists, and the cut-over needs that name"),
+                sentry ? "run sluice cleanup --table " + typed + " (it drops a sentry)"
+                       : "rename or drop that table");
+  } else {
+    report.pass(std::string(kLeftoversCheck),
+                "no shadow table or cut-over sentry of an earlier run");
+  }
+}
+
 PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& table) {
   PreflightReport report;
   report.server = server_label(connection);
@@ -360,6 +403,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_triggers(connection, table, report.table, report);
   check_foreign_keys(connection, table, report.table, report);
   check_generated_columns(connection, table, report);
+  check_leftovers(connection, table, report);
   return report;
 }
 

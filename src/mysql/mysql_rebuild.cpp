@@ -39,8 +39,9 @@ void MysqlRebuild::attach_shadow() {
   shadow_.attach_shadow();
 }
 
-bool MysqlRebuild::complete_interrupted_swap(const std::string& table) {
-  return shadow_.complete_interrupted_swap(table);
+bool MysqlRebuild::complete_interrupted_swap(const std::string& table,
+                                             const std::string& old_suffix) {
+  return shadow_.complete_interrupted_swap(table, old_suffix);
 }
 
 void MysqlRebuild::drop_shadow() {

@@ -34,7 +34,7 @@ class MysqlRebuild : public RebuildBackend, public CopySource {
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
   void attach_shadow() override;
-  bool complete_interrupted_swap(const std::string& table) override;
+  bool complete_interrupted_swap(const std::string& table, const std::string& old_suffix) override;
   void drop_shadow() override;
   void reconnect() override;
   replication::Position log_position() override;

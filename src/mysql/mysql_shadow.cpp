@@ -37,10 +37,11 @@ bool MysqlShadow::is_sentry(const ddl::QualifiedName& name) {
                                         main.quote_literal(name.name))) == kSentryComment;
 }
 
-bool MysqlShadow::complete_interrupted_swap(const std::string& table) {
+bool MysqlShadow::complete_interrupted_swap(const std::string& table,
+                                            const std::string& old_suffix) {
   const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
   const ddl::QualifiedName swap = swap_name(name);
-  const ddl::QualifiedName old = old_name(name);
+  const ddl::QualifiedName old = old_name(name, old_suffix);
   if (!table_exists(swap)) {
     // Killed after the swap and after giving the old table its kept name: a run only starts
     // while that name is free, so the table under it is this run's old table.
@@ -70,7 +71,7 @@ bool MysqlShadow::complete_interrupted_swap(const std::string& table) {
 const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
   Connection& main = sessions_.main();
   const ddl::QualifiedName table = resolve_table_name(sessions_.dsn(), options.table);
-  run_preflight(main, table).refuse_unless_ready();
+  run_preflight(main, table).refuse_unless_ready(options.resume ? kLeftoversCheck : "");
   plan_.analysis = analyze_alter_option(ddl::Dialect::mysql, options.alter);
   if (plan_.analysis.changes_primary_key) {
     throw Error(ExitCode::preflight_failed,
@@ -85,14 +86,11 @@ const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
   }
   plan_.alter = options.alter;
   plan_.source = describe_table(main, table);
-  if (table.name.size() > kMaxTableName) {
-    throw Error(ExitCode::preflight_failed,
-                "the table name is longer than " + std::to_string(kMaxTableName) +
-                    " characters, leaving no room for sluice's helper tables within MySQL's "
-                    "64-character limit");
-  }
   plan_.shadow = shadow_name(table);
-  plan_.old = old_name(table);
+  plan_.old_suffix = pick_old_suffix(options, quote(table), [&](const std::string& suffix) {
+    return table_exists(old_name(table, suffix));
+  });
+  plan_.old = old_name(table, plan_.old_suffix);
   table_ = MysqlTablePlan{};
   table_.source = plan_.source;
   table_.shadow = plan_.shadow;
@@ -160,18 +158,11 @@ void MysqlShadow::check_helper_names(const RebuildOptions& options) {
                 "the shadow table " + quote(plan_.shadow) +
                     " of the run to resume is gone, so it cannot resume; start a new run");
   }
-  if (!options.resume && table_exists(plan_.shadow)) {
-    throw Error(ExitCode::preflight_failed,
-                "the shadow table " + quote(plan_.shadow) +
-                    " already exists, left by an earlier run; resume that run (sluice resume) "
-                    "or run sluice cleanup --table " +
-                    options.table + " to drop it");
-  }
   if (table_exists(plan_.old)) {
     throw Error(ExitCode::preflight_failed,
                 quote(plan_.old) +
-                    " exists (the old table of an earlier migration, or its sentry); drop it "
-                    "once you no longer need it, then run sluice alter again");
+                    " exists, yet the run to resume keeps its old table under that name; rename "
+                    "or drop that table, then resume again");
   }
 }
 

@@ -34,7 +34,7 @@ class MysqlShadow {
   void attach_shadow();
   void drop_shadow();
   // RebuildBackend::complete_interrupted_swap and cleanup, by the table's name as typed.
-  bool complete_interrupted_swap(const std::string& table);
+  bool complete_interrupted_swap(const std::string& table, const std::string& old_suffix);
   std::vector<std::string> cleanup(const std::string& table);
   // Drops the old table the cut-over kept.
   void drop_old_table();

@@ -33,8 +33,8 @@ ddl::QualifiedName shadow_name(const ddl::QualifiedName& table) {
   return {table.schema, table.name + std::string(kShadowSuffix)};
 }
 
-ddl::QualifiedName old_name(const ddl::QualifiedName& table) {
-  return {table.schema, "_" + table.name + "_old"};
+ddl::QualifiedName old_name(const ddl::QualifiedName& table, const std::string& suffix) {
+  return {table.schema, "_" + table.name + suffix};
 }
 
 std::vector<std::size_t> mapped_columns(const TableSchema& source,

@@ -39,7 +39,7 @@ constexpr std::size_t kMaxTableName = 64 - kSwapSuffix.size();
 // swap), in the table's schema.
 ddl::QualifiedName swap_name(const ddl::QualifiedName& table);
 ddl::QualifiedName shadow_name(const ddl::QualifiedName& table);
-ddl::QualifiedName old_name(const ddl::QualifiedName& table);
+ddl::QualifiedName old_name(const ddl::QualifiedName& table, const std::string& suffix);
 
 // The columns of `source` the copy carries over, by index in table order: every column that is
 // neither generated nor in `dropped` (the ALTER's DROP COLUMNs, matched case-insensitively as

@@ -53,7 +53,7 @@ std::vector<std::string> read_index_renames(Connection& lock, const PgTablePlan&
   for (const ResultRow& row : lock.query(kIndexPairs, {plan.quoted_table, plan.quoted_shadow})) {
     pairs.emplace_back(row[0].value_or(""), row[1].value_or(""));
   }
-  return index_renames(plan.table.schema, pairs);
+  return index_renames(plan.table.schema, pairs, plan.old_suffix);
 }
 
 // The replica identity and the application's own publications (CDC, logical replicas) belong
@@ -90,7 +90,7 @@ std::vector<std::string> swap_statements(Connection& lock, const PgTablePlan& pl
     if (move.shadow) {
       lock.query(continue_sequence(move), {*move.shadow});
     }
-    for (std::string& statement : carry_sequence(move, plan.quoted_table)) {
+    for (std::string& statement : carry_sequence(move, plan.quoted_table, plan.old_suffix)) {
       statements.push_back(std::move(statement));
     }
   }

@@ -11,7 +11,8 @@ std::string rename_table(const std::string& table, const std::string& name) {
 }
 
 std::vector<std::string> index_renames(
-    const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs) {
+    const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs,
+    const std::string& old_suffix) {
   std::vector<std::string> statements;
   std::vector<std::string> taken;
   for (const auto& [original, shadow] : pairs) {
@@ -20,7 +21,7 @@ std::vector<std::string> index_renames(
     }
     taken.push_back(shadow);
     statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, original}) +
-                         " RENAME TO " + ident(derived_name(original, "_old")));
+                         " RENAME TO " + ident(derived_name(original, old_suffix)));
     statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, shadow}) +
                          " RENAME TO " + ident(original));
   }
@@ -31,10 +32,11 @@ std::string continue_sequence(const SequenceMove& move) {
   return "SELECT setval($1::regclass, last_value, is_called) FROM " + move.source;
 }
 
-std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table) {
+std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table,
+                                        const std::string& old_suffix) {
   if (move.shadow) {
     return {"ALTER SEQUENCE " + move.source + " RENAME TO " +
-                ident(derived_name(move.source_name, "_old")),
+                ident(derived_name(move.source_name, old_suffix)),
             "ALTER SEQUENCE " + *move.shadow + " RENAME TO " + ident(move.source_name)};
   }
   return {"ALTER SEQUENCE " + move.source + " OWNED BY " + table + "." + ident(move.column)};

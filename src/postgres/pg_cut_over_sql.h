@@ -17,11 +17,13 @@ namespace sluice::postgres {
 std::string rename_table(const std::string& table, const std::string& name);
 
 // For each pair (original's index, shadow's index with the same definition; unquoted, in
-// `schema`): the original's index takes a derived name and the shadow's takes the original's,
+// `schema`): the original's index takes its name with `old_suffix` (RebuildPlan::old_suffix) and
+// the shadow's takes the original's,
 // so that an application naming an index or the constraint it carries keeps working. A shadow
 // index is renamed once, and not at all when it already has the name.
 std::vector<std::string> index_renames(
-    const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs);
+    const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs,
+    const std::string& old_suffix);
 
 // Moves the new table's identity sequence on to where the old one stands; binds the shadow's
 // sequence as $1. Only for a SequenceMove with a `shadow`.
@@ -30,8 +32,10 @@ std::string continue_sequence(const SequenceMove& move);
 // The swap's statements for `move`: an identity sequence of the new table takes the old one's
 // name (applications may call nextval or currval on it); a serial's sequence, which the new
 // table's default already calls, becomes owned by the new table's column, so it no longer
-// disappears with the old table. `table` is the table's name after the swap.
-std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table);
+// disappears with the old table. `table` is the table's name after the swap; the old identity
+// sequence takes its name with `old_suffix`.
+std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table,
+                                        const std::string& old_suffix);
 
 std::string force_row_security(const std::string& table);
 

@@ -136,29 +136,37 @@ void refuse_view_change(Connection& main, const RebuildPlan& plan, const std::st
   }
 }
 
-// Refuses to start over what an earlier run left behind.
-void refuse_leftovers(Connection& main, const RebuildOptions& options, const PgTablePlan& table) {
-  if (!options.resume && relation_exists(main, table.shadow)) {
-    throw Error(ExitCode::preflight_failed,
-                "the shadow table " + table.quoted_shadow +
-                    " already exists, left by an earlier run; run sluice cleanup --table " +
-                    options.table + " to drop it");
+// The schema and name of the table (oid $1) and of every relation the swap renames with the old
+// suffix: its indexes and the sequences it owns.
+constexpr const char* kSwappedRelations =
+    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = $1::oid OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = "
+    "$1::oid) OR (c.relkind = 'S' AND c.oid IN (SELECT objid FROM pg_depend WHERE refobjid = "
+    "$1::oid AND refclassid = 'pg_class'::regclass AND classid = 'pg_class'::regclass AND "
+    "deptype IN ('a', 'i')))";
+
+// The first old suffix under which no name the swap gives the table, its indexes and its
+// sequences is taken (RebuildOptions::old_suffix).
+std::string pick_suffix(Connection& main, const RebuildOptions& options, const PgTablePlan& t) {
+  std::vector<ddl::QualifiedName> renamed;
+  for (const ResultRow& row : main.query(kSwappedRelations, {t.oid})) {
+    renamed.push_back({row[0].value_or(""), row[1].value_or("")});
   }
+  return pick_old_suffix(options, t.quoted_table, [&](const std::string& suffix) {
+    return std::any_of(renamed.begin(), renamed.end(), [&](const ddl::QualifiedName& name) {
+      return relation_exists(main, {name.schema, derived_name(name.name, suffix)});
+    });
+  });
+}
+
+// A resumed run swaps to the old-table name it recorded, which must still be free (a new run
+// picks a free one; what else an earlier run left is the preflight's kLeftoversCheck).
+void refuse_taken_old_name(Connection& main, const PgTablePlan& table) {
   if (relation_exists(main, table.old)) {
     throw Error(ExitCode::preflight_failed,
                 table.quoted_old +
-                    " exists (the old table of an earlier migration); drop it once you no "
-                    "longer need it, then run sluice alter again");
-  }
-  const std::string slot = pg::sluice_object_name(slot_name(table.oid));
-  if (!options.resume &&
-      main.query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot})) {
-    throw Error(ExitCode::preflight_failed,
-                "replication slot " + slot + " exists: another sluice alter runs on " +
-                    table.quoted_table +
-                    ", or a crashed one left it (it keeps WAL); run sluice "
-                    "cleanup --table " +
-                    options.table + " once no run is active");
+                    " exists, yet the run to resume keeps its old table under that name; rename "
+                    "or drop that table, then resume again");
   }
 }
 
@@ -237,7 +245,7 @@ void validate_alter(Connection& main, const RebuildPlan& plan, const PgTablePlan
 
 void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::QualifiedName& table,
                   RebuildPlan& plan, PgTablePlan& table_plan) {
-  run_preflight(main, table).refuse_unless_ready();
+  run_preflight(main, table).refuse_unless_ready(options.resume ? kLeftoversCheck : "");
   plan.analysis = analyze_alter_option(ddl::Dialect::postgres, options.alter);
   if (plan.analysis.adds_unique_key) {
     throw Error(ExitCode::preflight_failed,
@@ -258,15 +266,17 @@ void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::Qu
   t.oid = main.query_value("SELECT $1::regclass::oid::text", {ident(table)}).value_or("");
   describe_source(main, table, t.oid, plan.source);
   plan.shadow = {table.schema, derived_name(table.name, "_new")};
-  plan.old = {table.schema, derived_name(table.name, "_old")};
   t.table = table;
+  t.quoted_table = ident(table);
+  plan.old_suffix = pick_suffix(main, options, t);
+  plan.old = {table.schema, derived_name(table.name, plan.old_suffix)};
+  t.old_suffix = plan.old_suffix;
   t.shadow = plan.shadow;
   t.old = plan.old;
-  t.quoted_table = ident(table);
   t.quoted_shadow = ident(plan.shadow);
   t.quoted_old = ident(plan.old);
   refuse_key_change(plan);
-  refuse_leftovers(main, options, t);
+  refuse_taken_old_name(main, t);
   refuse_view_change(main, plan, t.oid);
   plan.mapped_columns.clear();
   for (std::size_t i = 0; i < plan.source.columns.size(); ++i) {

@@ -1,5 +1,6 @@
 #include "src/postgres/pg_preflight.h"
 
+#include "replication/postgres/slot_manager.h"
 #include "src/error.h"
 #include "src/postgres/pg_key.h"
 #include "src/postgres/pg_rebuild_sql.h"
@@ -245,6 +246,34 @@ void check_key(Connection& connection, const TableFacts& facts, PreflightReport&
               "changed rows are matched by the key (" + names + ") with the server's own equality");
 }
 
+// What a run of the table makes and removes when it ends: its shadow table and its slot (named
+// after the table's oid). Either one there belongs to a running or crashed run of sluice.
+void check_leftovers(Connection& connection, const ddl::QualifiedName& table,
+                     const TableFacts& facts, PreflightReport& report) {
+  const std::string typed = table.schema + "." + table.name;
+  const ddl::QualifiedName shadow{table.schema, derived_name(table.name, "_new")};
+  const std::string slot = replication::postgres::sluice_object_name(slot_name(facts.oid));
+  const std::string fix =
+      "resume the crashed run (sluice alter --resume NAME, see sluice "
+      "status) or drop what it left with sluice cleanup --table " +
+      typed;
+  if (relation_exists(connection, shadow)) {
+    report.fail(std::string(kLeftoversCheck),
+                "the shadow table " + ident(shadow) +
+                    " exists: a sluice alter of this table is running, or a crashed one left it",
+                fix);
+  } else if (connection.query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                                    {slot})) {
+    report.fail(std::string(kLeftoversCheck),
+                "replication slot " + slot +
+                    " exists: a sluice alter of this table is running, or a crashed one left it "
+                    "(it keeps WAL)",
+                fix);
+  } else {
+    report.pass(std::string(kLeftoversCheck), "no shadow table or slot of an earlier run");
+  }
+}
+
 // What a rebuild's copy costs the server while it runs (docs/architecture.md §2).
 void report_copy_cost(PreflightReport& report) {
   report.pass("copy_cost",
@@ -349,6 +378,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_foreign_keys(connection, facts, report.table, report);
   check_dependent_views(connection, facts, report.table, report);
   check_triggers(connection, facts, report.table, report);
+  check_leftovers(connection, table, facts, report);
   report_copy_cost(report);
   return report;
 }

@@ -91,8 +91,8 @@ void PgRebuild::drop_shadow() {
   shadow_.drop(*main_);
 }
 
-bool PgRebuild::complete_interrupted_swap(const std::string& table) {
-  return shadow_.complete_interrupted_swap(*main_, resolve_table(table));
+bool PgRebuild::complete_interrupted_swap(const std::string& table, const std::string& old_suffix) {
+  return shadow_.complete_interrupted_swap(*main_, resolve_table(table), old_suffix);
 }
 
 std::vector<std::string> PgRebuild::cleanup(const std::string& table) {

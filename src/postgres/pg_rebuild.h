@@ -52,7 +52,7 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
   const RebuildPlan& plan(const RebuildOptions& options) override;
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
-  bool complete_interrupted_swap(const std::string& table) override;
+  bool complete_interrupted_swap(const std::string& table, const std::string& old_suffix) override;
   void attach_shadow() override;
   void drop_shadow() override;
   void reconnect() override;

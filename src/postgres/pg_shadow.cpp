@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -14,6 +15,11 @@ namespace sluice::postgres {
 namespace {
 
 namespace pg = replication::postgres;
+
+// The tables of schema $1 by name, with their oids.
+constexpr const char* kTablesOfSchema =
+    "SELECT c.relname, c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')";
 
 constexpr const char* kShadowColumnType =
     "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
@@ -263,10 +269,11 @@ void PgShadow::build_deferred_indexes(Connection& session) {
   deferred_indexes_.clear();
 }
 
-bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table) {
+bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table,
+                                         const std::string& old_suffix) {
   // The swap is one transaction: it happened or it did not. The slot is named after the oid of
   // the table the run started on, which after the swap is the old table's.
-  const ddl::QualifiedName old{table.schema, derived_name(table.name, "_old")};
+  const ddl::QualifiedName old{table.schema, derived_name(table.name, old_suffix)};
   const ddl::QualifiedName shadow{table.schema, derived_name(table.name, "_new")};
   const std::optional<std::string> old_oid = oid_of(main, old);
   if (!old_oid || relation_exists(main, shadow)) {
@@ -299,14 +306,16 @@ std::vector<std::string> PgShadow::cleanup(Connection& main, const ddl::Qualifie
   std::vector<std::string> dropped;
   const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
   // The slot is named after the oid of the table as it was when the run started: the table
-  // itself, or _<table>_old when the run died between its swap and dropping the slot.
-  const ddl::QualifiedName old{table.schema, derived_name(table.name, "_old")};
-  for (const ddl::QualifiedName& candidate : {table, old}) {
-    const std::optional<std::string> oid = oid_of(main, candidate);
-    if (!oid) {
+  // itself, or one of its old tables when the run died between its swap and dropping the slot.
+  std::vector<std::string> names{table.name};
+  for (int generation = 1; generation <= kMaxOldTables; ++generation) {
+    names.push_back(derived_name(table.name, old_suffix(generation)));
+  }
+  for (const ResultRow& row : main.query(kTablesOfSchema, {table.schema})) {
+    if (std::find(names.begin(), names.end(), row[0].value_or("")) == names.end()) {
       continue;
     }
-    const std::string object = pg::sluice_object_name(slot_name(*oid));
+    const std::string object = pg::sluice_object_name(slot_name(row[1].value_or("")));
     const std::optional<std::string> active = main.query_value(kSlotActive, {object});
     if (active == "true") {
       throw Error(ExitCode::preflight_failed,

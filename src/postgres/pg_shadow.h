@@ -51,7 +51,8 @@ class PgShadow {
   bool has_deferred_indexes() const { return !deferred_indexes_.empty(); }
 
   // See RebuildBackend::complete_interrupted_swap; `table` resolved.
-  bool complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table);
+  bool complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table,
+                                 const std::string& old_suffix);
 
   // See RebuildBackend::cleanup; `table` resolved.
   std::vector<std::string> cleanup(Connection& main, const ddl::QualifiedName& table);

@@ -57,7 +57,8 @@ struct PgTablePlan {
   std::string oid;  // the table's oid as text; names the run's slot and publication
   ddl::QualifiedName table;
   ddl::QualifiedName shadow;  // _<table>_new
-  ddl::QualifiedName old;     // _<table>_old: the old table after the swap
+  ddl::QualifiedName old;     // _<table><old_suffix>: the old table after the swap
+  std::string old_suffix;     // RebuildPlan::old_suffix: also of the old indexes and sequences
   std::string quoted_table;
   std::string quoted_shadow;
   std::string quoted_old;
