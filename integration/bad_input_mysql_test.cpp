@@ -185,7 +185,7 @@ TEST_CASE("bad input to sluice alter is refused in one line and changes nothing"
       {.what = "a leftover cut-over sentry (or a table of that name)",
        .setup = {"CREATE TABLE bi_21_sluice_old LIKE bi_21"},
        .exit_code = 5,
-       .reason = "interrupted cut-over"},
+       .reason = "the cut-over needs that name"},
       {.what = "an ALTER naming a column the table lacks",
        .alter = "MODIFY nosuchcol INT",
        .exit_code = 2,
