@@ -9,6 +9,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -63,6 +65,17 @@ void check_equal(sluice::postgres::Connection& db, const std::string& table) {
   // moment the run was killed or lost its sessions at.
   CHECK(pg_table_shape(db, table) == pg_table_shape(db, twin));
 }
+
+// A postpone flag file that exists while this object lives: a run given it keeps applying and
+// checkpointing after its verification but never cuts over, so a test can kill it after its
+// copy however fast the copy was.
+struct Postponed {
+  std::string path;
+  explicit Postponed(const std::string& name) : path("/tmp/sluice-faults-pg-postpone-" + name) {
+    std::ofstream(path) << "";
+  }
+  ~Postponed() { std::filesystem::remove(path); }
+};
 
 }  // namespace
 
@@ -218,8 +231,10 @@ TEST_CASE("a PostgreSQL run killed after its copy keeps its slot and resumes fro
     return nlohmann::json::parse(saved)["position"]["lsn"].get<std::uint64_t>();
   };
   {
+    const Postponed postponed("ft-resume");
     SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_resume", "--alter", kAlter,
-                       "--execute", "--name", "ft-resume", "--chunk-time", "20"});
+                       "--execute", "--name", "ft-resume", "--chunk-time", "20",
+                       "--postpone-cutover-flag-file", postponed.path});
     REQUIRE(wait_for_saved(admin, "ft-resume", kCopyDone));
     // The first checkpoint after the copy reads from the slot's start (LSN 0); wait for one
     // that has applied changes.
@@ -231,6 +246,15 @@ TEST_CASE("a PostgreSQL run killed after its copy keeps its slot and resumes fro
   }
   CHECK(exists(*db, "_ft_resume_new"));
   CHECK_FALSE(sluice_objects(*db).empty());
+  // The run was killed while it waited to cut over, with every index built; one dropped here
+  // stands for an index a run killed sooner had not built yet, which the resumed run builds.
+  const std::string unbuilt =
+      db->query_value(
+            "SELECT min(indexrelid::regclass::text) FROM pg_index WHERE indrelid = "
+            "'_ft_resume_new'::regclass AND NOT indisunique")
+          .value_or("");
+  REQUIRE_FALSE(unbuilt.empty());
+  db->execute("DROP INDEX " + unbuilt);
   // The slot never confirms past the checkpoint, so every change after it is still in the slot.
   const std::uint64_t saved_lsn = checkpoint_lsn();
   REQUIRE(saved_lsn > 0);
@@ -270,8 +294,10 @@ TEST_CASE("a PostgreSQL run whose slot is gone cannot resume; it says so") {
   create_pg_table(*db, "ft_gone", "ft_gone_twin", 100000, false);
   forget_run(ServerKind::postgres, admin, "ft-gone");
   {
+    const Postponed postponed("ft-gone");
     SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_gone", "--alter", kAlter,
-                       "--execute", "--name", "ft-gone", "--chunk-time", "20"});
+                       "--execute", "--name", "ft-gone", "--chunk-time", "20",
+                       "--postpone-cutover-flag-file", postponed.path});
     // Killed after its copy: a run killed during it copies again and needs no slot.
     REQUIRE(wait_for_saved(admin, "ft-gone", kCopyDone));
     CHECK(run.stop(SIGKILL) == 128 + SIGKILL);

@@ -122,7 +122,7 @@ void PgShadow::create(Connection& main, bool replace) {
     if (index[2] == "true") {
       key_indexes_.push_back({index[0].value_or(""), index[1].value_or("")});
     } else {
-      deferred_indexes_.push_back(index[0].value_or(""));
+      deferred_indexes_.push_back({index[0].value_or(""), index[1].value_or("")});
     }
   }
   spdlog::info("created shadow table {} without its {} indexes, built after the copy",
@@ -223,7 +223,8 @@ void PgShadow::attach(Connection& main) {
            {table_.oid,
             array_literal(std::vector<std::optional<std::string>>(dropped.begin(), dropped.end())),
             table_.quoted_shadow})) {
-    deferred_indexes_.push_back(create_index_on(table_.quoted_shadow, index[0].value_or("")));
+    deferred_indexes_.push_back(
+        {create_index_on(table_.quoted_shadow, index[0].value_or("")), std::nullopt});
   }
   spdlog::info("resuming into the shadow table {} ({} indexes still to build)",
                table_.quoted_shadow, deferred_indexes_.size());
@@ -233,40 +234,40 @@ void PgShadow::drop(Connection& main) {
   main.execute(drop_table_if_exists(table_.quoted_shadow));
 }
 
-void PgShadow::build_key_indexes(Connection& session) {
-  if (key_indexes_.empty()) {
+namespace {
+
+// Builds each of `indexes` the shadow lacks and forgets it once built: a redo after a lost
+// session builds only the rest, and skips one the lost attempt committed.
+template <typename Index>
+void build_held(Connection& session, std::vector<Index>& indexes, const char* what) {
+  if (indexes.empty()) {
     return;
   }
   session.query(kIndexBuildMemory);
-  while (!key_indexes_.empty()) {
-    const KeyIndex& index = key_indexes_.front();
-    // A redo after a lost session finds the index if the lost attempt committed it.
-    if (!session.query_value("SELECT to_regclass($1)::text", {index.name})) {
+  while (!indexes.empty()) {
+    const Index& index = indexes.front();
+    if (!index.name || !session.query_value("SELECT to_regclass($1)::text", {*index.name})) {
       const auto started = std::chrono::steady_clock::now();
       session.execute(index.create);
-      spdlog::info("built a key or unique index of the shadow table in {} ms: {}",
+      spdlog::info("built {} of the shadow table in {} ms: {}", what,
                    std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - started)
                        .count(),
                    index.create);
     }
-    key_indexes_.erase(key_indexes_.begin());
+    indexes.erase(indexes.begin());
   }
   session.execute("RESET maintenance_work_mem");
 }
 
+}  // namespace
+
+void PgShadow::build_key_indexes(Connection& session) {
+  build_held(session, key_indexes_, "a key or unique index");
+}
+
 void PgShadow::build_deferred_indexes(Connection& session) {
-  session.query(kIndexBuildMemory);
-  for (const std::string& definition : deferred_indexes_) {
-    const auto started = std::chrono::steady_clock::now();
-    session.execute(definition);
-    spdlog::info("built an index of the shadow table in {} ms: {}",
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count(),
-                 definition);
-  }
-  deferred_indexes_.clear();
+  build_held(session, deferred_indexes_, "an index");
 }
 
 bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table,

@@ -46,7 +46,9 @@ class PgShadow {
   // already (a redo after a lost session) is skipped. Throws ServerError when the rows break
   // one (a conversion that made two values equal).
   void build_key_indexes(Connection& session);
-  // Builds the other indexes create() or attach() held back, on `session`, and forgets them.
+  // Builds the other indexes create() or attach() held back, on `session`, forgetting each once
+  // built, so a call after a lost session builds only the rest. One create() held back under a
+  // name the shadow has already (the lost attempt committed it) is skipped.
   void build_deferred_indexes(Connection& session);
   bool has_deferred_indexes() const { return !deferred_indexes_.empty(); }
 
@@ -70,12 +72,13 @@ class PgShadow {
   const std::optional<std::string>& password_;
   const RebuildPlan& plan_;
   PgTablePlan& table_;
-  std::vector<std::string> deferred_indexes_;  // CREATE INDEX statements run after the copy
-  struct KeyIndex {
-    std::string create;  // ALTER TABLE … ADD CONSTRAINT or CREATE UNIQUE INDEX
-    std::string name;    // the index's, qualified and quoted
+  struct HeldIndex {
+    std::string create;  // ALTER TABLE … ADD CONSTRAINT or CREATE [UNIQUE] INDEX
+    // The index's, qualified and quoted; none for an index attach() lets the server name.
+    std::optional<std::string> name;
   };
-  std::vector<KeyIndex> key_indexes_;  // built once the copy is done, before the stream
+  std::vector<HeldIndex> key_indexes_;       // built once the copy is done, before the stream
+  std::vector<HeldIndex> deferred_indexes_;  // built during verification
 };
 
 }  // namespace sluice::postgres
