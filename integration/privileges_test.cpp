@@ -107,6 +107,42 @@ TEST_CASE("MySQL: the documented grants suffice, and each one less is named") {
   db->execute("DROP USER 'priv_user'@'127.0.0.1'");
 }
 
+// MariaDB applies the privileges of the role a session enabled (by SET DEFAULT ROLE at login),
+// and of the roles granted to that role; a role granted but not enabled gives nothing, and the
+// refusal says how to enable it.
+TEST_CASE("MySQL: grants held through a default role and a nested role suffice") {
+  auto db = mysql_admin();
+  db->execute("DROP USER IF EXISTS 'priv_user'@'127.0.0.1'");
+  db->execute("DROP ROLE IF EXISTS priv_outer");
+  db->execute("DROP ROLE IF EXISTS priv_inner");
+  db->execute("CREATE ROLE priv_inner");
+  db->execute("CREATE ROLE priv_outer");
+  db->execute("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO priv_inner");
+  db->execute("GRANT priv_inner TO priv_outer");
+  db->execute("CREATE USER 'priv_user'@'127.0.0.1' IDENTIFIED BY '" + kPassword + "'");
+  db->execute(
+      "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, LOCK TABLES ON `sluice_test`.* "
+      "TO 'priv_user'@'127.0.0.1'");
+  db->execute("GRANT priv_outer TO 'priv_user'@'127.0.0.1'");
+  db->execute("SET DEFAULT ROLE priv_outer FOR 'priv_user'@'127.0.0.1'");
+  mysql_fresh_table(*db, "priv_ok");
+  {
+    const RunResult run = alter_as_user(ServerKind::mysql, "priv_ok", "MODIFY v BIGINT NOT NULL");
+    INFO("stdout: " << run.out << "\nstderr: " << run.err);
+    CHECK(run.exit_code == 0);
+  }
+  db->execute("SET DEFAULT ROLE NONE FOR 'priv_user'@'127.0.0.1'");
+  mysql_fresh_table(*db, "priv_less");
+  const RunResult run = alter_as_user(ServerKind::mysql, "priv_less", "MODIFY v BIGINT NOT NULL");
+  check_refused_naming(run, "REPLICATION SLAVE");
+  CHECK(run.err.find("SET DEFAULT ROLE `priv_outer` FOR 'priv_user'@'127.0.0.1'") !=
+        std::string::npos);
+  CHECK(db->query("SHOW TABLES LIKE 'priv\\_less\\_sluice\\_new'").empty());
+  db->execute("DROP USER 'priv_user'@'127.0.0.1'");
+  db->execute("DROP ROLE priv_outer");
+  db->execute("DROP ROLE priv_inner");
+}
+
 TEST_CASE("PostgreSQL: the documented privileges suffice, and each one less is named") {
   auto db = postgres_admin();
   pg_grant_documented(*db);

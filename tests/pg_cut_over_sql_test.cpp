@@ -20,8 +20,9 @@ TEST_CASE("the shadow's indexes take the original names once each, the originals
                     {{"t_pkey", "_t_new_pkey"},
                      {"t_k_idx", "_t_new_k_idx"},
                      {"t_k_idx2", "_t_new_k_idx"},  // an equal index: renamed once
-                     {"same", "same"}},
-                    "_old");
+                     {"same", "same"},
+                     {"t_code_key", "t_code_uq"}},  // renamed by the ALTER: kept
+                    "_old", {"t_code_uq"});
   CHECK(statements ==
         std::vector<std::string>{"ALTER INDEX \"app\".\"t_pkey\" RENAME TO \"_t_pkey_old\"",
                                  "ALTER INDEX \"app\".\"_t_new_pkey\" RENAME TO \"t_pkey\"",

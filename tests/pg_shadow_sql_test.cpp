@@ -18,6 +18,32 @@ TEST_CASE("the shadow is made by LIKE and the user's clauses in one ALTER") {
         "ALTER TABLE \"public\".\"_t_new\" ALTER COLUMN k TYPE bigint, DROP COLUMN data");
 }
 
+TEST_CASE("a clause naming an index-backed constraint acts on the shadow's copy of it") {
+  const std::map<std::string, std::string> names = {{"t_code_key", "_t_new_code_key"},
+                                                    {"Odd Name", "_t_new_Odd Name"}};
+  CHECK(retarget_constraint("DROP CONSTRAINT t_code_key", names) ==
+        "DROP CONSTRAINT \"_t_new_code_key\"");
+  CHECK(retarget_constraint("DROP CONSTRAINT IF EXISTS \"t_code_key\" CASCADE", names) ==
+        "DROP CONSTRAINT IF EXISTS \"_t_new_code_key\" CASCADE");
+  CHECK(retarget_constraint("drop constraint \"Odd Name\"", names) ==
+        "drop constraint \"_t_new_Odd Name\"");
+  CHECK(retarget_constraint("RENAME CONSTRAINT t_code_key TO t_code_uq", names) ==
+        "RENAME CONSTRAINT \"_t_new_code_key\" TO t_code_uq");
+  CHECK(retarget_constraint("ALTER CONSTRAINT t_code_key DEFERRABLE", names) ==
+        "ALTER CONSTRAINT \"_t_new_code_key\" DEFERRABLE");
+  // Bare names fold to lower case; a quoted upper-case name is another constraint.
+  CHECK(retarget_constraint("DROP CONSTRAINT T_CODE_KEY", names) ==
+        "DROP CONSTRAINT \"_t_new_code_key\"");
+  CHECK(retarget_constraint("DROP CONSTRAINT \"T_CODE_KEY\"", names) ==
+        "DROP CONSTRAINT \"T_CODE_KEY\"");
+  // A CHECK constraint keeps its name under LIKE, and other clauses name no constraint.
+  CHECK(retarget_constraint("DROP CONSTRAINT positive_amount", names) ==
+        "DROP CONSTRAINT positive_amount");
+  CHECK(retarget_constraint("DROP COLUMN t_code_key", names) == "DROP COLUMN t_code_key");
+  CHECK(retarget_constraint("ADD CONSTRAINT t_code_key CHECK (code <> '')", names) ==
+        "ADD CONSTRAINT t_code_key CHECK (code <> '')");
+}
+
 TEST_CASE("table facts LIKE leaves out are copied as statements") {
   CHECK(comment_on_table(kShadow, "it's") == "COMMENT ON TABLE \"public\".\"_t_new\" IS 'it''s'");
   CHECK(set_storage_parameters(kShadow, "fillfactor=70, autovacuum_enabled=false") ==

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "src/error.h"
+#include "src/mysql/mysql_grants.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_shadow_sql.h"
 
@@ -98,79 +99,9 @@ void check_binlog_settings(Connection& connection, PreflightReport& report) {
   }
 }
 
-// Whether `name` matches the database pattern of a GRANT (`%` and `_` are wildcards, `\` escapes
-// them), as the server matches it.
-bool matches_database_pattern(std::string_view pattern, std::string_view name) {
-  if (pattern.empty()) {
-    return name.empty();
-  }
-  if (pattern.front() == '%') {
-    for (std::size_t skip = 0; skip <= name.size(); ++skip) {
-      if (matches_database_pattern(pattern.substr(1), name.substr(skip))) {
-        return true;
-      }
-    }
-    return false;
-  }
-  if (name.empty()) {
-    return false;
-  }
-  if (pattern.front() == '\\' && pattern.size() > 1) {
-    return pattern[1] == name.front() &&
-           matches_database_pattern(pattern.substr(2), name.substr(1));
-  }
-  return (pattern.front() == '_' || pattern.front() == name.front()) &&
-         matches_database_pattern(pattern.substr(1), name.substr(1));
-}
-
-// The privileges the current user (and its active role) holds on every table of `database`:
-// those granted on *.* and on `database`.* (or a pattern matching it), upper case. An empty
-// `database` means those on *.* only.
-std::set<std::string> privileges_on(Connection& connection, const std::string& database) {
-  std::set<std::string> privileges;
-  for (const ResultRow& row : connection.query("SHOW GRANTS")) {
-    if (row.empty() || !row.front()) {
-      continue;
-    }
-    const std::string& grant = *row.front();
-    const std::size_t on = grant.find(" ON ");
-    const std::size_t to = grant.find(" TO ", on == std::string::npos ? 0 : on);
-    if (grant.rfind("GRANT ", 0) != 0 || on == std::string::npos || to == std::string::npos) {
-      continue;
-    }
-    const std::string object = grant.substr(on + 4, to - on - 4);
-    bool covers = object == "*.*";
-    if (!covers && !database.empty() && object.size() > 4 && object.front() == '`' &&
-        object.ends_with("`.*")) {
-      std::string pattern;
-      for (std::size_t i = 1; i + 3 < object.size(); ++i) {
-        pattern += object[i];
-        if (object[i] == '`') {
-          ++i;  // a doubled backtick inside the quoted name
-        }
-      }
-      covers = matches_database_pattern(pattern, database);
-    }
-    if (!covers) {
-      continue;
-    }
-    std::string list = grant.substr(6, on - 6);
-    std::size_t start = 0;
-    while (start < list.size()) {
-      std::size_t comma = list.find(", ", start);
-      privileges.insert(upper(list.substr(start, comma - start)));
-      start = comma == std::string::npos ? list.size() : comma + 2;
-    }
-  }
-  return privileges;
-}
-
-std::set<std::string> global_privileges(Connection& connection) {
-  return privileges_on(connection, "");
-}
-
-void check_privileges(Connection& connection, PreflightReport& report) {
-  const std::set<std::string> privileges = global_privileges(connection);
+void check_privileges(Connection& connection, const SessionGrants& grants,
+                      PreflightReport& report) {
+  const std::set<std::string> privileges = privileges_on(grants.lines, "");
   const bool all = privileges.contains("ALL PRIVILEGES");
   std::vector<std::string> missing;
   if (!all && !privileges.contains("REPLICATION SLAVE")) {
@@ -187,16 +118,16 @@ void check_privileges(Connection& connection, PreflightReport& report) {
   } else {
     report.fail("replication_privileges",
                 user + " lacks " + join(missing) + " on *.*, needed to read the binary log",
-                "GRANT " + join(missing) + " ON *.* TO the user sluice connects as");
+                grant_fix(grants, join(missing), "*.*", user));
   }
 }
 
 // The privileges `sluice alter` uses on the table's database: copy (SELECT, INSERT), apply
 // (DELETE, UPDATE), shadow table and sentry (CREATE, DROP, ALTER), cut-over (LOCK TABLES, and
 // ALTER and DROP for RENAME TABLE); the phase metadata lives there by default too.
-void check_table_privileges(Connection& connection, const ddl::QualifiedName& table,
-                            PreflightReport& report) {
-  const std::set<std::string> privileges = privileges_on(connection, table.schema);
+void check_table_privileges(Connection& connection, const SessionGrants& grants,
+                            const ddl::QualifiedName& table, PreflightReport& report) {
+  const std::set<std::string> privileges = privileges_on(grants.lines, table.schema);
   std::vector<std::string> missing;
   if (!privileges.contains("ALL PRIVILEGES")) {
     for (const char* needed :
@@ -215,7 +146,7 @@ void check_table_privileges(Connection& connection, const ddl::QualifiedName& ta
     report.fail("table_privileges",
                 user + " lacks " + join(missing) + " on " + database +
                     ".*, needed to build the new table and swap it in",
-                "GRANT " + join(missing) + " ON " + database + ".* TO the user sluice connects as");
+                grant_fix(grants, join(missing), database + ".*", user));
   }
 }
 
@@ -397,8 +328,9 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   report.table = ddl::quote_qualified(Dialect::mysql, table);
   check_table(connection, table, report.table, report);
   check_binlog_settings(connection, report);
-  check_privileges(connection, report);
-  check_table_privileges(connection, table, report);
+  const SessionGrants grants = read_session_grants(connection);
+  check_privileges(connection, grants, report);
+  check_table_privileges(connection, grants, table, report);
   check_key(connection, table, report.table, report);
   check_triggers(connection, table, report.table, report);
   check_foreign_keys(connection, table, report.table, report);

@@ -53,7 +53,7 @@ std::vector<std::string> read_index_renames(Connection& lock, const PgTablePlan&
   for (const ResultRow& row : lock.query(kIndexPairs, {plan.quoted_table, plan.quoted_shadow})) {
     pairs.emplace_back(row[0].value_or(""), row[1].value_or(""));
   }
-  return index_renames(plan.table.schema, pairs, plan.old_suffix);
+  return index_renames(plan.table.schema, pairs, plan.old_suffix, plan.named_by_alter);
 }
 
 // The replica identity and the application's own publications (CDC, logical replicas) belong

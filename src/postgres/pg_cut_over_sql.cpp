@@ -12,9 +12,9 @@ std::string rename_table(const std::string& table, const std::string& name) {
 
 std::vector<std::string> index_renames(
     const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs,
-    const std::string& old_suffix) {
+    const std::string& old_suffix, const std::vector<std::string>& named_by_alter) {
   std::vector<std::string> statements;
-  std::vector<std::string> taken;
+  std::vector<std::string> taken = named_by_alter;
   for (const auto& [original, shadow] : pairs) {
     if (std::find(taken.begin(), taken.end(), shadow) != taken.end() || original == shadow) {
       continue;

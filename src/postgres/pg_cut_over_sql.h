@@ -18,12 +18,12 @@ std::string rename_table(const std::string& table, const std::string& name);
 
 // For each pair (original's index, shadow's index with the same definition; unquoted, in
 // `schema`): the original's index takes its name with `old_suffix` (RebuildPlan::old_suffix) and
-// the shadow's takes the original's,
-// so that an application naming an index or the constraint it carries keeps working. A shadow
-// index is renamed once, and not at all when it already has the name.
+// the shadow's takes the original's, so that an application naming an index or the constraint
+// it carries keeps working. A shadow index is renamed once, and not at all when it already has
+// the name or has a name the ALTER gave it (`named_by_alter`: RENAME CONSTRAINT a TO b keeps b).
 std::vector<std::string> index_renames(
     const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs,
-    const std::string& old_suffix);
+    const std::string& old_suffix, const std::vector<std::string>& named_by_alter);
 
 // Moves the new table's identity sequence on to where the old one stands; binds the shadow's
 // sequence as $1. Only for a SequenceMove with a `shadow`.

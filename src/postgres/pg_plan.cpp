@@ -6,6 +6,7 @@
 #include "src/postgres/pg_key.h"
 #include "src/postgres/pg_preflight.h"
 #include "src/postgres/pg_rebuild_sql.h"
+#include "src/postgres/pg_shadow.h"
 #include "src/postgres/pg_shadow_sql.h"
 
 namespace sluice::postgres {
@@ -233,8 +234,7 @@ std::vector<std::string> shadow_statements(Connection& main, const RebuildPlan& 
 void validate_alter(Connection& main, const RebuildPlan& plan, const PgTablePlan& table) {
   Transaction transaction(main);
   try {
-    main.execute(plan.shadow_ddl.at(0));
-    main.execute(plan.shadow_ddl.at(1));
+    create_altered_shadow(main, plan, table);
   } catch (const ServerError& error) {
     throw Error(ExitCode::usage, "the ALTER does not apply to " + table.quoted_table + " (" +
                                      error.server_message() + "); fix --alter");
@@ -275,6 +275,7 @@ void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::Qu
   t.old = plan.old;
   t.quoted_shadow = ident(plan.shadow);
   t.quoted_old = ident(plan.old);
+  t.named_by_alter = plan.analysis.added_indexes;
   refuse_key_change(plan);
   refuse_taken_old_name(main, t);
   refuse_view_change(main, plan, t.oid);

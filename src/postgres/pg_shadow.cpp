@@ -80,6 +80,20 @@ std::optional<std::string> oid_of(Connection& main, const ddl::QualifiedName& na
 
 }  // namespace
 
+void create_altered_shadow(Connection& main, const RebuildPlan& plan, const PgTablePlan& table) {
+  main.execute(plan.shadow_ddl.at(0));
+  std::map<std::string, std::string> names;
+  for (const ResultRow& row :
+       main.query(like_constraint_names(), {table.quoted_table, table.quoted_shadow})) {
+    names.emplace(row[0].value_or(""), row[1].value_or(""));
+  }
+  std::vector<std::string> clauses;
+  for (const std::string& clause : plan.analysis.clauses) {
+    clauses.push_back(retarget_constraint(clause, names));
+  }
+  main.execute(alter_table(table.quoted_shadow, clauses));
+}
+
 PgShadow::PgShadow(const Dsn& dsn, const std::optional<std::string>& password,
                    const RebuildPlan& plan, PgTablePlan& table)
     : dsn_(dsn), password_(password), plan_(plan), table_(table) {}
@@ -90,8 +104,9 @@ void PgShadow::create(Connection& main, bool replace) {
     if (replace) {
       main.execute(drop_table_if_exists(table_.quoted_shadow));
     }
-    for (const std::string& statement : plan_.shadow_ddl) {
-      main.execute(statement);
+    create_altered_shadow(main, plan_, table_);
+    for (std::size_t i = 2; i < plan_.shadow_ddl.size(); ++i) {
+      main.execute(plan_.shadow_ddl[i]);
     }
     transaction.commit();
   } catch (const ServerError& error) {

@@ -12,6 +12,11 @@
 
 namespace sluice::postgres {
 
+// Runs the first two statements of plan.shadow_ddl (CREATE TABLE … LIKE, then the user's ALTER)
+// in the caller's transaction, the ALTER made to name the shadow's copies of the constraints it
+// names (retarget_constraint). Throws ServerError when the server refuses either.
+void create_altered_shadow(Connection& main, const RebuildPlan& plan, const PgTablePlan& table);
+
 // The shadow table of a PostgreSQL rebuild and what a run leaves behind: creates the shadow
 // from plan_rebuild()'s statements or adopts a killed run's, describes its columns into the
 // PgTablePlan, holds back the indexes no constraint needs until the copy is done, and drops

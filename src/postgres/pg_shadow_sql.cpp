@@ -1,5 +1,6 @@
 #include "src/postgres/pg_shadow_sql.h"
 
+#include "ddl/sql_tokenizer.h"
 #include "src/postgres/pg_rebuild_sql.h"
 
 namespace sluice::postgres {
@@ -14,6 +15,44 @@ std::string alter_table(const std::string& table, const std::vector<std::string>
     joined += (joined.empty() ? "" : ", ") + clause;
   }
   return "ALTER TABLE " + table + " " + joined;
+}
+
+std::string retarget_constraint(const std::string& clause,
+                                const std::map<std::string, std::string>& names) {
+  const std::vector<ddl::Token> tokens = ddl::tokenize_sql(ddl::Dialect::postgres, clause);
+  const bool names_constraint =
+      tokens.size() > 2 && ddl::is_keyword(tokens[1], "CONSTRAINT") &&
+      (ddl::is_keyword(tokens[0], "DROP") || ddl::is_keyword(tokens[0], "ALTER") ||
+       ddl::is_keyword(tokens[0], "VALIDATE") || ddl::is_keyword(tokens[0], "RENAME"));
+  if (!names_constraint) {
+    return clause;
+  }
+  std::size_t at = 2;
+  if (tokens.size() > 4 && ddl::is_keyword(tokens[2], "IF") &&
+      ddl::is_keyword(tokens[3], "EXISTS")) {
+    at = 4;
+  }
+  const auto found = names.find(ddl::identifier_value(ddl::Dialect::postgres, tokens[at]));
+  if (found == names.end()) {
+    return clause;
+  }
+  std::string rewritten;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (i > 0 && tokens[i].space_before) {
+      rewritten += ' ';
+    }
+    rewritten += i == at ? ident(found->second) : tokens[i].text;
+  }
+  return rewritten;
+}
+
+std::string like_constraint_names() {
+  const std::string side =
+      "SELECT conname, contype, pg_get_constraintdef(oid) AS def, row_number() OVER (PARTITION "
+      "BY contype, pg_get_constraintdef(oid) ORDER BY conindid) AS n FROM pg_constraint WHERE "
+      "contype IN ('p', 'u', 'x') AND conrelid = ";
+  return "SELECT o.conname, s.conname FROM (" + side + "$1::regclass) o JOIN (" + side +
+         "$2::regclass) s USING (contype, def, n)";
 }
 
 std::string comment_on_table(const std::string& table, const std::string& comment) {

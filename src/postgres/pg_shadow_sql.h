@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,19 @@ std::string create_like(const std::string& shadow, const std::string& table);
 
 // ALTER TABLE table clause, clause, ...: the user's change, in one statement as they gave it.
 std::string alter_table(const std::string& table, const std::vector<std::string>& clauses);
+
+// `clause` of the user's ALTER, made to act on the shadow's copy of the constraint it names
+// (DROP CONSTRAINT [IF EXISTS] name, ALTER / VALIDATE / RENAME CONSTRAINT name): LIKE names its
+// copies of index-backed constraints after the shadow (`_t_new_code_key` for `t_code_key`).
+// `names` maps the original's constraint names to the shadow's, both unquoted; a clause naming no
+// constraint, or one `names` does not hold (a CHECK keeps its name), is returned unchanged.
+std::string retarget_constraint(const std::string& clause,
+                                const std::map<std::string, std::string>& names);
+
+// The table's ($1) index-backed constraints (primary key, unique, exclusion) beside their
+// copies on the shadow ($2) that CREATE TABLE … LIKE made: matched by kind and definition, and
+// equal ones in the order of their indexes, which is the order LIKE copies them in.
+std::string like_constraint_names();
 
 std::string comment_on_table(const std::string& table, const std::string& comment);
 

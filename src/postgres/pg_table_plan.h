@@ -75,6 +75,9 @@ struct PgTablePlan {
   // would subject the copy itself to the policies.
   bool force_row_security = false;
   std::vector<SequenceMove> sequences;  // known once the shadow exists
+  // Index and constraint names the ALTER gives (AlterAnalysis::added_indexes): the swap leaves
+  // them as they are.
+  std::vector<std::string> named_by_alter;
 };
 
 }  // namespace sluice::postgres
