@@ -174,6 +174,7 @@ int run_alter(const std::vector<std::string>& args) {
   ControlOptions control;
   RebuildOptions options;
   bool execute = false;
+  bool maintain_indexes = false;
   std::string name;
   std::string resume;
   std::string metadata_schema;
@@ -192,6 +193,9 @@ int run_alter(const std::vector<std::string>& args) {
       "run the migration (without it: print the plan and change nothing)")(
       "force-rebuild", po::bool_switch(&options.force_rebuild),
       "copy the table even when the server could apply the change in place")(
+      "maintain-indexes-during-copy", po::bool_switch(&maintain_indexes),
+      "MySQL/MariaDB: keep the new table's secondary indexes during the copy instead of building "
+      "them after it (slower, but a replica never applies one long index build)")(
       "resume", po::value(&resume),
       "continue the killed run NAME from its checkpoint (the table and the ALTER come from its "
       "record)")(
@@ -222,6 +226,7 @@ int run_alter(const std::vector<std::string>& args) {
                 "--chunk-time, --cutover-lock-timeout, --cutover-attempts and --reconnect-timeout "
                 "must be positive");
   }
+  options.hold_back_indexes = !maintain_indexes;
   options.reconnect.give_up_after = std::chrono::seconds(reconnect_seconds);
   options.reconnect.stop = &StopSignals::requested();
   options.chunk_time = std::chrono::milliseconds(chunk_ms);

@@ -752,6 +752,11 @@ TEST_CASE("a panic file aborts a PostgreSQL run: no shadow, slot or publication 
 
 TEST_CASE("a table migrated again keeps each run's old table; contract drops a run's own") {
   auto db = postgres_admin();
+  // What an earlier run of this test against the same server left.
+  db->execute("DROP TABLE IF EXISTS _pg_again_old, _pg_again_old2, _pg_again_old3 CASCADE");
+  for (const char* name : {"pg-again-1", "pg-again-2", "pg-again-3", "pg-again-4"}) {
+    forget_run(name);
+  }
   create_pg_table(*db, "pg_again", "pg_again_twin", 300, false);
   PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_again", "pg_again_twin");
   writer.start();

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -70,6 +72,12 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   const std::string dsn = server_dsn(ServerKind::mysql);
   auto db = mysql_admin();
   create_typed_table(*db, "rs_kill", "rs_kill_twin", 150000, false);
+  // Held back by the shadow during the copy and built after it, by the killed run or the resumed
+  // one: the new table has them either way.
+  db->execute("ALTER TABLE rs_kill ADD INDEX by_k (k), ADD INDEX by_name (name), COMMENT = 'rs'");
+  db->execute("DROP TABLE IF EXISTS rs_kill_planned");
+  db->execute("CREATE TABLE rs_kill_planned LIKE rs_kill");
+  db->execute("ALTER TABLE rs_kill_planned MODIFY k BIGINT NOT NULL DEFAULT 0");
   TableWriter writer(sluice::parse_dsn(dsn), "rs_kill", "rs_kill_twin");
   writer.start();
   // Killed past a tenth of the copy: a chunk counts every row it reads, so a resume that goes on
@@ -97,6 +105,11 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   CHECK(std::stoull(copied[1]) < 150000);
   CHECK(table_rows(*db, "rs_kill", "rs_kill_twin") == table_rows(*db, "rs_kill_twin", "rs_kill"));
   CHECK_FALSE(exists(*db, "rs_kill_sluice_new"));
+  const auto definition = [&](const std::string& table) {
+    const std::string text = db->query("SHOW CREATE TABLE " + table).at(0).at(1).value_or("");
+    return text.substr(text.find('('));
+  };
+  CHECK(definition("rs_kill") == definition("rs_kill_planned"));
 
   auto store = sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt);
   const std::optional<MigrationRecord> record = store->find("rs-kill-1");
@@ -108,6 +121,50 @@ TEST_CASE("a run killed mid-copy resumes from its checkpoint and ends equal to t
   RunResult again = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-kill-1"});
   CHECK(again.exit_code == 5);
   CHECK(again.err.find("only a run killed while expanding or backfilling") != std::string::npos);
+}
+
+// Killed while paused mid-copy, the shadow still holds its indexes back; only its comment
+// records them, and the resumed run builds them from it.
+TEST_CASE("a run killed while its shadow holds indexes back builds them when resumed") {
+  const std::string dsn = server_dsn(ServerKind::mysql);
+  auto db = mysql_admin();
+  create_typed_table(*db, "rs_held", "rs_held_twin", 30000, false);
+  db->execute("ALTER TABLE rs_held ADD INDEX by_k (k), ADD INDEX by_name (name)");
+  db->execute("DROP TABLE IF EXISTS rs_held_planned");
+  db->execute("CREATE TABLE rs_held_planned LIKE rs_held");
+  db->execute("ALTER TABLE rs_held_planned MODIFY k BIGINT NOT NULL DEFAULT 0");
+  sluice::test::phase_store(sluice::parse_dsn(dsn), std::nullopt)->ensure_schema();
+  db->execute("DELETE FROM sluice_migrations WHERE name = 'rs-held-1'");
+  const std::string throttle = "/tmp/sluice-rs-held-throttle";
+  std::remove(throttle.c_str());
+  {
+    SluiceProcess run({"alter", "--dsn", dsn, "--table", "rs_held", "--alter",
+                       "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute", "--name", "rs-held-1",
+                       "--chunk-size", "100", "--throttle-flag-file", throttle});
+    REQUIRE(wait_for_checkpoint(dsn, "rs-held-1"));
+    std::ofstream(throttle) << "";
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+  }
+  std::remove(throttle.c_str());
+  const std::string comment =
+      db->query_value(
+            "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE "
+            "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'rs_held_sluice_new'")
+          .value_or("");
+  CHECK(comment.starts_with("sluice: indexes held back during the copy"));
+  RunResult resumed = run_sluice({"alter", "--dsn", dsn, "--resume", "rs-held-1"});
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("without its 2 secondary indexes, built after the copy") !=
+        std::string::npos);
+  CHECK(resumed.err.find("built the shadow table's 2 secondary indexes") != std::string::npos);
+  const auto definition = [&](const std::string& table) {
+    const std::string text = db->query("SHOW CREATE TABLE " + table).at(0).at(1).value_or("");
+    return text.substr(text.find('('));
+  };
+  CHECK(definition("rs_held") == definition("rs_held_planned"));
+  CHECK(table_rows(*db, "rs_held", "rs_held_twin") == table_rows(*db, "rs_held_twin", "rs_held"));
 }
 
 TEST_CASE("right after a kill -9, cleanup removes what the run left and a new run goes ahead") {

@@ -369,7 +369,8 @@ void Migrator::copy_and_apply(StreamReader& stream, ChangeApplier& applier) {
   summary_.rows_copied = copier.rows_copied();
   status_.rows_copied = copier.rows_copied();
   report_progress(applier);
-  drain_to(stream, applier, backend_.log_position());
+  backend_.complete_shadow();
+  apply_backlog(stream, applier, backend_.log_position());
 }
 
 void Migrator::apply_backlog(StreamReader& stream, ChangeApplier& applier,

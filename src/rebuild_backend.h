@@ -31,6 +31,10 @@ struct RebuildOptions {
   // (counted and reported); without this such an ALTER is refused.
   bool discard_duplicates = false;
   bool drop_old_table = false;  // drop the old table after a successful cut-over
+  // MySQL/MariaDB: the shadow's plain secondary indexes are dropped for the copy and built after
+  // it in one sorted pass (RebuildBackend::complete_shadow); false keeps them maintained row by
+  // row, so that no replica applies one long index build (--maintain-indexes-during-copy).
+  bool hold_back_indexes = true;
   // How the old table (and on PostgreSQL its indexes and identity sequences) is renamed at the
   // swap: "_old", "_old2", … (old_suffix()). Empty: plan() picks the first whose names are all
   // free, so a table can be migrated again while earlier runs' old tables are kept. A recorded
@@ -131,6 +135,10 @@ class RebuildBackend {
 
   // Creates the shadow table and checks the planned column mapping against it.
   virtual void create_shadow() = 0;
+  // Called once every row is copied, before the changes committed since are applied: builds what
+  // create_shadow() held back to make the copy faster. Changes committed meanwhile wait in the
+  // change log. Throws Error(ExitCode::connection) when the server stays out of reach.
+  virtual void complete_shadow() = 0;
   // For a resumed run, before plan(): settles a cut-over the killed run was in the middle of.
   // When the tables had been swapped (the shadow is gone, the old table holds the swap's name),
   // gives the old table its kept name (`old_suffix`, the run's RebuildPlan::old_suffix) and

@@ -71,3 +71,47 @@ TEST_CASE("defaults fixed for a statement are told from literals and per-row exp
   CHECK(any_value_sql({"shop", "orders_sluice_new"}, "created") ==
         "SELECT CAST(`created` AS CHAR) FROM `shop`.`orders_sluice_new` LIMIT 1");
 }
+
+TEST_CASE("plain secondary indexes are read from SHOW CREATE TABLE, to be built after the copy") {
+  const std::string created =
+      "CREATE TABLE `orders` (\n"
+      "  `id` int(11) NOT NULL,\n"
+      "  `k` int(11) NOT NULL,\n"
+      "  `c` varchar(100) NOT NULL,\n"
+      "  `doc` text DEFAULT NULL,\n"
+      "  `KEY x` int DEFAULT NULL COMMENT '  KEY `fake` (`k`)',\n"
+      "  PRIMARY KEY (`id`),\n"
+      "  UNIQUE KEY `uc` (`c`),\n"
+      "  KEY `k_1` (`k`),\n"
+      "  KEY `odd``name` (`c`(10),`k` DESC) COMMENT 'it''s',\n"
+      "  FULLTEXT KEY `ft` (`doc`),\n"
+      "  KEY `last` (`k`,`c`)\n"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+  const std::vector<std::string> indexes = plain_indexes(created);
+  CHECK(indexes == std::vector<std::string>{"KEY `k_1` (`k`)",
+                                            "KEY `odd``name` (`c`(10),`k` DESC) COMMENT 'it''s'",
+                                            "KEY `last` (`k`,`c`)"});
+  const ddl::QualifiedName shadow{"shop", "orders_sluice_new"};
+  CHECK(drop_indexes_sql(shadow, indexes, "'m'") ==
+        "ALTER TABLE `shop`.`orders_sluice_new` DROP INDEX `k_1`, DROP INDEX `odd``name`, DROP "
+        "INDEX `last`, COMMENT = 'm'");
+  CHECK(add_indexes_sql(shadow, {indexes[0], indexes[2]}, "'orders'") ==
+        "ALTER TABLE `shop`.`orders_sluice_new` ADD KEY `k_1` (`k`), ADD KEY `last` (`k`,`c`), "
+        "COMMENT = 'orders', ALGORITHM=INPLACE, LOCK=NONE");
+  CHECK(plain_indexes("CREATE TABLE `t` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n)").empty());
+}
+
+TEST_CASE("the indexes a shadow holds back survive in its comment, with the comment to restore") {
+  const HeldBackIndexes held{{"KEY `k_1` (`k`)", "KEY `c` (`c`) COMMENT 'say \\\"hi\\\"'"},
+                             "the orders, \"all\" of them"};
+  const std::string comment = held_back_comment(held);
+  CHECK(comment.starts_with("sluice: indexes held back during the copy {"));
+  const std::optional<HeldBackIndexes> parsed = parse_held_back_comment(comment);
+  REQUIRE(parsed);
+  CHECK(parsed->indexes == held.indexes);
+  CHECK(parsed->comment == held.comment);
+  CHECK_FALSE(parse_held_back_comment("the orders"));
+  CHECK_FALSE(
+      parse_held_back_comment("sluice: indexes held back during the copy {\"indexes\": 1}"));
+  CHECK_FALSE(parse_held_back_comment("sluice: indexes held back during the copy {broken"));
+}

@@ -6,6 +6,7 @@
 #include "replication/mysql/binlog_stream.h"
 #include "src/mysql/mysql_binlog.h"
 #include "src/mysql/mysql_schema.h"
+#include "src/reconnect.h"
 
 namespace sluice::mysql {
 
@@ -32,7 +33,13 @@ bool MysqlRebuild::apply_in_place(const RebuildOptions& options) {
 }
 
 void MysqlRebuild::create_shadow() {
-  shadow_.create_shadow();
+  shadow_.create_shadow(options_.hold_back_indexes);
+}
+
+void MysqlRebuild::complete_shadow() {
+  retry_on_connection_loss(
+      "building the shadow table's indexes", options_.reconnect, [this] { reconnect(); },
+      [this] { shadow_.build_held_back_indexes(); });
 }
 
 void MysqlRebuild::attach_shadow() {

@@ -33,6 +33,7 @@ class MysqlRebuild : public RebuildBackend, public CopySource {
   const RebuildPlan& plan(const RebuildOptions& options) override;
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
+  void complete_shadow() override;
   void attach_shadow() override;
   bool complete_interrupted_swap(const std::string& table, const std::string& old_suffix) override;
   void drop_shadow() override;

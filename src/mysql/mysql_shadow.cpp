@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "src/error.h"
 #include "src/lock_retry.h"
@@ -32,9 +33,7 @@ bool MysqlShadow::table_exists(const ddl::QualifiedName& name) {
 }
 
 bool MysqlShadow::is_sentry(const ddl::QualifiedName& name) {
-  Connection& main = sessions_.main();
-  return main.query_value(table_row_sql("TABLE_COMMENT", main.quote_literal(name.schema),
-                                        main.quote_literal(name.name))) == kSentryComment;
+  return table_exists(name) && table_comment(name) == kSentryComment;
 }
 
 bool MysqlShadow::complete_interrupted_swap(const std::string& table,
@@ -188,7 +187,71 @@ bool MysqlShadow::apply_in_place(const RebuildOptions& options) {
   });
 }
 
-void MysqlShadow::create_shadow() {
+std::string MysqlShadow::table_comment(const ddl::QualifiedName& name) {
+  Connection& main = sessions_.main();
+  return main
+      .query_value(table_row_sql("TABLE_COMMENT", main.quote_literal(name.schema),
+                                 main.quote_literal(name.name)))
+      .value_or("");
+}
+
+void MysqlShadow::hold_back_indexes() {
+  Connection& main = sessions_.main();
+  const std::vector<ResultRow> created = main.query("SHOW CREATE TABLE " + quote(table_.shadow));
+  HeldBackIndexes held{plain_indexes(created.at(0).at(1).value_or("")),
+                       table_comment(table_.shadow)};
+  if (held.indexes.empty()) {
+    return;
+  }
+  std::string comment;
+  try {
+    comment = held_back_comment(held);
+  } catch (const std::exception& error) {
+    spdlog::info("the shadow keeps its indexes during the copy ({})", error.what());
+    return;
+  }
+  if (comment.size() > kMaxTableComment) {
+    spdlog::info(
+        "the shadow keeps its indexes during the copy: their definitions do not fit in the "
+        "table comment that records them");
+    return;
+  }
+  main.execute(drop_indexes_sql(table_.shadow, held.indexes, main.quote_literal(comment)));
+}
+
+void MysqlShadow::build_held_back_indexes() {
+  // Read again: after a lost session the build may have committed (the ALTER is atomic).
+  read_held_back_indexes();
+  if (table_.held_back_indexes.empty()) {
+    return;
+  }
+  Connection& main = sessions_.main();
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    main.execute(add_indexes_sql(table_.shadow, table_.held_back_indexes,
+                                 main.quote_literal(table_.shadow_comment)));
+  } catch (const ServerError& error) {
+    // A build on a session lost meanwhile may have gone on in the server and committed.
+    read_held_back_indexes();
+    if (!has_code(error, ER_DUP_KEYNAME) || !table_.held_back_indexes.empty()) {
+      throw;
+    }
+  }
+  spdlog::info("built the shadow table's {} secondary indexes in {} ms, in one sorted pass",
+               table_.held_back_indexes.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count());
+  table_.held_back_indexes.clear();
+}
+
+void MysqlShadow::read_held_back_indexes() {
+  const std::optional<HeldBackIndexes> held = parse_held_back_comment(table_comment(table_.shadow));
+  table_.held_back_indexes = held ? held->indexes : std::vector<std::string>{};
+  table_.shadow_comment = held ? held->comment : "";
+}
+
+void MysqlShadow::create_shadow(bool hold_back) {
   for (const std::string& statement : plan_.shadow_ddl) {
     try {
       sessions_.main().execute(statement);
@@ -199,6 +262,9 @@ void MysqlShadow::create_shadow() {
     }
   }
   try {
+    if (hold_back) {
+      hold_back_indexes();
+    }
     attach_shadow();
   } catch (const Error&) {
     drop_shadow();
@@ -241,8 +307,14 @@ void MysqlShadow::attach_shadow() {
     }
   }
   fill_statement_time_defaults(main);
+  read_held_back_indexes();
   sessions_.open_apply();
-  spdlog::info("shadow table {} ready", quote(table_.shadow));
+  if (table_.held_back_indexes.empty()) {
+    spdlog::info("shadow table {} ready", quote(table_.shadow));
+  } else {
+    spdlog::info("shadow table {} ready, without its {} secondary indexes, built after the copy",
+                 quote(table_.shadow), table_.held_back_indexes.size());
+  }
 }
 
 void MysqlShadow::fill_statement_time_defaults(Connection& main) {

@@ -29,10 +29,15 @@ class MysqlShadow {
   // cut-over does (cut_over_lock_policy). Returns false when the server would have to copy.
   bool apply_in_place(const RebuildOptions& options);
   // RebuildBackend::create_shadow, attach_shadow and drop_shadow. attach_shadow opens the
-  // applier's session.
-  void create_shadow();
+  // applier's session. With `hold_back`, the shadow's plain secondary indexes are dropped until
+  // build_held_back_indexes(), its table comment recording them (HeldBackIndexes) so that
+  // attach_shadow() in a resumed run knows them too.
+  void create_shadow(bool hold_back);
   void attach_shadow();
   void drop_shadow();
+  // RebuildBackend::complete_shadow: builds the indexes create_shadow() held back, in one
+  // online ALTER that also gives the shadow its own comment back. Does nothing when none are.
+  void build_held_back_indexes();
   // RebuildBackend::complete_interrupted_swap and cleanup, by the table's name as typed.
   bool complete_interrupted_swap(const std::string& table, const std::string& old_suffix);
   std::vector<std::string> cleanup(const std::string& table);
@@ -41,6 +46,10 @@ class MysqlShadow {
 
  private:
   bool table_exists(const ddl::QualifiedName& name);
+  std::string table_comment(const ddl::QualifiedName& name);
+  void hold_back_indexes();
+  // Fills MysqlTablePlan::held_back_indexes and shadow_comment from the shadow's comment.
+  void read_held_back_indexes();
   // Whether `name` is a cut-over sentry (it carries kSentryComment).
   bool is_sentry(const ddl::QualifiedName& name);
   // Throws Error(preflight_failed) when a helper table of the run is in the way (or, resuming,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "src/mysql/mysql_sql.h"
@@ -68,10 +69,107 @@ std::vector<std::string> shadow_ddl(const MysqlTablePlan& plan,
           "ALTER TABLE " + quote(plan.shadow) + " " + joined(clauses)};
 }
 
+std::vector<std::string> plain_indexes(std::string_view create_table) {
+  std::vector<std::string> definitions;
+  std::size_t start = 0;
+  while (start < create_table.size()) {
+    std::size_t end = create_table.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = create_table.size();
+    }
+    std::string_view line = create_table.substr(start, end - start);
+    start = end + 1;
+    // SHOW CREATE TABLE puts each index on a line of its own, indented by two spaces; UNIQUE,
+    // FULLTEXT, SPATIAL and PRIMARY keys start with their own word.
+    if (!line.starts_with("  KEY `")) {
+      continue;
+    }
+    line.remove_prefix(2);
+    if (line.ends_with(",")) {
+      line.remove_suffix(1);
+    }
+    definitions.emplace_back(line);
+  }
+  return definitions;
+}
+
+namespace {
+
+// Starts the shadow's table comment while it holds indexes back (held_back_comment()).
+constexpr std::string_view kHeldBackMarker = "sluice: indexes held back during the copy ";
+
+// The quoted name of a plain_indexes() definition ("KEY `a``b` (…)" -> "`a``b`").
+std::string index_name(const std::string& definition) {
+  std::size_t end = 5;  // past "KEY `"
+  while (end < definition.size()) {
+    if (definition[end] == '`') {
+      if (end + 1 < definition.size() && definition[end + 1] == '`') {
+        end += 2;
+        continue;
+      }
+      break;
+    }
+    ++end;
+  }
+  return definition.substr(4, end - 3);
+}
+
+}  // namespace
+
+std::string held_back_comment(const HeldBackIndexes& held) {
+  return std::string(kHeldBackMarker) +
+         nlohmann::json{{"indexes", held.indexes}, {"comment", held.comment}}.dump();
+}
+
+std::optional<HeldBackIndexes> parse_held_back_comment(const std::string& comment) {
+  if (!comment.starts_with(kHeldBackMarker)) {
+    return std::nullopt;
+  }
+  const nlohmann::json parsed =
+      nlohmann::json::parse(comment.substr(kHeldBackMarker.size()), nullptr, false);
+  if (!parsed.is_object() || !parsed.contains("indexes") || !parsed["indexes"].is_array() ||
+      !parsed.contains("comment") || !parsed["comment"].is_string()) {
+    return std::nullopt;
+  }
+  HeldBackIndexes held;
+  for (const nlohmann::json& index : parsed["indexes"]) {
+    if (!index.is_string()) {
+      return std::nullopt;
+    }
+    held.indexes.push_back(index.get<std::string>());
+  }
+  held.comment = parsed["comment"].get<std::string>();
+  return held;
+}
+
+std::string drop_indexes_sql(const ddl::QualifiedName& table,
+                             const std::vector<std::string>& definitions,
+                             const std::string& comment_literal) {
+  std::vector<std::string> clauses;
+  for (const std::string& definition : definitions) {
+    clauses.push_back("DROP INDEX " + index_name(definition));
+  }
+  return "ALTER TABLE " + quote(table) + " " + joined(clauses) + ", COMMENT = " + comment_literal;
+}
+
+std::string add_indexes_sql(const ddl::QualifiedName& table,
+                            const std::vector<std::string>& definitions,
+                            const std::string& comment_literal) {
+  std::vector<std::string> clauses;
+  for (const std::string& definition : definitions) {
+    clauses.push_back("ADD " + definition);
+  }
+  return "ALTER TABLE " + quote(table) + " " + joined(clauses) + ", COMMENT = " + comment_literal +
+         ", ALGORITHM=INPLACE, LOCK=NONE";
+}
+
+ddl::QualifiedName validation_copy_name(const ddl::QualifiedName& table) {
+  return {table.schema, table.name + std::string(kCheckSuffix)};
+}
+
 std::vector<std::string> validation_ddl(const ddl::QualifiedName& table,
                                         const std::vector<std::string>& clauses) {
-  const std::string copy =
-      quote(ddl::QualifiedName{table.schema, table.name + std::string(kCheckSuffix)});
+  const std::string copy = quote(validation_copy_name(table));
   return {"CREATE TEMPORARY TABLE " + copy + " LIKE " + quote(table),
           "ALTER TABLE " + copy + " " + joined(clauses), "DROP TEMPORARY TABLE IF EXISTS " + copy};
 }

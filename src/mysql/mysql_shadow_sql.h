@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,11 +57,43 @@ std::string table_row_sql(std::string_view what, const std::string& schema_liter
 std::vector<std::string> shadow_ddl(const MysqlTablePlan& plan,
                                     const std::vector<std::string>& clauses);
 
+// The plain secondary indexes (non-unique, not FULLTEXT or SPATIAL) of a SHOW CREATE TABLE text,
+// each as it follows ADD in an ALTER ("KEY `k_1` (`k`) COMMENT 'x'"), in table order: what the
+// shadow holds back during the copy and builds after it, sorted, in one pass.
+std::vector<std::string> plain_indexes(std::string_view create_table);
+
+// While the shadow holds indexes back, its table comment records them and the comment to give
+// back, so that a resumed run knows what the killed one still had to build. MariaDB keeps table
+// comments up to 2048 characters; longer records are not made (the indexes then stay).
+struct HeldBackIndexes {
+  std::vector<std::string> indexes;  // plain_indexes() definitions
+  std::string comment;               // the shadow's own table comment
+};
+constexpr std::size_t kMaxTableComment = 2048;
+std::string held_back_comment(const HeldBackIndexes& held);
+// nullopt for a comment held_back_comment() did not make.
+std::optional<HeldBackIndexes> parse_held_back_comment(const std::string& comment);
+
+// ALTER TABLE <table> DROP INDEX …, one per definition of plain_indexes(), COMMENT = <literal>
+// (held_back_comment(), quoted by the session): both take effect or neither.
+std::string drop_indexes_sql(const ddl::QualifiedName& table,
+                             const std::vector<std::string>& definitions,
+                             const std::string& comment_literal);
+
+// ALTER TABLE <table> ADD <definition>, …, COMMENT = <literal>, ALGORITHM=INPLACE, LOCK=NONE: one
+// online build of every index, which InnoDB sorts and writes in bulk, giving the table its own
+// comment back in the same atomic statement.
+std::string add_indexes_sql(const ddl::QualifiedName& table,
+                            const std::vector<std::string>& definitions,
+                            const std::string& comment_literal);
+
 // CREATE TEMPORARY TABLE <table>_sluice_chk LIKE <table>, then the ALTER on it: a dry run tries
 // the ALTER on an empty copy that only its session sees, so a change the server refuses is
-// refused before anything is created or recorded. The last statement drops the copy.
+// refused before anything is created or recorded (and the copy shows the indexes the shadow will
+// have). The last statement drops the copy.
 std::vector<std::string> validation_ddl(const ddl::QualifiedName& table,
                                         const std::vector<std::string>& clauses);
+ddl::QualifiedName validation_copy_name(const ddl::QualifiedName& table);
 
 // ALTER TABLE <table> <clauses>, ALGORITHM=INSTANT: refused (not queued) by a server that would
 // have to copy.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ struct MysqlTablePlan {
   // the shadow as duplicates of another row in one of them, and counts them.
   std::vector<std::vector<std::string>> added_unique_keys;
   std::vector<FilledColumn> filled;
+  // The plain secondary indexes the shadow holds back during the copy, so that InnoDB need not
+  // maintain them row by row, and builds after it (MysqlShadow::build_held_back_indexes()), and
+  // the shadow's own table comment, which its comment replaces meanwhile (HeldBackIndexes).
+  std::vector<std::string> held_back_indexes;
+  std::string shadow_comment;
 };
 
 }  // namespace sluice::mysql

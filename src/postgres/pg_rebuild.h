@@ -52,6 +52,9 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
   const RebuildPlan& plan(const RebuildOptions& options) override;
   bool apply_in_place(const RebuildOptions& options) override;
   void create_shadow() override;
+  // Nothing: the key's indexes are built when the snapshot is released, the others during
+  // verification (PgShadow).
+  void complete_shadow() override {}
   bool complete_interrupted_swap(const std::string& table, const std::string& old_suffix) override;
   void attach_shadow() override;
   void drop_shadow() override;
