@@ -47,19 +47,6 @@ std::string column_type(sluice::mysql::Connection& db, const std::string& table,
       .value_or("");
 }
 
-// A scratch directory for flag files, sockets and hooks, removed afterwards.
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char name[] = "/tmp/sluice-control-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~Scratch() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-  void touch(const std::string& name) const { std::ofstream(file(name)) << ""; }
-  void remove(const std::string& name) const { std::filesystem::remove(file(name)); }
-};
-
 // The JSON objects sluice printed so far, one per line.
 std::vector<json> events(const std::string& out) {
   std::vector<json> parsed;
@@ -188,7 +175,7 @@ struct Migration {
 }  // namespace
 
 TEST_CASE("a throttle flag file pauses the copy until it is removed; nothing is lost") {
-  Scratch scratch;
+  ScratchDir scratch;
   scratch.touch("throttle");
   Migration run("ctl_throttle", 20000, {"--throttle-flag-file", scratch.file("throttle")});
   REQUIRE(run.reaches("paused"));
@@ -222,7 +209,7 @@ TEST_CASE("a throttle flag file pauses the copy until it is removed; nothing is 
 }
 
 TEST_CASE("a postpone flag file holds the cut-over while changes keep being applied") {
-  Scratch scratch;
+  ScratchDir scratch;
   scratch.touch("postpone");
   Migration run("ctl_postpone", 5000,
                 {"--postpone-cutover-flag-file", scratch.file("postpone"), "--throttle-flag-file",
@@ -264,7 +251,7 @@ TEST_CASE("a postpone flag file holds the cut-over while changes keep being appl
 }
 
 TEST_CASE("a panic flag file aborts: exit code 7, the original table kept, nothing left") {
-  Scratch scratch;
+  ScratchDir scratch;
   scratch.touch("postpone");
   Migration run("ctl_panic", 5000,
                 {"--postpone-cutover-flag-file", scratch.file("postpone"), "--panic-flag-file",
@@ -278,7 +265,7 @@ TEST_CASE("a panic flag file aborts: exit code 7, the original table kept, nothi
 }
 
 TEST_CASE("the control socket answers status json and steers the migration") {
-  Scratch scratch;
+  ScratchDir scratch;
   scratch.touch("postpone");
   const std::string socket = scratch.file("sluice.sock");
   Migration run("ctl_socket", 20000,
@@ -339,7 +326,7 @@ TEST_CASE("the control socket answers status json and steers the migration") {
 }
 
 TEST_CASE("the socket's panic aborts a paused copy") {
-  Scratch scratch;
+  ScratchDir scratch;
   scratch.touch("throttle");
   const std::string socket = scratch.file("sluice.sock");
   Migration run("ctl_sockpanic", 5000,
@@ -353,7 +340,7 @@ TEST_CASE("the socket's panic aborts a paused copy") {
 TEST_CASE(
     "hooks run with the migration in their environment; a failing before-cut-over hook "
     "postpones the cut-over") {
-  Scratch scratch;
+  ScratchDir scratch;
   std::filesystem::create_directory(scratch.file("hooks"));
   const auto hook = [&](const std::string& name, const std::string& body) {
     const std::string path = scratch.file("hooks/" + name);
@@ -396,7 +383,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a failing on-startup hook stops sluice before anything is created; on-failure runs") {
-  Scratch scratch;
+  ScratchDir scratch;
   std::filesystem::create_directory(scratch.file("hooks"));
   const std::string startup = scratch.file("hooks/on-startup");
   std::ofstream(startup) << "#!/bin/sh\nexit 1\n";
@@ -420,7 +407,7 @@ TEST_CASE("a failing on-startup hook stops sluice before anything is created; on
 }
 
 TEST_CASE("--max-load pauses on a real status variable until the limit is raised") {
-  Scratch scratch;
+  ScratchDir scratch;
   const std::string socket = scratch.file("sluice.sock");
   // Threads_running counts the probe's own query: a limit of 0 always throttles.
   Migration run("ctl_maxload", 5000,
@@ -443,7 +430,7 @@ TEST_CASE("--critical-load aborts; a misnamed status variable is refused before 
   }
   {
     // Critical once the copy runs: the socket lowers the limit of a running migration.
-    Scratch scratch;
+    ScratchDir scratch;
     const std::string socket = scratch.file("sluice.sock");
     scratch.touch("postpone");
     Migration run("ctl_critical2", 5000,
@@ -481,7 +468,7 @@ TEST_CASE("--throttle-query pauses while it returns more than 0") {
 }
 
 TEST_CASE("--max-lag-millis throttles on a server that is not replicating") {
-  Scratch scratch;
+  ScratchDir scratch;
   const std::string socket = scratch.file("sluice.sock");
   // The primary itself has no replication running: its lag is unknown, which throttles.
   Migration run("ctl_lag", 3000,
@@ -498,7 +485,7 @@ TEST_CASE("--max-lag-millis throttles on a server that is not replicating") {
 }
 
 TEST_CASE("options come from --config; the command line wins") {
-  Scratch scratch;
+  ScratchDir scratch;
   auto db = mysql_admin();
   create_typed_table(*db, "ctl_config", "ctl_config_twin", 10, false);
   std::ofstream(scratch.file("sluice.ini")) << "dsn = " << dsn()

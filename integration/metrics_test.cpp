@@ -28,18 +28,6 @@ using Samples = std::map<std::string, double>;
 
 constexpr auto kLimit = 120s;
 
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char name[] = "/tmp/sluice-metrics-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~Scratch() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-  void touch(const std::string& name) const { std::ofstream(file(name)) << ""; }
-  void remove(const std::string& name) const { std::filesystem::remove(file(name)); }
-};
-
 // The file as a scraper reads it, checked against the grammar; empty before sluice writes it.
 Samples scrape(const std::string& path) {
   std::ifstream file(path);
@@ -79,7 +67,7 @@ bool eventually(Done done) {
 void follow_migration(ServerKind kind, const std::string& table, const std::string& alter,
                       bool stream_in_copy) {
   const std::string dsn = server_dsn(kind);
-  Scratch scratch;
+  ScratchDir scratch;
   scratch.touch("throttle");
   scratch.touch("postpone");
   const std::string metrics = scratch.file("sluice.prom");
@@ -149,7 +137,7 @@ void follow_migration(ServerKind kind, const std::string& table, const std::stri
     CHECK(rows_copied[i] >= rows_copied[i - 1]);
   }
   // Only the file: no temporary file is left next to it.
-  CHECK(std::distance(std::filesystem::directory_iterator(scratch.path),
+  CHECK(std::distance(std::filesystem::directory_iterator(scratch.path()),
                       std::filesystem::directory_iterator()) == 1);
 }
 

@@ -56,17 +56,6 @@ void check_replica(const PrivateServer& server, const std::string& table) {
   CHECK(leftovers(*replica_session) == "");
 }
 
-// A scratch directory for flag files, removed afterwards.
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char name[] = "/tmp/sluice-replica-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~Scratch() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
 }  // namespace
 
 TEST_CASE("an alter under the twin-table writer arrives on the replica row for row") {
@@ -113,7 +102,7 @@ TEST_CASE(
   const std::string table = "rep_lag";
   create_typed_table(*primary, table, table + "_twin", 20000, false);
   wait_for_replica(server.dsn(), server.replica_dsn());
-  Scratch scratch;
+  ScratchDir scratch;
   const std::string flag = scratch.file("throttle");
   std::ofstream(flag) << "";
   TableWriter writer(sluice::parse_dsn(server.dsn()), table, table + "_twin");
@@ -182,7 +171,7 @@ TEST_CASE("a replica that cannot be reached throttles and says why") {
   PrivateServer server(ServerKind::mysql, "", false);
   auto primary = connect(server.dsn());
   create_typed_table(*primary, "rep_away", "rep_away_twin", 2000, false);
-  Scratch scratch;
+  ScratchDir scratch;
   // A port nothing listens on: the server's own port plus one is not ours to know, so use a
   // port in the privileged range that a test machine leaves closed.
   const std::string away = "mysql://root@127.0.0.1:1/sluice_test";

@@ -54,16 +54,6 @@ void check_standby(const PrivateServer& server, const std::string& table) {
   CHECK(leftovers(*open_session(sluice::parse_dsn(server.replica_dsn()))) == "");
 }
 
-struct Scratch {
-  std::string path;
-  Scratch() {
-    char name[] = "/tmp/sluice-standby-XXXXXX";
-    path = ::mkdtemp(name);
-  }
-  ~Scratch() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return path + "/" + name; }
-};
-
 }  // namespace
 
 TEST_CASE("an alter under the twin-table writer arrives on the standby row for row") {
@@ -109,7 +99,7 @@ TEST_CASE(
   const std::string table = "rep_lag";
   create_pg_table(*primary, table, table + "_twin", 20000, false);
   wait_for_replica(server.dsn(), server.replica_dsn());
-  Scratch scratch;
+  ScratchDir scratch;
   const std::string flag = scratch.file("throttle");
   std::ofstream(flag) << "";
   PgTableWriter writer(sluice::parse_dsn(server.dsn()), table, table + "_twin");
@@ -170,7 +160,7 @@ TEST_CASE("a standby that is not connected throttles and says why, named or not"
   for (const std::vector<std::string>& standbys :
        {std::vector<std::string>{"--throttle-control-replicas", "dbs_standby"},
         std::vector<std::string>{}}) {
-    Scratch scratch;
+    ScratchDir scratch;
     std::vector<std::string> args = {"alter",
                                      "--dsn",
                                      server.dsn(),

@@ -11,6 +11,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -282,6 +284,25 @@ PrivateServer::~PrivateServer() {
 
 std::unique_ptr<PhaseStore> phase_store(const Dsn& dsn, const std::optional<std::string>& schema) {
   return server_family(dsn.kind).phase_store(dsn, std::nullopt, schema, "");
+}
+
+ScratchDir::ScratchDir() {
+  char name[] = "/tmp/sluice-test-XXXXXX";
+  REQUIRE(::mkdtemp(name) != nullptr);
+  path_ = name;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+void ScratchDir::touch(const std::string& name) const {
+  std::ofstream(file(name)) << "";
+}
+
+void ScratchDir::remove(const std::string& name) const {
+  std::filesystem::remove(file(name));
 }
 
 }  // namespace sluice::test

@@ -65,6 +65,24 @@ class PrivateServer {
   std::string replica_dsn_;
 };
 
+// A directory of its own under /tmp for flag files, sockets and hooks, removed with everything
+// in it on destruction.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  void touch(const std::string& name) const;
+  void remove(const std::string& name) const;
+
+ private:
+  std::string path_;
+};
+
 // The built `sluice` running in the background (no shell involved), its stdout (and with
 // `with_stderr` its log lines too) collected. Killed on destruction if still running.
 class SluiceProcess {
