@@ -92,18 +92,6 @@ std::string ask(const std::string& path, const std::string& line) {
   return answer;
 }
 
-template <typename Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + kLimit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 // A table under a running application, migrated by a sluice in the background.
 struct Migration {
   std::string table;
@@ -180,10 +168,12 @@ TEST_CASE("a throttle flag file pauses the copy until it is removed; nothing is 
   Migration run("ctl_throttle", 20000, {"--throttle-flag-file", scratch.file("throttle")});
   REQUIRE(run.reaches("paused"));
   // Several status events while the file exists: the copy does not move.
-  REQUIRE(eventually([&] {
-    run.read_more();
-    return status_events(run.sluice->out(), "paused").size() >= 4;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        run.read_more();
+        return status_events(run.sluice->out(), "paused").size() >= 4;
+      },
+      kLimit));
   for (const json& event : status_events(run.sluice->out(), "paused")) {
     CHECK(event["rows_copied"] == 0);
     CHECK(event["rows_per_second"] == 0.0);
@@ -196,10 +186,12 @@ TEST_CASE("a throttle flag file pauses the copy until it is removed; nothing is 
     return status_events(run.sluice->out(), "paused").back()["changes_held"].get<std::uint64_t>();
   };
   const std::uint64_t held_before = held();
-  REQUIRE(eventually([&] {
-    run.read_more();
-    return held() > held_before;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        run.read_more();
+        return held() > held_before;
+      },
+      kLimit));
   scratch.remove("throttle");
   REQUIRE(run.finish() == 0);
   const std::vector<json> all = events(run.sluice->out());
@@ -218,11 +210,13 @@ TEST_CASE("a postpone flag file holds the cut-over while changes keep being appl
   // Held: still the old schema, and the shadow table follows the application's writes.
   const std::uint64_t applied_before =
       status_events(run.sluice->out(), "waiting").front()["changes_applied"].get<std::uint64_t>();
-  REQUIRE(eventually([&] {
-    run.read_more();
-    const auto waiting = status_events(run.sluice->out(), "waiting");
-    return waiting.back()["changes_applied"].get<std::uint64_t>() > applied_before;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        run.read_more();
+        const auto waiting = status_events(run.sluice->out(), "waiting");
+        return waiting.back()["changes_applied"].get<std::uint64_t>() > applied_before;
+      },
+      kLimit));
   CHECK(column_type(*run.db, "ctl_postpone", "k") == "int(11)");
   CHECK(exists(*run.db, "ctl_postpone_sluice_new"));
   CHECK(status_events(run.sluice->out(), "waiting").back()["postpone_reason"] ==
@@ -230,10 +224,12 @@ TEST_CASE("a postpone flag file holds the cut-over while changes keep being appl
   // A throttle file created now pauses the writes to the shadow table too.
   scratch.touch("throttle");
   REQUIRE(run.reaches("paused"));
-  REQUIRE(eventually([&] {
-    run.read_more();
-    return status_events(run.sluice->out(), "paused").size() >= 4;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        run.read_more();
+        return status_events(run.sluice->out(), "paused").size() >= 4;
+      },
+      kLimit));
   const auto paused = status_events(run.sluice->out(), "paused");
   for (std::size_t i = 1; i < paused.size(); ++i) {
     CHECK(paused[i]["changes_applied"] == paused[1]["changes_applied"]);
@@ -241,10 +237,12 @@ TEST_CASE("a postpone flag file holds the cut-over while changes keep being appl
   }
   const std::size_t waiting_before = status_events(run.sluice->out(), "waiting").size();
   scratch.remove("throttle");
-  REQUIRE(eventually([&] {
-    run.read_more();
-    return status_events(run.sluice->out(), "waiting").size() > waiting_before;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        run.read_more();
+        return status_events(run.sluice->out(), "waiting").size() > waiting_before;
+      },
+      kLimit));
   scratch.remove("postpone");
   REQUIRE(run.finish() == 0);
   run.check_migrated();
@@ -290,7 +288,8 @@ TEST_CASE("the control socket answers status json and steers the migration") {
   CHECK(ask(socket, "chunk-size=300") == "chunk size set to 300 rows\n");
   CHECK(json::parse(ask(socket, "status json"))["chunk_rows_pinned"] == 300);
   CHECK(ask(socket, "throttle").find("throttled") == 0);
-  REQUIRE(eventually([&] { return json::parse(ask(socket, "status json"))["state"] == "paused"; }));
+  REQUIRE(eventually([&] { return json::parse(ask(socket, "status json"))["state"] == "paused"; },
+                     kLimit));
   // Paused: several answers in a row show the same row count.
   const auto rows = json::parse(ask(socket, "status json"))["rows_copied"];
   for (int i = 0; i < 5; ++i) {
@@ -306,18 +305,20 @@ TEST_CASE("the control socket answers status json and steers the migration") {
   CHECK(ask(socket, "max-load=Threads_running=1000") == "max-load set to 'Threads_running=1000'\n");
   // A throttle query set over the socket pauses the copy until it is removed.
   CHECK(ask(socket, "throttle-query=SELECT 1") == "throttle query set to: SELECT 1\n");
-  REQUIRE(eventually([&] {
-    const json now = json::parse(ask(socket, "status json"));
-    return now["throttle_reason"] == "throttle query returned 1";
-  }));
+  REQUIRE(eventually(
+      [&] {
+        const json now = json::parse(ask(socket, "status json"));
+        return now["throttle_reason"] == "throttle query returned 1";
+      },
+      kLimit));
   CHECK(ask(socket, "throttle-query=") == "no throttle query\n");
   CHECK(ask(socket, "max-lag-millis=0") == "replica lag is no longer checked\n");
   CHECK(ask(socket, "critical-load=Threads_running=100000") ==
         "critical-load set to 'Threads_running=100000'\n");
   CHECK(ask(socket, "help").find("status json") != std::string::npos);
   CHECK(ask(socket, "bogus").find("error: unknown command") == 0);
-  REQUIRE(
-      eventually([&] { return json::parse(ask(socket, "status json"))["state"] == "waiting"; }));
+  REQUIRE(eventually([&] { return json::parse(ask(socket, "status json"))["state"] == "waiting"; },
+                     kLimit));
   CHECK(column_type(*run.db, "ctl_socket", "k") == "int(11)");
   CHECK(ask(socket, "cut-over") == "the cut-over no longer waits for the postpone flag file\n");
   REQUIRE(run.finish() == 0);
@@ -357,13 +358,15 @@ TEST_CASE(
   hook("on-success", "echo \"success $SLUICE_ROWS_COPIED $SLUICE_WRITE_BLOCK_MS\" >> " + log);
   Migration run("ctl_hooks", 3000, {"--hooks-path", scratch.file("hooks")});
   REQUIRE(run.reaches("waiting"));
-  REQUIRE(eventually([&] {
-    run.read_more();
-    const auto waiting = status_events(run.sluice->out(), "waiting");
-    return !waiting.empty() && waiting.back()["postpone_reason"].is_string() &&
-           waiting.back()["postpone_reason"].get<std::string>().find(
-               "on-before-cut-over hook failed") != std::string::npos;
-  }));
+  REQUIRE(eventually(
+      [&] {
+        run.read_more();
+        const auto waiting = status_events(run.sluice->out(), "waiting");
+        return !waiting.empty() && waiting.back()["postpone_reason"].is_string() &&
+               waiting.back()["postpone_reason"].get<std::string>().find(
+                   "on-before-cut-over hook failed") != std::string::npos;
+      },
+      kLimit));
   CHECK(column_type(*run.db, "ctl_hooks", "k") == "int(11)");
   scratch.touch("allow");
   REQUIRE(run.finish() == 0);

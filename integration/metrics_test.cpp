@@ -48,18 +48,6 @@ std::optional<double> value(const Samples& samples, const std::string& table,
   return found == samples.end() ? std::nullopt : std::optional<double>(found->second);
 }
 
-template <typename Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + kLimit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 // Follows `sluice alter --execute` of `table` (created with 20,000 rows, written by the
 // application while it runs) through its metrics file. `alter` changes k's type; `stream_in_copy`:
 // the server family reads the change stream while it copies (MySQL), so held changes grow while
@@ -85,13 +73,15 @@ void follow_migration(ServerKind kind, const std::string& table, const std::stri
   Samples samples;
   std::vector<double> rows_copied;  // every scrape's, to check the counter never goes back
   const auto until = [&](auto done) {
-    return eventually([&] {
-      samples = scrape(metrics);
-      if (!samples.empty()) {
-        rows_copied.push_back(at(samples, "sluice_rows_copied_total"));
-      }
-      return !samples.empty() && done();
-    });
+    return eventually(
+        [&] {
+          samples = scrape(metrics);
+          if (!samples.empty()) {
+            rows_copied.push_back(at(samples, "sluice_rows_copied_total"));
+          }
+          return !samples.empty() && done();
+        },
+        kLimit);
   };
 
   // Paused by the throttle file: the reason is a label, and each rewrite has a newer timestamp.

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "src/dsn.h"
@@ -64,6 +65,19 @@ class PrivateServer {
   std::string dsn_;
   std::string replica_dsn_;
 };
+
+// Polls `done` every 50 ms until it returns true (then true) or `limit` has passed (false).
+template <typename Done>
+bool eventually(Done done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
 
 // A directory of its own under /tmp for flag files, sockets and hooks, removed with everything
 // in it on destruction.
