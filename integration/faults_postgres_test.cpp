@@ -234,10 +234,11 @@ TEST_CASE("a PostgreSQL run killed after its copy keeps its slot and resumes fro
     const Postponed postponed("ft-resume");
     SluiceProcess run({"alter", "--dsn", admin, "--table", "ft_resume", "--alter", kAlter,
                        "--execute", "--name", "ft-resume", "--chunk-time", "20",
-                       "--postpone-cutover-flag-file", postponed.path});
-    REQUIRE(wait_for_saved(admin, "ft-resume", kCopyDone));
-    // The first checkpoint after the copy reads from the slot's start (LSN 0); wait for one
-    // that has applied changes.
+                       "--status-interval", "0.2", "--postpone-cutover-flag-file", postponed.path},
+                      /*with_stderr=*/true);
+    // Held by the postpone file: verified, every index built (verification builds the
+    // non-unique ones), applying changes.
+    REQUIRE(run.wait_for(" - waiting to cut over", std::chrono::seconds(120)));
     for (int i = 0; i < 200 && checkpoint_lsn() == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
