@@ -1,17 +1,11 @@
 #include "src/mysql/mysql_grants.h"
 
-#include <algorithm>
-#include <cctype>
 #include <optional>
+
+#include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
 namespace {
-
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return text;
-}
 
 std::vector<std::string> show_grants(Connection& connection, const std::string& statement) {
   std::vector<std::string> lines;
@@ -100,7 +94,7 @@ std::set<std::string> privileges_on(const std::vector<std::string>& lines,
     std::size_t start = 0;
     while (start < list.size()) {
       const std::size_t comma = list.find(", ", start);
-      privileges.insert(upper(list.substr(start, comma - start)));
+      privileges.insert(ascii_upper(list.substr(start, comma - start)));
       start = comma == std::string::npos ? list.size() : comma + 2;
     }
   }

@@ -1,19 +1,13 @@
 #include "src/mysql/mysql_load_probe.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "src/error.h"
+#include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
 namespace {
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 double to_number(const std::optional<std::string>& text, const std::string& what) {
   if (!text) {
@@ -116,7 +110,8 @@ std::map<std::string, double> MysqlLoadProbe::load(const std::vector<std::string
   try {
     for (const ResultRow& row :
          primary().query("SHOW GLOBAL STATUS WHERE Variable_name IN (" + list + ")")) {
-      by_lower_name[lower(row.at(0).value_or(""))] = to_number(row.at(1), "SHOW GLOBAL STATUS");
+      by_lower_name[ascii_lower(row.at(0).value_or(""))] =
+          to_number(row.at(1), "SHOW GLOBAL STATUS");
     }
   } catch (const Error&) {
     primary_.reset();
@@ -124,7 +119,7 @@ std::map<std::string, double> MysqlLoadProbe::load(const std::vector<std::string
   }
   std::map<std::string, double> values;
   for (const std::string& name : names) {
-    const auto found = by_lower_name.find(lower(name));
+    const auto found = by_lower_name.find(ascii_lower(name));
     if (found == by_lower_name.end()) {
       throw Error(ExitCode::usage, "the server reports no status variable '" + name +
                                        "' (see SHOW GLOBAL STATUS); fix --max-load or "

@@ -8,6 +8,7 @@
 #include "src/mysql/mysql_grants.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_shadow_sql.h"
+#include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
 namespace {
@@ -16,12 +17,6 @@ using ddl::Dialect;
 
 std::string value_or(const std::optional<std::string>& value, std::string fallback) {
   return value ? *value : std::move(fallback);
-}
-
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return text;
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -48,7 +43,7 @@ std::optional<std::string> global_variable(Connection& connection, const std::st
 }
 
 void check_binlog_settings(Connection& connection, PreflightReport& report) {
-  const std::string log_bin = upper(value_or(global_variable(connection, "log_bin"), "OFF"));
+  const std::string log_bin = ascii_upper(value_or(global_variable(connection, "log_bin"), "OFF"));
   if (log_bin == "ON" || log_bin == "1") {
     report.pass("log_bin", "the binary log is on");
   } else {
@@ -56,7 +51,8 @@ void check_binlog_settings(Connection& connection, PreflightReport& report) {
                 "start the server with log_bin (e.g. --log-bin=mysql-bin) and restart it");
   }
 
-  const std::string format = upper(value_or(global_variable(connection, "binlog_format"), ""));
+  const std::string format =
+      ascii_upper(value_or(global_variable(connection, "binlog_format"), ""));
   if (format == "ROW") {
     report.pass("binlog_format", "binlog_format is ROW");
   } else {
@@ -66,7 +62,8 @@ void check_binlog_settings(Connection& connection, PreflightReport& report) {
                 "connected clients keep the old format until they reconnect");
   }
 
-  const std::string image = upper(value_or(global_variable(connection, "binlog_row_image"), ""));
+  const std::string image =
+      ascii_upper(value_or(global_variable(connection, "binlog_row_image"), ""));
   if (image == "FULL") {
     report.pass("binlog_row_image", "binlog_row_image is FULL");
   } else {
@@ -81,11 +78,11 @@ void check_binlog_settings(Connection& connection, PreflightReport& report) {
                 "the server has no binlog_row_metadata setting, so row events do not name "
                 "their columns",
                 "upgrade to MariaDB 10.5+ or MySQL 8.0+");
-  } else if (upper(*metadata) == "FULL") {
+  } else if (ascii_upper(*metadata) == "FULL") {
     report.pass("binlog_row_metadata", "binlog_row_metadata is FULL");
   } else {
     report.fail("binlog_row_metadata",
-                "binlog_row_metadata is " + upper(*metadata) +
+                "binlog_row_metadata is " + ascii_upper(*metadata) +
                     "; sluice needs column names, signedness and keys in row events",
                 "SET GLOBAL binlog_row_metadata = 'FULL' and set it in the server configuration");
   }
@@ -172,7 +169,7 @@ void check_table(Connection& connection, const ddl::QualifiedName& table, const 
     report.fail("table", quoted + " is partitioned, and sluice does not migrate partitioned tables",
                 "change it with ALTER TABLE directly (per partition where the server allows "
                 "it), or remove the partitioning first");
-  } else if (upper(engine) != "INNODB") {
+  } else if (ascii_upper(engine) != "INNODB") {
     report.fail("table", quoted + " uses the " + engine + " engine; sluice copies InnoDB tables",
                 "convert it with ALTER TABLE ... ENGINE=InnoDB first");
   } else {

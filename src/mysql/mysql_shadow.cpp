@@ -33,7 +33,7 @@ bool MysqlShadow::table_exists(const ddl::QualifiedName& name) {
 }
 
 bool MysqlShadow::is_sentry(const ddl::QualifiedName& name) {
-  return table_exists(name) && table_comment(name) == kSentryComment;
+  return table_comment(name) == kSentryComment;  // "" when there is no such table
 }
 
 bool MysqlShadow::complete_interrupted_swap(const std::string& table,
@@ -226,6 +226,7 @@ void MysqlShadow::build_held_back_indexes() {
     return;
   }
   Connection& main = sessions_.main();
+  const std::size_t count = table_.held_back_indexes.size();
   const auto started = std::chrono::steady_clock::now();
   try {
     main.execute(add_indexes_sql(table_.shadow, table_.held_back_indexes,
@@ -237,8 +238,7 @@ void MysqlShadow::build_held_back_indexes() {
       throw;
     }
   }
-  spdlog::info("built the shadow table's {} secondary indexes in {} ms, in one sorted pass",
-               table_.held_back_indexes.size(),
+  spdlog::info("built the shadow table's {} secondary indexes in {} ms, in one sorted pass", count,
                std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - started)
                    .count());

@@ -1,7 +1,6 @@
 #include "src/mysql/mysql_shadow_sql.h"
 
 #include <algorithm>
-#include <cctype>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -9,12 +8,6 @@
 
 namespace sluice::mysql {
 namespace {
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 std::string joined(const std::vector<std::string>& clauses) {
   std::string out;
@@ -42,13 +35,13 @@ std::vector<std::size_t> mapped_columns(const TableSchema& source,
                                         const std::vector<std::string>& dropped) {
   std::vector<std::string> dropped_lower;
   for (const std::string& column : dropped) {
-    dropped_lower.push_back(lower(column));
+    dropped_lower.push_back(ascii_lower(column));
   }
   std::vector<std::size_t> mapped;
   for (std::size_t i = 0; i < source.columns.size(); ++i) {
     const ColumnInfo& column = source.columns[i];
     const bool is_dropped = std::find(dropped_lower.begin(), dropped_lower.end(),
-                                      lower(column.name)) != dropped_lower.end();
+                                      ascii_lower(column.name)) != dropped_lower.end();
     if (!column.generated && !is_dropped) {
       mapped.push_back(i);
     }
@@ -163,13 +156,10 @@ std::string add_indexes_sql(const ddl::QualifiedName& table,
          ", ALGORITHM=INPLACE, LOCK=NONE";
 }
 
-ddl::QualifiedName validation_copy_name(const ddl::QualifiedName& table) {
-  return {table.schema, table.name + std::string(kCheckSuffix)};
-}
-
 std::vector<std::string> validation_ddl(const ddl::QualifiedName& table,
                                         const std::vector<std::string>& clauses) {
-  const std::string copy = quote(validation_copy_name(table));
+  const std::string copy =
+      quote(ddl::QualifiedName{table.schema, table.name + std::string(kCheckSuffix)});
   return {"CREATE TEMPORARY TABLE " + copy + " LIKE " + quote(table),
           "ALTER TABLE " + copy + " " + joined(clauses), "DROP TEMPORARY TABLE IF EXISTS " + copy};
 }

@@ -89,11 +89,9 @@ std::string add_indexes_sql(const ddl::QualifiedName& table,
 
 // CREATE TEMPORARY TABLE <table>_sluice_chk LIKE <table>, then the ALTER on it: a dry run tries
 // the ALTER on an empty copy that only its session sees, so a change the server refuses is
-// refused before anything is created or recorded (and the copy shows the indexes the shadow will
-// have). The last statement drops the copy.
+// refused before anything is created or recorded. The last statement drops the copy.
 std::vector<std::string> validation_ddl(const ddl::QualifiedName& table,
                                         const std::vector<std::string>& clauses);
-ddl::QualifiedName validation_copy_name(const ddl::QualifiedName& table);
 
 // ALTER TABLE <table> <clauses>, ALGORITHM=INSTANT: refused (not queued) by a server that would
 // have to copy.

@@ -1,6 +1,7 @@
 #include "src/mysql/mysql_sql.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "src/error.h"
@@ -86,6 +87,18 @@ std::string key_compare(const TableSchema& schema, const Row& key, const char* l
 }
 
 }  // namespace
+
+std::string ascii_upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+
+std::string ascii_lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
 
 std::string quote(const std::string& name) {
   return ddl::quote_identifier(ddl::Dialect::mysql, name);

@@ -15,6 +15,11 @@ namespace sluice::mysql {
 std::string quote(const std::string& name);
 std::string quote(const ddl::QualifiedName& name);
 
+// `text` with its ASCII letters in upper or lower case: server variable values, privilege and
+// engine names, column names as MySQL compares them.
+std::string ascii_upper(std::string text);
+std::string ascii_lower(std::string text);
+
 // How a value of this column travels between sluice and the server as a key or row value.
 replication::ValueKind value_kind(const ColumnInfo& column);
 
