@@ -18,8 +18,12 @@
 #    delta (row deadlocks; a metadata-lock deadlock is not counted there), and the write-block
 #    times of the cut-over and of verification (min / median / max ms).
 #
+# 5. With DIGESTS=1 the server runs with performance_schema on, and each binary's run ends with
+#    the statements that failed, by digest (events_statements_summary_by_digest.SUM_ERRORS): which
+#    of sysbench's statements got the errors, and whether any of sluice's own failed.
+#
 # Environment: CUTOVERS (20), ROWS (20000), THREADS (4), BASELINE (20), WARMUP (3), PLUGIN (1),
-# SLUICE_DBS_MYSQL_ARGS, SYSBENCH_ARGS (e.g. --verbosity=5: sysbench then logs each error it
+# DIGESTS (0), SLUICE_DBS_MYSQL_ARGS, SYSBENCH_ARGS (e.g. --verbosity=5: sysbench then logs each error it
 # ignores, with its code). Logs are kept in bench/results/cutover_errors/. Not a test: the machine
 # is shared, so times are noisy; the error counts are what this measures.
 set -euo pipefail
@@ -32,6 +36,7 @@ THREADS=${THREADS:-4}
 BASELINE=${BASELINE:-20}
 WARMUP=${WARMUP:-3}
 PLUGIN=${PLUGIN:-1}
+DIGESTS=${DIGESTS:-0}
 RESULTS="$ROOT/bench/results/cutover_errors"
 BINARIES=("$@")
 [[ ${#BINARIES[@]} -gt 0 ]] || BINARIES=("$ROOT/build/cli/sluice")
@@ -59,6 +64,7 @@ cleanup() {
   scripts/dbs stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+[[ $DIGESTS == 1 ]] && export SLUICE_DBS_MYSQL_ARGS="${SLUICE_DBS_MYSQL_ARGS:-} --performance-schema=ON"
 eval "$(scripts/dbs start --only mysql)"
 SOCK=$SLUICE_TEST_MYSQL_SOCKET
 DSN=${SLUICE_TEST_MYSQL_DSN%/*}/bench_cutover
@@ -70,6 +76,12 @@ SB=(oltp_read_write --db-driver=mysql --mysql-socket="$SOCK" --mysql-user=root
 sysbench "${SB[@]}" prepare >"$RESULTS/prepare.log" 2>&1
 log "server $(sql -e 'SELECT VERSION()'), metadata_lock_info $([[ $PLUGIN == 1 ]] && echo installed || echo absent), sbtest1 of $ROWS rows, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
+failed_statements() {  # the statements with errors since the last call, by digest
+  [[ $DIGESTS == 1 ]] || return 0
+  sql -e "SELECT SUM_ERRORS, LEFT(DIGEST_TEXT, 110) FROM performance_schema.events_statements_summary_by_digest
+    WHERE SUM_ERRORS > 0 ORDER BY SUM_ERRORS DESC" | sed 's/^/    errors: /'
+  sql -e "TRUNCATE performance_schema.events_statements_summary_by_digest"
+}
 deadlocks() { sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'" | awk '{ print $2 }'; }
 start_load() {  # start_load LOGFILE
   sysbench "${SB[@]}" --threads="$THREADS" --skip-trx=off --mysql-ignore-errors=all ${SYSBENCH_ARGS:-} \
@@ -87,6 +99,7 @@ stats() {  # min / median / max of the numbers on stdin
 }
 
 # --- baseline: sysbench alone ----------------------------------------------------------------
+failed_statements >/dev/null
 d0=$(deadlocks)
 start_load "$RESULTS/baseline.sysbench.log"
 sleep "$BASELINE"
@@ -94,6 +107,7 @@ stop_load
 BASE_ERRORS=$(sum_field err/s: "$RESULTS/baseline.sysbench.log")
 BASE_DEADLOCKS=$(($(deadlocks) - d0))
 log "baseline: sysbench alone for $BASELINE s: $BASE_ERRORS errors, Innodb_deadlocks +$BASE_DEADLOCKS, $(mean_tps "$RESULTS/baseline.sysbench.log") tps"
+failed_statements >&2
 
 # --- N cut-overs per binary under load -------------------------------------------------------
 REPORT=()
@@ -133,6 +147,7 @@ for binary in "${BINARIES[@]}"; do
   verify_block=$(grep -o "verification blocked writes for [0-9]* ms" "$sluice_log" | grep -o "[0-9][0-9]*" | stats)
   line="$binary: $done_ok of $CUTOVERS cut-overs done ($failed failed) in $seconds s; cut-over attempts that yielded: $attempts; sysbench errors: $errors (Innodb_deadlocks +$dl, reconnects $reconnects, mean $(mean_tps "$RESULTS/$tag.sysbench.log") tps, alive at the end: $alive); cut-over write block min/median/max: $block ms; verification write block: $verify_block ms"
   log "$line"
+  failed_statements >&2
   REPORT+=("$line")
 done
 

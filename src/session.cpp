@@ -43,8 +43,10 @@ void Transaction::commit() {
 
 TableLock::TableLock(Session& session, const std::vector<TableLockRequest>& tables,
                      std::chrono::milliseconds timeout)
+    : TableLock(session, session.lock_statements(tables, timeout)) {}
+
+TableLock::TableLock(Session& session, const std::vector<std::string>& statements)
     : session_(session) {
-  const std::vector<std::string> statements = session_.lock_statements(tables, timeout);
   try {
     for (const std::string& statement : statements) {
       session_.execute(statement);

@@ -132,6 +132,9 @@ class TableLock {
  public:
   TableLock(Session& session, const std::vector<TableLockRequest>& tables,
             std::chrono::milliseconds timeout);
+  // Takes the locks with `statements`: a family's variant of session.lock_statements (for
+  // example one that first looks at who holds the table), given back as those are.
+  TableLock(Session& session, const std::vector<std::string>& statements);
   ~TableLock();
   TableLock(const TableLock&) = delete;
   TableLock& operator=(const TableLock&) = delete;

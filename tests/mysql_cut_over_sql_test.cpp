@@ -43,3 +43,10 @@ TEST_CASE("the reader guard finds sessions that read the table and have not writ
         "HAVING MIN(LOCK_MODE IN ('MDL_SHARED', 'MDL_SHARED_HIGH_PRIO', 'MDL_SHARED_READ')) = 1");
   CHECK(kill_query_sql(42) == "KILL QUERY 42");
 }
+
+TEST_CASE("the guarded lock looks for readers and queues the lock in one statement") {
+  CHECK(guarded_lock_sql("'LOCK TABLES `t` WRITE'", "SELECT 7") ==
+        "BEGIN NOT ATOMIC IF EXISTS (SELECT 7) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = "
+        "'a session read the table and has not written it yet'; END IF; EXECUTE IMMEDIATE "
+        "'LOCK TABLES `t` WRITE'; END");
+}

@@ -20,10 +20,12 @@ constexpr milliseconds kRenameQueueWait{3000};
 // The RENAME's lock wait outlasts session A's by this much: it must outlast the drain and the
 // hand-over.
 constexpr long kRenameExtraSeconds = 10;
-// How often the reader guard looks at the table's metadata locks: a reader that slipped in as
-// the lock was queued is seen within a statement or two of its transaction, long before its
-// write in a transaction that reads first.
-constexpr milliseconds kReaderPoll{1};
+// How often a withdrawn lock's KILL QUERY is repeated while the LOCK TABLES has not ended: a
+// KILL that reaches the server before the statement starts is lost (the server clears it when
+// the statement begins), and the lock would then stay queued behind the reader.
+constexpr milliseconds kKillRepeat{2};
+// How long the guard waits before trying again while a reader's transaction is open.
+constexpr milliseconds kReaderWait{1};
 
 std::string joined(const std::vector<std::string>& ids) {
   std::string text;
@@ -68,45 +70,57 @@ bool MysqlCutOver::can_see_readers() {
   return visible;
 }
 
-std::vector<std::string> MysqlCutOver::readers() {
+std::string MysqlCutOver::readers_sql() {
   Connection& main = sessions_.main();
+  return readers_before_write_sql(main.quote_literal(plan_.source.name.schema),
+                                  main.quote_literal(plan_.source.name.name));
+}
+
+std::vector<std::string> MysqlCutOver::readers() {
   std::vector<std::string> ids;
-  for (const ResultRow& row :
-       main.query(readers_before_write_sql(main.quote_literal(plan_.source.name.schema),
-                                           main.quote_literal(plan_.source.name.name)))) {
+  for (const ResultRow& row : sessions_.main().query(readers_sql())) {
     ids.push_back(row.at(0).value_or(""));
   }
   return ids;
 }
 
-std::vector<std::string> MysqlCutOver::queue_lock(Connection& lock, std::optional<TableLock>& held,
-                                                  const RebuildOptions& options) {
-  std::future<void> locked = std::async(std::launch::async, [&] {
-    held.emplace(lock, cut_over_locks(plan_), options.cutover_lock_timeout);
-  });
-  // A transaction that read the table between the look before and the lock's queueing makes
-  // the lock wait for it, and would be the deadlock victim of its own write: withdraw.
-  std::vector<std::string> slipped_in;
-  while (locked.wait_for(milliseconds(0)) != std::future_status::ready) {
-    slipped_in = readers();
-    if (!slipped_in.empty()) {
-      sessions_.main().execute(kill_query_sql(lock.id()));
-      break;
-    }
-    std::this_thread::sleep_for(kReaderPoll);
+MysqlCutOver::Queued MysqlCutOver::queue_lock(Connection& lock, std::optional<TableLock>& held,
+                                              const RebuildOptions& options) {
+  const std::vector<std::string> statements = {
+      lock_wait_timeout_sql(lock_wait_seconds(options.cutover_lock_timeout)),
+      guarded_lock_sql(lock.quote_literal(lock_tables_statement(cut_over_locks(plan_))),
+                       readers_sql())};
+  std::future<void> locked =
+      std::async(std::launch::async, [&] { held.emplace(lock, statements); });
+  // A reader that took its lock between the server's look and the lock's queueing makes the
+  // lock wait for it, and would be the deadlock victim of its own write: withdraw. Its write
+  // comes after its reads, a few statements later, so the looks follow each other without a
+  // pause while the lock is queued.
+  bool slipped_in = false;
+  while (!slipped_in && locked.wait_for(milliseconds(0)) != std::future_status::ready) {
+    slipped_in = !readers().empty();
+  }
+  // A KILL QUERY that reaches the server before the statement starts is lost (the server clears
+  // it as the statement begins): repeat it until the statement has ended.
+  while (slipped_in && locked.wait_for(kKillRepeat) != std::future_status::ready) {
+    sessions_.main().execute(kill_query_sql(lock.id()));
   }
   try {
     locked.get();
-  } catch (const ServerError&) {
-    if (slipped_in.empty()) {
+  } catch (const ServerError& error) {
+    if (has_code(error, kReaderPresentCode)) {
+      return Queued::reader_present;
+    }
+    if (!slipped_in) {
       throw;
     }
   }
-  // The KILL may have come after the lock was granted (the reader then had gone): unlock.
-  if (!slipped_in.empty()) {
-    held.reset();
+  if (!slipped_in) {
+    return Queued::held;
   }
-  return slipped_in;
+  // The KILL may have come after the lock was granted (the reader then had gone): unlock.
+  held.reset();
+  return Queued::withdrawn;
 }
 
 void MysqlCutOver::lock_tables(Connection& lock, std::optional<TableLock>& held,
@@ -115,28 +129,26 @@ void MysqlCutOver::lock_tables(Connection& lock, std::optional<TableLock>& held,
     held.emplace(lock, cut_over_locks(plan_), options.cutover_lock_timeout);
     return;
   }
-  // Within the attempt's bound, look and queue again and again: a withdrawn lock cost the
-  // application a few milliseconds, a reader's transaction is short.
+  // Within the attempt's bound, try again and again: a reader's transaction is short, and a
+  // withdrawn lock cost the application a few milliseconds.
   const auto deadline = std::chrono::steady_clock::now() + options.cutover_lock_timeout;
   int withdrawn = 0;
   for (;;) {
-    // Yield while a reader's transaction is open: it holds its metadata lock until it ends.
-    const std::vector<std::string> ids = readers();
-    const std::vector<std::string> slipped_in =
-        ids.empty() ? queue_lock(lock, held, options) : std::vector<std::string>{};
-    if (ids.empty() && slipped_in.empty()) {
+    const Queued queued = queue_lock(lock, held, options);
+    if (queued == Queued::held) {
       return;
     }
-    withdrawn += ids.empty() ? 1 : 0;
+    withdrawn += queued == Queued::withdrawn ? 1 : 0;
     if (std::chrono::steady_clock::now() >= deadline) {
       throw ServerError(ServerErrorKind::lock_timeout, "",
-                        "sessions " + joined(ids.empty() ? slipped_in : ids) + " read " +
-                            quote(plan_.source.name) + " in transactions still open (the lock " +
-                            "was queued and withdrawn " + std::to_string(withdrawn) +
+                        "sessions " + joined(readers()) + " read " + quote(plan_.source.name) +
+                            " in transactions still open (the lock was queued and withdrawn " +
+                            std::to_string(withdrawn) +
                             " times so that their writes do not deadlock)");
     }
-    if (!ids.empty()) {
-      std::this_thread::sleep_for(kReaderPoll);
+    // Yield while a reader's transaction is open: it holds its metadata lock until it ends.
+    if (queued == Queued::reader_present) {
+      std::this_thread::sleep_for(kReaderWait);
     }
   }
 }

@@ -32,9 +32,11 @@ namespace sluice::mysql {
 // While A's LOCK TABLES is queued, an application transaction that read the table and then
 // writes it is a metadata-lock deadlock victim (1213). When the server shows who holds the
 // table's metadata locks (information_schema.METADATA_LOCK_INFO, read with PROCESS), step 1 is
-// guarded: A queues its lock only at a moment when no session is such a reader, and withdraws it
-// (KILL QUERY) when one that slipped in is seen while it is queued; both count as a lock wait
-// not had, retried with back-off. Without the view the lock is queued as before (one log line).
+// guarded: the server itself looks for such a reader and queues A's lock only when there is
+// none, in one statement, and A withdraws the lock (KILL QUERY) when a reader that slipped in
+// between is seen while it is queued; a reader still there at the attempt's bound counts as a
+// lock wait not had, retried with back-off. Without the view the lock is queued as before (one
+// log line).
 class MysqlCutOver {
  public:
   MysqlCutOver(MysqlSessions& sessions, const MysqlTablePlan& plan)
@@ -53,16 +55,24 @@ class MysqlCutOver {
                                  bool guarded);
   // Whether the reader guard can run (see above); logs one line when it cannot.
   bool can_see_readers();
-  // The ids of the sessions that read the table and have not written it (readers_before_write_sql).
+  // The query for the ids of the sessions that read the table and have not written it
+  // (readers_before_write_sql), and its result.
+  std::string readers_sql();
   std::vector<std::string> readers();
   // Step 1's LOCK TABLES on session `lock` into `held`, guarded when `guarded`. Throws a
   // lock-conflict ServerError when the attempt should be retried; `held` is empty then.
   void lock_tables(Connection& lock, std::optional<TableLock>& held, const RebuildOptions& options,
                    bool guarded);
-  // Queues step 1's LOCK TABLES on `lock` into `held` and watches it while queued: returns the
-  // readers that slipped in (the lock then withdrawn, `held` empty), else none (`held` holds).
-  std::vector<std::string> queue_lock(Connection& lock, std::optional<TableLock>& held,
-                                      const RebuildOptions& options);
+  enum class Queued {
+    held,            // the lock is had
+    reader_present,  // the server saw a reader and queued nothing
+    withdrawn,       // a reader slipped in while the lock was queued: it was withdrawn
+  };
+  // Queues step 1's LOCK TABLES on `lock` into `held` if the server sees no reader as it queues
+  // it (guarded_lock_sql), and watches it while queued. `held` holds the lock only for
+  // Queued::held.
+  Queued queue_lock(Connection& lock, std::optional<TableLock>& held,
+                    const RebuildOptions& options);
   // Whether the RENAME of session `rename_id` was seen waiting for its metadata lock before
   // kRenameQueueWait passed or it ended.
   bool wait_until_queued(unsigned long rename_id, std::future<void>& renamed);

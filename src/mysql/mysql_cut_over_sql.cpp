@@ -44,6 +44,13 @@ std::string readers_before_write_sql(const std::string& schema_literal,
          "'MDL_SHARED_READ')) = 1";
 }
 
+std::string guarded_lock_sql(const std::string& lock_literal, const std::string& readers_sql) {
+  return "BEGIN NOT ATOMIC IF EXISTS (" + readers_sql +
+         ") THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'a session read the table and has "
+         "not written it yet'; END IF; EXECUTE IMMEDIATE " +
+         lock_literal + "; END";
+}
+
 std::string kill_query_sql(unsigned long session_id) {
   return "KILL QUERY " + std::to_string(session_id);
 }

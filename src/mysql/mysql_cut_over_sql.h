@@ -50,6 +50,17 @@ std::string process_privilege_probe_sql();
 std::string readers_before_write_sql(const std::string& schema_literal,
                                      const std::string& name_literal);
 
+// The server's error when guarded_lock_sql finds a reader: SIGNAL SQLSTATE '45000' is 1644.
+constexpr unsigned kReaderPresentCode = 1644;
+
+// `lock_literal` (a LOCK TABLES statement as a string literal quoted by the session) run only if
+// `readers_sql` (readers_before_write_sql) finds no row, in one compound statement: the server
+// looks and queues the lock within microseconds, where a look from the client and a LOCK sent
+// after it leave a round trip for a reader to slip in between. Fails with kReaderPresentCode,
+// queueing nothing, when there is a reader. MariaDB only (BEGIN NOT ATOMIC, EXECUTE IMMEDIATE),
+// as is the metadata_lock_info plugin the guard needs.
+std::string guarded_lock_sql(const std::string& lock_literal, const std::string& readers_sql);
+
 // Cancels the statement session `session_id` runs (a queued LOCK TABLES); the session stays.
 std::string kill_query_sql(unsigned long session_id);
 

@@ -233,15 +233,19 @@ std::string lock_wait_timeout_sql(long seconds) {
   return "SET SESSION lock_wait_timeout = " + std::to_string(seconds);
 }
 
-std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
-                                         std::chrono::milliseconds timeout) {
+std::string lock_tables_statement(const std::vector<TableLockRequest>& tables) {
   std::string lock;
   for (const TableLockRequest& request : tables) {
     lock += (lock.empty() ? "LOCK TABLES " : ", ") +
             ddl::quote_qualified(ddl::Dialect::mysql, request.table) +
             (request.mode == LockMode::block_writes ? " READ" : " WRITE");
   }
-  return {lock_wait_timeout_sql(lock_wait_seconds(timeout)), lock};
+  return lock;
+}
+
+std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
+                                         std::chrono::milliseconds timeout) {
+  return {lock_wait_timeout_sql(lock_wait_seconds(timeout)), lock_tables_statement(tables)};
 }
 
 }  // namespace sluice::mysql

@@ -65,9 +65,11 @@ long lock_wait_seconds(std::chrono::milliseconds timeout);
 // table's metadata lock.
 std::string lock_wait_timeout_sql(long seconds);
 
-// SET SESSION lock_wait_timeout, then one LOCK TABLES statement taking every table's lock (READ
-// to block writes, WRITE for exclusive use): LOCK TABLES gives back any locks held before it, so
-// the tables must be locked together.
+// One LOCK TABLES statement taking every table's lock (READ to block writes, WRITE for exclusive
+// use): LOCK TABLES gives back any locks held before it, so the tables must be locked together.
+std::string lock_tables_statement(const std::vector<TableLockRequest>& tables);
+
+// SET SESSION lock_wait_timeout, then lock_tables_statement.
 std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
                                          std::chrono::milliseconds timeout);
 
