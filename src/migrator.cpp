@@ -132,18 +132,21 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoi
   status_.table = options_.table;
   ShadowGuard guard(backend_);
   std::unique_ptr<replication::ChangeStream> change_stream;
+  // Declared after the stream it reads, so that it stops first.
+  std::unique_ptr<StreamReader> reader;
   if (from) {
     change_stream = open_stream(*from);
   }
   try {
     start_copy(plan);
     if (!from) {
-      from = Checkpoint{std::nullopt, copy_under_snapshot(), true};
-      change_stream = open_stream(*from);
+      from = Checkpoint{std::nullopt, copy_under_snapshot(change_stream, reader), true};
       save_checkpoint(true);
     }
-    StreamReader stream(*change_stream);
-    run_to_cut_over(stream);
+    if (!reader) {
+      reader = std::make_unique<StreamReader>(*change_stream);
+    }
+    run_to_cut_over(*reader);
   } catch (const Error& error) {
     if (!is_connection_error(error)) {
       throw;
@@ -197,28 +200,36 @@ void Migrator::start_copy(const RebuildPlan& plan) {
   control_->event(MigrationEvent::begin_copy, status_);
 }
 
-replication::Position Migrator::copy_under_snapshot() {
+replication::Position Migrator::copy_under_snapshot(
+    std::unique_ptr<replication::ChangeStream>& change_stream,
+    std::unique_ptr<StreamReader>& reader) {
   SnapshotCopy& copy = *std::get<SnapshotCopy*>(backend_.copy_path());
   status_.step = RunStep::copy;
   for (;;) {
     try {
-      return copy_snapshot_once(copy);
+      return copy_snapshot_once(copy, change_stream, reader);
     } catch (const SnapshotLost& lost) {
       spdlog::warn(
           "{}; the copy starts over: the shadow table is made again and the copy reads a "
           "new snapshot",
           lost.what());
+      reader.reset();
+      change_stream.reset();
       copy.discard_copy();
     }
   }
 }
 
-replication::Position Migrator::copy_snapshot_once(SnapshotCopy& copy) {
+replication::Position Migrator::copy_snapshot_once(
+    SnapshotCopy& copy, std::unique_ptr<replication::ChangeStream>& change_stream,
+    std::unique_ptr<StreamReader>& reader) {
   const replication::Position start = copy.take_snapshot();
   if (listener_) {
     // A run killed from here on has a record to resume, which copies again (resume()).
     listener_->checkpoint(Checkpoint{std::nullopt, start, false});
   }
+  change_stream = open_stream(Checkpoint{std::nullopt, start, true});
+  reader = std::make_unique<StreamReader>(*change_stream);
   ChunkSizer sizer(1000, options_.chunk_time);
   std::uint64_t copied = 0;
   const std::function<void(bool)> keep_up = [this](bool) {

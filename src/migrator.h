@@ -73,8 +73,15 @@ class Migrator {
   void start_copy(const RebuildPlan& plan);
   // Copies the whole table under the change stream's snapshot, starting over with a new
   // snapshot when one is lost; returns where the stream starts.
-  replication::Position copy_under_snapshot();
-  replication::Position copy_snapshot_once(SnapshotCopy& copy);
+  // Copies under the stream's snapshot while `reader` (opened here on `change_stream`) reads
+  // the stream, so that the server decodes the copy's WAL alongside it; returns the position
+  // the stream started at.
+  replication::Position copy_under_snapshot(
+      std::unique_ptr<replication::ChangeStream>& change_stream,
+      std::unique_ptr<StreamReader>& reader);
+  replication::Position copy_snapshot_once(
+      SnapshotCopy& copy, std::unique_ptr<replication::ChangeStream>& change_stream,
+      std::unique_ptr<StreamReader>& reader);
   void copy_and_apply(StreamReader& stream, ChangeApplier& applier);
   // Hands the listener a checkpoint, at most every few seconds unless `now`; moves
   // confirmable_ along.

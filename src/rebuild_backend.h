@@ -91,14 +91,15 @@ class SnapshotCopy {
   virtual ~SnapshotCopy() = default;
 
   // Creates the change stream's server objects with a snapshot taken exactly at their start and
-  // returns the position open_stream() reads from to miss no change committed after it.
+  // returns the position open_stream() reads from to miss no change committed after it. The
+  // stream may be opened at once and read while the copy runs (the engine queues what it
+  // reads; nothing is applied before the copy ends); it owns the server objects from then on.
   virtual replication::Position take_snapshot() = 0;
   // Copies the next chunk of about `rows` rows under the snapshot; returns how many rows it
   // copied, or nullopt once the whole table is copied. Throws SnapshotLost.
   virtual std::optional<std::uint64_t> copy_chunk(std::uint64_t rows) = 0;
-  // Ends the snapshot once the copy is done, keeping the stream's server objects for
-  // open_stream(), and readies the shadow for the applier (PostgreSQL builds the key's and the
-  // unique indexes the copy went without).
+  // Ends the snapshot once the copy is done and readies the shadow for the applier (PostgreSQL
+  // builds the key's and the unique indexes the copy went without).
   virtual void release_snapshot() = 0;
   // Forgets a copy that cannot be finished (its snapshot is gone, or its run was killed):
   // makes the shadow table again, empty, in one transaction (a killed run's shadow may lack

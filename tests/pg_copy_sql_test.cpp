@@ -54,6 +54,10 @@ TEST_CASE("the copy reads ranges of pages under an imported snapshot, whatever t
         "$1::regclass");
   CHECK(table_file_node() == "SELECT pg_relation_filenode($1::regclass)::text");
   CHECK(begin_snapshot_transaction() == "BEGIN ISOLATION LEVEL REPEATABLE READ");
+  CHECK(keep_idle_transaction() == "SET idle_in_transaction_session_timeout = 0");
+  CHECK(export_snapshot() == "SELECT pg_export_snapshot()");
+  CHECK(slot_in_use() ==
+        "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL");
   CHECK(truncate_table(plan.quoted_shadow) == "TRUNCATE \"public\".\"_t_new\"");
 }
 

@@ -54,6 +54,18 @@ std::string begin_snapshot_transaction() {
   return "BEGIN ISOLATION LEVEL REPEATABLE READ";
 }
 
+std::string keep_idle_transaction() {
+  return "SET idle_in_transaction_session_timeout = 0";
+}
+
+std::string export_snapshot() {
+  return "SELECT pg_export_snapshot()";
+}
+
+std::string slot_in_use() {
+  return "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL";
+}
+
 std::string truncate_table(const std::string& table) {
   return "TRUNCATE " + table;
 }

@@ -44,6 +44,17 @@ std::string table_file_node();
 // Begins a transaction that reads one snapshot throughout, as an imported snapshot needs.
 std::string begin_snapshot_transaction();
 
+// The snapshot holder's session (PgSnapshotCopy): it idles in its transaction for the whole
+// copy, so a server-wide idle_in_transaction_session_timeout must not end it.
+std::string keep_idle_transaction();
+
+// Exports the snapshot of the transaction open on the session, for the chunks to import.
+std::string export_snapshot();
+
+// A row while the slot named $1 is still held by a server process (the ended replication
+// session's walsender exits a moment after its client).
+std::string slot_in_use();
+
 // TRUNCATE table.
 std::string truncate_table(const std::string& table);
 

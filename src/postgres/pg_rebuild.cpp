@@ -117,9 +117,12 @@ Position PgRebuild::log_position() {
 
 std::unique_ptr<replication::ChangeStream> PgRebuild::open_stream(const Position& start) {
   // The slot take_snapshot() made, or a killed run's: it kept every change after the position
-  // it confirmed, which is never beyond the checkpoint `start` comes from.
-  return adopt_postgres_stream(dsn_, password_, options_.table, slot_name(table_.oid), start.lsn,
-                               options_.reconnect.give_up_after);
+  // it confirmed, which is never beyond the checkpoint `start` comes from. Opened right after
+  // the slot during the copy, so a server lost then is waited for as during a chunk.
+  return reconnecting("opening the change stream", [&] {
+    return adopt_postgres_stream(dsn_, password_, options_.table, slot_name(table_.oid), start.lsn,
+                                 options_.reconnect.give_up_after);
+  });
 }
 
 Position PgRebuild::take_snapshot() {

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "replication/stream_error.h"
 #include "src/postgres/pg_copy_sql.h"
@@ -24,7 +26,7 @@ constexpr const char* kInvalidSnapshot = "22023";
 
 PgSnapshotCopy::PgSnapshotCopy(const Dsn& dsn, const std::optional<std::string>& password,
                                const PgTablePlan& plan)
-    : params_{dsn.pg_conninfo, password}, plan_(plan) {}
+    : params_{dsn.pg_conninfo, password}, dsn_(dsn), password_(password), plan_(plan) {}
 
 replication::Position PgSnapshotCopy::take_snapshot(Connection& session) {
   name_ = pg::sluice_object_name(slot_name(plan_.oid));
@@ -40,7 +42,7 @@ replication::Position PgSnapshotCopy::take_snapshot(Connection& session) {
     throw Error(ExitCode::preflight_failed,
                 "cannot create the change stream of " + plan_.quoted_table + ": " + error.what());
   }
-  snapshot_ = slot_->snapshot_name().value_or("");
+  hold_snapshot(session);
   {
     Transaction view(session, begin_snapshot_transaction());
     import_snapshot(session);
@@ -58,7 +60,8 @@ replication::Position PgSnapshotCopy::take_snapshot(Connection& session) {
   redo_ = false;
   spdlog::info(
       "created replication slot {} and its snapshot at {}; copying the table's {} pages under "
-      "it (the slot keeps WAL and the snapshot holds back vacuum's horizon until the copy ends)",
+      "it while the stream reads the slot (the snapshot holds back vacuum's horizon until the "
+      "copy ends)",
       name_, pg::format_lsn(slot_->consistent_point()), pages_);
   return replication::Position{};
 }
@@ -99,6 +102,30 @@ std::optional<std::uint64_t> PgSnapshotCopy::copy_chunk(Connection& session, std
   return copied;
 }
 
+void PgSnapshotCopy::hold_snapshot(Connection& session) {
+  holder_.reset();
+  try {
+    holder_ = std::make_unique<Connection>(dsn_, password_);
+    holder_->execute(keep_idle_transaction());
+    holder_->execute(begin_snapshot_transaction() + " READ ONLY");
+    holder_->execute(set_transaction_snapshot(slot_->snapshot_name().value_or("")));
+    snapshot_ = holder_->query_value(export_snapshot()).value_or("");
+  } catch (const ServerError& error) {
+    throw SnapshotLost(std::string("the copy's snapshot could not be held (") + error.what() + ")");
+  }
+  slot_->release_snapshot();
+  // The stream adopts them; it drops them when it goes, or keeps them for a resumed run.
+  slot_->release();
+  publication_->release();
+  // The ended replication session lets go of the slot as its server process exits.
+  for (int wait = 0; wait < 500; ++wait) {
+    if (!session.query_value(slot_in_use(), {name_})) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 void PgSnapshotCopy::import_snapshot(Connection& session) {
   try {
     session.execute(set_transaction_snapshot(snapshot_));
@@ -106,21 +133,18 @@ void PgSnapshotCopy::import_snapshot(Connection& session) {
     if (error.code() != kInvalidSnapshot) {
       throw;
     }
-    throw SnapshotLost(
-        "the copy's snapshot is gone (the replication session that held it was "
-        "lost)");
+    throw SnapshotLost("the copy's snapshot is gone (the session that held it was lost)");
   }
 }
 
 void PgSnapshotCopy::release_snapshot() {
-  slot_->release_snapshot();
-  slot_->release();
-  publication_->release();
+  holder_.reset();
   slot_.reset();
   publication_.reset();
 }
 
 void PgSnapshotCopy::discard(Connection& session) {
+  holder_.reset();
   name_ = pg::sluice_object_name(slot_name(plan_.oid));
   drop_server_objects(session);
 }

@@ -20,9 +20,13 @@ namespace sluice::postgres {
 // Every change committed after the snapshot is in the slot, every row committed before it is
 // in the copy: no gap, no overlap, and nothing to apply while the copy runs.
 //
-// The snapshot lives as long as the replication session that exported it runs no other
-// command, so the slot is read only once the copy is done. Meanwhile the slot retains WAL and
-// the snapshot holds back the server's xmin horizon (vacuum keeps dead rows of every table).
+// The replication session that exports the snapshot keeps it only while it runs no other
+// command, and holds the slot meanwhile. So a session of sluice's own (the holder) imports it
+// at once in a read-only transaction and exports it again for the chunks; the replication
+// session then ends, and the change stream reads the slot while the copy runs, so that the
+// server decodes the copy's WAL alongside the copy instead of after it. The holder's snapshot
+// holds back the server's xmin horizon (vacuum keeps dead rows of every table) until the copy
+// ends.
 class PgSnapshotCopy {
  public:
   // `plan` outlives this object; its shadow is described before take_snapshot().
@@ -30,7 +34,9 @@ class PgSnapshotCopy {
                  const PgTablePlan& plan);
 
   // Drops a publication and slot of the run's name left by an earlier attempt, creates them
-  // with an exported snapshot and reads the table's size in pages under it. Returns the
+  // with an exported snapshot, hands the snapshot to the holder and reads the table's size in
+  // pages under it. On return the slot and publication are left to the change stream, which
+  // may read them at once (open it before copying: the stream drops them when it goes). Returns the
   // position the stream starts at (lsn 0: the slot's own start, so that a transaction
   // committing exactly at the slot's consistent point is read too). Throws ConnectionLost when
   // `session` is lost (then redo it), SnapshotLost when the snapshot is gone at once,
@@ -45,7 +51,7 @@ class PgSnapshotCopy {
   // truncated or rewritten since the snapshot (its page ranges no longer hold).
   std::optional<std::uint64_t> copy_chunk(Connection& session, std::uint64_t rows);
 
-  // Ends the snapshot and leaves the slot and publication on the server for the stream.
+  // Ends the snapshot (the holder's session).
   void release_snapshot();
 
   // Drops the slot and publication of the run's name (this copy's or a killed run's), waiting
@@ -56,16 +62,22 @@ class PgSnapshotCopy {
   // Makes the transaction open on `session` read the snapshot; throws SnapshotLost when it is
   // gone.
   void import_snapshot(Connection& session);
+  // Opens the holder, exports the slot's snapshot again from it and ends the replication
+  // session that exported it, waiting on `session` until the slot is free for the stream.
+  void hold_snapshot(Connection& session);
   void drop_server_objects(Connection& session);
 
   replication::postgres::ConnectionParams params_;
+  Dsn dsn_;
+  std::optional<std::string> password_;
   const PgTablePlan& plan_;
   std::string name_;  // the slot's and publication's, with sluice_ in front
   // Declared in this order so that the slot is dropped before its publication.
   std::unique_ptr<replication::postgres::Publication> publication_;
   std::unique_ptr<replication::postgres::ReplicationSlot> slot_;
-  std::string snapshot_;
-  std::string file_node_;        // the table's, at the snapshot
+  std::unique_ptr<Connection> holder_;  // its open transaction keeps the snapshot alive
+  std::string snapshot_;                // the holder's export, which the chunks import
+  std::string file_node_;               // the table's, at the snapshot
   std::uint64_t pages_ = 0;      // the table's pages at the snapshot: no row it sees lies past
   std::uint64_t next_page_ = 0;  // the first page not copied yet
   std::uint64_t rows_copied_ = 0;
