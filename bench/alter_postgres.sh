@@ -109,7 +109,8 @@ phases() {  # where sluice's time goes, from its log's timestamps
     /copying about [0-9]+ rows/ { c0 = t() }
     /rows under the change stream.s snapshot/ { c1 = t(); rows = $5 }
     /built a key or unique index/ { k1 = t() }
-    /changes committed during the copy/ { b1 = t(); backlog = $6; brate = $(NF - 1); sub(/\(/, "", brate) }
+    /changes committed during the copy/ { b1 = t(); backlog = $6; split($0, r, /[(]/)
+      brate = r[2] + 0; wrate = r[3] + 0 }
     /verified [0-9]+ rows/ { v = t() }
     /cut-over done/ { x = t() }
     END {
@@ -117,9 +118,10 @@ phases() {  # where sluice's time goes, from its log's timestamps
       if (k1 == "") k1 = c1
       if (b1 == "") b1 = k1
       printf "setup %.2f s, copy %.2f s (%.0f rows/s), key indexes %.2f s, stream from the slot " \
-        "(decoding the copy, applying %s changes at %s/s) %.2f s, verify %.2f s, cut-over %.2f s", \
-        c0 - first, c1 - c0, (c1 > c0 ? rows / (c1 - c0) : 0), k1 - c1, backlog, brate, b1 - k1, \
-        v - b1, x - v
+        "(decoding the copy, applying %s changes at %s/s; the applier wrote %s/s while writing) " \
+        "%.2f s, verify %.2f s, cut-over %.2f s", \
+        c0 - first, c1 - c0, (c1 > c0 ? rows / (c1 - c0) : 0), k1 - c1, backlog, brate, wrate, \
+        b1 - k1, v - b1, x - v
     }' "$1"
 }
 block_at() { grep -o "$2 [0-9]* ms" "$1" | grep -o '[0-9]*' | tail -n 1 || echo "n/a"; }

@@ -139,6 +139,7 @@ void Applier::finish_copy() {
 }
 
 std::size_t Applier::flush() {
+  const FlushTimer timer(*this);
   if (pending_.empty()) {
     return 0;
   }

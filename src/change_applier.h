@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include "replication/change_event.h"
@@ -32,9 +33,31 @@ class ChangeApplier {
   virtual std::size_t held() const = 0;
   virtual std::size_t applied() const = 0;
 
+  // The time flush() has taken so far: the applier's own share of a catch-up, as against the
+  // time spent waiting for the stream.
+  std::chrono::steady_clock::duration flush_time() const { return flush_time_; }
+
   // Of pending() and held(), how many keys take memory; the Migrator stops reading the stream
   // while this is at its limit. An applier that spills to disk keeps it bounded itself.
   virtual std::size_t in_memory() const { return pending() + held(); }
+
+ protected:
+  // Adds the time of its scope to flush_time(); each implementation's flush() holds one.
+  class FlushTimer {
+   public:
+    explicit FlushTimer(ChangeApplier& applier)
+        : total_(applier.flush_time_), started_(std::chrono::steady_clock::now()) {}
+    ~FlushTimer() { total_ += std::chrono::steady_clock::now() - started_; }
+    FlushTimer(const FlushTimer&) = delete;
+    FlushTimer& operator=(const FlushTimer&) = delete;
+
+   private:
+    std::chrono::steady_clock::duration& total_;
+    std::chrono::steady_clock::time_point started_;
+  };
+
+ private:
+  std::chrono::steady_clock::duration flush_time_{};
 };
 
 }  // namespace sluice

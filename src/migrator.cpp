@@ -12,6 +12,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// `count` things done in `took`, per second (all of them when it took no measurable time).
+std::uint64_t per_second(std::uint64_t count, milliseconds took) {
+  return took.count() > 0 ? count * 1000 / static_cast<std::uint64_t>(took.count()) : count;
+}
+
 constexpr milliseconds kDrainTimeout{60000};
 // How long the stream may bring nothing while the changes of a copy are applied (see
 // Migrator::apply_backlog).
@@ -392,6 +397,7 @@ void Migrator::apply_backlog(StreamReader& stream, ChangeApplier& applier,
   // (filtered out, so nothing arrives meanwhile): a long silence is not yet a stall.
   const auto started = Clock::now();
   const std::uint64_t applied_before = applier.applied();
+  const Clock::duration flushed_before = applier.flush_time();
   auto moved = Clock::now();
   while (compare_positions(read_position_, target) < 0) {
     const replication::Position before = read_position_;
@@ -412,8 +418,13 @@ void Migrator::apply_backlog(StreamReader& stream, ChangeApplier& applier,
   drain_to(stream, applier, target);
   const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
   const std::uint64_t applied = applier.applied() - applied_before;
-  spdlog::info("applied the {} changes committed during the copy in {} ms ({} changes/s)", applied,
-               took.count(), took.count() > 0 ? applied * 1000 / took.count() : applied);
+  const auto writing =
+      std::chrono::duration_cast<milliseconds>(applier.flush_time() - flushed_before);
+  spdlog::info(
+      "applied the {} changes committed during the copy in {} ms ({} changes/s); writing them "
+      "took {} ms ({} changes/s), the rest was waiting for the stream",
+      applied, took.count(), per_second(applied, took), writing.count(),
+      per_second(applied, writing));
 }
 
 void Migrator::drain_to(StreamReader& stream, ChangeApplier& applier,

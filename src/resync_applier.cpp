@@ -81,6 +81,7 @@ void ResyncApplier::add(const replication::Transaction& transaction) {
 }
 
 std::size_t ResyncApplier::flush() {
+  const FlushTimer timer(*this);
   // Batches are separate transactions. That is safe (§3.1, rule 7): each batch re-reads its
   // keys after every change up to `through_` is visible, and a shadow row a batch's REPLACE
   // removes for a unique value belongs to a key whose own change is re-read after it.

@@ -4,10 +4,33 @@ namespace sluice {
 namespace {
 
 constexpr std::size_t kMaxQueuedTransactions = 50'000;
+// Measured: 50,000 sysbench transactions of four full-image changes took about 250 MB.
+constexpr std::size_t kMaxQueuedBytes = 64u << 20;
 // Short, so a position the stream has reached is reported promptly to a waiting drain.
 constexpr std::chrono::milliseconds kReadWait{10};
 
+std::size_t row_bytes(const replication::Row& row) {
+  std::size_t bytes = sizeof(replication::Row) + row.size() * sizeof(replication::Value);
+  for (const replication::Value& value : row) {
+    // Short strings live inside the Value (the small-string buffer).
+    bytes += value.text.capacity() > 15 ? value.text.capacity() : 0;
+  }
+  return bytes;
+}
+
 }  // namespace
+
+std::size_t approximate_bytes(const replication::Transaction& transaction) {
+  std::size_t bytes = sizeof(replication::Transaction);
+  for (const replication::ChangeEvent& change : transaction.changes) {
+    bytes += sizeof(replication::ChangeEvent) + row_bytes(change.key_before) +
+             row_bytes(change.key_after) + change.statement.size();
+    for (const std::optional<replication::Row>* image : {&change.before, &change.after}) {
+      bytes += *image ? row_bytes(**image) : 0;
+    }
+  }
+  return bytes;
+}
 
 StreamReader::StreamReader(replication::ChangeStream& stream)
     : stream_(stream), thread_([this] { run(); }) {}
@@ -27,7 +50,10 @@ void StreamReader::run() {
       std::optional<replication::Position> confirm;
       {
         std::unique_lock lock(mutex_);
-        drained_.wait(lock, [&] { return stopping_ || queue_.size() < kMaxQueuedTransactions; });
+        drained_.wait(lock, [&] {
+          return stopping_ ||
+                 (queue_.size() < kMaxQueuedTransactions && queued_bytes_ < kMaxQueuedBytes);
+        });
         if (stopping_) {
           return;
         }
@@ -38,7 +64,9 @@ void StreamReader::run() {
       }
       std::optional<replication::Transaction> transaction = stream_.next(kReadWait);
       if (transaction) {
+        const std::size_t bytes = approximate_bytes(*transaction);
         std::lock_guard lock(mutex_);
+        queued_bytes_ += bytes;
         queue_.push_back(std::move(*transaction));
         arrived_.notify_all();
       }
@@ -60,6 +88,7 @@ std::vector<replication::Transaction> StreamReader::take(std::chrono::millisecon
   std::vector<replication::Transaction> taken(std::make_move_iterator(queue_.begin()),
                                               std::make_move_iterator(queue_.end()));
   queue_.clear();
+  queued_bytes_ = 0;
   drained_.notify_all();
   return taken;
 }

@@ -15,8 +15,13 @@ namespace sluice {
 
 // Reads a ChangeStream on a thread of its own, so the copy never waits for the change log (which
 // also carries the copy's own inserts into the shadow table) and the stream keeps up while a
-// chunk runs. The queue is bounded: when the migrator falls behind, the reader pauses and the
-// server keeps the log, so memory stays flat however busy the table is.
+// chunk runs. The queue is bounded, in transactions and in bytes (approximate_bytes): when the
+// migrator falls behind (on PostgreSQL nothing is taken while the copy runs), the reader pauses
+// and the server keeps the log, so memory stays flat however busy the table is.
+// About how much memory `transaction` takes: its row images' values and the structures holding
+// them. What the reader's byte bound counts.
+std::size_t approximate_bytes(const replication::Transaction& transaction);
+
 class StreamReader {
  public:
   explicit StreamReader(replication::ChangeStream& stream);
@@ -39,6 +44,7 @@ class StreamReader {
   std::condition_variable arrived_;
   std::condition_variable drained_;
   std::deque<replication::Transaction> queue_;
+  std::size_t queued_bytes_ = 0;  // approximate_bytes of queue_
   std::optional<replication::Position> to_confirm_;
   std::exception_ptr error_;
   bool stopping_ = false;

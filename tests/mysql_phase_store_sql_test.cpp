@@ -52,8 +52,8 @@ TEST_CASE("MySQL phase metadata: records are selected in record_from_row's order
   const std::string all = kSql->select(std::nullopt);
   CHECK(
       all.starts_with("SELECT id, name, table_name, operation, spec, phase, checkpoint, "
-                      "grace_seconds, owner, lease_until, lease_until IS NOT NULL AND "
-                      "lease_until > UTC_TIMESTAMP(6), error, planned_at, expanding_at"));
+                      "grace_seconds, owner, lease_until, COALESCE(lease_until > "
+                      "UTC_TIMESTAMP(6), FALSE), error, planned_at, expanding_at"));
   CHECK(all.ends_with(" FROM `app`.`sluice_migrations` WHERE TRUE ORDER BY id"));
   CHECK(kSql->in_progress("'t'") ==
         "table_name = 't' AND phase IN ('planned', 'expanding', 'backfilling')");

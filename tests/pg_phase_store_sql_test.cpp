@@ -40,9 +40,11 @@ TEST_CASE("PostgreSQL phase metadata: times are clock_timestamp(), read back as 
         "clock_timestamp())");
   const std::string all = kSql->select(std::nullopt);
   CHECK(all.find(", to_char(lease_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "
-                 "coalesce(lease_until > clock_timestamp(), false), error, to_char(planned_at") !=
+                 "COALESCE(lease_until > clock_timestamp(), FALSE), error, to_char(planned_at") !=
         std::string::npos);
-  CHECK(all.ends_with(" FROM \"sluice\".\"migrations\" WHERE true ORDER BY id"));
+  CHECK(all.ends_with(" FROM \"sluice\".\"migrations\" WHERE TRUE ORDER BY id"));
+  CHECK(kSql->in_progress("'t'") ==
+        "table_name = 't' AND phase IN ('planned', 'expanding', 'backfilling')");
   CHECK(kSql->seconds_since(4, Phase::switched) ==
         "SELECT floor(extract(epoch FROM clock_timestamp() - switched_at))::bigint FROM "
         "\"sluice\".\"migrations\" WHERE id = 4");

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <thread>
 
 #include "replication/stream_error.h"
 
@@ -64,4 +65,46 @@ TEST_CASE("confirmations reach the stream from the reading thread") {
     reader.take(10ms);
   }
   CHECK(stream.confirmed.load() == 42);
+}
+
+namespace {
+
+// Hands out transactions of one insert whose image holds a value of `value_bytes` bytes.
+struct WideStream : ChangeStream {
+  std::size_t value_bytes;
+  std::atomic<int> handed_out{0};
+  explicit WideStream(std::size_t bytes) : value_bytes(bytes) {}
+  std::optional<Transaction> next(std::chrono::milliseconds) override {
+    Transaction transaction;
+    sluice::replication::ChangeEvent insert;
+    insert.after = sluice::replication::Row{
+        {sluice::replication::ValueKind::text, std::string(value_bytes, 'x')}};
+    transaction.changes.push_back(std::move(insert));
+    ++handed_out;
+    return transaction;
+  }
+  void confirm(const Position&) override {}
+};
+
+}  // namespace
+
+TEST_CASE("a transaction's approximate size grows with its values") {
+  WideStream narrow(10);
+  WideStream wide(100'000);
+  const std::size_t small = sluice::approximate_bytes(*narrow.next(0ms));
+  const std::size_t large = sluice::approximate_bytes(*wide.next(0ms));
+  CHECK(small < 1'000);
+  CHECK(large >= 100'000);
+  CHECK(large < 101'000);
+}
+
+TEST_CASE("the reader pauses once the queue holds its bytes' worth, however few transactions") {
+  // 1 MB a transaction: the byte bound (64 MiB) stops the reader long before the count bound.
+  WideStream stream(1'000'000);
+  StreamReader reader(stream);
+  std::this_thread::sleep_for(500ms);
+  const int queued = stream.handed_out.load();
+  CHECK(queued >= 60);
+  CHECK(queued <= 70);
+  CHECK(reader.take(100ms).size() == static_cast<std::size_t>(queued));
 }

@@ -1,38 +1,21 @@
 #include "src/postgres/pg_phase_store_sql.h"
 
 #include "ddl/identifier.h"
+#include "src/sql/phase_store_statements.h"
 
 namespace sluice::postgres {
 namespace {
-
-// clock_timestamp(), not now(): a runner's transaction may be long, and leases and phase times
-// must be the moment of the statement.
-constexpr std::string_view kNow = "clock_timestamp()";
 
 std::string quote(const std::string& name) {
   return ddl::quote_identifier(ddl::Dialect::postgres, name);
 }
 
-std::string timestamp_column(Phase phase) {
-  return std::string(phase_name(phase)) + "_at";
-}
-
-// A timestamptz as UTC text in MySQL's DATETIME(6) format, so records read alike on both.
-std::string utc_text(const std::string& column) {
-  return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')";
-}
-
-std::string lease_expiry() {
-  return std::string(kNow) + " + interval '" + std::to_string(PhaseStore::kLeaseSeconds) +
-         " seconds'";
-}
-
-class PgPhaseStoreSql : public PhaseStoreSql {
+class PgPhaseStoreSql : public PhaseStoreStatements {
  public:
-  explicit PgPhaseStoreSql(std::string schema)
-      : schema_(std::move(schema)),
-        migrations_(quote(schema_) + "." + quote("migrations")),
-        metadata_(quote(schema_) + "." + quote("metadata")) {}
+  explicit PgPhaseStoreSql(const std::string& schema)
+      : PhaseStoreStatements(quote(schema) + "." + quote("migrations"),
+                             quote(schema) + "." + quote("metadata")),
+        schema_(schema) {}
 
   std::string place() const override { return "schema " + quote(schema_); }
 
@@ -57,8 +40,6 @@ class PgPhaseStoreSql : public PhaseStoreSql {
   std::string metadata_exists(const std::string& schema_literal) const override {
     return "SELECT to_regclass(format('%I.%I', " + schema_literal + ", 'metadata')) IS NOT NULL";
   }
-
-  std::string schema_version() const override { return "SELECT max(version) FROM " + metadata_; }
 
   LayoutStep layout_step(int version, const std::string& /*schema_literal*/) const override {
     if (version == 1) {
@@ -86,88 +67,29 @@ class PgPhaseStoreSql : public PhaseStoreSql {
             .statements = {"ALTER TABLE " + migrations_ + " ADD COLUMN IF NOT EXISTS error text"}};
   }
 
-  std::vector<std::string> write_version(int version) const override {
-    return {"DELETE FROM " + metadata_,
-            "INSERT INTO " + metadata_ + " VALUES (" + std::to_string(version) + ")"};
-  }
-
-  std::string select(const std::optional<std::string>& filter) const override {
-    std::string phase_times;
-    for (Phase phase : all_phases()) {
-      phase_times += ", " + utc_text(timestamp_column(phase));
-    }
-    return "SELECT id, name, table_name, operation, spec, phase, checkpoint, grace_seconds, "
-           "owner, " +
-           utc_text("lease_until") + ", coalesce(lease_until > " + std::string(kNow) +
-           ", false), error" + phase_times + " FROM " + migrations_ + " WHERE " +
-           filter.value_or("true") + " ORDER BY id";
-  }
-
-  std::string named(const std::string& name_literal) const override {
-    return "name = " + name_literal;
-  }
-
-  std::string in_progress(const std::string& table_literal) const override {
-    return "table_name = " + table_literal +
-           " AND phase IN ('planned', 'expanding', 'backfilling')";
-  }
-
-  std::string insert(const NewMigration& migration) const override {
-    return "INSERT INTO " + migrations_ +
-           " (name, table_name, operation, spec, phase, planned_at, grace_seconds, owner, "
-           "lease_until) VALUES (" +
-           migration.name_literal + ", " + migration.table_literal + ", " +
-           migration.operation_literal + ", " + migration.spec_literal + ", 'planned', " +
-           std::string(kNow) + ", " + std::to_string(migration.grace_seconds) + ", " +
-           migration.owner_literal + ", " + lease_expiry() + ")";
-  }
-
   // The bigserial value the INSERT just drew on this session.
   std::string last_insert_id() const override { return "SELECT lastval()"; }
 
-  std::string set_phase(std::int64_t id, Phase phase,
-                        const std::optional<std::string>& error_literal) const override {
-    return "UPDATE " + migrations_ + " SET phase = '" + std::string(phase_name(phase)) + "', " +
-           timestamp_column(phase) + " = " + std::string(kNow) +
-           (error_literal ? ", error = " + *error_literal : "") +
-           " WHERE id = " + std::to_string(id);
-  }
-
-  std::string take_over(std::int64_t id, const std::string& owner_literal) const override {
-    return "UPDATE " + migrations_ + " SET owner = " + owner_literal +
-           ", lease_until = " + lease_expiry() + " WHERE id = " + std::to_string(id) +
-           " AND (lease_until IS NULL OR lease_until <= " + std::string(kNow) + ")";
-  }
-
-  std::string renew_lease(std::int64_t id, const std::string& owner_literal) const override {
-    return "UPDATE " + migrations_ + " SET lease_until = " + lease_expiry() +
-           " WHERE id = " + std::to_string(id) + " AND owner = " + owner_literal +
-           " AND lease_until IS NOT NULL";
-  }
-
-  std::string release_lease(std::int64_t id, const std::string& owner_literal) const override {
-    return "UPDATE " + migrations_ + " SET lease_until = NULL WHERE id = " + std::to_string(id) +
-           " AND owner = " + owner_literal;
-  }
-
-  std::string save_checkpoint(std::int64_t id,
-                              const std::string& checkpoint_literal) const override {
-    return "UPDATE " + migrations_ + " SET checkpoint = " + checkpoint_literal +
-           " WHERE id = " + std::to_string(id);
-  }
-
   std::string seconds_since(std::int64_t id, Phase phase) const override {
-    return "SELECT floor(extract(epoch FROM " + std::string(kNow) + " - " +
-           timestamp_column(phase) + "))::bigint FROM " + migrations_ +
-           " WHERE id = " + std::to_string(id);
+    return "SELECT floor(extract(epoch FROM " + now() + " - " + timestamp_column(phase) +
+           "))::bigint FROM " + migrations_ + " WHERE id = " + std::to_string(id);
   }
 
   std::string session_id() const override { return "SELECT pg_backend_pid()"; }
 
  private:
+  // clock_timestamp(), not now(): a runner's transaction may be long, and leases and phase times
+  // must be the moment of the statement.
+  std::string now() const override { return "clock_timestamp()"; }
+  std::string lease_expiry() const override {
+    return now() + " + interval '" + std::to_string(PhaseStore::kLeaseSeconds) + " seconds'";
+  }
+  // A timestamptz as UTC text in MySQL's DATETIME(6) format, so records read alike on both.
+  std::string utc_text(const std::string& column) const override {
+    return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')";
+  }
+
   std::string schema_;
-  std::string migrations_;  // quoted schema.migrations
-  std::string metadata_;    // quoted schema.metadata
 };
 
 }  // namespace
