@@ -440,8 +440,9 @@ void Migrator::drain_to(StreamReader& stream, ChangeApplier& applier,
     take(stream, applier, milliseconds(20));
   }
   applier.flush();
+  applied_so_far_ = applier.applied();
   spdlog::debug("drained to {} (target {}); {} changes applied so far", to_string(read_position_),
-                to_string(target), applier.applied());
+                to_string(target), applied_so_far_);
   save_checkpoint(true);
   stream.confirm(confirmable_);
 }
@@ -463,18 +464,23 @@ void Migrator::save_checkpoint(bool now) {
 }
 
 void Migrator::catch_up(const DrainTo& drain) {
-  // Each pass covers what was written during the one before; stop once a pass is short, or no
-  // shorter than the one before (under steady load the passes settle at the time it takes to
-  // apply a pass's worth of writes, and more passes gain nothing).
-  Clock::duration previous{};
+  // Each pass carries what was written during the one before. Stop once a pass is short, or
+  // carries no less than nine tenths of the changes of the one before: under steady load the
+  // passes settle where the applier keeps pace with the writers, and more passes gain nothing;
+  // an applier only a little faster still shrinks them pass by pass, and each pass it gets
+  // shortens the write block that follows. Changes, not durations: a pass also waits for the
+  // server to decode its log, which does not shrink with the backlog.
+  std::uint64_t previous = 0;
   for (int pass = 0; pass < kCatchUpPasses; ++pass) {
+    const std::uint64_t before = applied_so_far_;
     const auto started = Clock::now();
     drain(backend_.log_position());
     const Clock::duration took = Clock::now() - started;
-    if (took < kCaughtUp || (pass > 0 && took * 4 > previous * 3)) {
+    const std::uint64_t changes = applied_so_far_ - before;
+    if (took < kCaughtUp || (pass > 0 && changes * 10 >= previous * 9)) {
       return;
     }
-    previous = took;
+    previous = changes;
   }
 }
 

@@ -129,6 +129,7 @@ class Migrator {
   // How far the change log may be confirmed: the position of the last saved checkpoint.
   replication::Position confirmable_;
   std::chrono::milliseconds stream_lag_{0};  // now minus the commit time of the last change read
+  std::uint64_t applied_so_far_ = 0;         // the applier's count at the end of the last drain
   std::chrono::steady_clock::time_point started_;
   RebuildSummary summary_;
 };

@@ -107,3 +107,15 @@ TEST_CASE("dependents are re-created on the new table, foreign keys dropped from
             "CREATE OR REPLACE VIEW public.v AS  SELECT t.id FROM t"});
   CHECK(validate_constraint(key) == "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT t_p_fkey");
 }
+
+TEST_CASE("the swap first keeps vacuum off both tables, then locks the table alone") {
+  PgTablePlan plan;
+  plan.quoted_table = kTable;
+  plan.quoted_shadow = "\"public\".\"_t_new\"";
+  CHECK(swap_locks(plan, std::chrono::milliseconds(300)) ==
+        std::vector<std::string>{
+            "BEGIN", "SET LOCAL lock_timeout = '5000ms'",
+            "LOCK TABLE \"public\".\"_t_new\", \"public\".\"t\" IN SHARE UPDATE EXCLUSIVE MODE",
+            "SET LOCAL lock_timeout = '300ms'",
+            "LOCK TABLE \"public\".\"t\" IN ACCESS EXCLUSIVE MODE"});
+}

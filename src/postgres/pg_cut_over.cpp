@@ -119,7 +119,7 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
   std::unique_ptr<Connection> session = open_session();
   bool locked = false;
   try {
-    TableLock lock(*session, {{plan.table, LockMode::exclusive}}, options.cutover_lock_timeout);
+    TableLock lock(*session, swap_locks(plan, options.cutover_lock_timeout));
     locked = true;
     const auto blocked = Clock::now();
     catch_up();

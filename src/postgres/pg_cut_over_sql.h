@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +13,15 @@ namespace sluice::postgres {
 // Pure SQL text for the swap transaction (no connection): renames, sequences, triggers, row
 // security, replica identity, publications, and the foreign keys and views re-created on the
 // new table. Table names are already quoted unless a parameter says otherwise.
+
+// The swap transaction's locks: BEGIN, then SHARE UPDATE EXCLUSIVE on the shadow and the table,
+// waiting up to kMaintenanceLockWait, then ACCESS EXCLUSIVE on the table, waiting at most
+// `timeout`. The first lock keeps autovacuum (and ANALYZE, CREATE INDEX CONCURRENTLY) off both
+// tables: an autovacuum of the freshly filled shadow would otherwise hold the swap's RENAME
+// until the server cancels it after deadlock_timeout (measured: 1 s of blocked writes). The
+// application's reads and writes do not conflict with it, so its wait blocks no one.
+std::vector<std::string> swap_locks(const PgTablePlan& plan, std::chrono::milliseconds timeout);
+constexpr std::chrono::milliseconds kMaintenanceLockWait{5000};
 
 // ALTER TABLE table RENAME TO name; `name` unquoted (a rename keeps the schema).
 std::string rename_table(const std::string& table, const std::string& name);
