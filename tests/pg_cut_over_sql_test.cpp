@@ -110,6 +110,7 @@ TEST_CASE("dependents are re-created on the new table, foreign keys dropped from
 
 TEST_CASE("the swap first keeps vacuum off both tables, then locks the table alone") {
   PgTablePlan plan;
+  plan.table = {"public", "t"};
   plan.quoted_table = kTable;
   plan.quoted_shadow = "\"public\".\"_t_new\"";
   CHECK(swap_locks(plan, std::chrono::milliseconds(300)) ==

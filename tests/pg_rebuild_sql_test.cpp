@@ -104,3 +104,12 @@ TEST_CASE("lock statements bound the wait, never to zero (no limit)") {
                                  "LOCK TABLE \"public\".\"t\" IN SHARE MODE",
                                  "LOCK TABLE \"public\".\"u\" IN ACCESS EXCLUSIVE MODE"});
 }
+
+TEST_CASE("verification's write block keeps autovacuum off the table before it blocks writes") {
+  CHECK(lock_past_vacuum("\"public\".\"t\"", {"public", "t"}, sluice::LockMode::block_writes,
+                         std::chrono::milliseconds(300)) ==
+        std::vector<std::string>{"BEGIN", "SET LOCAL lock_timeout = '5000ms'",
+                                 "LOCK TABLE \"public\".\"t\" IN SHARE UPDATE EXCLUSIVE MODE",
+                                 "SET LOCAL lock_timeout = '300ms'",
+                                 "LOCK TABLE \"public\".\"t\" IN SHARE MODE"});
+}

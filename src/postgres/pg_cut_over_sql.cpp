@@ -7,11 +7,8 @@
 namespace sluice::postgres {
 
 std::vector<std::string> swap_locks(const PgTablePlan& plan, std::chrono::milliseconds timeout) {
-  return {"BEGIN", set_local_lock_timeout(kMaintenanceLockWait),
-          "LOCK TABLE " + plan.quoted_shadow + ", " + plan.quoted_table +
-              " IN SHARE UPDATE EXCLUSIVE MODE",
-          set_local_lock_timeout(timeout),
-          "LOCK TABLE " + plan.quoted_table + " IN ACCESS EXCLUSIVE MODE"};
+  return lock_past_vacuum(plan.quoted_shadow + ", " + plan.quoted_table, plan.table,
+                          LockMode::exclusive, timeout);
 }
 
 std::string rename_table(const std::string& table, const std::string& name) {

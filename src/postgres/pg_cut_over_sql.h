@@ -14,14 +14,10 @@ namespace sluice::postgres {
 // security, replica identity, publications, and the foreign keys and views re-created on the
 // new table. Table names are already quoted unless a parameter says otherwise.
 
-// The swap transaction's locks: BEGIN, then SHARE UPDATE EXCLUSIVE on the shadow and the table,
-// waiting up to kMaintenanceLockWait, then ACCESS EXCLUSIVE on the table, waiting at most
-// `timeout`. The first lock keeps autovacuum (and ANALYZE, CREATE INDEX CONCURRENTLY) off both
-// tables: an autovacuum of the freshly filled shadow would otherwise hold the swap's RENAME
-// until the server cancels it after deadlock_timeout (measured: 1 s of blocked writes). The
-// application's reads and writes do not conflict with it, so its wait blocks no one.
+// The swap transaction's locks: ACCESS EXCLUSIVE on the table, autovacuum kept off it and off the
+// shadow first (lock_past_vacuum): an autovacuum of the freshly filled shadow would hold the
+// swap's RENAME under the write lock.
 std::vector<std::string> swap_locks(const PgTablePlan& plan, std::chrono::milliseconds timeout);
-constexpr std::chrono::milliseconds kMaintenanceLockWait{5000};
 
 // ALTER TABLE table RENAME TO name; `name` unquoted (a rename keeps the schema).
 std::string rename_table(const std::string& table, const std::string& name);

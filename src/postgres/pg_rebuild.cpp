@@ -170,8 +170,9 @@ std::unique_ptr<VerifySnapshots> PgRebuild::open_verify_snapshots(const DrainTo&
   std::unique_ptr<Connection> shadow = open_session();
   auto snapshots =
       retry_lock_waits("verification's write block", cut_over_lock_policy(options_), [&] {
-        TableLock lock(*lock_session, {{plan_.source.name, LockMode::block_writes}},
-                       options_.cutover_lock_timeout);
+        TableLock lock(*lock_session,
+                       lock_past_vacuum(table_.quoted_table, plan_.source.name,
+                                        LockMode::block_writes, options_.cutover_lock_timeout));
         const auto blocked = std::chrono::steady_clock::now();
         // Writes are blocked and the shadow holds every change before this point.
         drain_to(log_position());

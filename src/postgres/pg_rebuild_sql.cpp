@@ -221,4 +221,15 @@ std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& ta
   return statements;
 }
 
+std::vector<std::string> lock_past_vacuum(const std::string& vacuum_free,
+                                          const ddl::QualifiedName& table, LockMode mode,
+                                          std::chrono::milliseconds timeout) {
+  std::vector<std::string> statements = lock_tables_sql({{table, mode}}, timeout);
+  // After BEGIN, before the SET LOCAL lock_timeout and LOCK of lock_tables_sql.
+  statements.insert(statements.begin() + 1,
+                    {set_local_lock_timeout(kVacuumLockWait),
+                     "LOCK TABLE " + vacuum_free + " IN SHARE UPDATE EXCLUSIVE MODE"});
+  return statements;
+}
+
 }  // namespace sluice::postgres

@@ -95,4 +95,15 @@ std::string set_local_lock_timeout(std::chrono::milliseconds timeout);
 std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& tables,
                                          std::chrono::milliseconds timeout);
 
+// lock_tables_sql of `table` in `mode`, with SHARE UPDATE EXCLUSIVE on `vacuum_free` (quoted
+// tables, `table` among them) taken first, waiting up to kVacuumLockWait. That lock keeps
+// autovacuum (and ANALYZE, CREATE INDEX CONCURRENTLY) off those tables, and the application's
+// reads and writes do not conflict with it, so its wait blocks no one. Without it, an autovacuum
+// of the table holds sluice's LOCK, and the writes queued behind that, until the server cancels
+// the autovacuum after deadlock_timeout (measured: a second of blocked writes).
+std::vector<std::string> lock_past_vacuum(const std::string& vacuum_free,
+                                          const ddl::QualifiedName& table, LockMode mode,
+                                          std::chrono::milliseconds timeout);
+constexpr std::chrono::milliseconds kVacuumLockWait{5000};
+
 }  // namespace sluice::postgres
