@@ -257,3 +257,23 @@ TEST_CASE("check and alter agree on every refusal the table, its leftovers or th
     db->execute("DROP USER 'agr_user'@'127.0.0.1'");
   }
 }
+
+// A server of its own: the shared one may have the plugin installed by another test already.
+TEST_CASE("check warns when the cut-over cannot see metadata locks, and passes once it can") {
+  PrivateServer server(ServerKind::mysql, "");
+  sluice::mysql::Connection db(sluice::parse_dsn(server.dsn()), std::nullopt);
+  db.execute("CREATE TABLE chk_guard (id INT PRIMARY KEY)");
+  if (!db.query("SELECT 1 FROM information_schema.PLUGINS WHERE PLUGIN_NAME = "
+                "'METADATA_LOCK_INFO'")
+           .empty()) {
+    db.execute("UNINSTALL SONAME 'metadata_lock_info'");
+  }
+  CheckReport before = run_check(server.dsn(), "chk_guard");
+  INFO(before.json.dump(2));
+  CHECK(before.exit_code == 0);
+  CHECK(before.status("cutover_guard") == "warn");
+  db.execute("INSTALL SONAME 'metadata_lock_info'");
+  CheckReport after = run_check(server.dsn(), "chk_guard");
+  INFO(after.json.dump(2));
+  CHECK(after.status("cutover_guard") == "pass");
+}

@@ -49,16 +49,20 @@ bool MysqlCutOver::wait_until_queued(unsigned long rename_id, std::future<void>&
   return false;
 }
 
-bool MysqlCutOver::can_see_readers() {
-  Connection& main = sessions_.main();
-  bool visible = !main.query(metadata_lock_view_sql()).empty();
-  if (visible) {
-    try {
-      main.query(process_privilege_probe_sql());
-    } catch (const ServerError&) {
-      visible = false;
-    }
+bool can_see_metadata_locks(Connection& session) {
+  if (session.query(metadata_lock_view_sql()).empty()) {
+    return false;
   }
+  try {
+    session.query(process_privilege_probe_sql());
+  } catch (const ServerError&) {
+    return false;
+  }
+  return true;
+}
+
+bool MysqlCutOver::can_see_readers() {
+  const bool visible = can_see_metadata_locks(sessions_.main());
   if (!visible) {
     spdlog::warn(
         "cut-over: cannot see who holds metadata locks on {} (needs the metadata_lock_info "

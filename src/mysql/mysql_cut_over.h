@@ -37,6 +37,10 @@ namespace sluice::mysql {
 // between is seen while it is queued; a reader still there at the attempt's bound counts as a
 // lock wait not had, retried with back-off. Without the view the lock is queued as before (one
 // log line).
+// Whether `session` can see who holds metadata locks (the metadata_lock_info plugin is active and
+// the session has PROCESS), which the reader guard needs. `sluice check` reports the same.
+bool can_see_metadata_locks(Connection& session);
+
 class MysqlCutOver {
  public:
   MysqlCutOver(MysqlSessions& sessions, const MysqlTablePlan& plan)
@@ -53,7 +57,7 @@ class MysqlCutOver {
   // the attempt should be retried, having dropped its sentry.
   std::chrono::milliseconds swap(const RebuildOptions& options, const DrainTo& drain_to,
                                  bool guarded);
-  // Whether the reader guard can run (see above); logs one line when it cannot.
+  // can_see_metadata_locks on the main session; logs one line when it cannot.
   bool can_see_readers();
   // The query for the ids of the sessions that read the table and have not written it
   // (readers_before_write_sql), and its result.

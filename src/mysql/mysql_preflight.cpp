@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "src/error.h"
+#include "src/mysql/mysql_cut_over.h"
 #include "src/mysql/mysql_grants.h"
 #include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_shadow_sql.h"
@@ -319,6 +320,24 @@ void check_leftovers(Connection& connection, const ddl::QualifiedName& table,
   }
 }
 
+// The cut-over's reader guard (docs/alter.md, step 7): without it the cut-over still works, but
+// may cost the application a metadata-lock deadlock (1213), so this warns, never fails.
+void check_cut_over_guard(Connection& connection, PreflightReport& report) {
+  if (can_see_metadata_locks(connection)) {
+    report.pass("cutover_guard",
+                "the cut-over can see who holds metadata locks, and queues its lock only when no "
+                "transaction that read the table is open");
+    return;
+  }
+  report.warn("cutover_guard",
+              "the cut-over cannot see who holds metadata locks (the metadata_lock_info plugin "
+              "is not active, or PROCESS is missing): an application transaction that reads the "
+              "table, then writes it while the cut-over's lock is queued, may be rolled back as a "
+              "deadlock victim (1213)",
+              "INSTALL SONAME 'metadata_lock_info' (no restart) and GRANT PROCESS ON *.* to the "
+              "user");
+}
+
 PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& table) {
   PreflightReport report;
   report.server = server_label(connection);
@@ -333,6 +352,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_foreign_keys(connection, table, report.table, report);
   check_generated_columns(connection, table, report);
   check_leftovers(connection, table, report);
+  check_cut_over_guard(connection, report);
   return report;
 }
 
