@@ -71,11 +71,10 @@ class Migrator {
   std::unique_ptr<replication::ChangeStream> open_stream(const Checkpoint& from);
   // Enters the copy's phases and reports the estimate.
   void start_copy(const RebuildPlan& plan);
-  // Copies the whole table under the change stream's snapshot, starting over with a new
-  // snapshot when one is lost; returns where the stream starts.
-  // Copies under the stream's snapshot while `reader` (opened here on `change_stream`) reads
-  // the stream, so that the server decodes the copy's WAL alongside it; returns the position
-  // the stream started at.
+  // Copies the whole table under the change stream's snapshot while `reader` (opened here on
+  // `change_stream`) reads the stream, so that the server decodes the copy's WAL alongside it;
+  // starts over with a new snapshot (and stream) when one is lost; returns where the stream
+  // starts.
   replication::Position copy_under_snapshot(
       std::unique_ptr<replication::ChangeStream>& change_stream,
       std::unique_ptr<StreamReader>& reader);

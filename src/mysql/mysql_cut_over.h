@@ -13,6 +13,10 @@
 
 namespace sluice::mysql {
 
+// Whether `session` can see who holds metadata locks (the metadata_lock_info plugin is active and
+// the session has PROCESS), which the reader guard needs. `sluice check` reports the same.
+bool can_see_metadata_locks(Connection& session);
+
 // The cut-over of a MySQL rebuild, by the two-session sentry method (docs/alter.md, step 7;
 // docs/architecture.md), which works on MariaDB where RENAME TABLE under LOCK TABLES is
 // refused:
@@ -37,10 +41,6 @@ namespace sluice::mysql {
 // between is seen while it is queued; a reader still there at the attempt's bound counts as a
 // lock wait not had, retried with back-off. Without the view the lock is queued as before (one
 // log line).
-// Whether `session` can see who holds metadata locks (the metadata_lock_info plugin is active and
-// the session has PROCESS), which the reader guard needs. `sluice check` reports the same.
-bool can_see_metadata_locks(Connection& session);
-
 class MysqlCutOver {
  public:
   MysqlCutOver(MysqlSessions& sessions, const MysqlTablePlan& plan)

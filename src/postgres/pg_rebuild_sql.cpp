@@ -31,6 +31,11 @@ std::vector<std::string> params(std::size_t count, std::size_t first) {
   return out;
 }
 
+std::string lock_table(const TableLockRequest& request) {
+  return "LOCK TABLE " + ident(request.table) +
+         (request.mode == LockMode::block_writes ? " IN SHARE MODE" : " IN ACCESS EXCLUSIVE MODE");
+}
+
 }  // namespace
 
 std::string ident(const std::string& name) {
@@ -214,9 +219,7 @@ std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& ta
                                          std::chrono::milliseconds timeout) {
   std::vector<std::string> statements = {"BEGIN", set_local_lock_timeout(timeout)};
   for (const TableLockRequest& request : tables) {
-    statements.push_back(
-        "LOCK TABLE " + ident(request.table) +
-        (request.mode == LockMode::block_writes ? " IN SHARE MODE" : " IN ACCESS EXCLUSIVE MODE"));
+    statements.push_back(lock_table(request));
   }
   return statements;
 }
@@ -224,12 +227,9 @@ std::vector<std::string> lock_tables_sql(const std::vector<TableLockRequest>& ta
 std::vector<std::string> lock_past_vacuum(const std::string& vacuum_free,
                                           const ddl::QualifiedName& table, LockMode mode,
                                           std::chrono::milliseconds timeout) {
-  std::vector<std::string> statements = lock_tables_sql({{table, mode}}, timeout);
-  // After BEGIN, before the SET LOCAL lock_timeout and LOCK of lock_tables_sql.
-  statements.insert(statements.begin() + 1,
-                    {set_local_lock_timeout(kVacuumLockWait),
-                     "LOCK TABLE " + vacuum_free + " IN SHARE UPDATE EXCLUSIVE MODE"});
-  return statements;
+  return {"BEGIN", set_local_lock_timeout(kVacuumLockWait),
+          "LOCK TABLE " + vacuum_free + " IN SHARE UPDATE EXCLUSIVE MODE",
+          set_local_lock_timeout(timeout), lock_table({table, mode})};
 }
 
 }  // namespace sluice::postgres
