@@ -17,15 +17,7 @@ Applier::Applier(ShadowWriter& writer, std::vector<std::size_t> key_columns,
       mapped_columns_(std::move(mapped_columns)) {}
 
 Row Applier::key_of(const Row& image) const {
-  Row key;
-  key.reserve(key_columns_.size());
-  for (std::size_t column : key_columns_) {
-    if (column >= image.size()) {
-      throw Error(ExitCode::failure, "a change event carries fewer columns than the table has");
-    }
-    key.push_back(image[column]);
-  }
-  return key;
+  return sluice::key_of(image, key_columns_);
 }
 
 Row Applier::old_key_of(const ChangeEvent& change) const {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <vector>
 
 #include "replication/change_event.h"
 
@@ -59,5 +60,9 @@ class ChangeApplier {
  private:
   std::chrono::steady_clock::duration flush_time_{};
 };
+
+// The values of `key_columns` (indexes into the row) in a change's row image. Throws
+// Error(ExitCode::failure) when the image has fewer columns than the key needs.
+replication::Row key_of(const replication::Row& image, const std::vector<std::size_t>& key_columns);
 
 }  // namespace sluice

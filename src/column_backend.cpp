@@ -1,32 +1,83 @@
 #include "src/column_backend.h"
 
-#include <spdlog/spdlog.h>
-
-#include <thread>
-
 #include "src/error.h"
 
 namespace sluice {
 
-void retry_lock_timeouts(const Step& step, std::chrono::milliseconds lock_timeout, int attempts,
-                         const std::function<bool()>& attempt) {
-  std::chrono::milliseconds pause{500};
-  for (int tried = 1;; ++tried) {
-    if (attempt()) {
-      return;
+bool ColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
+  switch (step.kind) {
+    case StepKind::add_column:
+      return column(table, step.object).has_value();
+    case StepKind::drop_column:
+      return !column(table, step.object).has_value();
+    case StepKind::drop_not_null: {
+      const std::optional<ColumnFacts> facts = column(table, step.object);
+      return !facts || facts->nullable;
     }
-    if (tried >= attempts) {
-      throw Error(ExitCode::failure, "'" + step.sql + "' waited " +
-                                         std::to_string(lock_timeout.count()) +
-                                         " ms for the table's lock " + std::to_string(tried) +
-                                         " times; try again when the application's long "
-                                         "transactions are done");
+    case StepKind::set_not_null:
+    case StepKind::online_rebuild: {
+      const std::optional<ColumnFacts> facts = column(table, step.object);
+      return facts && !facts->nullable;
     }
-    spdlog::warn("waited {} ms for the table's lock for '{}' (attempt {} of {}); retrying in {} ms",
-                 lock_timeout.count(), step.sql, tried, attempts, pause.count());
-    std::this_thread::sleep_for(pause);
-    pause *= 2;
+    default:
+      return object_done(table, step);
   }
+}
+
+LockRetryPolicy step_lock_policy(std::chrono::milliseconds lock_timeout, int attempts) {
+  LockRetryPolicy policy;
+  policy.timeout = lock_timeout;
+  policy.attempts = attempts;
+  policy.first_pause = std::chrono::milliseconds(500);
+  return policy;
+}
+
+LockRetryPolicy backfill_lock_policy(std::chrono::milliseconds timeout) {
+  LockRetryPolicy policy;
+  policy.timeout = timeout;
+  policy.attempts = kBackfillAttempts;
+  policy.first_pause = std::chrono::milliseconds(100);
+  return policy;
+}
+
+KeyText key_text(const ResultRow& row, std::size_t columns) {
+  KeyText key;
+  for (std::size_t i = 0; i < columns; ++i) {
+    key.push_back(row.at(i).value_or(""));
+  }
+  return key;
+}
+
+std::uint64_t count_with_samples(
+    const std::function<std::vector<ResultRow>(const std::string& sql)>& select,
+    const std::string& from_where, const std::string& key_select, const std::string& key_order,
+    std::size_t samples, std::vector<KeyText>& sample_keys) {
+  const std::vector<ResultRow> counted = select("SELECT COUNT(*)" + from_where);
+  const std::uint64_t count = std::stoull(counted.at(0).at(0).value_or("0"));
+  if (count > 0 && samples > 0) {
+    for (const ResultRow& row : select("SELECT " + key_select + from_where + " ORDER BY " +
+                                       key_order + " LIMIT " + std::to_string(samples))) {
+      sample_keys.push_back(key_text(row, row.size()));
+    }
+  }
+  return count;
+}
+
+std::vector<std::string> sessions_matching(Session& session, const std::string& sql,
+                                           const std::string& condition, const std::string& view) {
+  std::vector<ResultRow> rows;
+  try {
+    rows = session.query(sql);
+  } catch (const ServerError& error) {
+    throw Error(ExitCode::usage, "the old-clients condition '" + condition +
+                                     "' is not valid over " + view + ": " + error.what());
+  }
+  std::vector<std::string> sessions;
+  for (const ResultRow& row : rows) {
+    sessions.push_back(row.at(0).value_or("") + " " + row.at(1).value_or("") + "@" +
+                       row.at(2).value_or("") + " " + row.at(3).value_or(""));
+  }
+  return sessions;
 }
 
 }  // namespace sluice

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "src/dsn.h"
+#include "src/lock_retry.h"
 #include "src/phase_plan.h"
+#include "src/session.h"
 
 namespace sluice {
 
@@ -66,8 +68,9 @@ class ColumnBackend {
   // table has none.
   virtual std::vector<std::string> key_columns(const ddl::QualifiedName& table) = 0;
 
-  // Whether `step` is already in effect (so a re-run skips it).
-  virtual bool done(const ddl::QualifiedName& table, const Step& step) = 0;
+  // Whether `step` is already in effect (so a re-run skips it): a step on a column by what
+  // column() reports, any other by object_done().
+  bool done(const ddl::QualifiedName& table, const Step& step);
   // Runs one SQL step. Lock waits are bounded by `lock_timeout`; a step that times out on its
   // lock is retried with back-off, up to `attempts` times, then fails with Error.
   virtual void run(const ddl::QualifiedName& table, const Step& step,
@@ -128,6 +131,11 @@ class ColumnBackend {
   virtual void insert_rows(const ddl::QualifiedName& table,
                            const std::vector<ArchivedColumn>& columns,
                            const std::vector<ArchivedRow>& rows) = 0;
+
+ protected:
+  // Whether a step on an index or a constraint is in effect; false for a kind the family never
+  // plans.
+  virtual bool object_done(const ddl::QualifiedName& table, const Step& step) = 0;
 };
 
 // A backfill batch's own lock timeout: far below the servers' deadlock detection (PostgreSQL's
@@ -136,10 +144,28 @@ class ColumnBackend {
 inline constexpr std::chrono::milliseconds kBackfillLockTimeout{100};
 inline constexpr int kBackfillAttempts = 10;
 
-// Runs `attempt` for `step` until it returns true; false means it timed out waiting for its
-// lock, and it is tried again after a pause that doubles from 500 ms, up to `attempts` times in
-// all. Logs each retry; throws Error(ExitCode::failure) when the attempts are used up.
-void retry_lock_timeouts(const Step& step, std::chrono::milliseconds lock_timeout, int attempts,
-                         const std::function<bool()>& attempt);
+// How a planned step waits for its table lock: `lock_timeout` per attempt, `attempts` attempts,
+// pauses doubling from 500 ms (retry_lock_waits).
+LockRetryPolicy step_lock_policy(std::chrono::milliseconds lock_timeout, int attempts);
+// How a backfill batch waits: `timeout` per attempt (the server's bound on its row-lock waits),
+// kBackfillAttempts attempts, pauses doubling from 100 ms.
+LockRetryPolicy backfill_lock_policy(std::chrono::milliseconds timeout);
+
+// The first `columns` values of `row` as a key (NULL as empty text).
+KeyText key_text(const ResultRow& row, std::size_t columns);
+
+// Counts the rows of `from_where` (" FROM t WHERE …") and, when there are any, appends the keys
+// (`key_select`, ordered by `key_order`) of the first `samples` of them to `sample_keys`; `select`
+// runs one query on the family's session.
+std::uint64_t count_with_samples(
+    const std::function<std::vector<ResultRow>(const std::string& sql)>& select,
+    const std::string& from_where, const std::string& key_select, const std::string& key_order,
+    std::size_t samples, std::vector<KeyText>& sample_keys);
+
+// Runs `sql`, a family's query for other sessions (id, user, host, application) filtered by the
+// user's `condition`, and prints each as "id user@host application". A condition the server
+// refuses is Error(ExitCode::usage), naming `view`, the catalog view it is evaluated over.
+std::vector<std::string> sessions_matching(Session& session, const std::string& sql,
+                                           const std::string& condition, const std::string& view);
 
 }  // namespace sluice

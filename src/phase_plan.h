@@ -84,6 +84,14 @@ class ColumnDdl {
   std::string quote(const std::string& name) const {
     return ddl::quote_identifier(dialect(), name);
   }
+  // `names` quoted and separated by ", ".
+  std::string quote_list(const std::vector<std::string>& names) const {
+    std::string list;
+    for (const std::string& name : names) {
+      list += (list.empty() ? "" : ", ") + quote(name);
+    }
+    return list;
+  }
 };
 
 // How the backfill fills the target column: rows where it is NULL get `expression`.

@@ -44,15 +44,7 @@ void ResyncApplier::take(Row key) {
 }
 
 Row ResyncApplier::key_of(const Row& image) const {
-  Row key;
-  key.reserve(key_columns_.size());
-  for (std::size_t column : key_columns_) {
-    if (column >= image.size()) {
-      throw Error(ExitCode::failure, "a change event carries fewer columns than the table has");
-    }
-    key.push_back(image[column]);
-  }
-  return key;
+  return sluice::key_of(image, key_columns_);
 }
 
 void ResyncApplier::add(const replication::Transaction& transaction) {

@@ -71,7 +71,11 @@ struct TableLockRequest {
 // SQL of the guards below. Not thread-safe: one thread uses a session at a time.
 class Session {
  public:
+  Session() = default;
   virtual ~Session() = default;
+  // A session is one server connection: it is never copied.
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   virtual ddl::Dialect dialect() const = 0;
 

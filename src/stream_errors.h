@@ -14,4 +14,15 @@ namespace sluice {
 [[noreturn]] void throw_stream_failure(const replication::StreamError& error,
                                        const std::string& context = "");
 
+// Returns what `read` returns, a StreamError it throws translated by throw_stream_failure: how
+// a family's ChangeStream passes on its client's failures.
+template <typename Read>
+auto translating_stream_errors(Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const replication::StreamError& error) {
+    throw_stream_failure(error);
+  }
+}
+
 }  // namespace sluice

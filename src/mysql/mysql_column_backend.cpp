@@ -53,14 +53,6 @@ bool same_name(const std::string& a, const std::string& b) {
          });
 }
 
-KeyText key_text(const ResultRow& row, std::size_t columns) {
-  KeyText key;
-  for (std::size_t i = 0; i < columns; ++i) {
-    key.push_back(row[i].value_or(""));
-  }
-  return key;
-}
-
 }  // namespace
 
 MysqlColumnBackend::MysqlColumnBackend(const Dsn& dsn, const std::optional<std::string>& password)
@@ -152,21 +144,8 @@ bool MysqlColumnBackend::index_exists(const ddl::QualifiedName& table, const Ste
   return true;
 }
 
-bool MysqlColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
+bool MysqlColumnBackend::object_done(const ddl::QualifiedName& table, const Step& step) {
   switch (step.kind) {
-    case StepKind::add_column:
-      return column(table, step.object).has_value();
-    case StepKind::drop_column:
-      return !column(table, step.object).has_value();
-    case StepKind::drop_not_null: {
-      const std::optional<ColumnFacts> facts = column(table, step.object);
-      return !facts || facts->nullable;
-    }
-    case StepKind::set_not_null:
-    case StepKind::online_rebuild: {
-      const std::optional<ColumnFacts> facts = column(table, step.object);
-      return facts && !facts->nullable;
-    }
     case StepKind::create_index:
       return index_exists(table, step);
     case StepKind::drop_index:
@@ -181,11 +160,7 @@ void MysqlColumnBackend::run(const ddl::QualifiedName& /*table*/, const Step& st
   // lock_wait_timeout bounds the wait for the table's metadata lock, and with it how long the
   // application's statements queue behind this one.
   connection_->execute(lock_wait_timeout_sql(lock_wait_seconds(lock_timeout)));
-  LockRetryPolicy policy;
-  policy.timeout = lock_timeout;
-  policy.attempts = attempts;
-  policy.first_pause = std::chrono::milliseconds(500);
-  retry_lock_waits("'" + step.sql + "'", policy, [&] {
+  retry_lock_waits("'" + step.sql + "'", step_lock_policy(lock_timeout, attempts), [&] {
     try {
       connection_->execute(step.sql);
     } catch (const ServerError& error) {
@@ -267,33 +242,30 @@ BackfillBatch MysqlColumnBackend::backfill(const ddl::QualifiedName& table,
   // a deadlock InnoDB rolls back the transaction that changed fewer rows, which may be the
   // application's, so the batch must never wait on a row at all.
   connection_->execute("SET SESSION innodb_lock_wait_timeout = 1");
-  LockRetryPolicy policy;
-  policy.timeout = std::chrono::seconds(1);
-  policy.attempts = kBackfillAttempts;
-  policy.first_pause = std::chrono::milliseconds(100);
-  return retry_lock_waits("a backfill batch of " + quote(table), policy, [&] {
-    Transaction transaction(*connection_, "START TRANSACTION");
-    // The rows to write in the transaction's snapshot, which does not wait for locks: those
-    // that the locking read below skips are the ones the application holds.
-    const std::uint64_t todo = std::stoull(
-        connection_->query_value("SELECT COUNT(*) FROM " + quote(table) + " WHERE " + where)
-            .value_or("0"));
-    std::vector<replication::Row> keys;
-    for (const ResultRow& row :
-         connection_->query(locked_keys_sql(described, quote(table), where))) {
-      keys.push_back(key_row(described, key_text(row, described.key_columns.size())));
-    }
-    std::uint64_t written = 0;
-    for (std::size_t first = 0; first < keys.size(); first += kKeysPerFill) {
-      const std::vector<replication::Row> some(
-          keys.begin() + static_cast<long>(first),
-          keys.begin() + static_cast<long>(std::min(keys.size(), first + kKeysPerFill)));
-      written += connection_->execute(
-          fill_keys_sql(described, quote(table), quote(plan.column), plan.expression, some));
-    }
-    transaction.commit();
-    return BackfillBatch{written, todo > keys.size() ? todo - keys.size() : 0};
-  });
+  return retry_lock_waits(
+      "a backfill batch of " + quote(table), backfill_lock_policy(std::chrono::seconds(1)), [&] {
+        Transaction transaction(*connection_, "START TRANSACTION");
+        // The rows to write in the transaction's snapshot, which does not wait for locks: those
+        // that the locking read below skips are the ones the application holds.
+        const std::uint64_t todo = std::stoull(
+            connection_->query_value("SELECT COUNT(*) FROM " + quote(table) + " WHERE " + where)
+                .value_or("0"));
+        std::vector<replication::Row> keys;
+        for (const ResultRow& row :
+             connection_->query(locked_keys_sql(described, quote(table), where))) {
+          keys.push_back(key_row(described, key_text(row, described.key_columns.size())));
+        }
+        std::uint64_t written = 0;
+        for (std::size_t first = 0; first < keys.size(); first += kKeysPerFill) {
+          const std::vector<replication::Row> some(
+              keys.begin() + static_cast<long>(first),
+              keys.begin() + static_cast<long>(std::min(keys.size(), first + kKeysPerFill)));
+          written += connection_->execute(
+              fill_keys_sql(described, quote(table), quote(plan.column), plan.expression, some));
+        }
+        transaction.commit();
+        return BackfillBatch{written, todo > keys.size() ? todo - keys.size() : 0};
+      });
 }
 
 std::uint64_t MysqlColumnBackend::count_where(const ddl::QualifiedName& table,
@@ -301,44 +273,16 @@ std::uint64_t MysqlColumnBackend::count_where(const ddl::QualifiedName& table,
                                               std::size_t samples,
                                               std::vector<KeyText>& sample_keys) {
   const TableSchema& described = schema(table);
-  const std::string where = " FROM " + quote(table) + " WHERE " +
-                            range_predicate(described, range) + " AND (" + condition + ")";
-  const std::uint64_t count =
-      std::stoull(connection_->query_value("SELECT COUNT(*)" + where).value_or("0"));
-  if (count > 0 && samples > 0) {
-    for (const ResultRow& row :
-         connection_->query("SELECT " + key_select(described) + where + " ORDER BY " +
-                            key_order(described) + " LIMIT " + std::to_string(samples))) {
-      sample_keys.push_back(key_text(row, described.key_columns.size()));
-    }
-  }
-  return count;
+  return count_with_samples([&](const std::string& sql) { return connection_->query(sql); },
+                            " FROM " + quote(table) + " WHERE " +
+                                range_predicate(described, range) + " AND (" + condition + ")",
+                            key_select(described), key_order(described), samples, sample_keys);
 }
 
 std::vector<std::string> MysqlColumnBackend::sessions_where(
     const std::string& condition, const std::vector<std::string>& own_sessions) {
-  std::string own = "CONNECTION_ID()";
-  for (const std::string& id : own_sessions) {
-    own += ", " + std::to_string(std::stoull(id));
-  }
-  std::vector<ResultRow> rows;
-  try {
-    rows = connection_->query(
-        "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID NOT "
-        "IN "
-        "(" +
-        own + ") AND COMMAND <> 'Daemon' AND (" + condition + ")");
-  } catch (const ServerError& error) {
-    throw Error(ExitCode::usage,
-                "the old-clients condition '" + condition +
-                    "' is not valid over information_schema.PROCESSLIST: " + error.what());
-  }
-  std::vector<std::string> sessions;
-  for (const ResultRow& row : rows) {
-    sessions.push_back(row[0].value_or("") + " " + row[1].value_or("") + "@" + row[2].value_or("") +
-                       " " + row[3].value_or(""));
-  }
-  return sessions;
+  return sessions_matching(*connection_, sessions_sql(own_sessions, condition), condition,
+                           "information_schema.PROCESSLIST");
 }
 
 std::vector<ArchivedRow> MysqlColumnBackend::read_column(const ddl::QualifiedName& table,

@@ -21,7 +21,6 @@ class MysqlColumnBackend : public ColumnBackend {
   std::optional<ColumnFacts> column(const ddl::QualifiedName& table,
                                     const std::string& column) override;
   std::vector<std::string> key_columns(const ddl::QualifiedName& table) override;
-  bool done(const ddl::QualifiedName& table, const Step& step) override;
   void run(const ddl::QualifiedName& table, const Step& step,
            std::chrono::milliseconds lock_timeout, int attempts) override;
   void check_expression(const ddl::QualifiedName& table, const std::string& expression) override;
@@ -50,6 +49,7 @@ class MysqlColumnBackend : public ColumnBackend {
                    const std::vector<ArchivedRow>& rows) override;
 
  private:
+  bool object_done(const ddl::QualifiedName& table, const Step& step) override;
   // The table's columns and key, read once: the key does not change during a migration.
   const TableSchema& schema(const ddl::QualifiedName& table);
   std::string range_predicate(const TableSchema& schema, const KeyRange& range);

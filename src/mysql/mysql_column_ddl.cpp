@@ -43,13 +43,9 @@ class MysqlColumnDdl : public ColumnDdl {
   std::vector<Step> create_index(const ddl::QualifiedName& table, const std::string& index,
                                  const std::vector<std::string>& columns,
                                  bool unique) const override {
-    std::string list;
-    for (const std::string& column : columns) {
-      list += (list.empty() ? "" : ", ") + quote(column);
-    }
     Step step = alter(StepKind::create_index, table, index,
                       std::string(unique ? "ADD UNIQUE INDEX " : "ADD INDEX ") + quote(index) +
-                          " (" + list + ")");
+                          " (" + quote_list(columns) + ")");
     step.columns = columns;
     step.unique = unique;
     return {step};

@@ -1,5 +1,7 @@
 #include "src/mysql/mysql_column_sql.h"
 
+#include <stdexcept>
+
 #include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
@@ -39,6 +41,20 @@ std::string index_columns_sql(const std::string& schema_literal, const std::stri
          "TABLE_SCHEMA = " +
          schema_literal + " AND TABLE_NAME = " + table_literal +
          " AND INDEX_NAME = " + index_literal + " ORDER BY SEQ_IN_INDEX";
+}
+
+std::string sessions_sql(const std::vector<std::string>& own_sessions,
+                         const std::string& condition) {
+  std::string own = "CONNECTION_ID()";
+  for (const std::string& id : own_sessions) {
+    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("a session id must be a number: " + id);
+    }
+    own += ", " + id;
+  }
+  return "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID "
+         "NOT IN (" +
+         own + ") AND COMMAND <> 'Daemon' AND (" + condition + ")";
 }
 
 }  // namespace sluice::mysql

@@ -30,4 +30,10 @@ std::string fill_keys_sql(const TableSchema& schema, const std::string& table,
 std::string index_columns_sql(const std::string& schema_literal, const std::string& table_literal,
                               const std::string& index_literal);
 
+// The client sessions other than this one and `own_sessions` (connection ids) where `condition`
+// (over information_schema.PROCESSLIST) holds: ID, USER, HOST, DB. Throws std::invalid_argument
+// for an id that is not a number.
+std::string sessions_sql(const std::vector<std::string>& own_sessions,
+                         const std::string& condition);
+
 }  // namespace sluice::mysql

@@ -29,8 +29,6 @@ class Connection : public Session {
   // credentials and unknown databases, each with one sentence naming the fix.
   Connection(const Dsn& dsn, const std::optional<std::string>& password);
   ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
   ddl::Dialect dialect() const override { return ddl::Dialect::mysql; }
 

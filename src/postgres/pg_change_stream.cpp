@@ -31,19 +31,10 @@ class PostgresChangeStream : public replication::ChangeStream {
                                           .reconnect_timeout = reconnect_timeout}) {}
 
   std::optional<replication::Transaction> next(std::chrono::milliseconds timeout) override {
-    try {
-      return stream_.next(timeout);
-    } catch (const replication::StreamError& error) {
-      throw_stream_failure(error);
-    }
+    return translating_stream_errors([&] { return stream_.next(timeout); });
   }
-
   void confirm(const replication::Position& position) override {
-    try {
-      stream_.confirm(position);
-    } catch (const replication::StreamError& error) {
-      throw_stream_failure(error);
-    }
+    translating_stream_errors([&] { stream_.confirm(position); });
   }
 
   void keep_server_objects() override {
@@ -95,19 +86,10 @@ class ResumedChangeStream : public replication::ChangeStream {
                                           .reconnect_timeout = reconnect_timeout}) {}
 
   std::optional<replication::Transaction> next(std::chrono::milliseconds timeout) override {
-    try {
-      return stream_.next(timeout);
-    } catch (const replication::StreamError& error) {
-      throw_stream_failure(error);
-    }
+    return translating_stream_errors([&] { return stream_.next(timeout); });
   }
-
   void confirm(const replication::Position& position) override {
-    try {
-      stream_.confirm(position);
-    } catch (const replication::StreamError& error) {
-      throw_stream_failure(error);
-    }
+    translating_stream_errors([&] { stream_.confirm(position); });
   }
 
   void keep_server_objects() override { objects_.release(); }

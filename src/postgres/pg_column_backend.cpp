@@ -33,14 +33,6 @@ constexpr const char* kColumnsOf =
     "WHERE a.attrelid = (quote_ident($1) || '.' || quote_ident($2))::regclass "
     "AND a.attnum > 0 AND NOT a.attisdropped";
 
-KeyText key_text(const ResultRow& row, std::size_t columns) {
-  KeyText key;
-  for (std::size_t i = 0; i < columns; ++i) {
-    key.push_back(row[i].value_or(""));
-  }
-  return key;
-}
-
 }  // namespace
 
 PgColumnBackend::PgColumnBackend(const Dsn& dsn, const std::optional<std::string>& password)
@@ -166,20 +158,8 @@ std::optional<PgColumnBackend::CheckFacts> PgColumnBackend::check_named(
   return CheckFacts{row[0].value_or("false") == "true"};
 }
 
-bool PgColumnBackend::done(const ddl::QualifiedName& table, const Step& step) {
+bool PgColumnBackend::object_done(const ddl::QualifiedName& table, const Step& step) {
   switch (step.kind) {
-    case StepKind::add_column:
-      return column(table, step.object).has_value();
-    case StepKind::drop_column:
-      return !column(table, step.object).has_value();
-    case StepKind::drop_not_null: {
-      const std::optional<ColumnFacts> facts = column(table, step.object);
-      return !facts || facts->nullable;
-    }
-    case StepKind::set_not_null: {
-      const std::optional<ColumnFacts> facts = column(table, step.object);
-      return facts && !facts->nullable;
-    }
     case StepKind::add_check:
       return check_named(table, step).has_value();
     case StepKind::validate_check: {
@@ -219,11 +199,7 @@ void PgColumnBackend::run(const ddl::QualifiedName& table, const Step& step,
   // lock_timeout bounds the wait for the table's lock, and with it how long the application's
   // statements queue behind this one.
   connection_->execute("SET lock_timeout = " + std::to_string(lock_timeout.count()));
-  LockRetryPolicy policy;
-  policy.timeout = lock_timeout;
-  policy.attempts = attempts;
-  policy.first_pause = std::chrono::milliseconds(500);
-  retry_lock_waits("'" + step.sql + "'", policy, [&] {
+  retry_lock_waits("'" + step.sql + "'", step_lock_policy(lock_timeout, attempts), [&] {
     if (step.kind == StepKind::create_index) {
       drop_invalid_index(table, step);
     }
@@ -309,61 +285,28 @@ BackfillBatch PgColumnBackend::backfill(const ddl::QualifiedName& table, const B
   // deadlock check, so that in a cycle it is sluice's statement that fails, not the
   // application's.
   connection_->execute("SET lock_timeout = " + std::to_string(kBackfillLockTimeout.count()));
-  LockRetryPolicy policy;
-  policy.timeout = kBackfillLockTimeout;
-  policy.attempts = kBackfillAttempts;
-  policy.first_pause = std::chrono::milliseconds(100);
-  return retry_lock_waits("a backfill batch of " + qualified(table), policy, [&] {
-    const std::vector<ResultRow> result = connection_->query_params(sql, where.params);
-    return BackfillBatch{std::stoull(result.at(0).at(0).value_or("0")),
-                         std::stoull(result.at(0).at(1).value_or("0"))};
-  });
+  return retry_lock_waits(
+      "a backfill batch of " + qualified(table), backfill_lock_policy(kBackfillLockTimeout), [&] {
+        const std::vector<ResultRow> result = connection_->query_params(sql, where.params);
+        return BackfillBatch{std::stoull(result.at(0).at(0).value_or("0")),
+                             std::stoull(result.at(0).at(1).value_or("0"))};
+      });
 }
 
 std::uint64_t PgColumnBackend::count_where(const ddl::QualifiedName& table,
                                            const std::string& condition, const KeyRange& range,
                                            std::size_t samples, std::vector<KeyText>& sample_keys) {
   const Predicate where = range_predicate(table, range);
-  const std::string from =
-      " FROM " + qualified(table) + " WHERE " + where.sql + " AND (" + condition + ")";
-  const std::vector<ResultRow> count = select("SELECT count(*)" + from, where.params);
-  const std::uint64_t rows = std::stoull(count.at(0).at(0).value_or("0"));
-  if (rows > 0 && samples > 0) {
-    for (const ResultRow& row :
-         select("SELECT " + key_list(table, "::text") + from + " ORDER BY " + key_list(table, "") +
-                    " LIMIT " + std::to_string(samples),
-                where.params)) {
-      sample_keys.push_back(key_text(row, row.size()));
-    }
-  }
-  return rows;
+  return count_with_samples(
+      [&](const std::string& sql) { return select(sql, where.params); },
+      " FROM " + qualified(table) + " WHERE " + where.sql + " AND (" + condition + ")",
+      key_list(table, "::text"), key_list(table, ""), samples, sample_keys);
 }
 
 std::vector<std::string> PgColumnBackend::sessions_where(
     const std::string& condition, const std::vector<std::string>& own_sessions) {
-  std::string own = "pg_backend_pid()";
-  for (const std::string& id : own_sessions) {
-    own += ", " + std::to_string(std::stoll(id));
-  }
-  std::vector<ResultRow> rows;
-  try {
-    rows = connection_->query(
-        "SELECT pid::text, coalesce(usename::text, ''), coalesce(client_addr::text, 'local'), "
-        "application_name FROM pg_stat_activity WHERE pid NOT IN (" +
-        own +
-        ") AND "
-        "backend_type = 'client backend' AND (" +
-        condition + ")");
-  } catch (const ServerError& error) {
-    throw Error(ExitCode::usage, "the old-clients condition '" + condition +
-                                     "' is not valid over pg_stat_activity: " + error.what());
-  }
-  std::vector<std::string> sessions;
-  for (const ResultRow& row : rows) {
-    sessions.push_back(row[0].value_or("") + " " + row[1].value_or("") + "@" + row[2].value_or("") +
-                       " " + row[3].value_or(""));
-  }
-  return sessions;
+  return sessions_matching(*connection_, sessions_sql(own_sessions, condition), condition,
+                           "pg_stat_activity");
 }
 
 std::vector<ArchivedRow> PgColumnBackend::read_column(const ddl::QualifiedName& table,

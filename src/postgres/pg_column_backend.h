@@ -19,7 +19,6 @@ class PgColumnBackend : public ColumnBackend {
   std::optional<ColumnFacts> column(const ddl::QualifiedName& table,
                                     const std::string& column) override;
   std::vector<std::string> key_columns(const ddl::QualifiedName& table) override;
-  bool done(const ddl::QualifiedName& table, const Step& step) override;
   void run(const ddl::QualifiedName& table, const Step& step,
            std::chrono::milliseconds lock_timeout, int attempts) override;
   void check_expression(const ddl::QualifiedName& table, const std::string& expression) override;
@@ -52,6 +51,7 @@ class PgColumnBackend : public ColumnBackend {
                    const std::vector<ArchivedRow>& rows) override;
 
  private:
+  bool object_done(const ddl::QualifiedName& table, const Step& step) override;
   // A WHERE condition and its parameters.
   struct Predicate {
     std::string sql;

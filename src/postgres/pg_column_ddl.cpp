@@ -69,15 +69,11 @@ class PgColumnDdl : public ColumnDdl {
   std::vector<Step> create_index(const ddl::QualifiedName& table, const std::string& index,
                                  const std::vector<std::string>& columns,
                                  bool unique) const override {
-    std::string list;
-    for (const std::string& column : columns) {
-      list += (list.empty() ? "" : ", ") + quote(column);
-    }
     return {Step{StepKind::create_index, index,
                  std::string(unique ? "CREATE UNIQUE INDEX CONCURRENTLY "
                                     : "CREATE INDEX "
                                       "CONCURRENTLY ") +
-                     quote(index) + " ON " + qualified(table) + " (" + list + ")",
+                     quote(index) + " ON " + qualified(table) + " (" + quote_list(columns) + ")",
                  columns, unique}};
   }
   std::vector<Step> drop_index(const ddl::QualifiedName& table,

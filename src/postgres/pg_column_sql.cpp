@@ -1,5 +1,7 @@
 #include "src/postgres/pg_column_sql.h"
 
+#include <stdexcept>
+
 namespace sluice::postgres {
 
 std::string relation_named_sql() {
@@ -50,6 +52,20 @@ std::string skip_locked_backfill_sql(const std::string& table, const std::string
          join +
          " RETURNING 1) SELECT (SELECT count(*) FROM written), greatest((SELECT n FROM todo) - "
          "(SELECT count(*) FROM locked), 0)";
+}
+
+std::string sessions_sql(const std::vector<std::string>& own_sessions,
+                         const std::string& condition) {
+  std::string own = "pg_backend_pid()";
+  for (const std::string& id : own_sessions) {
+    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("a session id must be a number: " + id);
+    }
+    own += ", " + id;
+  }
+  return "SELECT pid::text, coalesce(usename::text, ''), coalesce(client_addr::text, 'local'), "
+         "application_name FROM pg_stat_activity WHERE pid NOT IN (" +
+         own + ") AND backend_type = 'client backend' AND (" + condition + ")";
 }
 
 }  // namespace sluice::postgres

@@ -34,4 +34,10 @@ std::string skip_locked_backfill_sql(const std::string& table, const std::string
                                      const std::vector<std::string>& key,
                                      const std::string& predicate);
 
+// The client backends other than this one and `own_sessions` (pids) where `condition` (over
+// pg_stat_activity) holds: pid, user, client address ('local' for a socket), application_name.
+// Throws std::invalid_argument for a pid that is not a number.
+std::string sessions_sql(const std::vector<std::string>& own_sessions,
+                         const std::string& condition);
+
 }  // namespace sluice::postgres

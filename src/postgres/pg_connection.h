@@ -31,8 +31,6 @@ class Connection : public Session {
   // wrong password, unknown database or role).
   Connection(const Dsn& dsn, const std::optional<std::string>& password);
   ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
   ddl::Dialect dialect() const override { return ddl::Dialect::postgres; }
 
