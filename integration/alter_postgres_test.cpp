@@ -2,6 +2,7 @@
 // full row-for-row comparison of the migrated table with a twin table that received the same
 // writes.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -745,11 +746,11 @@ TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swappe
   writer.start();
   FlagFile throttle("throttle-vacfull");
   throttle.touch();
-  SluiceProcess sluice({"alter", "--dsn", dsn(), "--table", "pg_vacfull", "--alter",
-                        "ALTER COLUMN k TYPE bigint", "--execute", "--name", "pg-vacfull",
-                        "--throttle-flag-file", throttle.path, "--json", "--status-interval",
-                        "0.2"},
-                       /*with_stderr=*/true);
+  SluiceProcess sluice(
+      {"alter", "--dsn", dsn(), "--table", "pg_vacfull", "--alter", "ALTER COLUMN k TYPE bigint",
+       "--execute", "--name", "pg-vacfull", "--throttle-flag-file", throttle.path, "--json",
+       "--status-interval", "0.2"},
+      /*with_stderr=*/true);
   INFO(sluice.out());
   REQUIRE(sluice.wait_for("\"state\":\"paused\"", std::chrono::milliseconds(60000)));
   REQUIRE(db->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot}));
@@ -768,6 +769,56 @@ TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swappe
   const Rows table = pg_table_rows(*db, "pg_vacfull", "pg_vacfull_twin", "pg_vacfull");
   const Rows twin = pg_table_rows(*db, "pg_vacfull_twin", "pg_vacfull", "pg_vacfull");
   CHECK_MESSAGE(table == twin, first_difference(table, twin));
+}
+
+TEST_CASE("the copy's transactions are decoded in memory, whatever the server's setting") {
+  // Each chunk is one transaction into the shadow, which the walsender decodes whole only to
+  // filter it out. Past logical_decoding_work_mem it spills the transaction to disk and reads
+  // it back, which took a third of a 1 M-row run (README, Performance). sluice runs as a role
+  // whose sessions start with the setting at its minimum; the stream raises its own again.
+  auto db = postgres_admin();
+  db->execute(
+      "DROP ROLE IF EXISTS spill_user; CREATE ROLE spill_user LOGIN SUPERUSER REPLICATION PASSWORD "
+      "'spill-secret'; ALTER ROLE spill_user SET logical_decoding_work_mem = '64kB'");
+  const std::string password_file = "/tmp/sluice-spill-password-" + std::to_string(getpid());
+  {
+    std::ofstream file(password_file);
+    file << "spill-secret\n";
+  }
+  std::filesystem::permissions(
+      password_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::string spill_dsn = dsn();
+  spill_dsn.replace(spill_dsn.find("postgres@"), 9, "spill_user@");
+  create_pg_table(*db, "pg_spill", "pg_spill_twin", 20000, false);
+  forget_run("pg-spill");
+  const std::string slot =
+      "sluice_alter_" + *db->query_value("SELECT 'pg_spill'::regclass::oid::text");
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_spill", "pg_spill_twin");
+  writer.start();
+  FlagFile postpone("postpone-spill");
+  postpone.touch();
+  SluiceProcess sluice(
+      {"alter", "--dsn", spill_dsn, "--table", "pg_spill", "--alter", "ALTER COLUMN k TYPE bigint",
+       "--execute", "--name", "pg-spill", "--postpone-cutover-flag-file", postpone.path, "--json",
+       "--status-interval", "0.2", "--password-file", password_file},
+      /*with_stderr=*/true);
+  INFO(sluice.out());
+  REQUIRE(sluice.wait_for("\"state\":\"waiting\"", std::chrono::milliseconds(120000)));
+  const std::vector<sluice::ResultRow> decoded = db->query(
+      "SELECT spill_bytes::text, total_bytes::text FROM pg_stat_replication_slots WHERE "
+      "slot_name = $1",
+      {slot});
+  REQUIRE(decoded.size() == 1);
+  CHECK(std::stoll(decoded[0][1].value_or("0")) > 64 * 1024);  // the copy was decoded
+  CHECK(decoded[0][0] == "0");
+  postpone.remove();
+  CHECK(sluice.wait(std::chrono::milliseconds(120000)) == 0);
+  writer.stop();
+  std::filesystem::remove(password_file);
+  CHECK(column_type(*db, "pg_spill", "k") == "bigint");
+  const Rows migrated = pg_table_rows(*db, "pg_spill", "pg_spill_twin", "pg_spill");
+  const Rows expected = pg_table_rows(*db, "pg_spill_twin", "pg_spill", "pg_spill");
+  CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
 }
 
 TEST_CASE("a panic file aborts a PostgreSQL run: no shadow, slot or publication is left") {

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include "replication/postgres/pgoutput_client.h"
+#include "src/postgres/pg_snapshot_copy.h"
+
 using namespace sluice::postgres;
 
 namespace {
@@ -98,4 +101,21 @@ TEST_CASE("an added column with a stable default gets its one value from the cop
         "SELECT v.*, '2026-12-06 02:50:21+00'::timestamp with time zone FROM (SELECT CAST(\"id\" "
         "AS bigint), \"doc\" FROM \"public\".\"t\" WHERE true) AS v (\"id\", \"doc\") WHERE NOT "
         "EXISTS (SELECT 1 FROM \"public\".\"_t_new\" AS s WHERE s.\"id\" = v.\"id\")");
+}
+
+TEST_CASE("a chunk's pages follow its rows, bounded by the walsender's decoding memory") {
+  using sluice::postgres::chunk_pages;
+  using sluice::postgres::kMaxChunkPages;
+  CHECK(chunk_pages(1000, 50.0, 100000) == 20);
+  CHECK(chunk_pages(1001, 50.0, 100000) == 21);
+  CHECK(chunk_pages(10, 50.0, 100000) == 1);                       // at least one page
+  CHECK(chunk_pages(1000, 50.0, 7) == 7);                          // never past the table's end
+  CHECK(chunk_pages(100000000, 50.0, 1000000) == kMaxChunkPages);  // however fast the copy
+}
+
+TEST_CASE("the stream raises the walsender's decoding memory and keeps a higher setting") {
+  const std::string sql = sluice::replication::postgres::raise_decoding_memory_sql(262144);
+  CHECK(sql ==
+        "SELECT set_config('logical_decoding_work_mem', greatest(pg_size_bytes(current_setting("
+        "'logical_decoding_work_mem')) / 1024, 262144)::text || 'kB', false)");
 }

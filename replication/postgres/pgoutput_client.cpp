@@ -52,6 +52,12 @@ PgOutputStream::PgOutputStream(ConnectionParams params, StreamOptions options)
   start(/*reconnecting=*/false);
 }
 
+std::string raise_decoding_memory_sql(std::uint64_t kb) {
+  return "SELECT set_config('logical_decoding_work_mem', greatest(pg_size_bytes(current_setting("
+         "'logical_decoding_work_mem')) / 1024, " +
+         std::to_string(kb) + ")::text || 'kB', false)";
+}
+
 PgOutputStream::~PgOutputStream() {
   if (session_) {
     send_status();
@@ -69,6 +75,17 @@ bool PgOutputStream::start(bool reconnecting) {
     }
     last_error_ = error.what();
     return false;
+  }
+  if (options_.decoding_memory_kb > 0) {
+    try {
+      session->query(raise_decoding_memory_sql(options_.decoding_memory_kb));
+    } catch (const StreamError& error) {
+      if (!reconnecting) {
+        throw;
+      }
+      last_error_ = error.what();
+      return false;
+    }
   }
   const std::string command =
       "START_REPLICATION SLOT " + ddl::quote_identifier(ddl::Dialect::postgres, options_.slot) +

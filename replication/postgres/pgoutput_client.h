@@ -27,7 +27,15 @@ struct StreamOptions {
   // How often to send a standby status update even when nothing new was confirmed, so the
   // server does not time the stream out (wal_sender_timeout, 60 s by default).
   std::chrono::milliseconds status_interval{std::chrono::seconds(10)};
+  // The least memory (kB) the walsender may use to decode one transaction before it spills the
+  // transaction to disk (its session's logical_decoding_work_mem, raised to this when the
+  // server's is lower); 0 keeps the server's setting.
+  std::uint64_t decoding_memory_kb = 0;
 };
+
+// The statement that raises the replication session's logical_decoding_work_mem to at least
+// `kb` kB, keeping a higher setting of the server's, the role's or the connection's.
+std::string raise_decoding_memory_sql(std::uint64_t kb);
 
 // The ChangeStream of a PostgreSQL logical replication slot read with pgoutput (protocol
 // version 1) over a `replication=database` connection.

@@ -83,7 +83,8 @@ class ResumedChangeStream : public replication::ChangeStream {
         stream_(params, pg::StreamOptions{.slot = full_name,
                                           .publication = full_name,
                                           .start_lsn = start_lsn,
-                                          .reconnect_timeout = reconnect_timeout}) {}
+                                          .reconnect_timeout = reconnect_timeout,
+                                          .decoding_memory_kb = kMigrationDecodingMemoryKb}) {}
 
   std::optional<replication::Transaction> next(std::chrono::milliseconds timeout) override {
     return translating_stream_errors([&] { return stream_.next(timeout); });

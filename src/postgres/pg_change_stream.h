@@ -28,9 +28,17 @@ namespace sluice::postgres {
 std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     const Dsn& dsn, const std::optional<std::string>& password, const ddl::QualifiedName& table);
 
+// The least memory the walsender of a migration's stream may use to decode one transaction
+// before it spills the transaction to disk and reads it back (logical_decoding_work_mem, 64 MB
+// by default). Each chunk of the copy is one transaction into the shadow table, which the
+// walsender decodes whole only to filter it out (the publication holds the table alone); at the
+// default, chunks of more than about 200,000 narrow rows spill (docs/alter.md step 4).
+inline constexpr std::uint64_t kMigrationDecodingMemoryKb = 256 * 1024;
+
 // Reads from the slot and publication sluice_<name> a migration of `table` made (its copy's
 // snapshot, or a killed run's), delivering the transactions committed after `start_lsn` (a
-// checkpoint's; 0 for everything the slot kept); drops both when the stream is destroyed unless
+// checkpoint's; 0 for everything the slot kept), decoding with kMigrationDecodingMemoryKb;
+// drops both when the stream is destroyed unless
 // keep_server_objects() was called. Throws Error(ExitCode::stream) when the slot is gone or can
 // no longer be read (invalidated by max_slot_wal_keep_size): its changes are lost to sluice.
 std::unique_ptr<replication::ChangeStream> adopt_postgres_stream(

@@ -279,7 +279,8 @@ void report_copy_cost(PreflightReport& report) {
   report.pass("copy_cost",
               "while sluice alter copies the table, its replication slot keeps the WAL written "
               "meanwhile and its snapshot holds back vacuum on every table of the database; a "
-              "long copy costs disk and bloat, watch pg_replication_slots and dead tuples");
+              "long copy costs disk and bloat, watch pg_replication_slots and dead tuples. Its "
+              "WAL sender may use up to 256 MB of memory to decode the copy's transactions");
 }
 
 void check_foreign_keys(Connection& connection, const TableFacts& facts, const std::string& quoted,

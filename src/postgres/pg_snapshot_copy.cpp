@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "replication/stream_error.h"
+#include "src/postgres/pg_change_stream.h"
 #include "src/postgres/pg_copy_sql.h"
 #include "src/postgres/pg_rebuild_sql.h"
 #include "src/rebuild_backend.h"
@@ -23,6 +24,16 @@ constexpr double kDefaultRowsPerPage = 60;
 constexpr const char* kInvalidSnapshot = "22023";
 
 }  // namespace
+
+static_assert(kMaxChunkPages * 8192 * 4 <= kMigrationDecodingMemoryKb * 1024,
+              "a chunk's rows must fit the walsender's decoding memory (pg_change_stream.h)");
+
+std::uint64_t chunk_pages(std::uint64_t rows, double rows_per_page, std::uint64_t pages_left) {
+  const auto wanted =
+      static_cast<std::uint64_t>(std::ceil(static_cast<double>(rows) / rows_per_page));
+  return std::clamp<std::uint64_t>(
+      wanted, 1, std::max<std::uint64_t>(1, std::min(pages_left, kMaxChunkPages)));
+}
 
 PgSnapshotCopy::PgSnapshotCopy(const Dsn& dsn, const std::optional<std::string>& password,
                                const PgTablePlan& plan)
@@ -70,9 +81,7 @@ std::optional<std::uint64_t> PgSnapshotCopy::copy_chunk(Connection& session, std
   if (next_page_ >= pages_) {
     return std::nullopt;
   }
-  const auto wanted =
-      static_cast<std::uint64_t>(std::ceil(static_cast<double>(rows) / rows_per_page_));
-  const std::uint64_t end = next_page_ + std::clamp<std::uint64_t>(wanted, 1, pages_ - next_page_);
+  const std::uint64_t end = next_page_ + chunk_pages(rows, rows_per_page_, pages_ - next_page_);
   // A redo skips the rows whose key the shadow has: the lost attempt may have committed them.
   const bool skip_copied = redo_;
   redo_ = true;

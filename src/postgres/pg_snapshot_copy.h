@@ -13,6 +13,14 @@
 
 namespace sluice::postgres {
 
+// The heap pages one chunk copies: enough for `rows` rows at `rows_per_page`, at least one, at
+// most `pages_left` and kMaxChunkPages. Each chunk is one transaction the change stream's
+// walsender decodes whole; kMaxChunkPages keeps its rows (a quarter of the walsender's decoding
+// memory in heap pages, which leaves room for the decoder's own overhead per row) from spilling
+// to disk however fast the server copies.
+inline constexpr std::uint64_t kMaxChunkPages = 8192;
+std::uint64_t chunk_pages(std::uint64_t rows, double rows_per_page, std::uint64_t pages_left);
+
 // The copy of a PostgreSQL rebuild (the engine's SnapshotCopy, docs/architecture.md §2): the
 // run's publication and logical slot, sluice_<slot_name(oid)>, created with an exported
 // snapshot, and the table copied into the shadow under that snapshot in ranges of pages (TID
