@@ -2,20 +2,21 @@
 # Whole-migration benchmark on PostgreSQL 15 (issue 6, "Performance"): one run, one private
 # server.
 #
-#   bench/alter_postgres.sh                 ROWS=1000000 by default
-#   ROWS=200000 bench/alter_postgres.sh     a smaller table
+#   bench/alter_postgres.sh                     1 M and 5 M rows idle, 1 M under load
+#   SIZES=200000 LOAD_ROWS=200000 bench/...     smaller tables
 #
-# 1. sysbench prepares three identical tables sbtest1..3 of $ROWS rows in sluice_test.
-# 2. With no other load it times ALTER COLUMN k TYPE bigint (a change that rewrites the table)
-#    with (a) the server's blocking ALTER TABLE on sbtest1, (b) pg_repack on sbtest2 (which only
-#    rewrites the table: it cannot change a type, so it is the cost of an online rewrite alone),
-#    (c) sluice alter --execute (verification included) on sbtest3.
-# 3. Under sysbench oltp_write_only ($LOAD_THREADS threads) on a fresh table it runs sluice alter
-#    and reports the write-block time at verification and cut-over and sysbench's throughput.
+# 1. For each size of $SIZES, sysbench prepares three identical tables sbtest1..3 in
+#    sluice_test, and with no other load it times ALTER COLUMN k TYPE bigint (a change that
+#    rewrites the table) with (a) the server's blocking ALTER TABLE on sbtest1, (b) pg_repack on
+#    sbtest2 (which only rewrites the table: it cannot change a type, so it is the cost of an
+#    online rewrite alone), (c) sluice alter --execute (verification included) on sbtest3.
+# 3. Under sysbench oltp_write_only ($LOAD_THREADS threads) on a fresh table of $LOAD_ROWS rows
+#    it runs sluice alter and reports the write-block time at verification and cut-over and
+#    sysbench's throughput.
 # 4. Prints the figures and writes them as Markdown to bench/results/alter_postgres.md; every
 #    tool's full output is kept next to it in bench/results/.
 #
-# Environment: ROWS (1000000), LOAD_THREADS (4), WARMUP (5 s of load before sluice starts),
+# Environment: SIZES ("1000000 5000000"), LOAD_ROWS (1000000), LOAD_THREADS (4), WARMUP (5 s of load before sluice starts),
 # COOLDOWN (3 s after), LOAD_MAX (3600 s, sysbench's --time cap), SKIP_LOAD=1 (only step 2),
 # SLUICE_DBS_PG_SETTINGS (postgresql.conf lines, see scripts/dbs). Wall-clock seconds; the figures
 # are noisy, compare them only within one run.
@@ -23,7 +24,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ROWS=${ROWS:-1000000}
+SIZES=${SIZES:-1000000 5000000}
+LOAD_ROWS=${LOAD_ROWS:-1000000}
 LOAD_THREADS=${LOAD_THREADS:-4}
 WARMUP=${WARMUP:-5}
 COOLDOWN=${COOLDOWN:-3}
@@ -66,13 +68,6 @@ k_type() {  # k_type DB TABLE
                       WHERE attrelid = '$2'::regclass AND attname = 'k'"
 }
 
-log "sysbench prepare: 3 tables x $ROWS rows"
-t0=$(now)
-sysbench oltp_read_write "${SB[@]}" --pgsql-db=sluice_test --tables=3 --table-size="$ROWS" \
-  prepare >"$RESULTS/pg_prepare.log" 2>&1
-psql_do -d sluice_test -c "VACUUM ANALYZE sbtest1, sbtest2, sbtest3" -c "CHECKPOINT"
-log "prepared in $(elapsed "$t0" "$(now)") s"
-
 declare -A SECONDS_OF STATUS_OF
 run_timed() {  # run_timed NAME LOGFILE COMMAND...
   local name=$1 logfile=$2 start end rc=0
@@ -91,17 +86,6 @@ run_timed() {  # run_timed NAME LOGFILE COMMAND...
   fi
 }
 
-run_timed alter "$RESULTS/pg_idle_alter.log" psql_do -d sluice_test -c "ALTER TABLE sbtest1 $CHANGE"
-run_timed repack "$RESULTS/pg_idle_repack.log" \
-  pg_repack -h 127.0.0.1 -p "$PORT" -U postgres -d sluice_test -t sbtest2
-# sluice's peak RSS, from GNU time, appended to pg_rss.log (one line per run).
-rm -f "$RESULTS/pg_rss.log"
-RSS=(/usr/bin/time -a -o "$RESULTS/pg_rss.log" -f "%M")
-run_timed sluice "$RESULTS/pg_idle_sluice.log" \
-  "${RSS[@]}" "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
-for t in sbtest1 sbtest2 sbtest3; do
-  log "sluice_test.$t: k is $(k_type sluice_test "$t"), $(psql_do -d sluice_test -c "SELECT count(*) FROM $t") rows"
-done
 phases() {  # where sluice's time goes, from its log's timestamps
   awk '
     function t(   a) { split($2, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
@@ -125,19 +109,48 @@ phases() {  # where sluice's time goes, from its log's timestamps
     }' "$1"
 }
 block_at() { grep -o "$2 [0-9]* ms" "$1" | grep -o '[0-9]*' | tail -n 1 || echo "n/a"; }
-IDLE_PHASES=$(phases "$RESULTS/pg_idle_sluice.log")
-IDLE_SUMMARY=$(grep -o 'done in .*' "$RESULTS/pg_idle_sluice.log" || echo "no summary line (failed)")
+# sluice's peak RSS, from GNU time, appended to pg_rss.log (one line per run: each size, then
+# the run under load).
+rm -f "$RESULTS/pg_rss.log"
+RSS=(/usr/bin/time -a -o "$RESULTS/pg_rss.log" -f "%M")
+
+idle_run() {  # idle_run ROWS: prepares three identical tables and times the three tools on them
+  local rows=$1 t
+  log "sysbench prepare: 3 tables x $rows rows"
+  psql_do -d sluice_test -c "DROP TABLE IF EXISTS sbtest1, sbtest2, sbtest3, _sbtest3_old"
+  t0=$(now)
+  sysbench oltp_read_write "${SB[@]}" --pgsql-db=sluice_test --tables=3 --table-size="$rows" \
+    prepare >"$RESULTS/pg_prepare_$rows.log" 2>&1
+  psql_do -d sluice_test -c "VACUUM ANALYZE sbtest1, sbtest2, sbtest3" -c "CHECKPOINT"
+  log "prepared in $(elapsed "$t0" "$(now)") s"
+  run_timed "alter@$rows" "$RESULTS/pg_idle_alter_$rows.log" \
+    psql_do -d sluice_test -c "ALTER TABLE sbtest1 $CHANGE"
+  run_timed "repack@$rows" "$RESULTS/pg_idle_repack_$rows.log" \
+    pg_repack -h 127.0.0.1 -p "$PORT" -U postgres -d sluice_test -t sbtest2
+  run_timed "sluice@$rows" "$RESULTS/pg_idle_sluice_$rows.log" \
+    "${RSS[@]}" "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
+  for t in sbtest1 sbtest2 sbtest3; do
+    log "sluice_test.$t: k is $(k_type sluice_test "$t"), $(psql_do -d sluice_test -c "SELECT count(*) FROM $t") rows"
+  done
+  IDLE_PHASES[$rows]=$(phases "$RESULTS/pg_idle_sluice_$rows.log")
+  IDLE_SUMMARY[$rows]=$(grep -o 'done in .*' "$RESULTS/pg_idle_sluice_$rows.log" || echo "no summary line (failed)")
+  IDLE_RSS[$rows]=$(tail -n 1 "$RESULTS/pg_rss.log" 2>/dev/null || echo n/a)
+}
+declare -A IDLE_PHASES IDLE_SUMMARY IDLE_RSS
+for rows in $SIZES; do
+  idle_run "$rows"
+done
 
 LOAD_SECONDS="" LOAD_STATUS="" LOAD_BLOCK="n/a" LOAD_VERIFY_BLOCK="n/a" LOAD_TPS="" LOAD_MIN_TPS=""
 LOAD_ERRORS="" LOAD_NOTE=""
 if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
-  log "under load: preparing bench_load.sbtest1 ($ROWS rows)"
+  log "under load: preparing bench_load.sbtest1 ($LOAD_ROWS rows)"
   psql_do -d sluice_test -c "DROP DATABASE IF EXISTS bench_load" -c "CREATE DATABASE bench_load"
-  sysbench oltp_read_write "${SB[@]}" --pgsql-db=bench_load --tables=1 --table-size="$ROWS" \
+  sysbench oltp_read_write "${SB[@]}" --pgsql-db=bench_load --tables=1 --table-size="$LOAD_ROWS" \
     prepare >"$RESULTS/pg_load.prepare.log" 2>&1
   psql_do -d bench_load -c "VACUUM ANALYZE sbtest1"
   sb_log="$RESULTS/pg_load.sysbench.log"
-  sysbench oltp_write_only "${SB[@]}" --pgsql-db=bench_load --tables=1 --table-size="$ROWS" \
+  sysbench oltp_write_only "${SB[@]}" --pgsql-db=bench_load --tables=1 --table-size="$LOAD_ROWS" \
     --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 run >"$sb_log" 2>&1 &
   LOAD_PID=$!
   sleep "$WARMUP"
@@ -178,38 +191,46 @@ if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
 fi
 
 status() { [[ "${1:-0}" == 0 ]] && echo "" || echo " (FAILED, exit $1)"; }
-A=${SECONDS_OF[alter]}
-R_SLUICE=$(ratio "${SECONDS_OF[sluice]}" "$A")
-R_REPACK=$(ratio "${SECONDS_OF[repack]}" "$A")
-R_SR=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[repack]}")
+cell() {  # cell TOOL ROWS: seconds (× blocking ALTER) of one idle run
+  local key="$1@$2"
+  echo "${SECONDS_OF[$key]:-n/a} ($(ratio "${SECONDS_OF[$key]:-}" "${SECONDS_OF[alter@$2]:-}"))$(status "${STATUS_OF[$key]:-0}")"
+}
 {
   echo "### sluice alter vs blocking ALTER vs pg_repack (PostgreSQL)"
   echo
-  echo "\`$CHANGE\` on identical ${ROWS}-row sysbench tables, no other load, one run on $(date -u +%Y-%m-%d)"
-  echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds."
+  echo "\`$CHANGE\` on identical sysbench tables, no other load, one run on $(date -u +'%Y-%m-%d %H:%M') UTC"
+  echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds (× blocking ALTER)."
   echo
-  echo "| tool | seconds | × blocking ALTER |"
-  echo "|---|---:|---:|"
-  echo "| \`ALTER TABLE … $CHANGE\` (blocks reads and writes throughout)$(status "${STATUS_OF[alter]}") | $A | 1.00 |"
-  echo "| \`pg_repack -t\` (online rewrite only, no type change)$(status "${STATUS_OF[repack]}") | ${SECONDS_OF[repack]} | $R_REPACK |"
-  echo "| \`sluice alter --execute\` (verification included)$(status "${STATUS_OF[sluice]}") | ${SECONDS_OF[sluice]} | $R_SLUICE |"
-  echo
-  echo "sluice / pg_repack: **$R_SR** (target ≤ 1.2: $(target "$R_SR" 1.2)); sluice / blocking ALTER: **$R_SLUICE** (target ≤ 1.2: $(target "$R_SLUICE" 1.2))."
-  echo
-  echo "sluice's peak RSS: $(sed -n 1p "$RESULTS/pg_rss.log" 2>/dev/null || echo n/a) KB."
-  echo
-  echo "sluice: $IDLE_SUMMARY"
-  echo
-  echo "sluice's time (from its log): $IDLE_PHASES."
+  header="| tool |" rule="|---|"
+  for rows in $SIZES; do header+=" $rows rows |"; rule+="---:|"; done
+  echo "$header"
+  echo "$rule"
+  for tool in alter repack sluice; do
+    case $tool in
+      alter) line="| \`ALTER TABLE … $CHANGE\` (blocks reads and writes throughout) |" ;;
+      repack) line="| \`pg_repack -t\` (online rewrite only, no type change) |" ;;
+      sluice) line="| \`sluice alter --execute\` (verification included) |" ;;
+    esac
+    for rows in $SIZES; do line+=" $(cell "$tool" "$rows") |"; done
+    echo "$line"
+  done
+  for rows in $SIZES; do
+    r_sluice=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[alter@$rows]:-}")
+    r_sr=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[repack@$rows]:-}")
+    echo
+    echo "$rows rows: sluice / pg_repack **$r_sr** (target ≤ 1.2: $(target "$r_sr" 1.2)); sluice / blocking ALTER **$r_sluice** (target ≤ 1.2: $(target "$r_sluice" 1.2)); sluice's peak RSS ${IDLE_RSS[$rows]} KB."
+    echo "sluice: ${IDLE_SUMMARY[$rows]}"
+    echo "sluice's time (from its log): ${IDLE_PHASES[$rows]}."
+  done
   if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
     echo
-    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${ROWS}-row table:"
+    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${LOAD_ROWS}-row table:"
     echo
     echo "| tool | seconds | writes blocked at cut-over | at verification | sysbench mean tps | lowest 1 s tps during the tool | sysbench errors (≈) | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|"
     echo "| \`sluice alter --execute\`$(status "$LOAD_STATUS") | $LOAD_SECONDS | $LOAD_BLOCK ms | $LOAD_VERIFY_BLOCK ms | $LOAD_TPS | $LOAD_MIN_TPS | $LOAD_ERRORS | $LOAD_NOTE |"
     echo
-    echo "sluice write-block under load: ${LOAD_BLOCK} ms (target ≤ 50 ms: $(target "$LOAD_BLOCK" 50)); sysbench's worst latency over its whole run, cut-over included: ${LOAD_MAX_LATENCY:-n/a} ms; sluice's peak RSS: $(sed -n 2p "$RESULTS/pg_rss.log" 2>/dev/null || echo n/a) KB."
+    echo "sluice write-block under load: ${LOAD_BLOCK} ms (target ≤ 50 ms: $(target "$LOAD_BLOCK" 50)); sysbench's worst latency over its whole run, cut-over included: ${LOAD_MAX_LATENCY:-n/a} ms; sluice's peak RSS: $(tail -n 1 "$RESULTS/pg_rss.log" 2>/dev/null || echo n/a) KB."
     echo "sluice under load: $LOAD_SUMMARY"
     echo
     echo "sluice's time under load (from its log): $LOAD_PHASES."
