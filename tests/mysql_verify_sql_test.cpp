@@ -45,3 +45,17 @@ TEST_CASE("rows missing from the shadow are explained only by a duplicate in a n
             "s.`note`) OR EXISTS (SELECT 1 FROM `shop`.`orders_sluice_new` AS h WHERE h.`id` = "
             "s.`id` AND h.`total` = s.`total`))");
 }
+
+TEST_CASE("a column NOT NULL in both tables is hashed without a NULL mark") {
+  MysqlTablePlan plan = orders_plan();
+  plan.source.columns[0].nullable = false;
+  plan.shadow_schema.columns[0].nullable = false;
+  // NOT NULL in the source only: the shadow may hold a NULL there, so both sides mark it.
+  plan.source.columns[2].nullable = false;
+  const std::string expected =
+      "SELECT COUNT(*), COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', `id`, ISNULL(`total`), CAST(`total` "
+      "AS DECIMAL(12,3)), ISNULL(`note`), `note`))), 0) FROM ";
+  CHECK(checksum_query(plan, plan.shadow, "TRUE") ==
+        expected + "`shop`.`orders_sluice_new` WHERE TRUE");
+  CHECK(checksum_query(plan, plan.source.name, "TRUE") == expected + "`shop`.`orders` WHERE TRUE");
+}

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <future>
 
 #include "src/lock_retry.h"
 #include "src/mysql/mysql_copy.h"
@@ -36,18 +37,39 @@ std::string unexplained_range(const std::optional<Row>& after, const std::option
 // The two snapshots of a MySQL verification: one per table, both opened while writes were
 // blocked and the stream drained (the shadow is written only by this process, between steps), so
 // they see the same moment and the two sides are summed in parallel.
+//
+// Chunk ends are read on a third session, outside the snapshots, one chunk ahead: the next end
+// is read while the current chunk's two sides are summed. Any key is a sound boundary, since both
+// sides sum the same range in their snapshots and the engine sums what lies past the last end
+// (verify_chunks); and reading the next end brings the source's next chunk into the buffer pool
+// for its sum. Reading each end before its chunk, as before, took half of verification's time.
 class Snapshots : public VerifySnapshots {
  public:
   Snapshots(const MysqlTablePlan& plan, std::unique_ptr<Connection> source,
-            std::unique_ptr<Connection> shadow)
+            std::unique_ptr<Connection> shadow, std::unique_ptr<Connection> ends)
       : plan_(plan),
         source_(std::move(source)),
         shadow_(std::move(shadow)),
+        ends_(std::move(ends)),
         source_view_(*source_, kSnapshot),
         shadow_view_(*shadow_, kSnapshot) {}
 
   std::optional<Row> chunk_end(const std::optional<Row>& after, std::uint64_t rows) override {
-    return offset_chunk_end(*source_, plan_.source, after, rows);
+    std::optional<Row> end;
+    if (ahead_.valid() && ahead_after_ == after && ahead_rows_ == rows) {
+      end = ahead_.get();
+    } else {
+      settle_ahead();
+      end = offset_chunk_end(*ends_, plan_.source, after, rows);
+    }
+    if (end) {
+      ahead_after_ = end;
+      ahead_rows_ = rows;
+      ahead_ = std::async(std::launch::async, [this, from = end, rows] {
+        return offset_chunk_end(*ends_, plan_.source, from, rows);
+      });
+    }
+    return end;
   }
 
   ChunkSum source_sum(const std::optional<Row>& after, const std::optional<Row>& up_to) override {
@@ -75,16 +97,35 @@ class Snapshots : public VerifySnapshots {
   }
 
   void finish() override {
+    settle_ahead();
     source_view_.commit();
     shadow_view_.commit();
   }
 
  private:
+  // Waits for an end read ahead that will not be asked for; its failure does not matter, the
+  // session's state is what the next read on it meets.
+  void settle_ahead() {
+    if (!ahead_.valid()) {
+      return;
+    }
+    try {
+      ahead_.get();
+    } catch (const std::exception& error) {
+      spdlog::debug("a chunk end read ahead was not needed ({})", error.what());
+    }
+  }
+
   const MysqlTablePlan& plan_;
   std::unique_ptr<Connection> source_;
   std::unique_ptr<Connection> shadow_;
+  std::unique_ptr<Connection> ends_;
   Transaction source_view_;
   Transaction shadow_view_;
+  // Declared after ends_, which it reads: destroyed first, it waits for the read to end.
+  std::future<std::optional<Row>> ahead_;
+  std::optional<Row> ahead_after_;
+  std::uint64_t ahead_rows_ = 0;
 };
 
 }  // namespace
@@ -94,6 +135,7 @@ std::unique_ptr<VerifySnapshots> MysqlVerify::open_snapshots(const RebuildOption
   std::unique_ptr<Connection> lock_session = sessions_.open();
   std::unique_ptr<Connection> source = sessions_.open();
   std::unique_ptr<Connection> shadow = sessions_.open();
+  std::unique_ptr<Connection> ends = sessions_.open();
   for (Connection* snapshot : {source.get(), shadow.get()}) {
     snapshot->execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
   }
@@ -102,7 +144,8 @@ std::unique_ptr<VerifySnapshots> MysqlVerify::open_snapshots(const RebuildOption
                    options.cutover_lock_timeout);
     const auto blocked = std::chrono::steady_clock::now();
     drain_to(sessions_.log_position());
-    auto snapshots = std::make_unique<Snapshots>(plan_, std::move(source), std::move(shadow));
+    auto snapshots = std::make_unique<Snapshots>(plan_, std::move(source), std::move(shadow),
+                                                 std::move(ends));
     lock.release();
     spdlog::info("verification blocked writes for {} ms to take a consistent snapshot",
                  std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -68,8 +68,13 @@ std::string checksum_query(const MysqlTablePlan& plan, const ddl::QualifiedName&
         source_column.charset != shadow_column.charset) {
       expression = checksum_cast(expression, shadow_column);
     }
-    // ISNULL() marks NULLs, which CONCAT_WS would otherwise skip without a trace.
-    values += ", ISNULL(" + quote(source_column.name) + "), " + expression;
+    // ISNULL() marks NULLs, which CONCAT_WS would otherwise skip without a trace. A column NOT
+    // NULL in both tables needs no mark (a quarter of the checksum's cost on narrow rows); one
+    // nullable on either side keeps it on both, so the two sides hash alike.
+    if (source_column.nullable || shadow_column.nullable) {
+      values += ", ISNULL(" + quote(source_column.name) + ")";
+    }
+    values += ", " + expression;
   }
   return "SELECT COUNT(*), COALESCE(BIT_XOR(CRC32(CONCAT_WS('#'" + values + "))), 0) FROM " +
          quote(table) + " WHERE " + where;
