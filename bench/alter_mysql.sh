@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Whole-migration benchmark on MariaDB (issue 5, "Performance"): one run, one private server.
 #
-#   bench/alter_mysql.sh                 ROWS=1000000 by default
-#   ROWS=200000 bench/alter_mysql.sh     a smaller table
+#   bench/alter_mysql.sh                            1 M and 5 M rows idle, 1 M under load
+#   SIZES=200000 LOAD_ROWS=200000 bench/alter_mysql.sh  smaller tables
 #
-# 1. sysbench prepares three identical tables sbtest1..3 of $ROWS rows in sluice_test.
-# 2. With no other load it times MODIFY k BIGINT NOT NULL DEFAULT 0 (a change that copies) with
-#    (a) the server's blocking ALTER TABLE … ALGORITHM=COPY on sbtest1,
-#    (b) pt-online-schema-change on sbtest2,
-#    (c) sluice alter --execute (verification included) on sbtest3.
-# 3. Under sysbench oltp_write_only ($LOAD_THREADS threads) on a fresh table it runs sluice alter,
+# 1-2. For each size of $SIZES, sysbench prepares three identical tables sbtest1..3 in
+#    sluice_test, and with no other load it times MODIFY k BIGINT NOT NULL DEFAULT 0 (a change
+#    that copies) with (a) the server's blocking ALTER TABLE … ALGORITHM=COPY on sbtest1,
+#    (b) pt-online-schema-change on sbtest2, (c) sluice alter --execute (verification included)
+#    on sbtest3.
+# 3. Under sysbench oltp_write_only ($LOAD_THREADS threads) on a fresh table of $LOAD_ROWS rows
+#    it runs sluice alter,
 #    then pt-online-schema-change, and reports sluice's write-block time at cut-over, its progress
 #    lines (changes applied / held back), sysbench's throughput, ignored errors (deadlock 1213,
 #    lock wait timeout 1205, 1020) and reconnects, and the server's Innodb_deadlocks delta.
 # 4. Prints the figures and writes them as Markdown to bench/results/alter_mysql.md; every
 #    tool's full output is kept next to it in bench/results/.
 #
-# Environment: ROWS (1000000), LOAD_THREADS (4), WARMUP (5 s of load before the tool starts),
+# Environment: SIZES ("1000000 5000000"), LOAD_ROWS (1000000), LOAD_THREADS (4), WARMUP (5 s of load before the tool starts),
 # COOLDOWN (3 s of load after it ends; then sysbench is stopped), LOAD_MAX (3600 s: sysbench's
 # --time, a safety cap), SKIP_LOAD=1 (only
 # step 2), SKIP_PTOSC_LOAD=1 (no pt-osc under load), SLUICE_DBS_MYSQL_ARGS (extra mariadbd
@@ -26,7 +27,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ROWS=${ROWS:-1000000}
+SIZES=${SIZES:-1000000 5000000}
+LOAD_ROWS=${LOAD_ROWS:-1000000}
 LOAD_THREADS=${LOAD_THREADS:-4}
 WARMUP=${WARMUP:-5}
 COOLDOWN=${COOLDOWN:-3}
@@ -68,13 +70,6 @@ k_type() {  # k_type DB TABLE: the column type of k afterwards
           WHERE TABLE_SCHEMA = '$1' AND TABLE_NAME = '$2' AND COLUMN_NAME = 'k'"
 }
 
-# --- 1. three identical tables ---------------------------------------------------------------
-log "sysbench prepare: 3 tables x $ROWS rows"
-t0=$(now)
-sysbench oltp_read_write "${SB[@]}" --mysql-db=sluice_test --tables=3 --table-size="$ROWS" \
-  prepare >"$RESULTS/prepare.log" 2>&1
-log "prepared in $(elapsed "$t0" "$(now)") s"
-
 # --- 2. idle timings --------------------------------------------------------------------------
 declare -A SECONDS_OF STATUS_OF
 run_timed() {  # run_timed NAME LOGFILE COMMAND...: wall-clock seconds into SECONDS_OF[NAME]
@@ -97,16 +92,6 @@ run_timed() {  # run_timed NAME LOGFILE COMMAND...: wall-clock seconds into SECO
 # pt-osc's own default drops the old table; sluice keeps it as _T_old, so keep it here too.
 PTOSC_FLAGS=(--no-drop-old-table ${PTOSC_ARGS:-})
 
-run_timed alter "$RESULTS/idle_alter.log" \
-  sql sluice_test -e "ALTER TABLE sbtest1 $CHANGE, ALGORITHM=COPY"
-run_timed ptosc "$RESULTS/idle_ptosc.log" \
-  pt-online-schema-change --alter "$CHANGE" "${PTOSC_FLAGS[@]}" --execute \
-  "D=sluice_test,t=sbtest2,S=$SOCK,u=root"
-run_timed sluice "$RESULTS/idle_sluice.log" \
-  /usr/bin/time -v "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
-for t in sbtest1 sbtest2 sbtest3; do
-  log "sluice_test.$t: k is $(k_type sluice_test "$t"), $(sql -e "SELECT COUNT(*) FROM sluice_test.$t") rows"
-done
 # where sluice's time goes, from its log's timestamps ("2026-11-23 23:39:28.186 info …")
 phases() {
   awk '
@@ -124,11 +109,35 @@ phases() {
     }' "$1"
 }
 block_at() { grep -o "$2 [0-9]* ms" "$1" | grep -o '[0-9]*' | tail -n 1 || echo "n/a"; }
-IDLE_SLUICE_PHASES=$(phases "$RESULTS/idle_sluice.log")
-IDLE_SLUICE_SUMMARY=$(grep -o 'done in .*' "$RESULTS/idle_sluice.log" || echo "no summary line (failed)")
 # sluice runs under /usr/bin/time -v: its peak resident memory, in MiB
 peak_rss() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
-IDLE_SLUICE_RSS=$(peak_rss "$RESULTS/idle_sluice.log")
+
+declare -A IDLE_SLUICE_PHASES IDLE_SLUICE_SUMMARY IDLE_SLUICE_RSS
+idle_run() {  # idle_run ROWS: prepares three identical tables and times the three tools on them
+  local rows=$1 t
+  log "sysbench prepare: 3 tables x $rows rows"
+  sql -e "DROP DATABASE IF EXISTS sluice_test; CREATE DATABASE sluice_test"
+  t0=$(now)
+  sysbench oltp_read_write "${SB[@]}" --mysql-db=sluice_test --tables=3 --table-size="$rows" \
+    prepare >"$RESULTS/prepare_$rows.log" 2>&1
+  log "prepared in $(elapsed "$t0" "$(now)") s"
+  run_timed "alter@$rows" "$RESULTS/idle_alter_$rows.log" \
+    sql sluice_test -e "ALTER TABLE sbtest1 $CHANGE, ALGORITHM=COPY"
+  run_timed "ptosc@$rows" "$RESULTS/idle_ptosc_$rows.log" \
+    pt-online-schema-change --alter "$CHANGE" "${PTOSC_FLAGS[@]}" --execute \
+    "D=sluice_test,t=sbtest2,S=$SOCK,u=root"
+  run_timed "sluice@$rows" "$RESULTS/idle_sluice_$rows.log" \
+    /usr/bin/time -v "$SLUICE" alter --dsn "$DSN" --table sbtest3 --alter "$CHANGE" --execute
+  for t in sbtest1 sbtest2 sbtest3; do
+    log "sluice_test.$t: k is $(k_type sluice_test "$t"), $(sql -e "SELECT COUNT(*) FROM sluice_test.$t") rows"
+  done
+  IDLE_SLUICE_PHASES[$rows]=$(phases "$RESULTS/idle_sluice_$rows.log")
+  IDLE_SLUICE_SUMMARY[$rows]=$(grep -o 'done in .*' "$RESULTS/idle_sluice_$rows.log" || echo "no summary line (failed)")
+  IDLE_SLUICE_RSS[$rows]=$(peak_rss "$RESULTS/idle_sluice_$rows.log")
+}
+for rows in $SIZES; do
+  idle_run "$rows"
+done
 
 # --- 3. under concurrent writes -------------------------------------------------------------
 declare -A LOAD_SECONDS LOAD_STATUS LOAD_BLOCK LOAD_TPS LOAD_ERRORS LOAD_RECONNECTS LOAD_DEADLOCKS \
@@ -139,12 +148,12 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
   local name=$1 sb_log="$RESULTS/load_$1.sysbench.log" tool_log="$RESULTS/load_$1.log"
   local start end rc=0 d0 d1 tool_start_s tool_end_s
   shift
-  log "$name under load: preparing bench_load.sbtest1 ($ROWS rows)"
+  log "$name under load: preparing bench_load.sbtest1 ($LOAD_ROWS rows)"
   sql -e "DROP DATABASE IF EXISTS bench_load; CREATE DATABASE bench_load"
-  sysbench oltp_read_write "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$ROWS" \
+  sysbench oltp_read_write "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$LOAD_ROWS" \
     prepare >"$RESULTS/load_$name.prepare.log" 2>&1
   d0=$(deadlocks)
-  sysbench oltp_write_only "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$ROWS" \
+  sysbench oltp_write_only "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$LOAD_ROWS" \
     --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 run >"$sb_log" 2>&1 &
   LOAD_PID=$!
   sleep "$WARMUP"
@@ -218,30 +227,40 @@ fi
 # --- 4. report -------------------------------------------------------------------------------
 status() { [[ "${1:-0}" == 0 ]] && echo "" || echo " (FAILED, exit $1)"; }
 target() { awk -v v="$1" -v lim="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else if (v + 0 <= lim + 0) print "met"; else print "MISSED" }'; }
-A=${SECONDS_OF[alter]}
-R_SLUICE=$(ratio "${SECONDS_OF[sluice]}" "$A")
-R_PTOSC=$(ratio "${SECONDS_OF[ptosc]}" "$A")
-R_SP=$(ratio "${SECONDS_OF[sluice]}" "${SECONDS_OF[ptosc]}")
+cell() {  # cell TOOL ROWS: seconds (× blocking ALTER) of one idle run
+  local key="$1@$2"
+  echo "${SECONDS_OF[$key]:-n/a} ($(ratio "${SECONDS_OF[$key]:-}" "${SECONDS_OF[alter@$2]:-}"))$(status "${STATUS_OF[$key]:-0}")"
+}
 {
   echo "### sluice alter vs blocking ALTER vs pt-online-schema-change (MariaDB)"
   echo
-  echo "\`$CHANGE\` on identical ${ROWS}-row sysbench tables, no other load, one run on $(date -u +%Y-%m-%d)"
-  echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds."
+  echo "\`$CHANGE\` on identical sysbench tables, no other load, one run on $(date -u +'%Y-%m-%d %H:%M') UTC"
+  echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds (× blocking ALTER)."
   echo
-  echo "| tool | seconds | × blocking ALTER |"
-  echo "|---|---:|---:|"
-  echo "| \`ALTER TABLE … ALGORITHM=COPY\` (blocks writes throughout)$(status "${STATUS_OF[alter]}") | $A | 1.00 |"
-  echo "| \`pt-online-schema-change\`$(status "${STATUS_OF[ptosc]}") | ${SECONDS_OF[ptosc]} | $R_PTOSC |"
-  echo "| \`sluice alter --execute\` (verification included)$(status "${STATUS_OF[sluice]}") | ${SECONDS_OF[sluice]} | $R_SLUICE |"
-  echo
-  echo "sluice / pt-online-schema-change: **$R_SP** (target < 1: $(target "$R_SP" 0.9999)); sluice / blocking ALTER: **$R_SLUICE** (target ≤ 1.5: $(target "$R_SLUICE" 1.5))."
-  echo
-  echo "sluice: $IDLE_SLUICE_SUMMARY"
-  echo
-  echo "sluice's time (from its log): $IDLE_SLUICE_PHASES; peak RSS ${IDLE_SLUICE_RSS} MiB."
+  header="| tool |" rule="|---|"
+  for rows in $SIZES; do header+=" $rows rows |"; rule+="---:|"; done
+  echo "$header"
+  echo "$rule"
+  for tool in alter ptosc sluice; do
+    case $tool in
+      alter) line="| \`ALTER TABLE … ALGORITHM=COPY\` (blocks writes throughout) |" ;;
+      ptosc) line="| \`pt-online-schema-change\` |" ;;
+      sluice) line="| \`sluice alter --execute\` (verification included) |" ;;
+    esac
+    for rows in $SIZES; do line+=" $(cell "$tool" "$rows") |"; done
+    echo "$line"
+  done
+  for rows in $SIZES; do
+    r_sluice=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[alter@$rows]:-}")
+    r_sp=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[ptosc@$rows]:-}")
+    echo
+    echo "$rows rows: sluice / pt-online-schema-change **$r_sp** (target < 1: $(target "$r_sp" 0.9999)); sluice / blocking ALTER **$r_sluice** (target ≤ 1.3: $(target "$r_sluice" 1.3))."
+    echo "sluice: ${IDLE_SLUICE_SUMMARY[$rows]}"
+    echo "sluice's time (from its log): ${IDLE_SLUICE_PHASES[$rows]}; peak RSS ${IDLE_SLUICE_RSS[$rows]} MiB."
+  done
   if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
     echo
-    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${ROWS}-row table (load from ${WARMUP} s before the tool starts to ${COOLDOWN} s after it ends):"
+    echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${LOAD_ROWS}-row table (load from ${WARMUP} s before the tool starts to ${COOLDOWN} s after it ends):"
     echo
     echo "| tool | seconds | writes blocked at cut-over | sysbench mean tps | lowest 1 s tps during the tool | sysbench errors (≈, from err/s) | reconnects (≈) | Innodb_deadlocks | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
