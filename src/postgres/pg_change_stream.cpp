@@ -19,9 +19,9 @@ namespace pg = replication::postgres;
 
 // Owns the server-side objects and the client; members are destroyed in reverse order, so the
 // client disconnects before the slot is dropped, and the slot goes before the publication.
-class PostgresChangeStream : public replication::ChangeStream {
+class PgChangeStream : public replication::ChangeStream {
  public:
-  PostgresChangeStream(const pg::ConnectionParams& params, const std::string& name,
+  PgChangeStream(const pg::ConnectionParams& params, const std::string& name,
                        const ddl::QualifiedName& table, std::chrono::milliseconds reconnect_timeout)
       : publication_(params, name, {table}),
         slot_(params, name, /*export_snapshot=*/false),
@@ -130,7 +130,7 @@ std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     spdlog::debug("could not list sluice's replication slots: {}", error.what());
   }
   try {
-    return std::make_unique<PostgresChangeStream>(params, stream_name(), table,
+    return std::make_unique<PgChangeStream>(params, stream_name(), table,
                                                   std::chrono::seconds(60));
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::preflight_failed, std::string("cannot stream ") + table.schema + "." +
