@@ -26,6 +26,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 SIZES=${SIZES:-1000000 5000000}
 LOAD_ROWS=${LOAD_ROWS:-1000000}
@@ -38,10 +40,6 @@ RESULTS="$ROOT/bench/results"
 SLUICE="$ROOT/build/cli/sluice"
 export SLUICE_DBS_DIR="/tmp/sluice-bench-$$"
 
-log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 scripts/install-deps
 [[ -x "$SLUICE" ]] || scripts/build
@@ -71,23 +69,6 @@ k_type() {  # k_type DB TABLE: the column type of k afterwards
 }
 
 # --- 2. idle timings --------------------------------------------------------------------------
-declare -A SECONDS_OF STATUS_OF
-run_timed() {  # run_timed NAME LOGFILE COMMAND...: wall-clock seconds into SECONDS_OF[NAME]
-  local name=$1 logfile=$2 start end rc=0
-  shift 2
-  log "$name: $*"
-  start=$(now)
-  "$@" >"$logfile" 2>&1 || rc=$?
-  end=$(now)
-  SECONDS_OF[$name]=$(elapsed "$start" "$end")
-  STATUS_OF[$name]=$rc
-  if [[ $rc -ne 0 ]]; then
-    log "$name FAILED (exit $rc) after ${SECONDS_OF[$name]} s; last lines of $logfile:"
-    tail -n 15 "$logfile" >&2
-  else
-    log "$name: ${SECONDS_OF[$name]} s"
-  fi
-}
 
 # pt-osc's own default drops the old table; sluice keeps it as _T_old, so keep it here too.
 PTOSC_FLAGS=(--no-drop-old-table ${PTOSC_ARGS:-})
@@ -225,31 +206,13 @@ if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
 fi
 
 # --- 4. report -------------------------------------------------------------------------------
-status() { [[ "${1:-0}" == 0 ]] && echo "" || echo " (FAILED, exit $1)"; }
-target() { awk -v v="$1" -v lim="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else if (v + 0 <= lim + 0) print "met"; else print "MISSED" }'; }
-cell() {  # cell TOOL ROWS: seconds (× blocking ALTER) of one idle run
-  local key="$1@$2"
-  echo "${SECONDS_OF[$key]:-n/a} ($(ratio "${SECONDS_OF[$key]:-}" "${SECONDS_OF[alter@$2]:-}"))$(status "${STATUS_OF[$key]:-0}")"
-}
 {
   echo "### sluice alter vs blocking ALTER vs pt-online-schema-change (MariaDB)"
   echo
   echo "\`$CHANGE\` on identical sysbench tables, no other load, one run on $(date -u +'%Y-%m-%d %H:%M') UTC"
   echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds (× blocking ALTER)."
   echo
-  header="| tool |" rule="|---|"
-  for rows in $SIZES; do header+=" $rows rows |"; rule+="---:|"; done
-  echo "$header"
-  echo "$rule"
-  for tool in alter ptosc sluice; do
-    case $tool in
-      alter) line="| \`ALTER TABLE … ALGORITHM=COPY\` (blocks writes throughout) |" ;;
-      ptosc) line="| \`pt-online-schema-change\` |" ;;
-      sluice) line="| \`sluice alter --execute\` (verification included) |" ;;
-    esac
-    for rows in $SIZES; do line+=" $(cell "$tool" "$rows") |"; done
-    echo "$line"
-  done
+  idle_table "alter=\`ALTER TABLE … ALGORITHM=COPY\` (blocks writes throughout)" "ptosc=\`pt-online-schema-change\`" "sluice=\`sluice alter --execute\` (verification included)"
   for rows in $SIZES; do
     r_sluice=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[alter@$rows]:-}")
     r_sp=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[ptosc@$rows]:-}")

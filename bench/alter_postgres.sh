@@ -23,6 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 SIZES=${SIZES:-1000000 5000000}
 LOAD_ROWS=${LOAD_ROWS:-1000000}
@@ -35,11 +37,6 @@ RESULTS="$ROOT/bench/results"
 SLUICE="$ROOT/build/cli/sluice"
 export SLUICE_DBS_DIR="/tmp/sluice-bench-pg-$$"
 
-log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
-target() { awk -v v="$1" -v lim="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else if (v + 0 <= lim + 0) print "met"; else print "MISSED" }'; }
 
 scripts/install-deps
 [[ -x "$SLUICE" ]] || scripts/build
@@ -68,23 +65,6 @@ k_type() {  # k_type DB TABLE
                       WHERE attrelid = '$2'::regclass AND attname = 'k'"
 }
 
-declare -A SECONDS_OF STATUS_OF
-run_timed() {  # run_timed NAME LOGFILE COMMAND...
-  local name=$1 logfile=$2 start end rc=0
-  shift 2
-  log "$name: $*"
-  start=$(now)
-  "$@" >"$logfile" 2>&1 || rc=$?
-  end=$(now)
-  SECONDS_OF[$name]=$(elapsed "$start" "$end")
-  STATUS_OF[$name]=$rc
-  if [[ $rc -ne 0 ]]; then
-    log "$name FAILED (exit $rc) after ${SECONDS_OF[$name]} s; last lines of $logfile:"
-    tail -n 15 "$logfile" >&2
-  else
-    log "$name: ${SECONDS_OF[$name]} s"
-  fi
-}
 
 phases() {  # where sluice's time goes, from its log's timestamps
   awk '
@@ -190,30 +170,13 @@ if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
   log "sluice under load: ${LOAD_SECONDS} s, writes blocked ${LOAD_BLOCK} ms, sysbench tps $LOAD_TPS (lowest $LOAD_MIN_TPS); k is $(k_type bench_load sbtest1)"
 fi
 
-status() { [[ "${1:-0}" == 0 ]] && echo "" || echo " (FAILED, exit $1)"; }
-cell() {  # cell TOOL ROWS: seconds (× blocking ALTER) of one idle run
-  local key="$1@$2"
-  echo "${SECONDS_OF[$key]:-n/a} ($(ratio "${SECONDS_OF[$key]:-}" "${SECONDS_OF[alter@$2]:-}"))$(status "${STATUS_OF[$key]:-0}")"
-}
 {
   echo "### sluice alter vs blocking ALTER vs pg_repack (PostgreSQL)"
   echo
   echo "\`$CHANGE\` on identical sysbench tables, no other load, one run on $(date -u +'%Y-%m-%d %H:%M') UTC"
   echo "(server $SERVER; $(nproc) CPUs). Wall-clock seconds (× blocking ALTER)."
   echo
-  header="| tool |" rule="|---|"
-  for rows in $SIZES; do header+=" $rows rows |"; rule+="---:|"; done
-  echo "$header"
-  echo "$rule"
-  for tool in alter repack sluice; do
-    case $tool in
-      alter) line="| \`ALTER TABLE … $CHANGE\` (blocks reads and writes throughout) |" ;;
-      repack) line="| \`pg_repack -t\` (online rewrite only, no type change) |" ;;
-      sluice) line="| \`sluice alter --execute\` (verification included) |" ;;
-    esac
-    for rows in $SIZES; do line+=" $(cell "$tool" "$rows") |"; done
-    echo "$line"
-  done
+  idle_table "alter=\`ALTER TABLE … $CHANGE\` (blocks reads and writes throughout)" "repack=\`pg_repack -t\` (online rewrite only, no type change)" "sluice=\`sluice alter --execute\` (verification included)"
   for rows in $SIZES; do
     r_sluice=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[alter@$rows]:-}")
     r_sr=$(ratio "${SECONDS_OF[sluice@$rows]:-}" "${SECONDS_OF[repack@$rows]:-}")

@@ -1,5 +1,7 @@
 #include "src/column_backend.h"
 
+#include <stdexcept>
+
 #include "src/error.h"
 
 namespace sluice {
@@ -61,6 +63,17 @@ std::uint64_t count_with_samples(
     }
   }
   return count;
+}
+
+std::string session_list(const std::string& this_session, const std::vector<std::string>& ids) {
+  std::string list = this_session;
+  for (const std::string& id : ids) {
+    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("a session id must be a number: " + id);
+    }
+    list += ", " + id;
+  }
+  return list;
 }
 
 std::vector<std::string> sessions_matching(Session& session, const std::string& sql,

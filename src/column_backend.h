@@ -162,6 +162,10 @@ std::uint64_t count_with_samples(
     const std::string& from_where, const std::string& key_select, const std::string& key_order,
     std::size_t samples, std::vector<KeyText>& sample_keys);
 
+// `this_session` (the SQL naming the current session) and `ids`, separated by ", ": the sessions
+// an old-clients query leaves out. Throws std::invalid_argument for an id that is not a number.
+std::string session_list(const std::string& this_session, const std::vector<std::string>& ids);
+
 // Runs `sql`, a family's query for other sessions (id, user, host, application) filtered by the
 // user's `condition`, and prints each as "id user@host application". A condition the server
 // refuses is Error(ExitCode::usage), naming `view`, the catalog view it is evaluated over.

@@ -1,7 +1,6 @@
 #include "src/mysql/mysql_column_sql.h"
 
-#include <stdexcept>
-
+#include "src/column_backend.h"
 #include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
@@ -45,13 +44,7 @@ std::string index_columns_sql(const std::string& schema_literal, const std::stri
 
 std::string sessions_sql(const std::vector<std::string>& own_sessions,
                          const std::string& condition) {
-  std::string own = "CONNECTION_ID()";
-  for (const std::string& id : own_sessions) {
-    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-      throw std::invalid_argument("a session id must be a number: " + id);
-    }
-    own += ", " + id;
-  }
+  const std::string own = session_list("CONNECTION_ID()", own_sessions);
   return "SELECT ID, USER, HOST, COALESCE(DB, '') FROM information_schema.PROCESSLIST WHERE ID "
          "NOT IN (" +
          own + ") AND COMMAND <> 'Daemon' AND (" + condition + ")";

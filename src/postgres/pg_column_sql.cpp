@@ -1,6 +1,6 @@
 #include "src/postgres/pg_column_sql.h"
 
-#include <stdexcept>
+#include "src/column_backend.h"
 
 namespace sluice::postgres {
 
@@ -56,13 +56,7 @@ std::string skip_locked_backfill_sql(const std::string& table, const std::string
 
 std::string sessions_sql(const std::vector<std::string>& own_sessions,
                          const std::string& condition) {
-  std::string own = "pg_backend_pid()";
-  for (const std::string& id : own_sessions) {
-    if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-      throw std::invalid_argument("a session id must be a number: " + id);
-    }
-    own += ", " + id;
-  }
+  const std::string own = session_list("pg_backend_pid()", own_sessions);
   return "SELECT pid::text, coalesce(usename::text, ''), coalesce(client_addr::text, 'local'), "
          "application_name FROM pg_stat_activity WHERE pid NOT IN (" +
          own + ") AND backend_type = 'client backend' AND (" + condition + ")";
