@@ -144,8 +144,8 @@ std::unique_ptr<VerifySnapshots> MysqlVerify::open_snapshots(const RebuildOption
                    options.cutover_lock_timeout);
     const auto blocked = std::chrono::steady_clock::now();
     drain_to(sessions_.log_position());
-    auto snapshots = std::make_unique<Snapshots>(plan_, std::move(source), std::move(shadow),
-                                                 std::move(ends));
+    auto snapshots =
+        std::make_unique<Snapshots>(plan_, std::move(source), std::move(shadow), std::move(ends));
     lock.release();
     spdlog::info("verification blocked writes for {} ms to take a consistent snapshot",
                  std::chrono::duration_cast<std::chrono::milliseconds>(

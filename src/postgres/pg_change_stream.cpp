@@ -22,7 +22,7 @@ namespace pg = replication::postgres;
 class PgChangeStream : public replication::ChangeStream {
  public:
   PgChangeStream(const pg::ConnectionParams& params, const std::string& name,
-                       const ddl::QualifiedName& table, std::chrono::milliseconds reconnect_timeout)
+                 const ddl::QualifiedName& table, std::chrono::milliseconds reconnect_timeout)
       : publication_(params, name, {table}),
         slot_(params, name, /*export_snapshot=*/false),
         stream_(params, pg::StreamOptions{.slot = slot_.name(),
@@ -130,8 +130,7 @@ std::unique_ptr<replication::ChangeStream> open_postgres_stream(
     spdlog::debug("could not list sluice's replication slots: {}", error.what());
   }
   try {
-    return std::make_unique<PgChangeStream>(params, stream_name(), table,
-                                                  std::chrono::seconds(60));
+    return std::make_unique<PgChangeStream>(params, stream_name(), table, std::chrono::seconds(60));
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::preflight_failed, std::string("cannot stream ") + table.schema + "." +
                                                 table.name + ": " + error.what());
