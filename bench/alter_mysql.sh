@@ -122,7 +122,7 @@ done
 
 # --- 3. under concurrent writes -------------------------------------------------------------
 declare -A LOAD_SECONDS LOAD_STATUS LOAD_BLOCK LOAD_TPS LOAD_ERRORS LOAD_RECONNECTS LOAD_DEADLOCKS \
-  LOAD_NOTE LOAD_MIN_TPS
+  LOAD_NOTE LOAD_MIN_TPS LOAD_MAX_LATENCY
 deadlocks() { sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'" | awk '{ print $2 }'; }
 
 run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against bench_load.sbtest1
@@ -135,7 +135,8 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
     prepare >"$RESULTS/load_$name.prepare.log" 2>&1
   d0=$(deadlocks)
   sysbench oltp_write_only "${SB[@]}" --mysql-db=bench_load --tables=1 --table-size="$LOAD_ROWS" \
-    --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 run >"$sb_log" 2>&1 &
+    --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 --percentile=100 run \
+    >"$sb_log" 2>&1 &
   LOAD_PID=$!
   sleep "$WARMUP"
   tool_start_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 0 }' "$sb_log")
@@ -168,6 +169,7 @@ run_under_load() {  # run_under_load NAME COMMAND...: the tool runs against benc
       END { if (f == "tps:") printf "%.0f", (n ? s / n : 0); else printf "%.0f", s }' "$sb_log"
   }
   LOAD_TPS[$name]=$(sum_field tps:)
+  LOAD_MAX_LATENCY[$name]=$(max_latency "$sb_log" "$tool_start_s" "$tool_end_s")
   LOAD_ERRORS[$name]=$(sum_field err/s:)
   LOAD_RECONNECTS[$name]=$(sum_field reconn/s:)
   # lowest 1-second throughput while the tool ran (interval lines "[ Ns ] … tps: X …")
@@ -225,14 +227,14 @@ fi
     echo
     echo "Under \`sysbench oltp_write_only --threads=$LOAD_THREADS\` on a fresh ${LOAD_ROWS}-row table (load from ${WARMUP} s before the tool starts to ${COOLDOWN} s after it ends):"
     echo
-    echo "| tool | seconds | writes blocked at cut-over | sysbench mean tps | lowest 1 s tps during the tool | sysbench errors (≈, from err/s) | reconnects (≈) | Innodb_deadlocks | notes |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    echo "| tool | seconds | writes blocked at cut-over | sysbench mean tps | lowest 1 s tps during the tool | worst latency during the tool (ms) | sysbench errors (≈, from err/s) | reconnects (≈) | Innodb_deadlocks | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     for name in sluice ptosc; do
       [[ -n "${LOAD_SECONDS[$name]:-}" ]] || continue
       label=$([[ $name == sluice ]] && echo '`sluice alter --execute`' || echo '`pt-online-schema-change`')
       block=${LOAD_BLOCK[$name]}
       [[ $block =~ ^[0-9]+$ ]] && block="$block ms"
-      echo "| $label | ${LOAD_SECONDS[$name]} | $block | ${LOAD_TPS[$name]:-?} | ${LOAD_MIN_TPS[$name]} | ${LOAD_ERRORS[$name]:-?} | ${LOAD_RECONNECTS[$name]:-?} | ${LOAD_DEADLOCKS[$name]} | ${LOAD_NOTE[$name]} |"
+      echo "| $label | ${LOAD_SECONDS[$name]} | $block | ${LOAD_TPS[$name]:-?} | ${LOAD_MIN_TPS[$name]} | ${LOAD_MAX_LATENCY[$name]} | ${LOAD_ERRORS[$name]:-?} | ${LOAD_RECONNECTS[$name]:-?} | ${LOAD_DEADLOCKS[$name]} | ${LOAD_NOTE[$name]} |"
     done
     echo
     blk=${LOAD_BLOCK[sluice]}

@@ -131,7 +131,8 @@ if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
   psql_do -d bench_load -c "VACUUM ANALYZE sbtest1"
   sb_log="$RESULTS/pg_load.sysbench.log"
   sysbench oltp_write_only "${SB[@]}" --pgsql-db=bench_load --tables=1 --table-size="$LOAD_ROWS" \
-    --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 run >"$sb_log" 2>&1 &
+    --threads="$LOAD_THREADS" --time="$LOAD_MAX" --report-interval=1 --percentile=100 run \
+    >"$sb_log" 2>&1 &
   LOAD_PID=$!
   sleep "$WARMUP"
   tool_start_s=$(awk '/^\[ *[0-9]+s \]/ { n = $2 } END { print n + 0 }' "$sb_log")
@@ -162,7 +163,9 @@ if [[ "${SKIP_LOAD:-0}" != 1 ]]; then
     /^\[ *[0-9]+s \]/ { s = $2; sub(/s/, "", s); if (s + 0 > a && s + 0 <= b) {
       for (i = 1; i <= NF; i++) if ($i == "tps:") { v = $(i + 1) + 0; if (min == "" || v < min) min = v } } }
     END { print (min == "" ? "n/a" : min) }' "$sb_log")
-  LOAD_MAX_LATENCY=$(awk '/^ +max:/ { print $2; exit }' "$sb_log")
+  # The cut-over ends the tool's run: its last two seconds hold the cut-over's write block.
+  LOAD_MAX_LATENCY=$(max_latency "$sb_log" "$tool_start_s" "$tool_end_s")
+  LOAD_MAX_LATENCY_OUTSIDE=$(max_latency "$sb_log" "$tool_start_s" "$((tool_end_s - 2))")
   LOAD_BLOCK=$(block_at "$RESULTS/pg_load_sluice.log" "writes were blocked for")
   LOAD_VERIFY_BLOCK=$(block_at "$RESULTS/pg_load_sluice.log" "verification blocked writes for")
   LOAD_PHASES=$(phases "$RESULTS/pg_load_sluice.log")
@@ -193,7 +196,7 @@ fi
     echo "|---|---:|---:|---:|---:|---:|---:|---|"
     echo "| \`sluice alter --execute\`$(status "$LOAD_STATUS") | $LOAD_SECONDS | $LOAD_BLOCK ms | $LOAD_VERIFY_BLOCK ms | $LOAD_TPS | $LOAD_MIN_TPS | $LOAD_ERRORS | $LOAD_NOTE |"
     echo
-    echo "sluice write-block under load: ${LOAD_BLOCK} ms (target ≤ 50 ms: $(target "$LOAD_BLOCK" 50)); sysbench's worst latency over its whole run, cut-over included: ${LOAD_MAX_LATENCY:-n/a} ms; sluice's peak RSS: $(tail -n 1 "$RESULTS/pg_rss.log" 2>/dev/null || echo n/a) KB."
+    echo "sluice write-block under load: ${LOAD_BLOCK} ms (target ≤ 50 ms: $(target "$LOAD_BLOCK" 50)); sysbench's worst latency while sluice ran: ${LOAD_MAX_LATENCY:-n/a} ms, outside the cut-over's last two seconds ${LOAD_MAX_LATENCY_OUTSIDE:-n/a} ms (target ≤ 20 ms: $(target "${LOAD_MAX_LATENCY_OUTSIDE:-n/a}" 20)); sluice's peak RSS: $(tail -n 1 "$RESULTS/pg_rss.log" 2>/dev/null || echo n/a) KB."
     echo "sluice under load: $LOAD_SUMMARY"
     echo
     echo "sluice's time under load (from its log): $LOAD_PHASES."

@@ -42,3 +42,13 @@ idle_table() {
     echo "$line"
   done
 }
+
+# max_latency SYSBENCH_LOG FROM TO: the highest of sysbench's per-second worst latencies (it runs
+# with --percentile=100, so "lat (ms,100%)" is each second's maximum) over the seconds after FROM
+# up to TO, in ms; n/a when there are none.
+max_latency() {
+  awk -v a="$2" -v b="$3" '
+    /^\[ *[0-9]+s \]/ { s = $2; sub(/s/, "", s); if (s + 0 > a && s + 0 <= b) {
+      for (i = 1; i <= NF; i++) if ($i == "(ms,100%):") { v = $(i + 1) + 0; if (max == "" || v > max) max = v } } }
+    END { print (max == "" ? "n/a" : max) }' "$1"
+}
