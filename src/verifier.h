@@ -29,8 +29,9 @@ class VerifySnapshots {
  public:
   virtual ~VerifySnapshots() = default;
 
-  // The key about `rows` keys after `after` in the source snapshot (from the start when nullopt),
-  // or nullopt when none is left.
+  // A key about `rows` keys after `after` (from the start when nullopt; the last key when fewer
+  // are left), or nullopt when none is left. It need not come from the snapshots: any key is a
+  // sound chunk boundary, and the rows past the last end are compared too.
   virtual std::optional<replication::Row> chunk_end(const std::optional<replication::Row>& after,
                                                     std::uint64_t rows) = 0;
   // The rows of the range (after, up_to] (to the end when up_to is nullopt) on each side.
