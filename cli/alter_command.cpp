@@ -180,6 +180,7 @@ int run_alter(const std::vector<std::string>& args) {
   std::string metadata_schema;
   long chunk_ms = 500;
   long lock_ms = 2000;
+  long block_ms = 1000;
   long reconnect_seconds = 60;
   po::options_description description("sluice alter options");
   connection.add_to(description);
@@ -213,6 +214,10 @@ int run_alter(const std::vector<std::string>& args) {
       "longest wait for the write lock at verification and cut-over, in milliseconds")(
       "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
       "how often to retry a cut-over that could not get its lock")(
+      "max-write-block", po::value(&block_ms)->default_value(1000),
+      "longest time verification and the cut-over keep writes blocked while they apply the last "
+      "changes, in milliseconds; past it they release the lock, catch up and try again "
+      "(--cutover-attempts times)")(
       "reconnect-timeout", po::value(&reconnect_seconds)->default_value(60),
       "after losing a connection to the server, keep reconnecting (with back-off) this many "
       "seconds before giving up; the run can then be resumed with --resume");
@@ -221,16 +226,18 @@ int run_alter(const std::vector<std::string>& args) {
                      "sluice alter --dsn URL --table NAME --alter SPEC [--execute]")) {
     return 0;
   }
-  if (chunk_ms <= 0 || lock_ms <= 0 || options.cutover_attempts <= 0 || reconnect_seconds <= 0) {
+  if (chunk_ms <= 0 || lock_ms <= 0 || block_ms <= 0 || options.cutover_attempts <= 0 ||
+      reconnect_seconds <= 0) {
     throw Error(ExitCode::usage,
-                "--chunk-time, --cutover-lock-timeout, --cutover-attempts and --reconnect-timeout "
-                "must be positive");
+                "--chunk-time, --cutover-lock-timeout, --max-write-block, --cutover-attempts and "
+                "--reconnect-timeout must be positive");
   }
   options.hold_back_indexes = !maintain_indexes;
   options.reconnect.give_up_after = std::chrono::seconds(reconnect_seconds);
   options.reconnect.stop = &StopSignals::requested();
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
   options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
+  options.max_write_block = std::chrono::milliseconds(block_ms);
   const Dsn dsn = connection.dsn();
   control.settings(dsn);  // bad steering options are refused before anything else
   if (!resume.empty()) {

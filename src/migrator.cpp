@@ -18,6 +18,9 @@ std::uint64_t per_second(std::uint64_t count, milliseconds took) {
 }
 
 constexpr milliseconds kDrainTimeout{60000};
+// Row changes written per flush while writes are blocked: one resync batch (MySQL), so the
+// deadline is looked at least that often.
+constexpr std::size_t kBlockedDrainStep = 500;
 // How long the stream may bring nothing while the changes of a copy are applied (see
 // Migrator::apply_backlog).
 constexpr milliseconds kBacklogStall{600000};
@@ -275,11 +278,13 @@ void Migrator::run_to_cut_over(StreamReader& stream) {
     }
     copy_and_apply(stream, applier);
   }
-  DrainTo drain = [&](const replication::Position& target) { drain_to(stream, applier, target); };
+  const Drains drains{
+      [&](const replication::Position& target) { drain_to(stream, applier, target); },
+      [&](const replication::Position& target) { drain_blocked(stream, applier, target); }};
   check_stop();
   status_.step = RunStep::verify;
   report_progress(applier);
-  verify(drain);
+  verify(drains);
   check_stop();
   // Held here, the shadow table keeps up with the stream exactly as during the catch-up passes.
   control_->wait_for_cut_over(status_, keep_up_with(stream, applier));
@@ -288,22 +293,50 @@ void Migrator::run_to_cut_over(StreamReader& stream) {
   report_progress(applier);
   // Catch up with what was written during verification before taking the write lock, so the
   // drain under the lock covers milliseconds of changes, not the seconds verification took.
-  catch_up(drain);
-  summary_.cut_over = cut_over(drain);
+  catch_up(drains.free);
+  summary_.cut_over = cut_over(drains);
   summary_.changes_applied = applier.applied();
 }
 
-CutOverResult Migrator::cut_over(const DrainTo& drain) {
-  bool attempted = false;
-  return retry_on_connection_loss(
-      "the cut-over", options_.reconnect, [this] { backend_.reconnect(); },
-      [&] {
-        if (attempted && backend_.complete_interrupted_swap(options_.table, old_suffix_)) {
-          return CutOverResult{};
-        }
-        attempted = true;
-        return backend_.cut_over(options_, drain);
-      });
+CutOverResult Migrator::cut_over(const Drains& drains) {
+  CutOverResult result;
+  within_write_block("the cut-over", drains.free, [&] {
+    bool attempted = false;
+    result = retry_on_connection_loss(
+        "the cut-over", options_.reconnect, [this] { backend_.reconnect(); },
+        [&] {
+          if (attempted && backend_.complete_interrupted_swap(options_.table, old_suffix_)) {
+            return CutOverResult{};
+          }
+          attempted = true;
+          return backend_.cut_over(options_, drains.blocked);
+        });
+  });
+  return result;
+}
+
+void Migrator::within_write_block(const std::string& what, const DrainTo& drain,
+                                  const std::function<void()>& attempt) {
+  for (int attempts = 1;; ++attempts) {
+    try {
+      attempt();
+      return;
+    } catch (const WriteBlockTooLong& error) {
+      if (attempts >= options_.cutover_attempts) {
+        throw Error(ExitCode::failure,
+                    what + " released its write lock " + std::to_string(attempts) +
+                        " times because draining the changes written meanwhile took longer than "
+                        "--max-write-block (" +
+                        std::to_string(options_.max_write_block.count()) +
+                        " ms): the table is written faster than sluice applies its changes; the "
+                        "original table is untouched; run sluice alter again at a quieter time or "
+                        "raise --max-write-block");
+      }
+      spdlog::warn("{} released its write lock ({}); catching up before attempt {} of {}", what,
+                   error.what(), attempts + 1, options_.cutover_attempts);
+      catch_up(drain);
+    }
+  }
 }
 
 void Migrator::drop_old_table() {
@@ -321,10 +354,11 @@ void Migrator::drop_old_table() {
   }
 }
 
-void Migrator::take(StreamReader& reader, ChangeApplier& applier, milliseconds wait) {
+void Migrator::take(StreamReader& reader, ChangeApplier& applier, milliseconds wait,
+                    std::size_t most_changes) {
   std::vector<replication::Transaction> transactions;
   try {
-    transactions = reader.take(wait);
+    transactions = reader.take(wait, most_changes);
   } catch (const replication::StreamError& error) {
     throw_stream_failure(error, "the change stream stopped (the original table is untouched): ");
   }
@@ -439,6 +473,31 @@ void Migrator::drain_to(StreamReader& stream, ChangeApplier& applier,
     check_stop();
     take(stream, applier, milliseconds(20));
   }
+  finish_drain(stream, applier, target);
+}
+
+void Migrator::drain_blocked(StreamReader& stream, ChangeApplier& applier,
+                             const replication::Position& target) {
+  const auto started = Clock::now();
+  const std::uint64_t applied_before = applier.applied();
+  while (compare_positions(read_position_, target) < 0) {
+    const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
+    if (took > options_.max_write_block) {
+      throw WriteBlockTooLong("in " + std::to_string(took.count()) + " ms it applied " +
+                              std::to_string(applier.applied() - applied_before) +
+                              " changes and the stream reached " + to_string(read_position_) +
+                              " of " + to_string(target) + ", past --max-write-block (" +
+                              std::to_string(options_.max_write_block.count()) + " ms)");
+    }
+    check_stop();
+    take(stream, applier, milliseconds(20), kBlockedDrainStep);
+    applier.flush();
+  }
+  finish_drain(stream, applier, target);
+}
+
+void Migrator::finish_drain(StreamReader& stream, ChangeApplier& applier,
+                            const replication::Position& target) {
   applier.flush();
   applied_so_far_ = applier.applied();
   spdlog::debug("drained to {} (target {}); {} changes applied so far", to_string(read_position_),
@@ -484,20 +543,23 @@ void Migrator::catch_up(const DrainTo& drain) {
   }
 }
 
-void Migrator::verify(const DrainTo& drain) {
+void Migrator::verify(const Drains& drains) {
   retry_on_connection_loss(
       "verification", options_.reconnect, [this] { backend_.reconnect(); },
-      [&] { verify_once(drain); });
+      [&] { verify_once(drains); });
 }
 
-VerifyResult Migrator::compare(const DrainTo& drain) {
+VerifyResult Migrator::compare(const Drains& drains) {
   // Caught up first, the drain under verification's brief write block is short.
-  catch_up(drain);
-  return verify_chunks(*backend_.open_verify_snapshots(drain), kVerifyChunkRows);
+  catch_up(drains.free);
+  std::unique_ptr<VerifySnapshots> snapshots;
+  within_write_block("verification", drains.free,
+                     [&] { snapshots = backend_.open_verify_snapshots(drains.blocked); });
+  return verify_chunks(*snapshots, kVerifyChunkRows);
 }
 
-void Migrator::verify_once(const DrainTo& drain) {
-  VerifyResult result = compare(drain);
+void Migrator::verify_once(const Drains& drains) {
+  VerifyResult result = compare(drains);
   if (!result.mismatches.empty() && result.mismatches.size() <= kMaxRecopiedRanges) {
     spdlog::warn("verification found {} differing key ranges; re-copying them and checking again",
                  result.mismatches.size());
@@ -505,7 +567,7 @@ void Migrator::verify_once(const DrainTo& drain) {
       spdlog::warn("re-copying {}", mismatch.description);
       backend_.recopy(mismatch);
     }
-    result = compare(drain);
+    result = compare(drains);
   }
   if (!result.mismatches.empty()) {
     std::string report;

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,23 +87,44 @@ class Migrator {
   // Hands the listener a checkpoint, at most every few seconds unless `now`; moves
   // confirmable_ along.
   void save_checkpoint(bool now);
+  // The two ways the stream is drained to a position: `free` while writes go on (it gives up
+  // only when the stream stalls), `blocked` while verification or the cut-over blocks writes.
+  struct Drains {
+    DrainTo free;
+    DrainTo blocked;
+  };
   void drain_to(StreamReader& stream, ChangeApplier& applier, const replication::Position& target);
+  // drain_to under a write block: flushes every kBlockedDrainStep changes and throws
+  // WriteBlockTooLong once it has run longer than options_.max_write_block, so the block lasts
+  // at most that plus one step.
+  void drain_blocked(StreamReader& stream, ChangeApplier& applier,
+                     const replication::Position& target);
+  // A drain's end: flushes, saves a checkpoint and confirms the stream.
+  void finish_drain(StreamReader& stream, ChangeApplier& applier,
+                    const replication::Position& target);
+  // Runs `attempt` (verification's or the cut-over's write block) until it ends without
+  // WriteBlockTooLong, catching up through `drain` after each that did, at most
+  // options_.cutover_attempts times; then throws Error(ExitCode::failure).
+  void within_write_block(const std::string& what, const DrainTo& drain,
+                          const std::function<void()>& attempt);
   // Drains to `target` the changes a SnapshotCopy's stream kept while the copy ran.
   void apply_backlog(StreamReader& stream, ChangeApplier& applier,
                      const replication::Position& target);
-  // Hands every transaction the reader has to the applier, waiting up to `wait` for one.
-  void take(StreamReader& reader, ChangeApplier& applier, std::chrono::milliseconds wait);
+  // Hands the transactions the reader has to the applier (see StreamReader::take for
+  // `most_changes`), waiting up to `wait` for one.
+  void take(StreamReader& reader, ChangeApplier& applier, std::chrono::milliseconds wait,
+            std::size_t most_changes = std::numeric_limits<std::size_t>::max());
   // Drains the stream in passes until a pass no longer gets shorter: afterwards a drain under a
   // write block has only the last moments of writes to apply.
   void catch_up(const DrainTo& drain);
   // Catches up, opens the backend's snapshots and compares them.
-  VerifyResult compare(const DrainTo& drain);
+  VerifyResult compare(const Drains& drains);
   // Verifies (re-copying differing ranges); redone from the start when a session is lost.
-  void verify(const DrainTo& drain);
-  void verify_once(const DrainTo& drain);
+  void verify(const Drains& drains);
+  void verify_once(const Drains& drains);
   // The backend's cut-over; when a session is lost, settles what the interrupted attempt did
   // (the swap may have happened) and tries again.
-  CutOverResult cut_over(const DrainTo& drain);
+  CutOverResult cut_over(const Drains& drains);
   void run_to_cut_over(StreamReader& stream);
   void drop_old_table();
   void enter(Phase phase);

@@ -45,6 +45,9 @@ struct RebuildOptions {
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
+  // How long verification and the cut-over may keep writes blocked while they drain the
+  // stream: past it the lock is released and the attempt counts as failed (WriteBlockTooLong).
+  std::chrono::milliseconds max_write_block{1000};
   // How a lost session (the copier's, the applier's, the change stream's) is got back.
   ReconnectPolicy reconnect;
 };
@@ -73,6 +76,15 @@ struct CutOverResult {
 
 // Moves the change log to (at least) a position, applying everything read on the way.
 using DrainTo = std::function<void(const replication::Position&)>;
+
+// A drain under a write block (the DrainTo handed to open_verify_snapshots and cut_over) ran
+// past RebuildOptions::max_write_block. Backends let it pass like any failure of the attempt,
+// releasing their locks with the original table untouched; the engine catches up with the
+// stream outside the lock and tries again (docs/architecture.md §3, rule 13).
+class WriteBlockTooLong : public Error {
+ public:
+  explicit WriteBlockTooLong(const std::string& message) : Error(ExitCode::failure, message) {}
+};
 
 // The snapshot a SnapshotCopy reads is gone (the session that held it was lost): the copy
 // cannot be finished and starts over (SnapshotCopy::discard_copy).

@@ -1,5 +1,7 @@
 #include "src/stream_reader.h"
 
+#include <algorithm>
+
 namespace sluice {
 namespace {
 
@@ -78,17 +80,28 @@ void StreamReader::run() {
   }
 }
 
-std::vector<replication::Transaction> StreamReader::take(std::chrono::milliseconds wait) {
+std::vector<replication::Transaction> StreamReader::take(std::chrono::milliseconds wait,
+                                                         std::size_t most_changes) {
   std::unique_lock lock(mutex_);
   arrived_.wait_for(lock, wait, [&] { return !queue_.empty() || error_; });
   // What was read before the stream failed is still good: hand it out first.
   if (queue_.empty() && error_) {
     std::rethrow_exception(error_);
   }
-  std::vector<replication::Transaction> taken(std::make_move_iterator(queue_.begin()),
-                                              std::make_move_iterator(queue_.end()));
-  queue_.clear();
-  queued_bytes_ = 0;
+  std::vector<replication::Transaction> taken;
+  std::size_t changes = 0;
+  while (!queue_.empty() && changes < most_changes) {
+    changes += queue_.front().changes.size();
+    taken.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  if (queue_.empty()) {
+    queued_bytes_ = 0;
+  } else {
+    for (const replication::Transaction& transaction : taken) {
+      queued_bytes_ -= std::min(queued_bytes_, approximate_bytes(transaction));
+    }
+  }
   drained_.notify_all();
   return taken;
 }

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -29,9 +30,13 @@ class StreamReader {
   StreamReader(const StreamReader&) = delete;
   StreamReader& operator=(const StreamReader&) = delete;
 
-  // Every transaction read so far, in commit order; waits up to `wait` when none has arrived.
-  // Once they are all taken, rethrows the error that stopped the stream.
-  std::vector<replication::Transaction> take(std::chrono::milliseconds wait);
+  // The transactions read so far, in commit order: all of them, or the first ones holding at
+  // least `most_changes` row changes between them (at least one transaction); the rest stay
+  // queued for the next take. Waits up to `wait` when none has arrived. Once they are all taken,
+  // rethrows the error that stopped the stream.
+  std::vector<replication::Transaction> take(
+      std::chrono::milliseconds wait,
+      std::size_t most_changes = std::numeric_limits<std::size_t>::max());
 
   // Passes a confirmation (see ChangeStream::confirm) to the reading thread.
   void confirm(const replication::Position& position);

@@ -108,3 +108,59 @@ TEST_CASE("the reader pauses once the queue holds its bytes' worth, however few 
   CHECK(queued <= 70);
   CHECK(reader.take(100ms).size() == static_cast<std::size_t>(queued));
 }
+
+namespace {
+
+// Hands out `count` transactions of `changes` changes each, then nothing.
+struct SizedStream : ChangeStream {
+  int count;
+  std::size_t changes;
+  std::atomic<int> handed_out{0};
+  SizedStream(int n, std::size_t per_transaction) : count(n), changes(per_transaction) {}
+  std::optional<Transaction> next(std::chrono::milliseconds wait) override {
+    if (handed_out.load() >= count) {
+      std::this_thread::sleep_for(wait);
+      return std::nullopt;
+    }
+    Transaction transaction;
+    transaction.commit_position.offset = static_cast<std::uint64_t>(++handed_out);
+    transaction.changes.resize(changes);
+    return transaction;
+  }
+  void confirm(const Position&) override {}
+};
+
+}  // namespace
+
+TEST_CASE("a take bounded in changes hands out whole transactions, in order, losing none") {
+  SizedStream stream(10, 3);
+  StreamReader reader(stream);
+  for (int i = 0; i < 500 && stream.handed_out.load() < 10; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(stream.handed_out.load() == 10);
+  std::this_thread::sleep_for(20ms);  // the last one queued
+  std::uint64_t expected = 1;
+  std::vector<std::size_t> sizes;
+  while (expected <= 10) {
+    const std::vector<Transaction> taken = reader.take(100ms, 7);
+    REQUIRE_FALSE(taken.empty());
+    sizes.push_back(taken.size());
+    for (const Transaction& transaction : taken) {
+      CHECK(transaction.commit_position.offset == expected);
+      CHECK(transaction.changes.size() == 3);
+      ++expected;
+    }
+  }
+  // 7 changes need three transactions of 3 (the one that reaches the bound is included).
+  CHECK(sizes == std::vector<std::size_t>{3, 3, 3, 1});
+  // A transaction larger than the bound still comes out whole.
+  SizedStream wide(1, 50);
+  StreamReader wide_reader(wide);
+  std::vector<Transaction> one;
+  for (int i = 0; i < 100 && one.empty(); ++i) {
+    one = wide_reader.take(20ms, 7);
+  }
+  REQUIRE(one.size() == 1);
+  CHECK(one.front().changes.size() == 50);
+}
