@@ -733,6 +733,31 @@ TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone f
   CHECK(phase_of("pg-steer-1") == "switched");
 }
 
+TEST_CASE("DDL committed while no row changes follow it still stops the cut-over") {
+  // PostgreSQL's change stream carries no DDL: another session's ALTER shows only with the next
+  // row change of the table. Committed while the run waits before its cut-over, with no write
+  // after it, the swap would replace the table by a shadow without the new column.
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_ddlquiet", "pg_ddlquiet_twin", 5000, false);
+  FlagFile postpone("postpone-ddl");
+  postpone.touch();
+  SluiceProcess sluice(
+      {"alter", "--dsn", dsn(), "--table", "pg_ddlquiet", "--alter", "ALTER COLUMN k TYPE bigint",
+       "--execute", "--postpone-cutover-flag-file", postpone.path},
+      true);
+  REQUIRE(sluice.wait_for("the shadow table equals the original", std::chrono::seconds(120)));
+  db->execute("ALTER TABLE pg_ddlquiet ADD COLUMN sneaky int DEFAULT 7");
+  postpone.remove();
+  CHECK(sluice.wait(std::chrono::seconds(120)) == 6);
+  INFO(sluice.out());
+  CHECK(sluice.out().find("changed the definition of \"public\".\"pg_ddlquiet\"") !=
+        std::string::npos);
+  CHECK(column_type(*db, "pg_ddlquiet", "k") == "integer");
+  CHECK(column_type(*db, "pg_ddlquiet", "sneaky") == "integer");
+  CHECK_FALSE(exists(*db, "_pg_ddlquiet_new"));
+  CHECK(sluice_objects(*db, "pg_ddlquiet").empty());
+}
+
 TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swapped") {
   // sluice holds no lock on the table while it copies (docs/alter.md, step 4), so a rewrite gets
   // its lock at once; its rows then sit on other pages than the ranges copied so far, and

@@ -41,6 +41,16 @@ constexpr const char* kPublications =
     "pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = $1::oid AND p.pubname <> $2 "
     "ORDER BY 1";
 
+constexpr const char* kDefinition =
+    "SELECT concat_ws(E'\\n', (SELECT string_agg(format('%s %s %s %s', quote_ident(a.attname), "
+    "format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)), ', ' "
+    "ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND "
+    "d.adnum = a.attnum WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped), "
+    "(SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY i.indexrelid) FROM pg_index "
+    "i WHERE i.indrelid = $1::oid), (SELECT string_agg(c.conname || ' ' || "
+    "pg_get_constraintdef(c.oid), ', ' ORDER BY c.oid) FROM pg_constraint c WHERE c.conrelid = "
+    "$1::oid))";
+
 long long ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<milliseconds>(to - from).count();
 }
@@ -122,6 +132,13 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
     TableLock lock(*session, swap_locks(plan, options.cutover_lock_timeout));
     locked = true;
     const auto blocked = Clock::now();
+    if (read_definition(*session, plan.oid) != plan.definition) {
+      throw Error(ExitCode::stream,
+                  "another session changed the definition of " + plan.quoted_table +
+                      " during the run (DDL does not reach PostgreSQL's change stream, so the "
+                      "new table would lack it); sluice will not cut over; the original table "
+                      "is untouched; run sluice alter again");
+    }
     catch_up();
     const auto drained = Clock::now();
     const std::vector<Dependent> dependents = read_dependents(*session, plan);
@@ -153,6 +170,10 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
 }
 
 }  // namespace
+
+std::string read_definition(Connection& session, const std::string& oid) {
+  return session.query_value(kDefinition, {oid}).value_or("");
+}
 
 bool apply_in_place(Connection& main, const PgTablePlan& plan, const RebuildOptions& options,
                     const std::vector<std::string>& clauses) {

@@ -24,6 +24,11 @@ namespace sluice::postgres {
 bool apply_in_place(Connection& main, const PgTablePlan& plan, const RebuildOptions& options,
                     const std::vector<std::string>& clauses);
 
+// The table's (`oid`) columns with their types, NOT NULL and defaults, its indexes and its
+// constraints, as the catalog prints them: two reads differ exactly when DDL changed one of
+// them in between.
+std::string read_definition(Connection& session, const std::string& oid);
+
 // Opens a new session for one attempt of the swap.
 using OpenSession = std::function<std::unique_ptr<Connection>()>;
 // Brings the shadow up to date with every change committed before it is called; the swap
@@ -35,7 +40,10 @@ using CatchUp = std::function<void()>;
 // original sequences' names and positions; serial sequences change owner, triggers and FORCE
 // ROW LEVEL SECURITY are set as on the original, foreign keys and views are re-created on the
 // new table (see pg_dependents.h), and the replica identity and the application's
-// publications move to it. Any failure before the commit rolls it all back: a lock conflict
+// publications move to it. Under the lock, before anything else, the table's definition must
+// still be plan.definition: DDL another session committed during the run reaches no change
+// stream, and the new table would lack it, so it stops the run with Error(ExitCode::stream).
+// Any failure before the commit rolls it all back: a lock conflict
 // (on the table or on another table the swap touches, or a deadlock) is retried; other errors
 // are thrown, the original table untouched. Throws Error(ExitCode::failure) when every attempt
 // lost its lock. `recreated` receives the re-created dependents, whose foreign keys the caller

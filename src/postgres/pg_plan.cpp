@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "replication/postgres/slot_manager.h"
+#include "src/postgres/pg_cut_over.h"
 #include "src/postgres/pg_key.h"
 #include "src/postgres/pg_preflight.h"
 #include "src/postgres/pg_rebuild_sql.h"
@@ -276,6 +277,7 @@ void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::Qu
   t.quoted_shadow = ident(plan.shadow);
   t.quoted_old = ident(plan.old);
   t.named_by_alter = plan.analysis.added_indexes;
+  t.definition = read_definition(main, t.oid);
   refuse_key_change(plan);
   refuse_taken_old_name(main, t);
   refuse_view_change(main, plan, t.oid);

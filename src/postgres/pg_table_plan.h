@@ -78,6 +78,9 @@ struct PgTablePlan {
   // Index and constraint names the ALTER gives (AlterAnalysis::added_indexes): the swap leaves
   // them as they are.
   std::vector<std::string> named_by_alter;
+  // The table's definition when the run planned (read_definition): PostgreSQL's change stream
+  // carries no DDL, so the cut-over compares it under its lock (docs/architecture.md §3, rule 9).
+  std::string definition;
 };
 
 }  // namespace sluice::postgres
