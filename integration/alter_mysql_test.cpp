@@ -498,6 +498,34 @@ TEST_CASE("another session's DDL on the table during the copy stops the run befo
   }
 }
 
+TEST_CASE("DDL that never reaches the binlog still stops the cut-over") {
+  // sql_log_bin=0 keeps an ALTER out of the binlog, so the stream never shows it; the cut-over
+  // compares the table's definition under its lock instead.
+  auto db = mysql_admin();
+  db->execute("DROP TABLE IF EXISTS alt_nolog, alt_nolog_twin");
+  create_typed_table(*db, "alt_nolog", "alt_nolog_twin", 3000, false);
+  ScratchDir scratch;
+  scratch.touch("postpone");
+  SluiceProcess sluice({"alter", "--dsn", dsn(), "--table", "alt_nolog", "--alter",
+                        "MODIFY k BIGINT NOT NULL DEFAULT 0", "--execute",
+                        "--postpone-cutover-flag-file", scratch.file("postpone")},
+                       true);
+  REQUIRE(sluice.wait_for("the shadow table equals the original", std::chrono::seconds(120)));
+  auto other = mysql_admin();
+  other->execute("SET SESSION sql_log_bin = 0");
+  other->execute("ALTER TABLE alt_nolog ADD COLUMN sneaky INT DEFAULT 7");
+  scratch.remove("postpone");
+  CHECK(sluice.wait(std::chrono::seconds(120)) == 6);
+  INFO(sluice.out());
+  CHECK(sluice.out().find("changed the definition of `sluice_test`.`alt_nolog`") !=
+        std::string::npos);
+  CHECK(column_type("alt_nolog", "k") == "int(11)");
+  CHECK(column_type("alt_nolog", "sneaky") == "int(11)");
+  CHECK_FALSE(exists(*db, "alt_nolog_sluice_new"));
+  CHECK_FALSE(exists(*db, "alt_nolog_sluice_old"));
+  CHECK_FALSE(exists(*db, "_alt_nolog_old"));
+}
+
 TEST_CASE("a table migrated again keeps each run's old table; contract drops a run's own") {
   auto db = mysql_admin();
   // What an earlier run of this test against the same server left.

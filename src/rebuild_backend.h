@@ -72,6 +72,10 @@ struct RebuildPlan {
 struct CutOverResult {
   int attempts = 0;
   std::chrono::milliseconds write_block{0};  // from taking the write lock to the swap's end
+  // Where the change log holds the first write to the new table after the swap, and nothing of
+  // the old table's after it: where `sluice revert` starts (docs/alter.md, "Revert"). Unset
+  // when it could not be read (the swap stands; the run is then not revertible).
+  std::optional<replication::Position> revert_from;
 };
 
 // Moves the change log to (at least) a position, applying everything read on the way.

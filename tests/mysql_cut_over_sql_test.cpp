@@ -50,3 +50,44 @@ TEST_CASE("the guarded lock looks for readers and queues the lock in one stateme
         "'a session read the table and has not written it yet'; END IF; EXECUTE IMMEDIATE "
         "'LOCK TABLES `t` WRITE'; END");
 }
+
+TEST_CASE("a definition compared at the cut-over ignores only the AUTO_INCREMENT option") {
+  const std::string created =
+      "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `note` varchar(20) DEFAULT "
+      "' AUTO_INCREMENT=5',\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=42 DEFAULT "
+      "CHARSET=utf8mb4";
+  const std::string later =
+      "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `note` varchar(20) DEFAULT "
+      "' AUTO_INCREMENT=5',\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=43917 DEFAULT "
+      "CHARSET=utf8mb4";
+  CHECK(comparable_definition(created) == comparable_definition(later));
+  CHECK(comparable_definition(created).find("' AUTO_INCREMENT=5'") != std::string::npos);
+  CHECK(comparable_definition(created).find("AUTO_INCREMENT=42") == std::string::npos);
+  const std::string altered =
+      "CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  `note` varchar(20) DEFAULT "
+      "' AUTO_INCREMENT=5',\n  `sneaky` int(11) DEFAULT 7,\n  PRIMARY KEY (`id`)\n) "
+      "ENGINE=InnoDB AUTO_INCREMENT=42 DEFAULT CHARSET=utf8mb4";
+  CHECK(comparable_definition(created) != comparable_definition(altered));
+  CHECK(comparable_definition("CREATE TABLE `t` (\n  `id` int(11)\n) ENGINE=InnoDB") ==
+        "CREATE TABLE `t` (\n  `id` int(11)\n) ENGINE=InnoDB");
+}
+
+TEST_CASE("the cut-over finds its own RENAME among the binlog's events") {
+  CHECK(binlog_events_sql("'bin.000007'", 1234, 2000, 1000) ==
+        "SHOW BINLOG EVENTS IN 'bin.000007' FROM 1234 LIMIT 2000, 1000");
+  CHECK(binlog_events_sql("'bin.000008'", 0, 0, 1000) ==
+        "SHOW BINLOG EVENTS IN 'bin.000008' LIMIT 0, 1000");
+  const std::string rename =
+      "RENAME TABLE `d`.`t` TO `d`.`t_sluice_old`, `d`.`t_sluice_new` TO "
+      "`d`.`t`";
+  using Event = std::vector<std::optional<std::string>>;
+  CHECK(end_of_statement(Event{"bin.000007", "1300", "Query", "1", "1450", "use `d`; " + rename},
+                         rename) == 1450u);
+  CHECK_FALSE(end_of_statement(Event{"bin.000007", "1200", "Gtid", "1", "1300", "BEGIN GTID 0-1-9"},
+                               rename));
+  CHECK_FALSE(end_of_statement(
+      Event{"bin.000007", "1450", "Query", "1", "1600", "use `d`; DROP TABLE `d`.`t_sluice_old`"},
+      rename));
+  CHECK_FALSE(
+      end_of_statement(Event{"bin.000007", "1450", "Query", "1", std::nullopt, rename}, rename));
+}

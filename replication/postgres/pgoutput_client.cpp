@@ -49,7 +49,11 @@ PgOutputStream::PgOutputStream(ConnectionParams params, StreamOptions options)
   // before it were delivered then.
   last_delivered_commit_ = options_.start_lsn;
   flush_lsn_ = options_.start_lsn;
-  start(/*reconnecting=*/false);
+  // Connected but cut off before streaming (its session terminated, the slot still held by a
+  // walsender of a session just lost): reconnected by next(), as a stream lost later would be.
+  if (!start(/*reconnecting=*/false)) {
+    lose_connection(last_error_);
+  }
 }
 
 std::string raise_decoding_memory_sql(std::uint64_t kb) {
@@ -80,7 +84,8 @@ bool PgOutputStream::start(bool reconnecting) {
     try {
       session->query(raise_decoding_memory_sql(options_.decoding_memory_kb));
     } catch (const StreamError& error) {
-      if (!reconnecting) {
+      // A refusal of the first start is final; a session lost on it is not.
+      if (!reconnecting && PQstatus(session->handle()) != CONNECTION_BAD) {
         throw;
       }
       last_error_ = error.what();
@@ -99,9 +104,10 @@ bool PgOutputStream::start(bool reconnecting) {
         "the server refused to stream slot " + options_.slot + ": " +
         first_line(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(session->handle()));
     // A session terminated before the server answered carries no SQLSTATE, only a closed
-    // connection: as retryable as a refusal naming one.
-    if (reconnecting && (retryable_sqlstate(sqlstate ? sqlstate : "") ||
-                         PQstatus(session->handle()) == CONNECTION_BAD)) {
+    // connection: as retryable as a refusal naming one, on the first start too (the server was
+    // reached, so the DSN and the slot are right).
+    if (retryable_sqlstate(sqlstate ? sqlstate : "") ||
+        PQstatus(session->handle()) == CONNECTION_BAD) {
       return false;
     }
     throw StreamError(last_error_);

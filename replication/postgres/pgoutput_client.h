@@ -56,7 +56,8 @@ std::string raise_decoding_memory_sql(std::uint64_t kb);
 class PgOutputStream : public ChangeStream {
  public:
   // Connects and starts streaming; throws StreamError when the server refuses (no such slot,
-  // slot invalidated, no REPLICATION privilege).
+  // slot invalidated, no REPLICATION privilege). A session cut off after it connected is
+  // reconnected by next(), within StreamOptions::reconnect_timeout.
   PgOutputStream(ConnectionParams params, StreamOptions options);
   ~PgOutputStream() override;
 
@@ -69,8 +70,9 @@ class PgOutputStream : public ChangeStream {
  private:
   using Clock = std::chrono::steady_clock;
 
-  // Connects and starts streaming at flush_lsn_. While reconnecting, returns false (with
-  // last_error_ set) for failures that a later attempt may not see.
+  // Connects and starts streaming at flush_lsn_. Returns false (with last_error_ set) for
+  // failures that a later attempt may not see: any while reconnecting, and a session lost or a
+  // slot still held by a lost session's walsender after the first connect.
   bool start(bool reconnecting);
   void lose_connection(const std::string& why);
   bool try_reconnect(Clock::time_point deadline);

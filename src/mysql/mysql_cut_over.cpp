@@ -7,6 +7,7 @@
 
 #include "src/lock_retry.h"
 #include "src/mysql/mysql_cut_over_sql.h"
+#include "src/mysql/mysql_schema.h"
 #include "src/mysql/mysql_shadow_sql.h"
 #include "src/mysql/mysql_sql.h"
 
@@ -26,6 +27,24 @@ constexpr long kRenameExtraSeconds = 10;
 constexpr milliseconds kKillRepeat{2};
 // How long the guard waits before trying again while a reader's transaction is open.
 constexpr milliseconds kReaderWait{1};
+
+// How far find_swap_end looks for the swap's RENAME: events per query, events per file, files.
+constexpr std::uint64_t kSwapSearchPage = 1000;
+constexpr std::uint64_t kSwapSearchEvents = 100'000;
+constexpr int kSwapSearchFiles = 3;
+
+// The binlog file after `file` in SHOW BINARY LOGS, or "" when it is the last.
+std::string next_binlog(Connection& main, const std::string& file) {
+  bool found = false;
+  for (const ResultRow& row : main.query("SHOW BINARY LOGS")) {
+    const std::string name = row.at(0).value_or("");
+    if (found) {
+      return name;
+    }
+    found = name == file;
+  }
+  return "";
+}
 
 std::string joined(const std::vector<std::string>& ids) {
   std::string text;
@@ -47,6 +66,53 @@ bool MysqlCutOver::wait_until_queued(unsigned long rename_id, std::future<void>&
     std::this_thread::sleep_for(milliseconds(2));
   }
   return false;
+}
+
+void MysqlCutOver::refuse_changed_definition(Connection& lock) {
+  if (read_definition(lock, plan_.source.name) != plan_.definition) {
+    throw Error(ExitCode::stream,
+                "another session changed the definition of " + quote(plan_.source.name) +
+                    " during the run without it reaching the binlog (DDL run with "
+                    "sql_log_bin=0?), so the new table would lack it; sluice will not cut over; "
+                    "the original table is untouched; run sluice alter again");
+  }
+}
+
+std::optional<replication::Position> MysqlCutOver::find_swap_end() {
+  // Between the position read under the lock and the RENAME only other tables' transactions
+  // and the sentry's DROP are logged; a busy server may log thousands of those meanwhile.
+  Connection& main = sessions_.main();
+  const std::string rename = swap_rename_sql(plan_);
+  try {
+    std::string file = drained_to_.file;
+    std::uint64_t offset = drained_to_.offset;
+    for (int files = 0; files < kSwapSearchFiles && !file.empty(); ++files) {
+      for (std::uint64_t skip = 0; skip < kSwapSearchEvents; skip += kSwapSearchPage) {
+        const std::vector<ResultRow> events =
+            main.query(binlog_events_sql(main.quote_literal(file), offset, skip, kSwapSearchPage));
+        for (const ResultRow& event : events) {
+          if (const std::optional<std::uint64_t> end = end_of_statement(event, rename)) {
+            return replication::Position{file, *end, "", 0};
+          }
+        }
+        if (events.size() < kSwapSearchPage) {
+          break;
+        }
+      }
+      file = next_binlog(main, file);
+      offset = 0;
+    }
+    spdlog::warn(
+        "the swap's RENAME was not found in the binlog after {}; the migration cannot be "
+        "reverted",
+        to_string(drained_to_));
+  } catch (const ServerError& error) {
+    spdlog::warn(
+        "could not read the binlog's events after the swap ({}); the migration cannot be "
+        "reverted",
+        error.what());
+  }
+  return std::nullopt;
 }
 
 bool can_see_metadata_locks(Connection& session) {
@@ -183,7 +249,9 @@ milliseconds MysqlCutOver::swap(const RebuildOptions& options, const DrainTo& dr
   bool sentry_dropped = false;
   std::future<void> renamed;
   try {
+    refuse_changed_definition(*lock);
     const replication::Position target = sessions_.log_position();
+    drained_to_ = target;
     {
       const MysqlSessions::LockedApply locked(sessions_, *lock);
       drain_to(target);
@@ -231,6 +299,7 @@ CutOverResult MysqlCutOver::cut_over(const RebuildOptions& options, const DrainT
     ++result.attempts;
     return swap(options, drain_to, guarded);
   });
+  result.revert_from = find_swap_end();
   try {
     sessions_.main().execute(rename_table_sql(plan_.swap, plan_.old));
   } catch (const ServerError& error) {

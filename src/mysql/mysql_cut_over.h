@@ -54,9 +54,16 @@ class MysqlCutOver {
 
  private:
   // One attempt: returns how long writes were blocked. Throws a lock-conflict ServerError when
-  // the attempt should be retried, having dropped its sentry.
+  // the attempt should be retried, having dropped its sentry. Sets drained_to_ to the position
+  // read under the lock.
   std::chrono::milliseconds swap(const RebuildOptions& options, const DrainTo& drain_to,
                                  bool guarded);
+  // The end of the swap's RENAME event in the binlog, looked for from drained_to_ (at most a
+  // few files on); nullopt when it is not found or the events cannot be read.
+  std::optional<replication::Position> find_swap_end();
+  // Under the lock: throws Error(ExitCode::stream) when the table's definition is no longer the
+  // planned one (docs/architecture.md §3, rule 9).
+  void refuse_changed_definition(Connection& lock);
   // can_see_metadata_locks on the main session; logs one line when it cannot.
   bool can_see_readers();
   // The query for the ids of the sessions that read the table and have not written it
@@ -83,6 +90,7 @@ class MysqlCutOver {
 
   MysqlSessions& sessions_;
   const MysqlTablePlan& plan_;
+  replication::Position drained_to_;  // of the last attempt of swap()
 };
 
 }  // namespace sluice::mysql

@@ -10,6 +10,40 @@ std::string create_sentry_sql(const ddl::QualifiedName& swap) {
          "'";
 }
 
+std::string comparable_definition(const std::string& show_create) {
+  // The table options follow the last closing parenthesis of the column and index list.
+  std::string text = show_create;
+  const std::string option = " AUTO_INCREMENT=";
+  const std::size_t options = text.rfind(')');
+  const std::size_t at = text.find(option, options == std::string::npos ? 0 : options);
+  if (at != std::string::npos) {
+    std::size_t end = at + option.size();
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
+      ++end;
+    }
+    text.erase(at, end - at);
+  }
+  return text;
+}
+
+std::string binlog_events_sql(const std::string& file_literal, std::uint64_t offset,
+                              std::uint64_t skip, std::uint64_t count) {
+  return "SHOW BINLOG EVENTS IN " + file_literal +
+         (offset > 0 ? " FROM " + std::to_string(offset) : std::string()) + " LIMIT " +
+         std::to_string(skip) + ", " + std::to_string(count);
+}
+
+std::optional<std::uint64_t> end_of_statement(const std::vector<std::optional<std::string>>& event,
+                                              const std::string& statement) {
+  if (event.size() < 6 || event[2].value_or("") != "Query" || !event[4] || !event[5]) {
+    return std::nullopt;
+  }
+  if (event[5]->find(statement) == std::string::npos) {
+    return std::nullopt;
+  }
+  return std::stoull(*event[4]);
+}
+
 std::vector<TableLockRequest> cut_over_locks(const MysqlTablePlan& plan) {
   return {{plan.source.name, LockMode::exclusive},
           {plan.swap, LockMode::exclusive},

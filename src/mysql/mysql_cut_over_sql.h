@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,11 @@ std::string create_sentry_sql(const ddl::QualifiedName& swap);
 // into it on session A itself (MysqlSessions::LockedApply), the only session that may read the
 // table then.
 std::vector<TableLockRequest> cut_over_locks(const MysqlTablePlan& plan);
+
+// `show_create` (the second column of SHOW CREATE TABLE) without the table option
+// AUTO_INCREMENT=n, which every insert may move: two results differ exactly when DDL changed
+// the table in between.
+std::string comparable_definition(const std::string& show_create);
 
 // Session B's swap: RENAME TABLE <table> TO <swap>, <shadow> TO <table>. It fails while the
 // sentry holds <swap>, so it swaps only once session A dropped the sentry.
@@ -63,5 +70,17 @@ std::string guarded_lock_sql(const std::string& lock_literal, const std::string&
 
 // Cancels the statement session `session_id` runs (a queued LOCK TABLES); the session stays.
 std::string kill_query_sql(unsigned long session_id);
+
+// SHOW BINLOG EVENTS of binlog `file_literal` (a string literal quoted by the session) from
+// `offset` (from its start when 0), `count` events after the first `skip`: where the cut-over
+// looks for its own RENAME, whose end is where a revert's change stream starts.
+std::string binlog_events_sql(const std::string& file_literal, std::uint64_t offset,
+                              std::uint64_t skip, std::uint64_t count);
+
+// One row of SHOW BINLOG EVENTS (Log_name, Pos, Event_type, Server_id, End_log_pos, Info): the
+// end of the event when it is the QUERY event of `statement` (Info may put `use db; ` first).
+// The cut-over's RENAME names its helper tables, so no other statement contains its text.
+std::optional<std::uint64_t> end_of_statement(const std::vector<std::optional<std::string>>& event,
+                                              const std::string& statement);
 
 }  // namespace sluice::mysql

@@ -4,6 +4,8 @@
 
 #include "ddl/ddl_error.h"
 #include "src/error.h"
+#include "src/mysql/mysql_cut_over_sql.h"
+#include "src/mysql/mysql_sql.h"
 
 namespace sluice::mysql {
 
@@ -80,6 +82,11 @@ TableSchema describe_table(Connection& connection, const ddl::QualifiedName& tab
     }
   }
   return schema;
+}
+
+std::string read_definition(Connection& connection, const ddl::QualifiedName& table) {
+  const std::vector<ResultRow> created = connection.query("SHOW CREATE TABLE " + quote(table));
+  return comparable_definition(created.at(0).at(1).value_or(""));
 }
 
 }  // namespace sluice::mysql

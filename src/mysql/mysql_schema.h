@@ -38,4 +38,7 @@ std::map<std::string, UniqueKey> unique_keys(Connection& connection,
 // when the table does not exist. `key_columns` stays empty when the table has no usable key.
 TableSchema describe_table(Connection& connection, const ddl::QualifiedName& table);
 
+// The table's SHOW CREATE TABLE as comparable_definition (mysql_cut_over_sql.h) keeps it.
+std::string read_definition(Connection& connection, const ddl::QualifiedName& table);
+
 }  // namespace sluice::mysql

@@ -95,6 +95,7 @@ const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
   table_.shadow = plan_.shadow;
   table_.old = plan_.old;
   table_.swap = swap_name(table);
+  table_.definition = read_definition(main, table);
   check_helper_names(options);
   plan_.mapped_columns = mapped_columns(plan_.source, plan_.analysis.dropped_columns);
   table_.mapped_columns = plan_.mapped_columns;

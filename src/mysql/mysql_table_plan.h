@@ -38,6 +38,9 @@ struct MysqlTablePlan {
   // the shadow's own table comment, which its comment replaces meanwhile (HeldBackIndexes).
   std::vector<std::string> held_back_indexes;
   std::string shadow_comment;
+  // The table's SHOW CREATE TABLE when the run planned, as comparable_definition() keeps it: DDL
+  // run with sql_log_bin=0 reaches no binlog, so the cut-over compares it under its lock.
+  std::string definition;
 };
 
 }  // namespace sluice::mysql

@@ -20,8 +20,11 @@ namespace pg = replication::postgres;
 
 // Rows per page to size the first chunk of a table never analysed: a narrow row's count.
 constexpr double kDefaultRowsPerPage = 60;
-// The SQLSTATE of SET TRANSACTION SNAPSHOT for a snapshot that no longer exists.
+// The SQLSTATEs of SET TRANSACTION SNAPSHOT for a snapshot that no longer exists: its file is
+// gone (invalid snapshot identifier), or its exporting process is, while the server removes
+// the file (could not import the requested snapshot; seen while the server shut down).
 constexpr const char* kInvalidSnapshot = "22023";
+constexpr const char* kSnapshotExporterGone = "55000";
 
 }  // namespace
 
@@ -139,7 +142,7 @@ void PgSnapshotCopy::import_snapshot(Connection& session) {
   try {
     session.execute(set_transaction_snapshot(snapshot_));
   } catch (const ServerError& error) {
-    if (error.code() != kInvalidSnapshot) {
+    if (error.code() != kInvalidSnapshot && error.code() != kSnapshotExporterGone) {
       throw;
     }
     throw SnapshotLost("the copy's snapshot is gone (the session that held it was lost)");
