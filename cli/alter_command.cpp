@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/alter_run.h"
 #include "cli/command.h"
 #include "cli/connection_options.h"
 #include "cli/control_options.h"
@@ -10,6 +11,7 @@
 #include "cli/stop_signals.h"
 #include "src/controller.h"
 #include "src/error.h"
+#include "src/migration_spec.h"
 #include "src/migrator.h"
 #include "src/rebuild_backend.h"
 #include "src/run_recorder.h"
@@ -75,98 +77,6 @@ void print_plan(const RebuildPlan& plan, bool in_place) {
             << kept << "\n";
 }
 
-ddl::Dialect dialect_of(const Dsn& dsn) {
-  return dsn.kind == ServerKind::postgres ? ddl::Dialect::postgres : ddl::Dialect::mysql;
-}
-
-std::optional<std::string> metadata_schema_option(const std::string& value) {
-  return value.empty() ? std::nullopt : std::optional<std::string>(value);
-}
-
-// The Controller of one run: its files, probes, socket, progress output and hooks.
-std::unique_ptr<Controller> make_controller(const ControlOptions& control, const Dsn& dsn,
-                                            const std::optional<std::string>& password,
-                                            const RebuildOptions& options) {
-  return control.make_controller(
-      dsn, password, {{"SLUICE_TABLE", options.table}, {"SLUICE_ALTER", options.alter}});
-}
-
-// Runs `run` with the migrator steered by `controller` and recorded by `recorder`: the summary
-// or the failure reaches both.
-int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& controller,
-                  const std::function<RebuildSummary()>& run) {
-  migrator.set_listener(&recorder);
-  migrator.set_control(controller);
-  try {
-    controller.succeeded(run());
-  } catch (const RunSuspended& error) {
-    // Not aborted: the record stays resumable, with its checkpoint.
-    const Error suspended(error.code(), std::string(error.what()) +
-                                            "; the shadow table and the checkpoint are kept: "
-                                            "once the server is reachable, run sluice alter "
-                                            "--resume " +
-                                            recorder.name() + " (or sluice cleanup to drop them)");
-    controller.failed(suspended.code(), suspended.what());
-    throw suspended;
-  } catch (const Error& error) {
-    const Error shown = user_error(error);
-    recorder.failed(shown.what());
-    controller.failed(shown.code(), shown.what());
-    throw shown;
-  } catch (const std::exception& error) {
-    recorder.failed(error.what());
-    controller.failed(ExitCode::failure, error.what());
-    throw;
-  }
-  return 0;
-}
-
-// Starts the controller (on-startup, panic file, critical load), reporting a refusal to it.
-void start_controller(Controller& controller, const std::string& table) {
-  try {
-    controller.start(table);
-  } catch (const Error& error) {
-    controller.failed(error.code(), error.what());
-    throw;
-  }
-}
-
-// Opens the phase metadata of `dsn`'s server, again after each lost connection.
-Lease::StoreFactory store_factory(const Dsn& dsn, const std::optional<std::string>& password,
-                                  const std::optional<std::string>& metadata_schema,
-                                  const std::string& fallback_schema) {
-  return [=] {
-    return server_family(dsn.kind).phase_store(dsn, password, metadata_schema, fallback_schema);
-  };
-}
-
-int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
-               const std::optional<std::string>& metadata_schema, const std::string& name,
-               const ControlOptions& control, RebuildOptions options) {
-  std::unique_ptr<RunRecorder> recorder =
-      RunRecorder::take_over(store_factory(dsn, password, metadata_schema, ""), name);
-  read_rebuild_spec(recorder->record(), options);
-  options.resume = true;
-  const Checkpoint checkpoint = checkpoint_from_json(recorder->record().checkpoint);
-  std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
-  std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
-  start_controller(*controller, options.table);
-  StopSignals signals;
-  Migrator migrator(*backend, options, StopSignals::requested());
-  try {
-    return run_migration(migrator, *recorder, *controller,
-                         [&] { return migrator.resume(checkpoint); });
-  } catch (const Error& error) {
-    if (error.code() != ExitCode::stream) {
-      throw;
-    }
-    throw Error(ExitCode::stream, "cannot resume migration '" + name + "' from its checkpoint (" +
-                                      error.what() +
-                                      "); start a new run with sluice alter (sluice cleanup "
-                                      "removes anything left)");
-  }
-}
-
 }  // namespace
 
 int run_alter(const std::vector<std::string>& args) {
@@ -179,9 +89,8 @@ int run_alter(const std::vector<std::string>& args) {
   std::string resume;
   std::string metadata_schema;
   long chunk_ms = 500;
-  long lock_ms = 2000;
-  long block_ms = 1000;
-  long reconnect_seconds = 60;
+  LockOptions locks;
+  std::string revert_window = "24h";
   po::options_description description("sluice alter options");
   connection.add_to(description);
   description.add_options()(
@@ -210,34 +119,21 @@ int run_alter(const std::vector<std::string>& args) {
       "allow an ALTER that adds a UNIQUE key: keep one row per value, discard and count the "
       "others")("chunk-time", po::value(&chunk_ms)->default_value(500),
                 "target duration of one copy chunk, in milliseconds")(
-      "cutover-lock-timeout", po::value(&lock_ms)->default_value(2000),
-      "longest wait for the write lock at verification and cut-over, in milliseconds")(
-      "cutover-attempts", po::value(&options.cutover_attempts)->default_value(5),
-      "how often to retry a cut-over that could not get its lock")(
-      "max-write-block", po::value(&block_ms)->default_value(1000),
-      "longest time verification and the cut-over keep writes blocked while they apply the last "
-      "changes, in milliseconds; past it they release the lock, catch up and try again "
-      "(--cutover-attempts times)")(
-      "reconnect-timeout", po::value(&reconnect_seconds)->default_value(60),
-      "after losing a connection to the server, keep reconnecting (with back-off) this many "
-      "seconds before giving up; the run can then be resumed with --resume");
+      "revert-window", po::value(&revert_window)->default_value("24h"),
+      "how long after the cut-over sluice revert may undo the migration (90s, 15m, 24h, 7d)");
+  locks.add_to(description);
   control.add_to(description);
   if (!parse_options(args, description,
                      "sluice alter --dsn URL --table NAME --alter SPEC [--execute]")) {
     return 0;
   }
-  if (chunk_ms <= 0 || lock_ms <= 0 || block_ms <= 0 || options.cutover_attempts <= 0 ||
-      reconnect_seconds <= 0) {
-    throw Error(ExitCode::usage,
-                "--chunk-time, --cutover-lock-timeout, --max-write-block, --cutover-attempts and "
-                "--reconnect-timeout must be positive");
+  if (chunk_ms <= 0) {
+    throw Error(ExitCode::usage, "--chunk-time must be positive");
   }
+  locks.apply(options);
   options.hold_back_indexes = !maintain_indexes;
-  options.reconnect.give_up_after = std::chrono::seconds(reconnect_seconds);
-  options.reconnect.stop = &StopSignals::requested();
   options.chunk_time = std::chrono::milliseconds(chunk_ms);
-  options.cutover_lock_timeout = std::chrono::milliseconds(lock_ms);
-  options.max_write_block = std::chrono::milliseconds(block_ms);
+  options.revert_window = std::chrono::seconds(parse_duration(revert_window));
   const Dsn dsn = connection.dsn();
   control.settings(dsn);  // bad steering options are refused before anything else
   if (!resume.empty()) {
@@ -289,6 +185,28 @@ int run_alter(const std::vector<std::string>& args) {
   return run_migration(migrator, *recorder, *controller, [&] { return migrator.execute(plan); });
 }
 
+namespace {
+
+// A stopped revert's shadow is the old table it adopted: given its name back, never dropped.
+void give_back_old_tables(PhaseStore& store, RebuildBackend& backend, const std::string& canonical,
+                          const std::string& table) {
+  for (const MigrationRecord& record : store.list()) {
+    if (record.table != canonical || !phase_in_progress(record.phase) ||
+        is_phased_spec(record.spec)) {
+      continue;
+    }
+    RebuildOptions stopped;
+    read_rebuild_spec(record, stopped);
+    if (!stopped.reverting_old_table.empty() &&
+        backend.restore_old_table(table, stopped.reverting_old_table)) {
+      std::cout << "gave the old table back its name " << stopped.reverting_old_table
+                << " (revert '" << record.name << "' stopped before its cut-over)\n";
+    }
+  }
+}
+
+}  // namespace
+
 int run_cleanup(const std::vector<std::string>& args) {
   ConnectionOptions connection;
   std::string table;
@@ -311,6 +229,7 @@ int run_cleanup(const std::vector<std::string>& args) {
   std::unique_ptr<PhaseStore> store =
       store_factory(dsn, password, metadata_schema_option(metadata_schema), name.schema)();
   refuse_while_in_progress(*store, canonical);
+  give_back_old_tables(*store, *backend, canonical, table);
   const std::vector<std::string> dropped = backend->cleanup(table);
   abandon_stopped_runs(*store, canonical);
   if (dropped.empty()) {

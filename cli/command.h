@@ -18,6 +18,7 @@ struct Command {
 int run_check(const std::vector<std::string>& args);
 int run_alter(const std::vector<std::string>& args);
 int run_cleanup(const std::vector<std::string>& args);
+int run_revert(const std::vector<std::string>& args);
 int run_stream(const std::vector<std::string>& args);
 int run_slots(const std::vector<std::string>& args);
 int run_status(const std::vector<std::string>& args);

@@ -19,6 +19,8 @@ constexpr Command kCommands[] = {
     {"check", "report whether a table can be migrated online (settings, privileges, keys)",
      sluice::cli::run_check},
     {"alter", "change a table's schema online (dry run unless --execute)", sluice::cli::run_alter},
+    {"revert", "undo a sluice alter run after its cut-over, keeping every write made since",
+     sluice::cli::run_revert},
     {"cleanup",
      "remove what a crashed alter left behind (shadow table, sentry; PostgreSQL: slot, "
      "publication)",

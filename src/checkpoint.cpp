@@ -85,6 +85,9 @@ std::string to_json(const Checkpoint& checkpoint) {
   if (checkpoint.copied) {
     out["copied"] = true;
   }
+  if (checkpoint.revert_point) {
+    out["revert_point"] = true;
+  }
   return out.dump();
 }
 
@@ -107,6 +110,7 @@ Checkpoint checkpoint_from_json(const std::string& text) {
     checkpoint.position.gtid = position.at("gtid").get<std::string>();
     checkpoint.position.lsn = position.at("lsn").get<std::uint64_t>();
     checkpoint.copied = in.value("copied", false);
+    checkpoint.revert_point = in.value("revert_point", false);
     return checkpoint;
   } catch (const nlohmann::json::exception& error) {
     throw Error(ExitCode::failure,

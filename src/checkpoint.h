@@ -20,6 +20,9 @@ struct Checkpoint {
   std::optional<replication::Row> watermark;  // nullopt: the copy has not committed a chunk yet
   replication::Position position;             // a transaction boundary of the change log
   bool copied = false;                        // a SnapshotCopy's copy is complete
+  // Saved by a switched run (Migrator::save_revert_point): `position` is where the writes to
+  // the new table start in the change log, and every row before it is in the old table.
+  bool revert_point = false;
 
   bool operator==(const Checkpoint&) const = default;
 };

@@ -33,17 +33,20 @@ constexpr milliseconds kCheckpointInterval{2000};
 // the copy disagree on), which copying again cannot fix.
 constexpr std::size_t kMaxRecopiedRanges = 100;
 
-// Drops the shadow table when a run ends before the swap, however it ends.
+// Drops the shadow table (gives a revert's adopted old table its name back) when a run ends
+// before the swap, however it ends.
 class ShadowGuard {
  public:
-  explicit ShadowGuard(RebuildBackend& backend) : backend_(backend) {}
+  ShadowGuard(RebuildBackend& backend, bool reverting) : backend_(backend), reverting_(reverting) {}
   ~ShadowGuard() {
     if (!armed_) {
       return;
     }
     try {
       backend_.drop_shadow();
-      spdlog::info("dropped the shadow table; the original table is untouched");
+      spdlog::info("{}; the original table is untouched",
+                   reverting_ ? "the old table the revert adopted has its name back"
+                              : "dropped the shadow table");
     } catch (const std::exception& error) {
       spdlog::error("could not drop the shadow table ({}); run sluice cleanup", error.what());
     }
@@ -54,6 +57,7 @@ class ShadowGuard {
 
  private:
   RebuildBackend& backend_;
+  bool reverting_;
   bool armed_ = true;
 };
 
@@ -114,20 +118,20 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
   }
   const RebuildPlan& plan = backend_.plan(options_);
   backend_.attach_shadow();
-  const CopyPath path = backend_.copy_path();
-  if (SnapshotCopy* const* copy = std::get_if<SnapshotCopy*>(&path)) {
-    if (!checkpoint.copied) {
-      // The rows copied so far came from a snapshot that ended with the killed run: no other
-      // snapshot matches the changes the slot kept for them.
-      spdlog::warn(
-          "resuming: the killed run stopped during its copy, which starts over: the shadow "
-          "table is made again and the copy reads a new snapshot");
-      (*copy)->discard_copy();
-      return rebuild(plan, std::nullopt);
-    }
+  if (checkpoint.copied) {
     spdlog::info("resuming after the copy: the change stream at {}",
                  to_string(checkpoint.position));
     return rebuild(plan, checkpoint);
+  }
+  const CopyPath path = backend_.copy_path();
+  if (SnapshotCopy* const* copy = std::get_if<SnapshotCopy*>(&path)) {
+    // The rows copied so far came from a snapshot that ended with the killed run: no other
+    // snapshot matches the changes the slot kept for them.
+    spdlog::warn(
+        "resuming: the killed run stopped during its copy, which starts over: the shadow "
+        "table is made again and the copy reads a new snapshot");
+    (*copy)->discard_copy();
+    return rebuild(plan, std::nullopt);
   }
   spdlog::info("resuming: the copy goes on after key {}, the change stream at {}",
                checkpoint.watermark ? replication::format_value(checkpoint.watermark->front())
@@ -138,7 +142,7 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
 
 RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoint> from) {
   status_.table = options_.table;
-  ShadowGuard guard(backend_);
+  ShadowGuard guard(backend_, !options_.reverting_old_table.empty());
   std::unique_ptr<replication::ChangeStream> change_stream;
   // Declared after the stream it reads, so that it stops first.
   std::unique_ptr<StreamReader> reader;
@@ -169,6 +173,7 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoi
   }
   guard.release();
   enter(Phase::switched);
+  save_revert_point();
   if (options_.drop_old_table) {
     drop_old_table();
   }
@@ -191,7 +196,10 @@ void Migrator::start_copy(const RebuildPlan& plan) {
   total_rows_ = plan.estimated_rows;
   status_.rows_estimated = total_rows_;
   control_->event(MigrationEvent::rowcount_complete, status_);
-  if (const std::optional<std::uint64_t> pinned = control_->chunk_rows()) {
+  if (copied_) {
+    spdlog::info("every row is in the shadow table already; applying the changes since {}",
+                 to_string(read_position_));
+  } else if (const std::optional<std::uint64_t> pinned = control_->chunk_rows()) {
     spdlog::info("copying about {} rows (the server's estimate) in chunks of {} rows", total_rows_,
                  *pinned);
   } else {
@@ -336,6 +344,27 @@ void Migrator::within_write_block(const std::string& what, const DrainTo& drain,
                    error.what(), attempts + 1, options_.cutover_attempts);
       catch_up(drain);
     }
+  }
+}
+
+void Migrator::save_revert_point() {
+  const std::optional<replication::Position>& from = summary_.cut_over.revert_from;
+  if (!listener_ || !from || options_.drop_old_table) {
+    return;
+  }
+  // A switched run's checkpoint is where its revert reads the change log from: every row is in
+  // the old table, every change before the position applied there.
+  try {
+    listener_->checkpoint(Checkpoint{std::nullopt, *from, true, true});
+    spdlog::info(
+        "writes to the new table start at {} in the change log; sluice revert can undo "
+        "the migration from there",
+        to_string(*from));
+  } catch (const std::exception& error) {
+    spdlog::warn(
+        "could not record where the change log stands after the swap ({}); the "
+        "migration cannot be reverted",
+        error.what());
   }
 }
 

@@ -127,6 +127,8 @@ class Migrator {
   CutOverResult cut_over(const Drains& drains);
   void run_to_cut_over(StreamReader& stream);
   void drop_old_table();
+  // Saves the cut-over's revert_from as the switched run's checkpoint (sluice revert).
+  void save_revert_point();
   void enter(Phase phase);
   // What the control calls while it holds the run: reads the stream (within the held-changes
   // limit), writes to the shadow table when `flush`, refreshes status_, checks for a stop.

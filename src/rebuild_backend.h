@@ -42,6 +42,12 @@ struct RebuildOptions {
   std::string old_suffix;
   // Continue a killed run: its shadow table must exist and is adopted, not created.
   bool resume = false;
+  // A revert (sluice revert): the shadow is the old table an earlier run kept under this name
+  // (in the table's schema), adopted under the shadow's name (adopt_old_table) and mapped by
+  // the columns both tables have; given its name back when the run fails before its swap.
+  std::string reverting_old_table;
+  // How long after the cut-over `sluice revert` may undo the run (--revert-window).
+  std::chrono::seconds revert_window{86400};
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
@@ -205,6 +211,21 @@ class RebuildBackend {
   // Drops what a crashed run on `table` left behind (shadow table, cut-over sentry), never the
   // table itself or an old table kept after a successful swap. Returns the dropped names.
   virtual std::vector<std::string> cleanup(const std::string& table) = 0;
+
+  // Revert (docs/alter.md, "Revert"): `table` and `old_table` (the name in the table's schema an
+  // earlier run kept its old table under). Throws Error(ExitCode::preflight_failed) on a server
+  // where sluice cannot revert yet.
+  //
+  // What reverting would lose, one sentence each; empty when the revert is lossless.
+  virtual std::vector<std::string> revert_losses(const std::string& table,
+                                                 const std::string& old_table) = 0;
+  // Whether the change log still holds everything from `position` on.
+  virtual bool log_retained(const replication::Position& position) = 0;
+  // Gives the old table the shadow's name, so that a revert adopts it (nothing when it has it
+  // already). Throws Error(ExitCode::preflight_failed) when neither table exists, or both do.
+  virtual void adopt_old_table(const std::string& table, const std::string& old_table) = 0;
+  // Gives an adopted old table its name back; false when there is none to give it back to.
+  virtual bool restore_old_table(const std::string& table, const std::string& old_table) = 0;
 };
 
 // The suffix of the old-table names of the `generation`th kept old table: "_old" for the first,

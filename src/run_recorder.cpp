@@ -215,15 +215,16 @@ MigrationRecord rebuild_record(const std::string& table, const std::string& bare
   record.name = name;
   record.table = table;
   record.operation = "rebuild";
-  record.spec = nlohmann::json{
-      {"table", record.table},
-      {"alter", options.alter},
-      {"force_rebuild", options.force_rebuild},
-      {"discard_duplicates", options.discard_duplicates},
-      {"drop_old_table", options.drop_old_table},
-      {"old_suffix", options.old_suffix},
-      {"old_table",
-       old_table}}.dump();
+  record.spec = nlohmann::json{{"table", record.table},
+                               {"alter", options.alter},
+                               {"force_rebuild", options.force_rebuild},
+                               {"discard_duplicates", options.discard_duplicates},
+                               {"drop_old_table", options.drop_old_table},
+                               {"old_suffix", options.old_suffix},
+                               {"old_table", old_table},
+                               {"revert_window_seconds", options.revert_window.count()},
+                               {"reverting_old_table", options.reverting_old_table}}
+                    .dump();
   return record;
 }
 
@@ -238,6 +239,9 @@ void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options) {
   options.discard_duplicates = spec.value("discard_duplicates", false);
   options.drop_old_table = spec.value("drop_old_table", false);
   options.old_suffix = spec.value("old_suffix", std::string());
+  options.reverting_old_table = spec.value("reverting_old_table", std::string());
+  options.revert_window =
+      std::chrono::seconds(spec.value("revert_window_seconds", std::int64_t{86400}));
 }
 
 }  // namespace sluice

@@ -73,7 +73,8 @@ MigrationRecord rebuild_record(const std::string& table, const std::string& bare
                                const RebuildOptions& options, const std::string& old_table,
                                std::string name);
 
-// Sets the table, ALTER, flags and old suffix a recorded rebuild ran with. Throws
+// Sets the table, ALTER, flags, old suffix and revert settings a recorded rebuild ran with
+// (a run recorded before sluice kept revert points gets the default window). Throws
 // Error(ExitCode::failure) when the record lacks them.
 void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options);
 

@@ -37,6 +37,19 @@ TEST_CASE("a snapshot copy's checkpoint says whether the copy is complete") {
   CHECK(sluice::to_json(older).find("copied") == std::string::npos);
 }
 
+TEST_CASE("a switched run's revert point is told apart from its last checkpoint") {
+  Checkpoint point;
+  point.position = {"bin.000004", 1234, "", 0};
+  point.copied = true;
+  point.revert_point = true;
+  CHECK(sluice::checkpoint_from_json(sluice::to_json(point)) == point);
+  // A PostgreSQL run's last checkpoint after its copy is complete, yet no revert point.
+  const Checkpoint last = sluice::checkpoint_from_json(
+      R"({"watermark":null,"position":{"file":"","offset":0,"gtid":"","lsn":5},"copied":true})");
+  CHECK(last.copied);
+  CHECK_FALSE(last.revert_point);
+}
+
 TEST_CASE("a damaged checkpoint is refused with a clear error") {
   CHECK_THROWS_AS(sluice::checkpoint_from_json("{\"watermark\": null}"), sluice::Error);
   CHECK_THROWS_AS(sluice::checkpoint_from_json("not json"), sluice::Error);

@@ -139,4 +139,26 @@ std::vector<std::string> MysqlRebuild::cleanup(const std::string& table) {
   return shadow_.cleanup(table);
 }
 
+std::vector<std::string> MysqlRebuild::revert_losses(const std::string& table,
+                                                     const std::string& old_table) {
+  return shadow_.revert_losses(table, old_table);
+}
+
+bool MysqlRebuild::log_retained(const replication::Position& position) {
+  for (const ResultRow& row : sessions_.main().query("SHOW BINARY LOGS")) {
+    if (row.at(0).value_or("") == position.file) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void MysqlRebuild::adopt_old_table(const std::string& table, const std::string& old_table) {
+  shadow_.adopt_old_table(table, old_table);
+}
+
+bool MysqlRebuild::restore_old_table(const std::string& table, const std::string& old_table) {
+  return shadow_.restore_old_table(table, old_table);
+}
+
 }  // namespace sluice::mysql

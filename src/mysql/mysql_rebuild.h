@@ -54,6 +54,12 @@ class MysqlRebuild : public RebuildBackend, public CopySource {
 
   void drop_old_table() override;
   std::vector<std::string> cleanup(const std::string& table) override;
+  std::vector<std::string> revert_losses(const std::string& table,
+                                         const std::string& old_table) override;
+  // SHOW BINARY LOGS still lists the position's file.
+  bool log_retained(const replication::Position& position) override;
+  void adopt_old_table(const std::string& table, const std::string& old_table) override;
+  bool restore_old_table(const std::string& table, const std::string& old_table) override;
 
  private:
   MysqlSessions sessions_;

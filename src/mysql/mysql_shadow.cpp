@@ -71,7 +71,10 @@ const RebuildPlan& MysqlShadow::plan(const RebuildOptions& options) {
   Connection& main = sessions_.main();
   const ddl::QualifiedName table = resolve_table_name(sessions_.dsn(), options.table);
   run_preflight(main, table).refuse_unless_ready(options.resume ? kLeftoversCheck : "");
-  plan_.analysis = analyze_alter_option(ddl::Dialect::mysql, options.alter);
+  reverting_old_table_ = options.reverting_old_table;
+  plan_.analysis = reverting_old_table_.empty()
+                       ? analyze_alter_option(ddl::Dialect::mysql, options.alter)
+                       : revert_analysis(table);
   if (plan_.analysis.changes_primary_key) {
     throw Error(ExitCode::preflight_failed,
                 "the ALTER changes the primary key, which the copy and the change stream use to "
@@ -341,7 +344,121 @@ void MysqlShadow::fill_statement_time_defaults(Connection& main) {
 }
 
 void MysqlShadow::drop_shadow() {
+  if (!reverting_old_table_.empty()) {
+    // A revert's shadow is the old table: it is given its name back, never dropped.
+    restore({table_.shadow.schema, reverting_old_table_});
+    return;
+  }
   sessions_.main().execute(drop_table_sql(table_.shadow, true));
+}
+
+namespace {
+
+std::string column_list(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) {
+    text += (text.empty() ? "" : ", ") + quote(name);
+  }
+  return text;
+}
+
+// The names of `table`'s stored columns that `other` lacks.
+std::vector<std::string> columns_missing_from(const TableSchema& table, const TableSchema& other) {
+  std::vector<std::string> missing;
+  for (const ColumnInfo& column : table.columns) {
+    if (!column.generated && !other.find(column.name)) {
+      missing.push_back(column.name);
+    }
+  }
+  return missing;
+}
+
+}  // namespace
+
+ddl::AlterAnalysis MysqlShadow::revert_analysis(const ddl::QualifiedName& table) {
+  Connection& main = sessions_.main();
+  const TableSchema source = describe_table(main, table);
+  const TableSchema old = describe_table(main, shadow_name(table));
+  ddl::AlterAnalysis analysis;
+  for (const ColumnInfo& column : source.columns) {
+    if (!old.find(column.name)) {
+      analysis.dropped_columns.push_back(column.name);
+    }
+  }
+  analysis.added_columns = columns_missing_from(old, source);
+  return analysis;
+}
+
+std::vector<std::string> MysqlShadow::revert_losses(const std::string& table,
+                                                    const std::string& old_table) {
+  Connection& main = sessions_.main();
+  const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
+  const ddl::QualifiedName old{name.schema, old_table};
+  const TableSchema source = describe_table(main, name);
+  const TableSchema kept = describe_table(main, old);
+  std::vector<std::string> losses;
+  if (const auto added = columns_missing_from(source, kept); !added.empty()) {
+    losses.push_back("the values of " + column_list(added) +
+                     ", which the old table lacks, would be lost");
+  }
+  if (const auto dropped = columns_missing_from(kept, source); !dropped.empty()) {
+    losses.push_back("rows written since the cut-over would get the default of " +
+                     column_list(dropped) + ", which the migration dropped");
+  }
+  const std::map<std::string, UniqueKey> source_keys = unique_keys(main, name);
+  for (const auto& [key_name, key] : unique_keys(main, old)) {
+    if (std::none_of(source_keys.begin(), source_keys.end(),
+                     [&](const auto& other) { return other.second.columns == key.columns; })) {
+      losses.push_back(
+          "rows written since the cut-over that repeat a value of the old table's "
+          "UNIQUE key " +
+          quote(key_name) + " would be discarded");
+    }
+  }
+  return losses;
+}
+
+void MysqlShadow::adopt_old_table(const std::string& table, const std::string& old_table) {
+  const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
+  const ddl::QualifiedName old{name.schema, old_table};
+  const ddl::QualifiedName shadow = shadow_name(name);
+  const bool has_old = table_exists(old);
+  const bool has_shadow = table_exists(shadow);
+  if (has_shadow && !has_old) {
+    return;  // adopted by the run being resumed
+  }
+  if (!has_old) {
+    throw Error(ExitCode::preflight_failed,
+                "the old table " + quote(old) +
+                    " is gone (sluice contract or --drop-old-table drops it), so there is nothing "
+                    "to revert to");
+  }
+  if (has_shadow) {
+    throw Error(ExitCode::preflight_failed, quote(shadow) +
+                                                " exists, left by a crashed run; run sluice "
+                                                "cleanup --table " +
+                                                table + ", then revert again");
+  }
+  // The shadow's name sorts after the table's, which the cut-over's RENAME relies on (see
+  // mysql_shadow_sql.h); the kept old table's does not.
+  sessions_.main().execute(rename_table_sql(old, shadow));
+  spdlog::info("the old table {} is the revert's shadow table {} until the swap", quote(old),
+               quote(shadow));
+}
+
+bool MysqlShadow::restore_old_table(const std::string& table, const std::string& old_table) {
+  const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
+  table_.shadow = shadow_name(name);
+  return restore({name.schema, old_table});
+}
+
+bool MysqlShadow::restore(const ddl::QualifiedName& old) {
+  if (!table_exists(table_.shadow) || table_exists(old)) {
+    return false;
+  }
+  sessions_.main().execute(rename_table_sql(table_.shadow, old));
+  spdlog::info("the old table is {} again", quote(old));
+  return true;
 }
 
 void MysqlShadow::drop_old_table() {

@@ -43,6 +43,10 @@ class MysqlShadow {
   std::vector<std::string> cleanup(const std::string& table);
   // Drops the old table the cut-over kept.
   void drop_old_table();
+  // RebuildBackend::revert_losses, adopt_old_table and restore_old_table.
+  std::vector<std::string> revert_losses(const std::string& table, const std::string& old_table);
+  void adopt_old_table(const std::string& table, const std::string& old_table);
+  bool restore_old_table(const std::string& table, const std::string& old_table);
 
  private:
   bool table_exists(const ddl::QualifiedName& name);
@@ -63,7 +67,15 @@ class MysqlShadow {
   // ALTER gives the existing rows.
   void fill_statement_time_defaults(Connection& main);
 
+  // A revert's plan (RebuildOptions::reverting_old_table): the columns of the table its shadow,
+  // the adopted old table, lacks count as dropped.
+  ddl::AlterAnalysis revert_analysis(const ddl::QualifiedName& table);
+  // Renames table().shadow, an adopted old table, back to `old`; false when there is none or
+  // `old` is taken.
+  bool restore(const ddl::QualifiedName& old);
+
   MysqlSessions& sessions_;
+  std::string reverting_old_table_;  // RebuildOptions::reverting_old_table of the plan
   RebuildPlan plan_;
   MysqlTablePlan table_;
 };

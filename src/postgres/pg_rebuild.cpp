@@ -99,6 +99,32 @@ std::vector<std::string> PgRebuild::cleanup(const std::string& table) {
   return shadow_.cleanup(*main_, resolve_table(table));
 }
 
+namespace {
+
+[[noreturn]] void refuse_revert() {
+  throw Error(ExitCode::preflight_failed,
+              "sluice revert works on MySQL and MariaDB only so far; on PostgreSQL, migrate the "
+              "table back with sluice alter (the old table is kept, so its rows are there)");
+}
+
+}  // namespace
+
+std::vector<std::string> PgRebuild::revert_losses(const std::string&, const std::string&) {
+  refuse_revert();
+}
+
+bool PgRebuild::log_retained(const Position&) {
+  refuse_revert();
+}
+
+void PgRebuild::adopt_old_table(const std::string&, const std::string&) {
+  refuse_revert();
+}
+
+bool PgRebuild::restore_old_table(const std::string&, const std::string&) {
+  refuse_revert();
+}
+
 void PgRebuild::drop_old_table() {
   main_->execute(drop_table(table_.quoted_old));
 }

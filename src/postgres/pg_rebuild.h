@@ -78,6 +78,12 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
                     const std::vector<replication::Row>& fill_from) override;
 
   std::vector<std::string> cleanup(const std::string& table) override;
+  // Not yet on PostgreSQL: each throws Error(ExitCode::preflight_failed).
+  std::vector<std::string> revert_losses(const std::string& table,
+                                         const std::string& old_table) override;
+  bool log_retained(const replication::Position& position) override;
+  void adopt_old_table(const std::string& table, const std::string& old_table) override;
+  bool restore_old_table(const std::string& table, const std::string& old_table) override;
 
  private:
   std::unique_ptr<Connection> open_session();
