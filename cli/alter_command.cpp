@@ -77,6 +77,39 @@ void print_plan(const RebuildPlan& plan, bool in_place) {
             << kept << "\n";
 }
 
+// --revertible: what sluice revert would lose after this change (see MysqlShadow::revert_losses,
+// which looks at both tables when the revert starts).
+void refuse_unrevertible(const Dsn& dsn, const RebuildPlan& plan, const RebuildOptions& options,
+                         bool allow_lossy) {
+  const std::string why = "--revertible: ";
+  if (dsn.kind == ServerKind::postgres) {
+    throw Error(ExitCode::preflight_failed,
+                why + "sluice revert works on MySQL and MariaDB only so far");
+  }
+  if (options.drop_old_table || (plan.try_instant && !options.force_rebuild)) {
+    throw Error(ExitCode::preflight_failed,
+                why + (options.drop_old_table
+                           ? std::string("--drop-old-table leaves no old table to revert to")
+                           : std::string("a change the server may make in place keeps no old "
+                                         "table to revert to; add --force-rebuild")));
+  }
+  std::vector<std::string> losses;
+  if (!plan.analysis.added_columns.empty()) {
+    losses.push_back("the values of " + join_names(plan.dialect, plan.analysis.added_columns) +
+                     " would be lost");
+  }
+  if (!plan.analysis.dropped_columns.empty()) {
+    losses.push_back("rows written after the cut-over would get the default of " +
+                     join_names(plan.dialect, plan.analysis.dropped_columns));
+  }
+  if (!losses.empty() && !allow_lossy) {
+    throw Error(ExitCode::preflight_failed,
+                why + "reverting this change would lose data (" + losses.front() +
+                    (losses.size() > 1 ? "; " + losses.back() : std::string()) +
+                    "); add --allow-lossy-revert to accept that, or leave out --revertible");
+  }
+}
+
 }  // namespace
 
 int run_alter(const std::vector<std::string>& args) {
@@ -84,6 +117,8 @@ int run_alter(const std::vector<std::string>& args) {
   ControlOptions control;
   RebuildOptions options;
   bool execute = false;
+  bool revertible = false;
+  bool allow_lossy_revert = false;
   bool maintain_indexes = false;
   std::string name;
   std::string resume;
@@ -120,7 +155,11 @@ int run_alter(const std::vector<std::string>& args) {
       "others")("chunk-time", po::value(&chunk_ms)->default_value(500),
                 "target duration of one copy chunk, in milliseconds")(
       "revert-window", po::value(&revert_window)->default_value("24h"),
-      "how long after the cut-over sluice revert may undo the migration (90s, 15m, 24h, 7d)");
+      "how long after the cut-over sluice revert may undo the migration (90s, 15m, 24h, 7d)")(
+      "revertible", po::bool_switch(&revertible),
+      "refuse, before anything is written, a change that sluice revert could not undo without "
+      "losing data (MySQL/MariaDB)")("allow-lossy-revert", po::bool_switch(&allow_lossy_revert),
+                                     "with --revertible: accept a lossy revert");
   locks.add_to(description);
   control.add_to(description);
   if (!parse_options(args, description,
@@ -168,6 +207,9 @@ int run_alter(const std::vector<std::string>& args) {
   }
   // Every refusal comes before anything is written, the phase metadata included.
   const RebuildPlan& plan = backend->plan(options);
+  if (revertible) {
+    refuse_unrevertible(dsn, plan, options, allow_lossy_revert);
+  }
   // Recorded, so that a resume swaps to the same names however many old tables exist by then.
   options.old_suffix = plan.old_suffix;
   MigrationRecord record = rebuild_record(canonical, table.name, options, plan.old.name, name);

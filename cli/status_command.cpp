@@ -1,18 +1,44 @@
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/connection_options.h"
 #include "cli/options.h"
+#include "src/checkpoint.h"
 #include "src/error.h"
 #include "src/migration_spec.h"
 #include "src/phase_store.h"
+#include "src/run_recorder.h"
 #include "src/server_family.h"
 
 namespace sluice::cli {
 namespace {
 
 namespace po = boost::program_options;
+
+// Until when (UTC, as the phase metadata prints times) `sluice revert` may undo `record`: a
+// switched sluice alter run with a revert point; nullopt for any other.
+std::optional<std::string> revertible_until(const MigrationRecord& record) {
+  const auto switched = record.entered.find(Phase::switched);
+  if (record.phase != Phase::switched || switched == record.entered.end() ||
+      record.checkpoint.empty() || is_phased_spec(record.spec) ||
+      !checkpoint_from_json(record.checkpoint).revert_point) {
+    return std::nullopt;
+  }
+  RebuildOptions options;
+  read_rebuild_spec(record, options);
+  std::tm at{};
+  if (strptime(switched->second.c_str(), "%Y-%m-%d %H:%M:%S", &at) == nullptr) {
+    return std::nullopt;
+  }
+  const std::time_t until = timegm(&at) + options.revert_window.count();
+  std::tm utc{};
+  gmtime_r(&until, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &utc);
+  return std::string(text);
+}
 
 nlohmann::json to_json(const MigrationRecord& record) {
   nlohmann::json entered = nlohmann::json::object();
@@ -37,6 +63,9 @@ nlohmann::json to_json(const MigrationRecord& record) {
   }
   if (!record.error.empty()) {
     out["error"] = record.error;
+  }
+  if (const std::optional<std::string> until = revertible_until(record)) {
+    out["revertible_until"] = *until;
   }
   return out;
 }
@@ -63,6 +92,9 @@ void print_human(const MigrationRecord& record) {
       !spec.value("old_table", std::string()).empty()) {
     std::cout << "  old table kept as " << spec["old_table"].get<std::string>()
               << " (sluice contract " << record.name << " drops it)";
+  }
+  if (const std::optional<std::string> until = revertible_until(record)) {
+    std::cout << "  revertible until " << *until << " UTC (sluice revert " << record.name << ")";
   }
   std::cout << "\n";
 }

@@ -98,6 +98,8 @@ TEST_CASE("a migration reverted under writes keeps every write made since its cu
   CHECK(column_type(*db, "rv_main", "k") == "int(11)");
   CHECK(phase_of(*db, "rv-main") == "reverted");
   CHECK(phase_of(*db, "revert-rv-main") == "switched");
+  const RunResult status = run_sluice({"status", "--dsn", dsn(), "revert-rv-main"});
+  CHECK(status.out.find("revertible until") != std::string::npos);
   CHECK_FALSE(exists(*db, "rv_main_sluice_new"));
   // The table swapped out keeps the new schema under the old table's name.
   CHECK(column_type(*db, "_rv_main_old", "k") == "bigint(20)");
@@ -161,6 +163,12 @@ TEST_CASE("a revert that would lose data is refused unless allowed, and changes 
   auto db = mysql_admin();
   forget(*db, "rv_lossy");
   create_typed_table(*db, "rv_lossy", "rv_lossy_twin", 500, false);
+  // Asked for up front, a lossy revert is refused before anything is written.
+  check_refusal(alter("rv_lossy", "rv-lossy-0", "ADD COLUMN extra INT NOT NULL DEFAULT 1",
+                      {"--force-rebuild", "--revertible"}),
+                5, "--revertible: reverting this change would lose data");
+  CHECK(column_type(*db, "rv_lossy", "extra").empty());
+  CHECK_FALSE(exists(*db, "rv_lossy_sluice_new"));
   REQUIRE(
       alter("rv_lossy", "rv-lossy", "ADD COLUMN extra INT NOT NULL DEFAULT 1", {"--force-rebuild"})
           .exit_code == 0);
