@@ -137,6 +137,10 @@ class Migrator {
   void report_progress(const ChangeApplier& applier);
   void check_stop() const;
 
+  // Past this many changes held for the copy (or waiting in memory for a flush), the run stops
+  // taking from the stream: its bounded queue then pauses the reader and the server keeps the log.
+  static constexpr std::size_t kMaxHeldChanges = 200'000;
+
   RebuildBackend& backend_;
   const RebuildOptions& options_;
   std::string old_suffix_;  // the run's RebuildPlan::old_suffix (a resumed run's recorded one)
