@@ -237,12 +237,12 @@ void give_back_old_tables(PhaseStore& store, RebuildBackend& backend, const std:
         is_phased_spec(record.spec)) {
       continue;
     }
-    RebuildOptions stopped;
-    read_rebuild_spec(record, stopped);
-    if (!stopped.reverting_old_table.empty() &&
-        backend.restore_old_table(table, stopped.reverting_old_table)) {
-      std::cout << "gave the old table back its name " << stopped.reverting_old_table
-                << " (revert '" << record.name << "' stopped before its cut-over)\n";
+    const nlohmann::json spec = nlohmann::json::parse(record.spec, nullptr, false);
+    const std::string old_table =
+        spec.is_object() ? spec.value("reverting_old_table", std::string()) : std::string();
+    if (!old_table.empty() && backend.restore_old_table(table, old_table)) {
+      std::cout << "gave the old table back its name " << old_table << " (revert '" << record.name
+                << "' stopped before its cut-over)\n";
     }
   }
 }
