@@ -215,13 +215,7 @@ int run_alter(const std::vector<std::string>& args) {
   MigrationRecord record = rebuild_record(canonical, table.name, options, plan.old.name, name);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
-  std::unique_ptr<RunRecorder> recorder;
-  try {
-    recorder = std::make_unique<RunRecorder>(store, std::move(record));
-  } catch (const Error& error) {
-    controller->failed(error.code(), error.what());
-    throw;
-  }
+  std::unique_ptr<RunRecorder> recorder = record_run(store, std::move(record), *controller);
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
   return run_migration(migrator, *recorder, *controller, [&] { return migrator.execute(plan); });

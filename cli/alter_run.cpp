@@ -97,6 +97,16 @@ Lease::StoreFactory store_factory(const Dsn& dsn, const std::optional<std::strin
   };
 }
 
+std::unique_ptr<RunRecorder> record_run(const Lease::StoreFactory& store, MigrationRecord record,
+                                        Controller& controller) {
+  try {
+    return std::make_unique<RunRecorder>(store, std::move(record));
+  } catch (const Error& error) {
+    controller.failed(error.code(), error.what());
+    throw;
+  }
+}
+
 int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
                const std::optional<std::string>& metadata_schema, const std::string& name,
                const ControlOptions& control, RebuildOptions options) {

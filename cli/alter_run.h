@@ -52,6 +52,10 @@ Lease::StoreFactory store_factory(const Dsn& dsn, const std::optional<std::strin
                                   const std::optional<std::string>& metadata_schema,
                                   const std::string& fallback_schema);
 
+// Records `record` as a new run (RunRecorder), reporting a refusal to `controller`.
+std::unique_ptr<RunRecorder> record_run(const Lease::StoreFactory& store, MigrationRecord record,
+                                        Controller& controller);
+
 // Continues the recorded run `name` (a killed `sluice alter` or `sluice revert`) from its
 // checkpoint.
 int resume_run(const Dsn& dsn, const std::optional<std::string>& password,

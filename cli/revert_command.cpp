@@ -205,13 +205,7 @@ int run_revert(const std::vector<std::string>& args) {
   record.spec = spec.dump();
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
-  std::unique_ptr<RunRecorder> recorder;
-  try {
-    recorder = std::make_unique<RunRecorder>(store, std::move(record));
-  } catch (const Error& error) {
-    controller->failed(error.code(), error.what());
-    throw;
-  }
+  std::unique_ptr<RunRecorder> recorder = record_run(store, std::move(record), *controller);
   // Recorded before the old table moves, so that a revert killed from here on resumes.
   const Checkpoint start{std::nullopt, point.position, true, false};
   recorder->checkpoint(start);

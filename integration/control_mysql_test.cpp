@@ -33,20 +33,6 @@ std::string dsn() {
   return server_dsn(ServerKind::mysql);
 }
 
-bool exists(sluice::mysql::Connection& db, const std::string& table) {
-  return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
-}
-
-std::string column_type(sluice::mysql::Connection& db, const std::string& table,
-                        const std::string& column) {
-  return db
-      .query_value(
-          "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-          "AND TABLE_NAME = " +
-          db.quote_literal(table) + " AND COLUMN_NAME = " + db.quote_literal(column))
-      .value_or("");
-}
-
 // The JSON objects sluice printed so far, one per line.
 std::vector<json> events(const std::string& out) {
   std::vector<json> parsed;
@@ -145,17 +131,17 @@ struct Migration {
   }
 
   void check_migrated() {
-    CHECK(column_type(*db, table, "k") == "bigint(20)");
-    CHECK(exists(*db, "_" + table + "_old"));
-    CHECK_FALSE(exists(*db, table + "_sluice_new"));
+    CHECK(mysql_column_type(*db, table, "k") == "bigint(20)");
+    CHECK(mysql_table_exists(*db, "_" + table + "_old"));
+    CHECK_FALSE(mysql_table_exists(*db, table + "_sluice_new"));
     CHECK(table_rows(*db, table, twin) == table_rows(*db, twin, table));
   }
 
   void check_untouched() {
-    CHECK(column_type(*db, table, "k") == "int(11)");
-    CHECK_FALSE(exists(*db, table + "_sluice_new"));
-    CHECK_FALSE(exists(*db, "_" + table + "_old"));
-    CHECK_FALSE(exists(*db, table + "_sluice_old"));
+    CHECK(mysql_column_type(*db, table, "k") == "int(11)");
+    CHECK_FALSE(mysql_table_exists(*db, table + "_sluice_new"));
+    CHECK_FALSE(mysql_table_exists(*db, "_" + table + "_old"));
+    CHECK_FALSE(mysql_table_exists(*db, table + "_sluice_old"));
     CHECK(table_rows(*db, table, twin) == table_rows(*db, twin, table));
   }
 };
@@ -217,8 +203,8 @@ TEST_CASE("a postpone flag file holds the cut-over while changes keep being appl
         return waiting.back()["changes_applied"].get<std::uint64_t>() > applied_before;
       },
       kLimit));
-  CHECK(column_type(*run.db, "ctl_postpone", "k") == "int(11)");
-  CHECK(exists(*run.db, "ctl_postpone_sluice_new"));
+  CHECK(mysql_column_type(*run.db, "ctl_postpone", "k") == "int(11)");
+  CHECK(mysql_table_exists(*run.db, "ctl_postpone_sluice_new"));
   CHECK(status_events(run.sluice->out(), "waiting").back()["postpone_reason"] ==
         "postpone flag file " + scratch.file("postpone") + " exists");
   // A throttle file created now pauses the writes to the shadow table too.
@@ -319,7 +305,7 @@ TEST_CASE("the control socket answers status json and steers the migration") {
   CHECK(ask(socket, "bogus").find("error: unknown command") == 0);
   REQUIRE(eventually([&] { return json::parse(ask(socket, "status json"))["state"] == "waiting"; },
                      kLimit));
-  CHECK(column_type(*run.db, "ctl_socket", "k") == "int(11)");
+  CHECK(mysql_column_type(*run.db, "ctl_socket", "k") == "int(11)");
   CHECK(ask(socket, "cut-over") == "the cut-over no longer waits for the postpone flag file\n");
   REQUIRE(run.finish() == 0);
   run.check_migrated();
@@ -367,7 +353,7 @@ TEST_CASE(
                    "on-before-cut-over hook failed") != std::string::npos;
       },
       kLimit));
-  CHECK(column_type(*run.db, "ctl_hooks", "k") == "int(11)");
+  CHECK(mysql_column_type(*run.db, "ctl_hooks", "k") == "int(11)");
   scratch.touch("allow");
   REQUIRE(run.finish() == 0);
   run.check_migrated();
@@ -402,7 +388,7 @@ TEST_CASE("a failing on-startup hook stops sluice before anything is created; on
                   "--execute", "--hooks-path", scratch.file("hooks")});
   CHECK(result.exit_code == 7);
   CHECK(result.err.find("on-startup hook failed") != std::string::npos);
-  CHECK_FALSE(exists(*db, "ctl_nostart_sluice_new"));
+  CHECK_FALSE(mysql_table_exists(*db, "ctl_nostart_sluice_new"));
   std::ifstream file(scratch.file("failure.log"));
   std::string line;
   std::getline(file, line);
@@ -452,7 +438,7 @@ TEST_CASE("--critical-load aborts; a misnamed status variable is refused before 
                   "--execute", "--max-load", "Threads_runing=10"});
   CHECK(result.exit_code == 2);
   CHECK(result.err.find("no status variable 'Threads_runing'") != std::string::npos);
-  CHECK_FALSE(exists(*db, "ctl_typo_sluice_new"));
+  CHECK_FALSE(mysql_table_exists(*db, "ctl_typo_sluice_new"));
 }
 
 TEST_CASE("--throttle-query pauses while it returns more than 0") {

@@ -21,20 +21,6 @@ std::string dsn() {
   return server_dsn(ServerKind::mysql);
 }
 
-bool exists(sluice::mysql::Connection& db, const std::string& table) {
-  return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
-}
-
-std::string column_type(sluice::mysql::Connection& db, const std::string& table,
-                        const std::string& column) {
-  return db
-      .query_value(
-          "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-          "DATABASE() AND TABLE_NAME = " +
-          db.quote_literal(table) + " AND COLUMN_NAME = " + db.quote_literal(column))
-      .value_or("");
-}
-
 std::string phase_of(sluice::mysql::Connection& db, const std::string& name) {
   return db
       .query_value("SELECT phase FROM sluice_migrations WHERE name = " + db.quote_literal(name))
@@ -95,20 +81,20 @@ TEST_CASE("a migration reverted under writes keeps every write made since its cu
   const RunResult reverted = revert("rv-main");
   INFO(reverted.err);
   REQUIRE(reverted.exit_code == 0);
-  CHECK(column_type(*db, "rv_main", "k") == "int(11)");
+  CHECK(mysql_column_type(*db, "rv_main", "k") == "int(11)");
   CHECK(phase_of(*db, "rv-main") == "reverted");
   CHECK(phase_of(*db, "revert-rv-main") == "switched");
   const RunResult status = run_sluice({"status", "--dsn", dsn(), "revert-rv-main"});
   CHECK(status.out.find("revertible until") != std::string::npos);
-  CHECK_FALSE(exists(*db, "rv_main_sluice_new"));
+  CHECK_FALSE(mysql_table_exists(*db, "rv_main_sluice_new"));
   // The table swapped out keeps the new schema under the old table's name.
-  CHECK(column_type(*db, "_rv_main_old", "k") == "bigint(20)");
+  CHECK(mysql_column_type(*db, "_rv_main_old", "k") == "bigint(20)");
   let_write(writer, 100);
   // A revert is a migration like any other: it can be reverted in turn.
   const RunResult again = revert("revert-rv-main");
   INFO(again.err);
   REQUIRE(again.exit_code == 0);
-  CHECK(column_type(*db, "rv_main", "k") == "bigint(20)");
+  CHECK(mysql_column_type(*db, "rv_main", "k") == "bigint(20)");
   let_write(writer, 100);
   writer.stop();
   check_twin(*db, "rv_main");
@@ -136,15 +122,15 @@ TEST_CASE("a revert killed with SIGKILL resumes; cleanup gives a stopped revert'
   };
   kill_revert();
   // Killed before its cut-over: the old table is the revert's shadow, under the shadow's name.
-  CHECK(exists(*db, "rv_kill_sluice_new"));
-  CHECK_FALSE(exists(*db, "_rv_kill_old"));
+  CHECK(mysql_table_exists(*db, "rv_kill_sluice_new"));
+  CHECK_FALSE(mysql_table_exists(*db, "_rv_kill_old"));
   let_write(writer, 100);
   const RunResult cleanup = run_sluice({"cleanup", "--dsn", dsn(), "--table", "rv_kill"});
   INFO(cleanup.out << cleanup.err);
   CHECK(cleanup.exit_code == 0);
   CHECK(cleanup.out.find("gave the old table back its name _rv_kill_old") != std::string::npos);
-  CHECK(exists(*db, "_rv_kill_old"));
-  CHECK_FALSE(exists(*db, "rv_kill_sluice_new"));
+  CHECK(mysql_table_exists(*db, "_rv_kill_old"));
+  CHECK_FALSE(mysql_table_exists(*db, "rv_kill_sluice_new"));
   // Killed again, then resumed by the same command.
   kill_revert();
   let_write(writer, 100);
@@ -152,7 +138,7 @@ TEST_CASE("a revert killed with SIGKILL resumes; cleanup gives a stopped revert'
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK(resumed.err.find("resuming revert") != std::string::npos);
-  CHECK(column_type(*db, "rv_kill", "k") == "int(11)");
+  CHECK(mysql_column_type(*db, "rv_kill", "k") == "int(11)");
   CHECK(phase_of(*db, "rv-kill") == "reverted");
   let_write(writer, 50);
   writer.stop();
@@ -167,19 +153,19 @@ TEST_CASE("a revert that would lose data is refused unless allowed, and changes 
   check_refusal(alter("rv_lossy", "rv-lossy-0", "ADD COLUMN extra INT NOT NULL DEFAULT 1",
                       {"--force-rebuild", "--revertible"}),
                 5, "--revertible: reverting this change would lose data");
-  CHECK(column_type(*db, "rv_lossy", "extra").empty());
-  CHECK_FALSE(exists(*db, "rv_lossy_sluice_new"));
+  CHECK(mysql_column_type(*db, "rv_lossy", "extra").empty());
+  CHECK_FALSE(mysql_table_exists(*db, "rv_lossy_sluice_new"));
   REQUIRE(
       alter("rv_lossy", "rv-lossy", "ADD COLUMN extra INT NOT NULL DEFAULT 1", {"--force-rebuild"})
           .exit_code == 0);
   check_refusal(revert("rv-lossy"), 5, "would lose data");
-  CHECK(column_type(*db, "rv_lossy", "extra") == "int(11)");
-  CHECK(exists(*db, "_rv_lossy_old"));
+  CHECK(mysql_column_type(*db, "rv_lossy", "extra") == "int(11)");
+  CHECK(mysql_table_exists(*db, "_rv_lossy_old"));
   CHECK(phase_of(*db, "rv-lossy") == "switched");
   const RunResult allowed = revert("rv-lossy", {"--allow-lossy-revert"});
   INFO(allowed.err);
   REQUIRE(allowed.exit_code == 0);
-  CHECK(column_type(*db, "rv_lossy", "extra").empty());
+  CHECK(mysql_column_type(*db, "rv_lossy", "extra").empty());
   check_twin(*db, "rv_lossy");
 }
 
@@ -192,8 +178,8 @@ TEST_CASE("a revert past its window, of a contracted run or of an unknown one is
           .exit_code == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   check_refusal(revert("rv-late"), 5, "past its revert window of 1 s");
-  CHECK(column_type(*db, "rv_late", "k") == "bigint(20)");
-  CHECK(exists(*db, "_rv_late_old"));
+  CHECK(mysql_column_type(*db, "rv_late", "k") == "bigint(20)");
+  CHECK(mysql_table_exists(*db, "_rv_late_old"));
   REQUIRE(run_sluice({"contract", "--dsn", dsn(), "rv-late"}).exit_code == 0);
   check_refusal(revert("rv-late"), 5, "contracted");
   check_refusal(revert("rv-nosuch"), 4, "no migration named 'rv-nosuch'");
@@ -219,6 +205,6 @@ TEST_CASE("a revert whose binlog was purged is refused and changes nothing") {
       },
       std::chrono::seconds(30)));
   check_refusal(run_sluice({"revert", "--dsn", server.dsn(), "rv-purged"}), 6, "no longer holds");
-  CHECK(exists(*db, "_rv_purged_old"));
-  CHECK_FALSE(exists(*db, "rv_purged_sluice_new"));
+  CHECK(mysql_table_exists(*db, "_rv_purged_old"));
+  CHECK_FALSE(mysql_table_exists(*db, "rv_purged_sluice_new"));
 }

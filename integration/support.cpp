@@ -45,6 +45,20 @@ void check_refusal(const RunResult& run, int exit_code, const std::string& reaso
   CHECK(run.err.find(reason) != std::string::npos);
 }
 
+bool mysql_table_exists(mysql::Connection& db, const std::string& table) {
+  return !db.query("SHOW TABLES LIKE " + db.quote_literal(table)).empty();
+}
+
+std::string mysql_column_type(mysql::Connection& db, const std::string& table,
+                              const std::string& column) {
+  return db
+      .query_value(
+          "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+          "DATABASE() AND TABLE_NAME = " +
+          db.quote_literal(table) + " AND COLUMN_NAME = " + db.quote_literal(column))
+      .value_or("");
+}
+
 std::unique_ptr<postgres::Connection> postgres_admin() {
   return std::make_unique<postgres::Connection>(parse_dsn(server_dsn(ServerKind::postgres)),
                                                 std::nullopt);

@@ -18,6 +18,12 @@ namespace sluice::test {
 // SLUICE_TEST_PG_DSN). Fails the test with instructions when it is not set.
 std::string server_dsn(ServerKind kind);
 
+// Whether `table` exists in `db`'s current database, and the COLUMN_TYPE of one of its columns
+// ("" when there is no such column).
+bool mysql_table_exists(mysql::Connection& db, const std::string& table);
+std::string mysql_column_type(mysql::Connection& db, const std::string& table,
+                              const std::string& column);
+
 // A superuser session on the test server, for arranging tables and reading results.
 std::unique_ptr<mysql::Connection> mysql_admin();
 std::unique_ptr<postgres::Connection> postgres_admin();
