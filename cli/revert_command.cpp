@@ -124,6 +124,47 @@ void mark_reverted(const Lease::StoreFactory& store, const MigrationRecord& forw
                forward.table);
 }
 
+// What a revert of a switched run starts from, once every check passed.
+struct RevertStart {
+  std::string table;       // the run's table, canonical
+  std::string old_table;   // where the run kept its old table
+  std::string old_suffix;  // the run's old-table suffix, which the revert's swap reuses
+  Checkpoint start;        // the revert point, as a complete copy's checkpoint
+};
+
+// The checks that need the server: losses first (PostgreSQL refuses there), then the revert
+// point, the window and the binlog. Each throws Error and changes nothing.
+RevertStart check_revertible(PhaseStore& store, const MigrationRecord& forward,
+                             RebuildBackend& backend, bool allow_lossy) {
+  RebuildOptions options;
+  read_rebuild_spec(forward, options);
+  RevertStart revert{options.table, spec_of(forward).value("old_table", std::string()),
+                     options.old_suffix, Checkpoint{}};
+  refuse_losses(backend.revert_losses(revert.table, revert.old_table), forward.name, allow_lossy);
+  const Checkpoint point = revert_point(forward);
+  refuse_after_window(store, forward, options.revert_window);
+  if (!backend.log_retained(point.position)) {
+    throw Error(ExitCode::stream, "the change log no longer holds " + to_string(point.position) +
+                                      ", where the writes since migration '" + forward.name +
+                                      "' cut over start (purged), so it cannot be reverted");
+  }
+  revert.start = Checkpoint{std::nullopt, point.position, true, false};
+  return revert;
+}
+
+// The record of a revert of `forward`: a rebuild run of the same table whose spec names the
+// old table it adopts (reverting_old_table) and the run it undoes (revert_of).
+MigrationRecord revert_record(PhaseStore& store, const MigrationRecord& forward,
+                              const RevertStart& revert, const RebuildOptions& options) {
+  MigrationRecord record =
+      rebuild_record(forward.table, revert.old_table, options, revert.old_table,
+                     free_name(store, "revert-" + forward.name));
+  nlohmann::json spec = spec_of(record);
+  spec["revert_of"] = forward.name;
+  record.spec = spec.dump();
+  return record;
+}
+
 }  // namespace
 
 int run_revert(const std::vector<std::string>& args) {
@@ -181,39 +222,24 @@ int run_revert(const std::vector<std::string>& args) {
                 "migration '" + name + "' was reverted by '" + earlier->name + "' already");
   }
   refuse_unless_switched(*forward);
-  const Checkpoint point = revert_point(*forward);
-  RebuildOptions forward_options;
-  read_rebuild_spec(*forward, forward_options);
-  refuse_after_window(*metadata, *forward, forward_options.revert_window);
-  const std::string old_table = spec_of(*forward).value("old_table", std::string());
   std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
-  refuse_losses(backend->revert_losses(forward_options.table, old_table), name, allow_lossy);
-  if (!backend->log_retained(point.position)) {
-    throw Error(ExitCode::stream, "the change log no longer holds " + to_string(point.position) +
-                                      ", where the writes since migration '" + name +
-                                      "' cut over start (purged), so it cannot be reverted");
-  }
-  options.table = forward_options.table;
-  options.reverting_old_table = old_table;
+  const RevertStart revert = check_revertible(*metadata, *forward, *backend, allow_lossy);
+  options.table = revert.table;
+  options.reverting_old_table = revert.old_table;
   options.resume = true;
   // The revert keeps the table it swaps out under the name the old table is giving up.
-  options.old_suffix = forward_options.old_suffix;
-  MigrationRecord record = rebuild_record(forward->table, old_table, options, old_table,
-                                          free_name(*metadata, "revert-" + name));
-  nlohmann::json spec = spec_of(record);
-  spec["revert_of"] = name;
-  record.spec = spec.dump();
+  options.old_suffix = revert.old_suffix;
+  MigrationRecord record = revert_record(*metadata, *forward, revert, options);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);
   std::unique_ptr<RunRecorder> recorder = record_run(store, std::move(record), *controller);
   // Recorded before the old table moves, so that a revert killed from here on resumes.
-  const Checkpoint start{std::nullopt, point.position, true, false};
-  recorder->checkpoint(start);
-  backend->adopt_old_table(options.table, old_table);
+  recorder->checkpoint(revert.start);
+  backend->adopt_old_table(options.table, revert.old_table);
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
-  const int code =
-      run_migration(migrator, *recorder, *controller, [&] { return migrator.resume(start); });
+  const int code = run_migration(migrator, *recorder, *controller,
+                                 [&] { return migrator.resume(revert.start); });
   mark_reverted(store, *forward);
   return code;
 }

@@ -320,6 +320,33 @@ void check_leftovers(Connection& connection, const ddl::QualifiedName& table,
   }
 }
 
+// sluice revert (docs/alter.md, "Revert") reads the binlog from the cut-over on, for up to the
+// run's --revert-window (24 h by default): a server that expires its binlogs sooner makes that
+// window shorter, so this warns, never fails.
+void check_binlog_retention(Connection& connection, PreflightReport& report) {
+  constexpr long long kDefaultWindow = 86400;
+  long long seconds =
+      std::stoll(value_or(global_variable(connection, "binlog_expire_logs_seconds"), "0"));
+  if (seconds == 0) {
+    seconds = std::stoll(value_or(global_variable(connection, "expire_logs_days"), "0")) * 86400;
+  }
+  if (seconds == 0 || seconds >= kDefaultWindow) {
+    report.pass("binlog_retention",
+                seconds == 0 ? "binlogs are kept until purged: sluice revert can read them for "
+                               "its whole window"
+                             : "binlogs are kept " + std::to_string(seconds) +
+                                   " s, at least sluice revert's default window of 24 h");
+    return;
+  }
+  report.warn("binlog_retention",
+              "binlogs expire after " + std::to_string(seconds) +
+                  " s, sooner than sluice revert's default window of 24 h: a migration can be "
+                  "reverted only while the binlog from its cut-over is kept",
+              "set binlog_expire_logs_seconds to at least 86400, or give sluice alter a "
+              "--revert-window shorter than " +
+                  std::to_string(seconds) + " s");
+}
+
 // The cut-over's reader guard (docs/alter.md, step 7): without it the cut-over still works, but
 // may cost the application a metadata-lock deadlock (1213), so this warns, never fails.
 void check_cut_over_guard(Connection& connection, PreflightReport& report) {
@@ -353,6 +380,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_generated_columns(connection, table, report);
   check_leftovers(connection, table, report);
   check_cut_over_guard(connection, report);
+  check_binlog_retention(connection, report);
   return report;
 }
 
