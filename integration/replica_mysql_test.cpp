@@ -26,16 +26,6 @@ std::unique_ptr<sluice::mysql::Connection> connect(const std::string& dsn) {
   return std::make_unique<sluice::mysql::Connection>(sluice::parse_dsn(dsn), std::nullopt);
 }
 
-std::string column_type(sluice::mysql::Connection& db, const std::string& table,
-                        const std::string& column) {
-  return db
-      .query_value(
-          "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-          "AND TABLE_NAME = " +
-          db.quote_literal(table) + " AND COLUMN_NAME = " + db.quote_literal(column))
-      .value_or("");
-}
-
 // After a migration of `table` on the primary: the replica has the same table, equal to the
 // primary's twin row for row, every other table equal too, replication healthy and no helper
 // table on either side.
@@ -48,7 +38,7 @@ void check_replica(const PrivateServer& server, const std::string& table) {
   const Rows on_replica = table_rows(*replica, table, twin);
   CHECK(on_replica.size() == expected.size());
   CHECK_MESSAGE(on_replica == expected, first_difference(on_replica, expected));
-  CHECK(column_type(*replica, table, "k") == column_type(*primary, table, "k"));
+  CHECK(mysql_column_type(*replica, table, "k") == mysql_column_type(*primary, table, "k"));
   check_replica_equals_primary(server.dsn(), server.replica_dsn());
   const auto primary_session = open_session(sluice::parse_dsn(server.dsn()));
   const auto replica_session = open_session(sluice::parse_dsn(server.replica_dsn()));
@@ -74,7 +64,7 @@ TEST_CASE("an alter under the twin-table writer arrives on the replica row for r
   INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(writer.transactions() > 0);
-  CHECK(column_type(*primary, table, "k") == "bigint(20)");
+  CHECK(mysql_column_type(*primary, table, "k") == "bigint(20)");
   CHECK(table_rows(*primary, table, table + "_twin") ==
         table_rows(*primary, table + "_twin", table));
   check_replica(server, table);
@@ -188,5 +178,5 @@ TEST_CASE("a replica that cannot be reached throttles and says why") {
   CHECK(reason.find("cannot be read") != std::string::npos);
   std::ofstream(scratch.file("panic")) << "";
   CHECK(sluice.wait(kLimit) == 7);
-  CHECK(column_type(*primary, "rep_away", "k") == "int(11)");
+  CHECK(mysql_column_type(*primary, "rep_away", "k") == "int(11)");
 }

@@ -299,7 +299,10 @@ CutOverResult MysqlCutOver::cut_over(const RebuildOptions& options, const DrainT
     ++result.attempts;
     return swap(options, drain_to, guarded);
   });
-  result.revert_from = find_swap_end();
+  if (!options.drop_old_table) {
+    // With the old table dropped there is nothing to revert to: no need to look.
+    result.revert_from = find_swap_end();
+  }
   try {
     sessions_.main().execute(rename_table_sql(plan_.swap, plan_.old));
   } catch (const ServerError& error) {
