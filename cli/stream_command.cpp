@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include <iostream>
 
 #include "cli/command.h"
@@ -37,6 +39,7 @@ int run_stream(const std::vector<std::string>& args) {
   StopSignals signals;
   std::unique_ptr<replication::ChangeStream> stream = server_family(dsn.kind).change_stream(
       dsn, connection.resolve_password(dsn), table, server_id);
+  spdlog::info("following {}: every change committed from now on is printed; Ctrl-C stops", table);
   try {
     while (!StopSignals::requested().load()) {
       std::optional<replication::Transaction> transaction = stream->next(kPollInterval);

@@ -41,9 +41,22 @@ std::string unique_name(const std::string& what) {
   return "it_" + std::to_string(getpid()) + "_" + what;
 }
 
+// A LIKE pattern matching names that start with sluice_<prefix>. `_` is a LIKE wildcard, so it
+// is escaped: another process's objects (pid 12345 against 1234) must never match.
+std::string sluice_prefix_pattern(const std::string& prefix) {
+  std::string pattern;
+  for (const char c : "sluice_" + prefix) {
+    if (c == '_' || c == '%' || c == '\\') {
+      pattern += '\\';
+    }
+    pattern += c;
+  }
+  return pattern + "%";
+}
+
 // Fails the test when an object named sluice_<prefix>... is still on the server.
 void check_nothing_left(sluice::postgres::Connection& db, const std::string& prefix) {
-  const std::string pattern = "sluice\\_" + prefix + "%";
+  const std::string pattern = sluice_prefix_pattern(prefix);
   CHECK(db.query_value("SELECT string_agg(slot_name, ', ') FROM pg_replication_slots "
                        "WHERE slot_name LIKE $1",
                        {pattern}) == std::nullopt);
@@ -160,7 +173,7 @@ TEST_CASE("inserts, updates with and without key change, deletes and NULLs arriv
     CHECK_FALSE(changes[4].after.has_value());
     CHECK(changes[4].position == transactions[4].commit_position);
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("the decoded text round-trips into the server") {
@@ -190,7 +203,7 @@ TEST_CASE("the decoded text round-trips into the server") {
                           "ON a.id = b.id AND a.r = b.r AND a.d = b.d AND a.ts = b.ts AND "
                           "a.t = b.t AND a.b = b.b AND a.j::text = b.j::text") == "1");
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("a multi-statement transaction arrives whole; a rolled-back one never arrives") {
@@ -216,7 +229,7 @@ TEST_CASE("a multi-statement transaction arrives whole; a rolled-back one never 
     // Nothing more: the rolled-back insert of 99 must not show up later either.
     CHECK(collect(*sub.stream, 1, 1s).empty());
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("a large TOASTed value left untouched by an update is reported unchanged") {
@@ -251,7 +264,7 @@ TEST_CASE("a large TOASTed value left untouched by an update is reported unchang
     REQUIRE(changes[2].before.has_value());
     CHECK((*changes[2].before)[2] == num("2"));
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("replica identity USING INDEX keys the stream on that index") {
@@ -272,7 +285,7 @@ TEST_CASE("replica identity USING INDEX keys the stream on that index") {
     CHECK(changes[1].key_after == Row{txt("b")});
     CHECK(changes[2].key_before == Row{txt("b")});
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("truncate is reported as a truncate event") {
@@ -288,7 +301,7 @@ TEST_CASE("truncate is reported as a truncate event") {
     CHECK(changes[1].operation == Operation::truncate);
     CHECK(changes[1].table->table == "trunc");
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("a table without replica identity is refused before anything is created") {
@@ -305,7 +318,7 @@ TEST_CASE("a table without replica identity is refused before anything is create
   CHECK_THROWS_WITH_AS(pg::Publication(shared_server(), unique_name("missing"),
                                        {QualifiedName{"stream_it", "no_such_table"}}),
                        doctest::Contains("does not exist"), StreamError);
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("the slot advances only to confirmed positions; an exported snapshot sees the rest") {
@@ -359,7 +372,7 @@ TEST_CASE("the slot advances only to confirmed positions; an exported snapshot s
     }
     CHECK(now > first[0].commit_position.lsn);
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("writes to other tables come back as progress that releases the slot's WAL") {
@@ -398,7 +411,7 @@ TEST_CASE("writes to other tables come back as progress that releases the slot's
     db->execute("INSERT INTO stream_it.quiet VALUES (1)");
     CHECK(flatten(collect(*sub.stream, 1)).size() == 1);
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("after the connection is killed the stream resumes with nothing lost or repeated") {
@@ -432,7 +445,7 @@ TEST_CASE("after the connection is killed the stream resumes with nothing lost o
       CHECK_MESSAGE(count == 1, "id " << id << " arrived " << count << " times");
     }
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("a connection killed in the middle of a large transaction delivers it once, whole") {
@@ -463,7 +476,7 @@ TEST_CASE("a connection killed in the middle of a large transaction delivers it 
     }
     CHECK(std::count(seen.begin(), seen.end(), 1) == 50001);
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("a server restart mid-stream loses and repeats no transaction") {
@@ -575,7 +588,7 @@ TEST_CASE("a dropped slot ends the stream with a StreamError instead of retrying
         pg::PgOutputStream(params, {.slot = slot_name, .publication = publication.name()}),
         doctest::Contains("does not exist"), StreamError);
   }
-  check_nothing_left(*db, "it_" + std::to_string(getpid()));
+  check_nothing_left(*db, "it_" + std::to_string(getpid()) + "_");
 }
 
 TEST_CASE("sluice stream prints changes live and leaves nothing behind when stopped") {
@@ -591,13 +604,18 @@ TEST_CASE("sluice stream prints changes live and leaves nothing behind when stop
   SluiceProcess process(
       {"stream", "--dsn", server_dsn(ServerKind::postgres), "--table", "stream_it.cli"});
   const std::string prefix = "stream_" + std::to_string(process.pid()) + "_";
-  bool active = false;
-  for (int i = 0; i < 100 && !active; ++i) {
+  // A slot is already active while it is being created, before its consistent point: changes
+  // committed then are never decoded. confirmed_flush_lsn is set only once that point is
+  // reached, so the writes below start after it.
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
     std::this_thread::sleep_for(100ms);
-    active = db->query_value("SELECT active FROM pg_replication_slots WHERE slot_name LIKE $1",
-                             {"sluice\\_" + prefix + "%"}) == "t";
+    ready = db->query_value(
+                "SELECT active AND confirmed_flush_lsn IS NOT NULL "
+                "FROM pg_replication_slots WHERE slot_name LIKE $1",
+                {sluice_prefix_pattern(prefix)}) == "t";
   }
-  REQUIRE(active);
+  REQUIRE(ready);
   db->execute("INSERT INTO stream_it.cli VALUES (1, 'one'), (2, NULL)");
   db->execute("UPDATE stream_it.cli SET id = 3 WHERE id = 2");
   db->execute("DELETE FROM stream_it.cli WHERE id = 1");
