@@ -79,13 +79,9 @@ void print_plan(const RebuildPlan& plan, bool in_place) {
 
 // --revertible: what sluice revert would lose after this change (see MysqlShadow::revert_losses,
 // which looks at both tables when the revert starts).
-void refuse_unrevertible(const Dsn& dsn, const RebuildPlan& plan, const RebuildOptions& options,
+void refuse_unrevertible(const RebuildPlan& plan, const RebuildOptions& options,
                          bool allow_lossy) {
   const std::string why = "--revertible: ";
-  if (dsn.kind == ServerKind::postgres) {
-    throw Error(ExitCode::preflight_failed,
-                why + "sluice revert works on MySQL and MariaDB only so far");
-  }
   if (options.drop_old_table || (plan.try_instant && !options.force_rebuild)) {
     throw Error(ExitCode::preflight_failed,
                 why + (options.drop_old_table
@@ -117,7 +113,6 @@ int run_alter(const std::vector<std::string>& args) {
   ControlOptions control;
   RebuildOptions options;
   bool execute = false;
-  bool revertible = false;
   bool allow_lossy_revert = false;
   bool maintain_indexes = false;
   std::string name;
@@ -156,9 +151,10 @@ int run_alter(const std::vector<std::string>& args) {
                 "target duration of one copy chunk, in milliseconds")(
       "revert-window", po::value(&revert_window)->default_value("24h"),
       "how long after the cut-over sluice revert may undo the migration (90s, 15m, 24h, 7d)")(
-      "revertible", po::bool_switch(&revertible),
+      "revertible", po::bool_switch(&options.revertible),
       "refuse, before anything is written, a change that sluice revert could not undo without "
-      "losing data (MySQL/MariaDB)")("allow-lossy-revert", po::bool_switch(&allow_lossy_revert),
+      "losing data; on PostgreSQL, needed for sluice revert at all (it keeps a replication slot "
+      "for the revert window)")("allow-lossy-revert", po::bool_switch(&allow_lossy_revert),
                                      "with --revertible: accept a lossy revert");
   locks.add_to(description);
   control.add_to(description);
@@ -207,8 +203,8 @@ int run_alter(const std::vector<std::string>& args) {
   }
   // Every refusal comes before anything is written, the phase metadata included.
   const RebuildPlan& plan = backend->plan(options);
-  if (revertible) {
-    refuse_unrevertible(dsn, plan, options, allow_lossy_revert);
+  if (options.revertible) {
+    refuse_unrevertible(plan, options, allow_lossy_revert);
   }
   // Recorded, so that a resume swaps to the same names however many old tables exist by then.
   options.old_suffix = plan.old_suffix;

@@ -48,6 +48,9 @@ struct RebuildOptions {
   std::string reverting_old_table;
   // How long after the cut-over `sluice revert` may undo the run (--revert-window).
   std::chrono::seconds revert_window{86400};
+  // --revertible: keep what a revert reads after the cut-over even where that costs the server
+  // (PostgreSQL: a reverse replication slot, which retains WAL until the window ends).
+  bool revertible = false;
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;

@@ -223,6 +223,7 @@ MigrationRecord rebuild_record(const std::string& table, const std::string& bare
                                {"old_suffix", options.old_suffix},
                                {"old_table", old_table},
                                {"revert_window_seconds", options.revert_window.count()},
+                               {"revertible", options.revertible},
                                {"reverting_old_table", options.reverting_old_table}}
                     .dump();
   return record;
@@ -242,6 +243,7 @@ void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options) {
   options.reverting_old_table = spec.value("reverting_old_table", std::string());
   options.revert_window =
       std::chrono::seconds(spec.value("revert_window_seconds", std::int64_t{86400}));
+  options.revertible = spec.value("revertible", false);
 }
 
 }  // namespace sluice

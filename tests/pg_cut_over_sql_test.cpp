@@ -30,14 +30,39 @@ TEST_CASE("the shadow's indexes take the original names once each, the originals
                                  "ALTER INDEX \"app\".\"_t_new_k_idx\" RENAME TO \"t_k_idx\""});
 }
 
+TEST_CASE("a revert's shadow indexes, named as old indexes, are parked before the swap") {
+  // The shadow is the old table a migration kept: its indexes carry the old suffix, the names
+  // the live table's indexes are about to take.
+  const std::vector<std::string> statements =
+      index_renames("app", {{"t_pkey", "_t_pkey_old"}, {"t_k_idx", "_t_new_k_idx"}}, "_old", {});
+  CHECK(statements ==
+        std::vector<std::string>{
+            "ALTER INDEX \"app\".\"_t_pkey_old\" RENAME TO \"__t_pkey_old_sluice_swap\"",
+            "ALTER INDEX \"app\".\"t_pkey\" RENAME TO \"_t_pkey_old\"",
+            "ALTER INDEX \"app\".\"__t_pkey_old_sluice_swap\" RENAME TO \"t_pkey\"",
+            "ALTER INDEX \"app\".\"t_k_idx\" RENAME TO \"_t_k_idx_old\"",
+            "ALTER INDEX \"app\".\"_t_new_k_idx\" RENAME TO \"t_k_idx\""});
+}
+
+TEST_CASE("a revert's identity sequence, named as the old one, is parked before the swap") {
+  const SequenceMove move{
+      "id", "public.t_id_seq", "t_id_seq", "public._t_id_seq_old", "_t_id_seq_old", "public"};
+  CHECK(carry_sequence(move, kTable, "_old") ==
+        std::vector<std::string>{
+            "ALTER SEQUENCE public._t_id_seq_old RENAME TO \"__t_id_seq_old_sluice_swap\"",
+            "ALTER SEQUENCE public.t_id_seq RENAME TO \"_t_id_seq_old\"",
+            "ALTER SEQUENCE \"public\".\"__t_id_seq_old_sluice_swap\" RENAME TO \"t_id_seq\""});
+}
+
 TEST_CASE("an identity sequence continues and takes the old name; a serial changes owner") {
-  const SequenceMove identity{"id", "public.t_id_seq", "t_id_seq", "public._t_new_id_seq"};
+  const SequenceMove identity{
+      "id", "public.t_id_seq", "t_id_seq", "public._t_new_id_seq", "_t_new_id_seq", "public"};
   CHECK(continue_sequence(identity) ==
         "SELECT setval($1::regclass, last_value, is_called) FROM public.t_id_seq");
   CHECK(carry_sequence(identity, kTable, "_old2") ==
         std::vector<std::string>{"ALTER SEQUENCE public.t_id_seq RENAME TO \"_t_id_seq_old2\"",
                                  "ALTER SEQUENCE public._t_new_id_seq RENAME TO \"t_id_seq\""});
-  const SequenceMove serial{"n", "public.t_n_seq", "t_n_seq", std::nullopt};
+  const SequenceMove serial{"n", "public.t_n_seq", "t_n_seq", std::nullopt, "", ""};
   CHECK(carry_sequence(serial, kTable, "_old2") ==
         std::vector<std::string>{"ALTER SEQUENCE public.t_n_seq OWNED BY \"public\".\"t\".\"n\""});
 }

@@ -15,22 +15,44 @@ std::string rename_table(const std::string& table, const std::string& name) {
   return "ALTER TABLE " + table + " RENAME TO " + ident(name);
 }
 
+namespace {
+
+// The name a shadow relation is parked under while the relation whose derived name it holds
+// takes that name: a revert swaps names in a cycle (t_pkey -> t_pkey_old, t_pkey_old -> t_pkey).
+std::string parked_name(const std::string& name) {
+  return derived_name(name, "_sluice_swap");
+}
+
+}  // namespace
+
 std::vector<std::string> index_renames(
     const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs,
     const std::string& old_suffix, const std::vector<std::string>& named_by_alter) {
+  std::vector<std::string> parking;
   std::vector<std::string> statements;
   std::vector<std::string> taken = named_by_alter;
+  std::vector<std::string> derived;
+  for (const auto& [original, shadow] : pairs) {
+    derived.push_back(derived_name(original, old_suffix));
+  }
   for (const auto& [original, shadow] : pairs) {
     if (std::find(taken.begin(), taken.end(), shadow) != taken.end() || original == shadow) {
       continue;
     }
     taken.push_back(shadow);
+    std::string from = shadow;
+    if (std::find(derived.begin(), derived.end(), shadow) != derived.end()) {
+      from = parked_name(shadow);
+      parking.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, shadow}) + " RENAME TO " +
+                        ident(from));
+    }
     statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, original}) +
                          " RENAME TO " + ident(derived_name(original, old_suffix)));
-    statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, shadow}) +
-                         " RENAME TO " + ident(original));
+    statements.push_back("ALTER INDEX " + ident(ddl::QualifiedName{schema, from}) + " RENAME TO " +
+                         ident(original));
   }
-  return statements;
+  parking.insert(parking.end(), statements.begin(), statements.end());
+  return parking;
 }
 
 std::string continue_sequence(const SequenceMove& move) {
@@ -39,12 +61,19 @@ std::string continue_sequence(const SequenceMove& move) {
 
 std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table,
                                         const std::string& old_suffix) {
-  if (move.shadow) {
-    return {"ALTER SEQUENCE " + move.source + " RENAME TO " +
-                ident(derived_name(move.source_name, old_suffix)),
+  if (!move.shadow) {
+    return {"ALTER SEQUENCE " + move.source + " OWNED BY " + table + "." + ident(move.column)};
+  }
+  const std::string derived = derived_name(move.source_name, old_suffix);
+  if (move.shadow_name != derived) {
+    return {"ALTER SEQUENCE " + move.source + " RENAME TO " + ident(derived),
             "ALTER SEQUENCE " + *move.shadow + " RENAME TO " + ident(move.source_name)};
   }
-  return {"ALTER SEQUENCE " + move.source + " OWNED BY " + table + "." + ident(move.column)};
+  const std::string parked = parked_name(move.shadow_name);
+  return {"ALTER SEQUENCE " + *move.shadow + " RENAME TO " + ident(parked),
+          "ALTER SEQUENCE " + move.source + " RENAME TO " + ident(derived),
+          "ALTER SEQUENCE " + ident(ddl::QualifiedName{move.schema, parked}) + " RENAME TO " +
+              ident(move.source_name)};
 }
 
 std::string force_row_security(const std::string& table) {

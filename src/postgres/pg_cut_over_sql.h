@@ -27,6 +27,8 @@ std::string rename_table(const std::string& table, const std::string& name);
 // the shadow's takes the original's, so that an application naming an index or the constraint
 // it carries keeps working. A shadow index is renamed once, and not at all when it already has
 // the name or has a name the ALTER gave it (`named_by_alter`: RENAME CONSTRAINT a TO b keeps b).
+// A shadow index that has the name its original is about to take (a revert's shadow is an old
+// table, whose indexes carry `old_suffix`) is parked under another name first.
 std::vector<std::string> index_renames(
     const std::string& schema, const std::vector<std::pair<std::string, std::string>>& pairs,
     const std::string& old_suffix, const std::vector<std::string>& named_by_alter);
@@ -39,7 +41,8 @@ std::string continue_sequence(const SequenceMove& move);
 // name (applications may call nextval or currval on it); a serial's sequence, which the new
 // table's default already calls, becomes owned by the new table's column, so it no longer
 // disappears with the old table. `table` is the table's name after the swap; the old identity
-// sequence takes its name with `old_suffix`.
+// sequence takes its name with `old_suffix`, the new one parked first when it has that name (a
+// revert).
 std::vector<std::string> carry_sequence(const SequenceMove& move, const std::string& table,
                                         const std::string& old_suffix);
 

@@ -68,6 +68,10 @@ std::string missing_indexes_query() {
          " FROM pg_index i WHERE i.indrelid = $3::regclass) ORDER BY 1";
 }
 
+constexpr const char* kSequenceName =
+    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = $1::regclass";
+
 constexpr const char* kSlotActive =
     "SELECT active::text FROM pg_replication_slots WHERE slot_name = $1";
 
@@ -176,11 +180,14 @@ void PgShadow::describe(Connection& main) {
         column.name, *source,
         main.query_value("SELECT relname FROM pg_class WHERE oid = $1::regclass", {*source})
             .value_or(""),
-        std::nullopt};
+        std::nullopt, "", ""};
     std::optional<std::string> shadow = main.query_value("SELECT pg_get_serial_sequence($1, $2)",
                                                          {table_.quoted_shadow, column.name});
     if (shadow && *shadow != *source) {
       move.shadow = shadow;
+      const ResultRow name = main.query(kSequenceName, {*shadow}).at(0);
+      move.schema = name[0].value_or("");
+      move.shadow_name = name[1].value_or("");
     }
     table_.sequences.push_back(move);
   }

@@ -45,6 +45,8 @@ struct SequenceMove {
   std::string source;                 // as pg_get_serial_sequence prints it: quoted, qualified
   std::string source_name;            // its relname, unquoted
   std::optional<std::string> shadow;  // the shadow's identity sequence, quoted
+  std::string shadow_name;            // its relname, unquoted
+  std::string schema;                 // the shadow sequence's schema, unquoted
 };
 
 // A user trigger of the table, created disabled on the shadow and enabled alike at the swap.
