@@ -79,8 +79,7 @@ void print_plan(const RebuildPlan& plan, bool in_place) {
 
 // --revertible: what sluice revert would lose after this change (see MysqlShadow::revert_losses,
 // which looks at both tables when the revert starts).
-void refuse_unrevertible(const RebuildPlan& plan, const RebuildOptions& options,
-                         bool allow_lossy) {
+void refuse_unrevertible(const RebuildPlan& plan, const RebuildOptions& options, bool allow_lossy) {
   const std::string why = "--revertible: ";
   if (options.drop_old_table || (plan.try_instant && !options.force_rebuild)) {
     throw Error(ExitCode::preflight_failed,
@@ -155,7 +154,7 @@ int run_alter(const std::vector<std::string>& args) {
       "refuse, before anything is written, a change that sluice revert could not undo without "
       "losing data; on PostgreSQL, needed for sluice revert at all (it keeps a replication slot "
       "for the revert window)")("allow-lossy-revert", po::bool_switch(&allow_lossy_revert),
-                                     "with --revertible: accept a lossy revert");
+                                "with --revertible: accept a lossy revert");
   locks.add_to(description);
   control.add_to(description);
   if (!parse_options(args, description,

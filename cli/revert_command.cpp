@@ -64,20 +64,27 @@ Checkpoint revert_point(const MigrationRecord& record) {
     throw Error(ExitCode::preflight_failed,
                 "migration '" + record.name +
                     "' has no recorded change-log position after its cut-over (it ran with "
-                    "--drop-old-table, or under a sluice that did not record one, or the "
-                    "position could not be read then), so it cannot be reverted");
+                    "--drop-old-table, or on PostgreSQL without --revertible, or under a sluice "
+                    "that did not record one, or the position could not be read then), so it "
+                    "cannot be reverted");
   }
   return point;
 }
 
+// Past the window, what keeps the run revertible is released (RebuildBackend::end_revertibility).
 void refuse_after_window(PhaseStore& store, const MigrationRecord& record,
-                         std::chrono::seconds window) {
+                         std::chrono::seconds window, RebuildBackend& backend,
+                         const std::string& table) {
   const std::optional<std::int64_t> since = store.seconds_since(record.id, Phase::switched);
   if (since && *since > window.count()) {
+    const bool released = backend.end_revertibility(table);
     throw Error(ExitCode::preflight_failed,
                 "migration '" + record.name + "' cut over " + std::to_string(*since) +
                     " s ago, past its revert window of " + std::to_string(window.count()) +
-                    " s (--revert-window of sluice alter), so it can no longer be reverted");
+                    " s (--revert-window of sluice alter), so it can no longer be reverted" +
+                    (released ? " (its reverse replication slot is dropped now, so it retains "
+                                "no more WAL)"
+                              : ""));
   }
 }
 
@@ -130,6 +137,8 @@ struct RevertStart {
   std::string old_table;   // where the run kept its old table
   std::string old_suffix;  // the run's old-table suffix, which the revert's swap reuses
   Checkpoint start;        // the revert point, as a complete copy's checkpoint
+  // The run was --revertible: so is its revert (on PostgreSQL it leaves a reverse slot too).
+  bool revertible = false;
 };
 
 // The checks that need the server: losses first (PostgreSQL refuses there), then the revert
@@ -139,14 +148,16 @@ RevertStart check_revertible(PhaseStore& store, const MigrationRecord& forward,
   RebuildOptions options;
   read_rebuild_spec(forward, options);
   RevertStart revert{options.table, spec_of(forward).value("old_table", std::string()),
-                     options.old_suffix, Checkpoint{}};
+                     options.old_suffix, Checkpoint{}, options.revertible};
   refuse_losses(backend.revert_losses(revert.table, revert.old_table), forward.name, allow_lossy);
   const Checkpoint point = revert_point(forward);
-  refuse_after_window(store, forward, options.revert_window);
-  if (!backend.log_retained(point.position)) {
-    throw Error(ExitCode::stream, "the change log no longer holds " + to_string(point.position) +
-                                      ", where the writes since migration '" + forward.name +
-                                      "' cut over start (purged), so it cannot be reverted");
+  refuse_after_window(store, forward, options.revert_window, backend, revert.table);
+  if (!backend.log_retained(revert.table, point.position)) {
+    throw Error(ExitCode::stream,
+                "the change log no longer holds " + to_string(point.position) +
+                    ", where the writes since migration '" + forward.name +
+                    "' cut over start (binlog purged, or on PostgreSQL the reverse replication "
+                    "slot dropped or invalidated), so it cannot be reverted");
   }
   revert.start = Checkpoint{std::nullopt, point.position, true, false};
   return revert;
@@ -229,6 +240,7 @@ int run_revert(const std::vector<std::string>& args) {
   options.resume = true;
   // The revert keeps the table it swaps out under the name the old table is giving up.
   options.old_suffix = revert.old_suffix;
+  options.revertible = revert.revertible;
   MigrationRecord record = revert_record(*metadata, *forward, revert, options);
   std::unique_ptr<Controller> controller = make_controller(control, dsn, password, options);
   start_controller(*controller, options.table);

@@ -731,9 +731,9 @@ TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone f
   const Rows expected = pg_table_rows(*db, "pg_steer_twin", "pg_steer", "pg_steer");
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
   CHECK(phase_of("pg-steer-1") == "switched");
-  // Not built on PostgreSQL yet: refused in one sentence, nothing changed.
+  // Not run with --revertible, so no reverse slot was kept: refused, nothing changed.
   check_refusal(run_sluice({"revert", "--dsn", dsn(), "pg-steer-1"}), 5,
-                "MySQL and MariaDB only so far");
+                "on PostgreSQL without --revertible");
   CHECK(column_type(*db, "pg_steer", "k") == "bigint");
   CHECK(phase_of("pg-steer-1") == "switched");
 }

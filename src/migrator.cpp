@@ -145,6 +145,11 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoi
     run_to_cut_over(*reader);
   } catch (const Error& error) {
     if (!is_connection_error(error)) {
+      // A revert's stream is the reverse slot of the run it undoes (PostgreSQL): it stays, so
+      // that sluice revert can be run again; the old table gets its name back (the guard).
+      if (change_stream && !options_.reverting_old_table.empty()) {
+        change_stream->keep_server_objects();
+      }
       throw;
     }
     // The server is out of reach: dropping the shadow table is impossible anyway, and keeping

@@ -222,13 +222,17 @@ class RebuildBackend {
   // What reverting would lose, one sentence each; empty when the revert is lossless.
   virtual std::vector<std::string> revert_losses(const std::string& table,
                                                  const std::string& old_table) = 0;
-  // Whether the change log still holds everything from `position` on.
-  virtual bool log_retained(const replication::Position& position) = 0;
+  // Whether the change log still holds everything written to `table` from `position` on.
+  virtual bool log_retained(const std::string& table, const replication::Position& position) = 0;
   // Gives the old table the shadow's name, so that a revert adopts it (nothing when it has it
   // already). Throws Error(ExitCode::preflight_failed) when neither table exists, or both do.
   virtual void adopt_old_table(const std::string& table, const std::string& old_table) = 0;
   // Gives an adopted old table its name back; false when there is none to give it back to.
   virtual bool restore_old_table(const std::string& table, const std::string& old_table) = 0;
+  // Releases what keeps the live `table`'s last run revertible at a cost to the server (the
+  // window ended, or its old table is dropped). PostgreSQL drops the reverse slot; MySQL's
+  // binlog needs nothing. Returns whether anything was released.
+  virtual bool end_revertibility(const std::string& /*table*/) { return false; }
 };
 
 // The suffix of the old-table names of the `generation`th kept old table: "_old" for the first,

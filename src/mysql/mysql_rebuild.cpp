@@ -144,7 +144,8 @@ std::vector<std::string> MysqlRebuild::revert_losses(const std::string& table,
   return shadow_.revert_losses(table, old_table);
 }
 
-bool MysqlRebuild::log_retained(const replication::Position& position) {
+bool MysqlRebuild::log_retained(const std::string& /*table*/,
+                                const replication::Position& position) {
   for (const ResultRow& row : sessions_.main().query("SHOW BINARY LOGS")) {
     if (row.at(0).value_or("") == position.file) {
       return true;

@@ -32,13 +32,13 @@ constexpr const char* kReplicaIdentity =
     "pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid AND "
     "i.indisreplident) FROM pg_class c WHERE c.oid = $1::oid";
 
-// The publications of the table ($1) other than the run's own ($2), with their column lists
-// and row filters.
+// The publications of the table ($1) other than the run's own ($2, $3: a forward run's, a
+// revert's), with their column lists and row filters.
 constexpr const char* kPublications =
     "SELECT quote_ident(p.pubname), (SELECT string_agg(quote_ident(a.attname), ', ' ORDER "
     "BY a.attnum) FROM pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = "
     "ANY(r.prattrs)), pg_get_expr(r.prqual, r.prrelid) FROM pg_publication_rel r JOIN "
-    "pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = $1::oid AND p.pubname <> $2 "
+    "pg_publication p ON p.oid = r.prpubid WHERE r.prrelid = $1::oid AND p.pubname NOT IN ($2, $3) "
     "ORDER BY 1";
 
 constexpr const char* kDefinition =
@@ -78,7 +78,8 @@ std::vector<std::string> read_identity_and_publications(Connection& lock, const 
     statements.push_back(*statement);
   }
   for (const ResultRow& publication :
-       lock.query(kPublications, {plan.oid, pg::sluice_object_name(slot_name(plan.oid))})) {
+       lock.query(kPublications, {plan.oid, pg::sluice_object_name(slot_name(plan.oid)),
+                                  pg::sluice_object_name(revert_slot_name(plan.oid))})) {
     for (std::string& statement :
          move_publication(publication[0].value_or(""), plan.quoted_old, plan.quoted_table,
                           publication[1], publication[2])) {
@@ -125,7 +126,7 @@ std::vector<std::string> swap_statements(Connection& lock, const PgTablePlan& pl
 // conflict, after the transaction rolled back.
 std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& options,
                                 const OpenSession& open_session, const CatchUp& catch_up,
-                                milliseconds& write_block) {
+                                CutOverResult& result, bool revert_point) {
   std::unique_ptr<Connection> session = open_session();
   bool locked = false;
   try {
@@ -143,6 +144,11 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
     const auto drained = Clock::now();
     const std::vector<Dependent> dependents = read_dependents(*session, plan);
     const std::vector<std::string> statements = swap_statements(*session, plan, dependents);
+    if (revert_point) {
+      result.revert_from = replication::Position{};
+      result.revert_from->lsn =
+          pg::parse_lsn(session->query_value("SELECT pg_current_wal_lsn()::text").value_or(""));
+    }
     const auto swapping = Clock::now();
     for (const std::string& statement : statements) {
       session->execute(statement);
@@ -154,7 +160,7 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
         "cut-over: {} ms reading dependents, {} ms for {} swap statements, {} ms to commit",
         ms_between(drained, swapping), ms_between(swapping, swapped), statements.size(),
         ms_between(swapped, committed));
-    write_block = std::chrono::duration_cast<milliseconds>(committed - blocked);
+    result.write_block = std::chrono::duration_cast<milliseconds>(committed - blocked);
     return dependents;
   } catch (const ServerError& error) {
     if (!locked && error.kind() == ServerErrorKind::lock_timeout) {
@@ -201,7 +207,7 @@ bool apply_in_place(Connection& main, const PgTablePlan& plan, const RebuildOpti
 }
 
 CutOverResult cut_over(const PgTablePlan& plan, const RebuildOptions& options,
-                       const OpenSession& open_session, const CatchUp& catch_up,
+                       const OpenSession& open_session, const CatchUp& catch_up, bool revert_point,
                        std::vector<Dependent>& recreated) {
   CutOverResult result;
   LockRetryPolicy policy = cut_over_lock_policy(options);
@@ -210,7 +216,7 @@ CutOverResult cut_over(const PgTablePlan& plan, const RebuildOptions& options,
                    "alter again at a quieter time";
   recreated = retry_lock_waits("cut-over", policy, [&] {
     ++result.attempts;
-    return try_swap(plan, options, open_session, catch_up, result.write_block);
+    return try_swap(plan, options, open_session, catch_up, result, revert_point);
   });
   spdlog::info(
       "cut-over done: {} now has the new schema, the old table is {}; writes were blocked for {} "

@@ -47,9 +47,12 @@ using CatchUp = std::function<void()>;
 // (on the table or on another table the swap touches, or a deadlock) is retried; other errors
 // are thrown, the original table untouched. Throws Error(ExitCode::failure) when every attempt
 // lost its lock. `recreated` receives the re-created dependents, whose foreign keys the caller
-// validates after the swap (validate_foreign_keys).
+// validates after the swap (validate_foreign_keys). With `revert_point`, the result's
+// revert_from is the WAL position read under the lock after the catch-up, before the swap's
+// statements: the reverse slot's changes before it are the migration's own writes to the shadow,
+// those after it the application's to the new table (pg_revert.h).
 CutOverResult cut_over(const PgTablePlan& plan, const RebuildOptions& options,
                        const OpenSession& open_session, const CatchUp& catch_up,
-                       std::vector<Dependent>& recreated);
+                       bool revert_point, std::vector<Dependent>& recreated);
 
 }  // namespace sluice::postgres

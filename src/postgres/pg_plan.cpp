@@ -7,6 +7,7 @@
 #include "src/postgres/pg_key.h"
 #include "src/postgres/pg_preflight.h"
 #include "src/postgres/pg_rebuild_sql.h"
+#include "src/postgres/pg_revert.h"
 #include "src/postgres/pg_shadow.h"
 #include "src/postgres/pg_shadow_sql.h"
 
@@ -247,7 +248,11 @@ void validate_alter(Connection& main, const RebuildPlan& plan, const PgTablePlan
 void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::QualifiedName& table,
                   RebuildPlan& plan, PgTablePlan& table_plan) {
   run_preflight(main, table).refuse_unless_ready(options.resume ? kLeftoversCheck : "");
-  plan.analysis = analyze_alter_option(ddl::Dialect::postgres, options.alter);
+  // A revert's change is what turns the table back into the old table it adopted.
+  plan.analysis =
+      options.reverting_old_table.empty()
+          ? analyze_alter_option(ddl::Dialect::postgres, options.alter)
+          : revert_analysis(main, table, {table.schema, derived_name(table.name, "_new")});
   if (plan.analysis.adds_unique_key) {
     throw Error(ExitCode::preflight_failed,
                 "the ALTER adds a UNIQUE, PRIMARY KEY or EXCLUDE constraint, and copying into it "
@@ -264,6 +269,9 @@ void plan_rebuild(Connection& main, const RebuildOptions& options, const ddl::Qu
   plan.alter = options.alter;
   PgTablePlan& t = table_plan;
   t = PgTablePlan{};
+  if (!options.reverting_old_table.empty()) {
+    t.adopted_old = ddl::QualifiedName{table.schema, options.reverting_old_table};
+  }
   t.oid = main.query_value("SELECT $1::regclass::oid::text", {ident(table)}).value_or("");
   describe_source(main, table, t.oid, plan.source);
   plan.shadow = {table.schema, derived_name(table.name, "_new")};

@@ -11,6 +11,7 @@
 #include "src/postgres/pg_dependents.h"
 #include "src/postgres/pg_plan.h"
 #include "src/postgres/pg_rebuild_sql.h"
+#include "src/postgres/pg_revert.h"
 #include "src/postgres/pg_shadow_sql.h"
 #include "src/postgres/pg_verify.h"
 
@@ -99,30 +100,30 @@ std::vector<std::string> PgRebuild::cleanup(const std::string& table) {
   return shadow_.cleanup(*main_, resolve_table(table));
 }
 
-namespace {
-
-[[noreturn]] void refuse_revert() {
-  throw Error(ExitCode::preflight_failed,
-              "sluice revert works on MySQL and MariaDB only so far; on PostgreSQL, migrate the "
-              "table back with sluice alter (the old table is kept, so its rows are there)");
+std::vector<std::string> PgRebuild::revert_losses(const std::string& table,
+                                                  const std::string& old_table) {
+  const ddl::QualifiedName name = resolve_table(table);
+  return postgres::revert_losses(*main_, name, {name.schema, old_table});
 }
 
-}  // namespace
-
-std::vector<std::string> PgRebuild::revert_losses(const std::string&, const std::string&) {
-  refuse_revert();
+bool PgRebuild::log_retained(const std::string& table, const Position&) {
+  return reverse_slot_retained(*main_, resolve_table(table));
 }
 
-bool PgRebuild::log_retained(const Position&) {
-  refuse_revert();
+void PgRebuild::adopt_old_table(const std::string& table, const std::string& old_table) {
+  const ddl::QualifiedName name = resolve_table(table);
+  postgres::adopt_old_table(*main_, name, {name.schema, old_table},
+                            {name.schema, derived_name(name.name, "_new")});
 }
 
-void PgRebuild::adopt_old_table(const std::string&, const std::string&) {
-  refuse_revert();
+bool PgRebuild::restore_old_table(const std::string& table, const std::string& old_table) {
+  const ddl::QualifiedName name = resolve_table(table);
+  return postgres::restore_old_table(*main_, name, {name.schema, old_table},
+                                     {name.schema, derived_name(name.name, "_new")});
 }
 
-bool PgRebuild::restore_old_table(const std::string&, const std::string&) {
-  refuse_revert();
+bool PgRebuild::end_revertibility(const std::string& table) {
+  return drop_reverse_slot(*main_, {dsn_.pg_conninfo, password_}, resolve_table(table));
 }
 
 void PgRebuild::drop_old_table() {
@@ -145,8 +146,11 @@ std::unique_ptr<replication::ChangeStream> PgRebuild::open_stream(const Position
   // The slot take_snapshot() made, or a killed run's: it kept every change after the position
   // it confirmed, which is never beyond the checkpoint `start` comes from. Opened right after
   // the slot during the copy, so a server lost then is waited for as during a chunk.
+  // A revert reads the reverse slot the migration it undoes left (pg_revert.h).
+  const std::string slot =
+      table_.adopted_old ? revert_slot_name(table_.oid) : slot_name(table_.oid);
   return reconnecting("opening the change stream", [&] {
-    return adopt_postgres_stream(dsn_, password_, options_.table, slot_name(table_.oid), start.lsn,
+    return adopt_postgres_stream(dsn_, password_, options_.table, slot, start.lsn,
                                  options_.reconnect.give_up_after);
   });
 }
@@ -229,8 +233,15 @@ CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& 
         std::chrono::duration_cast<milliseconds>(applier_.apply_time() - apply_before).count());
   };
   std::vector<Dependent> recreated;
+  std::optional<ReverseSlot> reverse;
+  if (options.revertible && !options.drop_old_table) {
+    reverse.emplace(*main_, pg::ConnectionParams{dsn_.pg_conninfo, password_}, table_);
+  }
   const CutOverResult result = postgres::cut_over(
-      table_, options, [this] { return open_session(); }, catch_up, recreated);
+      table_, options, [this] { return open_session(); }, catch_up, reverse.has_value(), recreated);
+  if (reverse) {
+    reverse->keep();
+  }
   validate_foreign_keys(*main_, recreated);
   return result;
 }

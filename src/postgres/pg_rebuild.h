@@ -78,12 +78,13 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
                     const std::vector<replication::Row>& fill_from) override;
 
   std::vector<std::string> cleanup(const std::string& table) override;
-  // Not yet on PostgreSQL: each throws Error(ExitCode::preflight_failed).
+  // Revert (pg_revert.h): a run with RebuildOptions::revertible leaves a reverse slot.
   std::vector<std::string> revert_losses(const std::string& table,
                                          const std::string& old_table) override;
-  bool log_retained(const replication::Position& position) override;
+  bool log_retained(const std::string& table, const replication::Position& position) override;
   void adopt_old_table(const std::string& table, const std::string& old_table) override;
   bool restore_old_table(const std::string& table, const std::string& old_table) override;
+  bool end_revertibility(const std::string& table) override;
 
  private:
   std::unique_ptr<Connection> open_session();

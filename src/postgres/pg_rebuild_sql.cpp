@@ -54,6 +54,10 @@ std::string slot_name(const std::string& table_oid) {
   return "alter_" + table_oid;
 }
 
+std::string revert_slot_name(const std::string& table_oid) {
+  return "revert_" + table_oid;
+}
+
 std::optional<std::string> bind_text(const replication::Value& value) {
   if (value.kind == replication::ValueKind::null) {
     return std::nullopt;

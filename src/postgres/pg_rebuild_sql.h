@@ -38,6 +38,9 @@ std::string derived_name(const std::string& name, const std::string& suffix);
 // The name of the run's replication slot and publication for the table of oid `table_oid`,
 // before pg::sluice_object_name() prefixes it.
 std::string slot_name(const std::string& table_oid);
+// The same for the reverse slot a revertible run leaves on its new table (pg_revert.h), which a
+// revert of that run reads: named apart, so that another run of the table never takes it.
+std::string revert_slot_name(const std::string& table_oid);
 
 // The bind text of a stream value: bytea travels as raw bytes inside sluice and as hex text
 // ("\x0aff") to the server; NULL is nullopt; everything else is already the server's text form.

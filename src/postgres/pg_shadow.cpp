@@ -9,6 +9,7 @@
 #include "replication/postgres/slot_manager.h"
 #include "replication/stream_error.h"
 #include "src/postgres/pg_rebuild_sql.h"
+#include "src/postgres/pg_revert.h"
 #include "src/postgres/pg_shadow_sql.h"
 
 namespace sluice::postgres {
@@ -177,10 +178,13 @@ void PgShadow::describe(Connection& main) {
       continue;
     }
     SequenceMove move{
-        column.name, *source,
+        column.name,
+        *source,
         main.query_value("SELECT relname FROM pg_class WHERE oid = $1::regclass", {*source})
             .value_or(""),
-        std::nullopt, "", ""};
+        std::nullopt,
+        "",
+        ""};
     std::optional<std::string> shadow = main.query_value("SELECT pg_get_serial_sequence($1, $2)",
                                                          {table_.quoted_shadow, column.name});
     if (shadow && *shadow != *source) {
@@ -191,7 +195,12 @@ void PgShadow::describe(Connection& main) {
     }
     table_.sequences.push_back(move);
   }
-  fill_stable_defaults(main);
+  // A revert's shadow is the old table: its rows have their own values of the columns the
+  // migration dropped, and rows inserted since get each column's default as an INSERT would.
+  table_.filled.clear();
+  if (!table_.adopted_old) {
+    fill_stable_defaults(main);
+  }
 }
 
 void PgShadow::fill_stable_defaults(Connection& main) {
@@ -235,11 +244,16 @@ void PgShadow::fill_stable_defaults(Connection& main) {
 
 void PgShadow::attach(Connection& main) {
   describe(main);
+  deferred_indexes_.clear();
+  if (table_.adopted_old) {
+    // The old table has its own indexes, which the revert restores with it.
+    spdlog::info("reverting into the old table, which is {} until the swap", table_.quoted_shadow);
+    return;
+  }
   // The killed run built the shadow without the indexes that no constraint needs (they are
   // built after the copy): the original's, minus those on a dropped column and those the
   // shadow has already (the run died while building them).
   const auto& dropped = plan_.analysis.dropped_columns;
-  deferred_indexes_.clear();
   for (const ResultRow& index : main.query(
            missing_indexes_query(),
            {table_.oid,
@@ -253,6 +267,11 @@ void PgShadow::attach(Connection& main) {
 }
 
 void PgShadow::drop(Connection& main) {
+  if (table_.adopted_old) {
+    // A revert's shadow is the old table: given its name back, never dropped.
+    restore_old_table(main, table_.table, *table_.adopted_old, table_.shadow);
+    return;
+  }
   main.execute(drop_table_if_exists(table_.quoted_shadow));
 }
 
@@ -302,8 +321,13 @@ bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedN
   if (!old_oid || relation_exists(main, shadow)) {
     return false;
   }
-  const std::string object = pg::sluice_object_name(slot_name(*old_oid));
-  const std::optional<std::string> active = main.query_value(kSlotActive, {object});
+  // A revert's stream is the reverse slot of the table it swapped out.
+  std::string object = pg::sluice_object_name(slot_name(*old_oid));
+  std::optional<std::string> active = main.query_value(kSlotActive, {object});
+  if (!active) {
+    object = pg::sluice_object_name(revert_slot_name(*old_oid));
+    active = main.query_value(kSlotActive, {object});
+  }
   if (!active) {
     return false;
   }
@@ -313,14 +337,21 @@ bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedN
       ident(table), ident(old));
   // A slot still read by this process is dropped when its stream ends; one left by a killed run
   // is dropped here.
+  const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
   if (*active == "false") {
-    const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
     try {
       pg::drop_slot(params, object);
       pg::drop_publication(params, object);
     } catch (const replication::StreamError& error) {
       spdlog::warn("could not drop {} ({}); run sluice cleanup", object, error.what());
     }
+  }
+  // Where the application's writes to the new table start was not read from the swap, so a
+  // reverse slot made for it only retains WAL.
+  if (drop_reverse_slot(main, params, table)) {
+    spdlog::warn(
+        "the run cannot be reverted: the swap was found done afterwards, without the position "
+        "where the writes to the new table start; dropped its reverse replication slot");
   }
   return true;
 }
@@ -330,15 +361,25 @@ std::vector<std::string> PgShadow::cleanup(Connection& main, const ddl::Qualifie
   const pg::ConnectionParams params{dsn_.pg_conninfo, password_};
   // The slot is named after the oid of the table as it was when the run started: the table
   // itself, or one of its old tables when the run died between its swap and dropping the slot.
-  std::vector<std::string> names{table.name};
+  // A reverse slot (pg_revert.h) is a leftover only on the shadow (the run died before its swap)
+  // or an old table (a revert died after its own): the live table's is what sluice revert reads.
+  const ddl::QualifiedName shadow{table.schema, derived_name(table.name, "_new")};
+  std::vector<std::string> names{table.name, shadow.name};
   for (int generation = 1; generation <= kMaxOldTables; ++generation) {
     names.push_back(derived_name(table.name, old_suffix(generation)));
   }
+  std::vector<std::string> objects;
   for (const ResultRow& row : main.query(kTablesOfSchema, {table.schema})) {
-    if (std::find(names.begin(), names.end(), row[0].value_or("")) == names.end()) {
+    const std::string name = row[0].value_or("");
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
       continue;
     }
-    const std::string object = pg::sluice_object_name(slot_name(row[1].value_or("")));
+    objects.push_back(pg::sluice_object_name(slot_name(row[1].value_or(""))));
+    if (name != table.name) {
+      objects.push_back(pg::sluice_object_name(revert_slot_name(row[1].value_or(""))));
+    }
+  }
+  for (const std::string& object : objects) {
     const std::optional<std::string> active = main.query_value(kSlotActive, {object});
     if (active == "true") {
       throw Error(ExitCode::preflight_failed,
@@ -359,7 +400,6 @@ std::vector<std::string> PgShadow::cleanup(Connection& main, const ddl::Qualifie
       throw Error(ExitCode::failure, std::string("could not drop ") + object + ": " + error.what());
     }
   }
-  const ddl::QualifiedName shadow{table.schema, derived_name(table.name, "_new")};
   if (relation_exists(main, shadow)) {
     main.execute(drop_table(ident(shadow)));
     dropped.push_back(ident(shadow));

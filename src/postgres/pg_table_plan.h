@@ -83,6 +83,10 @@ struct PgTablePlan {
   // The table's definition when the run planned (read_definition): PostgreSQL's change stream
   // carries no DDL, so the cut-over compares it under its lock (docs/architecture.md §3, rule 9).
   std::string definition;
+  // sluice revert: the old table the shadow is, by the name it is given back when the revert
+  // fails before its swap (RebuildOptions::reverting_old_table). Its change stream is the
+  // reverse slot (revert_slot_name), its copy done.
+  std::optional<ddl::QualifiedName> adopted_old;
 };
 
 }  // namespace sluice::postgres

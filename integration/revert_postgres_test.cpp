@@ -1,0 +1,250 @@
+// `sluice revert` on a real PostgreSQL 15 (docs/alter.md, "Revert"): a --revertible migration
+// undone after its cut-over keeps every write made under the new schema, under the twin-table
+// writer running before, during and after both cut-overs, and a revert can be reverted in turn; a
+// revert killed with SIGKILL resumes, and `sluice cleanup` gives its adopted old table back while
+// the reverse slot stays; refusals (lossy, past the window, reverse slot gone, contracted, not
+// --revertible) change nothing, and the reverse slot goes when revertibility ends.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "integration/pg_table_writer.h"
+#include "integration/row_diff.h"
+#include "integration/support.h"
+#include "src/phase_store.h"
+
+using sluice::ServerKind;
+using namespace sluice::test;
+
+namespace {
+
+std::string dsn() {
+  return server_dsn(ServerKind::postgres);
+}
+
+bool exists(sluice::postgres::Connection& db, const std::string& table) {
+  return db.query_value("SELECT to_regclass($1)::text", {"public.\"" + table + "\""}).has_value();
+}
+
+std::string column_type(sluice::postgres::Connection& db, const std::string& table,
+                        const std::string& column) {
+  return db
+      .query_value(
+          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
+          {"public.\"" + table + "\"", column})
+      .value_or("");
+}
+
+// The reverse slot of `table` (pg_revert.h), if it exists: sluice_revert_<oid>.
+std::optional<std::string> reverse_slot(sluice::postgres::Connection& db,
+                                        const std::string& table) {
+  return db.query_value(
+      "SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = 'sluice_revert_' || "
+      "to_regclass($1)::oid::text",
+      {"public.\"" + table + "\""});
+}
+
+// Records and slots an earlier run of this program left: its tables were dropped since, so a
+// reverse slot named after an oid no table has is stale.
+void forget(sluice::postgres::Connection& db, const std::string& prefix) {
+  phase_store(sluice::parse_dsn(dsn()), std::nullopt)->ensure_schema();
+  db.query("DELETE FROM sluice.migrations WHERE name LIKE $1", {"%" + prefix + "%"});
+  db.query(
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE "
+      "'sluice\\_revert\\_%' AND NOT active AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE "
+      "'sluice_revert_' || c.oid::text = slot_name)");
+}
+
+std::string phase_of(const std::string& name) {
+  RunResult status = run_sluice({"status", "--dsn", dsn(), name, "--json"});
+  REQUIRE(status.exit_code == 0);
+  return nlohmann::json::parse(status.out)["phase"].get<std::string>();
+}
+
+RunResult alter(const std::string& table, const std::string& name, const std::string& change,
+                const std::vector<std::string>& extra = {"--revertible"}) {
+  std::vector<std::string> args = {"alter",  "--dsn",   dsn(),          "--table",
+                                   table,    "--alter", change,         "--execute",
+                                   "--name", name,      "--chunk-time", "20"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_sluice(args);
+}
+
+RunResult revert(const std::string& name, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"revert", "--dsn", dsn(), name};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_sluice(args);
+}
+
+// Lets the writer commit `count` more transactions.
+void let_write(const PgTableWriter& writer, std::uint64_t count) {
+  const std::uint64_t target = writer.transactions() + count;
+  REQUIRE(eventually([&] { return writer.transactions() >= target; }, std::chrono::seconds(60)));
+}
+
+void check_twin(sluice::postgres::Connection& db, const std::string& table) {
+  const Rows rows = pg_table_rows(db, table, table + "_twin", table);
+  const Rows expected = pg_table_rows(db, table + "_twin", table, table);
+  CHECK(rows.size() == expected.size());
+  CHECK_MESSAGE(rows == expected, first_difference(rows, expected));
+  CHECK(pg_table_shape(db, table) == pg_table_shape(db, table + "_twin"));
+}
+
+}  // namespace
+
+TEST_CASE("a revertible migration reverted under writes keeps every write made since its swap") {
+  auto db = postgres_admin();
+  forget(*db, "pg-rv-main");
+  create_pg_table(*db, "pg_rv_main", "pg_rv_main_twin", 3000, false);
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_rv_main", "pg_rv_main_twin");
+  writer.start();
+  const RunResult forward = alter("pg_rv_main", "pg-rv-main", "ALTER COLUMN k TYPE bigint");
+  INFO(forward.err);
+  REQUIRE(forward.exit_code == 0);
+  CHECK(forward.err.find("sluice revert can undo the migration") != std::string::npos);
+  CHECK(reverse_slot(*db, "pg_rv_main"));
+  // Inserts, updates with key changes, deletes and unique swaps, all under the new schema.
+  let_write(writer, 200);
+  const RunResult reverted = revert("pg-rv-main");
+  INFO(reverted.err);
+  REQUIRE(reverted.exit_code == 0);
+  // Every write came through the reverse slot: verification had nothing to repair.
+  CHECK(reverted.err.find("verification found") == std::string::npos);
+  CHECK(column_type(*db, "pg_rv_main", "k") == "integer");
+  CHECK(phase_of("pg-rv-main") == "reverted");
+  CHECK(phase_of("revert-pg-rv-main") == "switched");
+  CHECK_FALSE(exists(*db, "_pg_rv_main_new"));
+  // The table swapped out keeps the new schema under the old table's name; the index and
+  // constraint names are the table's again.
+  CHECK(column_type(*db, "_pg_rv_main_old", "k") == "bigint");
+  CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = "
+                        "'pg_rv_main'::regclass AND contype = 'p'") == "pg_rv_main_pkey");
+  // The slot the revert read is gone; the revert's own reverse slot keeps it revertible.
+  CHECK(reverse_slot(*db, "_pg_rv_main_old") == std::nullopt);
+  CHECK(reverse_slot(*db, "pg_rv_main"));
+  let_write(writer, 100);
+  const RunResult again = revert("revert-pg-rv-main");
+  INFO(again.err);
+  REQUIRE(again.exit_code == 0);
+  CHECK(column_type(*db, "pg_rv_main", "k") == "bigint");
+  let_write(writer, 100);
+  writer.stop();
+  check_twin(*db, "pg_rv_main");
+  check_refusal(revert("pg-rv-main"), 5, "reverted already");
+  // Contracting ends revertibility: the reverse slot no longer retains WAL.
+  REQUIRE(reverse_slot(*db, "pg_rv_main"));
+  REQUIRE(run_sluice({"contract", "--dsn", dsn(), "revert-revert-pg-rv-main"}).exit_code == 0);
+  CHECK(reverse_slot(*db, "pg_rv_main") == std::nullopt);
+}
+
+TEST_CASE("a revert killed with SIGKILL resumes; cleanup gives its old table back, not the slot") {
+  auto db = postgres_admin();
+  forget(*db, "pg-rv-kill");
+  create_pg_table(*db, "pg_rv_kill", "pg_rv_kill_twin", 3000, false);
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_rv_kill", "pg_rv_kill_twin");
+  writer.start();
+  REQUIRE(alter("pg_rv_kill", "pg-rv-kill", "ALTER COLUMN k TYPE bigint").exit_code == 0);
+  let_write(writer, 100);
+  ScratchDir scratch;
+  const auto kill_revert = [&] {
+    scratch.touch("postpone");
+    SluiceProcess run({"revert", "--dsn", dsn(), "pg-rv-kill", "--postpone-cutover-flag-file",
+                       scratch.file("postpone")},
+                      true);
+    const bool verified =
+        run.wait_for("the shadow table equals the original", std::chrono::seconds(120));
+    INFO(run.out());
+    REQUIRE(verified);
+    CHECK(run.stop(SIGKILL) == 128 + SIGKILL);
+    scratch.remove("postpone");
+  };
+  kill_revert();
+  // Killed before its cut-over: the old table is the revert's shadow, under the shadow's name.
+  CHECK(exists(*db, "_pg_rv_kill_new"));
+  CHECK_FALSE(exists(*db, "_pg_rv_kill_old"));
+  let_write(writer, 100);
+  const RunResult cleanup = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_rv_kill"});
+  INFO(cleanup.out << cleanup.err);
+  CHECK(cleanup.exit_code == 0);
+  CHECK(cleanup.out.find("gave the old table back its name _pg_rv_kill_old") != std::string::npos);
+  CHECK(exists(*db, "_pg_rv_kill_old"));
+  CHECK_FALSE(exists(*db, "_pg_rv_kill_new"));
+  CHECK(reverse_slot(*db, "pg_rv_kill"));
+  // Killed again, then resumed by the same command.
+  kill_revert();
+  let_write(writer, 100);
+  const RunResult resumed = revert("pg-rv-kill");
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("resuming revert") != std::string::npos);
+  CHECK(resumed.err.find("verification found") == std::string::npos);
+  CHECK(column_type(*db, "pg_rv_kill", "k") == "integer");
+  CHECK(phase_of("pg-rv-kill") == "reverted");
+  let_write(writer, 50);
+  writer.stop();
+  check_twin(*db, "pg_rv_kill");
+}
+
+TEST_CASE("a revert that would lose data is refused unless allowed, and changes nothing") {
+  auto db = postgres_admin();
+  forget(*db, "pg-rv-lossy");
+  create_pg_table(*db, "pg_rv_lossy", "pg_rv_lossy_twin", 500, false);
+  const std::string change = "ADD COLUMN extra integer NOT NULL DEFAULT 1";
+  // Asked for up front, a lossy revert is refused before anything is written.
+  check_refusal(alter("pg_rv_lossy", "pg-rv-lossy-0", change, {"--force-rebuild", "--revertible"}),
+                5, "--revertible: reverting this change would lose data");
+  CHECK(column_type(*db, "pg_rv_lossy", "extra").empty());
+  CHECK_FALSE(exists(*db, "_pg_rv_lossy_new"));
+  REQUIRE(alter("pg_rv_lossy", "pg-rv-lossy", change,
+                {"--force-rebuild", "--revertible", "--allow-lossy-revert"})
+              .exit_code == 0);
+  check_refusal(revert("pg-rv-lossy"), 5, "would lose data");
+  CHECK(column_type(*db, "pg_rv_lossy", "extra") == "integer");
+  CHECK(exists(*db, "_pg_rv_lossy_old"));
+  CHECK(phase_of("pg-rv-lossy") == "switched");
+  const RunResult allowed = revert("pg-rv-lossy", {"--allow-lossy-revert"});
+  INFO(allowed.err);
+  REQUIRE(allowed.exit_code == 0);
+  CHECK(column_type(*db, "pg_rv_lossy", "extra").empty());
+  check_twin(*db, "pg_rv_lossy");
+}
+
+TEST_CASE("a revert past its window, without its slot or of a contracted run is refused") {
+  auto db = postgres_admin();
+  forget(*db, "pg-rv-late");
+  create_pg_table(*db, "pg_rv_late", "pg_rv_late_twin", 200, false);
+  REQUIRE(alter("pg_rv_late", "pg-rv-late", "ALTER COLUMN k TYPE bigint",
+                {"--revertible", "--revert-window", "1s"})
+              .exit_code == 0);
+  REQUIRE(reverse_slot(*db, "pg_rv_late"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  check_refusal(revert("pg-rv-late"), 5, "past its revert window of 1 s");
+  CHECK(column_type(*db, "pg_rv_late", "k") == "bigint");
+  CHECK(exists(*db, "_pg_rv_late_old"));
+  // The window is over: the reverse slot no longer retains WAL.
+  CHECK(reverse_slot(*db, "pg_rv_late") == std::nullopt);
+
+  // Its slot dropped by hand: refused with the stream's exit code, nothing changed.
+  forget(*db, "pg-rv-gone");
+  create_pg_table(*db, "pg_rv_gone", "pg_rv_gone_twin", 200, false);
+  REQUIRE(alter("pg_rv_gone", "pg-rv-gone", "ALTER COLUMN k TYPE bigint").exit_code == 0);
+  const std::optional<std::string> slot = reverse_slot(*db, "pg_rv_gone");
+  REQUIRE(slot);
+  db->query("SELECT pg_drop_replication_slot($1)", {*slot});
+  check_refusal(revert("pg-rv-gone"), 6, "reverse replication slot dropped or invalidated");
+  CHECK(column_type(*db, "pg_rv_gone", "k") == "bigint");
+  CHECK(exists(*db, "_pg_rv_gone_old"));
+  CHECK(phase_of("pg-rv-gone") == "switched");
+
+  // Contracted: the old table is gone, and so is the reverse slot.
+  forget(*db, "pg-rv-done");
+  create_pg_table(*db, "pg_rv_done", "pg_rv_done_twin", 200, false);
+  REQUIRE(alter("pg_rv_done", "pg-rv-done", "ALTER COLUMN k TYPE bigint").exit_code == 0);
+  REQUIRE(reverse_slot(*db, "pg_rv_done"));
+  REQUIRE(run_sluice({"contract", "--dsn", dsn(), "pg-rv-done"}).exit_code == 0);
+  CHECK(reverse_slot(*db, "pg_rv_done") == std::nullopt);
+  check_refusal(revert("pg-rv-done"), 5, "contracted");
+}
