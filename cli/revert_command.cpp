@@ -104,6 +104,21 @@ void refuse_losses(const std::vector<std::string>& losses, const std::string& na
   spdlog::warn("reverting with losses (--allow-lossy-revert): {}", text);
 }
 
+// Throws Error(ExitCode::preflight_failed) when a run recorded after `record` changed the same
+// table (a revert of it that failed aside): the live table is then that run's, and the writes
+// since `record`'s cut-over went through it.
+void refuse_after_later_run(PhaseStore& store, const MigrationRecord& record) {
+  for (const MigrationRecord& other : store.list()) {
+    if (other.id > record.id && other.table == record.table && other.phase != Phase::aborted) {
+      throw Error(ExitCode::preflight_failed,
+                  "migration '" + other.name + "' changed " + record.table + " after '" +
+                      record.name + "', so '" + record.name +
+                      "' can no longer be reverted on its own (revert '" + other.name +
+                      "' first, if it can be)");
+    }
+  }
+}
+
 // A revert of `name` recorded earlier: one that stopped (to resume) or one that cut over.
 std::optional<MigrationRecord> earlier_revert(PhaseStore& store, const std::string& name) {
   for (const MigrationRecord& record : store.list()) {
@@ -233,6 +248,7 @@ int run_revert(const std::vector<std::string>& args) {
                 "migration '" + name + "' was reverted by '" + earlier->name + "' already");
   }
   refuse_unless_switched(*forward);
+  refuse_after_later_run(*metadata, *forward);
   std::unique_ptr<RebuildBackend> backend = server_family(dsn.kind).rebuild_backend(dsn, password);
   const RevertStart revert = check_revertible(*metadata, *forward, *backend, allow_lossy);
   options.table = revert.table;

@@ -42,7 +42,12 @@ int run_slots(const std::vector<std::string>& args) {
   for (const auto& slot : slots) {
     std::cout << "slot " << slot.name << " database " << slot.database
               << (slot.active ? " active" : " inactive") << " wal " << slot.wal_status
-              << " retains " << slot.retained_bytes / (1024 * 1024) << " MB\n";
+              << " retains " << slot.retained_bytes / (1024 * 1024) << " MB"
+              << (slot.name.rfind("sluice_revert_", 0) == 0
+                      ? " (reverse slot: sluice revert of the table's last run reads it; dropping "
+                        "it ends that run's revertibility)"
+                      : "")
+              << "\n";
   }
   for (const std::string& publication : publications) {
     std::cout << "publication " << publication << "\n";

@@ -9,6 +9,7 @@
 #include "src/error.h"
 #include "src/migration_spec.h"
 #include "src/phase_store.h"
+#include "src/postgres/pg_slots.h"
 #include "src/run_recorder.h"
 #include "src/server_family.h"
 
@@ -40,7 +41,18 @@ std::optional<std::string> revertible_until(const MigrationRecord& record) {
   return std::string(text);
 }
 
-nlohmann::json to_json(const MigrationRecord& record) {
+// What keeps a revertible PostgreSQL run revertible: its reverse slot, which retains WAL.
+using ReverseSlot = std::optional<replication::postgres::SlotStatus>;
+
+ReverseSlot reverse_slot_of(const Dsn& dsn, const std::optional<std::string>& password,
+                            const MigrationRecord& record) {
+  if (dsn.kind != ServerKind::postgres || !revertible_until(record)) {
+    return std::nullopt;
+  }
+  return postgres::reverse_slot(dsn, password, record.table);
+}
+
+nlohmann::json to_json(const MigrationRecord& record, const ReverseSlot& slot) {
   nlohmann::json entered = nlohmann::json::object();
   for (const auto& [phase, at] : record.entered) {
     entered[std::string(phase_name(phase))] = at;
@@ -67,10 +79,15 @@ nlohmann::json to_json(const MigrationRecord& record) {
   if (const std::optional<std::string> until = revertible_until(record)) {
     out["revertible_until"] = *until;
   }
+  if (slot) {
+    out["reverse_slot"] = {{"name", slot->name},
+                           {"wal_status", slot->wal_status},
+                           {"retained_bytes", slot->retained_bytes}};
+  }
   return out;
 }
 
-void print_human(const MigrationRecord& record) {
+void print_human(const MigrationRecord& record, const ReverseSlot& slot) {
   std::cout << record.name << "  " << record.table << "  " << record.operation << "  "
             << phase_name(record.phase);
   const auto since = record.entered.find(record.phase);
@@ -96,6 +113,11 @@ void print_human(const MigrationRecord& record) {
   if (const std::optional<std::string> until = revertible_until(record)) {
     std::cout << "  revertible until " << *until << " UTC (sluice revert " << record.name << ")";
   }
+  if (slot) {
+    std::cout << "  its reverse slot " << slot->name << " retains "
+              << slot->retained_bytes / (1024 * 1024)
+              << " MB of WAL until then (sluice contract drops it)";
+  }
   std::cout << "\n";
 }
 
@@ -118,8 +140,9 @@ int run_status(const std::vector<std::string>& args) {
     return 0;
   }
   const Dsn dsn = connection.dsn();
+  const std::optional<std::string> password = connection.resolve_password(dsn);
   std::unique_ptr<PhaseStore> store = server_family(dsn.kind).phase_store(
-      dsn, connection.resolve_password(dsn),
+      dsn, password,
       metadata_schema.empty() ? std::nullopt : std::optional<std::string>(metadata_schema), "");
   std::vector<MigrationRecord> records;
   if (name.empty()) {
@@ -134,10 +157,11 @@ int run_status(const std::vector<std::string>& args) {
     std::cout << "no migrations recorded\n";
   }
   for (const MigrationRecord& record : records) {
+    const ReverseSlot slot = reverse_slot_of(dsn, password, record);
     if (json) {
-      std::cout << to_json(record).dump() << "\n";
+      std::cout << to_json(record, slot).dump() << "\n";
     } else {
-      print_human(record);
+      print_human(record, slot);
     }
   }
   return 0;

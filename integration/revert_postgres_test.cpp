@@ -106,6 +106,11 @@ TEST_CASE("a revertible migration reverted under writes keeps every write made s
   REQUIRE(forward.exit_code == 0);
   CHECK(forward.err.find("sluice revert can undo the migration") != std::string::npos);
   CHECK(reverse_slot(*db, "pg_rv_main"));
+  const RunResult status = run_sluice({"status", "--dsn", dsn(), "pg-rv-main"});
+  CHECK(status.out.find("revertible until") != std::string::npos);
+  CHECK(status.out.find("its reverse slot sluice_revert_") != std::string::npos);
+  const RunResult slots = run_sluice({"slots", "--dsn", dsn()});
+  CHECK(slots.out.find("(reverse slot: sluice revert") != std::string::npos);
   // Inserts, updates with key changes, deletes and unique swaps, all under the new schema.
   let_write(writer, 200);
   const RunResult reverted = revert("pg-rv-main");
@@ -238,6 +243,20 @@ TEST_CASE("a revert past its window, without its slot or of a contracted run is 
   CHECK(column_type(*db, "pg_rv_gone", "k") == "bigint");
   CHECK(exists(*db, "_pg_rv_gone_old"));
   CHECK(phase_of("pg-rv-gone") == "switched");
+
+  // A later run of the table ends the earlier one's revertibility: sluice check says so up front,
+  // the later cut-over drops the reverse slot, and reverting the earlier run is refused.
+  forget(*db, "pg-rv-next");
+  db->execute("DROP TABLE IF EXISTS _pg_rv_next_old2");
+  create_pg_table(*db, "pg_rv_next", "pg_rv_next_twin", 200, false);
+  REQUIRE(alter("pg_rv_next", "pg-rv-next-1", "ALTER COLUMN k TYPE bigint").exit_code == 0);
+  const RunResult check = run_sluice({"check", "--dsn", dsn(), "--table", "pg_rv_next"});
+  CHECK(check.out.find("reverse_slot") != std::string::npos);
+  REQUIRE(alter("pg_rv_next", "pg-rv-next-2", "ALTER COLUMN name TYPE text", {}).exit_code == 0);
+  CHECK(reverse_slot(*db, "pg_rv_next") == std::nullopt);
+  CHECK(reverse_slot(*db, "_pg_rv_next_old2") == std::nullopt);
+  check_refusal(revert("pg-rv-next-1"), 5, "can no longer be reverted on its own");
+  CHECK(column_type(*db, "pg_rv_next", "k") == "bigint");
 
   // Contracted: the old table is gone, and so is the reverse slot.
   forget(*db, "pg-rv-done");

@@ -274,6 +274,24 @@ void check_leftovers(Connection& connection, const ddl::QualifiedName& table,
   }
 }
 
+// The reverse slot of the table's last run (pg_revert.h): it retains WAL, and a new run ends it.
+void check_reverse_slot(Connection& connection, const TableFacts& facts, PreflightReport& report) {
+  const std::string slot = replication::postgres::sluice_object_name(revert_slot_name(facts.oid));
+  const std::optional<std::string> retained = connection.query_value(
+      "SELECT ((pg_current_wal_lsn() - restart_lsn) / 1048576)::bigint FROM pg_replication_slots WHERE "
+      "slot_name = $1",
+      {slot});
+  if (!retained) {
+    return;
+  }
+  report.warn("reverse_slot",
+              "replication slot " + slot +
+                  " keeps the last sluice alter run of this table "
+                  "revertible and retains " +
+                  *retained + " MB of WAL; a new run's cut-over drops it",
+              "sluice contract NAME (sluice status names the run) ends revertibility and drops it");
+}
+
 // What a rebuild's copy costs the server while it runs (docs/architecture.md §2).
 void report_copy_cost(PreflightReport& report) {
   report.pass("copy_cost",
@@ -380,6 +398,7 @@ PreflightReport run_preflight(Connection& connection, const ddl::QualifiedName& 
   check_dependent_views(connection, facts, report.table, report);
   check_triggers(connection, facts, report.table, report);
   check_leftovers(connection, table, facts, report);
+  check_reverse_slot(connection, facts, report);
   report_copy_cost(report);
   return report;
 }

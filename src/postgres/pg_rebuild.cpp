@@ -242,6 +242,14 @@ CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& 
   if (reverse) {
     reverse->keep();
   }
+  // The table swapped out may carry the reverse slot of the run before this one, which cannot be
+  // reverted once this run replaced its table (sluice revert refuses it): it only retains WAL.
+  // A revert's own stream is that slot, dropped when the stream ends.
+  if (!table_.adopted_old &&
+      drop_reverse_slot(*main_, pg::ConnectionParams{dsn_.pg_conninfo, password_}, table_.old)) {
+    spdlog::info("dropped the reverse slot of the previous run of {}: it can no longer be reverted",
+                 table_.quoted_table);
+  }
   validate_foreign_keys(*main_, recreated);
   return result;
 }

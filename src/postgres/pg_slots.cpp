@@ -4,6 +4,8 @@
 
 #include "replication/stream_error.h"
 #include "src/error.h"
+#include "src/postgres/pg_connection.h"
+#include "src/postgres/pg_rebuild_sql.h"
 
 namespace sluice::postgres {
 
@@ -23,6 +25,23 @@ std::vector<pg::SlotStatus> list_slots(const Dsn& dsn, const std::optional<std::
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::connection, error.what());
   }
+}
+
+std::optional<pg::SlotStatus> reverse_slot(const Dsn& dsn,
+                                           const std::optional<std::string>& password,
+                                           const std::string& table) {
+  const std::optional<std::string> oid =
+      Connection(dsn, password).query_value("SELECT to_regclass($1)::oid::text", {table});
+  if (!oid) {
+    return std::nullopt;
+  }
+  const std::string name = pg::sluice_object_name(revert_slot_name(*oid));
+  for (pg::SlotStatus& slot : list_slots(dsn, password)) {
+    if (slot.name == name) {
+      return slot;
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> list_publications(const Dsn& dsn,
