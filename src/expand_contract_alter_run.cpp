@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/checkpoint.h"
 #include "src/error.h"
 #include "src/expand_contract.h"
 #include "src/migration_spec.h"
@@ -117,7 +118,10 @@ void ExpandContract::contract_alter_run(const MigrationRecord& record,
     }
   }
   phases.set_phase(record.id, Phase::contracted);
-  spdlog::info("migration {} is contracted: its old table {} is gone", record.name, quoted);
+  const bool revertible =
+      !record.checkpoint.empty() && checkpoint_from_json(record.checkpoint).revert_point;
+  spdlog::info("migration {} is contracted: its old table {} is gone{}", record.name, quoted,
+               revertible ? ", so sluice revert can no longer undo it" : "");
 }
 
 }  // namespace sluice
