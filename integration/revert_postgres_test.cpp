@@ -56,6 +56,12 @@ void forget(sluice::postgres::Connection& db, const std::string& prefix) {
       "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE "
       "'sluice\\_revert\\_%' AND NOT active AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE "
       "'sluice_revert_' || c.oid::text = slot_name)");
+  for (const auto& row :
+       db.query("SELECT quote_ident(pubname) FROM pg_publication WHERE pubname LIKE "
+                "'sluice\\_revert\\_%' AND NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE "
+                "slot_name = pubname)")) {
+    db.execute("DROP PUBLICATION IF EXISTS " + row[0].value_or(""));
+  }
 }
 
 std::string phase_of(const std::string& name) {
@@ -191,6 +197,10 @@ TEST_CASE("a revert killed with SIGKILL resumes; cleanup gives its old table bac
   let_write(writer, 50);
   writer.stop();
   check_twin(*db, "pg_rv_kill");
+  // The revert is revertible in turn until contracted, which drops its reverse slot.
+  REQUIRE(reverse_slot(*db, "pg_rv_kill"));
+  REQUIRE(run_sluice({"contract", "--dsn", dsn(), "revert-pg-rv-kill-2"}).exit_code == 0);
+  CHECK(reverse_slot(*db, "pg_rv_kill") == std::nullopt);
 }
 
 TEST_CASE("a revert that would lose data is refused unless allowed, and changes nothing") {
@@ -215,6 +225,8 @@ TEST_CASE("a revert that would lose data is refused unless allowed, and changes 
   REQUIRE(allowed.exit_code == 0);
   CHECK(column_type(*db, "pg_rv_lossy", "extra").empty());
   check_twin(*db, "pg_rv_lossy");
+  REQUIRE(run_sluice({"contract", "--dsn", dsn(), "revert-pg-rv-lossy"}).exit_code == 0);
+  CHECK(reverse_slot(*db, "pg_rv_lossy") == std::nullopt);
 }
 
 TEST_CASE("a revert past its window, without its slot or of a contracted run is refused") {
