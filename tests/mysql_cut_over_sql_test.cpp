@@ -91,3 +91,13 @@ TEST_CASE("the cut-over finds its own RENAME among the binlog's events") {
   CHECK_FALSE(
       end_of_statement(Event{"bin.000007", "1450", "Query", "1", std::nullopt, rename}, rename));
 }
+
+TEST_CASE("a Gtid event names the transaction of the events after it") {
+  using Event = std::vector<std::optional<std::string>>;
+  CHECK(gtid_of_event(Event{"bin.000007", "1200", "Gtid", "1", "1300", "GTID 0-1-9"}) == "0-1-9");
+  CHECK(gtid_of_event(Event{"bin.000007", "1200", "Gtid", "1", "1300", "BEGIN GTID 0-1-10"}) ==
+        "0-1-10");
+  CHECK(gtid_of_event(Event{"bin.000007", "1200", "Gtid", "1", "1300",
+                            "BEGIN GTID 0-1-11 cid=42"}) == "0-1-11");
+  CHECK_FALSE(gtid_of_event(Event{"bin.000007", "1300", "Query", "1", "1450", "GTID 0-1-9"}));
+}

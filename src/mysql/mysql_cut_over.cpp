@@ -86,13 +86,17 @@ std::optional<replication::Position> MysqlCutOver::find_swap_end() {
   try {
     std::string file = drained_to_.file;
     std::uint64_t offset = drained_to_.offset;
+    std::string gtid;  // of the last Gtid event seen: the RENAME's, once it is found
     for (int files = 0; files < kSwapSearchFiles && !file.empty(); ++files) {
       for (std::uint64_t skip = 0; skip < kSwapSearchEvents; skip += kSwapSearchPage) {
         const std::vector<ResultRow> events =
             main.query(binlog_events_sql(main.quote_literal(file), offset, skip, kSwapSearchPage));
         for (const ResultRow& event : events) {
+          if (std::optional<std::string> id = gtid_of_event(event)) {
+            gtid = std::move(*id);
+          }
           if (const std::optional<std::uint64_t> end = end_of_statement(event, rename)) {
-            return replication::Position{file, *end, "", 0};
+            return replication::Position{file, *end, gtid, 0};
           }
         }
         if (events.size() < kSwapSearchPage) {

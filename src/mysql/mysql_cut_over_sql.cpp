@@ -44,6 +44,19 @@ std::optional<std::uint64_t> end_of_statement(const std::vector<std::optional<st
   return std::stoull(*event[4]);
 }
 
+std::optional<std::string> gtid_of_event(const std::vector<std::optional<std::string>>& event) {
+  if (event.size() < 6 || event[2].value_or("") != "Gtid" || !event[5]) {
+    return std::nullopt;
+  }
+  const std::string& info = *event[5];
+  const std::size_t at = info.find("GTID ");
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  const std::size_t start = at + 5;
+  return info.substr(start, info.find(' ', start) - start);
+}
+
 std::vector<TableLockRequest> cut_over_locks(const MysqlTablePlan& plan) {
   return {{plan.source.name, LockMode::exclusive},
           {plan.swap, LockMode::exclusive},

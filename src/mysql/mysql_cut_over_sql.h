@@ -83,4 +83,8 @@ std::string binlog_events_sql(const std::string& file_literal, std::uint64_t off
 std::optional<std::uint64_t> end_of_statement(const std::vector<std::optional<std::string>>& event,
                                               const std::string& statement);
 
+// The same row's GTID when it is a Gtid event (Info "GTID 0-1-9" or "BEGIN GTID 0-1-9"), which
+// names the transaction of the events after it.
+std::optional<std::string> gtid_of_event(const std::vector<std::optional<std::string>>& event);
+
 }  // namespace sluice::mysql
