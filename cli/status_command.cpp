@@ -52,7 +52,29 @@ ReverseSlot reverse_slot_of(const Dsn& dsn, const std::optional<std::string>& pa
   return postgres::reverse_slot(dsn, password, record.table);
 }
 
-nlohmann::json to_json(const MigrationRecord& record, const ReverseSlot& slot) {
+// Why `sluice revert` cannot undo `record`, a switched sluice alter run that kept its old table,
+// in one sentence; nullopt when it can, and for any other record.
+std::optional<std::string> not_revertible(const MigrationRecord& record, ServerKind kind,
+                                          const ReverseSlot& slot) {
+  const nlohmann::json spec = nlohmann::json::parse(record.spec, nullptr, false);
+  if (record.phase != Phase::switched || is_phased_spec(record.spec) || !spec.is_object() ||
+      spec.value("old_table", std::string()).empty()) {
+    return std::nullopt;
+  }
+  if (!revertible_until(record)) {
+    return kind == ServerKind::postgres && !spec.value("revertible", false)
+               ? "it ran without --revertible, and on PostgreSQL only such runs keep the reverse "
+                 "replication slot a revert reads"
+               : "no change-log position was recorded after its swap";
+  }
+  if (kind == ServerKind::postgres && !slot) {
+    return "its reverse replication slot is gone";
+  }
+  return std::nullopt;
+}
+
+nlohmann::json to_json(const MigrationRecord& record, const ReverseSlot& slot,
+                       const std::optional<std::string>& why_not) {
   nlohmann::json entered = nlohmann::json::object();
   for (const auto& [phase, at] : record.entered) {
     entered[std::string(phase_name(phase))] = at;
@@ -79,6 +101,9 @@ nlohmann::json to_json(const MigrationRecord& record, const ReverseSlot& slot) {
   if (const std::optional<std::string> until = revertible_until(record)) {
     out["revertible_until"] = *until;
   }
+  if (why_not) {
+    out["not_revertible"] = *why_not;
+  }
   if (slot) {
     out["reverse_slot"] = {{"name", slot->name},
                            {"wal_status", slot->wal_status},
@@ -87,7 +112,8 @@ nlohmann::json to_json(const MigrationRecord& record, const ReverseSlot& slot) {
   return out;
 }
 
-void print_human(const MigrationRecord& record, const ReverseSlot& slot) {
+void print_human(const MigrationRecord& record, const ReverseSlot& slot,
+                 const std::optional<std::string>& why_not) {
   std::cout << record.name << "  " << record.table << "  " << record.operation << "  "
             << phase_name(record.phase);
   const auto since = record.entered.find(record.phase);
@@ -117,6 +143,9 @@ void print_human(const MigrationRecord& record, const ReverseSlot& slot) {
     std::cout << "  its reverse slot " << slot->name << " retains "
               << slot->retained_bytes / (1024 * 1024)
               << " MB of WAL until then (sluice contract drops it)";
+  }
+  if (why_not) {
+    std::cout << "  not revertible: " << *why_not;
   }
   std::cout << "\n";
 }
@@ -158,10 +187,11 @@ int run_status(const std::vector<std::string>& args) {
   }
   for (const MigrationRecord& record : records) {
     const ReverseSlot slot = reverse_slot_of(dsn, password, record);
+    const std::optional<std::string> why_not = not_revertible(record, dsn.kind, slot);
     if (json) {
-      std::cout << to_json(record, slot).dump() << "\n";
+      std::cout << to_json(record, slot, why_not).dump() << "\n";
     } else {
-      print_human(record, slot);
+      print_human(record, slot, why_not);
     }
   }
   return 0;

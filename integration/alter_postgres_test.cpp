@@ -731,6 +731,8 @@ TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone f
   const Rows expected = pg_table_rows(*db, "pg_steer_twin", "pg_steer", "pg_steer");
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
   CHECK(phase_of("pg-steer-1") == "switched");
+  CHECK(run_sluice({"status", "--dsn", dsn(), "pg-steer-1"})
+            .out.find("not revertible: it ran without --revertible") != std::string::npos);
   // Not run with --revertible, so no reverse slot was kept: refused, nothing changed.
   check_refusal(run_sluice({"revert", "--dsn", dsn(), "pg-steer-1"}), 5,
                 "on PostgreSQL without --revertible");
