@@ -219,20 +219,26 @@ int run_alter(const std::vector<std::string>& args) {
 namespace {
 
 // A stopped revert's shadow is the old table it adopted: given its name back, never dropped.
+// Only the table's latest run can hold one: a new run is refused while one is stopped, and a
+// failed revert gives the old table back itself, unless the server was out of reach then.
 void give_back_old_tables(PhaseStore& store, RebuildBackend& backend, const std::string& canonical,
                           const std::string& table) {
-  for (const MigrationRecord& record : store.list()) {
-    if (record.table != canonical || !phase_in_progress(record.phase) ||
-        is_phased_spec(record.spec)) {
-      continue;
+  std::optional<MigrationRecord> latest;
+  for (MigrationRecord& record : store.list()) {
+    if (record.table == canonical && (!latest || record.id > latest->id)) {
+      latest = std::move(record);
     }
-    const nlohmann::json spec = nlohmann::json::parse(record.spec, nullptr, false);
-    const std::string old_table =
-        spec.is_object() ? spec.value("reverting_old_table", std::string()) : std::string();
-    if (!old_table.empty() && backend.restore_old_table(table, old_table)) {
-      std::cout << "gave the old table back its name " << old_table << " (revert '" << record.name
-                << "' stopped before its cut-over)\n";
-    }
+  }
+  if (!latest || is_phased_spec(latest->spec) ||
+      !(phase_in_progress(latest->phase) || latest->phase == Phase::aborted)) {
+    return;
+  }
+  const nlohmann::json spec = nlohmann::json::parse(latest->spec, nullptr, false);
+  const std::string old_table =
+      spec.is_object() ? spec.value("reverting_old_table", std::string()) : std::string();
+  if (!old_table.empty() && backend.restore_old_table(table, old_table)) {
+    std::cout << "gave the old table back its name " << old_table << " (revert '" << latest->name
+              << "' stopped before its cut-over)\n";
   }
 }
 

@@ -1,5 +1,7 @@
 #include "cli/alter_run.h"
 
+#include <spdlog/spdlog.h>
+
 #include "cli/stop_signals.h"
 #include "src/error.h"
 #include "src/server_errors.h"
@@ -53,7 +55,8 @@ std::unique_ptr<Controller> make_controller(const ControlOptions& control, const
 }
 
 int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& controller,
-                  const std::function<RebuildSummary()>& run) {
+                  const std::function<RebuildSummary()>& run,
+                  const std::function<void()>& aborted) {
   migrator.set_listener(&recorder);
   migrator.set_control(controller);
   try {
@@ -70,10 +73,12 @@ int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& control
   } catch (const Error& error) {
     const Error shown = user_error(error);
     recorder.failed(shown.what());
+    aborted();
     controller.failed(shown.code(), shown.what());
     throw shown;
   } catch (const std::exception& error) {
     recorder.failed(error.what());
+    aborted();
     controller.failed(ExitCode::failure, error.what());
     throw;
   }
@@ -107,6 +112,22 @@ std::unique_ptr<RunRecorder> record_run(const Lease::StoreFactory& store, Migrat
   }
 }
 
+std::function<void()> give_back_on_abort(RebuildBackend& backend, const RebuildOptions& options) {
+  if (options.reverting_old_table.empty()) {
+    return [] {};
+  }
+  return [&backend, options] {
+    try {
+      backend.restore_old_table(options.table, options.reverting_old_table);
+    } catch (const std::exception& error) {
+      spdlog::warn(
+          "could not give the old table its name {} back ({}); sluice cleanup --table {} "
+          "does",
+          options.reverting_old_table, error.what(), options.table);
+    }
+  };
+}
+
 int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
                const std::optional<std::string>& metadata_schema, const std::string& name,
                const ControlOptions& control, RebuildOptions options) {
@@ -125,8 +146,9 @@ int resume_run(const Dsn& dsn, const std::optional<std::string>& password,
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
   try {
-    return run_migration(migrator, *recorder, *controller,
-                         [&] { return migrator.resume(checkpoint); });
+    return run_migration(
+        migrator, *recorder, *controller, [&] { return migrator.resume(checkpoint); },
+        give_back_on_abort(*backend, options));
   } catch (const Error& error) {
     if (error.code() != ExitCode::stream) {
       throw;

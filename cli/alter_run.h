@@ -40,9 +40,16 @@ std::unique_ptr<Controller> make_controller(const ControlOptions& control, const
                                             const RebuildOptions& options);
 
 // Runs `run` with the migrator steered by `controller` and recorded by `recorder`: the summary
-// or the failure reaches both.
-int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& controller,
-                  const std::function<RebuildSummary()>& run);
+// or the failure reaches both. When the run is recorded as failed (not kept to resume), `aborted`
+// runs first: a revert gives its adopted old table its name back there, wherever it failed (the
+// Migrator's guard covers the run itself, not its planning).
+int run_migration(
+    Migrator& migrator, RunRecorder& recorder, Controller& controller,
+    const std::function<RebuildSummary()>& run, const std::function<void()>& aborted = [] {});
+
+// run_migration's `aborted` for a run of `options`: a revert's gives the old table it adopted its
+// name back (a warning when it cannot; sluice cleanup does it then); nothing for other runs.
+std::function<void()> give_back_on_abort(RebuildBackend& backend, const RebuildOptions& options);
 
 // Starts the controller (on-startup, panic file, critical load), reporting a refusal to it.
 void start_controller(Controller& controller, const std::string& table);

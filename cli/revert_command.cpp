@@ -74,10 +74,10 @@ Checkpoint revert_point(const MigrationRecord& record) {
 // Past the window, what keeps the run revertible is released (RebuildBackend::end_revertibility).
 void refuse_after_window(PhaseStore& store, const MigrationRecord& record,
                          std::chrono::seconds window, RebuildBackend& backend,
-                         const std::string& table) {
+                         const Checkpoint& point) {
   const std::optional<std::int64_t> since = store.seconds_since(record.id, Phase::switched);
   if (since && *since > window.count()) {
-    const bool released = backend.end_revertibility(table);
+    const bool released = backend.end_revertibility(point);
     throw Error(ExitCode::preflight_failed,
                 "migration '" + record.name + "' cut over " + std::to_string(*since) +
                     " s ago, past its revert window of " + std::to_string(window.count()) +
@@ -166,8 +166,8 @@ RevertStart check_revertible(PhaseStore& store, const MigrationRecord& forward,
                      options.old_suffix, Checkpoint{}, options.revertible};
   refuse_losses(backend.revert_losses(revert.table, revert.old_table), forward.name, allow_lossy);
   const Checkpoint point = revert_point(forward);
-  refuse_after_window(store, forward, options.revert_window, backend, revert.table);
-  if (!backend.log_retained(revert.table, point.position)) {
+  refuse_after_window(store, forward, options.revert_window, backend, point);
+  if (!backend.log_retained(point)) {
     throw Error(ExitCode::stream,
                 "the change log no longer holds " + to_string(point.position) +
                     ", where the writes since migration '" + forward.name +
@@ -266,8 +266,9 @@ int run_revert(const std::vector<std::string>& args) {
   backend->adopt_old_table(options.table, revert.old_table);
   StopSignals signals;
   Migrator migrator(*backend, options, StopSignals::requested());
-  const int code = run_migration(migrator, *recorder, *controller,
-                                 [&] { return migrator.resume(revert.start); });
+  const int code = run_migration(
+      migrator, *recorder, *controller, [&] { return migrator.resume(revert.start); },
+      give_back_on_abort(*backend, options));
   mark_reverted(store, *forward);
   return code;
 }

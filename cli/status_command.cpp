@@ -49,7 +49,8 @@ ReverseSlot reverse_slot_of(const Dsn& dsn, const std::optional<std::string>& pa
   if (dsn.kind != ServerKind::postgres || !revertible_until(record)) {
     return std::nullopt;
   }
-  return postgres::reverse_slot(dsn, password, record.table);
+  const std::string name = checkpoint_from_json(record.checkpoint).reverse_slot;
+  return name.empty() ? std::nullopt : postgres::find_slot(dsn, password, name);
 }
 
 // Why `sluice revert` cannot undo `record`, a switched sluice alter run that kept its old table,

@@ -26,20 +26,6 @@ std::string dsn() {
   return server_dsn(ServerKind::postgres);
 }
 
-bool exists(sluice::postgres::Connection& db, const std::string& table) {
-  return db.query_value("SELECT to_regclass($1)::text", {"public.\"" + table + "\""}).has_value();
-}
-
-std::string column_type(sluice::postgres::Connection& db, const std::string& table,
-                        const std::string& column) {
-  return db
-      .query_value(
-          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
-          {"public.\"" + table + "\"", column})
-      .value_or("");
-}
-
 // The slots and publications sluice left for `table`: named after the oid of the table, of its
 // shadow or of its old table, or after an oid no table has any more. Other test programs run
 // migrations on the same server meanwhile; their objects are not this test's.
@@ -78,8 +64,8 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
   CHECK(writer.transactions() > 0);
   MESSAGE(table << ": the writer committed " << writer.transactions() << " transactions and "
                 << "rolled back " << writer.rollbacks());
-  CHECK(exists(*db, "_" + table + "_old"));
-  CHECK_FALSE(exists(*db, "_" + table + "_new"));
+  CHECK(pg_table_exists(*db, "_" + table + "_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_" + table + "_new"));
   CHECK(sluice_objects(*db, table).empty());
   const Rows migrated = pg_table_rows(*db, table, twin, table);
   const Rows expected = pg_table_rows(*db, twin, table, table);
@@ -100,9 +86,9 @@ TEST_CASE("change types (key integer to bigint, varchar to text, text to jsonb U
                                      "USING doc::jsonb",
                                      20000, false);
   auto db = postgres_admin();
-  CHECK(column_type(*db, "pg_types", "id") == "bigint");
-  CHECK(column_type(*db, "pg_types", "name") == "text");
-  CHECK(column_type(*db, "pg_types", "doc") == "jsonb");
+  CHECK(pg_column_type(*db, "pg_types", "id") == "bigint");
+  CHECK(pg_column_type(*db, "pg_types", "name") == "text");
+  CHECK(pg_column_type(*db, "pg_types", "doc") == "jsonb");
   CHECK(run.out.find("rows verified") != std::string::npos);
   CHECK(run.err.find("writes were blocked for") != std::string::npos);
   // The key's unique constraint kept its name, so ON CONFLICT ON CONSTRAINT still works.
@@ -126,8 +112,8 @@ TEST_CASE("add a column with a default, drop a column, add a CHECK constraint, u
                      "ADD CONSTRAINT amount_range CHECK (amount > -100000)",
                      8000, false, {"--force-rebuild"});
   auto db = postgres_admin();
-  CHECK(column_type(*db, "pg_multi", "note") == "text");
-  CHECK(column_type(*db, "pg_multi", "legacy").empty());
+  CHECK(pg_column_type(*db, "pg_multi", "note") == "text");
+  CHECK(pg_column_type(*db, "pg_multi", "legacy").empty());
   CHECK(db->query_value("SELECT count(*) FROM pg_multi WHERE note = 'n/a'") ==
         db->query_value("SELECT count(*) FROM pg_multi"));
   CHECK(db->query_value("SELECT 1 FROM pg_constraint WHERE conname = 'amount_range'") == "1");
@@ -163,7 +149,7 @@ TEST_CASE("a composite primary key whose column type changes") {
   migrate_under_load(
       "pg_comp", "ALTER COLUMN a TYPE bigint, ALTER COLUMN amount TYPE numeric(14,4)", 6000, true);
   auto db = postgres_admin();
-  CHECK(column_type(*db, "pg_comp", "a") == "bigint");
+  CHECK(pg_column_type(*db, "pg_comp", "a") == "bigint");
 }
 
 // The shadow (CREATE TABLE … LIKE) names its copy of the constraint `_pg_dropuq_new_code_key`:
@@ -366,7 +352,7 @@ TEST_CASE("hostile table and column names are quoted everywhere and migrate unde
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(transactions > 0);
-  CHECK_FALSE(exists(*db, "x"));
+  CHECK_FALSE(pg_table_exists(*db, "x"));
   const auto rows = [&](const std::string& name) {
     return db->query("SELECT * FROM " + q(name) + " ORDER BY 1");
   };
@@ -399,7 +385,7 @@ TEST_CASE("a cut-over that cannot get its lock leaves the table untouched and re
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
   CHECK(run.err.find("cut-over could not lock") != std::string::npos);
-  CHECK(column_type(*db, "pg_busy", "k") == "bigint");
+  CHECK(pg_column_type(*db, "pg_busy", "k") == "bigint");
   CHECK(pg_table_rows(*db, "pg_busy", "pg_busy_twin", "pg_busy") ==
         pg_table_rows(*db, "pg_busy_twin", "pg_busy", "pg_busy"));
 }
@@ -416,9 +402,9 @@ TEST_CASE("a cut-over that never gets its lock gives up and leaves the original 
   INFO(run.out << run.err);
   CHECK(run.exit_code == 1);
   CHECK(run.err.find("cut-over failed 2 times") != std::string::npos);
-  CHECK(column_type(*db, "pg_stuck", "k") == "integer");
-  CHECK_FALSE(exists(*db, "_pg_stuck_new"));
-  CHECK_FALSE(exists(*db, "_pg_stuck_old"));
+  CHECK(pg_column_type(*db, "pg_stuck", "k") == "integer");
+  CHECK_FALSE(pg_table_exists(*db, "_pg_stuck_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_stuck_old"));
   CHECK(sluice_objects(*db, "pg_stuck").empty());
 }
 
@@ -434,9 +420,9 @@ TEST_CASE("a dry run prints the plan and creates nothing") {
   CHECK(run.out.find("CREATE TABLE \"public\".\"_pg_dry_new\" (LIKE \"public\".\"pg_dry\" "
                      "INCLUDING ALL)") != std::string::npos);
   CHECK(run.out.find("dry run: nothing was changed") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_dry_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_dry_new"));
   CHECK(sluice_objects(*db, "pg_dry").empty());
-  CHECK(column_type(*db, "pg_dry", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_dry", "k") == "integer");
 }
 
 TEST_CASE("a nullable ADD COLUMN is applied in the catalog, without a copy") {
@@ -447,8 +433,8 @@ TEST_CASE("a nullable ADD COLUMN is applied in the catalog, without a copy") {
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
   CHECK(run.out.find("applied the change in place") != std::string::npos);
-  CHECK(column_type(*db, "pg_instant", "extra") == "integer");
-  CHECK_FALSE(exists(*db, "_pg_instant_old"));
+  CHECK(pg_column_type(*db, "pg_instant", "extra") == "integer");
+  CHECK_FALSE(pg_table_exists(*db, "_pg_instant_old"));
 }
 
 TEST_CASE("foreign keys to and from the table and dependent views follow it to the new table") {
@@ -472,7 +458,7 @@ TEST_CASE("foreign keys to and from the table and dependent views follow it to t
   INFO(run.out << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(run.err.find("validated foreign key") != std::string::npos);
-  CHECK(column_type(*db, "pg_mid", "v") == "bigint");
+  CHECK(pg_column_type(*db, "pg_mid", "v") == "bigint");
   // The child's foreign key now points at the new table, validated, and enforces.
   CHECK(db->query_value("SELECT confrelid::regclass::text || ' ' || convalidated FROM "
                         "pg_constraint WHERE conrelid = 'pg_child'::regclass AND contype = "
@@ -523,9 +509,9 @@ TEST_CASE("views reading a changed column, materialized views and self reference
                                "ALTER COLUMN k TYPE bigint", "--execute"});
   CHECK(self.exit_code == 5);
   CHECK(self.err.find("referencing itself") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_viewed_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_viewed_new"));
   CHECK(sluice_objects(*db, "pg_viewed").empty());
-  CHECK(column_type(*db, "pg_viewed", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_viewed", "k") == "integer");
 }
 
 TEST_CASE("unique constraints, primary key changes and renames are refused") {
@@ -539,8 +525,8 @@ TEST_CASE("unique constraints, primary key changes and renames are refused") {
     INFO(alter << ": " << run.err);
     CHECK(run.exit_code != 0);
     CHECK(run.err.find("sluice: error:") != std::string::npos);
-    CHECK_FALSE(exists(*db, "_pg_refuse_new"));
-    CHECK(exists(*db, "pg_refuse"));
+    CHECK_FALSE(pg_table_exists(*db, "_pg_refuse_new"));
+    CHECK(pg_table_exists(*db, "pg_refuse"));
   }
 }
 
@@ -571,9 +557,9 @@ TEST_CASE("a TRUNCATE during the copy stops the migration and leaves nothing beh
   INFO(run.out << run.err);
   CHECK(run.exit_code == 6);
   CHECK(run.err.find("truncated") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_trunc_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_trunc_new"));
   CHECK(sluice_objects(*db, "pg_trunc").empty());
-  CHECK(column_type(*db, "pg_trunc", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_trunc", "k") == "integer");
 }
 
 TEST_CASE(
@@ -609,11 +595,11 @@ TEST_CASE(
   INFO(run.out << run.err);
   CHECK(run.exit_code == 6);
   CHECK(run.err.find("changed the columns of public.pg_ddl") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_ddl_new"));
-  CHECK_FALSE(exists(*db, "_pg_ddl_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_ddl_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_ddl_old"));
   CHECK(sluice_objects(*db, "pg_ddl").empty());
-  CHECK(column_type(*db, "pg_ddl", "k") == "integer");
-  CHECK(column_type(*db, "pg_ddl", "sneaky") == "integer");
+  CHECK(pg_column_type(*db, "pg_ddl", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_ddl", "sneaky") == "integer");
   CHECK(pg_table_rows(*db, "pg_ddl", "pg_ddl_twin", "pg_ddl") ==
         pg_table_rows(*db, "pg_ddl_twin", "pg_ddl", "pg_ddl"));
 }
@@ -636,10 +622,10 @@ TEST_CASE("SIGTERM during the copy drops the shadow table, slot and publication"
   }
   REQUIRE(started);
   CHECK(sluice.stop(SIGTERM) == 130);
-  CHECK_FALSE(exists(*db, "_pg_stop_new"));
-  CHECK_FALSE(exists(*db, "_pg_stop_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_stop_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_stop_old"));
   CHECK(sluice_objects(*db, "pg_stop").empty());
-  CHECK(column_type(*db, "pg_stop", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_stop", "k") == "integer");
 }
 
 TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed run") {
@@ -662,14 +648,14 @@ TEST_CASE("cleanup removes the slot, publication and shadow table of a crashed r
   CHECK(cleaned.out.find("dropped publication " + name) != std::string::npos);
   CHECK(cleaned.out.find("dropped \"public\".\"_pg_left_new\"") != std::string::npos);
   CHECK(sluice_objects(*db, "pg_left").empty());
-  CHECK_FALSE(exists(*db, "_pg_left_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_left_new"));
   RunResult again = run_sluice({"alter", "--dsn", dsn(), "--table", "pg_left", "--alter",
                                 "ALTER COLUMN k TYPE bigint", "--execute"});
   INFO(again.err);
   CHECK(again.exit_code == 0);
   RunResult nothing = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_left"});
   CHECK(nothing.out.find("nothing to clean up") != std::string::npos);
-  CHECK(exists(*db, "_pg_left_old"));
+  CHECK(pg_table_exists(*db, "_pg_left_old"));
 }
 
 namespace {
@@ -720,12 +706,12 @@ TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone f
 
   throttle.remove();
   REQUIRE(sluice.wait_for("\"state\":\"waiting\"", std::chrono::milliseconds(120000)));
-  CHECK(column_type(*db, "pg_steer", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_steer", "k") == "integer");
 
   postpone.remove();
   CHECK(sluice.wait(std::chrono::milliseconds(120000)) == 0);
   writer.stop();
-  CHECK(column_type(*db, "pg_steer", "k") == "bigint");
+  CHECK(pg_column_type(*db, "pg_steer", "k") == "bigint");
   CHECK(sluice_objects(*db, "pg_steer").empty());
   const Rows migrated = pg_table_rows(*db, "pg_steer", "pg_steer_twin", "pg_steer");
   const Rows expected = pg_table_rows(*db, "pg_steer_twin", "pg_steer", "pg_steer");
@@ -736,7 +722,7 @@ TEST_CASE("steering on PostgreSQL: a throttle file pauses the copy, a postpone f
   // Not run with --revertible, so no reverse slot was kept: refused, nothing changed.
   check_refusal(run_sluice({"revert", "--dsn", dsn(), "pg-steer-1"}), 5,
                 "on PostgreSQL without --revertible");
-  CHECK(column_type(*db, "pg_steer", "k") == "bigint");
+  CHECK(pg_column_type(*db, "pg_steer", "k") == "bigint");
   CHECK(phase_of("pg-steer-1") == "switched");
 }
 
@@ -759,9 +745,9 @@ TEST_CASE("DDL committed while no row changes follow it still stops the cut-over
   INFO(sluice.out());
   CHECK(sluice.out().find("changed the definition of \"public\".\"pg_ddlquiet\"") !=
         std::string::npos);
-  CHECK(column_type(*db, "pg_ddlquiet", "k") == "integer");
-  CHECK(column_type(*db, "pg_ddlquiet", "sneaky") == "integer");
-  CHECK_FALSE(exists(*db, "_pg_ddlquiet_new"));
+  CHECK(pg_column_type(*db, "pg_ddlquiet", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_ddlquiet", "sneaky") == "integer");
+  CHECK_FALSE(pg_table_exists(*db, "_pg_ddlquiet_new"));
   CHECK(sluice_objects(*db, "pg_ddlquiet").empty());
 }
 
@@ -794,10 +780,10 @@ TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swappe
   CHECK(exit_code == 6);
   INFO(sluice.out());
   CHECK(sluice.out().find("rewrote \"public\".\"pg_vacfull\"") != std::string::npos);
-  CHECK_FALSE(exists(*db, "_pg_vacfull_new"));
-  CHECK_FALSE(exists(*db, "_pg_vacfull_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_vacfull_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_vacfull_old"));
   CHECK(sluice_objects(*db, "pg_vacfull").empty());
-  CHECK(column_type(*db, "pg_vacfull", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_vacfull", "k") == "integer");
   const Rows table = pg_table_rows(*db, "pg_vacfull", "pg_vacfull_twin", "pg_vacfull");
   const Rows twin = pg_table_rows(*db, "pg_vacfull_twin", "pg_vacfull", "pg_vacfull");
   CHECK_MESSAGE(table == twin, first_difference(table, twin));
@@ -847,7 +833,7 @@ TEST_CASE("the copy's transactions are decoded in memory, whatever the server's 
   CHECK(sluice.wait(std::chrono::milliseconds(120000)) == 0);
   writer.stop();
   std::filesystem::remove(password_file);
-  CHECK(column_type(*db, "pg_spill", "k") == "bigint");
+  CHECK(pg_column_type(*db, "pg_spill", "k") == "bigint");
   const Rows migrated = pg_table_rows(*db, "pg_spill", "pg_spill_twin", "pg_spill");
   const Rows expected = pg_table_rows(*db, "pg_spill_twin", "pg_spill", "pg_spill");
   CHECK_MESSAGE(migrated == expected, first_difference(migrated, expected));
@@ -865,9 +851,9 @@ TEST_CASE("a panic file aborts a PostgreSQL run: no shadow, slot or publication 
   REQUIRE(sluice.wait_for("\"state\":\"running\"", std::chrono::milliseconds(60000)));
   panic.touch();
   CHECK(sluice.wait(std::chrono::milliseconds(60000)) == 7);
-  CHECK_FALSE(exists(*db, "_pg_panic_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_panic_new"));
   CHECK(sluice_objects(*db, "pg_panic").empty());
-  CHECK(column_type(*db, "pg_panic", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_panic", "k") == "integer");
   CHECK(phase_of("pg-panic-1") == "aborted");
 }
 
@@ -895,10 +881,10 @@ TEST_CASE("a table migrated again keeps each run's old table; contract drops a r
   migrate("pg-again-1", "ALTER COLUMN k TYPE bigint");
   migrate("pg-again-2", "ALTER COLUMN k TYPE integer");  // right away: no manual step
   // Each old table is the one its run replaced, its key index renamed with the same suffix.
-  CHECK(column_type(*db, "_pg_again_old", "k") == "integer");
-  CHECK(column_type(*db, "_pg_again_old2", "k") == "bigint");
-  CHECK(exists(*db, "_pg_again_pkey_old"));
-  CHECK(exists(*db, "_pg_again_pkey_old2"));
+  CHECK(pg_column_type(*db, "_pg_again_old", "k") == "integer");
+  CHECK(pg_column_type(*db, "_pg_again_old2", "k") == "bigint");
+  CHECK(pg_table_exists(*db, "_pg_again_pkey_old"));
+  CHECK(pg_table_exists(*db, "_pg_again_pkey_old2"));
   CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = 'pg_again'::regclass "
                         "AND contype = 'p'") == "pg_again_pkey");
   const RunResult status = run_sluice({"status", "--dsn", dsn(), "pg-again-2"});
@@ -906,9 +892,9 @@ TEST_CASE("a table migrated again keeps each run's old table; contract drops a r
         std::string::npos);
 
   contract("pg-again-1");
-  CHECK_FALSE(exists(*db, "_pg_again_old"));
-  CHECK_FALSE(exists(*db, "_pg_again_pkey_old"));
-  CHECK(exists(*db, "_pg_again_old2"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_again_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_again_pkey_old"));
+  CHECK(pg_table_exists(*db, "_pg_again_old2"));
   auto store = phase_store(sluice::parse_dsn(dsn()), std::nullopt);
   CHECK(store->find("pg-again-1").value().phase == sluice::Phase::contracted);
   CHECK(store->find("pg-again-2").value().phase == sluice::Phase::switched);
@@ -916,15 +902,15 @@ TEST_CASE("a table migrated again keeps each run's old table; contract drops a r
   // The first free suffix is taken again; a run whose old table was dropped by hand must not
   // drop the table a later run keeps under the same name.
   migrate("pg-again-3", "ALTER COLUMN k TYPE bigint");
-  CHECK(column_type(*db, "_pg_again_old", "k") == "integer");
+  CHECK(pg_column_type(*db, "_pg_again_old", "k") == "integer");
   db->execute("DROP TABLE _pg_again_old2");
   migrate("pg-again-4", "ALTER COLUMN k TYPE integer");
-  CHECK(column_type(*db, "_pg_again_old2", "k") == "bigint");
+  CHECK(pg_column_type(*db, "_pg_again_old2", "k") == "bigint");
   contract("pg-again-2");
-  CHECK(exists(*db, "_pg_again_old2"));
+  CHECK(pg_table_exists(*db, "_pg_again_old2"));
   CHECK(store->find("pg-again-2").value().phase == sluice::Phase::contracted);
   contract("pg-again-4");
-  CHECK_FALSE(exists(*db, "_pg_again_old2"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_again_old2"));
 
   writer.stop();
   CHECK(writer.transactions() > 0);

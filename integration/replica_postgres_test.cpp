@@ -26,16 +26,6 @@ std::unique_ptr<sluice::postgres::Connection> connect(const std::string& dsn) {
   return std::make_unique<sluice::postgres::Connection>(sluice::parse_dsn(dsn), std::nullopt);
 }
 
-std::string column_type(sluice::postgres::Connection& db, const std::string& table,
-                        const std::string& column) {
-  return db
-      .query_value(
-          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
-          {"public.\"" + table + "\"", column})
-      .value_or("");
-}
-
 // After a migration of `table` on the primary: the standby replayed past it, its table equals
 // the primary's twin row for row, every other table is equal too, the standby still streams,
 // and neither side has a helper table, slot or publication left.
@@ -48,7 +38,7 @@ void check_standby(const PrivateServer& server, const std::string& table) {
   const Rows on_standby = pg_table_rows(*standby, table, twin, table);
   CHECK(on_standby.size() == expected.size());
   CHECK_MESSAGE(on_standby == expected, first_difference(on_standby, expected));
-  CHECK(column_type(*standby, table, "k") == column_type(*primary, table, "k"));
+  CHECK(pg_column_type(*standby, table, "k") == pg_column_type(*primary, table, "k"));
   check_replica_equals_primary(server.dsn(), server.replica_dsn());
   CHECK(leftovers(*open_session(sluice::parse_dsn(server.dsn()))) == "");
   CHECK(leftovers(*open_session(sluice::parse_dsn(server.replica_dsn()))) == "");
@@ -72,7 +62,7 @@ TEST_CASE("an alter under the twin-table writer arrives on the standby row for r
   INFO("sluice stdout: " << run.out << "\nstderr: " << run.err);
   REQUIRE(run.exit_code == 0);
   CHECK(writer.transactions() > 0);
-  CHECK(column_type(*primary, table, "k") == "bigint");
+  CHECK(pg_column_type(*primary, table, "k") == "bigint");
   CHECK(pg_table_rows(*primary, table, table + "_twin", table) ==
         pg_table_rows(*primary, table + "_twin", table, table));
   check_standby(server, table);
@@ -184,6 +174,6 @@ TEST_CASE("a standby that is not connected throttles and says why, named or not"
     CHECK(reason.find("is not replicating") != std::string::npos);
     std::ofstream(scratch.file("panic")) << "";
     CHECK(sluice.wait(kLimit) == 7);
-    CHECK(column_type(*primary, "rep_away", "k") == "integer");
+    CHECK(pg_column_type(*primary, "rep_away", "k") == "integer");
   }
 }

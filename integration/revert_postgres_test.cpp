@@ -24,20 +24,6 @@ std::string dsn() {
   return server_dsn(ServerKind::postgres);
 }
 
-bool exists(sluice::postgres::Connection& db, const std::string& table) {
-  return db.query_value("SELECT to_regclass($1)::text", {"public.\"" + table + "\""}).has_value();
-}
-
-std::string column_type(sluice::postgres::Connection& db, const std::string& table,
-                        const std::string& column) {
-  return db
-      .query_value(
-          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
-          {"public.\"" + table + "\"", column})
-      .value_or("");
-}
-
 // The reverse slot of `table` (pg_revert.h), if it exists: sluice_revert_<oid>.
 std::optional<std::string> reverse_slot(sluice::postgres::Connection& db,
                                         const std::string& table) {
@@ -124,13 +110,13 @@ TEST_CASE("a revertible migration reverted under writes keeps every write made s
   REQUIRE(reverted.exit_code == 0);
   // Every write came through the reverse slot: verification had nothing to repair.
   CHECK(reverted.err.find("verification found") == std::string::npos);
-  CHECK(column_type(*db, "pg_rv_main", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_rv_main", "k") == "integer");
   CHECK(phase_of("pg-rv-main") == "reverted");
   CHECK(phase_of("revert-pg-rv-main") == "switched");
-  CHECK_FALSE(exists(*db, "_pg_rv_main_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_main_new"));
   // The table swapped out keeps the new schema under the old table's name; the index and
   // constraint names are the table's again.
-  CHECK(column_type(*db, "_pg_rv_main_old", "k") == "bigint");
+  CHECK(pg_column_type(*db, "_pg_rv_main_old", "k") == "bigint");
   CHECK(db->query_value("SELECT conname FROM pg_constraint WHERE conrelid = "
                         "'pg_rv_main'::regclass AND contype = 'p'") == "pg_rv_main_pkey");
   // The slot the revert read is gone; the revert's own reverse slot keeps it revertible.
@@ -140,7 +126,7 @@ TEST_CASE("a revertible migration reverted under writes keeps every write made s
   const RunResult again = revert("revert-pg-rv-main");
   INFO(again.err);
   REQUIRE(again.exit_code == 0);
-  CHECK(column_type(*db, "pg_rv_main", "k") == "bigint");
+  CHECK(pg_column_type(*db, "pg_rv_main", "k") == "bigint");
   let_write(writer, 100);
   writer.stop();
   check_twin(*db, "pg_rv_main");
@@ -174,15 +160,15 @@ TEST_CASE("a revert killed with SIGKILL resumes; cleanup gives its old table bac
   };
   kill_revert();
   // Killed before its cut-over: the old table is the revert's shadow, under the shadow's name.
-  CHECK(exists(*db, "_pg_rv_kill_new"));
-  CHECK_FALSE(exists(*db, "_pg_rv_kill_old"));
+  CHECK(pg_table_exists(*db, "_pg_rv_kill_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_kill_old"));
   let_write(writer, 100);
   const RunResult cleanup = run_sluice({"cleanup", "--dsn", dsn(), "--table", "pg_rv_kill"});
   INFO(cleanup.out << cleanup.err);
   CHECK(cleanup.exit_code == 0);
   CHECK(cleanup.out.find("gave the old table back its name _pg_rv_kill_old") != std::string::npos);
-  CHECK(exists(*db, "_pg_rv_kill_old"));
-  CHECK_FALSE(exists(*db, "_pg_rv_kill_new"));
+  CHECK(pg_table_exists(*db, "_pg_rv_kill_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_kill_new"));
   CHECK(reverse_slot(*db, "pg_rv_kill"));
   // Killed again, then resumed by the same command.
   kill_revert();
@@ -192,7 +178,7 @@ TEST_CASE("a revert killed with SIGKILL resumes; cleanup gives its old table bac
   REQUIRE(resumed.exit_code == 0);
   CHECK(resumed.err.find("resuming revert") != std::string::npos);
   CHECK(resumed.err.find("verification found") == std::string::npos);
-  CHECK(column_type(*db, "pg_rv_kill", "k") == "integer");
+  CHECK(pg_column_type(*db, "pg_rv_kill", "k") == "integer");
   CHECK(phase_of("pg-rv-kill") == "reverted");
   let_write(writer, 50);
   writer.stop();
@@ -211,19 +197,19 @@ TEST_CASE("a revert that would lose data is refused unless allowed, and changes 
   // Asked for up front, a lossy revert is refused before anything is written.
   check_refusal(alter("pg_rv_lossy", "pg-rv-lossy-0", change, {"--force-rebuild", "--revertible"}),
                 5, "--revertible: reverting this change would lose data");
-  CHECK(column_type(*db, "pg_rv_lossy", "extra").empty());
-  CHECK_FALSE(exists(*db, "_pg_rv_lossy_new"));
+  CHECK(pg_column_type(*db, "pg_rv_lossy", "extra").empty());
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_lossy_new"));
   REQUIRE(alter("pg_rv_lossy", "pg-rv-lossy", change,
                 {"--force-rebuild", "--revertible", "--allow-lossy-revert"})
               .exit_code == 0);
   check_refusal(revert("pg-rv-lossy"), 5, "would lose data");
-  CHECK(column_type(*db, "pg_rv_lossy", "extra") == "integer");
-  CHECK(exists(*db, "_pg_rv_lossy_old"));
+  CHECK(pg_column_type(*db, "pg_rv_lossy", "extra") == "integer");
+  CHECK(pg_table_exists(*db, "_pg_rv_lossy_old"));
   CHECK(phase_of("pg-rv-lossy") == "switched");
   const RunResult allowed = revert("pg-rv-lossy", {"--allow-lossy-revert"});
   INFO(allowed.err);
   REQUIRE(allowed.exit_code == 0);
-  CHECK(column_type(*db, "pg_rv_lossy", "extra").empty());
+  CHECK(pg_column_type(*db, "pg_rv_lossy", "extra").empty());
   check_twin(*db, "pg_rv_lossy");
   REQUIRE(run_sluice({"contract", "--dsn", dsn(), "revert-pg-rv-lossy"}).exit_code == 0);
   CHECK(reverse_slot(*db, "pg_rv_lossy") == std::nullopt);
@@ -239,8 +225,8 @@ TEST_CASE("a revert past its window, without its slot or of a contracted run is 
   REQUIRE(reverse_slot(*db, "pg_rv_late"));
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   check_refusal(revert("pg-rv-late"), 5, "past its revert window of 1 s");
-  CHECK(column_type(*db, "pg_rv_late", "k") == "bigint");
-  CHECK(exists(*db, "_pg_rv_late_old"));
+  CHECK(pg_column_type(*db, "pg_rv_late", "k") == "bigint");
+  CHECK(pg_table_exists(*db, "_pg_rv_late_old"));
   // The window is over: the reverse slot no longer retains WAL.
   CHECK(reverse_slot(*db, "pg_rv_late") == std::nullopt);
 
@@ -252,8 +238,8 @@ TEST_CASE("a revert past its window, without its slot or of a contracted run is 
   REQUIRE(slot);
   db->query("SELECT pg_drop_replication_slot($1)", {*slot});
   check_refusal(revert("pg-rv-gone"), 6, "reverse replication slot dropped or invalidated");
-  CHECK(column_type(*db, "pg_rv_gone", "k") == "bigint");
-  CHECK(exists(*db, "_pg_rv_gone_old"));
+  CHECK(pg_column_type(*db, "pg_rv_gone", "k") == "bigint");
+  CHECK(pg_table_exists(*db, "_pg_rv_gone_old"));
   CHECK(phase_of("pg-rv-gone") == "switched");
 
   // A later run of the table ends the earlier one's revertibility: sluice check says so up front,
@@ -268,7 +254,7 @@ TEST_CASE("a revert past its window, without its slot or of a contracted run is 
   CHECK(reverse_slot(*db, "pg_rv_next") == std::nullopt);
   CHECK(reverse_slot(*db, "_pg_rv_next_old2") == std::nullopt);
   check_refusal(revert("pg-rv-next-1"), 5, "can no longer be reverted on its own");
-  CHECK(column_type(*db, "pg_rv_next", "k") == "bigint");
+  CHECK(pg_column_type(*db, "pg_rv_next", "k") == "bigint");
 
   // Contracted: the old table is gone, and so is the reverse slot.
   forget(*db, "pg-rv-done");
@@ -280,4 +266,33 @@ TEST_CASE("a revert past its window, without its slot or of a contracted run is 
   CHECK(contracted.err.find("sluice revert can no longer undo it") != std::string::npos);
   CHECK(reverse_slot(*db, "pg_rv_done") == std::nullopt);
   check_refusal(revert("pg-rv-done"), 5, "contracted");
+}
+
+TEST_CASE("a revert whose cast back does not undo the migration is refused and changes nothing") {
+  auto db = postgres_admin();
+  forget(*db, "pg-rv-round");
+  create_pg_table(*db, "pg_rv_round", "pg_rv_round_twin", 300, false);
+  // Rounding to one decimal is lossless to revert by type (numeric(12,1) fits numeric(12,3)),
+  // but casting back does not bring the rounded digits back: the old table keeps them.
+  REQUIRE(alter("pg_rv_round", "pg-rv-round", "ALTER COLUMN amount TYPE numeric(12,1)").exit_code ==
+          0);
+  const RunResult refused = revert("pg-rv-round");
+  INFO(refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("casting each column back does not undo the migration") !=
+        std::string::npos);
+  // Nothing re-copied into the old table: it still equals the twin, row for row.
+  CHECK(pg_column_type(*db, "pg_rv_round", "amount") == "numeric(12,1)");
+  REQUIRE(pg_table_exists(*db, "_pg_rv_round_old"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_round_new"));
+  const auto kept = pg_table_rows(*db, "_pg_rv_round_old", "pg_rv_round_twin", "pg_rv_round_twin");
+  const auto expected =
+      pg_table_rows(*db, "pg_rv_round_twin", "_pg_rv_round_old", "pg_rv_round_twin");
+  CHECK_MESSAGE(kept == expected, first_difference(kept, expected));
+  CHECK(phase_of("pg-rv-round") == "switched");
+  CHECK(phase_of("revert-pg-rv-round") == "aborted");
+  // The reverse slot stays with the run, which contract ends.
+  CHECK(reverse_slot(*db, "pg_rv_round"));
+  REQUIRE(run_sluice({"contract", "--dsn", dsn(), "pg-rv-round"}).exit_code == 0);
+  CHECK(reverse_slot(*db, "pg_rv_round") == std::nullopt);
 }

@@ -59,6 +59,20 @@ std::string mysql_column_type(mysql::Connection& db, const std::string& table,
       .value_or("");
 }
 
+bool pg_table_exists(postgres::Connection& db, const std::string& table) {
+  return db.query_value("SELECT to_regclass($1)::text", {"public.\"" + table + "\""}).has_value();
+}
+
+std::string pg_column_type(postgres::Connection& db, const std::string& table,
+                           const std::string& column) {
+  return db
+      .query_value(
+          "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+          "to_regclass($1) AND attname = $2 AND NOT attisdropped",
+          {"public.\"" + table + "\"", column})
+      .value_or("");
+}
+
 std::unique_ptr<postgres::Connection> postgres_admin() {
   return std::make_unique<postgres::Connection>(parse_dsn(server_dsn(ServerKind::postgres)),
                                                 std::nullopt);

@@ -24,6 +24,11 @@ bool mysql_table_exists(mysql::Connection& db, const std::string& table);
 std::string mysql_column_type(mysql::Connection& db, const std::string& table,
                               const std::string& column);
 
+// The same for a table of PostgreSQL's `public` schema: format_type of the column.
+bool pg_table_exists(postgres::Connection& db, const std::string& table);
+std::string pg_column_type(postgres::Connection& db, const std::string& table,
+                           const std::string& column);
+
 // A superuser session on the test server, for arranging tables and reading results.
 std::unique_ptr<mysql::Connection> mysql_admin();
 std::unique_ptr<postgres::Connection> postgres_admin();

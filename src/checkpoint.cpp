@@ -88,6 +88,9 @@ std::string to_json(const Checkpoint& checkpoint) {
   if (checkpoint.revert_point) {
     out["revert_point"] = true;
   }
+  if (!checkpoint.reverse_slot.empty()) {
+    out["reverse_slot"] = checkpoint.reverse_slot;
+  }
   return out.dump();
 }
 
@@ -111,6 +114,7 @@ Checkpoint checkpoint_from_json(const std::string& text) {
     checkpoint.position.lsn = position.at("lsn").get<std::uint64_t>();
     checkpoint.copied = in.value("copied", false);
     checkpoint.revert_point = in.value("revert_point", false);
+    checkpoint.reverse_slot = in.value("reverse_slot", std::string());
     return checkpoint;
   } catch (const nlohmann::json::exception& error) {
     throw Error(ExitCode::failure,

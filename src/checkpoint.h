@@ -23,6 +23,8 @@ struct Checkpoint {
   // Saved by a switched run (Migrator::save_revert_point): `position` is where the writes to
   // the new table start in the change log, and every row before it is in the old table.
   bool revert_point = false;
+  // With revert_point on PostgreSQL: the reverse slot that holds those writes (pg_revert.h).
+  std::string reverse_slot{};
 
   bool operator==(const Checkpoint&) const = default;
 };

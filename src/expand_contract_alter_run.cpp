@@ -34,17 +34,6 @@ std::optional<std::string> later_keeper(PhaseStore& store, const MigrationRecord
   return std::nullopt;
 }
 
-// Whether a run recorded after `record` changed the same table since: the live table is then
-// that run's, and so is whatever keeps it revertible.
-bool table_changed_since(PhaseStore& store, const MigrationRecord& record) {
-  for (const MigrationRecord& other : store.list()) {
-    if (other.id > record.id && other.table == record.table && other.phase != Phase::aborted) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Gives a taken-over lease back however the contract ends, so that a failed drop can be tried
 // again at once.
 class HeldLease {
@@ -110,18 +99,16 @@ void ExpandContract::contract_alter_run(const MigrationRecord& record,
     spdlog::info("running: {}", drop.sql);
     backend_->run(table, drop, settings_.lock_timeout, settings_.lock_attempts);
   }
-  if (!table_changed_since(phases, record)) {
-    // With its old table gone the run can no longer be reverted (docs/alter.md, "Revert").
-    if (family_.rebuild_backend(dsn_, password_)->end_revertibility(record.table)) {
-      spdlog::info("dropped the reverse replication slot of {}: it retains no more WAL",
-                   record.table);
-    }
+  const Checkpoint point =
+      record.checkpoint.empty() ? Checkpoint{} : checkpoint_from_json(record.checkpoint);
+  // With its old table gone the run can no longer be reverted (docs/alter.md, "Revert").
+  if (point.revert_point && family_.rebuild_backend(dsn_, password_)->end_revertibility(point)) {
+    spdlog::info("dropped the reverse replication slot of {}: it retains no more WAL",
+                 record.table);
   }
   phases.set_phase(record.id, Phase::contracted);
-  const bool revertible =
-      !record.checkpoint.empty() && checkpoint_from_json(record.checkpoint).revert_point;
   spdlog::info("migration {} is contracted: its old table {} is gone{}", record.name, quoted,
-               revertible ? ", so sluice revert can no longer undo it" : "");
+               point.revert_point ? ", so sluice revert can no longer undo it" : "");
 }
 
 }  // namespace sluice

@@ -124,6 +124,14 @@ RebuildSummary Migrator::resume(const Checkpoint& checkpoint) {
   return rebuild(plan, checkpoint);
 }
 
+void Migrator::keep_revert_stream(replication::ChangeStream* stream) const {
+  // A revert's stream is the reverse slot of the run it undoes (PostgreSQL): it stays, so that
+  // sluice revert can be run again; the old table gets its name back (the guard).
+  if (stream != nullptr && !options_.reverting_old_table.empty()) {
+    stream->keep_server_objects();
+  }
+}
+
 RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoint> from) {
   status_.table = options_.table;
   ShadowGuard guard(backend_, !options_.reverting_old_table.empty());
@@ -145,11 +153,7 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoi
     run_to_cut_over(*reader);
   } catch (const Error& error) {
     if (!is_connection_error(error)) {
-      // A revert's stream is the reverse slot of the run it undoes (PostgreSQL): it stays, so
-      // that sluice revert can be run again; the old table gets its name back (the guard).
-      if (change_stream && !options_.reverting_old_table.empty()) {
-        change_stream->keep_server_objects();
-      }
+      keep_revert_stream(change_stream.get());
       throw;
     }
     // The server is out of reach: dropping the shadow table is impossible anyway, and keeping
@@ -159,6 +163,9 @@ RebuildSummary Migrator::rebuild(const RebuildPlan& plan, std::optional<Checkpoi
       change_stream->keep_server_objects();
     }
     throw RunSuspended(error.what());
+  } catch (...) {
+    keep_revert_stream(change_stream.get());
+    throw;
   }
   guard.release();
   enter(Phase::switched);
@@ -320,7 +327,8 @@ void Migrator::save_revert_point() {
   // A switched run's checkpoint is where its revert reads the change log from: every row is in
   // the old table, every change before the position applied there.
   try {
-    listener_->checkpoint(Checkpoint{std::nullopt, *from, true, true});
+    listener_->checkpoint(
+        Checkpoint{std::nullopt, *from, true, true, summary_.cut_over.reverse_slot});
     spdlog::info(
         "writes to the new table start at {} in the change log; sluice revert can undo "
         "the migration from there",
@@ -388,6 +396,22 @@ void Migrator::verify(const Drains& drains) {
       [&] { verify_once(drains); });
 }
 
+void Migrator::refuse_inexact_revert(const VerifyResult& result) const {
+  // A revert's shadow is the old table: a re-copy would overwrite the rows it kept (and the
+  // columns the migration dropped) with the new table's converted back. Rows no write touched
+  // since the cut-over differ only when casting back does not undo the migration's conversion.
+  if (result.mismatches.empty()) {
+    return;
+  }
+  throw Error(ExitCode::failure,
+              "the old table differs from the table converted back in " +
+                  std::to_string(result.mismatches.size()) +
+                  " key ranges (first: " + result.mismatches.front().description +
+                  "): casting each column back does not undo the migration (a USING "
+                  "expression, a conversion that rounds, or DDL since the cut-over), so sluice "
+                  "will not revert; the table is untouched and the old table has its name back");
+}
+
 VerifyResult Migrator::compare(const Drains& drains) {
   // Caught up first, the drain under verification's brief write block is short.
   catch_up(drains.free);
@@ -399,6 +423,9 @@ VerifyResult Migrator::compare(const Drains& drains) {
 
 void Migrator::verify_once(const Drains& drains) {
   VerifyResult result = compare(drains);
+  if (!options_.reverting_old_table.empty()) {
+    refuse_inexact_revert(result);
+  }
   if (!result.mismatches.empty() && result.mismatches.size() <= kMaxRecopiedRanges) {
     spdlog::warn("verification found {} differing key ranges; re-copying them and checking again",
                  result.mismatches.size());

@@ -119,9 +119,13 @@ class Migrator {
   void catch_up(const DrainTo& drain);
   // Catches up, opens the backend's snapshots and compares them.
   VerifyResult compare(const Drains& drains);
+  // When a revert fails, keeps its stream's server objects: they are the reverse slot it read.
+  void keep_revert_stream(replication::ChangeStream* stream) const;
   // Verifies (re-copying differing ranges); redone from the start when a session is lost.
   void verify(const Drains& drains);
   void verify_once(const Drains& drains);
+  // Throws Error when a revert's verification found differences (docs/architecture.md §3.2).
+  void refuse_inexact_revert(const VerifyResult& result) const;
   // The backend's cut-over; when a session is lost, settles what the interrupted attempt did
   // (the swap may have happened) and tries again.
   CutOverResult cut_over(const Drains& drains);

@@ -12,6 +12,7 @@
 #include "ddl/alter_analysis.h"
 #include "replication/change_stream.h"
 #include "src/change_applier.h"
+#include "src/checkpoint.h"
 #include "src/copier.h"
 #include "src/dsn.h"
 #include "src/error.h"
@@ -85,6 +86,8 @@ struct CutOverResult {
   // the old table's after it: where `sluice revert` starts (docs/alter.md, "Revert"). Unset
   // when it could not be read (the swap stands; the run is then not revertible).
   std::optional<replication::Position> revert_from;
+  // PostgreSQL: the reverse slot that holds the writes from revert_from on (pg_revert.h).
+  std::string reverse_slot;
 };
 
 // Moves the change log to (at least) a position, applying everything read on the way.
@@ -222,17 +225,18 @@ class RebuildBackend {
   // What reverting would lose, one sentence each; empty when the revert is lossless.
   virtual std::vector<std::string> revert_losses(const std::string& table,
                                                  const std::string& old_table) = 0;
-  // Whether the change log still holds everything written to `table` from `position` on.
-  virtual bool log_retained(const std::string& table, const replication::Position& position) = 0;
+  // Whether the change log still holds everything a switched run's `revert_point` (its
+  // checkpoint) needs.
+  virtual bool log_retained(const Checkpoint& revert_point) = 0;
   // Gives the old table the shadow's name, so that a revert adopts it (nothing when it has it
   // already). Throws Error(ExitCode::preflight_failed) when neither table exists, or both do.
   virtual void adopt_old_table(const std::string& table, const std::string& old_table) = 0;
   // Gives an adopted old table its name back; false when there is none to give it back to.
   virtual bool restore_old_table(const std::string& table, const std::string& old_table) = 0;
-  // Releases what keeps the live `table`'s last run revertible at a cost to the server (the
-  // window ended, or its old table is dropped). PostgreSQL drops the reverse slot; MySQL's
-  // binlog needs nothing. Returns whether anything was released.
-  virtual bool end_revertibility(const std::string& /*table*/) { return false; }
+  // Releases what keeps a switched run revertible at a cost to the server (its window ended, its
+  // old table is dropped, a later run replaced its table), given its `revert_point`. PostgreSQL
+  // drops the reverse slot; MySQL's binlog needs nothing. Returns whether anything was released.
+  virtual bool end_revertibility(const Checkpoint& /*revert_point*/) { return false; }
 };
 
 // The suffix of the old-table names of the `generation`th kept old table: "_old" for the first,

@@ -144,10 +144,9 @@ std::vector<std::string> MysqlRebuild::revert_losses(const std::string& table,
   return shadow_.revert_losses(table, old_table);
 }
 
-bool MysqlRebuild::log_retained(const std::string& /*table*/,
-                                const replication::Position& position) {
+bool MysqlRebuild::log_retained(const Checkpoint& revert_point) {
   for (const ResultRow& row : sessions_.main().query("SHOW BINARY LOGS")) {
-    if (row.at(0).value_or("") == position.file) {
+    if (row.at(0).value_or("") == revert_point.position.file) {
       return true;
     }
   }

@@ -57,7 +57,7 @@ class MysqlRebuild : public RebuildBackend, public CopySource {
   std::vector<std::string> revert_losses(const std::string& table,
                                          const std::string& old_table) override;
   // SHOW BINARY LOGS still lists the position's file.
-  bool log_retained(const std::string& table, const replication::Position& position) override;
+  bool log_retained(const Checkpoint& revert_point) override;
   void adopt_old_table(const std::string& table, const std::string& old_table) override;
   bool restore_old_table(const std::string& table, const std::string& old_table) override;
 

@@ -146,8 +146,8 @@ std::vector<Dependent> try_swap(const PgTablePlan& plan, const RebuildOptions& o
     const std::vector<std::string> statements = swap_statements(*session, plan, dependents);
     if (revert_point) {
       result.revert_from = replication::Position{};
-      result.revert_from->lsn =
-          pg::parse_lsn(session->query_value("SELECT pg_current_wal_lsn()::text").value_or(""));
+      result.revert_from->lsn = pg::parse_lsn(
+          session->query_value("SELECT pg_current_wal_insert_lsn()::text").value_or(""));
     }
     const auto swapping = Clock::now();
     for (const std::string& statement : statements) {

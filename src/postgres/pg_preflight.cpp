@@ -277,19 +277,28 @@ void check_leftovers(Connection& connection, const ddl::QualifiedName& table,
 // The reverse slot of the table's last run (pg_revert.h): it retains WAL, and a new run ends it.
 void check_reverse_slot(Connection& connection, const TableFacts& facts, PreflightReport& report) {
   const std::string slot = replication::postgres::sluice_object_name(revert_slot_name(facts.oid));
-  const std::optional<std::string> retained = connection.query_value(
-      "SELECT ((pg_current_wal_lsn() - restart_lsn) / 1048576)::bigint FROM pg_replication_slots WHERE "
-      "slot_name = $1",
+  const std::vector<ResultRow> rows = connection.query(
+      "SELECT wal_status, ((pg_current_wal_lsn() - restart_lsn) / 1048576)::bigint::text FROM "
+      "pg_replication_slots WHERE slot_name = $1",
       {slot});
-  if (!retained) {
+  if (rows.empty()) {
+    return;
+  }
+  const std::string fix =
+      "sluice contract NAME (sluice status names the run) ends revertibility and drops it";
+  if (rows[0][0].value_or("") == "lost" || !rows[0][1]) {
+    report.warn("reverse_slot",
+                "replication slot " + slot +
+                    " of the last sluice alter run of this table lost the WAL it kept (past "
+                    "max_slot_wal_keep_size), so that run can no longer be reverted",
+                fix);
     return;
   }
   report.warn("reverse_slot",
               "replication slot " + slot +
-                  " keeps the last sluice alter run of this table "
-                  "revertible and retains " +
-                  *retained + " MB of WAL; a new run's cut-over drops it",
-              "sluice contract NAME (sluice status names the run) ends revertibility and drops it");
+                  " keeps the last sluice alter run of this table revertible and retains " +
+                  *rows[0][1] + " MB of WAL; a new run's cut-over drops it",
+              fix);
 }
 
 // What a rebuild's copy costs the server while it runs (docs/architecture.md §2).

@@ -106,8 +106,8 @@ std::vector<std::string> PgRebuild::revert_losses(const std::string& table,
   return postgres::revert_losses(*main_, name, {name.schema, old_table});
 }
 
-bool PgRebuild::log_retained(const std::string& table, const Position&) {
-  return reverse_slot_retained(*main_, resolve_table(table));
+bool PgRebuild::log_retained(const Checkpoint& revert_point) {
+  return reverse_slot_retained(*main_, revert_point.reverse_slot);
 }
 
 void PgRebuild::adopt_old_table(const std::string& table, const std::string& old_table) {
@@ -122,8 +122,9 @@ bool PgRebuild::restore_old_table(const std::string& table, const std::string& o
                                      {name.schema, derived_name(name.name, "_new")});
 }
 
-bool PgRebuild::end_revertibility(const std::string& table) {
-  return drop_reverse_slot(*main_, {dsn_.pg_conninfo, password_}, resolve_table(table));
+bool PgRebuild::end_revertibility(const Checkpoint& revert_point) {
+  return !revert_point.reverse_slot.empty() &&
+         drop_unused_slot(*main_, {dsn_.pg_conninfo, password_}, revert_point.reverse_slot);
 }
 
 void PgRebuild::drop_old_table() {
@@ -237,18 +238,15 @@ CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& 
   if (options.revertible && !options.drop_old_table) {
     reverse.emplace(*main_, pg::ConnectionParams{dsn_.pg_conninfo, password_}, table_);
   }
-  const CutOverResult result = postgres::cut_over(
+  CutOverResult result = postgres::cut_over(
       table_, options, [this] { return open_session(); }, catch_up, reverse.has_value(), recreated);
   if (reverse) {
     reverse->keep();
+    result.reverse_slot = reverse->name();
   }
-  // The table swapped out may carry the reverse slot of the run before this one, which cannot be
-  // reverted once this run replaced its table (sluice revert refuses it): it only retains WAL.
   // A revert's own stream is that slot, dropped when the stream ends.
-  if (!table_.adopted_old &&
-      drop_reverse_slot(*main_, pg::ConnectionParams{dsn_.pg_conninfo, password_}, table_.old)) {
-    spdlog::info("dropped the reverse slot of the previous run of {}: it can no longer be reverted",
-                 table_.quoted_table);
+  if (!table_.adopted_old) {
+    drop_previous_reverse_slot(*main_, pg::ConnectionParams{dsn_.pg_conninfo, password_}, table_);
   }
   validate_foreign_keys(*main_, recreated);
   return result;

@@ -81,10 +81,10 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
   // Revert (pg_revert.h): a run with RebuildOptions::revertible leaves a reverse slot.
   std::vector<std::string> revert_losses(const std::string& table,
                                          const std::string& old_table) override;
-  bool log_retained(const std::string& table, const replication::Position& position) override;
+  bool log_retained(const Checkpoint& revert_point) override;
   void adopt_old_table(const std::string& table, const std::string& old_table) override;
   bool restore_old_table(const std::string& table, const std::string& old_table) override;
-  bool end_revertibility(const std::string& table) override;
+  bool end_revertibility(const Checkpoint& revert_point) override;
 
  private:
   std::unique_ptr<Connection> open_session();

@@ -81,8 +81,10 @@ std::map<std::string, std::string> unique_indexes(Connection& main,
   return indexes;
 }
 
-// Drops a slot and publication of this full name, if they exist and no stream reads them.
-bool drop_unused(Connection& main, const pg::ConnectionParams& params, const std::string& object) {
+}  // namespace
+
+bool drop_unused_slot(Connection& main, const pg::ConnectionParams& params,
+                      const std::string& object) {
   const std::vector<ResultRow> slot = main.query(kSlot, {object});
   if (!slot.empty() && slot[0][0] == "true") {
     throw Error(ExitCode::preflight_failed,
@@ -100,12 +102,10 @@ bool drop_unused(Connection& main, const pg::ConnectionParams& params, const std
   return !slot.empty();
 }
 
-}  // namespace
-
 ReverseSlot::ReverseSlot(Connection& main, const pg::ConnectionParams& params,
                          const PgTablePlan& plan) {
   const std::string name = revert_slot_name(oid_of(main, plan.shadow));
-  if (drop_unused(main, params, pg::sluice_object_name(name))) {
+  if (drop_unused_slot(main, params, pg::sluice_object_name(name))) {
     spdlog::info("dropped the reverse slot a killed run left ({})", pg::sluice_object_name(name));
   }
   if (main.query_value("SELECT relreplident::text FROM pg_class WHERE oid = $1::oid", {plan.oid}) !=
@@ -136,12 +136,28 @@ bool drop_reverse_slot(Connection& main, const pg::ConnectionParams& params,
   if (!relation_exists(main, table)) {
     return false;
   }
-  return drop_unused(main, params, pg::sluice_object_name(revert_slot_name(oid_of(main, table))));
+  return drop_unused_slot(main, params,
+                          pg::sluice_object_name(revert_slot_name(oid_of(main, table))));
 }
 
-bool reverse_slot_retained(Connection& main, const ddl::QualifiedName& table) {
-  const std::vector<ResultRow> slot =
-      main.query(kSlot, {pg::sluice_object_name(revert_slot_name(oid_of(main, table)))});
+void drop_previous_reverse_slot(Connection& main, const pg::ConnectionParams& params,
+                                const PgTablePlan& plan) {
+  try {
+    if (drop_reverse_slot(main, params, plan.old)) {
+      spdlog::info(
+          "dropped the reverse slot of the previous run of {}: it can no longer be reverted",
+          plan.quoted_table);
+    }
+  } catch (const std::exception& error) {
+    spdlog::warn(
+        "could not drop the reverse slot of the previous run of {} ({}), which can no longer be "
+        "reverted and retains WAL; drop it with sluice slots --drop",
+        plan.quoted_table, error.what());
+  }
+}
+
+bool reverse_slot_retained(Connection& main, const std::string& object) {
+  const std::vector<ResultRow> slot = main.query(kSlot, {object});
   return !slot.empty() && slot[0][1] != "lost";
 }
 

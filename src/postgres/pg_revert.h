@@ -16,8 +16,8 @@ namespace sluice::postgres {
 // The PostgreSQL side of `sluice revert` (docs/alter.md, "Revert"; docs/architecture.md §3.2).
 // PostgreSQL's change log is read through slots, and a slot only keeps what is written after it
 // is created, so a run that may be reverted (--revertible) creates a second slot before its swap:
-// the reverse slot, named like the slot of a run on the shadow (sluice_alter_<shadow oid>), with
-// a publication of the shadow. After the swap the shadow is the live table under the same oid,
+// the reverse slot, sluice_revert_<shadow oid> (revert_slot_name), with a publication of the
+// shadow. After the swap the shadow is the live table under the same oid,
 // and the slot keeps every change made to it. The swap reads the WAL position under its locks
 // (the revert point): every write to the shadow before it is the migration's own, every write
 // after it the application's under the new schema. A revert is then a run whose shadow is the
@@ -39,6 +39,8 @@ class ReverseSlot {
 
   // Keeps both on the server: the swap is done and the run is revertible.
   void keep();
+  // The slot's full name (sluice_revert_<oid>), which the run records (Checkpoint::reverse_slot).
+  const std::string& name() const { return slot_->name(); }
 
  private:
   // Destroyed in reverse order: the slot before its publication.
@@ -46,16 +48,28 @@ class ReverseSlot {
   std::optional<replication::postgres::ReplicationSlot> slot_;
 };
 
-// Drops the reverse slot and publication of `table` if they exist and no stream reads them;
-// returns whether it dropped the slot. For the end of the revert window, a contract, a cleanup.
+// Drops the slot and publication of this full name if they exist; returns whether the slot
+// existed. Throws Error(ExitCode::preflight_failed) while a stream reads it.
+bool drop_unused_slot(Connection& main, const replication::postgres::ConnectionParams& params,
+                      const std::string& object);
+
+// Drops the reverse slot of `table` (named after its oid) the same way; false when there is none.
 bool drop_reverse_slot(Connection& main, const replication::postgres::ConnectionParams& params,
                        const ddl::QualifiedName& table);
 
-// Whether the reverse slot of `table` still holds the changes a revert needs: it exists and its
-// WAL is not lost. It may have confirmed past the revert point: only reverts read it, and a
-// revert confirms what it has applied to the old table, which keeps those rows when the revert
-// stops; a revert run again starts where the slot stands, as a resumed run does.
-bool reverse_slot_retained(Connection& main, const ddl::QualifiedName& table);
+// After a swap (not a revert's): the table swapped out, plan.old, may carry the reverse slot of
+// the run before this one, which cannot be reverted once this run replaced its table (sluice
+// revert refuses it), so it only retains WAL: dropped, or a warning when it cannot be (the swap
+// is done either way).
+void drop_previous_reverse_slot(Connection& main,
+                                const replication::postgres::ConnectionParams& params,
+                                const PgTablePlan& plan);
+
+// Whether the reverse slot of this full name still holds the changes a revert needs: it exists
+// and its WAL is not lost. It may have confirmed past the revert point: only reverts read it,
+// and a revert confirms what it has applied to the old table, which keeps those rows when the
+// revert stops; a revert run again starts where the slot stands, as a resumed run does.
+bool reverse_slot_retained(Connection& main, const std::string& object);
 
 // What reverting `table` into `old` would lose, one sentence each (see RebuildBackend).
 std::vector<std::string> revert_losses(Connection& main, const ddl::QualifiedName& table,

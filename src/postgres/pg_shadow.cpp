@@ -311,6 +311,25 @@ void PgShadow::build_deferred_indexes(Connection& session) {
   build_held(session, deferred_indexes_, "an index");
 }
 
+namespace {
+
+// Drops the reverse slot of `table` that nothing can read any more, saying `why` when it did.
+void drop_stale_reverse_slot(Connection& main, const pg::ConnectionParams& params,
+                             const ddl::QualifiedName& table, const std::string& why) {
+  try {
+    if (drop_reverse_slot(main, params, table)) {
+      spdlog::warn("{}; dropped its reverse replication slot", why);
+    }
+  } catch (const Error& error) {
+    spdlog::warn(
+        "{}, but its reverse replication slot could not be dropped ({}); drop it with "
+        "sluice slots --drop",
+        why, error.what());
+  }
+}
+
+}  // namespace
+
 bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedName& table,
                                          const std::string& old_suffix) {
   // The swap is one transaction: it happened or it did not. The slot is named after the oid of
@@ -324,7 +343,8 @@ bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedN
   // A revert's stream is the reverse slot of the table it swapped out.
   std::string object = pg::sluice_object_name(slot_name(*old_oid));
   std::optional<std::string> active = main.query_value(kSlotActive, {object});
-  if (!active) {
+  const bool forward = active.has_value();
+  if (!forward) {
     object = pg::sluice_object_name(revert_slot_name(*old_oid));
     active = main.query_value(kSlotActive, {object});
   }
@@ -347,11 +367,14 @@ bool PgShadow::complete_interrupted_swap(Connection& main, const ddl::QualifiedN
     }
   }
   // Where the application's writes to the new table start was not read from the swap, so a
-  // reverse slot made for it only retains WAL.
-  if (drop_reverse_slot(main, params, table)) {
-    spdlog::warn(
-        "the run cannot be reverted: the swap was found done afterwards, without the position "
-        "where the writes to the new table start; dropped its reverse replication slot");
+  // reverse slot made for it only retains WAL, as does the previous run's on the table a forward
+  // run swapped out (a revert's was its stream, dropped above).
+  drop_stale_reverse_slot(main, params, table,
+                          "the run cannot be reverted: the swap was found done afterwards, "
+                          "without the position where the writes to the new table start");
+  if (forward) {
+    drop_stale_reverse_slot(main, params, old,
+                            "the previous run of the table can no longer be reverted");
   }
   return true;
 }

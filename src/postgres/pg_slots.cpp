@@ -5,7 +5,6 @@
 #include "replication/stream_error.h"
 #include "src/error.h"
 #include "src/postgres/pg_connection.h"
-#include "src/postgres/pg_rebuild_sql.h"
 
 namespace sluice::postgres {
 
@@ -27,15 +26,8 @@ std::vector<pg::SlotStatus> list_slots(const Dsn& dsn, const std::optional<std::
   }
 }
 
-std::optional<pg::SlotStatus> reverse_slot(const Dsn& dsn,
-                                           const std::optional<std::string>& password,
-                                           const std::string& table) {
-  const std::optional<std::string> oid =
-      Connection(dsn, password).query_value("SELECT to_regclass($1)::oid::text", {table});
-  if (!oid) {
-    return std::nullopt;
-  }
-  const std::string name = pg::sluice_object_name(revert_slot_name(*oid));
+std::optional<pg::SlotStatus> find_slot(const Dsn& dsn, const std::optional<std::string>& password,
+                                        const std::string& name) {
   for (pg::SlotStatus& slot : list_slots(dsn, password)) {
     if (slot.name == name) {
       return slot;

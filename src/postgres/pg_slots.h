@@ -13,10 +13,10 @@ namespace sluice::postgres {
 std::vector<replication::postgres::SlotStatus> list_slots(
     const Dsn& dsn, const std::optional<std::string>& password);
 
-// The reverse slot `sluice revert` reads for `table` (pg_revert.h; `table` as a phase record
-// names it, quoted), when one exists.
-std::optional<replication::postgres::SlotStatus> reverse_slot(
-    const Dsn& dsn, const std::optional<std::string>& password, const std::string& table);
+// The sluice slot of this full name (a run's reverse slot, as its checkpoint records it), when
+// it exists.
+std::optional<replication::postgres::SlotStatus> find_slot(
+    const Dsn& dsn, const std::optional<std::string>& password, const std::string& name);
 
 // sluice's publications in the DSN's database.
 std::vector<std::string> list_publications(const Dsn& dsn,
