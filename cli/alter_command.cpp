@@ -77,9 +77,9 @@ void print_plan(const RebuildPlan& plan, bool in_place) {
             << kept << "\n";
 }
 
-// --revertible: what sluice revert would lose after this change (see MysqlShadow::revert_losses,
-// which looks at both tables when the revert starts).
-void refuse_unrevertible(const RebuildPlan& plan, const RebuildOptions& options, bool allow_lossy) {
+// --revertible, up front: what the ALTER says a revert would lose (added and dropped columns).
+// Migrator::refuse_lossy_revert checks the built shadow again before the swap, unique keys too.
+void refuse_unrevertible(const RebuildPlan& plan, const RebuildOptions& options) {
   const std::string why = "--revertible: ";
   if (options.drop_old_table || (plan.try_instant && !options.force_rebuild)) {
     throw Error(ExitCode::preflight_failed,
@@ -97,7 +97,7 @@ void refuse_unrevertible(const RebuildPlan& plan, const RebuildOptions& options,
     losses.push_back("rows written after the cut-over would get the default of " +
                      join_names(plan.dialect, plan.analysis.dropped_columns));
   }
-  if (!losses.empty() && !allow_lossy) {
+  if (!losses.empty() && !options.allow_lossy_revert) {
     throw Error(ExitCode::preflight_failed,
                 why + "reverting this change would lose data (" + losses.front() +
                     (losses.size() > 1 ? "; " + losses.back() : std::string()) +
@@ -112,7 +112,6 @@ int run_alter(const std::vector<std::string>& args) {
   ControlOptions control;
   RebuildOptions options;
   bool execute = false;
-  bool allow_lossy_revert = false;
   bool maintain_indexes = false;
   std::string name;
   std::string resume;
@@ -153,7 +152,7 @@ int run_alter(const std::vector<std::string>& args) {
       "revertible", po::bool_switch(&options.revertible),
       "refuse, before anything is written, a change that sluice revert could not undo without "
       "losing data; on PostgreSQL, needed for sluice revert at all (it keeps a replication slot "
-      "for the revert window)")("allow-lossy-revert", po::bool_switch(&allow_lossy_revert),
+      "for the revert window)")("allow-lossy-revert", po::bool_switch(&options.allow_lossy_revert),
                                 "with --revertible: accept a lossy revert");
   locks.add_to(description);
   control.add_to(description);
@@ -203,7 +202,7 @@ int run_alter(const std::vector<std::string>& args) {
   // Every refusal comes before anything is written, the phase metadata included.
   const RebuildPlan& plan = backend->plan(options);
   if (options.revertible) {
-    refuse_unrevertible(plan, options, allow_lossy_revert);
+    refuse_unrevertible(plan, options);
   }
   // Recorded, so that a resume swaps to the same names however many old tables exist by then.
   options.old_suffix = plan.old_suffix;

@@ -171,6 +171,29 @@ TEST_CASE("a revert that would lose data is refused unless allowed, and changes 
   check_twin(*db, "rv_lossy");
 }
 
+TEST_CASE("--revertible refuses before its swap a change whose revert would discard rows") {
+  auto db = mysql_admin();
+  forget(*db, "rv_uq");
+  create_typed_table(*db, "rv_uq", "rv_uq_twin", 300, false);
+  // Dropping the old table's UNIQUE key: rows written since that repeat a code could not go back.
+  const RunResult refused =
+      alter("rv_uq", "rv-uq", "DROP INDEX code", {"--force-rebuild", "--revertible"});
+  INFO(refused.err);
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("--revertible: reverting this change would lose data") !=
+        std::string::npos);
+  CHECK(refused.err.find("UNIQUE key `code`") != std::string::npos);
+  CHECK(db->query("SHOW INDEX FROM rv_uq WHERE Key_name = 'code'").size() == 1);
+  CHECK_FALSE(mysql_table_exists(*db, "rv_uq_sluice_new"));
+  CHECK_FALSE(mysql_table_exists(*db, "_rv_uq_old"));
+  CHECK(phase_of(*db, "rv-uq") == "aborted");
+  const RunResult allowed = alter("rv_uq", "rv-uq-2", "DROP INDEX code",
+                                  {"--force-rebuild", "--revertible", "--allow-lossy-revert"});
+  INFO(allowed.err);
+  REQUIRE(allowed.exit_code == 0);
+  CHECK(db->query("SHOW INDEX FROM rv_uq WHERE Key_name = 'code'").empty());
+}
+
 TEST_CASE("a revert past its window, of a contracted run or of an unknown one is refused") {
   auto db = mysql_admin();
   forget(*db, "rv_late");

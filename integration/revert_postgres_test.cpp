@@ -215,6 +215,35 @@ TEST_CASE("a revert that would lose data is refused unless allowed, and changes 
   CHECK(reverse_slot(*db, "pg_rv_lossy") == std::nullopt);
 }
 
+TEST_CASE("--revertible refuses before its swap a change whose revert would stop on duplicates") {
+  auto db = postgres_admin();
+  forget(*db, "pg-rv-uq");
+  create_pg_table(*db, "pg_rv_uq", "pg_rv_uq_twin", 300, false);
+  const std::string count =
+      "SELECT count(*)::text FROM pg_constraint WHERE conrelid = 'pg_rv_uq'::regclass AND "
+      "contype = 'u'";
+  // Dropping the old table's unique constraint: a row written since that repeats a code could
+  // not go back.
+  const RunResult refused = alter("pg_rv_uq", "pg-rv-uq", "DROP CONSTRAINT pg_rv_uq_code_key",
+                                  {"--force-rebuild", "--revertible"});
+  INFO(refused.err);
+  CHECK(refused.exit_code == 5);
+  CHECK(refused.err.find("--revertible: reverting this change would lose data") !=
+        std::string::npos);
+  CHECK(refused.err.find("unique index \"pg_rv_uq_code_key\"") != std::string::npos);
+  CHECK(db->query_value(count) == "1");
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_uq_new"));
+  CHECK_FALSE(pg_table_exists(*db, "_pg_rv_uq_old"));
+  CHECK(reverse_slot(*db, "pg_rv_uq") == std::nullopt);
+  CHECK(phase_of("pg-rv-uq") == "aborted");
+  const RunResult allowed = alter("pg_rv_uq", "pg-rv-uq-2", "DROP CONSTRAINT pg_rv_uq_code_key",
+                                  {"--force-rebuild", "--revertible", "--allow-lossy-revert"});
+  INFO(allowed.err);
+  REQUIRE(allowed.exit_code == 0);
+  CHECK(db->query_value(count) == "0");
+  REQUIRE(run_sluice({"contract", "--dsn", dsn(), "pg-rv-uq-2"}).exit_code == 0);
+}
+
 TEST_CASE("a revert past its window, without its slot or of a contracted run is refused") {
   auto db = postgres_admin();
   forget(*db, "pg-rv-late");

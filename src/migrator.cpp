@@ -286,6 +286,7 @@ void Migrator::run_to_cut_over(StreamReader& stream) {
       [&](const replication::Position& target) { drain_to(stream, applier, target); },
       [&](const replication::Position& target) { drain_blocked(stream, applier, target); }};
   check_stop();
+  refuse_lossy_revert();
   status_.step = RunStep::verify;
   report_progress(applier);
   verify(drains);
@@ -394,6 +395,27 @@ void Migrator::verify(const Drains& drains) {
   retry_on_connection_loss(
       "verification", options_.reconnect, [this] { backend_.reconnect(); },
       [&] { verify_once(drains); });
+}
+
+void Migrator::refuse_lossy_revert() {
+  // Checked up front too (sluice alter), but only the built shadow shows every unique key the
+  // change drops, and a resumed run is checked again here.
+  if (!options_.revertible || options_.allow_lossy_revert ||
+      !options_.reverting_old_table.empty()) {
+    return;
+  }
+  const std::vector<std::string> losses = backend_.swap_revert_losses();
+  if (losses.empty()) {
+    return;
+  }
+  std::string text;
+  for (const std::string& loss : losses) {
+    text += (text.empty() ? "" : "; ") + loss;
+  }
+  throw Error(ExitCode::preflight_failed,
+              "--revertible: reverting this change would lose data (" + text +
+                  "); sluice will not cut over and the table is untouched; run it again with "
+                  "--allow-lossy-revert to accept that, or without --revertible");
 }
 
 void Migrator::refuse_inexact_revert(const VerifyResult& result) const {

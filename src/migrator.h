@@ -124,6 +124,9 @@ class Migrator {
   // Verifies (re-copying differing ranges); redone from the start when a session is lost.
   void verify(const Drains& drains);
   void verify_once(const Drains& drains);
+  // --revertible without --allow-lossy-revert: throws Error(ExitCode::preflight_failed) before
+  // verification when reverting the run would lose data (docs/alter.md, "Revert").
+  void refuse_lossy_revert();
   // Throws Error when a revert's verification found differences (docs/architecture.md §3.2).
   void refuse_inexact_revert(const VerifyResult& result) const;
   // The backend's cut-over; when a session is lost, settles what the interrupted attempt did

@@ -52,6 +52,8 @@ struct RebuildOptions {
   // --revertible: keep what a revert reads after the cut-over even where that costs the server
   // (PostgreSQL: a reverse replication slot, which retains WAL until the window ends).
   bool revertible = false;
+  // --allow-lossy-revert: with revertible, cut over even when a revert would lose data.
+  bool allow_lossy_revert = false;
   std::chrono::milliseconds chunk_time{500};
   std::chrono::milliseconds cutover_lock_timeout{2000};
   int cutover_attempts = 5;
@@ -225,6 +227,9 @@ class RebuildBackend {
   // What reverting would lose, one sentence each; empty when the revert is lossless.
   virtual std::vector<std::string> revert_losses(const std::string& table,
                                                  const std::string& old_table) = 0;
+  // What reverting this run after its swap would lose, as revert_losses says it, comparing the
+  // shadow (with every index built) with the table: the check --revertible makes before the swap.
+  virtual std::vector<std::string> swap_revert_losses() = 0;
   // Whether the change log still holds everything a switched run's `revert_point` (its
   // checkpoint) needs.
   virtual bool log_retained(const Checkpoint& revert_point) = 0;

@@ -224,6 +224,7 @@ MigrationRecord rebuild_record(const std::string& table, const std::string& bare
                                {"old_table", old_table},
                                {"revert_window_seconds", options.revert_window.count()},
                                {"revertible", options.revertible},
+                               {"allow_lossy_revert", options.allow_lossy_revert},
                                {"reverting_old_table", options.reverting_old_table}}
                     .dump();
   return record;
@@ -244,6 +245,7 @@ void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options) {
   options.revert_window =
       std::chrono::seconds(spec.value("revert_window_seconds", std::int64_t{86400}));
   options.revertible = spec.value("revertible", false);
+  options.allow_lossy_revert = spec.value("allow_lossy_revert", false);
 }
 
 }  // namespace sluice

@@ -58,6 +58,7 @@ class MysqlRebuild : public RebuildBackend, public CopySource {
                                          const std::string& old_table) override;
   // SHOW BINARY LOGS still lists the position's file.
   bool log_retained(const Checkpoint& revert_point) override;
+  std::vector<std::string> swap_revert_losses() override { return shadow_.swap_revert_losses(); }
   void adopt_old_table(const std::string& table, const std::string& old_table) override;
   bool restore_old_table(const std::string& table, const std::string& old_table) override;
 

@@ -391,9 +391,17 @@ ddl::AlterAnalysis MysqlShadow::revert_analysis(const ddl::QualifiedName& table)
 
 std::vector<std::string> MysqlShadow::revert_losses(const std::string& table,
                                                     const std::string& old_table) {
-  Connection& main = sessions_.main();
   const ddl::QualifiedName name = resolve_table_name(sessions_.dsn(), table);
-  const ddl::QualifiedName old{name.schema, old_table};
+  return losses_between(name, {name.schema, old_table});
+}
+
+std::vector<std::string> MysqlShadow::swap_revert_losses() {
+  return losses_between(table_.shadow, plan_.source.name);
+}
+
+std::vector<std::string> MysqlShadow::losses_between(const ddl::QualifiedName& name,
+                                                     const ddl::QualifiedName& old) {
+  Connection& main = sessions_.main();
   const TableSchema source = describe_table(main, name);
   const TableSchema kept = describe_table(main, old);
   std::vector<std::string> losses;

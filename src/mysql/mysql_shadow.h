@@ -45,11 +45,16 @@ class MysqlShadow {
   void drop_old_table();
   // RebuildBackend::revert_losses, adopt_old_table and restore_old_table.
   std::vector<std::string> revert_losses(const std::string& table, const std::string& old_table);
+  // RebuildBackend::swap_revert_losses: the shadow compared with the table.
+  std::vector<std::string> swap_revert_losses();
   void adopt_old_table(const std::string& table, const std::string& old_table);
   bool restore_old_table(const std::string& table, const std::string& old_table);
 
  private:
   bool table_exists(const ddl::QualifiedName& name);
+  // What reverting from `name` (the new schema) into `old` would lose.
+  std::vector<std::string> losses_between(const ddl::QualifiedName& name,
+                                          const ddl::QualifiedName& old);
   std::string table_comment(const ddl::QualifiedName& name);
   void hold_back_indexes();
   // Fills MysqlTablePlan::held_back_indexes and shadow_comment from the shadow's comment.

@@ -106,6 +106,10 @@ std::vector<std::string> PgRebuild::revert_losses(const std::string& table,
   return postgres::revert_losses(*main_, name, {name.schema, old_table});
 }
 
+std::vector<std::string> PgRebuild::swap_revert_losses() {
+  return postgres::revert_losses(*main_, table_.shadow, table_.table);
+}
+
 bool PgRebuild::log_retained(const Checkpoint& revert_point) {
   return reverse_slot_retained(*main_, revert_point.reverse_slot);
 }

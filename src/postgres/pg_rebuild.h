@@ -82,6 +82,7 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
   std::vector<std::string> revert_losses(const std::string& table,
                                          const std::string& old_table) override;
   bool log_retained(const Checkpoint& revert_point) override;
+  std::vector<std::string> swap_revert_losses() override;
   void adopt_old_table(const std::string& table, const std::string& old_table) override;
   bool restore_old_table(const std::string& table, const std::string& old_table) override;
   bool end_revertibility(const Checkpoint& revert_point) override;
