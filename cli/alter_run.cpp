@@ -72,13 +72,13 @@ int run_migration(Migrator& migrator, RunRecorder& recorder, Controller& control
     throw suspended;
   } catch (const Error& error) {
     const Error shown = user_error(error);
-    recorder.failed(shown.what());
     aborted();
+    recorder.failed(shown.what());
     controller.failed(shown.code(), shown.what());
     throw shown;
   } catch (const std::exception& error) {
-    recorder.failed(error.what());
     aborted();
+    recorder.failed(error.what());
     controller.failed(ExitCode::failure, error.what());
     throw;
   }

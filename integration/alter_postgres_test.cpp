@@ -77,6 +77,14 @@ RunResult migrate_under_load(const std::string& table, const std::string& alter,
   return run;
 }
 
+// Whether another session (sluice's copy) holds SHARE UPDATE EXCLUSIVE on `table`.
+bool copy_lock_held(sluice::postgres::Connection& db, const std::string& table) {
+  return db.query_value(
+             "SELECT 1 FROM pg_locks WHERE relation = to_regclass($1) AND mode = "
+             "'ShareUpdateExclusiveLock' AND granted AND pid <> pg_backend_pid()",
+             {table}) == "1";
+}
+
 }  // namespace
 
 TEST_CASE("change types (key integer to bigint, varchar to text, text to jsonb USING) under load") {
@@ -752,9 +760,9 @@ TEST_CASE("DDL committed while no row changes follow it still stops the cut-over
 }
 
 TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swapped") {
-  // sluice holds no lock on the table while it copies (docs/alter.md, step 4), so a rewrite gets
-  // its lock at once; its rows then sit on other pages than the ranges copied so far, and
-  // going on would lose or duplicate them.
+  // sluice lets go of its lock for a rewrite that waits for it (docs/alter.md, step 4), so the
+  // rewrite goes on at once; its rows then sit on other pages than the ranges copied so far,
+  // and going on would lose or duplicate them.
   auto db = postgres_admin();
   create_pg_table(*db, "pg_vacfull", "pg_vacfull_twin", 20000, false);
   forget_run("pg-vacfull");
@@ -772,20 +780,64 @@ TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swappe
   INFO(sluice.out());
   REQUIRE(sluice.wait_for("\"state\":\"paused\"", std::chrono::milliseconds(60000)));
   REQUIRE(db->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot}));
-  db->execute("SET lock_timeout = '10s'");
+  REQUIRE(eventually([&] { return copy_lock_held(*db, "pg_vacfull"); }, std::chrono::seconds(10)));
+  // Waiting for the lock, the rewrite is let through well within its lock_timeout.
+  db->execute("SET lock_timeout = '5s'");
   db->execute("VACUUM FULL pg_vacfull");
+  db->execute("RESET lock_timeout");
   throttle.remove();
   const int exit_code = sluice.wait(std::chrono::milliseconds(120000));
   writer.stop();
   CHECK(exit_code == 6);
   INFO(sluice.out());
   CHECK(sluice.out().find("rewrote \"public\".\"pg_vacfull\"") != std::string::npos);
+  CHECK(sluice.out().find("sluice let go of its lock") != std::string::npos);
   CHECK_FALSE(pg_table_exists(*db, "_pg_vacfull_new"));
   CHECK_FALSE(pg_table_exists(*db, "_pg_vacfull_old"));
   CHECK(sluice_objects(*db, "pg_vacfull").empty());
   CHECK(pg_column_type(*db, "pg_vacfull", "k") == "integer");
   const Rows table = pg_table_rows(*db, "pg_vacfull", "pg_vacfull_twin", "pg_vacfull");
   const Rows twin = pg_table_rows(*db, "pg_vacfull_twin", "pg_vacfull", "pg_vacfull");
+  CHECK_MESSAGE(table == twin, first_difference(table, twin));
+}
+
+TEST_CASE("the copy's lock keeps autovacuum off, lets an ANALYZE through and is taken again") {
+  // As pg_repack does, sluice holds SHARE UPDATE EXCLUSIVE on the table while it copies: no
+  // row's read or write conflicts with it, and autovacuum, which skips a table it cannot lock
+  // at once, keeps off. A session that waits for it is let through within a poll (docs/alter.md,
+  // step 4): an ANALYZE, which rewrites nothing, and the copy goes on and takes the lock again.
+  auto db = postgres_admin();
+  create_pg_table(*db, "pg_cplock", "pg_cplock_twin", 20000, false);
+  forget_run("pg-cplock");
+  PgTableWriter writer(sluice::parse_dsn(dsn()), "pg_cplock", "pg_cplock_twin");
+  writer.start();
+  FlagFile throttle("throttle-cplock");
+  throttle.touch();
+  SluiceProcess sluice(
+      {"alter", "--dsn", dsn(), "--table", "pg_cplock", "--alter", "ALTER COLUMN k TYPE bigint",
+       "--execute", "--name", "pg-cplock", "--throttle-flag-file", throttle.path, "--json",
+       "--status-interval", "0.2"},
+      /*with_stderr=*/true);
+  INFO(sluice.out());
+  REQUIRE(sluice.wait_for("\"state\":\"paused\"", std::chrono::milliseconds(60000)));
+  REQUIRE(eventually([&] { return copy_lock_held(*db, "pg_cplock"); }, std::chrono::seconds(10)));
+  // Autovacuum's way: a lock it cannot take at once is skipped.
+  CHECK_THROWS(db->execute("BEGIN; LOCK TABLE pg_cplock IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"));
+  db->execute("ROLLBACK");
+  db->execute("SET lock_timeout = '5s'");
+  db->execute("ANALYZE pg_cplock");
+  db->execute("RESET lock_timeout");
+  CHECK(sluice.wait_for("sluice let go of its lock", std::chrono::seconds(10)));
+  CHECK(eventually([&] { return copy_lock_held(*db, "pg_cplock"); }, std::chrono::seconds(10)));
+  throttle.remove();
+  const int exit_code = sluice.wait(std::chrono::milliseconds(120000));
+  writer.stop();
+  REQUIRE(exit_code == 0);
+  // The copy's end released it; nothing of sluice's holds the table.
+  CHECK_FALSE(copy_lock_held(*db, "pg_cplock"));
+  CHECK(pg_column_type(*db, "pg_cplock", "k") == "bigint");
+  const Rows table = pg_table_rows(*db, "pg_cplock", "pg_cplock_twin", "pg_cplock");
+  const Rows twin = pg_table_rows(*db, "pg_cplock_twin", "pg_cplock", "pg_cplock");
   CHECK_MESSAGE(table == twin, first_difference(table, twin));
 }
 

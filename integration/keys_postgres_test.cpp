@@ -173,6 +173,7 @@ TEST_CASE("check and alter agree: a uuid key passes, an interval key is refused 
   CHECK(uuid.status("copy_cost") == "pass");
   CHECK(contains(uuid.message("copy_cost"), "holds back vacuum"));
   CHECK(contains(uuid.message("copy_cost"), "256 MB of memory"));
+  CHECK(contains(uuid.message("copy_cost"), "lets go of it for any session that waits for it"));
   const CheckReport interval = run_check(dsn(), "key_chk_interval");
   CHECK(interval.status("key") == "warn");
   RunResult refused = run_sluice({"alter", "--dsn", dsn(), "--table", "key_chk_interval", "--alter",

@@ -327,9 +327,9 @@ void Migrator::save_revert_point() {
   }
   // A switched run's checkpoint is where its revert reads the change log from: every row is in
   // the old table, every change before the position applied there.
+  const Checkpoint point{std::nullopt, *from, true, true, summary_.cut_over.reverse_slot};
   try {
-    listener_->checkpoint(
-        Checkpoint{std::nullopt, *from, true, true, summary_.cut_over.reverse_slot});
+    listener_->checkpoint(point);
     spdlog::info(
         "writes to the new table start at {} in the change log; sluice revert can undo "
         "the migration from there",
@@ -339,6 +339,15 @@ void Migrator::save_revert_point() {
         "could not record where the change log stands after the swap ({}); the "
         "migration cannot be reverted",
         error.what());
+    // Unrecorded, a reverse slot would retain WAL with nothing left to drop it.
+    try {
+      backend_.end_revertibility(point);
+    } catch (const std::exception& release) {
+      spdlog::warn(
+          "could not drop the reverse replication slot {} ({}); drop it with sluice "
+          "slots --drop",
+          point.reverse_slot, release.what());
+    }
   }
 }
 

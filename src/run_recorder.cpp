@@ -245,7 +245,8 @@ void read_rebuild_spec(const MigrationRecord& record, RebuildOptions& options) {
   options.revert_window =
       std::chrono::seconds(spec.value("revert_window_seconds", std::int64_t{86400}));
   options.revertible = spec.value("revertible", false);
-  options.allow_lossy_revert = spec.value("allow_lossy_revert", false);
+  // Recorded since the check before the swap exists; a run recorded earlier keeps the flag given.
+  options.allow_lossy_revert = spec.value("allow_lossy_revert", options.allow_lossy_revert);
 }
 
 }  // namespace sluice

@@ -64,6 +64,15 @@ TEST_CASE("the copy reads ranges of pages under an imported snapshot, whatever t
   CHECK(truncate_table(plan.quoted_shadow) == "TRUNCATE \"public\".\"_t_new\"");
 }
 
+TEST_CASE("the copy's lock keeps rewrites off without queueing, and sees who waits for it") {
+  CHECK(take_rewrite_lock("\"public\".\"t\"") ==
+        "LOCK TABLE \"public\".\"t\" IN SHARE UPDATE EXCLUSIVE MODE NOWAIT");
+  // Only sessions this one blocks count: a waiter for another holder's lock is not sluice's.
+  CHECK(lock_waiter().find("NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))") !=
+        std::string::npos);
+  CHECK(lock_waiter().find("relation = $1::oid") != std::string::npos);
+}
+
 TEST_CASE("chunk ends are read in key order, after the previous chunk when there is one") {
   const std::string table = "\"public\".\"t\"";
   CHECK(nth_key(table, {"\"id\""}, false, 999) ==

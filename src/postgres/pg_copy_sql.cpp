@@ -58,6 +58,15 @@ std::string keep_idle_transaction() {
   return "SET idle_in_transaction_session_timeout = 0";
 }
 
+std::string take_rewrite_lock(const std::string& table) {
+  return "LOCK TABLE " + table + " IN SHARE UPDATE EXCLUSIVE MODE NOWAIT";
+}
+
+std::string lock_waiter() {
+  return "SELECT pid::text, mode FROM pg_locks WHERE locktype = 'relation' AND relation = "
+         "$1::oid AND NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid)) LIMIT 1";
+}
+
 std::string export_snapshot() {
   return "SELECT pg_export_snapshot()";
 }

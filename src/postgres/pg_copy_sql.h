@@ -48,6 +48,16 @@ std::string begin_snapshot_transaction();
 // copy, so a server-wide idle_in_transaction_session_timeout must not end it.
 std::string keep_idle_transaction();
 
+// The copy's lock on the source (PgRewriteLock): SHARE UPDATE EXCLUSIVE, which conflicts with
+// every rewrite (VACUUM FULL, CLUSTER, TRUNCATE, ALTER TABLE), VACUUM and ANALYZE but with no
+// read or write of rows; NOWAIT, so that sluice never queues for it.
+std::string take_rewrite_lock(const std::string& table);
+
+// A row while a session waits for a lock on the table whose oid is bound to $1 and the session
+// running the query is among those it waits for (pg_blocking_pids): its pid and the mode it
+// asks for.
+std::string lock_waiter();
+
 // Exports the snapshot of the transaction open on the session, for the chunks to import.
 std::string export_snapshot();
 

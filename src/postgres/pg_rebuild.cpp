@@ -89,6 +89,8 @@ void PgRebuild::attach_shadow() {
 }
 
 void PgRebuild::drop_shadow() {
+  // A run failing during its copy ends the copy's snapshot and its lock on the table first.
+  copy_.release_snapshot();
   shadow_.drop(*main_);
 }
 
