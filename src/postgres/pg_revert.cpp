@@ -95,7 +95,10 @@ bool drop_unused_slot(Connection& main, const pg::ConnectionParams& params,
     if (!slot.empty()) {
       pg::drop_slot(params, object);
     }
-    pg::drop_publication(params, object);
+    // Looked up first: DROP PUBLICATION IF EXISTS of a missing one prints a NOTICE to stderr.
+    if (main.query_value("SELECT 1 FROM pg_publication WHERE pubname = $1", {object})) {
+      pg::drop_publication(params, object);
+    }
   } catch (const replication::StreamError& error) {
     throw Error(ExitCode::failure, "could not drop " + object + ": " + error.what());
   }
