@@ -782,7 +782,8 @@ TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swappe
   REQUIRE(db->query_value("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot}));
   REQUIRE(eventually([&] { return copy_lock_held(*db, "pg_vacfull"); }, std::chrono::seconds(10)));
   // Waiting for the lock, the rewrite is let through well within its lock_timeout.
-  db->execute("SET lock_timeout = '5s'");
+  // Named apart from sluice's own sessions, whose waits sluice logs only at debug level.
+  db->execute("SET application_name = 'dba'; SET lock_timeout = '5s'");
   db->execute("VACUUM FULL pg_vacfull");
   db->execute("RESET lock_timeout");
   throttle.remove();
@@ -801,11 +802,11 @@ TEST_CASE("a VACUUM FULL during the copy stops the run before anything is swappe
   CHECK_MESSAGE(table == twin, first_difference(table, twin));
 }
 
-TEST_CASE("the copy's lock keeps autovacuum off, lets an ANALYZE through and is taken again") {
-  // As pg_repack does, sluice holds SHARE UPDATE EXCLUSIVE on the table while it copies: no
+TEST_CASE("the run's lock keeps autovacuum off, lets an ANALYZE through and is taken again") {
+  // As pg_repack does, sluice holds SHARE UPDATE EXCLUSIVE on the table until its cut-over: no
   // row's read or write conflicts with it, and autovacuum, which skips a table it cannot lock
   // at once, keeps off. A session that waits for it is let through within a poll (docs/alter.md,
-  // step 4): an ANALYZE, which rewrites nothing, and the copy goes on and takes the lock again.
+  // step 4): an ANALYZE, which rewrites nothing, and the run goes on and takes the lock again.
   auto db = postgres_admin();
   create_pg_table(*db, "pg_cplock", "pg_cplock_twin", 20000, false);
   forget_run("pg-cplock");
@@ -813,10 +814,12 @@ TEST_CASE("the copy's lock keeps autovacuum off, lets an ANALYZE through and is 
   writer.start();
   FlagFile throttle("throttle-cplock");
   throttle.touch();
+  FlagFile postpone("postpone-cplock");
+  postpone.touch();
   SluiceProcess sluice(
       {"alter", "--dsn", dsn(), "--table", "pg_cplock", "--alter", "ALTER COLUMN k TYPE bigint",
-       "--execute", "--name", "pg-cplock", "--throttle-flag-file", throttle.path, "--json",
-       "--status-interval", "0.2"},
+       "--execute", "--name", "pg-cplock", "--throttle-flag-file", throttle.path,
+       "--postpone-cutover-flag-file", postpone.path, "--json", "--status-interval", "0.2"},
       /*with_stderr=*/true);
   INFO(sluice.out());
   REQUIRE(sluice.wait_for("\"state\":\"paused\"", std::chrono::milliseconds(60000)));
@@ -824,17 +827,23 @@ TEST_CASE("the copy's lock keeps autovacuum off, lets an ANALYZE through and is 
   // Autovacuum's way: a lock it cannot take at once is skipped.
   CHECK_THROWS(db->execute("BEGIN; LOCK TABLE pg_cplock IN SHARE UPDATE EXCLUSIVE MODE NOWAIT"));
   db->execute("ROLLBACK");
-  db->execute("SET lock_timeout = '5s'");
+  db->execute("SET application_name = 'dba'; SET lock_timeout = '5s'");
   db->execute("ANALYZE pg_cplock");
   db->execute("RESET lock_timeout");
   CHECK(sluice.wait_for("sluice let go of its lock", std::chrono::seconds(10)));
   CHECK(eventually([&] { return copy_lock_held(*db, "pg_cplock"); }, std::chrono::seconds(10)));
   throttle.remove();
+  // Verified and waiting to cut over: the lock is held still (verification took and gave back
+  // its own, which the run's let through).
+  REQUIRE(sluice.wait_for("the shadow table equals the original", std::chrono::seconds(120)));
+  CHECK(eventually([&] { return copy_lock_held(*db, "pg_cplock"); }, std::chrono::seconds(10)));
+  postpone.remove();
   const int exit_code = sluice.wait(std::chrono::milliseconds(120000));
   writer.stop();
   REQUIRE(exit_code == 0);
-  // The copy's end released it; nothing of sluice's holds the table.
+  // The swap released it; nothing of sluice's holds the table or the old one.
   CHECK_FALSE(copy_lock_held(*db, "pg_cplock"));
+  CHECK_FALSE(copy_lock_held(*db, "_pg_cplock_old"));
   CHECK(pg_column_type(*db, "pg_cplock", "k") == "bigint");
   const Rows table = pg_table_rows(*db, "pg_cplock", "pg_cplock_twin", "pg_cplock");
   const Rows twin = pg_table_rows(*db, "pg_cplock_twin", "pg_cplock", "pg_cplock");

@@ -68,9 +68,9 @@ TEST_CASE("the copy's lock keeps rewrites off without queueing, and sees who wai
   CHECK(take_rewrite_lock("\"public\".\"t\"") ==
         "LOCK TABLE \"public\".\"t\" IN SHARE UPDATE EXCLUSIVE MODE NOWAIT");
   // Only sessions this one blocks count: a waiter for another holder's lock is not sluice's.
-  CHECK(lock_waiter().find("NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))") !=
+  CHECK(lock_waiter().find("NOT l.granted AND pg_backend_pid() = ANY(pg_blocking_pids(l.pid))") !=
         std::string::npos);
-  CHECK(lock_waiter().find("relation = $1::oid") != std::string::npos);
+  CHECK(lock_waiter().find("l.relation = $1::oid") != std::string::npos);
 }
 
 TEST_CASE("chunk ends are read in key order, after the previous chunk when there is one") {

@@ -63,8 +63,9 @@ std::string take_rewrite_lock(const std::string& table) {
 }
 
 std::string lock_waiter() {
-  return "SELECT pid::text, mode FROM pg_locks WHERE locktype = 'relation' AND relation = "
-         "$1::oid AND NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid)) LIMIT 1";
+  return "SELECT l.pid::text, l.mode, a.application_name FROM pg_locks l LEFT JOIN "
+         "pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'relation' AND l.relation = "
+         "$1::oid AND NOT l.granted AND pg_backend_pid() = ANY(pg_blocking_pids(l.pid)) LIMIT 1";
 }
 
 std::string export_snapshot() {

@@ -54,8 +54,8 @@ std::string keep_idle_transaction();
 std::string take_rewrite_lock(const std::string& table);
 
 // A row while a session waits for a lock on the table whose oid is bound to $1 and the session
-// running the query is among those it waits for (pg_blocking_pids): its pid and the mode it
-// asks for.
+// running the query is among those it waits for (pg_blocking_pids): its pid, the mode it asks
+// for and its application_name.
 std::string lock_waiter();
 
 // Exports the snapshot of the transaction open on the session, for the chunks to import.

@@ -308,7 +308,8 @@ void report_copy_cost(PreflightReport& report) {
               "meanwhile and its snapshot holds back vacuum on every table of the database; a "
               "long copy costs disk and bloat, watch pg_replication_slots and dead tuples. Its "
               "WAL sender may use up to 256 MB of memory to decode the copy's transactions. "
-              "The copy holds SHARE UPDATE EXCLUSIVE on the table, which keeps autovacuum off "
+              "The run holds SHARE UPDATE EXCLUSIVE on the table until its cut-over, which keeps "
+              "autovacuum off "
               "it; sluice lets go of it for any session that waits for it");
 }
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <system_error>
+
 #include "ddl/ddl_error.h"
 #include "replication/postgres/slot_manager.h"
 #include "src/lock_retry.h"
@@ -89,7 +91,8 @@ void PgRebuild::attach_shadow() {
 }
 
 void PgRebuild::drop_shadow() {
-  // A run failing during its copy ends the copy's snapshot and its lock on the table first.
+  // A failing run ends the copy's snapshot and its lock on the table first.
+  rewrite_lock_.reset();
   copy_.release_snapshot();
   shadow_.drop(*main_);
 }
@@ -156,10 +159,23 @@ std::unique_ptr<replication::ChangeStream> PgRebuild::open_stream(const Position
   // A revert reads the reverse slot the migration it undoes left (pg_revert.h).
   const std::string slot =
       table_.adopted_old ? revert_slot_name(table_.oid) : slot_name(table_.oid);
+  hold_rewrite_lock();
   return reconnecting("opening the change stream", [&] {
     return adopt_postgres_stream(dsn_, password_, options_.table, slot, start.lsn,
                                  options_.reconnect.give_up_after);
   });
+}
+
+void PgRebuild::hold_rewrite_lock() {
+  if (rewrite_lock_) {
+    return;
+  }
+  try {
+    rewrite_lock_ =
+        std::make_unique<PgRewriteLock>(dsn_, password_, table_.quoted_table, table_.oid);
+  } catch (const std::system_error& error) {
+    spdlog::warn("the run goes on without its lock on {} ({})", table_.quoted_table, error.what());
+  }
 }
 
 Position PgRebuild::take_snapshot() {
@@ -246,6 +262,8 @@ CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& 
   }
   CutOverResult result = postgres::cut_over(
       table_, options, [this] { return open_session(); }, catch_up, reverse.has_value(), recreated);
+  // Swapped out, the table the lock holds is the old table now.
+  rewrite_lock_.reset();
   if (reverse) {
     reverse->keep();
     result.reverse_slot = reverse->name();

@@ -9,6 +9,7 @@
 #include "src/dsn.h"
 #include "src/postgres/pg_apply.h"
 #include "src/postgres/pg_connection.h"
+#include "src/postgres/pg_rewrite_lock.h"
 #include "src/postgres/pg_shadow.h"
 #include "src/postgres/pg_snapshot_copy.h"
 #include "src/postgres/pg_table_plan.h"
@@ -89,6 +90,8 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
 
  private:
   std::unique_ptr<Connection> open_session();
+  // Starts rewrite_lock_ unless it runs; the run goes on without it when no thread can start.
+  void hold_rewrite_lock();
   // Runs `unit` again on new sessions when its connection is lost (options_.reconnect).
   template <typename Unit>
   auto reconnecting(const char* what, Unit unit);
@@ -103,6 +106,8 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
   PgShadow shadow_;
   PgSnapshotCopy copy_;
   PgApply applier_;
+  // The run's SHARE UPDATE EXCLUSIVE lock on the table, from its stream's start to its swap.
+  std::unique_ptr<PgRewriteLock> rewrite_lock_;
 };
 
 }  // namespace sluice::postgres

@@ -38,7 +38,7 @@ void PgRewriteLock::try_take() {
     return;
   }
   spdlog::info(
-      "holding SHARE UPDATE EXCLUSIVE on {} while the copy runs: autovacuum and rewrites keep off "
+      "holding SHARE UPDATE EXCLUSIVE on {} until the cut-over: autovacuum and rewrites keep off "
       "it, and sluice lets go of it for any session that waits for it",
       table_);
 }
@@ -49,10 +49,12 @@ bool PgRewriteLock::yield_to_waiter() {
     return false;
   }
   lock_.reset();
-  spdlog::info(
-      "session {} waits for {} on {}: sluice let go of its lock; the copy goes on (a rewrite of "
-      "the table stops it)",
-      waiter[0][0].value_or("?"), waiter[0][1].value_or("a lock"), table_);
+  // sluice's own verification and cut-over wait for it as any session does.
+  const bool own = waiter[0][2].value_or("") == "sluice";
+  spdlog::log(own ? spdlog::level::debug : spdlog::level::info,
+              "session {} waits for {} on {}: sluice let go of its lock; the run goes on (a "
+              "rewrite of the table during the copy stops it)",
+              waiter[0][0].value_or("?"), waiter[0][1].value_or("a lock"), table_);
   return true;
 }
 
@@ -77,7 +79,7 @@ void PgRewriteLock::watch() {
       }
     } while (!stop_within(kPoll));
   } catch (const std::exception& error) {
-    spdlog::warn("the copy goes on without its lock on {} ({})", table_, error.what());
+    spdlog::warn("the run goes on without its lock on {} ({})", table_, error.what());
   }
   lock_.reset();
   session_.reset();

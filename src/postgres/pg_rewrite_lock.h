@@ -14,19 +14,20 @@
 
 namespace sluice::postgres {
 
-// The copy's lock on the source table (docs/alter.md, step 4): SHARE UPDATE EXCLUSIVE, held on
-// a session of its own while the copy runs, as pg_repack and REPACK (CONCURRENTLY) hold it. It
-// keeps autovacuum off the table (autovacuum gives up a lock it cannot take at once, and the
-// copy's snapshot keeps it from removing anything meanwhile), and no read or write of rows
-// conflicts with it. sluice never queues for it (NOWAIT), and a session that waits for it waits
-// one poll at most: a watcher looks every kPoll for one (a VACUUM FULL, an ALTER TABLE, an
-// ANALYZE, an anti-wraparound vacuum), releases the lock at once when one waits, and takes it
-// again once nobody does. A request made with NOWAIT or a lock_timeout under kPoll fails while
-// the lock is held, as it would behind any other holder. A rewrite let through this way stops the
-// copy (its page ranges no longer hold; PgSnapshotCopy::copy_chunk); an ALTER TABLE stops the run
-// at its schema check.
+// A run's lock on the source table (docs/alter.md, step 4): SHARE UPDATE EXCLUSIVE, held on a
+// session of its own from the start of the run's change stream to its swap (PgRebuild), as
+// pg_repack and REPACK (CONCURRENTLY) hold it. It keeps autovacuum off the table (autovacuum
+// gives up a lock it cannot take at once, and the copy's snapshot keeps it from removing
+// anything meanwhile), and no read or write of rows conflicts with it. sluice never queues for
+// it (NOWAIT), and a session that waits for it waits one poll at most: a watcher looks every
+// kPoll for one (a VACUUM FULL, an ALTER TABLE, an ANALYZE, an anti-wraparound vacuum, sluice's
+// own verification and cut-over), releases the lock at once when one waits, and takes it again
+// once nobody does. A request made with NOWAIT or a lock_timeout under kPoll fails while the
+// lock is held, as it would behind any other holder. A rewrite let through during the copy
+// stops the run (its page ranges no longer hold; PgSnapshotCopy::copy_chunk); an ALTER TABLE
+// stops it at its schema check.
 //
-// Whatever the lock's session meets (it is lost, the server refuses), the copy goes on without
+// Whatever the lock's session meets (it is lost, the server refuses), the run goes on without
 // the lock: the lock protects no row, only spares the server work.
 class PgRewriteLock {
  public:

@@ -5,14 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <system_error>
 #include <thread>
 
 #include "replication/stream_error.h"
 #include "src/postgres/pg_change_stream.h"
 #include "src/postgres/pg_copy_sql.h"
 #include "src/postgres/pg_rebuild_sql.h"
-#include "src/postgres/pg_rewrite_lock.h"
 #include "src/rebuild_backend.h"
 
 namespace sluice::postgres {
@@ -74,11 +72,6 @@ replication::Position PgSnapshotCopy::take_snapshot(Connection& session) {
   next_page_ = 0;
   rows_copied_ = 0;
   redo_ = false;
-  try {
-    rewrite_lock_ = std::make_unique<PgRewriteLock>(dsn_, password_, plan_.quoted_table, plan_.oid);
-  } catch (const std::system_error& error) {
-    spdlog::warn("the copy goes on without its lock on {} ({})", plan_.quoted_table, error.what());
-  }
   spdlog::info(
       "created replication slot {} and its snapshot at {}; copying the table's {} pages under "
       "it while the stream reads the slot (the snapshot holds back vacuum's horizon until the "
@@ -157,14 +150,12 @@ void PgSnapshotCopy::import_snapshot(Connection& session) {
 }
 
 void PgSnapshotCopy::release_snapshot() {
-  rewrite_lock_.reset();
   holder_.reset();
   slot_.reset();
   publication_.reset();
 }
 
 void PgSnapshotCopy::discard(Connection& session) {
-  rewrite_lock_.reset();
   holder_.reset();
   name_ = pg::sluice_object_name(slot_name(plan_.oid));
   drop_server_objects(session);

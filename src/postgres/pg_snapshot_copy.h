@@ -9,7 +9,6 @@
 #include "replication/postgres/slot_manager.h"
 #include "src/dsn.h"
 #include "src/postgres/pg_connection.h"
-#include "src/postgres/pg_rewrite_lock.h"
 #include "src/postgres/pg_table_plan.h"
 
 namespace sluice::postgres {
@@ -35,8 +34,7 @@ std::uint64_t chunk_pages(std::uint64_t rows, double rows_per_page, std::uint64_
 // session then ends, and the change stream reads the slot while the copy runs, so that the
 // server decodes the copy's WAL alongside the copy instead of after it. The holder's snapshot
 // holds back the server's xmin horizon (vacuum keeps dead rows of every table) until the copy
-// ends. Meanwhile the table carries the copy's SHARE UPDATE EXCLUSIVE lock (PgRewriteLock),
-// which sluice lets go of for any session that waits for it.
+// ends.
 class PgSnapshotCopy {
  public:
   // `plan` outlives this object; its shadow is described before take_snapshot().
@@ -61,7 +59,7 @@ class PgSnapshotCopy {
   // truncated or rewritten since the snapshot (its page ranges no longer hold).
   std::optional<std::uint64_t> copy_chunk(Connection& session, std::uint64_t rows);
 
-  // Ends the snapshot (the holder's session) and the copy's lock on the table.
+  // Ends the snapshot (the holder's session).
   void release_snapshot();
 
   // Drops the slot and publication of the run's name (this copy's or a killed run's), waiting
@@ -85,10 +83,9 @@ class PgSnapshotCopy {
   // Declared in this order so that the slot is dropped before its publication.
   std::unique_ptr<replication::postgres::Publication> publication_;
   std::unique_ptr<replication::postgres::ReplicationSlot> slot_;
-  std::unique_ptr<Connection> holder_;           // its open transaction keeps the snapshot alive
-  std::string snapshot_;                         // the holder's export, which the chunks import
-  std::unique_ptr<PgRewriteLock> rewrite_lock_;  // from the snapshot to the copy's end
-  std::string file_node_;                        // the table's, at the snapshot
+  std::unique_ptr<Connection> holder_;  // its open transaction keeps the snapshot alive
+  std::string snapshot_;                // the holder's export, which the chunks import
+  std::string file_node_;               // the table's, at the snapshot
   std::uint64_t pages_ = 0;      // the table's pages at the snapshot: no row it sees lies past
   std::uint64_t next_page_ = 0;  // the first page not copied yet
   std::uint64_t rows_copied_ = 0;
