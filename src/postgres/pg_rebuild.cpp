@@ -255,6 +255,8 @@ CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& 
         to_string(target), ms_since(blocked, positioned), ms_since(positioned),
         std::chrono::duration_cast<milliseconds>(applier_.apply_time() - apply_before).count());
   };
+  // Given up before the swap's own locks, which would otherwise wait for it to be let go.
+  rewrite_lock_.reset();
   std::vector<Dependent> recreated;
   std::optional<ReverseSlot> reverse;
   if (options.revertible && !options.drop_old_table) {
@@ -262,8 +264,6 @@ CutOverResult PgRebuild::cut_over(const RebuildOptions& options, const DrainTo& 
   }
   CutOverResult result = postgres::cut_over(
       table_, options, [this] { return open_session(); }, catch_up, reverse.has_value(), recreated);
-  // Swapped out, the table the lock holds is the old table now.
-  rewrite_lock_.reset();
   if (reverse) {
     reverse->keep();
     result.reverse_slot = reverse->name();

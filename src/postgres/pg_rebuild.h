@@ -106,7 +106,7 @@ class PgRebuild : public RebuildBackend, public SnapshotCopy, public ShadowWrite
   PgShadow shadow_;
   PgSnapshotCopy copy_;
   PgApply applier_;
-  // The run's SHARE UPDATE EXCLUSIVE lock on the table, from its stream's start to its swap.
+  // The run's SHARE UPDATE EXCLUSIVE lock on the table, from its stream's start to its cut-over.
   std::unique_ptr<PgRewriteLock> rewrite_lock_;
 };
 

@@ -37,10 +37,12 @@ void PgRewriteLock::try_take() {
     }
     return;
   }
-  spdlog::info(
-      "holding SHARE UPDATE EXCLUSIVE on {} until the cut-over: autovacuum and rewrites keep off "
-      "it, and sluice lets go of it for any session that waits for it",
-      table_);
+  // Said once; taken again after letting a session through is routine.
+  spdlog::log(announced_ ? spdlog::level::debug : spdlog::level::info,
+              "holding SHARE UPDATE EXCLUSIVE on {} until the cut-over: autovacuum and rewrites "
+              "keep off it, and sluice lets go of it for any session that waits for it",
+              table_);
+  announced_ = true;
 }
 
 bool PgRewriteLock::yield_to_waiter() {

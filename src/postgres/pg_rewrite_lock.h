@@ -15,13 +15,13 @@
 namespace sluice::postgres {
 
 // A run's lock on the source table (docs/alter.md, step 4): SHARE UPDATE EXCLUSIVE, held on a
-// session of its own from the start of the run's change stream to its swap (PgRebuild), as
+// session of its own from the start of the run's change stream to its cut-over (PgRebuild), as
 // pg_repack and REPACK (CONCURRENTLY) hold it. It keeps autovacuum off the table (autovacuum
 // gives up a lock it cannot take at once, and the copy's snapshot keeps it from removing
 // anything meanwhile), and no read or write of rows conflicts with it. sluice never queues for
 // it (NOWAIT), and a session that waits for it waits one poll at most: a watcher looks every
 // kPoll for one (a VACUUM FULL, an ALTER TABLE, an ANALYZE, an anti-wraparound vacuum, sluice's
-// own verification and cut-over), releases the lock at once when one waits, and takes it again
+// own verification), releases the lock at once when one waits, and takes it again
 // once nobody does. A request made with NOWAIT or a lock_timeout under kPoll fails while the
 // lock is held, as it would behind any other holder. A rewrite let through during the copy
 // stops the run (its page ranges no longer hold; PgSnapshotCopy::copy_chunk); an ALTER TABLE
@@ -58,6 +58,7 @@ class PgRewriteLock {
   std::optional<std::string> password_;
   std::unique_ptr<Connection> session_;
   std::optional<TableLock> lock_;
+  bool announced_ = false;  // the first take was logged
   std::string table_;
   std::string oid_;
   std::mutex mutex_;
