@@ -48,7 +48,7 @@ std::string begin_snapshot_transaction();
 // copy, so a server-wide idle_in_transaction_session_timeout must not end it.
 std::string keep_idle_transaction();
 
-// The copy's lock on the source (PgRewriteLock): SHARE UPDATE EXCLUSIVE, which conflicts with
+// The run's lock on the source (PgRewriteLock): SHARE UPDATE EXCLUSIVE, which conflicts with
 // every rewrite (VACUUM FULL, CLUSTER, TRUNCATE, ALTER TABLE), VACUUM and ANALYZE but with no
 // read or write of rows; NOWAIT, so that sluice never queues for it.
 std::string take_rewrite_lock(const std::string& table);

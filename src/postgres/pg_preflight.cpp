@@ -309,8 +309,7 @@ void report_copy_cost(PreflightReport& report) {
               "long copy costs disk and bloat, watch pg_replication_slots and dead tuples. Its "
               "WAL sender may use up to 256 MB of memory to decode the copy's transactions. "
               "The run holds SHARE UPDATE EXCLUSIVE on the table until its cut-over, which keeps "
-              "autovacuum off "
-              "it; sluice lets go of it for any session that waits for it");
+              "autovacuum off it; sluice lets go of it for any session that waits for it");
 }
 
 void check_foreign_keys(Connection& connection, const TableFacts& facts, const std::string& quoted,

@@ -74,8 +74,7 @@ void PgRewriteLock::watch() {
         if (yield_to_waiter()) {
           retake_at = std::chrono::steady_clock::now() + kRetake;
         }
-      } else if (std::chrono::steady_clock::now() >= retake_at &&
-                 !stop_within(std::chrono::milliseconds(0))) {
+      } else if (std::chrono::steady_clock::now() >= retake_at) {
         try_take();
         retake_at = std::chrono::steady_clock::now() + kRetake;
       }
